@@ -1,0 +1,1 @@
+"""hashcheck: a self-hostable hash check service."""

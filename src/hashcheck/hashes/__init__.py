@@ -1,0 +1,1 @@
+"""Hash values: algorithms, parsing of submitted hex, and keyed digests. Pure; no I/O."""

@@ -1,0 +1,203 @@
+"""Exact-hash index: keyed digests in sorted numpy arrays plus a small delta.
+
+Pure: no I/O, no locks. An `ExactIndex` never changes after it is built; applying changes
+returns a new one that shares the large base arrays. About 26 bytes per stored entry.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from hashcheck.hashes.keyed import DIGEST_BYTES
+
+U64 = npt.NDArray[np.uint64]
+I64 = npt.NDArray[np.int64]
+U16 = npt.NDArray[np.uint16]
+
+# A hit is (entry id, slot): the slot names the (list, category) pair the entry belongs to.
+Hit = tuple[int, int]
+
+
+@dataclass(frozen=True)
+class EntryBlock:
+    """Entries to add, column-wise: packed 16-byte digests, entry ids and slots."""
+
+    digests: bytes
+    entry_ids: I64
+    slots: U16
+
+    def __post_init__(self) -> None:
+        count = len(self.entry_ids)
+        if len(self.digests) != count * DIGEST_BYTES or len(self.slots) != count:
+            raise ValueError("entry block columns differ in length")
+
+    def __len__(self) -> int:
+        return len(self.entry_ids)
+
+    @classmethod
+    def empty(cls) -> EntryBlock:
+        return cls(b"", np.empty(0, np.int64), np.empty(0, np.uint16))
+
+    @classmethod
+    def concat(cls, blocks: Sequence[EntryBlock]) -> EntryBlock:
+        if not blocks:
+            return cls.empty()
+        return cls(
+            b"".join(b.digests for b in blocks),
+            np.concatenate([b.entry_ids for b in blocks]).astype(np.int64, copy=False),
+            np.concatenate([b.slots for b in blocks]).astype(np.uint16, copy=False),
+        )
+
+
+def split_digests(packed: bytes) -> tuple[U64, U64]:
+    """Two uint64 columns (first and second half) of packed 16-byte digests."""
+    pairs = np.frombuffer(packed, dtype=np.uint64).reshape(-1, 2)
+    return pairs[:, 0].copy(), pairs[:, 1].copy()
+
+
+class ExactIndex:
+    """Sorted base arrays, a dict of recently added entries, and a set of removed entry ids."""
+
+    # Past this many delta entries the follower should call `compacted()`.
+    COMPACT_AFTER = 200_000
+
+    def __init__(
+        self,
+        hi: U64,
+        lo: U64,
+        entry_ids: I64,
+        slots: U16,
+        added: dict[bytes, tuple[Hit, ...]] | None = None,
+        removed: frozenset[int] = frozenset(),
+        added_ids: frozenset[int] = frozenset(),
+    ) -> None:
+        self._hi = hi
+        self._lo = lo
+        self._ids = entry_ids
+        self._slots = slots
+        self._added = added or {}
+        self._removed = removed
+        self._added_ids = added_ids
+
+    @classmethod
+    def build(cls, block: EntryBlock) -> ExactIndex:
+        hi, lo = split_digests(block.digests)
+        order = np.lexsort((lo, hi))
+        return cls(hi[order], lo[order], block.entry_ids[order], block.slots[order])
+
+    @classmethod
+    def empty(cls) -> ExactIndex:
+        return cls.build(EntryBlock.empty())
+
+    def __len__(self) -> int:
+        return len(self._ids) - len(self._removed) + len(self._added_ids)
+
+    @property
+    def delta_size(self) -> int:
+        return len(self._added_ids) + len(self._removed)
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes held by the base arrays (the delta is small by construction)."""
+        return int(self._hi.nbytes + self._lo.nbytes + self._ids.nbytes + self._slots.nbytes)
+
+    def lookup(self, digest: bytes) -> tuple[Hit, ...]:
+        """Every (entry id, slot) stored under ``digest``."""
+        hi = int.from_bytes(digest[:8], "little")
+        start = int(np.searchsorted(self._hi, hi, "left"))
+        hits: tuple[Hit, ...] = ()
+        if start < len(self._hi) and int(self._hi[start]) == hi:
+            hits = self._scan(start, int.from_bytes(digest[8:], "little"))
+        extra = self._added.get(digest)
+        return hits + extra if extra else hits
+
+    def lookup_many(self, digests: Sequence[bytes]) -> list[tuple[Hit, ...]]:
+        """`lookup` for many digests at once; vectorised over the base arrays."""
+        results: list[tuple[Hit, ...]] = [()] * len(digests)
+        if not digests:
+            return results
+        q_hi, q_lo = split_digests(b"".join(digests))
+        starts = np.searchsorted(self._hi, q_hi, "left")
+        inside = starts < len(self._hi)
+        candidates = np.flatnonzero(inside)
+        found = candidates[self._hi[starts[candidates]] == q_hi[candidates]]
+        for position in found.tolist():
+            results[position] = self._scan(int(starts[position]), int(q_lo[position]))
+        if self._added:
+            added = self._added
+            for position, digest in enumerate(digests):
+                extra = added.get(digest)
+                if extra:
+                    results[position] = results[position] + extra
+        return results
+
+    def _scan(self, start: int, lo: int) -> tuple[Hit, ...]:
+        hi = self._hi[start]
+        hits: list[Hit] = []
+        position = start
+        size = len(self._hi)
+        while position < size and self._hi[position] == hi:
+            if int(self._lo[position]) == lo:
+                entry_id = int(self._ids[position])
+                if entry_id not in self._removed:
+                    hits.append((entry_id, int(self._slots[position])))
+            position += 1
+        return tuple(hits)
+
+    def with_changes(self, added: EntryBlock, removed_ids: Iterable[int]) -> ExactIndex:
+        """A new index with ``added`` entries and without ``removed_ids``; self is unchanged."""
+        removed_set = set(removed_ids)
+        delta: dict[bytes, tuple[Hit, ...]] = {}
+        delta_ids = set(self._added_ids)
+        # Entries already in the delta that are now removed leave the delta itself.
+        for digest, hits in self._added.items():
+            kept = tuple(h for h in hits if h[0] not in removed_set)
+            if kept:
+                delta[digest] = kept
+        delta_ids -= removed_set
+        digests = added.digests
+        for i, (entry_id, slot) in enumerate(
+            zip(added.entry_ids.tolist(), added.slots.tolist(), strict=True)
+        ):
+            if entry_id in removed_set:
+                continue
+            digest = digests[i * DIGEST_BYTES : (i + 1) * DIGEST_BYTES]
+            delta[digest] = (*delta.get(digest, ()), (entry_id, slot))
+            delta_ids.add(entry_id)
+        base_removed = set(self._removed)
+        base_removed.update(removed_set - self._added_ids)
+        return ExactIndex(
+            self._hi,
+            self._lo,
+            self._ids,
+            self._slots,
+            delta,
+            frozenset(base_removed),
+            frozenset(delta_ids),
+        )
+
+    def compacted(self) -> ExactIndex:
+        """The same content with the delta merged into new base arrays (O(n); off the hot path)."""
+        keep = np.ones(len(self._ids), dtype=bool)
+        if self._removed:
+            removed = np.fromiter(self._removed, dtype=np.int64, count=len(self._removed))
+            keep = ~np.isin(self._ids, removed)
+        digests: list[bytes] = []
+        ids: list[int] = []
+        slots: list[int] = []
+        for digest, hits in self._added.items():
+            for entry_id, slot in hits:
+                digests.append(digest)
+                ids.append(entry_id)
+                slots.append(slot)
+        add_hi, add_lo = split_digests(b"".join(digests))
+        hi = np.concatenate([self._hi[keep], add_hi])
+        lo = np.concatenate([self._lo[keep], add_lo])
+        entry_ids = np.concatenate([self._ids[keep], np.asarray(ids, dtype=np.int64)])
+        slot_col = np.concatenate([self._slots[keep], np.asarray(slots, dtype=np.uint16)])
+        order = np.lexsort((lo, hi))
+        return ExactIndex(hi[order], lo[order], entry_ids[order], slot_col[order])

@@ -1,0 +1,119 @@
+"""The one `Store` interface every backend implements; the contract tests run against it.
+
+Says what is persisted and what each call guarantees; holds no SQL.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Iterable
+
+from hashcheck.catalog.model import Category, Client, Grant, HashList, Severity
+from hashcheck.store.records import (
+    AuditRecord,
+    Changes,
+    ImportOutcome,
+    RemovalOutcome,
+    StatRow,
+)
+
+# A chunk of list entries to import: (keyed digest, category id) pairs.
+EntryChunk = list[tuple[bytes, int]]
+
+
+class Store(abc.ABC):
+    """Durable state. Every mutating call is one transaction and bumps `version()`."""
+
+    @abc.abstractmethod
+    def migrate(self) -> int:
+        """Bring the schema to the newest version; returns it. Safe to call on every start."""
+
+    @abc.abstractmethod
+    def schema_version(self) -> int: ...
+
+    @abc.abstractmethod
+    def close(self) -> None: ...
+
+    # -- meta -----------------------------------------------------------------------------
+    @abc.abstractmethod
+    def get_meta(self, key: str) -> str | None: ...
+
+    @abc.abstractmethod
+    def set_meta(self, key: str, value: str) -> None: ...
+
+    @abc.abstractmethod
+    def version(self) -> int:
+        """A number that grows with every committed change; cheap to read."""
+
+    # -- catalog ---------------------------------------------------------------------------
+    @abc.abstractmethod
+    def add_category(
+        self, name: str, severity: Severity, description: str, *, actor: str
+    ) -> Category: ...
+
+    @abc.abstractmethod
+    def categories(self) -> list[Category]: ...
+
+    @abc.abstractmethod
+    def add_list(self, name: str, supplier: str, description: str, *, actor: str) -> HashList: ...
+
+    @abc.abstractmethod
+    def lists(self) -> list[HashList]: ...
+
+    @abc.abstractmethod
+    def add_client(
+        self, client_id: str, name: str, secret_hash: str, grants: Iterable[Grant], *, actor: str
+    ) -> Client: ...
+
+    @abc.abstractmethod
+    def clients(self) -> list[Client]: ...
+
+    @abc.abstractmethod
+    def set_client_enabled(self, client_id: str, enabled: bool, *, actor: str) -> None: ...
+
+    @abc.abstractmethod
+    def set_client_secret(self, client_id: str, secret_hash: str, *, actor: str) -> None: ...
+
+    @abc.abstractmethod
+    def add_grant(self, client_id: str, grant: Grant, *, actor: str) -> bool:
+        """True if the grant is new."""
+
+    @abc.abstractmethod
+    def remove_grant(self, client_id: str, grant: Grant, *, actor: str) -> bool:
+        """True if such a grant existed."""
+
+    # -- entries ---------------------------------------------------------------------------
+    @abc.abstractmethod
+    def import_entries(
+        self, list_id: int, chunks: Iterable[EntryChunk], *, source: str, actor: str
+    ) -> ImportOutcome:
+        """Add entries atomically: all become visible at once, or none if anything fails.
+
+        Re-importing an entry that is already on the list changes nothing (idempotent).
+        """
+
+    @abc.abstractmethod
+    def remove_entries(
+        self, list_id: int, digests: Iterable[list[bytes]], *, source: str, actor: str
+    ) -> RemovalOutcome:
+        """Remove entries atomically, leaving tombstones for the change feed."""
+
+    @abc.abstractmethod
+    def entry_count(self, list_id: int | None = None) -> int: ...
+
+    @abc.abstractmethod
+    def changes_since(self, entries_cursor: int, tombstones_cursor: int) -> Changes:
+        """Catalog, entries added and entries removed after the cursors, in one consistent read."""
+
+    # -- statistics and audit --------------------------------------------------------------
+    @abc.abstractmethod
+    def add_stats(self, rows: Iterable[StatRow]) -> None:
+        """Add counts to the per client × list × day totals (adds, never overwrites)."""
+
+    @abc.abstractmethod
+    def read_stats(
+        self, *, client_id: str | None = None, list_id: int | None = None, since: str | None = None
+    ) -> list[StatRow]: ...
+
+    @abc.abstractmethod
+    def audit_log(self, limit: int = 100) -> list[AuditRecord]: ...

@@ -1,0 +1,139 @@
+"""The Store contract, run against SQLite and PostgreSQL alike."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from hashcheck.catalog.model import Grant, Severity
+from hashcheck.store.errors import AlreadyExists, NotFound
+from hashcheck.store.interface import Store
+from hashcheck.store.records import StatRow
+from hashcheck.store.schema import MIGRATIONS, STANDARD_CATEGORIES
+
+
+def digests(n: int) -> list[bytes]:
+    return [os.urandom(16) for _ in range(n)]
+
+
+def category_id(store: Store, name: str) -> int:
+    return next(c.category_id for c in store.categories() if c.name == name)
+
+
+def test_fresh_database_has_standard_categories(store: Store) -> None:
+    names = [c.name for c in store.categories()]
+    assert tuple(names) == STANDARD_CATEGORIES
+    severities = {c.name: c.severity for c in store.categories()}
+    assert severities["baseline"] is Severity.SEVERE
+    assert severities["other"] is Severity.INFORMATIONAL
+
+
+def test_migrate_is_idempotent(store: Store) -> None:
+    assert store.migrate() == len(MIGRATIONS)
+    assert store.schema_version() == len(MIGRATIONS)
+
+
+def test_lists_and_duplicates(store: Store) -> None:
+    created = store.add_list("police", "National police", "TBKK export", actor="op")
+    assert [item.name for item in store.lists()] == ["police"]
+    assert created.supplier == "National police"
+    with pytest.raises(AlreadyExists):
+        store.add_list("police", "x", "", actor="op")
+
+
+def test_clients_grants_and_secret(store: Store) -> None:
+    baseline = category_id(store, "baseline")
+    client = store.add_client("acme", "Acme hosting", "hash1", [Grant(None, baseline)], actor="op")
+    assert client.enabled and client.grants == (Grant(None, baseline),)
+    with pytest.raises(AlreadyExists):
+        store.add_client("acme", "again", "h", [], actor="op")
+    hash_list = store.add_list("l", "s", "", actor="op")
+    assert store.add_grant("acme", Grant(hash_list.list_id, None), actor="op")
+    assert not store.add_grant("acme", Grant(hash_list.list_id, None), actor="op")
+    assert store.remove_grant("acme", Grant(None, baseline), actor="op")
+    assert not store.remove_grant("acme", Grant(None, baseline), actor="op")
+    store.set_client_enabled("acme", False, actor="op")
+    store.set_client_secret("acme", "hash2", actor="op")
+    (acme,) = store.clients()
+    assert not acme.enabled and acme.secret_hash == "hash2"
+    assert acme.grants == (Grant(hash_list.list_id, None),)
+    with pytest.raises(NotFound):
+        store.set_client_enabled("nobody", True, actor="op")
+    actions = [record.action for record in store.audit_log()]
+    assert "client.disable" in actions and "grant.remove" in actions
+
+
+def test_import_is_atomic_idempotent_and_fed(store: Store) -> None:
+    hash_list = store.add_list("l", "s", "", actor="op")
+    baseline = category_id(store, "baseline")
+    first = digests(1000)
+    start = store.changes_since(0, 0)
+    assert len(start.added) == 0
+    outcome = store.import_entries(
+        hash_list.list_id,
+        [[(d, baseline) for d in first[:500]], [(d, baseline) for d in first[500:]]],
+        source="file.txt",
+        actor="op",
+    )
+    assert (outcome.added, outcome.already_present) == (1000, 0)
+    again = store.import_entries(
+        hash_list.list_id, [[(d, baseline) for d in first]], source="file.txt", actor="op"
+    )
+    assert (again.added, again.already_present) == (0, 1000)
+    assert store.entry_count(hash_list.list_id) == 1000
+
+    changes = store.changes_since(0, 0)
+    assert len(changes.added) == 1000
+    assert set(changes.added.digests[i * 16 : (i + 1) * 16] for i in range(1000)) == set(first)
+    assert changes.catalog.version > start.catalog.version
+
+    def failing() -> list[list[tuple[bytes, int]]]:
+        yield [(d, baseline) for d in digests(10)]  # type: ignore[misc]
+        raise RuntimeError("supplier file broke mid-way")
+
+    with pytest.raises(RuntimeError):
+        store.import_entries(hash_list.list_id, failing(), source="bad", actor="op")
+    assert store.entry_count() == 1000
+    assert len(store.changes_since(changes.entries_cursor, 0).added) == 0
+
+
+def test_removal_leaves_tombstones(store: Store) -> None:
+    hash_list = store.add_list("l", "s", "", actor="op")
+    baseline = category_id(store, "baseline")
+    values = digests(20)
+    store.import_entries(
+        hash_list.list_id, [[(d, baseline) for d in values]], source="f", actor="op"
+    )
+    before = store.changes_since(0, 0)
+    outcome = store.remove_entries(
+        hash_list.list_id, [values[:5] + digests(2)], source="r", actor="op"
+    )
+    assert (outcome.removed, outcome.not_found) == (5, 2)
+    after = store.changes_since(before.entries_cursor, before.tombstones_cursor)
+    assert len(after.removed_ids) == 5
+    assert len(after.added) == 0
+    assert store.entry_count() == 15
+    # A reader that never saw the removed entries is not told about them.
+    fresh = store.changes_since(0, 0)
+    assert len(fresh.added) == 15 and fresh.removed_ids == []
+
+
+def test_import_into_missing_list(store: Store) -> None:
+    with pytest.raises(NotFound):
+        store.import_entries(999, [[(os.urandom(16), 1)]], source="f", actor="op")
+
+
+def test_stats_add_up(store: Store) -> None:
+    store.add_stats([StatRow("a", 1, "2026-11-01", 10, 1), StatRow("a", 2, "2026-11-01", 10, 0)])
+    store.add_stats([StatRow("a", 1, "2026-11-01", 5, 2), StatRow("b", 1, "2026-11-02", 1, 1)])
+    rows = store.read_stats(client_id="a", list_id=1)
+    assert rows == [StatRow("a", 1, "2026-11-01", 15, 3)]
+    assert [r.client_id for r in store.read_stats(since="2026-11-02")] == ["b"]
+
+
+def test_meta_roundtrip(store: Store) -> None:
+    assert store.get_meta("key_id") is None
+    store.set_meta("key_id", "k-1")
+    store.set_meta("key_id", "k-2")
+    assert store.get_meta("key_id") == "k-2"
