@@ -69,8 +69,7 @@ def parse_hex(value: bytes | str, algorithm: Algorithm) -> bytes:
         raise InvalidHash("empty hash")
     if len(raw) != algorithm.hex_length:
         raise InvalidHash(
-            f"{algorithm.value} hash must be {algorithm.hex_length} hex characters, "
-            f"got {len(raw)}"
+            f"{algorithm.value} hash must be {algorithm.hex_length} hex characters, got {len(raw)}"
         )
     if not _HEX.fullmatch(raw):
         raise InvalidHash(f"{algorithm.value} hash must contain only hex characters 0-9, a-f")

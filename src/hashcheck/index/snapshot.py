@@ -71,4 +71,6 @@ class Snapshot:
         return {slots[s].list_id for _, s in self.exact.lookup(digest) if s in allowed}
 
     def match_many(self, view: ClientView, digests: Sequence[bytes]) -> list[list[Match]]:
-        return [self.visible(view, hits) if hits else [] for hits in self.exact.lookup_many(digests)]
+        return [
+            self.visible(view, hits) if hits else [] for hits in self.exact.lookup_many(digests)
+        ]

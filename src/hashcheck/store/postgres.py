@@ -40,7 +40,7 @@ class PostgresStore(SqlStore):
         with self._conn.transaction(), self._conn.cursor() as cur:
             if not write:
                 cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
-            yield cur  # type: ignore[misc]
+            yield cur
 
     def _create_staging(self, cur: Cursor, columns: str) -> None:
         cur.execute("DROP TABLE IF EXISTS staging")

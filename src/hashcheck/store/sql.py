@@ -34,7 +34,8 @@ FETCH_ROWS = 50_000
 
 
 class Cursor(Protocol):
-    rowcount: int
+    @property
+    def rowcount(self) -> int: ...
 
     def execute(self, sql: str, params: Sequence[Any] = ...) -> Any: ...
     def executemany(self, sql: str, params: Iterable[Sequence[Any]]) -> Any: ...
@@ -219,7 +220,11 @@ class SqlStore(Store):
                 for grant in grant_list:
                     self._insert_grant(cur, client_id, grant)
                 self._audit(
-                    cur, actor, "client.add", client_id, {"name": name, "grants": _grants(grant_list)}
+                    cur,
+                    actor,
+                    "client.add",
+                    client_id,
+                    {"name": name, "grants": _grants(grant_list)},
                 )
         except Exception as exc:
             if self._is_unique_violation(exc):
@@ -258,9 +263,7 @@ class SqlStore(Store):
         rows = self._q(
             cur, "SELECT id, name, enabled, secret_hash FROM clients ORDER BY id"
         ).fetchall()
-        return [
-            Client(r[0], r[1], bool(r[2]), r[3], tuple(grants.get(r[0], ()))) for r in rows
-        ]
+        return [Client(r[0], r[1], bool(r[2]), r[3], tuple(grants.get(r[0], ()))) for r in rows]
 
     def _require_client(self, cur: Cursor, client_id: str) -> None:
         if self._q(cur, "SELECT 1 FROM clients WHERE id = ?", (client_id,)).fetchone() is None:
@@ -274,9 +277,7 @@ class SqlStore(Store):
                 "UPDATE clients SET enabled = ?, updated_at = ? WHERE id = ?",
                 (int(enabled), now_iso(), client_id),
             )
-            self._audit(
-                cur, actor, "client.enable" if enabled else "client.disable", client_id, {}
-            )
+            self._audit(cur, actor, "client.enable" if enabled else "client.disable", client_id, {})
 
     def set_client_secret(self, client_id: str, secret_hash: str, *, actor: str) -> None:
         with self._tx(write=True) as cur:
@@ -387,7 +388,7 @@ class SqlStore(Store):
                     removed = max(cur.rowcount, 0)
                     self._q(
                         cur,
-                        f"DELETE FROM entries WHERE id IN ({matched})",  # noqa: S608
+                        f"DELETE FROM entries WHERE id IN ({matched})",
                         (list_id,),
                     )
                     self._finish_batch(cur, batch_id, removed, staged - removed)
@@ -442,8 +443,7 @@ class SqlStore(Store):
             # cursor) is of no use to it.
             rows = self._q(
                 cur,
-                "SELECT seq, entry_id FROM tombstones WHERE seq > ? AND entry_id <= ? "
-                "ORDER BY seq",
+                "SELECT seq, entry_id FROM tombstones WHERE seq > ? AND entry_id <= ? ORDER BY seq",
                 (tombstones_cursor, entries_cursor),
             ).fetchall()
             top = self._q(cur, "SELECT MAX(seq) FROM tombstones").fetchone()[0]
@@ -512,7 +512,7 @@ class SqlStore(Store):
         with self._tx(write=False) as cur:
             rows = self._q(
                 cur,
-                "SELECT client_id, list_id, day, checked, matched FROM stats "  # noqa: S608
+                "SELECT client_id, list_id, day, checked, matched FROM stats "
                 f"{where} ORDER BY day, client_id, list_id",
                 params,
             ).fetchall()
@@ -522,8 +522,7 @@ class SqlStore(Store):
         with self._tx(write=False) as cur:
             rows = self._q(
                 cur,
-                "SELECT id, at, actor, action, subject, detail FROM audit ORDER BY id DESC "
-                "LIMIT ?",
+                "SELECT id, at, actor, action, subject, detail FROM audit ORDER BY id DESC LIMIT ?",
                 (limit,),
             ).fetchall()
         return [AuditRecord(int(r[0]), r[1], r[2], r[3], r[4], r[5]) for r in rows]

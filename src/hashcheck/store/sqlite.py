@@ -58,7 +58,7 @@ class SqliteStore(SqlStore):
 
     def _stage(self, cur: Cursor, rows: Iterable[Sequence[Any]], columns: str) -> None:
         marks = ", ".join("?" for _ in columns.split(","))
-        cur.executemany(f"INSERT INTO temp.staging ({columns}) VALUES ({marks})", rows)  # noqa: S608
+        cur.executemany(f"INSERT INTO temp.staging ({columns}) VALUES ({marks})", rows)
 
     def _drop_staging(self) -> None:
         self._conn.execute("DROP TABLE IF EXISTS temp.staging")

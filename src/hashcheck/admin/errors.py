@@ -1,0 +1,27 @@
+"""The operator-facing error hierarchy.
+
+    AdminError            an operator request that cannot be carried out as given
+    ├── UnknownName       a client, list or category name that does not exist
+    ├── ImportRejected    a file that fails validation; nothing was imported
+    └── KeyMismatch       the list key does not belong to this database
+
+Messages are written for the operator and never contain a hash value from a list.
+"""
+
+from __future__ import annotations
+
+
+class AdminError(Exception):
+    pass
+
+
+class UnknownName(AdminError):
+    pass
+
+
+class ImportRejected(AdminError):
+    pass
+
+
+class KeyMismatch(AdminError):
+    pass

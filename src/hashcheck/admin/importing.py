@@ -1,0 +1,257 @@
+"""Importing list files and removing entries: parse, validate, key, and hand to the store.
+
+Streams: memory does not grow with the file. Atomic: the store commits all or nothing, and a
+file with invalid lines is refused (unless skipping is allowed) before anything is visible.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import BinaryIO
+
+from hashcheck.admin.errors import ImportRejected
+from hashcheck.admin.names import find_category, find_list
+from hashcheck.formats.entries import FormatError, LineError, ParsedEntry
+from hashcheck.formats.parsers import parse
+from hashcheck.hashes.algorithms import EMPTY_FILE, Algorithm, InvalidHash, parse_hex
+from hashcheck.hashes.keyed import Digester
+from hashcheck.store.interface import EntryChunk, Store
+
+CHUNK = 50_000
+SHOWN_ERRORS = 20
+Progress = Callable[[int, int], None]  # (bytes done, bytes in all)
+
+
+@dataclass
+class ImportReport:
+    list_name: str
+    source: str
+    batch_id: int = 0
+    entries_read: int = 0
+    added: int = 0
+    already_present: int = 0
+    empty_file_dropped: int = 0
+    invalid: int = 0
+    errors: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def as_dict(self) -> dict[str, object]:
+        return dict(self.__dict__)
+
+
+@dataclass
+class RemovalReport:
+    list_name: str
+    source: str
+    batch_id: int = 0
+    removed: int = 0
+    not_found: int = 0
+    invalid: int = 0
+    errors: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, object]:
+        return dict(self.__dict__)
+
+
+def _note_error(report: ImportReport | RemovalReport, error: LineError) -> None:
+    report.invalid += 1
+    if len(report.errors) < SHOWN_ERRORS:
+        report.errors.append(str(error))
+
+
+def _refusal(report: ImportReport | RemovalReport) -> ImportRejected:
+    more = report.invalid - len(report.errors)
+    listing = "\n  ".join(report.errors) + (f"\n  ... and {more} more" if more > 0 else "")
+    return ImportRejected(
+        f"{report.invalid} invalid line(s) in {report.source}; nothing was changed "
+        f"(use --skip-invalid to import the valid lines):\n  {listing}"
+    )
+
+
+def _progress_reader(stream: BinaryIO, progress: Progress | None) -> Callable[[], None]:
+    total = Path(stream.name).stat().st_size if isinstance(stream.name, str) else 0
+    raw = getattr(stream, "raw", stream)
+
+    def tick() -> None:
+        if progress is not None:
+            progress(min(raw.tell(), total), total)
+
+    return tick
+
+
+def import_file(
+    store: Store,
+    digester: Digester,
+    list_name: str,
+    path: Path,
+    *,
+    actor: str,
+    fmt: str = "auto",
+    category: str | None = None,
+    columns: Mapping[str, str] | None = None,
+    category_column: str | None = None,
+    skip_invalid: bool = False,
+    progress: Progress | None = None,
+) -> ImportReport:
+    """Import ``path`` into ``list_name``; every entry gets ``category`` or its column's value."""
+    started = time.monotonic()
+    hash_list = find_list(store, list_name)
+    categories = {c.name: c.category_id for c in store.categories()}
+    if category is None and category_column is None:
+        raise ImportRejected(
+            "say which category the entries are in: --category NAME (known: "
+            f"{', '.join(categories)}) or --category-column HEADER for CSV"
+        )
+    default_category = None if category is None else find_category(store, category).category_id
+    report = ImportReport(list_name, str(path))
+    with _open(path) as stream:
+        tick = _progress_reader(stream, progress)
+        items = _parse(stream, fmt, columns, category_column)
+        chunks = _keyed_chunks(items, digester, report, default_category, categories, tick)
+        checked = _refuse_invalid(chunks, report, skip_invalid)
+        outcome = store.import_entries(hash_list.list_id, checked, source=path.name, actor=actor)
+    report.batch_id, report.added = outcome.batch_id, outcome.added
+    report.already_present = outcome.already_present
+    report.seconds = round(time.monotonic() - started, 3)
+    return report
+
+
+def _open(path: Path) -> BinaryIO:
+    try:
+        return path.open("rb", buffering=1 << 20)
+    except OSError as exc:
+        raise ImportRejected(f"cannot read {path}: {exc.strerror}") from None
+
+
+def _parse(
+    stream: BinaryIO, fmt: str, columns: Mapping[str, str] | None, category_column: str | None
+) -> Iterator[ParsedEntry | LineError]:
+    try:
+        yield from parse(stream, fmt, columns=columns, category_column=category_column)
+    except (FormatError, InvalidHash) as exc:
+        raise ImportRejected(f"{stream.name}: {exc}; nothing was changed") from None
+
+
+def _keyed_chunks(
+    items: Iterable[ParsedEntry | LineError],
+    digester: Digester,
+    report: ImportReport,
+    default_category: int | None,
+    categories: Mapping[str, int],
+    tick: Callable[[], None],
+) -> Iterator[EntryChunk]:
+    keyed = {a: digester.for_algorithm(a) for a in Algorithm}
+    empty = set(EMPTY_FILE.values())
+    chunk: EntryChunk = []
+    for item in items:
+        if isinstance(item, LineError):
+            _note_error(report, item)
+            continue
+        report.entries_read += 1
+        if item.raw in empty:
+            report.empty_file_dropped += 1
+            continue
+        if item.category is None:
+            category_id = default_category
+        else:
+            category_id = categories.get(item.category)
+            if category_id is None:
+                raise ImportRejected(
+                    f"line {item.line}: unknown category {item.category!r}; known categories: "
+                    f"{', '.join(categories)}; nothing was changed"
+                )
+        assert category_id is not None
+        chunk.append((keyed[item.algorithm](item.raw), category_id))
+        if len(chunk) >= CHUNK:
+            yield chunk
+            chunk = []
+            tick()
+    if chunk:
+        yield chunk
+    tick()
+
+
+def _refuse_invalid(
+    chunks: Iterator[EntryChunk], report: ImportReport | RemovalReport, skip_invalid: bool
+) -> Iterator[EntryChunk]:
+    yield from chunks
+    # Raising inside the store's staging step discards everything staged so far.
+    if report.invalid and not skip_invalid:
+        raise _refusal(report)
+
+
+def remove_file(
+    store: Store,
+    digester: Digester,
+    list_name: str,
+    path: Path,
+    *,
+    actor: str,
+    fmt: str = "auto",
+    skip_invalid: bool = False,
+) -> RemovalReport:
+    """Remove from ``list_name`` every hash listed in ``path`` (categories are ignored)."""
+    hash_list = find_list(store, list_name)
+    report = RemovalReport(list_name, str(path))
+    with _open(path) as stream:
+        entries = _parse(stream, fmt, None, None)
+        chunks = _refuse_invalid(_removal_chunks(entries, digester, report), report, skip_invalid)
+        outcome = store.remove_entries(
+            hash_list.list_id,
+            ([d for d, _ in chunk] for chunk in chunks),
+            source=path.name,
+            actor=actor,
+        )
+    report.batch_id, report.removed, report.not_found = (
+        outcome.batch_id,
+        outcome.removed,
+        outcome.not_found,
+    )
+    return report
+
+
+def _removal_chunks(
+    items: Iterable[ParsedEntry | LineError], digester: Digester, report: RemovalReport
+) -> Iterator[EntryChunk]:
+    chunk: EntryChunk = []
+    for item in items:
+        if isinstance(item, LineError):
+            _note_error(report, item)
+            continue
+        chunk.append((digester.digest(item.algorithm, item.raw), 0))
+        if len(chunk) >= CHUNK:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def remove_hashes(
+    store: Store, digester: Digester, list_name: str, hexes: Iterable[str], *, actor: str
+) -> RemovalReport:
+    """Remove individual hashes given in hex (the algorithm follows from the length)."""
+    hash_list = find_list(store, list_name)
+    report = RemovalReport(list_name, "command line")
+    digests: list[bytes] = []
+    for number, value in enumerate(hexes, start=1):
+        algorithm = Algorithm.from_hex_length(len(value.strip()))
+        try:
+            if algorithm is None:
+                raise InvalidHash(
+                    f"{len(value.strip())} characters is not an MD5, SHA-1 or SHA-256"
+                )
+            digests.append(digester.digest(algorithm, parse_hex(value, algorithm)))
+        except InvalidHash as exc:
+            _note_error(report, LineError(number, str(exc)))
+    if report.invalid:
+        raise _refusal(report)
+    outcome = store.remove_entries(hash_list.list_id, [digests], source="command line", actor=actor)
+    report.batch_id, report.removed, report.not_found = (
+        outcome.batch_id,
+        outcome.removed,
+        outcome.not_found,
+    )
+    return report

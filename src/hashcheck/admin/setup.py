@@ -1,0 +1,46 @@
+"""Initialising a deployment and checking at start-up that the list key fits the database."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from hashcheck.admin.errors import KeyMismatch
+from hashcheck.hashes.keyed import ListKey
+from hashcheck.hashes.keyfile import create_key_file, read_key_file
+from hashcheck.store.interface import Store
+
+KEY_ID = "key_id"
+KEY_CHECK = "key_check"
+
+
+def initialise(store: Store, key_path: Path) -> tuple[ListKey, bool]:
+    """Create the key (unless it exists), migrate the schema and record the key's self-test.
+
+    Returns the key and whether it was created now. Safe to run again.
+    """
+    store.migrate()
+    created = not key_path.exists()
+    key = create_key_file(key_path) if created else read_key_file(key_path)
+    if store.get_meta(KEY_CHECK) is None:
+        store.set_meta(KEY_ID, key.key_id)
+        store.set_meta(KEY_CHECK, key.self_test_value())
+    check_key(store, key)
+    return key, created
+
+
+def check_key(store: Store, key: ListKey) -> None:
+    """Refuse to run with a key other than the one the stored digests were made with."""
+    expected = store.get_meta(KEY_CHECK)
+    if expected is None:
+        raise KeyMismatch("the database has no list key recorded; run `hashcheck init` first")
+    if expected != key.self_test_value():
+        raise KeyMismatch(
+            f"the list key {key.key_id!r} does not belong to this database (which expects key "
+            f"{store.get_meta(KEY_ID)!r}); check HASHCHECK_KEY_FILE"
+        )
+
+
+def open_key(store: Store, key_path: Path) -> ListKey:
+    key = read_key_file(key_path)
+    check_key(store, key)
+    return key

@@ -1,0 +1,159 @@
+"""The ASGI application: routing, error rendering and the request handlers' glue.
+
+No framework: the legacy path is a handful of dict lookups around one index probe, so that
+a check costs little more than the server stack itself.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+import orjson
+
+from hashcheck.api import legacy, v2
+from hashcheck.api.authn import Authenticator
+from hashcheck.api.errors import ApiError, MethodNotAllowed, NotFound, NotReady
+from hashcheck.api.http import (
+    JSON,
+    TEXT,
+    ClientGone,
+    Receive,
+    Scope,
+    Send,
+    header,
+    read_body,
+    respond,
+)
+from hashcheck.api.openapi import document
+from hashcheck.hashes.algorithms import Algorithm
+from hashcheck.index.snapshot import Snapshot
+from hashcheck.node.runtime import Node
+
+log = logging.getLogger("hashcheck.api")
+_PLAIN = [(b"cache-control", b"no-store")]
+
+
+class HashcheckApp:
+    def __init__(self, node: Node, *, max_batch: int = 10_000, manage_node: bool = True) -> None:
+        self.node = node
+        self.max_batch = max_batch
+        self._manage_node = manage_node
+        self._auth = Authenticator(node.credentials)
+        self._keyed = {a: node.digester.for_algorithm(a) for a in Algorithm}
+        self._openapi = orjson.dumps(document(max_batch))
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await self._lifespan(receive, send)
+            return
+        if scope["type"] != "http":
+            return
+        path: str = scope["path"]
+        legacy_path = path.startswith("/v1/")
+        try:
+            await self._dispatch(scope, receive, send, path)
+        except ClientGone:
+            return
+        except ApiError as error:
+            if legacy_path:
+                await respond(send, error.status, error.text_body(), TEXT, error.headers + _PLAIN)
+            else:
+                await respond(send, error.status, error.json_body(), JSON, error.headers)
+        except Exception:
+            log.exception("unexpected error on %s", path)
+            body = (
+                b"error: internal error\n"
+                if legacy_path
+                else ApiError("internal error").json_body()
+            )
+            await respond(send, 500, body, TEXT if legacy_path else JSON)
+
+    async def _dispatch(self, scope: Scope, receive: Receive, send: Send, path: str) -> None:
+        method = scope["method"]
+        target = legacy.route(path)
+        if target is not None:
+            if method != "POST":
+                raise MethodNotAllowed("POST")
+            await self._legacy(scope, receive, send, *target)
+        elif path == "/v2/check":
+            if method != "POST":
+                raise MethodNotAllowed("POST")
+            await self._v2_check(scope, receive, send)
+        elif path in ("/healthz", "/readyz", "/v2/openapi.json"):
+            if method not in ("GET", "HEAD"):
+                raise MethodNotAllowed("GET")
+            if path == "/healthz":
+                await respond(send, 200, b'{"status":"alive"}', JSON)
+            elif path == "/readyz":
+                await self._ready(send)
+            else:
+                await respond(send, 200, self._openapi, JSON)
+        else:
+            raise NotFound(f"no such endpoint: {path[:100]}")
+
+    def _snapshot(self) -> Snapshot:
+        snapshot = self.node.follower.snapshot
+        if snapshot is None:
+            raise NotReady("the index is not loaded yet; try again shortly")
+        return snapshot
+
+    async def _legacy(
+        self, scope: Scope, receive: Receive, send: Send, algorithm: Algorithm, test: bool
+    ) -> None:
+        snapshot = self._snapshot()
+        view = await self._auth.client(snapshot, header(scope, b"authorization"))
+        body = await read_body(scope, receive, legacy.MAX_BODY)
+        raw = legacy.submitted_hash(body, algorithm)
+        if test:
+            answer = raw == legacy.TEST_POSITIVES[algorithm]
+        else:
+            allowed = view.slots
+            slots = snapshot.catalog.slots
+            matched = {
+                slots[slot].list_id: 1
+                for _, slot in snapshot.exact.lookup(self._keyed[algorithm](raw))
+                if slot in allowed
+            }
+            self.node.counters.count(view.client.client_id, view.list_ids, matched)
+            answer = bool(matched)
+        await respond(send, 200, legacy.TRUE if answer else legacy.FALSE, TEXT, _PLAIN)
+
+    async def _v2_check(self, scope: Scope, receive: Receive, send: Send) -> None:
+        snapshot = self._snapshot()
+        view = await self._auth.client(snapshot, header(scope, b"authorization"))
+        body = await read_body(scope, receive, self.max_batch * v2.BYTES_PER_ITEM + 1024)
+        items = v2.parse_request(body, self.max_batch)
+        answer, matched = v2.check(snapshot, view, items, self.node.digester, self.node.match_ids)
+        self.node.counters.count(view.client.client_id, view.list_ids, matched, len(items))
+        await respond(send, 200, answer, JSON, _PLAIN)
+
+    async def _ready(self, send: Send) -> None:
+        follower = self.node.follower
+        snapshot = follower.snapshot
+        if snapshot is None:
+            body: dict[str, Any] = {"status": "starting", "error": follower.last_error}
+            await respond(send, 503, orjson.dumps(body), JSON, [(b"retry-after", b"1")])
+            return
+        body = {
+            "status": "degraded" if follower.last_error else "ready",
+            "index_version": snapshot.version,
+            "entries": len(snapshot.exact),
+            "snapshot_age_seconds": round(time.time() - follower.last_success, 3),
+            "store_error": follower.last_error,
+        }
+        await respond(send, 200, orjson.dumps(body), JSON)
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                if self._manage_node:
+                    self.node.start()
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                if self._manage_node:
+                    self.node.stop()
+                await send({"type": "lifespan.shutdown.complete"})
+                return

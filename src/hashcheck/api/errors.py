@@ -1,0 +1,93 @@
+"""The API's errors and their two renderings: plain text on the legacy paths, JSON on v2.
+
+    ApiError                 status, code, message, extra headers
+    ├── BadRequest           400: malformed hash or body
+    ├── Unauthorized         401: missing or wrong credentials (with a Basic challenge)
+    ├── Forbidden            403: the client is disabled
+    ├── NotFound             404: unknown path or algorithm
+    ├── MethodNotAllowed     405
+    ├── PayloadTooLarge      413
+    └── NotReady             503: no snapshot loaded yet
+
+No error body is ever exactly `true` or `false`: legacy clients read only the body.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+
+class ApiError(Exception):
+    status = 500
+    code = "internal"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        headers: list[tuple[bytes, bytes]] | None = None,
+        details: list[dict[str, Any]] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.headers = headers or []
+        self.details = details
+
+    def text_body(self) -> bytes:
+        return f"error: {self.message}\n".encode()
+
+    def json_body(self) -> bytes:
+        error: dict[str, Any] = {"code": self.code, "message": self.message}
+        if self.details is not None:
+            error["details"] = self.details
+        return orjson.dumps({"error": error})
+
+
+class BadRequest(ApiError):
+    status = 400
+    code = "bad_request"
+
+
+class InvalidHashes(BadRequest):
+    code = "invalid_hash"
+
+
+class Unauthorized(ApiError):
+    status = 401
+    code = "unauthorized"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, headers=[(b"www-authenticate", b'Basic realm="hashcheck"')])
+
+
+class Forbidden(ApiError):
+    status = 403
+    code = "forbidden"
+
+
+class NotFound(ApiError):
+    status = 404
+    code = "not_found"
+
+
+class MethodNotAllowed(ApiError):
+    status = 405
+    code = "method_not_allowed"
+
+    def __init__(self, allowed: str) -> None:
+        super().__init__(f"use {allowed}", headers=[(b"allow", allowed.encode())])
+
+
+class PayloadTooLarge(ApiError):
+    status = 413
+    code = "payload_too_large"
+
+
+class NotReady(ApiError):
+    status = 503
+    code = "not_ready"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, headers=[(b"retry-after", b"1")])

@@ -1,0 +1,190 @@
+"""The OpenAPI 3.1 document served at GET /v2/openapi.json."""
+
+from __future__ import annotations
+
+from typing import Any
+
+_ERROR = {
+    "type": "object",
+    "required": ["error"],
+    "properties": {
+        "error": {
+            "type": "object",
+            "required": ["code", "message"],
+            "properties": {
+                "code": {"type": "string"},
+                "message": {"type": "string"},
+                "details": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "properties": {
+                            "index": {"type": "integer"},
+                            "message": {"type": "string"},
+                        },
+                    },
+                },
+            },
+        }
+    },
+}
+
+
+def _error(description: str) -> dict[str, Any]:
+    return {
+        "description": description,
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+    }
+
+
+def _legacy(path_doc: str, test: bool) -> dict[str, Any]:
+    return {
+        "post": {
+            "summary": path_doc,
+            "description": (
+                "Legacy wire protocol. The body is the bare hex hash (any Content-Type), a "
+                '`hash=<hex>` form field, or JSON `{"hash": "<hex>"}`. The answer body is '
+                "exactly `true` or `false`; errors are plain text and never either word."
+                + (" Test endpoint: only the documented value answers `true`." if test else "")
+            ),
+            "security": [{"basic": []}],
+            "requestBody": {
+                "required": True,
+                "content": {"text/plain": {"schema": {"type": "string"}}},
+            },
+            "responses": {
+                "200": {
+                    "description": "`true` or `false`",
+                    "content": {"text/plain": {"schema": {"enum": ["true", "false"]}}},
+                },
+                "400": {"description": "malformed hash"},
+                "401": {"description": "missing or wrong credentials"},
+                "403": {"description": "client disabled"},
+                "404": {"description": "unknown algorithm"},
+                "413": {"description": "body too large"},
+                "503": {"description": "index not loaded yet"},
+            },
+        }
+    }
+
+
+def document(max_batch: int) -> dict[str, Any]:
+    legacy = {
+        f"/v1{'/test' if test else ''}/check/{algorithm}": _legacy(
+            f"{'Test: ' if test else ''}check one {algorithm.upper()} hash", test
+        )
+        for test in (False, True)
+        for algorithm in ("md5", "sha1")
+    }
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "hashcheck",
+            "version": "2",
+            "description": "Check file hashes against lists of known material. Only hashes travel.",
+        },
+        "components": {
+            "securitySchemes": {"basic": {"type": "http", "scheme": "basic"}},
+            "schemas": {
+                "Error": _ERROR,
+                "CheckRequest": {
+                    "type": "object",
+                    "required": ["hashes"],
+                    "properties": {
+                        "hashes": {
+                            "type": "array",
+                            "minItems": 1,
+                            "maxItems": max_batch,
+                            "items": {
+                                "type": "object",
+                                "required": ["algorithm", "hash"],
+                                "properties": {
+                                    "algorithm": {"enum": ["md5", "sha1", "sha256"]},
+                                    "hash": {"type": "string", "pattern": "^[0-9a-fA-F]+$"},
+                                },
+                            },
+                        }
+                    },
+                },
+                "Match": {
+                    "type": "object",
+                    "required": ["list", "category", "severity", "action", "kind", "match_id"],
+                    "properties": {
+                        "list": {"type": "string"},
+                        "category": {"type": "string"},
+                        "severity": {"enum": ["severe", "sensitive", "informational"]},
+                        "action": {"enum": ["remove", "review"]},
+                        "kind": {"enum": ["exact"]},
+                        "match_id": {"type": "string"},
+                    },
+                },
+                "CheckResponse": {
+                    "type": "object",
+                    "required": ["version", "results"],
+                    "properties": {
+                        "version": {"type": "integer"},
+                        "results": {
+                            "type": "array",
+                            "items": {
+                                "type": "object",
+                                "required": ["algorithm", "hash", "match", "matches"],
+                                "properties": {
+                                    "algorithm": {"type": "string"},
+                                    "hash": {"type": "string"},
+                                    "match": {"type": "boolean"},
+                                    "matches": {
+                                        "type": "array",
+                                        "items": {"$ref": "#/components/schemas/Match"},
+                                    },
+                                },
+                            },
+                        },
+                    },
+                },
+            },
+        },
+        "paths": {
+            **legacy,
+            "/v2/check": {
+                "post": {
+                    "summary": "Check a batch of hashes",
+                    "security": [{"basic": []}],
+                    "requestBody": {
+                        "required": True,
+                        "content": {
+                            "application/json": {
+                                "schema": {"$ref": "#/components/schemas/CheckRequest"}
+                            }
+                        },
+                    },
+                    "responses": {
+                        "200": {
+                            "description": "One result per submitted hash, in order",
+                            "content": {
+                                "application/json": {
+                                    "schema": {"$ref": "#/components/schemas/CheckResponse"}
+                                }
+                            },
+                        },
+                        "400": _error("malformed request or hash"),
+                        "401": _error("missing or wrong credentials"),
+                        "403": _error("client disabled"),
+                        "413": _error("body too large"),
+                        "503": _error("index not loaded yet"),
+                    },
+                }
+            },
+            "/healthz": {
+                "get": {"summary": "Liveness", "responses": {"200": {"description": "alive"}}}
+            },
+            "/readyz": {
+                "get": {
+                    "summary": "Readiness, with index version, entry count and age",
+                    "responses": {
+                        "200": {"description": "serving"},
+                        "503": {"description": "no index loaded yet"},
+                    },
+                }
+            },
+        },
+    }

@@ -1,0 +1,1 @@
+"""The `hashcheck` command: a thin face over the admin functions and the service."""

@@ -1,0 +1,260 @@
+"""The handlers behind each `hashcheck` command: open the store, call admin, print."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import sys
+from collections.abc import Iterator
+
+from hashcheck.admin import clients, importing
+from hashcheck.admin import stats as usage
+from hashcheck.admin.errors import ImportRejected
+from hashcheck.admin.setup import initialise, open_key
+from hashcheck.catalog.model import Grant
+from hashcheck.cli.exitcodes import ExitCode
+from hashcheck.cli.output import as_csv, as_json, table
+from hashcheck.cli.progress import ProgressBar
+from hashcheck.config import Settings
+from hashcheck.hashes.keyed import Digester
+from hashcheck.store.interface import Store
+from hashcheck.store.open import open_store
+
+
+def _print(text: str) -> None:
+    sys.stdout.write(text + "\n")
+
+
+@contextlib.contextmanager
+def _store(settings: Settings, *, migrate: bool = True) -> Iterator[Store]:
+    store = open_store(settings.database_url)
+    try:
+        if migrate:
+            store.migrate()
+        yield store
+    finally:
+        store.close()
+
+
+def init(args: argparse.Namespace, settings: Settings) -> int:
+    with _store(settings) as store:
+        key, created = initialise(store, settings.key_file)
+    verb = "created" if created else "kept existing"
+    _print(f"{verb} list key {key.key_id} in {settings.key_file}")
+    _print(f"database ready at {settings.database_url}")
+    if created:
+        _print("Back up the key file separately from the database: without it, lists are lost.")
+    return ExitCode.OK
+
+
+def migrate(args: argparse.Namespace, settings: Settings) -> int:
+    with _store(settings, migrate=False) as store:
+        version = store.migrate()
+    _print(f"database schema is at version {version}")
+    return ExitCode.OK
+
+
+def serve(args: argparse.Namespace, settings: Settings) -> int:
+    from hashcheck.cli.serve import serve as run
+
+    run(settings, with_demo=args.demo)
+    return ExitCode.OK
+
+
+def clients_add(args: argparse.Namespace, settings: Settings) -> int:
+    with _store(settings) as store:
+        issued = clients.add_client(
+            store,
+            args.name,
+            actor=settings.operator,
+            client_id=args.client_id,
+            grants=[] if args.no_default_grant else None,
+        )
+    if args.json:
+        _print(as_json({"client_id": issued.client_id, "secret": issued.secret}))
+    else:
+        _print(f"client id: {issued.client_id}\nsecret:    {issued.secret}")
+        _print("The secret is shown only now; hashcheck keeps only a slow hash of it.")
+    return ExitCode.OK
+
+
+def clients_list(args: argparse.Namespace, settings: Settings) -> int:
+    with _store(settings) as store:
+        rows = [
+            (
+                c.client_id,
+                c.name,
+                "enabled" if c.enabled else "disabled",
+                "; ".join(clients.describe_grant(store, g) for g in c.grants) or "(nothing)",
+            )
+            for c in store.clients()
+        ]
+    if args.json:
+        keys = ("client_id", "name", "status", "grants")
+        _print(as_json([dict(zip(keys, row, strict=True)) for row in rows]))
+    else:
+        _print(table(("CLIENT", "NAME", "STATUS", "CHECKS"), rows))
+    return ExitCode.OK
+
+
+def clients_disable(args: argparse.Namespace, settings: Settings) -> int:
+    with _store(settings) as store:
+        store.set_client_enabled(args.client_id, False, actor=settings.operator)
+    _print(f"client {args.client_id} disabled")
+    return ExitCode.OK
+
+
+def clients_enable(args: argparse.Namespace, settings: Settings) -> int:
+    with _store(settings) as store:
+        store.set_client_enabled(args.client_id, True, actor=settings.operator)
+    _print(f"client {args.client_id} enabled")
+    return ExitCode.OK
+
+
+def clients_rotate(args: argparse.Namespace, settings: Settings) -> int:
+    with _store(settings) as store:
+        issued = clients.rotate_secret(store, args.client_id, actor=settings.operator)
+    if args.json:
+        _print(as_json({"client_id": issued.client_id, "secret": issued.secret}))
+    else:
+        _print(f"new secret for {issued.client_id}: {issued.secret}")
+    return ExitCode.OK
+
+
+def _grant(args: argparse.Namespace, store: Store) -> Grant:
+    return clients.resolve_grant(
+        store,
+        None if args.all_lists else args.list_name,
+        None if args.all_categories else args.category,
+    )
+
+
+def clients_grant(args: argparse.Namespace, settings: Settings) -> int:
+    with _store(settings) as store:
+        grant = _grant(args, store)
+        new = store.add_grant(args.client_id, grant, actor=settings.operator)
+        text = clients.describe_grant(store, grant)
+    _print(f"{args.client_id} {'now checks' if new else 'already checks'} {text}")
+    return ExitCode.OK
+
+
+def clients_revoke(args: argparse.Namespace, settings: Settings) -> int:
+    with _store(settings) as store:
+        grant = _grant(args, store)
+        existed = store.remove_grant(args.client_id, grant, actor=settings.operator)
+        text = clients.describe_grant(store, grant)
+    if not existed:
+        _print(f"{args.client_id} had no grant for {text}; nothing changed")
+        return ExitCode.NOT_FOUND
+    _print(f"{args.client_id} no longer checks {text}")
+    return ExitCode.OK
+
+
+def lists_add(args: argparse.Namespace, settings: Settings) -> int:
+    with _store(settings) as store:
+        created = store.add_list(
+            args.name, args.supplier, args.description, actor=settings.operator
+        )
+    _print(f"list {created.name} created (supplier: {created.supplier})")
+    return ExitCode.OK
+
+
+def lists_list(args: argparse.Namespace, settings: Settings) -> int:
+    with _store(settings) as store:
+        rows = [
+            (item.name, item.supplier, store.entry_count(item.list_id), item.description)
+            for item in store.lists()
+        ]
+    if args.json:
+        keys = ("name", "supplier", "entries", "description")
+        _print(as_json([dict(zip(keys, row, strict=True)) for row in rows]))
+    else:
+        _print(table(("LIST", "SUPPLIER", "ENTRIES", "DESCRIPTION"), rows))
+    return ExitCode.OK
+
+
+def _columns(specs: list[str]) -> dict[str, str] | None:
+    columns: dict[str, str] = {}
+    for spec in specs:
+        algorithm, sep, column = spec.partition("=")
+        if not sep or not algorithm or not column:
+            raise ImportRejected(f"--column takes ALGORITHM=HEADER, got {spec!r}")
+        columns[algorithm.strip().lower()] = column
+    return columns or None
+
+
+def import_(args: argparse.Namespace, settings: Settings) -> int:
+    with _store(settings) as store:
+        key = open_key(store, settings.key_file)
+        bar = ProgressBar(f"importing {args.file.name}")
+        try:
+            report = importing.import_file(
+                store,
+                Digester(key),
+                args.list_name,
+                args.file,
+                actor=settings.operator,
+                fmt=args.format,
+                category=args.category,
+                columns=_columns(args.column),
+                category_column=args.category_column,
+                skip_invalid=args.skip_invalid,
+                progress=bar,
+            )
+        finally:
+            bar.finish()
+    if args.json:
+        _print(as_json(report.as_dict()))
+        return ExitCode.OK
+    _print(
+        f"imported into {report.list_name} (batch {report.batch_id}) in {report.seconds:.1f}s: "
+        f"{report.added} added, {report.already_present} already present, "
+        f"{report.empty_file_dropped} empty-file hashes dropped, "
+        f"{report.invalid} invalid lines skipped"
+    )
+    for error in report.errors:
+        _print(f"  skipped {error}")
+    return ExitCode.OK
+
+
+def remove(args: argparse.Namespace, settings: Settings) -> int:
+    if (args.file is None) == (not args.hashes):
+        raise ImportRejected("give either FILE or one or more --hash values")
+    with _store(settings) as store:
+        digester = Digester(open_key(store, settings.key_file))
+        if args.file is not None:
+            report = importing.remove_file(
+                store,
+                digester,
+                args.list_name,
+                args.file,
+                actor=settings.operator,
+                fmt=args.format,
+                skip_invalid=args.skip_invalid,
+            )
+        else:
+            report = importing.remove_hashes(
+                store, digester, args.list_name, args.hashes, actor=settings.operator
+            )
+    if args.json:
+        _print(as_json(report.as_dict()))
+    else:
+        _print(
+            f"removed from {report.list_name} (batch {report.batch_id}): {report.removed} "
+            f"removed, {report.not_found} not on the list, {report.invalid} invalid skipped"
+        )
+    return ExitCode.OK
+
+
+def stats(args: argparse.Namespace, settings: Settings) -> int:
+    with _store(settings) as store:
+        lines = usage.read(store, client=args.client, list_name=args.list_name, since=args.since)
+    headers = ("day", "client", "list", "checked", "matched")
+    rows = [(s.day, s.client, s.list, s.checked, s.matched) for s in lines]
+    if args.format == "json":
+        _print(as_json([dict(zip(headers, row, strict=True)) for row in rows]))
+    elif args.format == "csv":
+        _print(as_csv(headers, rows))
+    else:
+        _print(table([h.upper() for h in headers], rows))
+    return ExitCode.OK

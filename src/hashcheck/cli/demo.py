@@ -1,0 +1,77 @@
+"""The demo set-up behind `hashcheck serve --demo`: a client, a list and what to try."""
+
+from __future__ import annotations
+
+import hashlib
+import tempfile
+from pathlib import Path
+
+from hashcheck.admin import clients, importing
+from hashcheck.admin.setup import initialise
+from hashcheck.config import Settings
+from hashcheck.hashes.keyed import Digester
+from hashcheck.store.errors import AlreadyExists
+from hashcheck.store.open import open_store
+
+DEMO_CLIENT = "demo"
+DEMO_SECRET = "demo-secret"  # noqa: S105 - a published demo credential, for localhost only
+DEMO_LIST = "demo"
+SYNTHETIC = 1000
+TEST_MD5 = "258228aed7b04862fb4f41da4cde67e5"
+TEST_SHA1 = "41247e2022c2f4264816f6e3eeef1acee14b6af8"
+
+
+def demo_settings(settings: Settings) -> Settings:
+    """Demo data lives in ./demo-data unless the operator points elsewhere."""
+    defaults = Settings()
+    overrides: dict[str, object] = {}
+    if settings.database_url == defaults.database_url:
+        overrides["database_url"] = "sqlite:///demo-data/hashcheck.db"
+    if settings.key_file == defaults.key_file:
+        overrides["key_file"] = Path("demo-data/list.key")
+    return Settings(**{**settings.__dict__, **overrides})
+
+
+def synthetic_md5(number: int) -> str:
+    return hashlib.md5(f"hashcheck demo {number}".encode(), usedforsecurity=False).hexdigest()
+
+
+def prepare(settings: Settings) -> None:
+    """Create key, schema, the demo list and the demo client (each only once)."""
+    store = open_store(settings.database_url)
+    try:
+        key, _ = initialise(store, settings.key_file)
+        try:
+            store.add_list(
+                DEMO_LIST, "hashcheck demo", "Test values and synthetic hashes", actor="demo"
+            )
+        except AlreadyExists:
+            return
+        with tempfile.TemporaryDirectory() as folder:
+            path = Path(folder) / "demo.txt"
+            lines = [TEST_MD5, TEST_SHA1, *(synthetic_md5(n) for n in range(SYNTHETIC))]
+            path.write_text("\n".join(lines) + "\n", encoding="ascii")
+            importing.import_file(
+                store, Digester(key), DEMO_LIST, path, actor="demo", category="baseline"
+            )
+        clients.add_client(
+            store, "Demo client", actor="demo", client_id=DEMO_CLIENT, secret=DEMO_SECRET
+        )
+    finally:
+        store.close()
+
+
+def instructions(base_url: str) -> str:
+    auth = f"{DEMO_CLIENT}:{DEMO_SECRET}"
+    return f"""
+hashcheck demo is running at {base_url}
+  client id: {DEMO_CLIENT}   secret: {DEMO_SECRET}   list: {DEMO_LIST}
+
+Try it (a listed hash answers true, any other false):
+  curl -u {auth} --data {TEST_MD5} {base_url}/v1/check/md5
+  curl -u {auth} --data {synthetic_md5(0)} {base_url}/v1/check/md5
+  curl -u {auth} --data d41d8cd98f00b204e9800998ecf8427f {base_url}/v1/check/md5
+  curl -u {auth} -H 'content-type: application/json' \\
+       --data '{{"hashes": [{{"algorithm": "sha1", "hash": "{TEST_SHA1}"}}]}}' {base_url}/v2/check
+Readiness: curl {base_url}/readyz      Stop: Ctrl-C
+"""

@@ -1,0 +1,200 @@
+"""Argument parsing and dispatch for `hashcheck`, and the mapping of errors to exit codes.
+
+Every command takes --database-url and --key-file (over HASHCHECK_* variables). Errors are
+printed as one clear line on stderr, never as a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from hashcheck.admin.errors import AdminError, ImportRejected, KeyMismatch, UnknownName
+from hashcheck.cli import commands
+from hashcheck.cli.exitcodes import ExitCode
+from hashcheck.config import Settings, SettingsError
+from hashcheck.hashes.keyfile import KeyFileError
+from hashcheck.store.errors import AlreadyExists, NotFound, SchemaTooNew, StoreError, Unavailable
+
+Handler = Callable[[argparse.Namespace, Settings], int]
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.print_usage(sys.stderr)
+        self.exit(ExitCode.USAGE, f"{self.prog}: error: {message}\n")
+
+
+def _common() -> _Parser:
+    common = _Parser(add_help=False)
+    common.add_argument(
+        "--database-url", default=argparse.SUPPRESS, help="overrides HASHCHECK_DATABASE_URL"
+    )
+    common.add_argument(
+        "--key-file", type=Path, default=argparse.SUPPRESS, help="overrides HASHCHECK_KEY_FILE"
+    )
+    return common
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = _common()
+    parser = _Parser(
+        prog="hashcheck",
+        description="Self-hostable hash check service: keyed hash lists, clients, statistics.",
+        parents=[common],
+    )
+    sub = parser.add_subparsers(
+        dest="command", required=True, metavar="COMMAND", parser_class=_Parser
+    )
+
+    def command(
+        name: str, handler: Handler, help_text: str, into: argparse._SubParsersAction[_Parser] = sub
+    ) -> _Parser:
+        p = into.add_parser(name, help=help_text, description=help_text, parents=[common])
+        p.set_defaults(handler=handler)
+        return p
+
+    command("init", commands.init, "create the list key and the database schema (safe to repeat)")
+    command("migrate", commands.migrate, "bring the database schema up to date")
+
+    serve = command("serve", commands.serve, "run the HTTP service")
+    serve.add_argument("--host", help="listen address (HASHCHECK_HOST, default 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="listen port (HASHCHECK_PORT, default 8080)")
+    serve.add_argument(
+        "--workers", type=int, help="worker processes (HASHCHECK_WORKERS, default 1)"
+    )
+    serve.add_argument(
+        "--demo", action="store_true", help="set up and serve a demo client and list in ./demo-data"
+    )
+
+    clients = sub.add_parser("clients", help="manage API clients", parents=[common])
+    csub = clients.add_subparsers(
+        dest="action", required=True, metavar="ACTION", parser_class=_Parser
+    )
+    add = command("add", commands.clients_add, "add a client; prints its id and secret once", csub)
+    add.add_argument("name", help="a name for people, e.g. the hosting company")
+    add.add_argument("--id", dest="client_id", help="client id (default: generated)")
+    add.add_argument("--json", action="store_true", help="print id and secret as JSON")
+    add.add_argument(
+        "--no-default-grant",
+        action="store_true",
+        help="start with no grants instead of the baseline category of every list",
+    )
+    lst = command("list", commands.clients_list, "list clients and their grants", csub)
+    lst.add_argument("--json", action="store_true")
+    for name, handler, text in (
+        ("disable", commands.clients_disable, "refuse a client's requests (within a second)"),
+        ("enable", commands.clients_enable, "accept a disabled client's requests again"),
+    ):
+        command(name, handler, text, csub).add_argument("client_id")
+    rotate = command(
+        "rotate", commands.clients_rotate, "issue a new secret; the old one stops working", csub
+    )
+    rotate.add_argument("client_id")
+    rotate.add_argument("--json", action="store_true")
+    for name, handler, text in (
+        ("grant", commands.clients_grant, "let a client check a list/category"),
+        ("revoke", commands.clients_revoke, "take a grant away"),
+    ):
+        g = command(name, handler, text, csub)
+        g.add_argument("client_id")
+        which_list = g.add_mutually_exclusive_group(required=True)
+        which_list.add_argument("--list", dest="list_name", help="a list by name")
+        which_list.add_argument(
+            "--all-lists", action="store_true", help="every list, now and later"
+        )
+        which_category = g.add_mutually_exclusive_group(required=True)
+        which_category.add_argument("--category", help="a category by name")
+        which_category.add_argument(
+            "--all-categories", action="store_true", help="every category (think twice)"
+        )
+
+    lists = sub.add_parser("lists", help="manage hash lists", parents=[common])
+    lsub = lists.add_subparsers(
+        dest="action", required=True, metavar="ACTION", parser_class=_Parser
+    )
+    ladd = command("add", commands.lists_add, "create a list", lsub)
+    ladd.add_argument("name")
+    ladd.add_argument("--supplier", required=True, help="who delivers it")
+    ladd.add_argument("--description", default="")
+    llist = command("list", commands.lists_list, "show lists with entry counts", lsub)
+    llist.add_argument("--json", action="store_true")
+
+    imp = command("import", commands.import_, "import a list file (atomic, idempotent)")
+    imp.add_argument("list_name", metavar="LIST")
+    imp.add_argument("file", type=Path, metavar="FILE")
+    imp.add_argument(
+        "--format",
+        default="auto",
+        choices=["auto", "plain", "md5sum", "hashdeep", "csv"],
+        help="file format (default: detected)",
+    )
+    imp.add_argument("--category", help="category of every entry")
+    imp.add_argument("--category-column", help="CSV header holding each entry's category")
+    imp.add_argument(
+        "--column",
+        action="append",
+        default=[],
+        metavar="ALGORITHM=HEADER",
+        help="CSV: take ALGORITHM (md5, sha1, sha256) from column HEADER; repeatable",
+    )
+    imp.add_argument("--skip-invalid", action="store_true", help="import the valid lines only")
+    imp.add_argument("--json", action="store_true", help="print the summary as JSON")
+
+    rem = command("remove", commands.remove, "remove entries from a list, by file or by hash")
+    rem.add_argument("list_name", metavar="LIST")
+    rem.add_argument("file", type=Path, nargs="?", metavar="FILE")
+    rem.add_argument("--hash", dest="hashes", action="append", default=[], help="repeatable")
+    rem.add_argument(
+        "--format", default="auto", choices=["auto", "plain", "md5sum", "hashdeep", "csv"]
+    )
+    rem.add_argument("--skip-invalid", action="store_true")
+    rem.add_argument("--json", action="store_true")
+
+    stats = command("stats", commands.stats, "hashes checked and matched per client, list and day")
+    stats.add_argument("--client", help="one client id")
+    stats.add_argument("--list", dest="list_name", help="one list")
+    stats.add_argument("--since", help="first day, YYYY-MM-DD")
+    stats.add_argument("--format", default="table", choices=["table", "json", "csv"])
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        settings = Settings.from_env(
+            database_url=getattr(args, "database_url", None),
+            key_file=getattr(args, "key_file", None),
+            host=getattr(args, "host", None),
+            port=getattr(args, "port", None),
+            workers=getattr(args, "workers", None),
+        )
+        handler: Handler = args.handler
+        return handler(args, settings)
+    except SettingsError as exc:
+        return _fail(ExitCode.CONFIG, str(exc))
+    except (UnknownName, NotFound) as exc:
+        return _fail(ExitCode.NOT_FOUND, str(exc))
+    except ImportRejected as exc:
+        return _fail(ExitCode.REJECTED, str(exc))
+    except (KeyFileError, KeyMismatch) as exc:
+        return _fail(ExitCode.KEY, str(exc))
+    except AlreadyExists as exc:
+        return _fail(ExitCode.EXISTS, str(exc))
+    except (Unavailable, SchemaTooNew, StoreError) as exc:
+        return _fail(ExitCode.STORE, str(exc))
+    except AdminError as exc:
+        return _fail(ExitCode.REJECTED, str(exc))
+    except KeyboardInterrupt:
+        return _fail(ExitCode.INTERNAL, "interrupted; nothing partial was committed")
+
+
+def _fail(code: ExitCode, message: str) -> int:
+    print(f"hashcheck: {message}", file=sys.stderr)
+    return int(code)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

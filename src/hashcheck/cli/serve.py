@@ -1,0 +1,37 @@
+"""`hashcheck serve`: run the HTTP service under uvicorn, in one or more worker processes."""
+
+from __future__ import annotations
+
+import os
+
+from hashcheck.cli import demo
+from hashcheck.config import Settings
+
+
+def serve(settings: Settings, *, with_demo: bool) -> None:
+    import uvicorn
+
+    from hashcheck.service import build_node
+
+    if with_demo:
+        settings = demo.demo_settings(settings)
+        demo.prepare(settings)
+    # Fail here, with a clear message, rather than inside a worker process.
+    build_node(settings).store.close()
+    os.environ.update(settings.as_env())
+    if with_demo:
+        print(demo.instructions(f"http://{settings.host}:{settings.port}"), flush=True)
+    uvicorn.run(
+        "hashcheck.service:create_app",
+        factory=True,
+        host=settings.host,
+        port=settings.port,
+        workers=settings.workers,
+        loop="uvloop",
+        http="httptools",
+        lifespan="on",
+        access_log=settings.access_log,
+        log_level=settings.log_level,
+        server_header=False,
+        timeout_graceful_shutdown=10,
+    )

@@ -1,0 +1,103 @@
+"""Settings: declared once with their environment variable, default and help text.
+
+Read from `HASHCHECK_*` environment variables; command-line flags override them. A bad
+value stops start-up with a message naming the variable.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import getpass
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+
+class SettingsError(ValueError):
+    pass
+
+
+def _setting(default: Any, help_text: str) -> Any:
+    return dataclasses.field(default=default, metadata={"help": help_text})
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    database_url: str = _setting(
+        "sqlite:///hashcheck-data/hashcheck.db",
+        "Where lists, clients and statistics live: sqlite:///PATH or postgresql://...",
+    )
+    key_file: Path = _setting(
+        Path("hashcheck-data/list.key"),
+        "The list key file (outside the database; created by `hashcheck init`, mode 0600).",
+    )
+    host: str = _setting("127.0.0.1", "Address `serve` listens on.")
+    port: int = _setting(8080, "Port `serve` listens on.")
+    workers: int = _setting(1, "Worker processes for `serve`.")
+    poll_interval: float = _setting(
+        0.25, "Seconds between checks of the store for changes (propagation delay)."
+    )
+    stats_flush_interval: float = _setting(
+        5.0, "Seconds between writes of usage counters (the most a hard crash can lose)."
+    )
+    max_batch: int = _setting(10_000, "Most hashes in one POST /v2/check.")
+    log_level: str = _setting("info", "Log level: debug, info, warning, error.")
+    access_log: bool = _setting(False, "Log one line per request (method, path, status only).")
+    actor: str = _setting("", "Operator name recorded in the audit trail (default: login name).")
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+        env = os.environ if env is None else env
+        values: dict[str, Any] = {}
+        for item in dataclasses.fields(cls):
+            name = env_name(item.name)
+            if name in env:
+                values[item.name] = _convert(name, env[name], item.default)
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        settings = cls(**values)
+        settings.validate()
+        return settings
+
+    def validate(self) -> None:
+        if not 1 <= self.port <= 65535:
+            raise SettingsError(f"HASHCHECK_PORT must be 1-65535, got {self.port}")
+        if self.workers < 1:
+            raise SettingsError("HASHCHECK_WORKERS must be at least 1")
+        if self.max_batch < 1:
+            raise SettingsError("HASHCHECK_MAX_BATCH must be at least 1")
+        if self.poll_interval <= 0 or self.stats_flush_interval <= 0:
+            raise SettingsError("intervals must be positive")
+        if self.log_level not in {"debug", "info", "warning", "error"}:
+            raise SettingsError(f"HASHCHECK_LOG_LEVEL {self.log_level!r} is not a log level")
+
+    @property
+    def operator(self) -> str:
+        if self.actor:
+            return self.actor
+        try:
+            return getpass.getuser()
+        except (OSError, KeyError):
+            return "operator"
+
+    def as_env(self) -> dict[str, str]:
+        return {env_name(f.name): str(getattr(self, f.name)) for f in dataclasses.fields(self)}
+
+
+def env_name(field_name: str) -> str:
+    return "HASHCHECK_" + field_name.upper()
+
+
+def _convert(name: str, raw: str, default: Any) -> Any:
+    try:
+        if isinstance(default, bool):
+            if raw.lower() in {"1", "true", "yes", "on"}:
+                return True
+            if raw.lower() in {"0", "false", "no", "off"}:
+                return False
+            raise ValueError(raw)
+        if isinstance(default, Path):
+            return Path(raw)
+        return type(default)(raw)
+    except ValueError:
+        raise SettingsError(f"{name}={raw!r} is not a valid {type(default).__name__}") from None

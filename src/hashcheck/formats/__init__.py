@@ -1,0 +1,1 @@
+"""Supplier file formats: streaming parsers that turn a file into hash entries. No storage."""

@@ -1,0 +1,28 @@
+"""What every parser yields: entries and line errors, with the line they came from."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from hashcheck.hashes.algorithms import Algorithm
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedEntry:
+    line: int
+    algorithm: Algorithm
+    raw: bytes
+    category: str | None = None  # from a category column; None means "the import's category"
+
+
+@dataclass(frozen=True, slots=True)
+class LineError:
+    line: int
+    message: str
+
+    def __str__(self) -> str:
+        return f"line {self.line}: {self.message}"
+
+
+class FormatError(ValueError):
+    """The file as a whole cannot be read in the requested format."""

@@ -1,0 +1,42 @@
+"""A node's moving parts wired together: follower, usage counters and flusher, credential cache."""
+
+from __future__ import annotations
+
+import time
+
+from hashcheck.auth.cache import CredentialCache
+from hashcheck.hashes.keyed import Digester, ListKey
+from hashcheck.hashes.matchid import MatchIds
+from hashcheck.node.follower import Follower
+from hashcheck.node.usage import UsageCounters, UsageFlusher
+from hashcheck.store.interface import Store
+
+
+class Node:
+    def __init__(
+        self,
+        store: Store,
+        key: ListKey,
+        *,
+        poll_interval: float = 0.25,
+        stats_flush_interval: float = 5.0,
+    ) -> None:
+        self.store = store
+        self.digester = Digester(key)
+        self.match_ids = MatchIds(key)
+        self.follower = Follower(store, poll_interval)
+        self.counters = UsageCounters()
+        self.flusher = UsageFlusher(self.counters, store, stats_flush_interval)
+        self.credentials = CredentialCache()
+        self.started_at = time.time()
+
+    def start(self) -> None:
+        self.follower.start()
+        self.flusher.start()
+
+    def stop(self) -> None:
+        self.follower.stop()
+        try:
+            self.flusher.stop()
+        finally:
+            self.store.close()

@@ -1,0 +1,113 @@
+"""Usage counters (checked and matched per client × list × day), kept in memory.
+
+The request path only adds to a dict under an uncontended lock; a flusher thread drains the
+counts to the store in batches and on shutdown, and puts them back if the store refuses.
+A hard crash loses at most the counts of one flush interval.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Iterable
+
+from hashcheck.store.interface import Store
+from hashcheck.store.records import StatRow
+
+log = logging.getLogger("hashcheck.usage")
+Key = tuple[str, int, str]
+
+
+class UsageCounters:
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._counts: dict[Key, list[int]] = {}
+        self._day_number = -1
+        self._day = ""
+
+    def _today(self) -> str:
+        now = time.time()
+        number = int(now // 86400)
+        if number != self._day_number:
+            self._day = time.strftime("%Y-%m-%d", time.gmtime(now))
+            self._day_number = number
+        return self._day
+
+    def count(
+        self,
+        client_id: str,
+        checked_lists: Iterable[int],
+        matched: dict[int, int] | None = None,
+        hashes: int = 1,
+    ) -> None:
+        """Add ``hashes`` checks against each checked list, and matches per list."""
+        day = self._today()
+        with self._lock:
+            counts = self._counts
+            for list_id in checked_lists:
+                key = (client_id, list_id, day)
+                cell = counts.get(key)
+                if cell is None:
+                    cell = counts[key] = [0, 0]
+                cell[0] += hashes
+            if matched:
+                for list_id, number in matched.items():
+                    key = (client_id, list_id, day)
+                    cell = counts.get(key)
+                    if cell is None:
+                        cell = counts[key] = [0, 0]
+                    cell[1] += number
+
+    def drain(self) -> list[StatRow]:
+        with self._lock:
+            counts, self._counts = self._counts, {}
+        return [StatRow(c, lst, day, cell[0], cell[1]) for (c, lst, day), cell in counts.items()]
+
+    def restore(self, rows: Iterable[StatRow]) -> None:
+        with self._lock:
+            for row in rows:
+                cell = self._counts.setdefault((row.client_id, row.list_id, row.day), [0, 0])
+                cell[0] += row.checked
+                cell[1] += row.matched
+
+
+class UsageFlusher:
+    def __init__(self, counters: UsageCounters, store: Store, interval: float = 5.0) -> None:
+        self._counters = counters
+        self._store = store
+        self._interval = interval
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._flush_lock = threading.Lock()
+
+    def flush(self) -> int:
+        """Write the counts so far; returns the number of rows written."""
+        with self._flush_lock:
+            rows = self._counters.drain()
+            if not rows:
+                return 0
+            try:
+                self._store.add_stats(rows)
+            except Exception:
+                self._counters.restore(rows)
+                raise
+            return len(rows)
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="hashcheck-usage", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop the thread and flush what is left."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+        self.flush()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self._interval):
+            try:
+                self.flush()
+            except Exception as exc:  # counts stay in memory and go out with the next flush
+                log.warning("cannot flush usage statistics: %s", exc)

@@ -1,0 +1,38 @@
+"""The composition root: builds a node and the ASGI app from settings.
+
+`create_app` is the factory uvicorn calls in every worker process.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from hashcheck.admin.setup import open_key
+from hashcheck.api.app import HashcheckApp
+from hashcheck.config import Settings
+from hashcheck.node.runtime import Node
+from hashcheck.store.open import open_store
+
+
+def build_node(settings: Settings) -> Node:
+    store = open_store(settings.database_url)
+    try:
+        store.migrate()
+        key = open_key(store, settings.key_file)
+    except Exception:
+        store.close()
+        raise
+    return Node(
+        store,
+        key,
+        poll_interval=settings.poll_interval,
+        stats_flush_interval=settings.stats_flush_interval,
+    )
+
+
+def create_app() -> HashcheckApp:
+    settings = Settings.from_env()
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    return HashcheckApp(build_node(settings), max_batch=settings.max_batch)
