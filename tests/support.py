@@ -1,0 +1,158 @@
+"""Test helpers: a deployment in a temporary folder, a real server thread, raw HTTP."""
+
+from __future__ import annotations
+
+import base64
+import socket
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import uvicorn
+
+from hashcheck.admin import clients
+from hashcheck.admin.setup import initialise
+from hashcheck.api.app import HashcheckApp
+from hashcheck.hashes.keyed import ListKey
+from hashcheck.node.runtime import Node
+from hashcheck.store.interface import Store
+from hashcheck.store.open import open_store
+
+
+@dataclass
+class Deployment:
+    """An initialised database and key, with one list and one client."""
+
+    url: str
+    key_file: Path
+    key: ListKey
+    client_id: str
+    secret: str
+
+    def store(self) -> Store:
+        return open_store(self.url)
+
+
+def make_deployment(url: str, folder: Path, list_name: str = "police") -> Deployment:
+    store = open_store(url)
+    try:
+        key, _ = initialise(store, folder / "list.key")
+        store.add_list(list_name, "National police", "", actor="test")
+        issued = clients.add_client(store, "Acme hosting", actor="test", client_id="acme")
+    finally:
+        store.close()
+    return Deployment(url, folder / "list.key", key, issued.client_id, issued.secret)
+
+
+class ServerThread:
+    """The real ASGI app under uvicorn on a random loopback port, in a thread."""
+
+    def __init__(self, app: HashcheckApp) -> None:
+        self.app = app
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("127.0.0.1", 0))
+        # Listening before the server runs: connections queue instead of being refused.
+        self.sock.listen(128)
+        self.port = self.sock.getsockname()[1]
+        config = uvicorn.Config(
+            app, lifespan="on", log_level="warning", access_log=False, loop="asyncio"
+        )
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]})
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def __enter__(self) -> ServerThread:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=30)
+        self.sock.close()
+
+
+def serve(deployment: Deployment, **node_options: float) -> Iterator[ServerThread]:
+    store = deployment.store()
+    node = Node(store, deployment.key, **node_options)
+    with ServerThread(HashcheckApp(node)) as server:
+        assert node.follower.ready.wait(10), "first snapshot did not load"
+        yield server
+
+
+@dataclass
+class RawResponse:
+    status: int
+    version: str
+    headers: dict[str, str]
+    body: bytes
+
+
+def raw_request(port: int, request: bytes) -> RawResponse:
+    """Send bytes exactly as given; read the response until the server closes or it is complete."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as conn:
+        # Send from a thread: a server may answer (413) and close before the body is sent.
+        sender = threading.Thread(target=_send_quietly, args=(conn, request))
+        sender.start()
+        data = b""
+        while b"\r\n\r\n" not in data:
+            chunk = conn.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+        head, _, body = data.partition(b"\r\n\r\n")
+        lines = head.decode("latin-1").split("\r\n")
+        version, status, *_ = lines[0].split(" ", 2)
+        headers = {}
+        for line in lines[1:]:
+            name, _, value = line.partition(":")
+            headers[name.strip().lower()] = value.strip()
+        length = int(headers.get("content-length", "-1"))
+        while length >= 0 and len(body) < length:
+            chunk = conn.recv(65536)
+            if not chunk:
+                break
+            body += chunk
+        if length < 0:
+            while chunk := conn.recv(65536):
+                body += chunk
+        sender.join(timeout=10)
+        return RawResponse(int(status), version, headers, body)
+
+
+def _send_quietly(conn: socket.socket, data: bytes) -> None:
+    try:
+        conn.sendall(data)
+    except OSError:
+        return
+
+
+def basic(client_id: str, secret: str) -> str:
+    return "Basic " + base64.b64encode(f"{client_id}:{secret}".encode()).decode()
+
+
+def legacy_post(
+    port: int,
+    path: str,
+    body: bytes,
+    authorization: str | None,
+    *,
+    http_version: str = "HTTP/1.1",
+    content_type: str | None = "application/x-www-form-urlencoded",
+    extra: str = "",
+) -> RawResponse:
+    """A POST shaped like libcurl's from the PHP clients: no User-Agent, credentials up front."""
+    lines = [f"POST {path} {http_version}", f"Host: 127.0.0.1:{port}", "Accept: */*"]
+    if authorization is not None:
+        lines.append(f"Authorization: {authorization}")
+    lines.append(f"Content-Length: {len(body)}")
+    if content_type is not None:
+        lines.append(f"Content-Type: {content_type}")
+    if http_version == "HTTP/1.1":
+        lines.append("Connection: close")
+    head = "\r\n".join(lines) + "\r\n" + extra + "\r\n"
+    return raw_request(port, head.encode() + body)
