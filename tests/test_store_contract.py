@@ -137,3 +137,18 @@ def test_meta_roundtrip(store: Store) -> None:
     store.set_meta("key_id", "k-1")
     store.set_meta("key_id", "k-2")
     assert store.get_meta("key_id") == "k-2"
+
+
+def test_reimport_after_removal_is_fed_as_new(store: Store) -> None:
+    hash_list = store.add_list("l", "s", "", actor="op")
+    baseline = category_id(store, "baseline")
+    value = digests(1)
+    store.import_entries(hash_list.list_id, [[(value[0], baseline)]], source="f", actor="op")
+    seen = store.changes_since(0, 0)
+    store.remove_entries(hash_list.list_id, [value], source="r", actor="op")
+    store.import_entries(hash_list.list_id, [[(value[0], baseline)]], source="f", actor="op")
+    later = store.changes_since(seen.entries_cursor, seen.tombstones_cursor)
+    # The new entry gets a new id: ids are never reused, or a follower would miss it.
+    assert len(later.added) == 1
+    assert int(later.added.entry_ids[0]) > seen.entries_cursor
+    assert len(later.removed_ids) == 1

@@ -15,7 +15,8 @@ BUSY_TIMEOUT_MS = 30_000
 
 
 class SqliteStore(SqlStore):
-    PK = "INTEGER PRIMARY KEY"
+    # AUTOINCREMENT: ids are never reused, which the change feed (id > cursor) relies on.
+    PK = "INTEGER PRIMARY KEY AUTOINCREMENT"
     BLOB = "BLOB"
 
     def __init__(self, path: Path) -> None:
