@@ -108,6 +108,8 @@ def parse_csv(
     header named md5, sha1 or sha256 (any case). The delimiter (`,` `;` tab) is sniffed."""
     text = io.TextIOWrapper(stream, encoding="utf-8-sig", errors="replace", newline="")
     first = text.readline()
+    if "\x00" in first:
+        raise FormatError("line 1: NUL byte; this looks like a binary file")
     if not first.strip():
         raise FormatError("CSV file has no header row")
     delimiter = max((",", ";", "\t"), key=first.count)
@@ -131,8 +133,20 @@ def parse_csv(
             raise FormatError(f"CSV header has no category column {category_column!r}")
         category_index = lowered[category_column.strip().lower()]
     reader = csv.reader(text, delimiter=delimiter)
+    try:
+        yield from _csv_rows(reader, header, hash_columns, category_index)
+    except csv.Error as exc:
+        raise FormatError(f"line {reader.line_num + 1}: {exc}") from None
+
+
+def _csv_rows(
+    reader: Iterator[list[str]],
+    header: list[str],
+    hash_columns: list[tuple[int, Algorithm]],
+    category_index: int | None,
+) -> Iterator[Item]:
     for row in reader:
-        number = reader.line_num + 1
+        number = reader.line_num + 1  # type: ignore[attr-defined]
         if "\x00" in "".join(row):
             raise FormatError(f"line {number}: NUL byte; this looks like a binary file")
         if not row or not "".join(row).strip():
@@ -183,6 +197,11 @@ def parse(
 ) -> Iterator[Item]:
     if fmt == "auto":
         fmt = detect_format(stream)
+    elif stream.seekable():
+        head = stream.read(_SNIFF_BYTES)
+        stream.seek(0)
+        if b"\x00" in head:
+            raise FormatError("the file contains NUL bytes; this looks like a binary file")
     if fmt == "plain":
         return parse_plain(stream)
     if fmt == "md5sum":

@@ -149,7 +149,10 @@ class ExactIndex:
         return tuple(hits)
 
     def with_changes(self, added: EntryBlock, removed_ids: Iterable[int]) -> ExactIndex:
-        """A new index with ``added`` entries and without ``removed_ids``; self is unchanged."""
+        """A new index with ``added`` entries and without ``removed_ids``; self is unchanged.
+
+        ``removed_ids`` must name entries that exist (the change feed guarantees it).
+        """
         removed_set = set(removed_ids)
         delta: dict[bytes, tuple[Hit, ...]] = {}
         delta_ids = set(self._added_ids)
@@ -168,8 +171,10 @@ class ExactIndex:
             digest = digests[i * DIGEST_BYTES : (i + 1) * DIGEST_BYTES]
             delta[digest] = (*delta.get(digest, ()), (entry_id, slot))
             delta_ids.add(entry_id)
+        # Ids removed here that are not in the base (in the delta, or added in this very
+        # change) must not count as base removals.
         base_removed = set(self._removed)
-        base_removed.update(removed_set - self._added_ids)
+        base_removed.update(removed_set - self._added_ids - set(added.entry_ids.tolist()))
         return ExactIndex(
             self._hi,
             self._lo,

@@ -1,0 +1,82 @@
+"""Hash parsing, keyed digests, the key file and match ids."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import stat
+from pathlib import Path
+
+import pytest
+
+from hashcheck.hashes.algorithms import Algorithm, InvalidHash, parse_hex
+from hashcheck.hashes.keyed import Digester, ListKey
+from hashcheck.hashes.keyfile import KeyFileError, create_key_file, read_key_file
+from hashcheck.hashes.matchid import MatchIds
+
+
+def test_parse_hex_accepts_case_and_whitespace() -> None:
+    raw = hashlib.md5(b"x", usedforsecurity=False).digest()
+    assert parse_hex(f"  {raw.hex().upper()}\r\n", Algorithm.MD5) == raw
+
+
+@pytest.mark.parametrize(
+    "value", ["", "a" * 31, "a" * 33, "g" * 32, "a" * 30 + "  ", "é" * 32, "a" * 15 + "\x00" + "a" * 16]
+)
+def test_parse_hex_refuses(value: str) -> None:
+    with pytest.raises(InvalidHash) as info:
+        parse_hex(value, Algorithm.MD5)
+    assert value.strip() == "" or value.strip() not in str(info.value)
+
+
+def test_keyed_digest_is_truncated_hmac_sha256_with_domain_separation() -> None:
+    key = ListKey("k-1", os.urandom(32))
+    digester = Digester(key)
+    raw = os.urandom(20)
+    expected = hmac.digest(key.secret, b"sha1\x00" + raw, "sha256")[:16]
+    assert digester.digest(Algorithm.SHA1, raw) == expected
+    assert digester.for_algorithm(Algorithm.SHA1)(raw) == expected
+    # The same bytes under another algorithm name give another digest.
+    assert digester.digest(Algorithm.MD5, raw[:16]) != digester.digest(Algorithm.SHA1, raw[:16])
+    other = Digester(ListKey("k-2", os.urandom(32)))
+    assert other.digest(Algorithm.SHA1, raw) != expected
+
+
+def test_key_file_roundtrip_and_permissions(tmp_path: Path) -> None:
+    path = tmp_path / "keys" / "list.key"
+    key = create_key_file(path)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert read_key_file(path) == key
+    with pytest.raises(KeyFileError, match="already exists"):
+        create_key_file(path)
+
+
+def test_key_file_refusals(tmp_path: Path) -> None:
+    with pytest.raises(KeyFileError, match="not found"):
+        read_key_file(tmp_path / "missing.key")
+    path = tmp_path / "list.key"
+    create_key_file(path)
+    path.chmod(0o644)
+    with pytest.raises(KeyFileError, match="readable by others"):
+        read_key_file(path)
+    path.chmod(0o600)
+    path.write_text("{not json")
+    with pytest.raises(KeyFileError, match="not a valid"):
+        read_key_file(path)
+    path.write_text('{"format": "hashcheck-list-key-1", "key_id": "k", "secret": "c2hvcnQ="}')
+    with pytest.raises(KeyFileError, match="not a valid"):
+        read_key_file(path)
+
+
+def test_match_ids_roundtrip_and_resist_forgery() -> None:
+    ids = MatchIds(ListKey("k", os.urandom(32)))
+    token = ids.issue(123456789, 20_000, "acme")
+    ref = ids.read(token, "acme")
+    assert ref is not None and (ref.entry_id, ref.day_number) == (123456789, 20_000)
+    assert ids.read(token, "other") is None
+    tampered = token[:-2] + ("aa" if token[-2:] != "aa" else "bb")
+    assert ids.read(tampered, "acme") is None
+    assert ids.read("m1_!!", "acme") is None
+    assert ids.read("nonsense", "acme") is None
+    assert MatchIds(ListKey("k", os.urandom(32))).read(token, "acme") is None

@@ -1,0 +1,74 @@
+"""The exact index against a plain dict, through builds, changes and compaction."""
+
+from __future__ import annotations
+
+import os
+import random
+
+import numpy as np
+
+from hashcheck.index.exact import EntryBlock, ExactIndex, Hit
+
+
+def block(entries: list[tuple[bytes, int, int]]) -> EntryBlock:
+    return EntryBlock(
+        b"".join(d for d, _, _ in entries),
+        np.asarray([e for _, e, _ in entries], dtype=np.int64),
+        np.asarray([s for _, _, s in entries], dtype=np.uint16),
+    )
+
+
+def expected(model: dict[int, tuple[bytes, int]], digest: bytes) -> set[Hit]:
+    return {(entry_id, slot) for entry_id, (d, slot) in model.items() if d == digest}
+
+
+def test_random_changes_match_a_plain_model() -> None:
+    rng = random.Random(7)
+    digests = [os.urandom(16) for _ in range(300)]
+    # Digests that share their first 8 bytes exercise the scan past the first candidate.
+    twin = digests[0][:8] + os.urandom(8)
+    digests.append(twin)
+    model: dict[int, tuple[bytes, int]] = {}
+    next_id = 1
+    initial = []
+    for digest in digests[:150] + [digests[0], twin]:
+        slot = rng.randrange(3)
+        initial.append((digest, next_id, slot))
+        model[next_id] = (digest, slot)
+        next_id += 1
+    index = ExactIndex.build(block(initial))
+    for step in range(40):
+        added = []
+        for _ in range(rng.randrange(10)):
+            digest = rng.choice(digests)
+            slot = rng.randrange(3)
+            added.append((digest, next_id, slot))
+            model[next_id] = (digest, slot)
+            next_id += 1
+        removed = rng.sample(sorted(model), k=min(len(model), rng.randrange(6)))
+        for entry_id in removed:
+            del model[entry_id]
+        index = index.with_changes(block(added), removed)
+        if step % 10 == 9:
+            index = index.compacted()
+            assert index.delta_size == 0
+        assert len(index) == len(model)
+        probes = [*digests, os.urandom(16)]
+        many = index.lookup_many(probes)
+        for digest, hits in zip(probes, many, strict=True):
+            assert set(index.lookup(digest)) == expected(model, digest)
+            assert set(hits) == expected(model, digest)
+
+
+def test_empty_index() -> None:
+    index = ExactIndex.empty()
+    assert len(index) == 0
+    assert index.lookup(os.urandom(16)) == ()
+    assert index.lookup_many([os.urandom(16)]) == [()]
+    assert index.lookup_many([]) == []
+
+
+def test_base_memory_is_26_bytes_per_entry() -> None:
+    count = 10_000
+    entries = [(os.urandom(16), n, 0) for n in range(count)]
+    assert ExactIndex.build(block(entries)).nbytes == 26 * count
