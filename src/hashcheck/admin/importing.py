@@ -33,6 +33,7 @@ class ImportReport:
     entries_read: int = 0
     added: int = 0
     already_present: int = 0
+    duplicates_in_file: int = 0
     empty_file_dropped: int = 0
     invalid: int = 0
     errors: list[str] = field(default_factory=list)
@@ -95,6 +96,7 @@ def import_file(
     category_column: str | None = None,
     skip_invalid: bool = False,
     progress: Progress | None = None,
+    chunk_size: int = CHUNK,
 ) -> ImportReport:
     """Import ``path`` into ``list_name``; every entry gets ``category`` or its column's value."""
     started = time.monotonic()
@@ -110,11 +112,14 @@ def import_file(
     with _open(path) as stream:
         tick = _progress_reader(stream, progress)
         items = _parse(stream, fmt, columns, category_column)
-        chunks = _keyed_chunks(items, digester, report, default_category, categories, tick)
+        chunks = _keyed_chunks(
+            items, digester, report, default_category, categories, tick, chunk_size
+        )
         checked = _refuse_invalid(chunks, report, skip_invalid)
         outcome = store.import_entries(hash_list.list_id, checked, source=path.name, actor=actor)
     report.batch_id, report.added = outcome.batch_id, outcome.added
     report.already_present = outcome.already_present
+    report.duplicates_in_file = outcome.duplicates
     report.seconds = round(time.monotonic() - started, 3)
     return report
 
@@ -142,6 +147,7 @@ def _keyed_chunks(
     default_category: int | None,
     categories: Mapping[str, int],
     tick: Callable[[], None],
+    chunk_size: int,
 ) -> Iterator[EntryChunk]:
     keyed = {a: digester.for_algorithm(a) for a in Algorithm}
     empty = set(EMPTY_FILE.values())
@@ -165,7 +171,7 @@ def _keyed_chunks(
                 )
         assert category_id is not None
         chunk.append((keyed[item.algorithm](item.raw), category_id))
-        if len(chunk) >= CHUNK:
+        if len(chunk) >= chunk_size:
             yield chunk
             chunk = []
             tick()

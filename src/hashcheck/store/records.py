@@ -47,6 +47,7 @@ class ImportOutcome:
     batch_id: int
     added: int
     already_present: int
+    duplicates: int  # repeated within the imported file itself
 
 
 @dataclass(frozen=True)

@@ -340,6 +340,9 @@ class SqlStore(Store):
                     staged += len(chunk)
             try:
                 with self._tx(write=True) as cur:
+                    distinct = int(
+                        self._q(cur, "SELECT COUNT(DISTINCT digest) FROM staging").fetchone()[0]
+                    )
                     batch_id = self._new_batch(cur, list_id, "import", source, actor)
                     self._q(
                         cur,
@@ -349,7 +352,7 @@ class SqlStore(Store):
                         (list_id, batch_id),
                     )
                     added = max(cur.rowcount, 0)
-                    self._finish_batch(cur, batch_id, added, staged - added)
+                    self._finish_batch(cur, batch_id, added, distinct - added)
                     self._audit(
                         cur,
                         actor,
@@ -359,7 +362,7 @@ class SqlStore(Store):
                     )
             finally:
                 self._drop_staging()
-        return ImportOutcome(batch_id, added, staged - added)
+        return ImportOutcome(batch_id, added, distinct - added, staged - distinct)
 
     def remove_entries(
         self, list_id: int, digests: Iterable[list[bytes]], *, source: str, actor: str

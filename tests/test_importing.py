@@ -1,0 +1,161 @@
+"""Imports and removals end to end into a real store: atomic, idempotent, streaming, strict."""
+
+from __future__ import annotations
+
+import hashlib
+import tracemalloc
+from pathlib import Path
+
+import pytest
+
+from hashcheck.admin import importing
+from hashcheck.admin.errors import ImportRejected, UnknownName
+from hashcheck.hashes.keyed import Digester
+from hashcheck.store.interface import Store
+from tests.support import Deployment, make_deployment
+
+
+def md5(n: int | str) -> str:
+    return hashlib.md5(str(n).encode(), usedforsecurity=False).hexdigest()
+
+
+@pytest.fixture
+def deployment(store_url: str, tmp_path: Path) -> Deployment:
+    return make_deployment(store_url, tmp_path)
+
+
+@pytest.fixture
+def opened(deployment: Deployment) -> Store:
+    return deployment.store()
+
+
+def write(path: Path, lines: list[str]) -> Path:
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def run_import(
+    opened: Store, deployment: Deployment, path: Path, **options: object
+) -> importing.ImportReport:
+    return importing.import_file(
+        opened, Digester(deployment.key), "police", path, actor="t", **options  # type: ignore[arg-type]
+    )
+
+
+def test_summary_counts_and_idempotence(
+    opened: Store, deployment: Deployment, tmp_path: Path
+) -> None:
+    path = write(
+        tmp_path / "l.txt",
+        [md5(1), md5(2), md5(2), "d41d8cd98f00b204e9800998ecf8427e", "da39a3ee5e6b4b0d3255bfef95601890afd80709"],
+    )
+    report = run_import(opened, deployment, path, category="baseline")
+    assert (report.entries_read, report.added, report.empty_file_dropped) == (5, 2, 2)
+    assert report.duplicates_in_file == 1
+    again = run_import(opened, deployment, path, category="baseline")
+    assert (again.added, again.already_present, again.duplicates_in_file) == (0, 2, 1)
+    assert opened.entry_count() == 2
+
+
+def test_invalid_lines_fail_the_import_unless_skipped(
+    opened: Store, deployment: Deployment, tmp_path: Path
+) -> None:
+    path = write(tmp_path / "l.txt", [md5(1), "nonsense", md5(2)[:-1]])
+    with pytest.raises(ImportRejected) as info:
+        run_import(opened, deployment, path, category="baseline")
+    assert "line 2" in str(info.value) and "line 3" in str(info.value)
+    assert opened.entry_count() == 0
+    report = run_import(opened, deployment, path, category="baseline", skip_invalid=True)
+    assert (report.added, report.invalid) == (1, 2)
+
+
+def test_unknown_category_is_refused_with_the_known_ones(
+    opened: Store, deployment: Deployment, tmp_path: Path
+) -> None:
+    path = write(tmp_path / "l.txt", [md5(1)])
+    with pytest.raises(UnknownName, match="baseline, illegal, related, other"):
+        run_import(opened, deployment, path, category="cartoons")
+    csv_path = write(tmp_path / "l.csv", ["md5,cat", f"{md5(1)},baseline", f"{md5(2)},Other "])
+    with pytest.raises(ImportRejected, match="unknown category 'Other'"):
+        run_import(opened, deployment, csv_path, fmt="csv", category_column="cat")
+    assert opened.entry_count() == 0
+    with pytest.raises(ImportRejected, match="--category"):
+        run_import(opened, deployment, path)
+
+
+def test_unknown_list(opened: Store, deployment: Deployment, tmp_path: Path) -> None:
+    with pytest.raises(UnknownName, match="known lists: police"):
+        importing.import_file(
+            opened, Digester(deployment.key), "nope", write(tmp_path / "l.txt", [md5(1)]),
+            actor="t", category="baseline",
+        )
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"\x7fELF\x02\x01\x01\x00\x00\x00" + bytes(200), "binary"),
+        (b"", None),
+    ],
+)
+def test_odd_files(
+    opened: Store, deployment: Deployment, tmp_path: Path, content: bytes, message: str | None
+) -> None:
+    path = tmp_path / "odd"
+    path.write_bytes(content)
+    if message is None:
+        assert run_import(opened, deployment, path, category="baseline").added == 0
+    else:
+        with pytest.raises(ImportRejected, match=message):
+            run_import(opened, deployment, path, category="baseline")
+    assert opened.entry_count() == 0
+
+
+def test_bom_crlf_and_truncated_last_line(
+    opened: Store, deployment: Deployment, tmp_path: Path
+) -> None:
+    path = tmp_path / "l.txt"
+    path.write_bytes(b"\xef\xbb\xbf" + f"{md5(1)}\r\n{md5(2)}\r\n{md5(3)}".encode())
+    assert run_import(opened, deployment, path, category="baseline").added == 3
+
+
+def test_missing_file(opened: Store, deployment: Deployment, tmp_path: Path) -> None:
+    with pytest.raises(ImportRejected, match="cannot read"):
+        run_import(opened, deployment, tmp_path / "absent.txt", category="baseline")
+
+
+def test_removal_by_file_and_by_hash(
+    opened: Store, deployment: Deployment, tmp_path: Path
+) -> None:
+    run_import(opened, deployment, write(tmp_path / "l.txt", [md5(n) for n in range(10)]), category="baseline")
+    digester = Digester(deployment.key)
+    report = importing.remove_file(
+        opened, digester, "police", write(tmp_path / "r.txt", [md5(0), md5(1), md5(99)]), actor="t"
+    )
+    assert (report.removed, report.not_found) == (2, 1)
+    report = importing.remove_hashes(opened, digester, "police", [md5(2).upper()], actor="t")
+    assert report.removed == 1
+    with pytest.raises(ImportRejected):
+        importing.remove_hashes(opened, digester, "police", ["xyz"], actor="t")
+    assert opened.entry_count() == 7
+
+
+def peak_python_memory(opened: Store, deployment: Deployment, path: Path) -> int:
+    tracemalloc.start()
+    try:
+        run_import(opened, deployment, path, category="baseline", chunk_size=2_000)
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def test_memory_does_not_grow_with_file_size(
+    opened: Store, deployment: Deployment, tmp_path: Path
+) -> None:
+    small = write(tmp_path / "small.txt", [md5(n) for n in range(10_000)])
+    large = write(tmp_path / "large.txt", [md5(n) for n in range(10_000, 60_000)])
+    small_peak = peak_python_memory(opened, deployment, small)
+    large_peak = peak_python_memory(opened, deployment, large)
+    # Five times the lines; the peak is bounded by the chunk size, not by the file.
+    assert large_peak < small_peak * 1.5, (small_peak, large_peak)
+    assert opened.entry_count() == 60_000
