@@ -1,0 +1,159 @@
+"""The `hashcheck` command as an operator uses it: real processes, real files, exit codes."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from hashcheck.cli.exitcodes import ExitCode
+from hashcheck.cli.main import build_parser, main
+
+
+def md5(n: int) -> str:
+    return hashlib.md5(str(n).encode(), usedforsecurity=False).hexdigest()
+
+
+@pytest.fixture
+def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    values = {
+        "HASHCHECK_DATABASE_URL": f"sqlite:///{tmp_path / 'db' / 'hashcheck.db'}",
+        "HASHCHECK_KEY_FILE": str(tmp_path / "keys" / "list.key"),
+        "HASHCHECK_ACTOR": "alice",
+    }
+    for name, value in values.items():
+        monkeypatch.setenv(name, value)
+    return values
+
+
+def run(*args: str) -> tuple[int, str, str]:
+    """In-process run of the CLI, capturing its output."""
+    import contextlib
+    import io
+
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            code = main(list(args))
+        except SystemExit as exit_:
+            code = int(exit_.code or 0)
+    return code, out.getvalue(), err.getvalue()
+
+
+def test_operator_workflow(env: dict[str, str], tmp_path: Path) -> None:
+    assert run("init")[0] == ExitCode.OK
+    assert run("init")[0] == ExitCode.OK  # safe to repeat
+    assert run("lists", "add", "police", "--supplier", "National police")[0] == ExitCode.OK
+    code, out, _ = run("clients", "add", "Acme hosting", "--id", "acme", "--json")
+    assert code == ExitCode.OK
+    issued = json.loads(out)
+    assert issued["client_id"] == "acme" and len(issued["secret"]) >= 40
+    source = tmp_path / "list.txt"
+    source.write_text("\n".join(md5(n) for n in range(50)) + "\n")
+    code, out, _ = run("import", "police", str(source), "--category", "baseline", "--json")
+    assert code == ExitCode.OK and json.loads(out)["added"] == 50
+    code, out, _ = run("lists", "list", "--json")
+    assert json.loads(out) == [
+        {"name": "police", "supplier": "National police", "entries": 50, "description": ""}
+    ]
+    code, out, _ = run("remove", "police", "--hash", md5(0), "--json")
+    assert json.loads(out)["removed"] == 1
+    assert run("clients", "grant", "acme", "--list", "police", "--category", "related")[0] == 0
+    code, out, _ = run("clients", "list", "--json")
+    assert "category related of list police" in json.loads(out)[0]["grants"]
+    assert run("clients", "revoke", "acme", "--list", "police", "--category", "related")[0] == 0
+    assert run("clients", "revoke", "acme", "--list", "police", "--category", "related")[0] == ExitCode.NOT_FOUND
+    assert run("clients", "disable", "acme")[0] == 0
+    assert "disabled" in run("clients", "list")[1]
+    assert run("clients", "enable", "acme")[0] == 0
+    code, out, _ = run("clients", "rotate", "acme", "--json")
+    assert json.loads(out)["secret"] != issued["secret"]
+    code, out, _ = run("stats", "--format", "csv")
+    assert out.splitlines()[0] == "day,client,list,checked,matched"
+
+
+def test_errors_are_one_line_with_documented_exit_codes(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    code, _, err = run("lists", "list")
+    assert code == ExitCode.OK  # migrations run on first use; no key needed to read lists
+    code, _, err = run("import", "police", str(tmp_path / "x.txt"), "--category", "baseline")
+    assert code == ExitCode.KEY and err.startswith("hashcheck: ") and "hashcheck init" in err
+    run("init")
+    code, _, err = run("import", "nolist", str(tmp_path / "x.txt"), "--category", "baseline")
+    assert code == ExitCode.NOT_FOUND and "unknown list" in err
+    run("lists", "add", "police", "--supplier", "p")
+    code, _, err = run("lists", "add", "police", "--supplier", "p")
+    assert code == ExitCode.EXISTS
+    bad = tmp_path / "bad.txt"
+    bad.write_text("nothex\n")
+    code, _, err = run("import", "police", str(bad), "--category", "baseline")
+    assert code == ExitCode.REJECTED and "line 1" in err
+    code, _, err = run("clients", "grant", "acme", "--list", "police", "--category", "x")
+    assert code == ExitCode.NOT_FOUND
+    run("clients", "add", "Acme", "--id", "acme")
+    code, _, err = run("clients", "grant", "acme", "--list", "police", "--category", "nope")
+    assert code == ExitCode.NOT_FOUND and "baseline, illegal, related, other" in err
+    code, _, err = run("clients", "grant", "acme", "--list", "nope", "--category", "baseline")
+    assert code == ExitCode.NOT_FOUND and "known lists: police" in err
+    code, _, err = run("import", "police", str(bad), "--column", "md5")
+    assert code == ExitCode.REJECTED
+    code, _, _ = run("nosuchcommand")
+    assert code == ExitCode.USAGE
+    code, _, _ = run("remove", "police")
+    assert code == ExitCode.REJECTED
+
+
+def test_wrong_key_stops_with_a_clear_message(env: dict[str, str], tmp_path: Path) -> None:
+    run("init")
+    other = tmp_path / "other.key"
+    code, _, err = run("--key-file", str(other), "init")
+    assert code == ExitCode.KEY and "does not belong to this database" in err
+    code, _, err = run("--key-file", str(tmp_path / "missing.key"), "import", "x", "y", "--category", "baseline")
+    assert code == ExitCode.KEY
+
+
+def test_bad_settings_are_reported(env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HASHCHECK_PORT", "eighty")
+    code, _, err = run("lists", "list")
+    assert code == ExitCode.CONFIG and "HASHCHECK_PORT" in err
+    monkeypatch.delenv("HASHCHECK_PORT")
+    monkeypatch.setenv("HASHCHECK_DATABASE_URL", "mysql://x")
+    code, _, err = run("lists", "list")
+    assert code == ExitCode.STORE and "unsupported database URL" in err
+
+
+def all_commands() -> list[list[str]]:
+    parser = build_parser()
+    found: list[list[str]] = [[]]
+
+    def walk(p: object, prefix: list[str]) -> None:
+        for action in getattr(p, "_actions", []):
+            choices = getattr(action, "choices", None)
+            if isinstance(choices, dict):
+                for name, child in choices.items():
+                    found.append([*prefix, name])
+                    walk(child, [*prefix, name])
+
+    walk(parser, [])
+    return found
+
+
+@pytest.mark.parametrize("command", all_commands(), ids=lambda c: " ".join(c) or "hashcheck")
+def test_help_everywhere(command: list[str]) -> None:
+    code, out, _ = run(*command, "--help")
+    assert code == 0 and out.startswith("usage: hashcheck")
+
+
+def test_installed_entry_point_runs(env: dict[str, str]) -> None:
+    executable = Path(sys.executable).with_name("hashcheck")
+    result = subprocess.run(
+        [str(executable), "init"], capture_output=True, text=True, env={**os.environ, **env}, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    assert "list key" in result.stdout

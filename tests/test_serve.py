@@ -1,0 +1,103 @@
+"""`hashcheck serve` as a newcomer runs it: a real process, the demo set-up, graceful stop."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.support import basic, legacy_post
+
+TEST_MD5 = "258228aed7b04862fb4f41da4cde67e5"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_ready(port: int, process: subprocess.Popen[str], deadline: float = 30.0) -> None:
+    """Poll readiness (a real request each time) until 200, the process dies, or time is up."""
+    started = time.monotonic()
+    while time.monotonic() - started < deadline:
+        assert process.poll() is None, process.stderr.read() if process.stderr else ""
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=1) as response:  # noqa: S310
+                if response.status == 200:
+                    return
+        except (urllib.error.URLError, ConnectionError):
+            pass
+        # Block on the server's own output rather than sleeping blindly.
+        if process.stderr is not None:
+            os.set_blocking(process.stderr.fileno(), False)
+            process.stderr.readline()
+    pytest.fail("server did not become ready")
+
+
+@pytest.fixture
+def demo(tmp_path: Path) -> Iterator[tuple[int, subprocess.Popen[str]]]:
+    port = free_port()
+    executable = Path(sys.executable).with_name("hashcheck")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HASHCHECK_")}
+    process = subprocess.Popen(
+        [str(executable), "serve", "--demo", "--port", str(port), "--workers", "2"],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        wait_ready(port, process)
+        yield port, process
+    finally:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            raise
+
+
+def test_demo_serves_what_it_prints(demo: tuple[int, subprocess.Popen[str]], tmp_path: Path) -> None:
+    port, process = demo
+    auth = basic("demo", "demo-secret")
+    assert legacy_post(port, "/v1/check/md5", TEST_MD5.encode(), auth).body == b"true"
+    assert legacy_post(port, "/v1/check/md5", b"0" * 32, auth).body == b"false"
+    request = urllib.request.Request(  # noqa: S310
+        f"http://127.0.0.1:{port}/v2/check",
+        data=json.dumps(
+            {"hashes": [{"algorithm": "sha1", "hash": "41247e2022c2f4264816f6e3eeef1acee14b6af8"}]}
+        ).encode(),
+        headers={"Authorization": auth, "Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
+        assert json.loads(response.read())["results"][0]["match"] is True
+    process.send_signal(signal.SIGINT)
+    assert process.wait(timeout=30) == 0
+    stdout = process.stdout.read() if process.stdout else ""
+    assert f"curl -u demo:demo-secret --data {TEST_MD5} http://127.0.0.1:{port}/v1/check/md5" in stdout
+    assert (tmp_path / "demo-data" / "hashcheck.db").exists()
+
+
+def test_serve_refuses_to_start_without_init(tmp_path: Path) -> None:
+    executable = Path(sys.executable).with_name("hashcheck")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HASHCHECK_")}
+    result = subprocess.run(
+        [str(executable), "serve", "--port", str(free_port())],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60, check=False,
+    )
+    assert result.returncode == 6
+    assert "hashcheck init" in result.stderr
+    assert "Traceback" not in result.stderr
