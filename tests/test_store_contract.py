@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 
 import pytest
 
@@ -72,15 +73,15 @@ def test_import_is_atomic_idempotent_and_fed(store: Store) -> None:
     assert len(start.added) == 0
     outcome = store.import_entries(
         hash_list.list_id,
-        [[(d, baseline) for d in first[:500]], [(d, baseline) for d in first[500:]]],
+        [(baseline, b"".join(first[:500])), (baseline, b"".join(first[500:]))],
         source="file.txt",
         actor="op",
     )
-    assert (outcome.added, outcome.already_present) == (1000, 0)
+    assert (outcome.added, outcome.unchanged) == (1000, 0)
     again = store.import_entries(
-        hash_list.list_id, [[(d, baseline) for d in first]], source="file.txt", actor="op"
+        hash_list.list_id, [(baseline, b"".join(first))], source="file.txt", actor="op"
     )
-    assert (again.added, again.already_present) == (0, 1000)
+    assert (again.added, again.unchanged) == (0, 1000)
     assert store.entry_count(hash_list.list_id) == 1000
 
     changes = store.changes_since(0, 0)
@@ -88,8 +89,8 @@ def test_import_is_atomic_idempotent_and_fed(store: Store) -> None:
     assert set(changes.added.digests[i * 16 : (i + 1) * 16] for i in range(1000)) == set(first)
     assert changes.catalog.version > start.catalog.version
 
-    def failing() -> list[list[tuple[bytes, int]]]:
-        yield [(d, baseline) for d in digests(10)]  # type: ignore[misc]
+    def failing() -> Iterator[tuple[int, bytes]]:
+        yield baseline, b"".join(digests(10))
         raise RuntimeError("supplier file broke mid-way")
 
     with pytest.raises(RuntimeError):
@@ -103,11 +104,11 @@ def test_removal_leaves_tombstones(store: Store) -> None:
     baseline = category_id(store, "baseline")
     values = digests(20)
     store.import_entries(
-        hash_list.list_id, [[(d, baseline) for d in values]], source="f", actor="op"
+        hash_list.list_id, [(baseline, b"".join(values))], source="f", actor="op"
     )
     before = store.changes_since(0, 0)
     outcome = store.remove_entries(
-        hash_list.list_id, [values[:5] + digests(2)], source="r", actor="op"
+        hash_list.list_id, [b"".join(values[:5] + digests(2))], source="r", actor="op"
     )
     assert (outcome.removed, outcome.not_found) == (5, 2)
     after = store.changes_since(before.entries_cursor, before.tombstones_cursor)
@@ -121,7 +122,7 @@ def test_removal_leaves_tombstones(store: Store) -> None:
 
 def test_import_into_missing_list(store: Store) -> None:
     with pytest.raises(NotFound):
-        store.import_entries(999, [[(os.urandom(16), 1)]], source="f", actor="op")
+        store.import_entries(999, [(1, os.urandom(16))], source="f", actor="op")
 
 
 def test_stats_add_up(store: Store) -> None:
@@ -143,12 +144,42 @@ def test_reimport_after_removal_is_fed_as_new(store: Store) -> None:
     hash_list = store.add_list("l", "s", "", actor="op")
     baseline = category_id(store, "baseline")
     value = digests(1)
-    store.import_entries(hash_list.list_id, [[(value[0], baseline)]], source="f", actor="op")
+    store.import_entries(hash_list.list_id, [(baseline, value[0])], source="f", actor="op")
     seen = store.changes_since(0, 0)
-    store.remove_entries(hash_list.list_id, [value], source="r", actor="op")
-    store.import_entries(hash_list.list_id, [[(value[0], baseline)]], source="f", actor="op")
+    store.remove_entries(hash_list.list_id, value, source="r", actor="op")
+    store.import_entries(hash_list.list_id, [(baseline, value[0])], source="f", actor="op")
     later = store.changes_since(seen.entries_cursor, seen.tombstones_cursor)
     # The new entry gets a new id: ids are never reused, or a follower would miss it.
     assert len(later.added) == 1
     assert int(later.added.entry_ids[0]) > seen.entries_cursor
     assert len(later.removed_ids) == 1
+
+
+def test_import_mixes_categories_and_counts_repeats(store: Store) -> None:
+    hash_list = store.add_list("l", "s", "", actor="op")
+    baseline, other = category_id(store, "baseline"), category_id(store, "other")
+    values = digests(200)
+    outcome = store.import_entries(
+        hash_list.list_id,
+        [(baseline, b"".join(values[:150])), (other, b"".join(values[100:])), (other, b"\x00" * 0)],
+        source="f",
+        actor="op",
+    )
+    assert (outcome.added, outcome.unchanged) == (200, 50)
+    changes = store.changes_since(0, 0)
+    categories = dict(
+        zip(
+            (changes.added.digests[i * 16 : (i + 1) * 16] for i in range(200)),
+            changes.added.category_ids.tolist(),
+            strict=True,
+        )
+    )
+    assert {categories[v] for v in values[:100]} == {baseline}
+    assert {categories[v] for v in values[150:]} == {other}
+
+
+def test_misaligned_digests_are_refused(store: Store) -> None:
+    hash_list = store.add_list("l", "s", "", actor="op")
+    with pytest.raises(ValueError, match="multiple of 16"):
+        store.import_entries(hash_list.list_id, [(1, b"x" * 17)], source="f", actor="op")
+    assert store.entry_count() == 0

@@ -10,16 +10,17 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, TypeVar
 
 from hashcheck.admin.errors import ImportRejected
 from hashcheck.admin.names import find_category, find_list
-from hashcheck.formats.entries import FormatError, LineError, ParsedEntry
+from hashcheck.formats.entries import EntryRun, FormatError, LineError, ParsedEntry
 from hashcheck.formats.parsers import parse
 from hashcheck.hashes.algorithms import EMPTY_FILE, Algorithm, InvalidHash, parse_hex
 from hashcheck.hashes.keyed import Digester
-from hashcheck.store.interface import EntryChunk, Store
+from hashcheck.store.interface import DigestBlock, Store
 
+_Block = TypeVar("_Block")
 CHUNK = 50_000
 SHOWN_ERRORS = 20
 Progress = Callable[[int, int], None]  # (bytes done, bytes in all)
@@ -32,8 +33,7 @@ class ImportReport:
     batch_id: int = 0
     entries_read: int = 0
     added: int = 0
-    already_present: int = 0
-    duplicates_in_file: int = 0
+    unchanged: int = 0  # already on the list, or repeated in the file
     empty_file_dropped: int = 0
     invalid: int = 0
     errors: list[str] = field(default_factory=list)
@@ -112,14 +112,13 @@ def import_file(
     with _open(path) as stream:
         tick = _progress_reader(stream, progress)
         items = _parse(stream, fmt, columns, category_column)
-        chunks = _keyed_chunks(
+        chunks = _keyed_blocks(
             items, digester, report, default_category, categories, tick, chunk_size
         )
         checked = _refuse_invalid(chunks, report, skip_invalid)
         outcome = store.import_entries(hash_list.list_id, checked, source=path.name, actor=actor)
     report.batch_id, report.added = outcome.batch_id, outcome.added
-    report.already_present = outcome.already_present
-    report.duplicates_in_file = outcome.duplicates
+    report.unchanged = outcome.unchanged
     report.seconds = round(time.monotonic() - started, 3)
     return report
 
@@ -133,56 +132,73 @@ def _open(path: Path) -> BinaryIO:
 
 def _parse(
     stream: BinaryIO, fmt: str, columns: Mapping[str, str] | None, category_column: str | None
-) -> Iterator[ParsedEntry | LineError]:
+) -> Iterator[ParsedEntry | EntryRun | LineError]:
     try:
         yield from parse(stream, fmt, columns=columns, category_column=category_column)
     except (FormatError, InvalidHash) as exc:
         raise ImportRejected(f"{stream.name}: {exc}; nothing was changed") from None
 
 
-def _keyed_chunks(
-    items: Iterable[ParsedEntry | LineError],
+def _keyed_blocks(
+    items: Iterable[ParsedEntry | EntryRun | LineError],
     digester: Digester,
     report: ImportReport,
     default_category: int | None,
     categories: Mapping[str, int],
     tick: Callable[[], None],
     chunk_size: int,
-) -> Iterator[EntryChunk]:
+) -> Iterator[DigestBlock]:
+    """Keyed digests grouped by category, in blocks of at most about ``chunk_size``."""
     keyed = {a: digester.for_algorithm(a) for a in Algorithm}
     empty = set(EMPTY_FILE.values())
-    chunk: EntryChunk = []
+    pending: dict[int, list[bytes]] = {}
+    held = 0
     for item in items:
         if isinstance(item, LineError):
             _note_error(report, item)
+            continue
+        if isinstance(item, EntryRun):
+            report.entries_read += item.count
+            raws = item.raws()
+            kept = [raw for raw in raws if raw not in empty]
+            report.empty_file_dropped += len(raws) - len(kept)
+            assert default_category is not None
+            yield default_category, b"".join(map(keyed[item.algorithm], kept))
+            tick()
             continue
         report.entries_read += 1
         if item.raw in empty:
             report.empty_file_dropped += 1
             continue
-        if item.category is None:
-            category_id = default_category
-        else:
-            category_id = categories.get(item.category)
-            if category_id is None:
-                raise ImportRejected(
-                    f"line {item.line}: unknown category {item.category!r}; known categories: "
-                    f"{', '.join(categories)}; nothing was changed"
-                )
-        assert category_id is not None
-        chunk.append((keyed[item.algorithm](item.raw), category_id))
-        if len(chunk) >= chunk_size:
-            yield chunk
-            chunk = []
+        category_id = _category_of(item, default_category, categories)
+        pending.setdefault(category_id, []).append(keyed[item.algorithm](item.raw))
+        held += 1
+        if held >= chunk_size:
+            yield from ((c, b"".join(d)) for c, d in pending.items())
+            pending, held = {}, 0
             tick()
-    if chunk:
-        yield chunk
+    yield from ((c, b"".join(d)) for c, d in pending.items())
     tick()
 
 
+def _category_of(
+    item: ParsedEntry, default_category: int | None, categories: Mapping[str, int]
+) -> int:
+    if item.category is None:
+        assert default_category is not None
+        return default_category
+    category_id = categories.get(item.category)
+    if category_id is None:
+        raise ImportRejected(
+            f"line {item.line}: unknown category {item.category!r}; known categories: "
+            f"{', '.join(categories)}; nothing was changed"
+        )
+    return category_id
+
+
 def _refuse_invalid(
-    chunks: Iterator[EntryChunk], report: ImportReport | RemovalReport, skip_invalid: bool
-) -> Iterator[EntryChunk]:
+    chunks: Iterator[_Block], report: ImportReport | RemovalReport, skip_invalid: bool
+) -> Iterator[_Block]:
     yield from chunks
     # Raising inside the store's staging step discards everything staged so far.
     if report.invalid and not skip_invalid:
@@ -204,13 +220,8 @@ def remove_file(
     report = RemovalReport(list_name, str(path))
     with _open(path) as stream:
         entries = _parse(stream, fmt, None, None)
-        chunks = _refuse_invalid(_removal_chunks(entries, digester, report), report, skip_invalid)
-        outcome = store.remove_entries(
-            hash_list.list_id,
-            ([d for d, _ in chunk] for chunk in chunks),
-            source=path.name,
-            actor=actor,
-        )
+        blocks = _refuse_invalid(_removal_blocks(entries, digester, report), report, skip_invalid)
+        outcome = store.remove_entries(hash_list.list_id, blocks, source=path.name, actor=actor)
     report.batch_id, report.removed, report.not_found = (
         outcome.batch_id,
         outcome.removed,
@@ -219,20 +230,21 @@ def remove_file(
     return report
 
 
-def _removal_chunks(
-    items: Iterable[ParsedEntry | LineError], digester: Digester, report: RemovalReport
-) -> Iterator[EntryChunk]:
-    chunk: EntryChunk = []
+def _removal_blocks(
+    items: Iterable[ParsedEntry | EntryRun | LineError], digester: Digester, report: RemovalReport
+) -> Iterator[bytes]:
+    pending: list[bytes] = []
     for item in items:
         if isinstance(item, LineError):
             _note_error(report, item)
-            continue
-        chunk.append((digester.digest(item.algorithm, item.raw), 0))
-        if len(chunk) >= CHUNK:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk
+        elif isinstance(item, EntryRun):
+            yield b"".join(digester.digest_many(item.algorithm, item.raws()))
+        else:
+            pending.append(digester.digest(item.algorithm, item.raw))
+            if len(pending) >= CHUNK:
+                yield b"".join(pending)
+                pending = []
+    yield b"".join(pending)
 
 
 def remove_hashes(
@@ -254,7 +266,9 @@ def remove_hashes(
             _note_error(report, LineError(number, str(exc)))
     if report.invalid:
         raise _refusal(report)
-    outcome = store.remove_entries(hash_list.list_id, [digests], source="command line", actor=actor)
+    outcome = store.remove_entries(
+        hash_list.list_id, [b"".join(digests)], source="command line", actor=actor
+    )
     report.batch_id, report.removed, report.not_found = (
         outcome.batch_id,
         outcome.removed,

@@ -208,8 +208,7 @@ def import_(args: argparse.Namespace, settings: Settings) -> int:
         return ExitCode.OK
     _print(
         f"imported into {report.list_name} (batch {report.batch_id}) in {report.seconds:.1f}s: "
-        f"{report.added} added, {report.already_present} already present, "
-        f"{report.duplicates_in_file} repeated in the file, "
+        f"{report.added} added, {report.unchanged} already on the list or repeated, "
         f"{report.empty_file_dropped} empty-file hashes dropped, "
         f"{report.invalid} invalid lines skipped"
     )

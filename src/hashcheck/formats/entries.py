@@ -16,6 +16,24 @@ class ParsedEntry:
 
 
 @dataclass(frozen=True, slots=True)
+class EntryRun:
+    """Many consecutive valid entries of one algorithm, raw digests packed back to back.
+
+    Parsers yield runs where they can so that large files cost one Python step per block of
+    lines instead of one per line.
+    """
+
+    first_line: int
+    algorithm: Algorithm
+    packed: bytes
+    count: int
+
+    def raws(self) -> list[bytes]:
+        size = len(self.packed) // self.count
+        return [self.packed[i : i + size] for i in range(0, len(self.packed), size)]
+
+
+@dataclass(frozen=True, slots=True)
 class LineError:
     line: int
     message: str

@@ -12,14 +12,15 @@ import io
 from collections.abc import Iterator, Mapping
 from typing import BinaryIO
 
-from hashcheck.formats.entries import FormatError, LineError, ParsedEntry
+from hashcheck.formats.entries import EntryRun, FormatError, LineError, ParsedEntry
 from hashcheck.hashes.algorithms import Algorithm
 
-Item = ParsedEntry | LineError
+Item = ParsedEntry | EntryRun | LineError
 FORMATS = ("auto", "plain", "md5sum", "hashdeep", "csv")
 _HEXDIGITS = frozenset(b"0123456789abcdefABCDEF")
 _BY_LENGTH = {a.hex_length: a for a in Algorithm}
 _SNIFF_BYTES = 64 * 1024
+_BLOCK_BYTES = 1 << 20
 
 
 def _lines(stream: BinaryIO) -> Iterator[tuple[int, bytes]]:
@@ -46,12 +47,45 @@ def _hex_entry(number: int, token: bytes, expected: Algorithm | None = None) -> 
 
 
 def parse_plain(stream: BinaryIO) -> Iterator[Item]:
-    """One hex digest per line; `#` comments and blank lines are skipped."""
-    for number, line in _lines(stream):
-        token = line.strip()
-        if not token or token.startswith(b"#"):
+    """One hex digest per line; `#` comments and blank lines are skipped.
+
+    Reads blocks of lines; a block of equally long valid hex lines becomes one `EntryRun`,
+    anything else is parsed line by line with precise errors.
+    """
+    number = 0
+    while lines := stream.readlines(_BLOCK_BYTES):
+        if number == 0 and lines[0].startswith(codecs.BOM_UTF8):
+            lines[0] = lines[0][len(codecs.BOM_UTF8) :]
+        start = number + 1
+        number += len(lines)
+        tokens = [line.strip() for line in lines]
+        run = _as_run(start, tokens)
+        if run is not None:
+            yield run
             continue
-        yield _hex_entry(number, token)
+        for offset, token in enumerate(tokens):
+            if b"\x00" in token:
+                raise FormatError(f"line {start + offset}: NUL byte; this looks like a binary file")
+            if not token or token.startswith(b"#"):
+                continue
+            yield _hex_entry(start + offset, token)
+
+
+def _as_run(start: int, tokens: list[bytes]) -> EntryRun | None:
+    lengths = set(map(len, tokens))
+    if len(lengths) != 1:
+        return None
+    algorithm = _BY_LENGTH.get(lengths.pop())
+    if algorithm is None:
+        return None
+    try:
+        packed = bytes.fromhex(b"".join(tokens).decode("ascii"))
+    except (ValueError, UnicodeDecodeError):
+        return None
+    # fromhex skips whitespace inside a token; a short result means a token was not pure hex.
+    if len(packed) * 2 != algorithm.hex_length * len(tokens):
+        return None
+    return EntryRun(start, algorithm, packed, len(tokens))
 
 
 def parse_md5sum(stream: BinaryIO) -> Iterator[Item]:

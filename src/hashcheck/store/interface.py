@@ -17,8 +17,9 @@ from hashcheck.store.records import (
     StatRow,
 )
 
-# A chunk of list entries to import: (keyed digest, category id) pairs.
-EntryChunk = list[tuple[bytes, int]]
+# Entries to import: a category id and the keyed digests of that category, packed (16 bytes
+# each). Packing keeps per-entry Python work out of the store.
+DigestBlock = tuple[int, bytes]
 
 
 class Store(abc.ABC):
@@ -85,7 +86,7 @@ class Store(abc.ABC):
     # -- entries ---------------------------------------------------------------------------
     @abc.abstractmethod
     def import_entries(
-        self, list_id: int, chunks: Iterable[EntryChunk], *, source: str, actor: str
+        self, list_id: int, blocks: Iterable[DigestBlock], *, source: str, actor: str
     ) -> ImportOutcome:
         """Add entries atomically: all become visible at once, or none if anything fails.
 
@@ -94,9 +95,10 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     def remove_entries(
-        self, list_id: int, digests: Iterable[list[bytes]], *, source: str, actor: str
+        self, list_id: int, digests: Iterable[bytes], *, source: str, actor: str
     ) -> RemovalOutcome:
-        """Remove entries atomically, leaving tombstones for the change feed."""
+        """Remove the entries whose keyed digests are given (packed) atomically, leaving
+        tombstones for the change feed."""
 
     @abc.abstractmethod
     def entry_count(self, list_id: int | None = None) -> int: ...

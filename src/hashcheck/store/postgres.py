@@ -7,8 +7,7 @@ become visible in increasing order, which the change feed relies on.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterable, Iterator, Sequence
-from typing import Any
+from collections.abc import Iterator
 
 import psycopg
 import psycopg.errors
@@ -42,15 +41,15 @@ class PostgresStore(SqlStore):
                 cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
             yield cur
 
-    def _create_staging(self, cur: Cursor, columns: str) -> None:
+    def _create_staging(self, cur: Cursor) -> None:
         cur.execute("DROP TABLE IF EXISTS staging")
-        cur.execute(f"CREATE TEMP TABLE staging ({columns.format(blob=self.BLOB)})")
+        cur.execute("CREATE TEMP TABLE staging (category_id BIGINT, n INTEGER, digests BYTEA)")
 
-    def _stage(self, cur: Cursor, rows: Iterable[Sequence[Any]], columns: str) -> None:
-        assert isinstance(cur, psycopg.Cursor)
-        with cur.copy(f"COPY staging ({columns}) FROM STDIN") as copy:
-            for row in rows:
-                copy.write_row(row)
+    def _expanded(self) -> str:
+        return (
+            "SELECT substr(s.digests, k.i * 16 + 1, 16) AS d, s.category_id AS c "
+            "FROM staging AS s CROSS JOIN LATERAL generate_series(0, s.n - 1) AS k(i)"
+        )
 
     def _drop_staging(self) -> None:
         self._conn.execute("DROP TABLE IF EXISTS staging")

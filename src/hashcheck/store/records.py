@@ -46,8 +46,7 @@ class Changes:
 class ImportOutcome:
     batch_id: int
     added: int
-    already_present: int
-    duplicates: int  # repeated within the imported file itself
+    unchanged: int  # already on the list, or repeated within the import
 
 
 @dataclass(frozen=True)

@@ -17,8 +17,9 @@ from typing import Any, Protocol
 import numpy as np
 
 from hashcheck.catalog.model import Category, Client, Grant, HashList, Severity
+from hashcheck.hashes.keyed import DIGEST_BYTES
 from hashcheck.store.errors import AlreadyExists, NotFound, SchemaTooNew
-from hashcheck.store.interface import EntryChunk, Store
+from hashcheck.store.interface import DigestBlock, Store
 from hashcheck.store.records import (
     AuditRecord,
     CatalogRecords,
@@ -31,6 +32,9 @@ from hashcheck.store.records import (
 from hashcheck.store.schema import MIGRATIONS
 
 FETCH_ROWS = 50_000
+# Digests per staging row: few enough that unpacking one by `substr` stays cheap, many enough
+# that Python does one row of work per STAGE_ROW entries.
+STAGE_ROW = 64
 
 
 class Cursor(Protocol):
@@ -63,11 +67,13 @@ class SqlStore(Store):
         """A transaction; a write transaction excludes other writers from its start."""
 
     @abc.abstractmethod
-    def _stage(self, cur: Cursor, rows: Iterable[Sequence[Any]], columns: str) -> None:
-        """Fill the temporary table `staging` (created empty by the caller) with rows."""
+    def _create_staging(self, cur: Cursor) -> None:
+        """An empty temporary table `staging (category_id, n, digests)`."""
 
-    @abc.abstractmethod
-    def _create_staging(self, cur: Cursor, columns: str) -> None: ...
+    def _stage(self, cur: Cursor, rows: list[tuple[int, int, bytes]]) -> None:
+        cur.executemany(
+            self._sql("INSERT INTO staging (category_id, n, digests) VALUES (?, ?, ?)"), rows
+        )
 
     @abc.abstractmethod
     def _table_exists(self, cur: Cursor, name: str) -> bool: ...
@@ -327,32 +333,25 @@ class SqlStore(Store):
             raise NotFound(f"no list with id {list_id}")
 
     def import_entries(
-        self, list_id: int, chunks: Iterable[EntryChunk], *, source: str, actor: str
+        self, list_id: int, blocks: Iterable[DigestBlock], *, source: str, actor: str
     ) -> ImportOutcome:
         with self._lock:
-            # Staging happens before the write transaction: parsing a large file holds no lock.
-            with self._begin(write=False) as cur:
-                self._require_list(cur, list_id)
-                self._create_staging(cur, "digest {blob}, category_id BIGINT")
-                staged = 0
-                for chunk in chunks:
-                    self._stage(cur, chunk, "digest, category_id")
-                    staged += len(chunk)
+            staged = self._stage_all(list_id, blocks)
             try:
                 with self._tx(write=True) as cur:
-                    distinct = int(
-                        self._q(cur, "SELECT COUNT(DISTINCT digest) FROM staging").fetchone()[0]
-                    )
                     batch_id = self._new_batch(cur, list_id, "import", source, actor)
                     self._q(
                         cur,
                         "INSERT INTO entries (list_id, digest, category_id, batch_id) "
-                        "SELECT ?, digest, MIN(category_id), ? FROM staging WHERE true GROUP BY digest "
-                        "ORDER BY digest ON CONFLICT (list_id, digest) DO NOTHING",
+                        f"SELECT ?, d, c, ? FROM ({self._expanded()}) AS x "
+                        # Sorted input makes the index inserts sequential; of a digest given
+                        # twice the lower category id wins. (GROUP BY costs 4x as much.)
+                        "WHERE true ORDER BY d, c "
+                        "ON CONFLICT (list_id, digest) DO NOTHING",
                         (list_id, batch_id),
                     )
                     added = max(cur.rowcount, 0)
-                    self._finish_batch(cur, batch_id, added, distinct - added)
+                    self._finish_batch(cur, batch_id, added, staged - added)
                     self._audit(
                         cur,
                         actor,
@@ -362,25 +361,19 @@ class SqlStore(Store):
                     )
             finally:
                 self._drop_staging()
-        return ImportOutcome(batch_id, added, distinct - added, staged - distinct)
+        return ImportOutcome(batch_id, added, staged - added)
 
     def remove_entries(
-        self, list_id: int, digests: Iterable[list[bytes]], *, source: str, actor: str
+        self, list_id: int, digests: Iterable[bytes], *, source: str, actor: str
     ) -> RemovalOutcome:
         with self._lock:
-            with self._begin(write=False) as cur:
-                self._require_list(cur, list_id)
-                self._create_staging(cur, "digest {blob}")
-                staged = 0
-                for chunk in digests:
-                    self._stage(cur, [(d,) for d in chunk], "digest")
-                    staged += len(chunk)
+            staged = self._stage_all(list_id, ((0, packed) for packed in digests))
             try:
                 with self._tx(write=True) as cur:
                     batch_id = self._new_batch(cur, list_id, "removal", source, actor)
                     matched = (
                         "SELECT id FROM entries WHERE list_id = ? "
-                        "AND digest IN (SELECT digest FROM staging)"
+                        f"AND digest IN (SELECT d FROM ({self._expanded()}) AS x)"
                     )
                     self._q(
                         cur,
@@ -389,11 +382,7 @@ class SqlStore(Store):
                         (list_id, batch_id, list_id),
                     )
                     removed = max(cur.rowcount, 0)
-                    self._q(
-                        cur,
-                        f"DELETE FROM entries WHERE id IN ({matched})",
-                        (list_id,),
-                    )
+                    self._q(cur, f"DELETE FROM entries WHERE id IN ({matched})", (list_id,))
                     self._finish_batch(cur, batch_id, removed, staged - removed)
                     self._audit(
                         cur,
@@ -405,6 +394,38 @@ class SqlStore(Store):
             finally:
                 self._drop_staging()
         return RemovalOutcome(batch_id, removed, staged - removed)
+
+    def _stage_all(self, list_id: int, blocks: Iterable[DigestBlock]) -> int:
+        """Stage packed digests in rows of STAGE_ROW digests; returns how many were staged.
+
+        Staging happens before the write transaction, so parsing a large file holds no lock;
+        a failure while staging (a refused file) discards everything staged.
+        """
+        staged = 0
+        with self._begin(write=False) as cur:
+            self._require_list(cur, list_id)
+            self._create_staging(cur)
+            try:
+                for category_id, packed in blocks:
+                    if len(packed) % DIGEST_BYTES:
+                        raise ValueError("packed digests must be a multiple of 16 bytes")
+                    step = STAGE_ROW * DIGEST_BYTES
+                    self._stage(
+                        cur,
+                        [
+                            (category_id, len(piece) // DIGEST_BYTES, piece)
+                            for piece in (packed[i : i + step] for i in range(0, len(packed), step))
+                        ],
+                    )
+                    staged += len(packed) // DIGEST_BYTES
+            except BaseException:
+                self._drop_staging()
+                raise
+        return staged
+
+    @abc.abstractmethod
+    def _expanded(self) -> str:
+        """A SELECT of the staged digests one per row, as columns `d` (digest), `c` (category)."""
 
     @abc.abstractmethod
     def _drop_staging(self) -> None: ...
