@@ -72,3 +72,20 @@ def test_base_memory_is_26_bytes_per_entry() -> None:
     count = 10_000
     entries = [(os.urandom(16), n, 0) for n in range(count)]
     assert ExactIndex.build(block(entries)).nbytes == 26 * count
+
+
+def test_single_lookup_does_not_touch_the_whole_array() -> None:
+    """A lookup is a binary search: its cost must not grow with the index (no array copy)."""
+    import tracemalloc
+
+    entries = [(os.urandom(16), n, 0) for n in range(200_000)]
+    index = ExactIndex.build(block(entries))
+    low_key = bytes(8) + os.urandom(8)  # first half small: the case numpy once promoted
+    tracemalloc.start()
+    try:
+        index.lookup(low_key)
+        index.lookup(entries[7][0])
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 100_000, peak  # a float64 copy of the column would be 1.6 MB

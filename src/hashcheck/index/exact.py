@@ -107,10 +107,12 @@ class ExactIndex:
 
     def lookup(self, digest: bytes) -> tuple[Hit, ...]:
         """Every (entry id, slot) stored under ``digest``."""
-        hi = int.from_bytes(digest[:8], "little")
-        start = int(np.searchsorted(self._hi, hi, "left"))
+        # A numpy uint64 key: a Python int below 2**63 would become int64 and make numpy
+        # convert the whole array to float64 on every call.
+        hi = np.uint64(int.from_bytes(digest[:8], "little"))
+        start = int(self._hi.searchsorted(hi, "left"))
         hits: tuple[Hit, ...] = ()
-        if start < len(self._hi) and int(self._hi[start]) == hi:
+        if start < len(self._hi) and self._hi[start] == hi:
             hits = self._scan(start, int.from_bytes(digest[8:], "little"))
         extra = self._added.get(digest)
         return hits + extra if extra else hits
