@@ -58,9 +58,14 @@ def machine() -> dict[str, Any]:
 def write_result(name: str, result: dict[str, Any]) -> Path:
     RESULTS.mkdir(parents=True, exist_ok=True)
     path = RESULTS / f"{name}.json"
-    result = {"benchmark": name, "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "machine": machine(), **result}
+    result = {
+        "benchmark": name,
+        "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "machine": machine(),
+        **result,
+    }
     path.write_text(json.dumps(result, indent=2) + "\n")
-    print(f"wrote {path.relative_to(ROOT)}")  # noqa: T201
+    print(f"wrote {path.relative_to(ROOT)}")
     return path
 
 
@@ -131,7 +136,9 @@ def wait_http(url: str, timeout: float = 120.0) -> None:
 
 
 @contextlib.contextmanager
-def process(command: list[str], env: dict[str, str] | None = None) -> Iterator[subprocess.Popen[bytes]]:
+def process(
+    command: list[str], env: dict[str, str] | None = None
+) -> Iterator[subprocess.Popen[bytes]]:
     proc = subprocess.Popen(command, env=env, cwd=ROOT, stdout=subprocess.DEVNULL)
     try:
         yield proc
@@ -147,7 +154,9 @@ def process(command: list[str], env: dict[str, str] | None = None) -> Iterator[s
 def hashcheck_server(deployment: BenchDeployment, workers: int = 1) -> Iterator[str]:
     port = free_port()
     executable = str(Path(sys.executable).with_name("hashcheck"))
-    with process([executable, "serve", "--port", str(port), "--workers", str(workers)], deployment.env()):
+    with process(
+        [executable, "serve", "--port", str(port), "--workers", str(workers)], deployment.env()
+    ):
         base = f"http://127.0.0.1:{port}"
         wait_http(base + "/readyz")
         yield base
@@ -222,8 +231,23 @@ def run_wrk(
         "BENCH_DELAY_MS": str(delay_ms),
     }
     output = subprocess.run(
-        [require_wrk(), "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", "--timeout", "10s", "-s", str(script), url],
-        capture_output=True, text=True, env=env, check=True, timeout=seconds + 60,
+        [
+            require_wrk(),
+            "-t1",
+            f"-c{connections}",
+            f"-d{seconds}s",
+            "--latency",
+            "--timeout",
+            "10s",
+            "-s",
+            str(script),
+            url,
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
+        timeout=seconds + 60,
     ).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))  # type: ignore[union-attr]
     p50 = re.search(r"50%\s+([\d.]+)(us|ms|s)", output)

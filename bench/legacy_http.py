@@ -16,14 +16,25 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from bench.common import ceiling_server, deploy, hashcheck_server, random_md5s, run_wrk, write_result
+from bench.common import (
+    ceiling_server,
+    deploy,
+    hashcheck_server,
+    random_md5s,
+    run_wrk,
+    write_result,
+)
 
 
-def half_rate(url: str, bodies: list[str], rate: float, seconds: int, scratch: Path) -> dict[str, Any]:
+def half_rate(
+    url: str, bodies: list[str], rate: float, seconds: int, scratch: Path
+) -> dict[str, Any]:
     # wrk paces each connection with a fixed pause; enough connections at 20 ms reach the rate.
     pause_ms = 20.0
     connections = max(1, math.ceil(rate * pause_ms / 1000))
-    result = run_wrk(url, bodies, seconds=seconds, connections=connections, delay_ms=pause_ms, scratch=scratch)
+    result = run_wrk(
+        url, bodies, seconds=seconds, connections=connections, delay_ms=pause_ms, scratch=scratch
+    )
     return {"target_rps": round(rate), "connections": connections, **result.as_dict()}
 
 
@@ -42,21 +53,59 @@ def main() -> None:
         bodies = [h for pair in zip(listed, unlisted, strict=True) for h in pair]
         results: dict[str, Any] = {"entries": args.entries, "seconds": args.seconds}
         with ceiling_server() as base:
-            ceiling = run_wrk(base + "/v1/check/md5", bodies, seconds=args.seconds, connections=args.connections, scratch=scratch)
+            ceiling = run_wrk(
+                base + "/v1/check/md5",
+                bodies,
+                seconds=args.seconds,
+                connections=args.connections,
+                scratch=scratch,
+            )
             results["ceiling_max"] = ceiling.as_dict()
-            results["ceiling_half_rate"] = half_rate(base + "/v1/check/md5", bodies, ceiling.requests_per_second / 2, args.seconds, scratch)
+            results["ceiling_half_rate"] = half_rate(
+                base + "/v1/check/md5",
+                bodies,
+                ceiling.requests_per_second / 2,
+                args.seconds,
+                scratch,
+            )
         with hashcheck_server(deployment) as base:
-            run_wrk(base + "/v1/check/md5", bodies, seconds=2, connections=args.connections, scratch=scratch)  # warm-up
-            maximum = run_wrk(base + "/v1/check/md5", bodies, seconds=args.seconds, connections=args.connections, scratch=scratch)
+            run_wrk(
+                base + "/v1/check/md5",
+                bodies,
+                seconds=2,
+                connections=args.connections,
+                scratch=scratch,
+            )  # warm-up
+            maximum = run_wrk(
+                base + "/v1/check/md5",
+                bodies,
+                seconds=args.seconds,
+                connections=args.connections,
+                scratch=scratch,
+            )
             results["hashcheck_max"] = maximum.as_dict()
-            results["hashcheck_half_rate"] = half_rate(base + "/v1/check/md5", bodies, maximum.requests_per_second / 2, args.seconds, scratch)
-        results["ratio_to_ceiling"] = round(maximum.requests_per_second / ceiling.requests_per_second, 3)
+            results["hashcheck_half_rate"] = half_rate(
+                base + "/v1/check/md5",
+                bodies,
+                maximum.requests_per_second / 2,
+                args.seconds,
+                scratch,
+            )
+        results["ratio_to_ceiling"] = round(
+            maximum.requests_per_second / ceiling.requests_per_second, 3
+        )
         results["targets"] = {"ratio_to_ceiling": 0.75, "p99_ms_at_half_rate": 10.0}
-    print(f"ceiling:   {results['ceiling_max']['requests_per_second']:>9.0f} req/s  p99 {results['ceiling_max']['p99_ms']:.2f} ms")  # noqa: T201
-    print(f"hashcheck: {results['hashcheck_max']['requests_per_second']:>9.0f} req/s  p99 {results['hashcheck_max']['p99_ms']:.2f} ms")  # noqa: T201
-    print(f"ratio to ceiling: {results['ratio_to_ceiling']} (target >= 0.75)")  # noqa: T201
+    print(
+        f"ceiling:   {results['ceiling_max']['requests_per_second']:>9.0f} req/s  p99 {results['ceiling_max']['p99_ms']:.2f} ms"
+    )
+    print(
+        f"hashcheck: {results['hashcheck_max']['requests_per_second']:>9.0f} req/s  p99 {results['hashcheck_max']['p99_ms']:.2f} ms"
+    )
+    print(f"ratio to ceiling: {results['ratio_to_ceiling']} (target >= 0.75)")
     half = results["hashcheck_half_rate"]
-    print(f"at half rate ({half['requests_per_second']:.0f} req/s): p50 {half['p50_ms']:.2f} ms, p99 {half['p99_ms']:.2f} ms (target <= 10 ms)")  # noqa: T201
+    print(
+        f"at half rate ({half['requests_per_second']:.0f} req/s): p50 {half['p50_ms']:.2f} ms, p99 {half['p99_ms']:.2f} ms (target <= 10 ms)"
+    )
     write_result("legacy_http", results)
 
 

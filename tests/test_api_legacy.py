@@ -45,8 +45,12 @@ def server(deployment: Deployment) -> Iterator[ServerThread]:
     yield from serve(deployment)
 
 
-def post(server: ServerThread, deployment: Deployment, path: str, body: bytes, **kw: str) -> tuple[int, bytes]:
-    response = legacy_post(server.port, path, body, basic(deployment.client_id, deployment.secret), **kw)  # type: ignore[arg-type]
+def post(
+    server: ServerThread, deployment: Deployment, path: str, body: bytes, **kw: str
+) -> tuple[int, bytes]:
+    response = legacy_post(
+        server.port, path, body, basic(deployment.client_id, deployment.secret), **kw
+    )
     return response.status, response.body
 
 
@@ -125,13 +129,16 @@ def test_test_endpoints_know_exactly_one_positive(
     # A listed hash is negative on the test endpoint: it consults no list.
     assert post(server, deployment, "/v1/test/check/md5", LISTED_MD5.encode()) == (200, b"false")
     assert post(server, deployment, "/v1/test/check/sha1", LISTED_SHA1.encode()) == (200, b"false")
-    assert post(server, deployment, "/v1/test/check/md5", TEST_MD5.upper().encode()) == (200, b"true")
+    assert post(server, deployment, "/v1/test/check/md5", TEST_MD5.upper().encode()) == (
+        200,
+        b"true",
+    )
 
 
 def assert_error(status: int, body: bytes, expected: int) -> None:
     assert status == expected, body
     assert body.strip() not in (b"true", b"false")
-    assert b"true" != body and b"false" != body
+    assert body not in {b"true", b"false"}
     assert body.startswith(b"error: ")
 
 

@@ -160,7 +160,11 @@ def test_malformed_requests_are_400(
     server: ServerThread, deployment: Deployment, payload: bytes, code: str
 ) -> None:
     status, body, _ = call(
-        server.base, "/v2/check", raw=payload, auth=(deployment.client_id, deployment.secret), method="POST"
+        server.base,
+        "/v2/check",
+        raw=payload,
+        auth=(deployment.client_id, deployment.secret),
+        method="POST",
     )
     assert_error(status, body, 400, code)
 
@@ -199,9 +203,7 @@ def test_too_large_body_is_413(server: ServerThread, deployment: Deployment) -> 
 
 
 def test_auth_errors_use_the_json_shape(server: ServerThread) -> None:
-    status, body, headers = call(
-        server.base, "/v2/check", {"hashes": []}, auth=("acme", "wrong")
-    )
+    status, body, headers = call(server.base, "/v2/check", {"hashes": []}, auth=("acme", "wrong"))
     assert_error(status, body, 401, "unauthorized")
     assert headers["www-authenticate"].startswith("Basic")
 
@@ -218,7 +220,9 @@ def test_openapi_document_is_valid(server: ServerThread) -> None:
     status, document, _ = call(server.base, "/v2/openapi.json")
     assert status == 200
     validate(document)
-    assert {"/v2/check", "/v1/check/md5", "/v1/test/check/sha1", "/readyz"} <= set(document["paths"])
+    assert {"/v2/check", "/v1/check/md5", "/v1/test/check/sha1", "/readyz"} <= set(
+        document["paths"]
+    )
 
 
 def test_readiness_reports_index(server: ServerThread, deployment: Deployment) -> None:

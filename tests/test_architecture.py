@@ -59,7 +59,16 @@ def test_imports_follow_the_rules() -> None:
 
 
 def test_pure_core_does_no_io_imports() -> None:
-    forbidden = {"sqlite3", "psycopg", "uvicorn", "socket", "asyncio", "urllib", "http", "subprocess"}
+    forbidden = {
+        "sqlite3",
+        "psycopg",
+        "uvicorn",
+        "socket",
+        "asyncio",
+        "urllib",
+        "http",
+        "subprocess",
+    }
     for package in ("hashes", "catalog", "index", "formats"):
         for path in (SRC / package).rglob("*.py"):
             used = {m.split(".")[0] for m in imports_of(path)}

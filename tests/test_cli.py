@@ -67,7 +67,10 @@ def test_operator_workflow(env: dict[str, str], tmp_path: Path) -> None:
     code, out, _ = run("clients", "list", "--json")
     assert "category related of list police" in json.loads(out)[0]["grants"]
     assert run("clients", "revoke", "acme", "--list", "police", "--category", "related")[0] == 0
-    assert run("clients", "revoke", "acme", "--list", "police", "--category", "related")[0] == ExitCode.NOT_FOUND
+    assert (
+        run("clients", "revoke", "acme", "--list", "police", "--category", "related")[0]
+        == ExitCode.NOT_FOUND
+    )
     assert run("clients", "disable", "acme")[0] == 0
     assert "disabled" in run("clients", "list")[1]
     assert run("clients", "enable", "acme")[0] == 0
@@ -114,7 +117,9 @@ def test_wrong_key_stops_with_a_clear_message(env: dict[str, str], tmp_path: Pat
     other = tmp_path / "other.key"
     code, _, err = run("--key-file", str(other), "init")
     assert code == ExitCode.KEY and "does not belong to this database" in err
-    code, _, err = run("--key-file", str(tmp_path / "missing.key"), "import", "x", "y", "--category", "baseline")
+    code, _, err = run(
+        "--key-file", str(tmp_path / "missing.key"), "import", "x", "y", "--category", "baseline"
+    )
     assert code == ExitCode.KEY
 
 
@@ -153,7 +158,11 @@ def test_help_everywhere(command: list[str]) -> None:
 def test_installed_entry_point_runs(env: dict[str, str]) -> None:
     executable = Path(sys.executable).with_name("hashcheck")
     result = subprocess.run(
-        [str(executable), "init"], capture_output=True, text=True, env={**os.environ, **env}, check=False
+        [str(executable), "init"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **env},
+        check=False,
     )
     assert result.returncode == 0, result.stderr
     assert "list key" in result.stdout

@@ -30,7 +30,10 @@ def test_every_command_is_documented() -> None:
     text = (DOCS / "cli.md").read_text()
     for command in all_commands():
         if command:
-            assert f"`hashcheck {' '.join(command)}" in text or command in (["clients"], ["lists"]), command
+            assert f"`hashcheck {' '.join(command)}" in text or command in (
+                ["clients"],
+                ["lists"],
+            ), command
 
 
 def test_every_exit_code_is_documented() -> None:
@@ -60,7 +63,9 @@ def demo_like(sqlite_url: str, tmp_path: Path) -> Iterator[tuple[ServerThread, D
     source = tmp_path / "demo.txt"
     source.write_text("258228aed7b04862fb4f41da4cde67e5\n")
     store = deployment.store()
-    importing.import_file(store, Digester(deployment.key), "demo", source, actor="t", category="baseline")
+    importing.import_file(
+        store, Digester(deployment.key), "demo", source, actor="t", category="baseline"
+    )
     store.close()
     for server in serve(deployment):
         yield server, deployment
@@ -85,7 +90,9 @@ def test_v2_examples_are_real(demo_like: tuple[ServerThread, Deployment]) -> Non
             assert {k: match[k] for k in ("list", "category", "action")} == {
                 k: documented_match[k] for k in ("list", "category", "action")
             }
-    bad = {"hashes": [{"algorithm": "md5", "hash": "x"}] * 3 + [{"algorithm": "md5", "hash": "0" * 32}]}
+    bad = {
+        "hashes": [{"algorithm": "md5", "hash": "x"}] * 3 + [{"algorithm": "md5", "hash": "0" * 32}]
+    }
     status, body, _ = call(server.base, "/v2/check", bad, auth=("acme", deployment.secret))
     assert status == 400
     assert isinstance(error, dict)

@@ -49,9 +49,18 @@ def test_plain_list_reports_bad_lines_with_numbers() -> None:
 
 
 def test_md5sum_and_sha1sum_output() -> None:
-    data = f"{MD5}  photos/a b.jpg\n{SHA1} *binary.bin\n".encode() + b"\\" + MD5.encode() + b"  weird\\nname\n"
+    data = (
+        f"{MD5}  photos/a b.jpg\n{SHA1} *binary.bin\n".encode()
+        + b"\\"
+        + MD5.encode()
+        + b"  weird\\nname\n"
+    )
     assert detect_format(io.BytesIO(data)) == "md5sum"
-    assert entries(run(data)) == [(Algorithm.MD5, MD5), (Algorithm.SHA1, SHA1), (Algorithm.MD5, MD5)]
+    assert entries(run(data)) == [
+        (Algorithm.MD5, MD5),
+        (Algorithm.SHA1, SHA1),
+        (Algorithm.MD5, MD5),
+    ]
     bad = run(f"{MD5}\n".encode(), "md5sum")
     assert isinstance(bad[0], LineError)
 
@@ -72,7 +81,11 @@ def test_hashdeep() -> None:
     ).encode()
     assert detect_format(io.BytesIO(data)) == "hashdeep"
     items = run(data)
-    assert entries(items) == [(Algorithm.MD5, MD5), (Algorithm.SHA256, SHA256), (Algorithm.SHA256, SHA256)]
+    assert entries(items) == [
+        (Algorithm.MD5, MD5),
+        (Algorithm.SHA256, SHA256),
+        (Algorithm.SHA256, SHA256),
+    ]
     assert [i.line for i in items if isinstance(i, LineError)] == [6]
 
 

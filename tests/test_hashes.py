@@ -22,7 +22,8 @@ def test_parse_hex_accepts_case_and_whitespace() -> None:
 
 
 @pytest.mark.parametrize(
-    "value", ["", "a" * 31, "a" * 33, "g" * 32, "a" * 30 + "  ", "é" * 32, "a" * 15 + "\x00" + "a" * 16]
+    "value",
+    ["", "a" * 31, "a" * 33, "g" * 32, "a" * 30 + "  ", "é" * 32, "a" * 15 + "\x00" + "a" * 16],
 )
 def test_parse_hex_refuses(value: str) -> None:
     with pytest.raises(InvalidHash) as info:

@@ -38,7 +38,12 @@ def run_import(
     opened: Store, deployment: Deployment, path: Path, **options: object
 ) -> importing.ImportReport:
     return importing.import_file(
-        opened, Digester(deployment.key), "police", path, actor="t", **options  # type: ignore[arg-type]
+        opened,
+        Digester(deployment.key),
+        "police",
+        path,
+        actor="t",
+        **options,  # type: ignore[arg-type]
     )
 
 
@@ -47,7 +52,13 @@ def test_summary_counts_and_idempotence(
 ) -> None:
     path = write(
         tmp_path / "l.txt",
-        [md5(1), md5(2), md5(2), "d41d8cd98f00b204e9800998ecf8427e", "da39a3ee5e6b4b0d3255bfef95601890afd80709"],
+        [
+            md5(1),
+            md5(2),
+            md5(2),
+            "d41d8cd98f00b204e9800998ecf8427e",
+            "da39a3ee5e6b4b0d3255bfef95601890afd80709",
+        ],
     )
     report = run_import(opened, deployment, path, category="baseline")
     assert (report.entries_read, report.added, report.empty_file_dropped) == (5, 2, 2)
@@ -86,8 +97,12 @@ def test_unknown_category_is_refused_with_the_known_ones(
 def test_unknown_list(opened: Store, deployment: Deployment, tmp_path: Path) -> None:
     with pytest.raises(UnknownName, match="known lists: police"):
         importing.import_file(
-            opened, Digester(deployment.key), "nope", write(tmp_path / "l.txt", [md5(1)]),
-            actor="t", category="baseline",
+            opened,
+            Digester(deployment.key),
+            "nope",
+            write(tmp_path / "l.txt", [md5(1)]),
+            actor="t",
+            category="baseline",
         )
 
 
@@ -124,10 +139,13 @@ def test_missing_file(opened: Store, deployment: Deployment, tmp_path: Path) -> 
         run_import(opened, deployment, tmp_path / "absent.txt", category="baseline")
 
 
-def test_removal_by_file_and_by_hash(
-    opened: Store, deployment: Deployment, tmp_path: Path
-) -> None:
-    run_import(opened, deployment, write(tmp_path / "l.txt", [md5(n) for n in range(10)]), category="baseline")
+def test_removal_by_file_and_by_hash(opened: Store, deployment: Deployment, tmp_path: Path) -> None:
+    run_import(
+        opened,
+        deployment,
+        write(tmp_path / "l.txt", [md5(n) for n in range(10)]),
+        category="baseline",
+    )
     digester = Digester(deployment.key)
     report = importing.remove_file(
         opened, digester, "police", write(tmp_path / "r.txt", [md5(0), md5(1), md5(99)]), actor="t"

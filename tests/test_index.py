@@ -31,7 +31,7 @@ def test_random_changes_match_a_plain_model() -> None:
     model: dict[int, tuple[bytes, int]] = {}
     next_id = 1
     initial = []
-    for digest in digests[:150] + [digests[0], twin]:
+    for digest in [*digests[:150], digests[0], twin]:
         slot = rng.randrange(3)
         initial.append((digest, next_id, slot))
         model[next_id] = (digest, slot)

@@ -20,7 +20,7 @@ def forms(raw: bytes) -> list[bytes]:
 
 
 def leaks(folder: Path, secrets: list[bytes]) -> list[str]:
-    found = []
+    found: list[str] = []
     for path in sorted(p for p in folder.rglob("*") if p.is_file()):
         content = path.read_bytes()
         found.extend(f"{path.name}: {s[:8]!r}..." for s in secrets if s in content)
@@ -33,10 +33,16 @@ def test_imported_and_submitted_hashes_never_reach_disk(tmp_path: Path) -> None:
     operator_files = tmp_path / "supplier"
     operator_files.mkdir()
     deployment = make_deployment(f"sqlite:///{data / 'hashcheck.db'}", data)
-    listed = [hashlib.md5(f"listed {n}".encode(), usedforsecurity=False).digest() for n in range(300)]
-    listed += [hashlib.sha1(f"listed {n}".encode(), usedforsecurity=False).digest() for n in range(300)]
+    listed = [
+        hashlib.md5(f"listed {n}".encode(), usedforsecurity=False).digest() for n in range(300)
+    ]
+    listed += [
+        hashlib.sha1(f"listed {n}".encode(), usedforsecurity=False).digest() for n in range(300)
+    ]
     listed += [hashlib.sha256(f"listed {n}".encode()).digest() for n in range(300)]
-    submitted_clean = [hashlib.md5(f"clean {n}".encode(), usedforsecurity=False).digest() for n in range(20)]
+    submitted_clean = [
+        hashlib.md5(f"clean {n}".encode(), usedforsecurity=False).digest() for n in range(20)
+    ]
     source = operator_files / "list.txt"
     source.write_text("\n".join(raw.hex() for raw in listed) + "\n")
 
@@ -58,7 +64,9 @@ def test_imported_and_submitted_hashes_never_reach_disk(tmp_path: Path) -> None:
             for raw in listed[:5] + submitted_clean:
                 response = legacy_post(server.port, "/v1/check/md5", raw.hex().encode(), auth)
                 assert response.status == 200
-            legacy_post(server.port, "/v1/check/md5", submitted_clean[0].hex().encode() + b"x", auth)
+            legacy_post(
+                server.port, "/v1/check/md5", submitted_clean[0].hex().encode() + b"x", auth
+            )
             status, _, _ = call(
                 server.base,
                 "/v2/check",

@@ -33,7 +33,7 @@ def wait_ready(port: int, process: subprocess.Popen[str], deadline: float = 30.0
     while time.monotonic() - started < deadline:
         assert process.poll() is None, process.stderr.read() if process.stderr else ""
         try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=1) as response:  # noqa: S310
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=1) as response:
                 if response.status == 200:
                     return
         except (urllib.error.URLError, ConnectionError):
@@ -70,12 +70,14 @@ def demo(tmp_path: Path) -> Iterator[tuple[int, subprocess.Popen[str]]]:
             raise
 
 
-def test_demo_serves_what_it_prints(demo: tuple[int, subprocess.Popen[str]], tmp_path: Path) -> None:
+def test_demo_serves_what_it_prints(
+    demo: tuple[int, subprocess.Popen[str]], tmp_path: Path
+) -> None:
     port, process = demo
     auth = basic("demo", "demo-secret")
     assert legacy_post(port, "/v1/check/md5", TEST_MD5.encode(), auth).body == b"true"
     assert legacy_post(port, "/v1/check/md5", b"0" * 32, auth).body == b"false"
-    request = urllib.request.Request(  # noqa: S310
+    request = urllib.request.Request(
         f"http://127.0.0.1:{port}/v2/check",
         data=json.dumps(
             {"hashes": [{"algorithm": "sha1", "hash": "41247e2022c2f4264816f6e3eeef1acee14b6af8"}]}
@@ -87,7 +89,9 @@ def test_demo_serves_what_it_prints(demo: tuple[int, subprocess.Popen[str]], tmp
     process.send_signal(signal.SIGINT)
     assert process.wait(timeout=30) == 0
     stdout = process.stdout.read() if process.stdout else ""
-    assert f"curl -u demo:demo-secret --data {TEST_MD5} http://127.0.0.1:{port}/v1/check/md5" in stdout
+    assert (
+        f"curl -u demo:demo-secret --data {TEST_MD5} http://127.0.0.1:{port}/v1/check/md5" in stdout
+    )
     assert (tmp_path / "demo-data" / "hashcheck.db").exists()
 
 
@@ -96,7 +100,12 @@ def test_serve_refuses_to_start_without_init(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("HASHCHECK_")}
     result = subprocess.run(
         [str(executable), "serve", "--port", str(free_port())],
-        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60, check=False,
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
     assert result.returncode == 6
     assert "hashcheck init" in result.stderr

@@ -86,7 +86,7 @@ def test_import_is_atomic_idempotent_and_fed(store: Store) -> None:
 
     changes = store.changes_since(0, 0)
     assert len(changes.added) == 1000
-    assert set(changes.added.digests[i * 16 : (i + 1) * 16] for i in range(1000)) == set(first)
+    assert {changes.added.digests[i * 16 : (i + 1) * 16] for i in range(1000)} == set(first)
     assert changes.catalog.version > start.catalog.version
 
     def failing() -> Iterator[tuple[int, bytes]]:
@@ -103,9 +103,7 @@ def test_removal_leaves_tombstones(store: Store) -> None:
     hash_list = store.add_list("l", "s", "", actor="op")
     baseline = category_id(store, "baseline")
     values = digests(20)
-    store.import_entries(
-        hash_list.list_id, [(baseline, b"".join(values))], source="f", actor="op"
-    )
+    store.import_entries(hash_list.list_id, [(baseline, b"".join(values))], source="f", actor="op")
     before = store.changes_since(0, 0)
     outcome = store.remove_entries(
         hash_list.list_id, [b"".join(values[:5] + digests(2))], source="r", actor="op"

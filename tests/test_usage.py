@@ -69,10 +69,10 @@ def test_counts_survive_a_failed_flush(store: Store) -> None:
     counters = UsageCounters()
     flaky = RefusingStore(store)
     flusher = UsageFlusher(counters, flaky, interval=3600)  # type: ignore[arg-type]
-    counters.count("acme", [1, 2], {1: 1}, hashes=3)
+    counters.count("acme", (1, 2), {1: 1}, hashes=3)
     with pytest.raises(ConnectionError):
         flusher.flush()
-    counters.count("acme", [1], None, hashes=1)
+    counters.count("acme", (1,), None, hashes=1)
     flaky.down = False
     assert flusher.flush() == 2
     rows = {(r.list_id, r.checked, r.matched) for r in store.read_stats()}

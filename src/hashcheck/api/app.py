@@ -22,7 +22,7 @@ from hashcheck.api.http import (
     Receive,
     Scope,
     Send,
-    header,
+    auth_and_length,
     read_body,
     respond,
 )
@@ -33,6 +33,19 @@ from hashcheck.node.runtime import Node
 
 log = logging.getLogger("hashcheck.api")
 _PLAIN = [(b"cache-control", b"no-store")]
+
+
+def _answer(body: bytes) -> tuple[dict[str, Any], dict[str, Any]]:
+    headers = [(b"content-type", TEXT), (b"content-length", str(len(body)).encode()), *_PLAIN]
+    return (
+        {"type": "http.response.start", "status": 200, "headers": headers},
+        {"type": "http.response.body", "body": body},
+    )
+
+
+# The two legacy answers, built once: they are most of what the server sends.
+_TRUE_START, _TRUE_BODY = _answer(legacy.TRUE)
+_FALSE_START, _FALSE_BODY = _answer(legacy.FALSE)
 
 
 class HashcheckApp:
@@ -103,8 +116,11 @@ class HashcheckApp:
         self, scope: Scope, receive: Receive, send: Send, algorithm: Algorithm, test: bool
     ) -> None:
         snapshot = self._snapshot()
-        view = await self._auth.client(snapshot, header(scope, b"authorization"))
-        body = await read_body(scope, receive, legacy.MAX_BODY)
+        authorization, length = auth_and_length(scope)
+        view = self._auth.cached(snapshot, authorization)
+        if view is None:
+            view = await self._auth.client(snapshot, authorization)
+        body = await read_body(scope, receive, legacy.MAX_BODY, length)
         raw = legacy.submitted_hash(body, algorithm)
         if test:
             answer = raw == legacy.TEST_POSITIVES[algorithm]
@@ -118,12 +134,14 @@ class HashcheckApp:
             }
             self.node.counters.count(view.client.client_id, view.list_ids, matched)
             answer = bool(matched)
-        await respond(send, 200, legacy.TRUE if answer else legacy.FALSE, TEXT, _PLAIN)
+        await send(_TRUE_START if answer else _FALSE_START)
+        await send(_TRUE_BODY if answer else _FALSE_BODY)
 
     async def _v2_check(self, scope: Scope, receive: Receive, send: Send) -> None:
         snapshot = self._snapshot()
-        view = await self._auth.client(snapshot, header(scope, b"authorization"))
-        body = await read_body(scope, receive, self.max_batch * v2.BYTES_PER_ITEM + 1024)
+        authorization, length = auth_and_length(scope)
+        view = await self._auth.client(snapshot, authorization)
+        body = await read_body(scope, receive, self.max_batch * v2.BYTES_PER_ITEM + 1024, length)
         items = v2.parse_request(body, self.max_batch)
         answer, matched = v2.check(snapshot, view, items, self.node.digester, self.node.match_ids)
         self.node.counters.count(view.client.client_id, view.list_ids, matched, len(items))

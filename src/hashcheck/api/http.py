@@ -17,6 +17,17 @@ class ClientGone(Exception):
     """The client disconnected before the body arrived."""
 
 
+def auth_and_length(scope: Scope) -> tuple[bytes | None, bytes | None]:
+    """The Authorization and Content-Length headers, in one pass over the headers."""
+    authorization = length = None
+    for key, value in scope["headers"]:
+        if key == b"authorization":
+            authorization = bytes(value)
+        elif key == b"content-length":
+            length = bytes(value)
+    return authorization, length
+
+
 def header(scope: Scope, name: bytes) -> bytes | None:
     for key, value in scope["headers"]:
         if key == name:
@@ -24,8 +35,10 @@ def header(scope: Scope, name: bytes) -> bytes | None:
     return None
 
 
-async def read_body(scope: Scope, receive: Receive, limit: int) -> bytes:
-    declared = header(scope, b"content-length")
+async def read_body(
+    scope: Scope, receive: Receive, limit: int, declared: bytes | None = None
+) -> bytes:
+    """The whole body, refused as soon as it passes ``limit`` (or declares it will)."""
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise PayloadTooLarge(f"body larger than {limit} bytes")
     chunks: list[bytes] = []

@@ -26,6 +26,9 @@ TEST_POSITIVES = {
 
 def route(path: str) -> tuple[Algorithm, bool] | None:
     """(algorithm, is test endpoint) for a legacy path, None if it is not one."""
+    known = ROUTES.get(path)
+    if known is not None:
+        return known
     if path.startswith("/v1/check/"):
         name, test = path[len("/v1/check/") :], False
     elif path.startswith("/v1/test/check/"):
@@ -41,9 +44,24 @@ def route(path: str) -> tuple[Algorithm, bool] | None:
     return algorithm, test
 
 
+ROUTES: dict[str, tuple[Algorithm, bool]] = {
+    **{f"/v1/check/{a.value}": (a, False) for a in Algorithm},
+    **{f"/v1/test/check/{a.value}": (a, True) for a in TEST_POSITIVES},
+}
+
+
 def submitted_hash(body: bytes, algorithm: Algorithm) -> bytes:
     """The raw digest from a legacy body: bare hex, `hash=<hex>`, or JSON {"hash": "<hex>"}."""
     text = body.strip()
+    if len(text) == algorithm.hex_length:
+        # The common case, bare hex, without a regular expression: fromhex refuses non-hex
+        # and skips inner whitespace, which the length check then catches.
+        try:
+            raw = bytes.fromhex(text.decode("ascii"))
+        except (UnicodeDecodeError, ValueError):
+            raw = b""
+        if len(raw) * 2 == len(text):
+            return raw
     if text.startswith(b"{") or text.startswith(b"["):
         try:
             document = orjson.loads(text)

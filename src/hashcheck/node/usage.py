@@ -22,7 +22,10 @@ Key = tuple[str, int, str]
 class UsageCounters:
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._counts: dict[Key, list[int]] = {}
+        # Checks are counted once per request against the tuple of lists the client checks;
+        # they are spread over the lists only when drained.
+        self._checked: dict[tuple[str, tuple[int, ...], str], int] = {}
+        self._matched: dict[Key, int] = {}
         self._day_number = -1
         self._day = ""
 
@@ -37,39 +40,43 @@ class UsageCounters:
     def count(
         self,
         client_id: str,
-        checked_lists: Iterable[int],
+        checked_lists: tuple[int, ...],
         matched: dict[int, int] | None = None,
         hashes: int = 1,
     ) -> None:
         """Add ``hashes`` checks against each checked list, and matches per list."""
         day = self._today()
+        key = (client_id, checked_lists, day)
         with self._lock:
-            counts = self._counts
-            for list_id in checked_lists:
-                key = (client_id, list_id, day)
-                cell = counts.get(key)
-                if cell is None:
-                    cell = counts[key] = [0, 0]
-                cell[0] += hashes
+            checked = self._checked
+            checked[key] = checked.get(key, 0) + hashes
             if matched:
+                counts = self._matched
                 for list_id, number in matched.items():
-                    key = (client_id, list_id, day)
-                    cell = counts.get(key)
-                    if cell is None:
-                        cell = counts[key] = [0, 0]
-                    cell[1] += number
+                    cell = (client_id, list_id, day)
+                    counts[cell] = counts.get(cell, 0) + number
 
     def drain(self) -> list[StatRow]:
         with self._lock:
-            counts, self._counts = self._counts, {}
-        return [StatRow(c, lst, day, cell[0], cell[1]) for (c, lst, day), cell in counts.items()]
+            checked, self._checked = self._checked, {}
+            matched, self._matched = self._matched, {}
+        totals: dict[Key, list[int]] = {}
+        for (client_id, lists, day), number in checked.items():
+            for list_id in lists:
+                totals.setdefault((client_id, list_id, day), [0, 0])[0] += number
+        for key, number in matched.items():
+            totals.setdefault(key, [0, 0])[1] += number
+        return [StatRow(c, lst, day, cell[0], cell[1]) for (c, lst, day), cell in totals.items()]
 
     def restore(self, rows: Iterable[StatRow]) -> None:
         with self._lock:
             for row in rows:
-                cell = self._counts.setdefault((row.client_id, row.list_id, row.day), [0, 0])
-                cell[0] += row.checked
-                cell[1] += row.matched
+                if row.checked:
+                    key = (row.client_id, (row.list_id,), row.day)
+                    self._checked[key] = self._checked.get(key, 0) + row.checked
+                if row.matched:
+                    cell = (row.client_id, row.list_id, row.day)
+                    self._matched[cell] = self._matched.get(cell, 0) + row.matched
 
 
 class UsageFlusher:

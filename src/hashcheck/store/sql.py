@@ -15,6 +15,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, Protocol
 
 import numpy as np
+import numpy.typing as npt
 
 from hashcheck.catalog.model import Category, Client, Grant, HashList, Severity
 from hashcheck.hashes.keyed import DIGEST_BYTES
@@ -486,23 +487,23 @@ class SqlStore(Store):
             "SELECT id, digest, list_id, category_id FROM entries WHERE id > ? ORDER BY id",
             (after,),
         )
+        # Each fetched batch becomes compact columns at once: a large load must not leave
+        # millions of small Python objects behind (their freed memory fragments the heap,
+        # and every later request then pays page faults).
         digests: list[bytes] = []
-        ids: list[int] = []
-        list_ids: list[int] = []
-        category_ids: list[int] = []
+        columns: list[npt.NDArray[np.int64]] = []
         while rows := cur.fetchmany(FETCH_ROWS):
-            for entry_id, digest, list_id, category_id in rows:
-                ids.append(entry_id)
-                digests.append(bytes(digest))
-                list_ids.append(list_id)
-                category_ids.append(category_id)
+            digests.append(b"".join([bytes(row[1]) for row in rows]))
+            columns.append(np.array([(row[0], row[2], row[3]) for row in rows], dtype=np.int64))
+            del rows
+        table = np.concatenate(columns) if columns else np.empty((0, 3), dtype=np.int64)
         rows_out = EntryRows(
             b"".join(digests),
-            np.asarray(ids, dtype=np.int64),
-            np.asarray(list_ids, dtype=np.int64),
-            np.asarray(category_ids, dtype=np.int64),
+            np.ascontiguousarray(table[:, 0]),
+            np.ascontiguousarray(table[:, 1]),
+            np.ascontiguousarray(table[:, 2]),
         )
-        return rows_out, (ids[-1] if ids else after)
+        return rows_out, (int(table[-1, 0]) if len(table) else after)
 
     # -- statistics and audit ------------------------------------------------------------
     def add_stats(self, rows: Iterable[StatRow]) -> None:
