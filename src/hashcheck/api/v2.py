@@ -7,6 +7,7 @@ index version. The batch is refused whole if any item is malformed (no partial a
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -21,12 +22,24 @@ from hashcheck.index.snapshot import Snapshot
 # Enough for 10,000 SHA-256 items with generous formatting.
 BYTES_PER_ITEM = 256
 SHOWN_ITEM_ERRORS = 20
-_ALGORITHMS = {a.value: a for a in Algorithm}
+_HEX_LENGTHS = {a.value: a.hex_length for a in Algorithm}
 _HEX = frozenset("0123456789abcdefABCDEF")
 
 
-def parse_request(body: bytes, max_batch: int) -> list[tuple[Algorithm, str, bytes]]:
-    """(algorithm, hex as sent, raw digest) per item; raises with every bad item's index."""
+@dataclass(frozen=True)
+class Batch:
+    """A validated request: parallel columns, one element per submitted hash."""
+
+    algorithms: list[str]
+    texts: list[str]  # lower-case hex, echoed in the answer
+    raws: list[bytes]
+
+    def __len__(self) -> int:
+        return len(self.raws)
+
+
+def parse_request(body: bytes, max_batch: int) -> Batch:
+    """The batch in ``body``; raises with every bad item's index if any item is malformed."""
     try:
         document = orjson.loads(body)
     except orjson.JSONDecodeError:
@@ -40,77 +53,94 @@ def parse_request(body: bytes, max_batch: int) -> list[tuple[Algorithm, str, byt
         raise BadRequest('"hashes" is empty')
     if len(items) > max_batch:
         raise BadRequest(f"{len(items)} hashes in one request; the limit is {max_batch}")
-    parsed: list[tuple[Algorithm, str, bytes]] = []
+    algorithms: list[str] = []
+    texts: list[str] = []
+    raws: list[bytes] = []
     errors: list[dict[str, Any]] = []
+    lengths = _HEX_LENGTHS
+    fromhex = bytes.fromhex
     for index, item in enumerate(items):
-        problem = None
-        if not isinstance(item, dict):
-            problem = 'must be an object {"algorithm": ..., "hash": ...}'
-        else:
-            algorithm = _ALGORITHMS.get(item.get("algorithm"))  # type: ignore[arg-type]
-            value = item.get("hash")
-            if algorithm is None:
-                problem = f"algorithm must be one of {', '.join(_ALGORITHMS)}"
-            elif not isinstance(value, str):
-                problem = '"hash" must be a string'
-            else:
-                text = value.strip()
-                if len(text) != algorithm.hex_length or not _HEX.issuperset(text):
-                    problem = (
-                        f"{algorithm.value} hash must be {algorithm.hex_length} hex characters"
-                    )
-                else:
-                    parsed.append((algorithm, text.lower(), bytes.fromhex(text)))
-        if problem is not None:
-            errors.append({"index": index, "message": problem})
+        # Fast path for well-formed items; anything odd goes to `_item` for a precise message.
+        try:
+            name = item["algorithm"]
+            text = item["hash"]
+            raw = fromhex(text)
+            if len(text) != lengths[name] or len(raw) * 2 != len(text):
+                raise ValueError
+        except (KeyError, TypeError, ValueError):
+            problem, name, text, raw = _item(item)
+            if problem is not None:
+                errors.append({"index": index, "message": problem})
+                continue
+        algorithms.append(name)
+        texts.append(text.lower())
+        raws.append(raw)
     if errors:
         raise InvalidHashes(
             f"{len(errors)} invalid item(s); nothing was checked",
             details=errors[:SHOWN_ITEM_ERRORS],
         )
-    return parsed
+    return Batch(algorithms, texts, raws)
+
+
+def _item(item: object) -> tuple[str | None, str, str, bytes]:
+    """(problem, algorithm, hex, raw) for an item the fast path refused."""
+    if not isinstance(item, dict):
+        return 'must be an object {"algorithm": ..., "hash": ...}', "", "", b""
+    name = item.get("algorithm")
+    value = item.get("hash")
+    if not isinstance(name, str) or name not in _HEX_LENGTHS:
+        return f"algorithm must be one of {', '.join(_HEX_LENGTHS)}", "", "", b""
+    if not isinstance(value, str):
+        return '"hash" must be a string', "", "", b""
+    text = value.strip()
+    length = _HEX_LENGTHS[name]
+    if len(text) != length or not _HEX.issuperset(text):
+        return f"{name} hash must be {length} hex characters", "", "", b""
+    return None, name, text, bytes.fromhex(text)
 
 
 def check(
     snapshot: Snapshot,
     view: ClientView,
-    items: list[tuple[Algorithm, str, bytes]],
+    batch: Batch,
     digester: Digester,
     match_ids: MatchIds,
 ) -> tuple[bytes, dict[int, int]]:
     """The JSON answer and the number of matches per list (for usage statistics)."""
-    keyed = {a: digester.for_algorithm(a) for a in Algorithm}
-    digests = [keyed[algorithm](raw) for algorithm, _, raw in items]
+    keyed = {a.value: digester.for_algorithm(a) for a in Algorithm}
+    if len(set(batch.algorithms)) == 1:
+        digests = list(map(keyed[batch.algorithms[0]], batch.raws))
+    else:
+        digests = [keyed[name](raw) for name, raw in zip(batch.algorithms, batch.raws, strict=True)]
     hits_per_item = snapshot.exact.lookup_many(digests)
     day = int(time.time() // 86400)
     client_id = view.client.client_id
     matched_lists: dict[int, int] = {}
-    results: list[dict[str, Any]] = []
-    append = results.append
-    for (algorithm, text, _), hits in zip(items, hits_per_item, strict=True):
-        matches = snapshot.visible(view, hits) if hits else None
+    results: list[dict[str, Any]] = [
+        {"algorithm": name, "hash": text, "match": False, "matches": []}
+        for name, text in zip(batch.algorithms, batch.texts, strict=True)
+    ]
+    for position, hits in enumerate(hits_per_item):
+        if not hits:
+            continue
+        matches = snapshot.visible(view, hits)
         if not matches:
-            append({"algorithm": algorithm.value, "hash": text, "match": False, "matches": []})
             continue
         for list_id in {m.list_id for m in matches}:
             matched_lists[list_id] = matched_lists.get(list_id, 0) + 1
-        append(
+        result = results[position]
+        result["match"] = True
+        result["matches"] = [
             {
-                "algorithm": algorithm.value,
-                "hash": text,
-                "match": True,
-                "matches": [
-                    {
-                        "list": m.list_name,
-                        "category": m.category,
-                        "severity": m.severity,
-                        "action": m.action.value,
-                        "kind": "exact",
-                        "match_id": match_ids.issue(m.entry_id, day, client_id),
-                    }
-                    for m in matches
-                ],
+                "list": m.list_name,
+                "category": m.category,
+                "severity": m.severity,
+                "action": m.action.value,
+                "kind": "exact",
+                "match_id": match_ids.issue(m.entry_id, day, client_id),
             }
-        )
+            for m in matches
+        ]
     body = orjson.dumps({"version": snapshot.version, "results": results})
     return body, matched_lists

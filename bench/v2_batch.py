@@ -1,0 +1,95 @@
+"""Benchmark (b): v2 batch checks, hashes per second with one worker, over HTTP.
+
+In one run on loopback: wrk (native) posts batches of 10,000 MD5s (1 in 100 listed) to a
+hashcheck server with 1M entries; the reference is the keyed digest alone (HMAC-SHA256 of the
+same 10,000 hashes, in this process), the part of the work no implementation can skip, and
+the v2 handler called in-process without HTTP. Writes bench/results/v2_batch.json.
+
+    .venv/bin/python -m bench.v2_batch [--entries N] [--seconds S]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from bench.common import deploy, hashcheck_server, random_md5s, run_wrk, write_result
+from hashcheck.admin.setup import open_key
+from hashcheck.api import v2
+from hashcheck.hashes.algorithms import Algorithm
+from hashcheck.hashes.keyed import Digester
+from hashcheck.hashes.matchid import MatchIds
+from hashcheck.node.follower import Follower
+from hashcheck.store.open import open_store
+
+BATCH = 10_000
+
+
+def rate(work: Any, items: int, repeat: int) -> float:
+    best = float("inf")
+    for _ in range(repeat):
+        started = time.perf_counter()
+        work()
+        best = min(best, time.perf_counter() - started)
+    return items / best
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--entries", type=int, default=1_000_000)
+    parser.add_argument("--seconds", type=int, default=10)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as folder:
+        scratch = Path(folder)
+        deployment = deploy(scratch / "deployment", args.entries)
+        hashes = [raw.hex() for raw in random_md5s(BATCH, seed=7)]
+        for position in range(0, BATCH, 100):
+            hashes[position] = deployment.listed[position].hex()
+        body = json.dumps({"hashes": [{"algorithm": "md5", "hash": h} for h in hashes]})
+
+        store = open_store(deployment.url)
+        key = open_key(store, deployment.key_file)
+        digester = Digester(key)
+        raws = [bytes.fromhex(h) for h in hashes]
+        digest_rate = rate(lambda: digester.digest_many(Algorithm.MD5, raws), BATCH, 20)
+        follower = Follower(store)
+        follower.refresh()
+        snapshot = follower.snapshot
+        assert snapshot is not None
+        view = snapshot.catalog.views["bench"]
+        match_ids = MatchIds(key)
+        payload = body.encode()
+
+        def in_process() -> None:
+            items = v2.parse_request(payload, BATCH)
+            v2.check(snapshot, view, items, digester, match_ids)
+
+        handler_rate = rate(in_process, BATCH, 10)
+        store.close()
+
+        with hashcheck_server(deployment) as base:
+            run_wrk(base + "/v2/check", [body], seconds=2, connections=2, content_type="application/json", scratch=scratch)
+            http = run_wrk(base + "/v2/check", [body], seconds=args.seconds, connections=2, content_type="application/json", scratch=scratch)
+    http_rate = http.requests_per_second * BATCH
+    results = {
+        "entries": args.entries,
+        "batch": BATCH,
+        "http": {**http.as_dict(), "hashes_per_second": round(http_rate)},
+        "in_process_handler_hashes_per_second": round(handler_rate),
+        "keyed_digest_alone_hashes_per_second": round(digest_rate),
+        "ratio_http_to_digest_alone": round(http_rate / digest_rate, 3),
+        "target_hashes_per_second": 500_000,
+    }
+    print(f"keyed digest alone:  {digest_rate:>10,.0f} hashes/s")  # noqa: T201
+    print(f"v2 handler in-process: {handler_rate:>8,.0f} hashes/s")  # noqa: T201
+    print(f"v2 over HTTP (1 worker): {http_rate:>6,.0f} hashes/s, p99 {http.p99_ms:.1f} ms per batch of {BATCH}")  # noqa: T201
+    print(f"ratio to the digest alone: {results['ratio_http_to_digest_alone']} (target 500,000 hashes/s)")  # noqa: T201
+    write_result("v2_batch", results)
+
+
+if __name__ == "__main__":
+    main()
