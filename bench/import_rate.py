@@ -77,17 +77,20 @@ def main() -> None:
     parser.add_argument("--one", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:
-        print(json.dumps(one_size(args.one)))  # noqa: T201
+        print(json.dumps(one_size(args.one)))
         return
     rows = []
     for size in args.sizes:
         output = subprocess.run(
             [sys.executable, "-m", "bench.import_rate", "--one", str(size)],
-            capture_output=True, text=True, check=True, timeout=1800,
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=1800,
         ).stdout
         row = json.loads(output.strip().splitlines()[-1])
         rows.append(row)
-        print(  # noqa: T201
+        print(
             f"{row['entries']:>11,} hashes in {row['seconds']:.1f}s: {row['hashes_per_second']:,} hashes/s "
             f"(keyed digest alone {row['keyed_digest_alone_hashes_per_second']:,}/s, "
             f"ratio {row['ratio_to_digest_alone']}), peak RSS {row['peak_rss_mb']} MB"

@@ -71,11 +71,11 @@ def main() -> None:
     measured = [index_bytes_per_entry(size) for size in args.sizes]
     reference = dict_bytes_per_entry(1_000_000)
     for row in measured:
-        print(  # noqa: T201
+        print(
             f"{row['entries']:>11,} entries: {row['rss_growth_bytes_per_entry']:.1f} bytes/entry "
             f"resident ({row['array_bytes_per_entry']:.0f} in the arrays)"
         )
-    print(f"reference, Python dict of 16-byte digests at 1M: {reference:.1f} bytes/entry")  # noqa: T201
+    print(f"reference, Python dict of 16-byte digests at 1M: {reference:.1f} bytes/entry")
     write_result(
         "memory",
         {

@@ -72,8 +72,22 @@ def main() -> None:
         store.close()
 
         with hashcheck_server(deployment) as base:
-            run_wrk(base + "/v2/check", [body], seconds=2, connections=2, content_type="application/json", scratch=scratch)
-            http = run_wrk(base + "/v2/check", [body], seconds=args.seconds, connections=2, content_type="application/json", scratch=scratch)
+            run_wrk(
+                base + "/v2/check",
+                [body],
+                seconds=2,
+                connections=2,
+                content_type="application/json",
+                scratch=scratch,
+            )
+            http = run_wrk(
+                base + "/v2/check",
+                [body],
+                seconds=args.seconds,
+                connections=2,
+                content_type="application/json",
+                scratch=scratch,
+            )
     http_rate = http.requests_per_second * BATCH
     results = {
         "entries": args.entries,
@@ -84,10 +98,14 @@ def main() -> None:
         "ratio_http_to_digest_alone": round(http_rate / digest_rate, 3),
         "target_hashes_per_second": 500_000,
     }
-    print(f"keyed digest alone:  {digest_rate:>10,.0f} hashes/s")  # noqa: T201
-    print(f"v2 handler in-process: {handler_rate:>8,.0f} hashes/s")  # noqa: T201
-    print(f"v2 over HTTP (1 worker): {http_rate:>6,.0f} hashes/s, p99 {http.p99_ms:.1f} ms per batch of {BATCH}")  # noqa: T201
-    print(f"ratio to the digest alone: {results['ratio_http_to_digest_alone']} (target 500,000 hashes/s)")  # noqa: T201
+    print(f"keyed digest alone:  {digest_rate:>10,.0f} hashes/s")
+    print(f"v2 handler in-process: {handler_rate:>8,.0f} hashes/s")
+    print(
+        f"v2 over HTTP (1 worker): {http_rate:>6,.0f} hashes/s, p99 {http.p99_ms:.1f} ms per batch of {BATCH}"
+    )
+    print(
+        f"ratio to the digest alone: {results['ratio_http_to_digest_alone']} (target 500,000 hashes/s)"
+    )
     write_result("v2_batch", results)
 
 
