@@ -166,3 +166,25 @@ def test_installed_entry_point_runs(env: dict[str, str]) -> None:
     )
     assert result.returncode == 0, result.stderr
     assert "list key" in result.stdout
+
+
+def test_progress_bar_only_on_a_terminal() -> None:
+    import io
+
+    from hashcheck.cli.progress import ProgressBar
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    terminal = Terminal()
+    bar = ProgressBar("importing x", terminal)
+    bar(50, 100)
+    bar(100, 100)
+    bar.finish()
+    assert "importing x [" in terminal.getvalue() and "100.0%" in terminal.getvalue()
+    pipe = io.StringIO()
+    quiet = ProgressBar("importing x", pipe)
+    quiet(100, 100)
+    quiet.finish()
+    assert pipe.getvalue() == ""

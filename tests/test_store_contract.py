@@ -181,3 +181,18 @@ def test_misaligned_digests_are_refused(store: Store) -> None:
     with pytest.raises(ValueError, match="multiple of 16"):
         store.import_entries(hash_list.list_id, [(1, b"x" * 17)], source="f", actor="op")
     assert store.entry_count() == 0
+
+
+def test_a_newer_schema_is_refused(store_url: str) -> None:
+    from hashcheck.store.errors import SchemaTooNew
+    from hashcheck.store.open import open_store
+    from hashcheck.store.sql import SqlStore
+
+    opened = open_store(store_url)
+    opened.migrate()
+    assert isinstance(opened, SqlStore)
+    with opened._tx(write=True) as cur:  # what a future hashcheck's migration would leave
+        cur.execute("UPDATE schema_version SET version = 999")
+    with pytest.raises(SchemaTooNew, match="upgrade hashcheck"):
+        opened.migrate()
+    opened.close()
