@@ -13,7 +13,7 @@ from hashcheck.admin.errors import ImportRejected
 from hashcheck.admin.setup import initialise, open_key
 from hashcheck.catalog.model import Grant
 from hashcheck.cli.exitcodes import ExitCode
-from hashcheck.cli.output import as_csv, as_json, table
+from hashcheck.cli.output import as_json, render
 from hashcheck.cli.progress import ProgressBar
 from hashcheck.config import Settings
 from hashcheck.hashes.keyed import Digester
@@ -23,6 +23,10 @@ from hashcheck.store.open import open_store
 
 def _print(text: str) -> None:
     sys.stdout.write(text + "\n")
+
+
+def _fmt(args: argparse.Namespace) -> str:
+    return "json" if args.json else "table"
 
 
 @contextlib.contextmanager
@@ -89,11 +93,7 @@ def clients_list(args: argparse.Namespace, settings: Settings) -> int:
             )
             for c in store.clients()
         ]
-    if args.json:
-        keys = ("client_id", "name", "status", "grants")
-        _print(as_json([dict(zip(keys, row, strict=True)) for row in rows]))
-    else:
-        _print(table(("CLIENT", "NAME", "STATUS", "CHECKS"), rows))
+    _print(render(("client_id", "name", "status", "grants"), rows, _fmt(args)))
     return ExitCode.OK
 
 
@@ -165,11 +165,7 @@ def lists_list(args: argparse.Namespace, settings: Settings) -> int:
             (item.name, item.supplier, store.entry_count(item.list_id), item.description)
             for item in store.lists()
         ]
-    if args.json:
-        keys = ("name", "supplier", "entries", "description")
-        _print(as_json([dict(zip(keys, row, strict=True)) for row in rows]))
-    else:
-        _print(table(("LIST", "SUPPLIER", "ENTRIES", "DESCRIPTION"), rows))
+    _print(render(("name", "supplier", "entries", "description"), rows, _fmt(args)))
     return ExitCode.OK
 
 
@@ -249,12 +245,6 @@ def remove(args: argparse.Namespace, settings: Settings) -> int:
 def stats(args: argparse.Namespace, settings: Settings) -> int:
     with _store(settings) as store:
         lines = usage.read(store, client=args.client, list_name=args.list_name, since=args.since)
-    headers = ("day", "client", "list", "checked", "matched")
     rows = [(s.day, s.client, s.list, s.checked, s.matched) for s in lines]
-    if args.format == "json":
-        _print(as_json([dict(zip(headers, row, strict=True)) for row in rows]))
-    elif args.format == "csv":
-        _print(as_csv(headers, rows))
-    else:
-        _print(table([h.upper() for h in headers], rows))
+    _print(render(("day", "client", "list", "checked", "matched"), rows, args.format))
     return ExitCode.OK

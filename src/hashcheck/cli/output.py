@@ -29,3 +29,12 @@ def as_csv(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     writer.writerow(headers)
     writer.writerows(rows)
     return buffer.getvalue().rstrip("\n")
+
+
+def render(keys: Sequence[str], rows: Sequence[Sequence[Any]], fmt: str) -> str:
+    """Rows as a table (headers from the keys), a JSON list of objects, or CSV."""
+    if fmt == "json":
+        return as_json([dict(zip(keys, row, strict=True)) for row in rows])
+    if fmt == "csv":
+        return as_csv(keys, rows)
+    return table([key.upper() for key in keys], rows)
