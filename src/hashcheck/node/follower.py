@@ -16,6 +16,7 @@ import numpy as np
 from hashcheck.catalog.model import Catalog, Slot
 from hashcheck.index.exact import EntryBlock, ExactIndex
 from hashcheck.index.snapshot import Snapshot
+from hashcheck.node.periodic import Periodic
 from hashcheck.store.interface import Store
 from hashcheck.store.records import EntryRows
 
@@ -25,16 +26,16 @@ log = logging.getLogger("hashcheck.follower")
 class Follower:
     def __init__(self, store: Store, poll_interval: float = 0.25) -> None:
         self._store = store
-        self._poll_interval = poll_interval
         self._snapshot: Snapshot | None = None
         self._slot_of: dict[int, int] = {}  # (list_id << 32 | category_id) -> slot index
         self._slots: list[Slot] = []
         self._seen_version = -1
-        self.last_error: str | None = None
         self.last_success: float = 0.0
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
         self.ready = threading.Event()
+        # On failure the node keeps answering from its last snapshot.
+        self._loop = Periodic(
+            "hashcheck-follower", poll_interval, self.refresh, log=log, what="follow the store"
+        )
 
     @property
     def snapshot(self) -> Snapshot | None:
@@ -82,22 +83,13 @@ class Follower:
             mapping[position] = slot
         return EntryBlock(rows.digests, rows.entry_ids, mapping[inverse.reshape(-1)])
 
+    @property
+    def last_error(self) -> str | None:
+        """Why the last poll of the store failed; None while it works."""
+        return self._loop.last_error
+
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name="hashcheck-follower", daemon=True)
-        self._thread.start()
+        self._loop.start()
 
     def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                self.refresh()
-                self.last_error = None
-            except Exception as exc:  # the node keeps answering from its last snapshot
-                if self.last_error != str(exc):
-                    log.warning("cannot follow the store: %s", exc)
-                self.last_error = str(exc)
-            self._stop.wait(self._poll_interval)
+        self._loop.stop()

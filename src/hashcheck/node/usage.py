@@ -12,6 +12,7 @@ import threading
 import time
 from collections.abc import Iterable
 
+from hashcheck.node.periodic import Periodic
 from hashcheck.store.interface import Store
 from hashcheck.store.records import StatRow
 
@@ -83,9 +84,15 @@ class UsageFlusher:
     def __init__(self, counters: UsageCounters, store: Store, interval: float = 5.0) -> None:
         self._counters = counters
         self._store = store
-        self._interval = interval
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        # A failed flush keeps the counts in memory; they go out with the next one.
+        self._loop = Periodic(
+            "hashcheck-usage",
+            interval,
+            self.flush,
+            log=log,
+            what="flush usage statistics",
+            first_at_once=False,
+        )
         self._flush_lock = threading.Lock()
 
     def flush(self) -> int:
@@ -102,19 +109,9 @@ class UsageFlusher:
             return len(rows)
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name="hashcheck-usage", daemon=True)
-        self._thread.start()
+        self._loop.start()
 
     def stop(self) -> None:
         """Stop the thread and flush what is left."""
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=10)
+        self._loop.stop()
         self.flush()
-
-    def _run(self) -> None:
-        while not self._stop.wait(self._interval):
-            try:
-                self.flush()
-            except Exception as exc:  # counts stay in memory and go out with the next flush
-                log.warning("cannot flush usage statistics: %s", exc)
