@@ -150,6 +150,13 @@ def assert_error(status: int, body: Any, expected: int, code: str) -> None:
         (b'"hashes"', "bad_request"),
         (b'{"hashes": "abc"}', "bad_request"),
         (b'{"hashes": []}', "bad_request"),
+        (b"{}", "bad_request"),
+        (b'{"md5": []}', "bad_request"),
+        (b'{"md5": "abc"}', "bad_request"),
+        (b'{"md5": ["' + b"a" * 32 + b'"], "hashes": []}', "bad_request"),
+        (b'{"md5": ["' + b"a" * 32 + b'"], "only_matches": "yes"}', "bad_request"),
+        (b'{"md5": ["' + b"a" * 31 + b'"]}', "invalid_hash"),
+        (b'{"sha1": [5]}', "invalid_hash"),
         (b'{"hashes": [5]}', "invalid_hash"),
         (b'{"hashes": [{"algorithm": "crc32", "hash": "abcd"}]}', "invalid_hash"),
         (b'{"hashes": [{"algorithm": "md5", "hash": "abc"}]}', "invalid_hash"),
@@ -232,3 +239,35 @@ def test_readiness_reports_index(server: ServerThread, deployment: Deployment) -
     assert body["entries"] == 5
     assert body["index_version"] == deployment.store().version()
     assert body["snapshot_age_seconds"] >= 0
+
+
+def test_compact_shape_with_only_matches(server: ServerThread, deployment: Deployment) -> None:
+    clean = [md5(f"clean {n}") for n in range(2000)]
+    payload = {
+        "md5": [*clean[:1000], md5("severe"), *clean[1000:]],
+        "sha256": [sha256("severe"), sha256("clean")],
+        "only_matches": True,
+    }
+    status, body, _ = call(
+        server.base, "/v2/check", payload, auth=(deployment.client_id, deployment.secret)
+    )
+    assert status == 200
+    assert body["checked"] == 2003
+    found = [(r["index"], r["algorithm"]) for r in body["results"]]
+    assert found == [(1000, "md5"), (2001, "sha256")]
+    assert all(r["match"] and r["matches"] for r in body["results"])
+
+
+def test_mixed_algorithms_and_whitespace_in_object_shape(
+    server: ServerThread, deployment: Deployment
+) -> None:
+    body = check(
+        server,
+        deployment,
+        [
+            {"algorithm": "sha256", "hash": " " + sha256("severe") + " "},
+            {"algorithm": "md5", "hash": md5("severe")},
+        ],
+    )
+    assert [r["match"] for r in body["results"]] == [True, True]
+    assert body["results"][0]["hash"] == sha256("severe")

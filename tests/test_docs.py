@@ -77,7 +77,9 @@ def json_blocks(page: str) -> list[object]:
 
 def test_v2_examples_are_real(demo_like: tuple[ServerThread, Deployment]) -> None:
     server, deployment = demo_like
-    request, response, error = json_blocks((DOCS / "v2-api.md").read_text())
+    request, response, compact, compact_response, error = json_blocks(
+        (DOCS / "v2-api.md").read_text()
+    )
     status, body, _ = call(server.base, "/v2/check", request, auth=("acme", deployment.secret))
     assert status == 200
     assert isinstance(response, dict)
@@ -90,6 +92,15 @@ def test_v2_examples_are_real(demo_like: tuple[ServerThread, Deployment]) -> Non
             assert {k: match[k] for k in ("list", "category", "action")} == {
                 k: documented_match[k] for k in ("list", "category", "action")
             }
+    status, body, _ = call(server.base, "/v2/check", compact, auth=("acme", deployment.secret))
+    assert status == 200
+    assert isinstance(compact_response, dict)
+    assert body.keys() == compact_response.keys()
+    assert body["checked"] == compact_response["checked"]
+    assert [r.keys() for r in body["results"]] == [r.keys() for r in compact_response["results"]]
+    assert [r["index"] for r in body["results"]] == [
+        r["index"] for r in compact_response["results"]
+    ]
     bad = {
         "hashes": [{"algorithm": "md5", "hash": "x"}] * 3 + [{"algorithm": "md5", "hash": "0" * 32}]
     }

@@ -89,8 +89,22 @@ def document(max_batch: int) -> dict[str, Any]:
                 "Error": _ERROR,
                 "CheckRequest": {
                     "type": "object",
-                    "required": ["hashes"],
+                    "description": (
+                        'Either "hashes" (one object per hash) or lists under "md5", "sha1", '
+                        '"sha256" (taken in that order), not both.'
+                    ),
                     "properties": {
+                        **{
+                            name: {
+                                "type": "array",
+                                "items": {"type": "string", "pattern": "^[0-9a-fA-F]+$"},
+                            }
+                            for name in ("md5", "sha1", "sha256")
+                        },
+                        "only_matches": {
+                            "type": "boolean",
+                            "description": "Answer only for the hashes that matched.",
+                        },
                         "hashes": {
                             "type": "array",
                             "minItems": 1,
@@ -103,7 +117,7 @@ def document(max_batch: int) -> dict[str, Any]:
                                     "hash": {"type": "string", "pattern": "^[0-9a-fA-F]+$"},
                                 },
                             },
-                        }
+                        },
                     },
                 },
                 "Match": {
@@ -120,15 +134,20 @@ def document(max_batch: int) -> dict[str, Any]:
                 },
                 "CheckResponse": {
                     "type": "object",
-                    "required": ["version", "results"],
+                    "required": ["version", "checked", "results"],
                     "properties": {
                         "version": {"type": "integer"},
+                        "checked": {"type": "integer"},
                         "results": {
                             "type": "array",
                             "items": {
                                 "type": "object",
                                 "required": ["algorithm", "hash", "match", "matches"],
                                 "properties": {
+                                    "index": {
+                                        "type": "integer",
+                                        "description": "Position in the request (only_matches)",
+                                    },
                                     "algorithm": {"type": "string"},
                                     "hash": {"type": "string"},
                                     "match": {"type": "boolean"},

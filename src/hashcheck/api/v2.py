@@ -33,71 +33,133 @@ class Batch:
     algorithms: list[str]
     texts: list[str]  # lower-case hex, echoed in the answer
     raws: list[bytes]
+    only_matches: bool = False
 
     def __len__(self) -> int:
         return len(self.raws)
 
 
 def parse_request(body: bytes, max_batch: int) -> Batch:
-    """The batch in ``body``; raises with every bad item's index if any item is malformed."""
+    """The batch in ``body``; raises with every bad item's index if any item is malformed.
+
+    Two shapes: ``{"hashes": [{"algorithm": "md5", "hash": "..."}, ...]}``, or the compact
+    ``{"md5": ["...", ...], "sha1": [...], "sha256": [...]}`` (answered in that order).
+    """
     try:
         document = orjson.loads(body)
     except orjson.JSONDecodeError:
         raise BadRequest("body is not valid JSON") from None
     if not isinstance(document, dict):
         raise BadRequest('body must be a JSON object: {"hashes": [...]}')
-    items = document.get("hashes")
+    only_matches = document.get("only_matches", False)
+    if not isinstance(only_matches, bool):
+        raise BadRequest('"only_matches" must be true or false')
+    compact = [name for name in _HEX_LENGTHS if name in document]
+    if "hashes" in document:
+        if compact:
+            raise BadRequest('give either "hashes" or lists under "md5", "sha1", "sha256"')
+        names, texts = _object_columns(document["hashes"], max_batch)
+    elif compact:
+        names, texts = _compact_columns(document, compact, max_batch)
+    else:
+        raise BadRequest('give "hashes" (a list of objects) or lists under "md5", "sha1", "sha256"')
+    return _validated(names, texts, only_matches)
+
+
+def _count(count: int, max_batch: int) -> None:
+    if count == 0:
+        raise BadRequest("no hashes given")
+    if count > max_batch:
+        raise BadRequest(f"{count} hashes in one request; the limit is {max_batch}")
+
+
+def _object_columns(items: object, max_batch: int) -> tuple[list[Any], list[Any]]:
     if not isinstance(items, list):
         raise BadRequest('"hashes" must be a list of {"algorithm", "hash"} objects')
-    if not items:
-        raise BadRequest('"hashes" is empty')
-    if len(items) > max_batch:
-        raise BadRequest(f"{len(items)} hashes in one request; the limit is {max_batch}")
-    algorithms: list[str] = []
-    texts: list[str] = []
+    _count(len(items), max_batch)
+    try:
+        return [item["algorithm"] for item in items], [item["hash"] for item in items]
+    except (KeyError, TypeError):
+        errors = [
+            {"index": index, "message": 'must be an object {"algorithm": ..., "hash": ...}'}
+            for index, item in enumerate(items)
+            if not isinstance(item, dict) or "algorithm" not in item or "hash" not in item
+        ]
+        raise _invalid(errors) from None
+
+
+def _compact_columns(
+    document: dict[str, Any], compact: list[str], max_batch: int
+) -> tuple[list[Any], list[Any]]:
+    names: list[str] = []
+    texts: list[Any] = []
+    for name in compact:
+        values = document[name]
+        if not isinstance(values, list):
+            raise BadRequest(f'"{name}" must be a list of hex strings')
+        names.extend([name] * len(values))
+        texts.extend(values)
+    _count(len(texts), max_batch)
+    return names, texts
+
+
+def _validated(names: list[Any], texts: list[Any], only_matches: bool) -> Batch:
+    fast = _uniform(names, texts, only_matches)
+    if fast is not None:
+        return fast
     raws: list[bytes] = []
+    clean: list[str] = []
     errors: list[dict[str, Any]] = []
-    lengths = _HEX_LENGTHS
-    fromhex = bytes.fromhex
-    for index, item in enumerate(items):
-        # Fast path for well-formed items; anything odd goes to `_item` for a precise message.
-        try:
-            name = item["algorithm"]
-            text = item["hash"]
-            raw = fromhex(text)
-            if len(text) != lengths[name] or len(raw) * 2 != len(text):
-                raise ValueError
-        except (KeyError, TypeError, ValueError):
-            problem, name, text, raw = _item(item)
-            if problem is not None:
-                errors.append({"index": index, "message": problem})
-                continue
-        algorithms.append(name)
-        texts.append(text.lower())
-        raws.append(raw)
+    for index, (name, value) in enumerate(zip(names, texts, strict=True)):
+        problem, text = _check_item(name, value)
+        if problem is not None:
+            errors.append({"index": index, "message": problem})
+        else:
+            clean.append(text)
+            raws.append(bytes.fromhex(text))
     if errors:
-        raise InvalidHashes(
-            f"{len(errors)} invalid item(s); nothing was checked",
-            details=errors[:SHOWN_ITEM_ERRORS],
-        )
-    return Batch(algorithms, texts, raws)
+        raise _invalid(errors)
+    return Batch(names, clean, raws, only_matches)
 
 
-def _item(item: object) -> tuple[str | None, str, str, bytes]:
-    """(problem, algorithm, hex, raw) for an item the fast path refused."""
-    if not isinstance(item, dict):
-        return 'must be an object {"algorithm": ..., "hash": ...}', "", "", b""
-    name = item.get("algorithm")
-    value = item.get("hash")
+def _uniform(names: list[Any], texts: list[Any], only_matches: bool) -> Batch | None:
+    """The batch in a few C-level passes when every item is a well-formed hash of one
+    algorithm (the usual scan); None sends it through the item-by-item checks."""
+    try:
+        if len(set(names)) != 1:
+            return None
+        length = _HEX_LENGTHS.get(names[0])
+        if length is None or set(map(len, texts)) != {length}:
+            return None
+        packed = bytes.fromhex("".join(texts))
+    except (TypeError, ValueError):
+        return None
+    size = length // 2
+    # fromhex skips whitespace; a short result means some text was not pure hex.
+    if len(packed) != size * len(texts):
+        return None
+    raws = [packed[i : i + size] for i in range(0, len(packed), size)]
+    return Batch(names, [text.lower() for text in texts], raws, only_matches)
+
+
+def _check_item(name: object, value: object) -> tuple[str | None, str]:
+    """(problem, lower-case hex) for one item."""
     if not isinstance(name, str) or name not in _HEX_LENGTHS:
-        return f"algorithm must be one of {', '.join(_HEX_LENGTHS)}", "", "", b""
+        return f"algorithm must be one of {', '.join(_HEX_LENGTHS)}", ""
     if not isinstance(value, str):
-        return '"hash" must be a string', "", "", b""
+        return '"hash" must be a string', ""
     text = value.strip()
     length = _HEX_LENGTHS[name]
     if len(text) != length or not _HEX.issuperset(text):
-        return f"{name} hash must be {length} hex characters", "", "", b""
-    return None, name, text, bytes.fromhex(text)
+        return f"{name} hash must be {length} hex characters", ""
+    return None, text.lower()
+
+
+def _invalid(errors: list[dict[str, Any]]) -> InvalidHashes:
+    return InvalidHashes(
+        f"{len(errors)} invalid item(s); nothing was checked",
+        details=errors[:SHOWN_ITEM_ERRORS],
+    )
 
 
 def check(
@@ -117,10 +179,14 @@ def check(
     day = int(time.time() // 86400)
     client_id = view.client.client_id
     matched_lists: dict[int, int] = {}
-    results: list[dict[str, Any]] = [
-        {"algorithm": name, "hash": text, "match": False, "matches": []}
-        for name, text in zip(batch.algorithms, batch.texts, strict=True)
-    ]
+    results: list[dict[str, Any]] = (
+        []
+        if batch.only_matches
+        else [
+            {"algorithm": name, "hash": text, "match": False, "matches": []}
+            for name, text in zip(batch.algorithms, batch.texts, strict=True)
+        ]
+    )
     for position, hits in enumerate(hits_per_item):
         if not hits:
             continue
@@ -129,7 +195,15 @@ def check(
             continue
         for list_id in {m.list_id for m in matches}:
             matched_lists[list_id] = matched_lists.get(list_id, 0) + 1
-        result = results[position]
+        if batch.only_matches:
+            result: dict[str, Any] = {
+                "index": position,
+                "algorithm": batch.algorithms[position],
+                "hash": batch.texts[position],
+            }
+            results.append(result)
+        else:
+            result = results[position]
         result["match"] = True
         result["matches"] = [
             {
@@ -142,5 +216,5 @@ def check(
             }
             for m in matches
         ]
-    body = orjson.dumps({"version": snapshot.version, "results": results})
+    body = orjson.dumps({"version": snapshot.version, "checked": len(batch), "results": results})
     return body, matched_lists
