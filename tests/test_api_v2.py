@@ -271,3 +271,21 @@ def test_mixed_algorithms_and_whitespace_in_object_shape(
     )
     assert [r["match"] for r in body["results"]] == [True, True]
     assert body["results"][0]["hash"] == sha256("severe")
+
+
+def test_degraded_when_the_store_is_gone(server: ServerThread, deployment: Deployment) -> None:
+    """Checks keep answering from memory; readiness says degraded without leaking details."""
+    import time
+
+    node = server.app.node
+    node.store.close()  # the follower's next poll fails on the closed connection
+    started = time.monotonic()
+    while True:
+        status, body, _ = call(server.base, "/readyz")
+        if body["status"] == "degraded":
+            break
+        assert time.monotonic() - started < 5, body
+    assert status == 200
+    assert "hashcheck.db" not in json.dumps(body) and body["store_error"]
+    answer = check(server, deployment, [{"algorithm": "md5", "hash": md5("severe")}])
+    assert answer["results"][0]["match"] is True

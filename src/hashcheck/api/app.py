@@ -44,6 +44,8 @@ def _answer(body: bytes) -> tuple[dict[str, Any], dict[str, Any]]:
     )
 
 
+_STORE_ERROR = "the store cannot be reached; the node's log says why"
+
 # The two legacy answers, built once: they are most of what the server sends.
 _TRUE_START, _TRUE_BODY = _answer(legacy.TRUE)
 _FALSE_START, _FALSE_BODY = _answer(legacy.FALSE)
@@ -156,7 +158,10 @@ class HashcheckApp:
         follower = self.node.follower
         snapshot = follower.snapshot
         if snapshot is None:
-            body: dict[str, Any] = {"status": "starting", "error": follower.last_error}
+            body: dict[str, Any] = {
+                "status": "starting",
+                "store_error": _STORE_ERROR if follower.last_error else None,
+            }
             await respond(send, 503, orjson.dumps(body), JSON, [(b"retry-after", b"1")])
             return
         body = {
@@ -164,7 +169,8 @@ class HashcheckApp:
             "index_version": snapshot.version,
             "entries": len(snapshot.exact),
             "snapshot_age_seconds": round(time.time() - follower.last_success, 3),
-            "store_error": follower.last_error,
+            # The error itself goes to the log: it may name hosts, users or paths.
+            "store_error": _STORE_ERROR if follower.last_error else None,
         }
         await respond(send, 200, orjson.dumps(body), JSON)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 
 from hashcheck.auth.cache import CredentialCache
@@ -10,6 +11,8 @@ from hashcheck.hashes.matchid import MatchIds
 from hashcheck.node.follower import Follower
 from hashcheck.node.usage import UsageCounters, UsageFlusher
 from hashcheck.store.interface import Store
+
+log = logging.getLogger("hashcheck.node")
 
 
 class Node:
@@ -38,5 +41,7 @@ class Node:
         self.follower.stop()
         try:
             self.flusher.stop()
+        except Exception as exc:  # shutting down: say what is lost rather than crash
+            log.error("usage counts since the last flush are lost; the store refused them: %s", exc)
         finally:
             self.store.close()
