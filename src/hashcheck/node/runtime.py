@@ -42,6 +42,6 @@ class Node:
         try:
             self.flusher.stop()
         except Exception as exc:  # shutting down: say what is lost rather than crash
-            log.error("usage counts since the last flush are lost; the store refused them: %s", exc)
+            log.error("usage counts since the last flush are lost; the store refused them: %s", exc)  # noqa: TRY400 - a traceback would add nothing
         finally:
             self.store.close()
