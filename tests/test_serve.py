@@ -110,3 +110,25 @@ def test_serve_refuses_to_start_without_init(tmp_path: Path) -> None:
     assert result.returncode == 6
     assert "hashcheck init" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_demo_set_up_completes_an_interrupted_one(tmp_path: Path) -> None:
+    from hashcheck.admin.setup import initialise
+    from hashcheck.cli import demo
+    from hashcheck.config import Settings
+    from hashcheck.store.open import open_store
+
+    fresh = Settings(
+        database_url=f"sqlite:///{tmp_path / 'demo.db'}", key_file=tmp_path / "list.key"
+    )
+    # As if a first run had stopped after creating the list: no client, no entries yet.
+    other = open_store(fresh.database_url)
+    initialise(other, fresh.key_file)
+    other.add_list(demo.DEMO_LIST, "hashcheck demo", "", actor="t")
+    other.close()
+    demo.prepare(fresh)
+    demo.prepare(fresh)  # and running it again changes nothing
+    other = open_store(fresh.database_url)
+    assert [c.client_id for c in other.clients()] == [demo.DEMO_CLIENT]
+    assert other.entry_count() == demo.SYNTHETIC + 2
+    other.close()

@@ -32,11 +32,11 @@ from hashcheck.index.snapshot import Snapshot
 from hashcheck.node.runtime import Node
 
 log = logging.getLogger("hashcheck.api")
-# POST answers are not cacheable by default (RFC 9111), so no cache header is sent: each
-# extra header costs the legacy path measurable time in the server's header checks.
 
 
 def _answer(body: bytes) -> tuple[dict[str, Any], dict[str, Any]]:
+    # POST answers are not cacheable by default (RFC 9111), so no cache header is sent: each
+    # extra header costs the legacy path measurable time in the server's header checks.
     headers = [(b"content-type", TEXT), (b"content-length", str(len(body)).encode())]
     return (
         {"type": "http.response.start", "status": 200, "headers": headers},

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import tempfile
 from pathlib import Path
@@ -37,16 +38,15 @@ def synthetic_md5(number: int) -> str:
 
 
 def prepare(settings: Settings) -> None:
-    """Create key, schema, the demo list and the demo client (each only once)."""
+    """Create key, schema, the demo list and the demo client. Each step is skipped when already
+    done, so a set-up interrupted half-way is completed by the next run."""
     store = open_store(settings.database_url)
     try:
         key, _ = initialise(store, settings.key_file)
-        try:
+        with contextlib.suppress(AlreadyExists):
             store.add_list(
                 DEMO_LIST, "hashcheck demo", "Test values and synthetic hashes", actor="demo"
             )
-        except AlreadyExists:
-            return
         with tempfile.TemporaryDirectory() as folder:
             path = Path(folder) / "demo.txt"
             lines = [TEST_MD5, TEST_SHA1, *(synthetic_md5(n) for n in range(SYNTHETIC))]
@@ -54,9 +54,10 @@ def prepare(settings: Settings) -> None:
             importing.import_file(
                 store, Digester(key), DEMO_LIST, path, actor="demo", category="baseline"
             )
-        clients.add_client(
-            store, "Demo client", actor="demo", client_id=DEMO_CLIENT, secret=DEMO_SECRET
-        )
+        with contextlib.suppress(AlreadyExists):
+            clients.add_client(
+                store, "Demo client", actor="demo", client_id=DEMO_CLIENT, secret=DEMO_SECRET
+            )
     finally:
         store.close()
 
