@@ -178,3 +178,26 @@ def test_memory_does_not_grow_with_file_size(
     # Five times the lines; the peak is bounded by the chunk size, not by the file.
     assert large_peak < small_peak * 1.5, (small_peak, large_peak)
     assert opened.entry_count() == 420_000
+
+
+def test_parallel_digests_equal_sequential_ones(
+    opened: Store, deployment: Deployment, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from hashcheck.admin import digesting
+
+    lines = [md5(n) for n in range(40_000)] + ["d41d8cd98f00b204e9800998ecf8427e"]
+    path = write(tmp_path / "l.txt", lines)
+    opened.add_list("copy", "s", "", actor="t")
+    sequential = run_import(opened, deployment, path, category="baseline")
+    monkeypatch.setattr(importing, "PARALLEL_FROM_BYTES", 0)
+    monkeypatch.setattr(digesting, "PARALLEL_FROM_BYTES", 0)
+    parallel = importing.import_file(
+        opened, Digester(deployment.key), "copy", path, actor="t", category="baseline"
+    )
+    assert (parallel.added, parallel.empty_file_dropped) == (sequential.added, 1) == (40_000, 1)
+    changes = opened.changes_since(0, 0)
+    by_list: dict[int, set[bytes]] = {}
+    for i, list_id in enumerate(changes.added.list_ids.tolist()):
+        by_list.setdefault(list_id, set()).add(changes.added.digests[i * 16 : (i + 1) * 16])
+    first, second = by_list.values()
+    assert first == second

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO, TypeVar
 
+from hashcheck.admin.digesting import PARALLEL_FROM_BYTES, RunDigester
 from hashcheck.admin.errors import ImportRejected
 from hashcheck.admin.names import find_category, find_list
 from hashcheck.formats.entries import EntryRun, FormatError, LineError, ParsedEntry
@@ -109,11 +110,14 @@ def import_file(
         )
     default_category = None if category is None else find_category(store, category).category_id
     report = ImportReport(list_name, str(path))
-    with _open(path) as stream:
+    with (
+        _open(path) as stream,
+        RunDigester(digester, parallel=_size(path) >= PARALLEL_FROM_BYTES) as runs,
+    ):
         tick = _progress_reader(stream, progress)
         items = _parse(stream, fmt, columns, category_column)
         chunks = _keyed_blocks(
-            items, digester, report, default_category, categories, tick, chunk_size
+            items, digester, runs, report, default_category, categories, tick, chunk_size
         )
         checked = _refuse_invalid(chunks, report, skip_invalid)
         outcome = store.import_entries(hash_list.list_id, checked, source=path.name, actor=actor)
@@ -139,9 +143,17 @@ def _parse(
         raise ImportRejected(f"{stream.name}: {exc}; nothing was changed") from None
 
 
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
+
+
 def _keyed_blocks(
     items: Iterable[ParsedEntry | EntryRun | LineError],
     digester: Digester,
+    runs: RunDigester,
     report: ImportReport,
     default_category: int | None,
     categories: Mapping[str, int],
@@ -159,11 +171,12 @@ def _keyed_blocks(
             continue
         if isinstance(item, EntryRun):
             report.entries_read += item.count
-            raws = item.raws()
-            kept = [raw for raw in raws if raw not in empty]
-            report.empty_file_dropped += len(raws) - len(kept)
             assert default_category is not None
-            yield default_category, b"".join(map(keyed[item.algorithm], kept))
+            for category_id, digests, dropped in runs.submit(
+                default_category, item.algorithm, item.packed
+            ):
+                report.empty_file_dropped += dropped
+                yield category_id, digests
             tick()
             continue
         report.entries_read += 1
@@ -177,6 +190,9 @@ def _keyed_blocks(
             yield from ((c, b"".join(d)) for c, d in pending.items())
             pending, held = {}, 0
             tick()
+    for category_id, digests, dropped in runs.drain():
+        report.empty_file_dropped += dropped
+        yield category_id, digests
     yield from ((c, b"".join(d)) for c, d in pending.items())
     tick()
 
