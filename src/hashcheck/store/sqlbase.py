@@ -1,0 +1,151 @@
+"""The base of the SQL both backends share: transactions, schema, meta and the dialect hooks.
+
+Statements are written with `?` placeholders; a dialect may rewrite them. Every write
+transaction bumps `meta.version` first, which also serialises writers.
+"""
+
+from __future__ import annotations
+
+import abc
+import contextlib
+import datetime as dt
+import json
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any, Protocol
+
+from hashcheck.store.errors import SchemaTooNew
+from hashcheck.store.interface import Store
+from hashcheck.store.schema import MIGRATIONS
+
+FETCH_ROWS = 50_000
+# Digests per staging row: few enough that unpacking one by `substr` stays cheap, many enough
+# that Python does one row of work per STAGE_ROW entries.
+STAGE_ROW = 64
+
+
+class Cursor(Protocol):
+    @property
+    def rowcount(self) -> int: ...
+
+    def execute(self, sql: str, params: Sequence[Any] = ...) -> Any: ...
+    def executemany(self, sql: str, params: Iterable[Sequence[Any]]) -> Any: ...
+    def fetchone(self) -> Any: ...
+    def fetchall(self) -> list[Any]: ...
+    def fetchmany(self, size: int) -> list[Any]: ...
+
+
+def now_iso() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+
+
+class SqlBase(Store):
+    """A `Store` over one connection guarded by a lock (the store is not on the hot path)."""
+
+    PK: str
+    BLOB: str
+
+    def __init__(self) -> None:
+        self._lock = threading.RLock()
+
+    # -- dialect hooks -------------------------------------------------------------------
+    @abc.abstractmethod
+    def _begin(self, *, write: bool) -> contextlib.AbstractContextManager[Cursor]:
+        """A transaction; a write transaction excludes other writers from its start."""
+
+    @abc.abstractmethod
+    def _create_staging(self, cur: Cursor) -> None:
+        """An empty temporary table `staging (category_id, n, digests)`."""
+
+    def _stage(self, cur: Cursor, rows: list[tuple[int, int, bytes]]) -> None:
+        cur.executemany(
+            self._sql("INSERT INTO staging (category_id, n, digests) VALUES (?, ?, ?)"), rows
+        )
+
+    @abc.abstractmethod
+    def _table_exists(self, cur: Cursor, name: str) -> bool: ...
+
+    @abc.abstractmethod
+    def _is_unique_violation(self, exc: Exception) -> bool: ...
+
+    @abc.abstractmethod
+    def _expanded(self) -> str:
+        """A SELECT of the staged digests one per row, as columns `d` (digest), `c` (category)."""
+
+    @abc.abstractmethod
+    def _drop_staging(self) -> None: ...
+
+    def _sql(self, statement: str) -> str:
+        return statement
+
+    @contextlib.contextmanager
+    def _tx(self, *, write: bool) -> Iterator[Cursor]:
+        with self._lock, self._begin(write=write) as cur:
+            if write:
+                cur.execute(
+                    self._sql(
+                        "UPDATE meta SET value = CAST(CAST(value AS BIGINT) + 1 AS TEXT) "
+                        "WHERE key = 'version'"
+                    )
+                )
+            yield cur
+
+    def _q(self, cur: Cursor, statement: str, params: Sequence[Any] = ()) -> Cursor:
+        cur.execute(self._sql(statement), params)
+        return cur
+
+    def _audit(self, cur: Cursor, actor: str, action: str, subject: str, detail: Any) -> None:
+        self._q(
+            cur,
+            "INSERT INTO audit (at, actor, action, subject, detail) VALUES (?, ?, ?, ?, ?)",
+            (now_iso(), actor, action, subject, json.dumps(detail, sort_keys=True)),
+        )
+
+    # -- schema --------------------------------------------------------------------------
+    def migrate(self) -> int:
+        with self._lock, self._begin(write=True) as cur:
+            current = self._read_schema_version(cur)
+            if current > len(MIGRATIONS):
+                raise SchemaTooNew(
+                    f"database schema is version {current}, this hashcheck knows up to "
+                    f"{len(MIGRATIONS)}; upgrade hashcheck"
+                )
+            if current == 0:
+                self._q(cur, "CREATE TABLE schema_version (version INTEGER NOT NULL)")
+                self._q(cur, "INSERT INTO schema_version (version) VALUES (0)")
+            for number, statements in enumerate(MIGRATIONS[current:], start=current + 1):
+                for statement in statements:
+                    self._q(cur, statement.format(pk=self.PK, blob=self.BLOB))
+                self._q(cur, "UPDATE schema_version SET version = ?", (number,))
+            return len(MIGRATIONS)
+
+    def _read_schema_version(self, cur: Cursor) -> int:
+        if not self._table_exists(cur, "schema_version"):
+            return 0
+        return int(self._q(cur, "SELECT version FROM schema_version").fetchone()[0])
+
+    def schema_version(self) -> int:
+        with self._tx(write=False) as cur:
+            return self._read_schema_version(cur)
+
+    # -- meta ----------------------------------------------------------------------------
+    def get_meta(self, key: str) -> str | None:
+        with self._tx(write=False) as cur:
+            row = self._q(cur, "SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+            return None if row is None else str(row[0])
+
+    def set_meta(self, key: str, value: str) -> None:
+        with self._tx(write=True) as cur:
+            self._q(
+                cur,
+                "INSERT INTO meta (key, value) VALUES (?, ?) "
+                "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                (key, value),
+            )
+
+    def version(self) -> int:
+        with self._tx(write=False) as cur:
+            return self._read_version(cur)
+
+    def _read_version(self, cur: Cursor) -> int:
+        return int(self._q(cur, "SELECT value FROM meta WHERE key = 'version'").fetchone()[0])

@@ -1,0 +1,186 @@
+"""Lists, categories, clients and grants in SQL, each change with its audit row."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from hashcheck.catalog.model import Category, Client, Grant, HashList, Severity
+from hashcheck.store.errors import AlreadyExists, NotFound
+from hashcheck.store.sqlbase import Cursor, SqlBase, now_iso
+
+
+class CatalogQueries(SqlBase):
+    # -- catalog -------------------------------------------------------------------------
+    def add_category(
+        self, name: str, severity: Severity, description: str, *, actor: str
+    ) -> Category:
+        try:
+            with self._tx(write=True) as cur:
+                self._q(
+                    cur,
+                    "INSERT INTO categories (name, severity, description) VALUES (?, ?, ?)",
+                    (name, severity.value, description),
+                )
+                self._audit(cur, actor, "category.add", name, {"severity": severity.value})
+        except Exception as exc:
+            if self._is_unique_violation(exc):
+                raise AlreadyExists(f"category {name!r} exists already") from None
+            raise
+        return next(c for c in self.categories() if c.name == name)
+
+    def categories(self) -> list[Category]:
+        with self._tx(write=False) as cur:
+            return self._categories(cur)
+
+    def _categories(self, cur: Cursor) -> list[Category]:
+        rows = self._q(
+            cur, "SELECT id, name, severity, description FROM categories ORDER BY id"
+        ).fetchall()
+        return [Category(int(r[0]), r[1], Severity(r[2]), r[3]) for r in rows]
+
+    def add_list(self, name: str, supplier: str, description: str, *, actor: str) -> HashList:
+        try:
+            with self._tx(write=True) as cur:
+                self._q(
+                    cur,
+                    "INSERT INTO lists (name, supplier, description, created_at) "
+                    "VALUES (?, ?, ?, ?)",
+                    (name, supplier, description, now_iso()),
+                )
+                self._audit(cur, actor, "list.add", name, {"supplier": supplier})
+        except Exception as exc:
+            if self._is_unique_violation(exc):
+                raise AlreadyExists(f"list {name!r} exists already") from None
+            raise
+        return next(item for item in self.lists() if item.name == name)
+
+    def lists(self) -> list[HashList]:
+        with self._tx(write=False) as cur:
+            return self._lists(cur)
+
+    def _lists(self, cur: Cursor) -> list[HashList]:
+        rows = self._q(
+            cur, "SELECT id, name, supplier, description FROM lists ORDER BY id"
+        ).fetchall()
+        return [HashList(int(r[0]), r[1], r[2], r[3]) for r in rows]
+
+    def add_client(
+        self, client_id: str, name: str, secret_hash: str, grants: Iterable[Grant], *, actor: str
+    ) -> Client:
+        grant_list = list(grants)
+        stamp = now_iso()
+        try:
+            with self._tx(write=True) as cur:
+                self._q(
+                    cur,
+                    "INSERT INTO clients (id, name, enabled, secret_hash, created_at, updated_at) "
+                    "VALUES (?, ?, 1, ?, ?, ?)",
+                    (client_id, name, secret_hash, stamp, stamp),
+                )
+                for grant in grant_list:
+                    self._insert_grant(cur, client_id, grant)
+                self._audit(
+                    cur,
+                    actor,
+                    "client.add",
+                    client_id,
+                    {"name": name, "grants": _grants(grant_list)},
+                )
+        except Exception as exc:
+            if self._is_unique_violation(exc):
+                raise AlreadyExists(f"client {client_id!r} exists already") from None
+            raise
+        return self._client(client_id)
+
+    def _insert_grant(self, cur: Cursor, client_id: str, grant: Grant) -> None:
+        self._q(
+            cur,
+            "INSERT INTO grants (client_id, list_id, category_id) VALUES (?, ?, ?)",
+            (client_id, grant.list_id, grant.category_id),
+        )
+
+    def _client(self, client_id: str) -> Client:
+        for client in self.clients():
+            if client.client_id == client_id:
+                return client
+        raise NotFound(f"no client {client_id!r}")
+
+    def clients(self) -> list[Client]:
+        with self._tx(write=False) as cur:
+            return self._clients(cur)
+
+    def _clients(self, cur: Cursor) -> list[Client]:
+        grants: dict[str, list[Grant]] = {}
+        for client_id, list_id, category_id in self._q(
+            cur, "SELECT client_id, list_id, category_id FROM grants ORDER BY client_id"
+        ).fetchall():
+            grants.setdefault(client_id, []).append(
+                Grant(
+                    None if list_id is None else int(list_id),
+                    None if category_id is None else int(category_id),
+                )
+            )
+        rows = self._q(
+            cur, "SELECT id, name, enabled, secret_hash FROM clients ORDER BY id"
+        ).fetchall()
+        return [Client(r[0], r[1], bool(r[2]), r[3], tuple(grants.get(r[0], ()))) for r in rows]
+
+    def _require_client(self, cur: Cursor, client_id: str) -> None:
+        if self._q(cur, "SELECT 1 FROM clients WHERE id = ?", (client_id,)).fetchone() is None:
+            raise NotFound(f"no client {client_id!r}")
+
+    def set_client_enabled(self, client_id: str, enabled: bool, *, actor: str) -> None:
+        with self._tx(write=True) as cur:
+            self._require_client(cur, client_id)
+            self._q(
+                cur,
+                "UPDATE clients SET enabled = ?, updated_at = ? WHERE id = ?",
+                (int(enabled), now_iso(), client_id),
+            )
+            self._audit(cur, actor, "client.enable" if enabled else "client.disable", client_id, {})
+
+    def set_client_secret(self, client_id: str, secret_hash: str, *, actor: str) -> None:
+        with self._tx(write=True) as cur:
+            self._require_client(cur, client_id)
+            self._q(
+                cur,
+                "UPDATE clients SET secret_hash = ?, updated_at = ? WHERE id = ?",
+                (secret_hash, now_iso(), client_id),
+            )
+            self._audit(cur, actor, "client.rotate", client_id, {})
+
+    def add_grant(self, client_id: str, grant: Grant, *, actor: str) -> bool:
+        with self._tx(write=True) as cur:
+            self._require_client(cur, client_id)
+            if self._grant_exists(cur, client_id, grant):
+                return False
+            self._insert_grant(cur, client_id, grant)
+            self._audit(cur, actor, "grant.add", client_id, _grants([grant])[0])
+            return True
+
+    def remove_grant(self, client_id: str, grant: Grant, *, actor: str) -> bool:
+        with self._tx(write=True) as cur:
+            self._require_client(cur, client_id)
+            if not self._grant_exists(cur, client_id, grant):
+                return False
+            self._q(
+                cur,
+                "DELETE FROM grants WHERE client_id = ? "
+                "AND COALESCE(list_id, 0) = ? AND COALESCE(category_id, 0) = ?",
+                (client_id, grant.list_id or 0, grant.category_id or 0),
+            )
+            self._audit(cur, actor, "grant.remove", client_id, _grants([grant])[0])
+            return True
+
+    def _grant_exists(self, cur: Cursor, client_id: str, grant: Grant) -> bool:
+        row = self._q(
+            cur,
+            "SELECT 1 FROM grants WHERE client_id = ? "
+            "AND COALESCE(list_id, 0) = ? AND COALESCE(category_id, 0) = ?",
+            (client_id, grant.list_id or 0, grant.category_id or 0),
+        ).fetchone()
+        return row is not None
+
+
+def _grants(grants: Iterable[Grant]) -> list[dict[str, int | None]]:
+    return [{"list": g.list_id, "category": g.category_id} for g in grants]
