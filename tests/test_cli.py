@@ -188,3 +188,15 @@ def test_progress_bar_only_on_a_terminal() -> None:
     quiet(100, 100)
     quiet.finish()
     assert pipe.getvalue() == ""
+
+
+def test_database_urls_are_printed_without_passwords() -> None:
+    from hashcheck.config import redacted
+
+    assert redacted("postgresql://hc:s3cret@db.example:5432/hashcheck") == (
+        "postgresql://hc:***@db.example:5432/hashcheck"
+    )
+    assert (
+        redacted("sqlite:///hashcheck-data/hashcheck.db") == "sqlite:///hashcheck-data/hashcheck.db"
+    )
+    assert redacted("postgresql://hc@db/hashcheck") == "postgresql://hc@db/hashcheck"

@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import getpass
 import os
+import urllib.parse
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -82,6 +83,15 @@ class Settings:
 
     def as_env(self) -> dict[str, str]:
         return {env_name(f.name): str(getattr(self, f.name)) for f in dataclasses.fields(self)}
+
+
+def redacted(url: str) -> str:
+    """A database URL fit to print: any password replaced by ***."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return urllib.parse.urlunsplit(parts._replace(netloc=netloc))
 
 
 def env_name(field_name: str) -> str:

@@ -15,7 +15,7 @@ from hashcheck.catalog.model import Grant
 from hashcheck.cli.exitcodes import ExitCode
 from hashcheck.cli.output import as_json, render
 from hashcheck.cli.progress import ProgressBar
-from hashcheck.config import Settings
+from hashcheck.config import Settings, redacted
 from hashcheck.hashes.keyed import Digester
 from hashcheck.store.interface import Store
 from hashcheck.store.open import open_store
@@ -45,7 +45,7 @@ def init(args: argparse.Namespace, settings: Settings) -> int:
         key, created = initialise(store, settings.key_file)
     verb = "created" if created else "kept existing"
     _print(f"{verb} list key {key.key_id} in {settings.key_file}")
-    _print(f"database ready at {settings.database_url}")
+    _print(f"database ready at {redacted(settings.database_url)}")
     if created:
         _print("Back up the key file separately from the database: without it, lists are lost.")
     return ExitCode.OK
