@@ -57,9 +57,16 @@ def test_operator_workflow(env: dict[str, str], tmp_path: Path) -> None:
     source.write_text("\n".join(md5(n) for n in range(50)) + "\n")
     code, out, _ = run("import", "police", str(source), "--category", "baseline", "--json")
     assert code == ExitCode.OK and json.loads(out)["added"] == 50
+    table = tmp_path / "list.csv"
+    table.write_text("Hash;Cat\n" + "".join(f"{md5(n)};related\n" for n in range(50, 60)))
+    code, out, err = run(
+        "import", "police", str(table), "--column", "md5=Hash", "--category-column", "Cat"
+    )
+    assert code == ExitCode.OK, err
+    assert "10 added" in out
     code, out, _ = run("lists", "list", "--json")
     assert json.loads(out) == [
-        {"name": "police", "supplier": "National police", "entries": 50, "description": ""}
+        {"name": "police", "supplier": "National police", "entries": 60, "description": ""}
     ]
     code, out, _ = run("remove", "police", "--hash", md5(0), "--json")
     assert json.loads(out)["removed"] == 1

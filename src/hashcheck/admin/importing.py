@@ -15,7 +15,7 @@ from typing import BinaryIO, TypeVar
 from hashcheck.admin.digesting import PARALLEL_FROM_BYTES, RunDigester
 from hashcheck.admin.errors import ImportRejected
 from hashcheck.admin.names import find_category, find_list
-from hashcheck.formats.entries import EntryRun, FormatError, LineError, ParsedEntry
+from hashcheck.formats.entries import EntryRun, FormatError, LineError, ParsedEntry, Skipped
 from hashcheck.formats.parsers import parse
 from hashcheck.hashes.algorithms import EMPTY_FILE, Algorithm, InvalidHash, parse_hex
 from hashcheck.hashes.keyed import Digester
@@ -35,6 +35,7 @@ class ImportReport:
     entries_read: int = 0
     added: int = 0
     unchanged: int = 0  # already on the list, or repeated in the file
+    skipped: dict[str, int] = field(default_factory=dict)  # reason -> entries
     empty_file_dropped: int = 0
     invalid: int = 0
     errors: list[str] = field(default_factory=list)
@@ -95,19 +96,20 @@ def import_file(
     category: str | None = None,
     columns: Mapping[str, str] | None = None,
     category_column: str | None = None,
+    category_map: Mapping[str, str] | None = None,
     skip_invalid: bool = False,
     progress: Progress | None = None,
     chunk_size: int = CHUNK,
 ) -> ImportReport:
-    """Import ``path`` into ``list_name``; every entry gets ``category`` or its column's value."""
+    """Import ``path`` into ``list_name``.
+
+    Every entry gets ``category``, or the supplier's value for it (a CSV column, the VICS
+    `Category`, the ICSE `Baseline` flag) translated by ``category_map``; without a map such
+    a value must itself name a category. A value the map lacks fails the import.
+    """
     started = time.monotonic()
     hash_list = find_list(store, list_name)
-    categories = {c.name: c.category_id for c in store.categories()}
-    if category is None and category_column is None:
-        raise ImportRejected(
-            "say which category the entries are in: --category NAME (known: "
-            f"{', '.join(categories)}) or --category-column HEADER for CSV"
-        )
+    categories = _supplier_categories(store, category_map)
     default_category = None if category is None else find_category(store, category).category_id
     report = ImportReport(list_name, str(path))
     with (
@@ -136,7 +138,7 @@ def _open(path: Path) -> BinaryIO:
 
 def _parse(
     stream: BinaryIO, fmt: str, columns: Mapping[str, str] | None, category_column: str | None
-) -> Iterator[ParsedEntry | EntryRun | LineError]:
+) -> Iterator[ParsedEntry | EntryRun | LineError | Skipped]:
     try:
         yield from parse(stream, fmt, columns=columns, category_column=category_column)
     except (FormatError, InvalidHash) as exc:
@@ -151,12 +153,12 @@ def _size(path: Path) -> int:
 
 
 def _keyed_blocks(
-    items: Iterable[ParsedEntry | EntryRun | LineError],
+    items: Iterable[ParsedEntry | EntryRun | LineError | Skipped],
     digester: Digester,
     runs: RunDigester,
     report: ImportReport,
     default_category: int | None,
-    categories: Mapping[str, int],
+    categories: _Categories,
     tick: Callable[[], None],
     chunk_size: int,
 ) -> Iterator[DigestBlock]:
@@ -169,9 +171,13 @@ def _keyed_blocks(
         if isinstance(item, LineError):
             _note_error(report, item)
             continue
+        if isinstance(item, Skipped):
+            report.skipped[item.reason] = report.skipped.get(item.reason, 0) + 1
+            continue
         if isinstance(item, EntryRun):
             report.entries_read += item.count
-            assert default_category is not None
+            if default_category is None:
+                raise _no_category()
             for category_id, digests, dropped in runs.submit(
                 default_category, item.algorithm, item.packed
             ):
@@ -197,18 +203,56 @@ def _keyed_blocks(
     tick()
 
 
-def _category_of(
-    item: ParsedEntry, default_category: int | None, categories: Mapping[str, int]
-) -> int:
+def _supplier_categories(store: Store, category_map: Mapping[str, str] | None) -> _Categories:
+    known = {c.name: c.category_id for c in store.categories()}
+    if category_map is None:
+        return _Categories(known, mapped=False)
+    return _Categories(
+        {value: find_category(store, name).category_id for value, name in category_map.items()},
+        mapped=True,
+        known=tuple(known),
+    )
+
+
+@dataclass(frozen=True)
+class _Categories:
+    """Supplier category value -> category id; without a map, values are category names."""
+
+    ids: Mapping[str, int]
+    mapped: bool
+    known: tuple[str, ...] = ()
+
+    def get(self, value: str) -> int | None:
+        return self.ids.get(value)
+
+    def refusal(self, line: str, value: str) -> ImportRejected:
+        if self.mapped:
+            return ImportRejected(
+                f"{line}: supplier category {value!r} has no mapping; map it with "
+                f"--map {value}=CATEGORY (mapped now: {', '.join(self.ids) or 'nothing'}); "
+                "nothing was changed"
+            )
+        return ImportRejected(
+            f"{line}: unknown category {value!r}; known categories: {', '.join(self.ids)} "
+            "(or map supplier values with --map VALUE=CATEGORY); nothing was changed"
+        )
+
+
+def _no_category() -> ImportRejected:
+    return ImportRejected(
+        "say which category the entries are in: --category NAME, --category-column HEADER "
+        "for CSV, or --map VALUE=CATEGORY for a supplier format; nothing was changed"
+    )
+
+
+def _category_of(item: ParsedEntry, default_category: int | None, categories: _Categories) -> int:
     if item.category is None:
-        assert default_category is not None
+        if default_category is None:
+            raise _no_category()
         return default_category
     category_id = categories.get(item.category)
     if category_id is None:
-        raise ImportRejected(
-            f"line {item.line}: unknown category {item.category!r}; known categories: "
-            f"{', '.join(categories)}; nothing was changed"
-        )
+        raise categories.refusal(f"line {item.line}", item.category)
     return category_id
 
 
@@ -247,12 +291,16 @@ def remove_file(
 
 
 def _removal_blocks(
-    items: Iterable[ParsedEntry | EntryRun | LineError], digester: Digester, report: RemovalReport
+    items: Iterable[ParsedEntry | EntryRun | LineError | Skipped],
+    digester: Digester,
+    report: RemovalReport,
 ) -> Iterator[bytes]:
     pending: list[bytes] = []
     for item in items:
         if isinstance(item, LineError):
             _note_error(report, item)
+        elif isinstance(item, Skipped):
+            continue
         elif isinstance(item, EntryRun):
             yield b"".join(digester.digest_many(item.algorithm, item.raws()))
         else:

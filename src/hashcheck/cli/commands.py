@@ -169,14 +169,19 @@ def lists_list(args: argparse.Namespace, settings: Settings) -> int:
     return ExitCode.OK
 
 
-def _columns(specs: list[str]) -> dict[str, str] | None:
-    columns: dict[str, str] = {}
+def _pairs(option: str, shape: str, specs: list[str]) -> dict[str, str] | None:
+    pairs: dict[str, str] = {}
     for spec in specs:
-        algorithm, sep, column = spec.partition("=")
-        if not sep or not algorithm or not column:
-            raise ImportRejected(f"--column takes ALGORITHM=HEADER, got {spec!r}")
-        columns[algorithm.strip().lower()] = column
-    return columns or None
+        key, sep, value = spec.partition("=")
+        if not sep or not key.strip() or not value.strip():
+            raise ImportRejected(f"{option} takes {shape}, got {spec!r}")
+        pairs[key.strip()] = value.strip()
+    return pairs or None
+
+
+def _columns(specs: list[str]) -> dict[str, str] | None:
+    columns = _pairs("--column", "ALGORITHM=HEADER", specs)
+    return None if columns is None else {k.lower(): v for k, v in columns.items()}
 
 
 def import_(args: argparse.Namespace, settings: Settings) -> int:
@@ -194,6 +199,7 @@ def import_(args: argparse.Namespace, settings: Settings) -> int:
                 category=args.category,
                 columns=_columns(args.column),
                 category_column=args.category_column,
+                category_map=_pairs("--map", "VALUE=CATEGORY", args.category_map),
                 skip_invalid=args.skip_invalid,
                 progress=bar,
             )
@@ -208,6 +214,8 @@ def import_(args: argparse.Namespace, settings: Settings) -> int:
         f"{report.empty_file_dropped} empty-file hashes dropped, "
         f"{report.invalid} invalid lines skipped"
     )
+    for reason, count in report.skipped.items():
+        _print(f"  not imported, as the format requires: {count} x {reason}")
     for error in report.errors:
         _print(f"  skipped {error}")
     return ExitCode.OK

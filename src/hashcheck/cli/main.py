@@ -15,6 +15,7 @@ from hashcheck.admin.errors import AdminError, ImportRejected, KeyMismatch, Unkn
 from hashcheck.cli import commands
 from hashcheck.cli.exitcodes import ExitCode
 from hashcheck.config import Settings, SettingsError
+from hashcheck.formats.parsers import FORMATS
 from hashcheck.hashes.keyfile import KeyFileError
 from hashcheck.store.errors import AlreadyExists, NotFound, SchemaTooNew, StoreError, Unavailable
 
@@ -128,7 +129,7 @@ def build_parser() -> argparse.ArgumentParser:
     imp.add_argument(
         "--format",
         default="auto",
-        choices=["auto", "plain", "md5sum", "hashdeep", "csv"],
+        choices=list(FORMATS),
         help="file format (default: detected)",
     )
     imp.add_argument("--category", help="category of every entry")
@@ -140,6 +141,15 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="ALGORITHM=HEADER",
         help="CSV: take ALGORITHM (md5, sha1, sha256) from column HEADER; repeatable",
     )
+    imp.add_argument(
+        "--map",
+        dest="category_map",
+        action="append",
+        default=[],
+        metavar="VALUE=CATEGORY",
+        help="map a supplier's category value (e.g. vics:1, baseline:yes) onto a category; "
+        "repeatable; unmapped values fail the import",
+    )
     imp.add_argument("--skip-invalid", action="store_true", help="import the valid lines only")
     imp.add_argument("--json", action="store_true", help="print the summary as JSON")
 
@@ -147,9 +157,7 @@ def build_parser() -> argparse.ArgumentParser:
     rem.add_argument("list_name", metavar="LIST")
     rem.add_argument("file", type=Path, nargs="?", metavar="FILE")
     rem.add_argument("--hash", dest="hashes", action="append", default=[], help="repeatable")
-    rem.add_argument(
-        "--format", default="auto", choices=["auto", "plain", "md5sum", "hashdeep", "csv"]
-    )
+    rem.add_argument("--format", default="auto", choices=list(FORMATS))
     rem.add_argument("--skip-invalid", action="store_true")
     rem.add_argument("--json", action="store_true")
 

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
+from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import BinaryIO
 
 from hashcheck.hashes.algorithms import Algorithm
 
@@ -12,7 +16,9 @@ class ParsedEntry:
     line: int
     algorithm: Algorithm
     raw: bytes
-    category: str | None = None  # from a category column; None means "the import's category"
+    # The supplier's category value (a CSV column, VICS `Category`, ICSE `Baseline`);
+    # None means "the import's category".
+    category: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,10 +43,35 @@ class EntryRun:
 class LineError:
     line: int
     message: str
+    unit: str = "line"  # "item" for formats without meaningful lines (JSON)
 
     def __str__(self) -> str:
-        return f"line {self.line}: {self.message}"
+        return f"{self.unit} {self.line}: {self.message}"
+
+
+@dataclass(frozen=True, slots=True)
+class Skipped:
+    """An entry the format itself says must not be imported (e.g. VICS category 0)."""
+
+    line: int
+    reason: str
 
 
 class FormatError(ValueError):
     """The file as a whole cannot be read in the requested format."""
+
+
+@contextlib.contextmanager
+def text_of(stream: BinaryIO) -> Iterator[io.TextIOWrapper]:
+    """The binary stream as UTF-8 text (BOM dropped, bad bytes replaced), for the csv module.
+
+    Detached on exit: closing the wrapper would close the caller's file, which the importer
+    still reads its position from.
+    """
+    text = io.TextIOWrapper(stream, encoding="utf-8-sig", errors="replace", newline="")
+    try:
+        yield text
+    finally:
+        # Already closed by its owner (an abandoned import): nothing left to protect.
+        with contextlib.suppress(ValueError):
+            text.detach()

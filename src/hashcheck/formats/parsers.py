@@ -8,15 +8,23 @@ from __future__ import annotations
 
 import codecs
 import csv
-import io
 from collections.abc import Iterator, Mapping
-from typing import BinaryIO
+from typing import BinaryIO, TextIO
 
-from hashcheck.formats.entries import EntryRun, FormatError, LineError, ParsedEntry
+from hashcheck.formats.entries import (
+    EntryRun,
+    FormatError,
+    LineError,
+    ParsedEntry,
+    Skipped,
+    text_of,
+)
+from hashcheck.formats.icse import looks_like_icse, parse_icse
+from hashcheck.formats.vics import looks_like_vics, parse_vics
 from hashcheck.hashes.algorithms import Algorithm
 
-Item = ParsedEntry | EntryRun | LineError
-FORMATS = ("auto", "plain", "md5sum", "hashdeep", "csv")
+Item = ParsedEntry | EntryRun | LineError | Skipped
+FORMATS = ("auto", "plain", "md5sum", "hashdeep", "csv", "icse", "vics")
 _HEXDIGITS = frozenset(b"0123456789abcdefABCDEF")
 _BY_LENGTH = {a.hex_length: a for a in Algorithm}
 _SNIFF_BYTES = 64 * 1024
@@ -140,7 +148,13 @@ def parse_csv(
 ) -> Iterator[Item]:
     """CSV with a header row. ``columns`` maps algorithm name to header name; by default any
     header named md5, sha1 or sha256 (any case). The delimiter (`,` `;` tab) is sniffed."""
-    text = io.TextIOWrapper(stream, encoding="utf-8-sig", errors="replace", newline="")
+    with text_of(stream) as text:
+        yield from _parse_csv_text(text, columns, category_column)
+
+
+def _parse_csv_text(
+    text: TextIO, columns: Mapping[str, str] | None, category_column: str | None
+) -> Iterator[Item]:
     first = text.readline()
     if "\x00" in first:
         raise FormatError("line 1: NUL byte; this looks like a binary file")
@@ -205,6 +219,10 @@ def detect_format(stream: BinaryIO) -> str:
     stream.seek(0)
     if b"\x00" in head:
         raise FormatError("the file contains NUL bytes; this looks like a binary file")
+    if looks_like_vics(head):
+        return "vics"
+    if looks_like_icse(head):
+        return "icse"
     for raw in head.removeprefix(codecs.BOM_UTF8).splitlines():
         line = raw.strip()
         if not line or (line.startswith(b"#") and not line.startswith(b"##")):
@@ -244,4 +262,8 @@ def parse(
         return parse_hashdeep(stream)
     if fmt == "csv":
         return parse_csv(stream, columns, category_column)
+    if fmt == "icse":
+        return parse_icse(stream)
+    if fmt == "vics":
+        return parse_vics(stream)
     raise FormatError(f"unknown format {fmt!r}; known: {', '.join(FORMATS)}")

@@ -1,0 +1,214 @@
+"""Supplier formats (Interpol ICSE CSV, Project VIC JSON) and explicit category maps."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+from pathlib import Path
+
+import pytest
+
+from hashcheck.admin import importing
+from hashcheck.admin.errors import ImportRejected, UnknownName
+from hashcheck.formats.entries import FormatError, LineError, ParsedEntry, Skipped
+from hashcheck.formats.icse import HEADER
+from hashcheck.formats.parsers import detect_format, parse
+from hashcheck.hashes.keyed import Digester
+from hashcheck.store.interface import Store
+from tests.support import Deployment, make_deployment
+
+
+def md5(text: str) -> str:
+    return hashlib.md5(text.encode(), usedforsecurity=False).hexdigest()
+
+
+def sha1(text: str) -> str:
+    return hashlib.sha1(text.encode(), usedforsecurity=False).hexdigest()
+
+
+def icse_row(name: str, baseline: str, *, sha: bool = True) -> str:
+    return ";".join(
+        [
+            md5(name).upper(),
+            sha1(name) if sha else "",
+            "",
+            "17",
+            "y",
+            "n",
+            "n",
+            "S",
+            "3",
+            "y",
+            "image",
+            baseline,
+        ]
+    )
+
+
+def vics(items: list[dict[str, object]], *, version: int = 2, bom: bool = False) -> bytes:
+    key = "@odata.context" if version == 2 else "odata.metadata"
+    context = "http://vics/odata/$metadata#Media" if version == 2 else "http://vics/odata/$metadata"
+    text = json.dumps({key: context, "value": items}).encode()
+    return (b"\xef\xbb\xbf" if bom else b"") + text
+
+
+def items_of(data: bytes, fmt: str = "auto") -> list[object]:
+    return list(parse(io.BytesIO(data), fmt))
+
+
+def test_icse_rows_carry_the_baseline_flag() -> None:
+    data = "\n".join([HEADER, icse_row("a", "y"), icse_row("b", "False", sha=False)]).encode()
+    assert detect_format(io.BytesIO(data)) == "icse"
+    parsed = [i for i in items_of(data) if isinstance(i, ParsedEntry)]
+    assert [(p.algorithm.value, p.category) for p in parsed] == [
+        ("md5", "baseline:yes"),
+        ("sha1", "baseline:yes"),
+        ("md5", "baseline:no"),
+    ]
+    assert parsed[0].raw.hex() == md5("a")
+
+
+def test_icse_malformed_rows() -> None:
+    data = "\n".join(
+        [
+            HEADER,
+            icse_row("a", "maybe"),
+            icse_row("b", "y")[:-30],
+            icse_row("c", "y").replace(md5("c").upper(), "XYZ"),
+        ]
+    ).encode()
+    errors = [i for i in items_of(data, "icse") if isinstance(i, LineError)]
+    assert [e.line for e in errors] == [2, 3, 4]
+    assert "Baseline must be" in errors[0].message
+    with pytest.raises(FormatError, match="not an ICSE export"):
+        items_of(b"MD5;SHA1\nabc;def\n", "icse")
+
+
+def test_vics_1_and_2_with_bom_and_string_categories() -> None:
+    media = [
+        {
+            "MediaID": 1,
+            "Category": 1,
+            "MD5": md5("a").upper(),
+            "SHA1": sha1("a").upper(),
+            "IsPrecategorized": "false",
+        },
+        {"MediaID": 2, "Category": "2", "MD5": md5("b"), "IsPrecategorized": True},
+        {"MediaID": 3, "Category": 0, "MD5": md5("wordpress logo")},
+    ]
+    for version in (1, 2):
+        data = vics(media, version=version, bom=version == 2)
+        assert detect_format(io.BytesIO(data)) == "vics"
+        parsed = items_of(data)
+        entries = [(p.algorithm.value, p.category) for p in parsed if isinstance(p, ParsedEntry)]
+        assert entries == [("md5", "vics:1"), ("sha1", "vics:1"), ("md5", "vics:2")]
+        assert [s.line for s in parsed if isinstance(s, Skipped)] == [3]
+
+
+def test_vics_refusals() -> None:
+    cases = json.dumps(
+        {"@odata.context": "http://vics/odata/$metadata#Cases", "value": []}
+    ).encode()
+    with pytest.raises(FormatError, match="case export"):
+        items_of(cases, "vics")
+    with pytest.raises(FormatError, match=r"no .odata"):
+        items_of(json.dumps({"value": [{"Category": 1, "MD5": md5("a")}]}).encode(), "vics")
+    with pytest.raises(FormatError, match="malformed JSON"):
+        items_of(vics([{"Category": 1, "MD5": md5("a")}])[:-5], "vics")
+    odd: list[dict[str, object]] = [{"Category": "x", "MD5": md5("a")}, {"Category": 1, "MD5": 5}]
+    bad = items_of(vics([*odd, [1]]), "vics")  # type: ignore[list-item]
+    assert [(e.unit, e.line) for e in bad if isinstance(e, LineError)] == [
+        ("item", 1),
+        ("item", 2),
+        ("item", 3),
+    ]
+
+
+@pytest.fixture
+def deployment(sqlite_url: str, tmp_path: Path) -> Deployment:
+    return make_deployment(sqlite_url, tmp_path)
+
+
+@pytest.fixture
+def opened(deployment: Deployment) -> Store:
+    return deployment.store()
+
+
+def test_import_needs_a_mapping_for_every_supplier_value(
+    opened: Store, deployment: Deployment, tmp_path: Path
+) -> None:
+    path = tmp_path / "vics.json"
+    path.write_bytes(
+        vics(
+            [
+                {"Category": 1, "MD5": md5("a")},
+                {"Category": 3, "MD5": md5("b")},
+                {"Category": 0, "MD5": md5("c")},
+            ]
+        )
+    )
+    digester = Digester(deployment.key)
+    with pytest.raises(ImportRejected, match="unknown category 'vics:1'"):
+        importing.import_file(opened, digester, "police", path, actor="t")
+    with pytest.raises(
+        ImportRejected, match="'vics:3' has no mapping; map it with --map vics:3=CATEGORY"
+    ):
+        importing.import_file(
+            opened, digester, "police", path, actor="t", category_map={"vics:1": "illegal"}
+        )
+    with pytest.raises(UnknownName, match="unknown category 'csam'"):
+        importing.import_file(
+            opened, digester, "police", path, actor="t", category_map={"vics:1": "csam"}
+        )
+    assert opened.entry_count() == 0
+    report = importing.import_file(
+        opened,
+        digester,
+        "police",
+        path,
+        actor="t",
+        category_map={"vics:1": "illegal", "vics:3": "related"},
+    )
+    assert report.added == 2
+    assert report.skipped == {"VICS category 0 (known, non-pertinent)": 1}
+    categories = {c.category_id: c.name for c in opened.categories()}
+    assert sorted(
+        categories[c] for c in opened.changes_since(0, 0).added.category_ids.tolist()
+    ) == [
+        "illegal",
+        "related",
+    ]
+
+
+def test_icse_import_through_the_cli(env_for_cli: dict[str, str], tmp_path: Path) -> None:
+    from tests.test_cli import run
+
+    run("init")
+    run("lists", "add", "interpol", "--supplier", "Interpol ICSE")
+    path = tmp_path / "icse.csv"
+    path.write_text("\n".join([HEADER, icse_row("a", "y"), icse_row("b", "n")]) + "\n")
+    code, _, err = run("import", "interpol", str(path))
+    assert code == 5 and "'baseline:yes'" in err
+    code, out, _ = run(
+        "import",
+        "interpol",
+        str(path),
+        "--map",
+        "baseline:yes=baseline",
+        "--map",
+        "baseline:no=illegal",
+        "--json",
+    )
+    assert code == 0 and json.loads(out)["added"] == 4
+
+
+@pytest.fixture
+def env_for_cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    values = {
+        "HASHCHECK_DATABASE_URL": f"sqlite:///{tmp_path / 'cli.db'}",
+        "HASHCHECK_KEY_FILE": str(tmp_path / "cli.key"),
+    }
+    for name, value in values.items():
+        monkeypatch.setenv(name, value)
+    return values
