@@ -196,3 +196,27 @@ def test_a_newer_schema_is_refused(store_url: str) -> None:
     with pytest.raises(SchemaTooNew, match="upgrade hashcheck"):
         opened.migrate()
     opened.close()
+
+
+def test_import_applies_deletion_records_in_the_same_batch(store: Store) -> None:
+    from hashcheck.store.interface import REMOVE
+
+    hash_list = store.add_list("l", "s", "", actor="op")
+    baseline = category_id(store, "baseline")
+    old = digests(5)
+    store.import_entries(hash_list.list_id, [(baseline, b"".join(old))], source="f", actor="op")
+    seen = store.changes_since(0, 0)
+    new = digests(3)
+    outcome = store.import_entries(
+        hash_list.list_id,
+        # Two old entries retracted, one new digest both delivered and retracted.
+        [(baseline, b"".join(new)), (REMOVE, old[0] + old[1] + new[2])],
+        source="update",
+        actor="op",
+    )
+    assert (outcome.added, outcome.removed) == (2, 2)
+    assert store.entry_count() == 5
+    later = store.changes_since(seen.entries_cursor, seen.tombstones_cursor)
+    assert len(later.added) == 2 and len(later.removed_ids) == 2
+    added = {later.added.digests[i * 16 : (i + 1) * 16] for i in range(2)}
+    assert added == {new[0], new[1]}

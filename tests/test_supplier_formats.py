@@ -212,3 +212,80 @@ def env_for_cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, st
     for name, value in values.items():
         monkeypatch.setenv(name, value)
     return values
+
+
+def ncmec(records: str) -> bytes:
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?>\n'
+        '<queryResult xmlns="https://hashsharing.ncmec.org/npo/v2"><images>'
+        f"{records}</images></queryResult>"
+    ).encode()
+
+
+def image(name: str, classification: str = "A1") -> str:
+    return (
+        f"<image><id>{name}</id><classification>{classification}</classification>"
+        f"<fingerprints><md5>{md5(name)}</md5><sha1>{sha1(name).upper()}</sha1>"
+        "<pdna>AAAA</pdna><pdq>ffff</pdq></fingerprints></image>"
+    )
+
+
+def deleted(name: str) -> str:
+    return f"<deletedImage><id>{name}</id><fingerprints><md5>{md5(name)}</md5></fingerprints></deletedImage>"
+
+
+def test_ncmec_entries_and_deletions() -> None:
+    from hashcheck.formats.entries import Deletion
+
+    data = ncmec(image("a") + image("b", "B2") + deleted("old"))
+    assert detect_format(io.BytesIO(data)) == "ncmec"
+    parsed = items_of(data)
+    entries = [(p.algorithm.value, p.category) for p in parsed if isinstance(p, ParsedEntry)]
+    assert entries == [
+        ("md5", "ncmec:A1"),
+        ("sha1", "ncmec:A1"),
+        ("md5", "ncmec:B2"),
+        ("sha1", "ncmec:B2"),
+    ]
+    assert [d.raw.hex() for d in parsed if isinstance(d, Deletion)] == [md5("old")]
+
+
+def test_ncmec_refusals() -> None:
+    with pytest.raises(FormatError, match="malformed XML"):
+        items_of(ncmec(image("a"))[:-20], "ncmec")
+    with pytest.raises(FormatError, match="root element"):
+        items_of(b"<other><image/></other>", "ncmec")
+    bomb = (
+        b'<?xml version="1.0"?><!DOCTYPE q [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;">]>'
+        b"<queryResult><image><classification>&b;</classification></image></queryResult>"
+    )
+    with pytest.raises(FormatError, match="refused XML"):
+        items_of(bomb, "ncmec")
+    no_class = "<image><fingerprints><md5>" + md5("n") + "</md5></fingerprints></image>"
+    bad_md5 = image("x").replace(md5("x"), "zz" * 16)
+    errors = [e for e in items_of(ncmec(no_class + bad_md5), "ncmec") if isinstance(e, LineError)]
+    assert [(e.line, e.message) for e in errors] == [
+        (1, "<image> without <classification>"),
+        (2, "md5 hash must contain only hex characters 0-9, a-f"),
+    ]
+
+
+def test_ncmec_import_applies_deletions(
+    opened: Store, deployment: Deployment, tmp_path: Path
+) -> None:
+    digester = Digester(deployment.key)
+    first = tmp_path / "first.xml"
+    first.write_bytes(ncmec(image("a") + image("old")))
+    mapping = {"ncmec:A1": "baseline"}
+    report = importing.import_file(
+        opened, digester, "police", first, actor="t", category_map=mapping
+    )
+    assert report.added == 4
+    update = tmp_path / "update.xml"
+    update.write_bytes(ncmec(image("b") + deleted("old") + deleted("never listed")))
+    report = importing.import_file(
+        opened, digester, "police", update, actor="t", category_map=mapping
+    )
+    assert (report.added, report.deletions_read, report.removed) == (2, 2, 1)
+    # The SHA-1 of "old" stays: the deletion record named only its MD5.
+    assert opened.entry_count() == 5

@@ -15,11 +15,18 @@ from typing import BinaryIO, TypeVar
 from hashcheck.admin.digesting import PARALLEL_FROM_BYTES, RunDigester
 from hashcheck.admin.errors import ImportRejected
 from hashcheck.admin.names import find_category, find_list
-from hashcheck.formats.entries import EntryRun, FormatError, LineError, ParsedEntry, Skipped
+from hashcheck.formats.entries import (
+    Deletion,
+    EntryRun,
+    FormatError,
+    LineError,
+    ParsedEntry,
+    Skipped,
+)
 from hashcheck.formats.parsers import parse
 from hashcheck.hashes.algorithms import EMPTY_FILE, Algorithm, InvalidHash, parse_hex
 from hashcheck.hashes.keyed import Digester
-from hashcheck.store.interface import DigestBlock, Store
+from hashcheck.store.interface import REMOVE, DigestBlock, Store
 
 _Block = TypeVar("_Block")
 CHUNK = 50_000
@@ -36,6 +43,8 @@ class ImportReport:
     added: int = 0
     unchanged: int = 0  # already on the list, or repeated in the file
     skipped: dict[str, int] = field(default_factory=dict)  # reason -> entries
+    deletions_read: int = 0
+    removed: int = 0  # by the file's deletion records
     empty_file_dropped: int = 0
     invalid: int = 0
     errors: list[str] = field(default_factory=list)
@@ -125,6 +134,7 @@ def import_file(
         outcome = store.import_entries(hash_list.list_id, checked, source=path.name, actor=actor)
     report.batch_id, report.added = outcome.batch_id, outcome.added
     report.unchanged = outcome.unchanged
+    report.removed = outcome.removed
     report.seconds = round(time.monotonic() - started, 3)
     return report
 
@@ -138,7 +148,7 @@ def _open(path: Path) -> BinaryIO:
 
 def _parse(
     stream: BinaryIO, fmt: str, columns: Mapping[str, str] | None, category_column: str | None
-) -> Iterator[ParsedEntry | EntryRun | LineError | Skipped]:
+) -> Iterator[ParsedEntry | EntryRun | LineError | Skipped | Deletion]:
     try:
         yield from parse(stream, fmt, columns=columns, category_column=category_column)
     except (FormatError, InvalidHash) as exc:
@@ -153,7 +163,7 @@ def _size(path: Path) -> int:
 
 
 def _keyed_blocks(
-    items: Iterable[ParsedEntry | EntryRun | LineError | Skipped],
+    items: Iterable[ParsedEntry | EntryRun | LineError | Skipped | Deletion],
     digester: Digester,
     runs: RunDigester,
     report: ImportReport,
@@ -173,6 +183,11 @@ def _keyed_blocks(
             continue
         if isinstance(item, Skipped):
             report.skipped[item.reason] = report.skipped.get(item.reason, 0) + 1
+            continue
+        if isinstance(item, Deletion):
+            report.deletions_read += 1
+            pending.setdefault(REMOVE, []).append(keyed[item.algorithm](item.raw))
+            held += 1
             continue
         if isinstance(item, EntryRun):
             report.entries_read += item.count
@@ -291,7 +306,7 @@ def remove_file(
 
 
 def _removal_blocks(
-    items: Iterable[ParsedEntry | EntryRun | LineError | Skipped],
+    items: Iterable[ParsedEntry | EntryRun | LineError | Skipped | Deletion],
     digester: Digester,
     report: RemovalReport,
 ) -> Iterator[bytes]:
@@ -299,7 +314,7 @@ def _removal_blocks(
     for item in items:
         if isinstance(item, LineError):
             _note_error(report, item)
-        elif isinstance(item, Skipped):
+        elif isinstance(item, Skipped | Deletion):
             continue
         elif isinstance(item, EntryRun):
             yield b"".join(digester.digest_many(item.algorithm, item.raws()))

@@ -214,6 +214,11 @@ def import_(args: argparse.Namespace, settings: Settings) -> int:
         f"{report.empty_file_dropped} empty-file hashes dropped, "
         f"{report.invalid} invalid lines skipped"
     )
+    if report.deletions_read:
+        _print(
+            f"  {report.deletions_read} deletion records in the file: "
+            f"{report.removed} entries removed from the list"
+        )
     for reason, count in report.skipped.items():
         _print(f"  not imported, as the format requires: {count} x {reason}")
     for error in report.errors:

@@ -50,6 +50,15 @@ class LineError:
 
 
 @dataclass(frozen=True, slots=True)
+class Deletion:
+    """A supplier's record that a hash must leave the list (NCMEC `deletedImage`)."""
+
+    line: int
+    algorithm: Algorithm
+    raw: bytes
+
+
+@dataclass(frozen=True, slots=True)
 class Skipped:
     """An entry the format itself says must not be imported (e.g. VICS category 0)."""
 

@@ -12,6 +12,7 @@ from collections.abc import Iterator, Mapping
 from typing import BinaryIO, TextIO
 
 from hashcheck.formats.entries import (
+    Deletion,
     EntryRun,
     FormatError,
     LineError,
@@ -20,11 +21,12 @@ from hashcheck.formats.entries import (
     text_of,
 )
 from hashcheck.formats.icse import looks_like_icse, parse_icse
+from hashcheck.formats.ncmec import looks_like_ncmec, parse_ncmec
 from hashcheck.formats.vics import looks_like_vics, parse_vics
 from hashcheck.hashes.algorithms import Algorithm
 
-Item = ParsedEntry | EntryRun | LineError | Skipped
-FORMATS = ("auto", "plain", "md5sum", "hashdeep", "csv", "icse", "vics")
+Item = ParsedEntry | EntryRun | LineError | Skipped | Deletion
+FORMATS = ("auto", "plain", "md5sum", "hashdeep", "csv", "icse", "vics", "ncmec")
 _HEXDIGITS = frozenset(b"0123456789abcdefABCDEF")
 _BY_LENGTH = {a.hex_length: a for a in Algorithm}
 _SNIFF_BYTES = 64 * 1024
@@ -223,6 +225,8 @@ def detect_format(stream: BinaryIO) -> str:
         return "vics"
     if looks_like_icse(head):
         return "icse"
+    if looks_like_ncmec(head):
+        return "ncmec"
     for raw in head.removeprefix(codecs.BOM_UTF8).splitlines():
         line = raw.strip()
         if not line or (line.startswith(b"#") and not line.startswith(b"##")):
@@ -266,4 +270,6 @@ def parse(
         return parse_icse(stream)
     if fmt == "vics":
         return parse_vics(stream)
+    if fmt == "ncmec":
+        return parse_ncmec(stream)
     raise FormatError(f"unknown format {fmt!r}; known: {', '.join(FORMATS)}")

@@ -20,6 +20,9 @@ from hashcheck.store.records import (
 # Entries to import: a category id and the keyed digests of that category, packed (16 bytes
 # each). Packing keeps per-entry Python work out of the store.
 DigestBlock = tuple[int, bytes]
+# The category id of a block whose digests the import removes from the list (a supplier's
+# deletion records, applied in the same transaction).
+REMOVE = -1
 
 
 class Store(abc.ABC):
@@ -91,6 +94,8 @@ class Store(abc.ABC):
         """Add entries atomically: all become visible at once, or none if anything fails.
 
         Re-importing an entry that is already on the list changes nothing (idempotent).
+        Blocks with category `REMOVE` remove those digests in the same transaction; a digest
+        both added and removed by one import ends up removed.
         """
 
     @abc.abstractmethod

@@ -47,6 +47,7 @@ class ImportOutcome:
     batch_id: int
     added: int
     unchanged: int  # already on the list, or repeated within the import
+    removed: int = 0  # by deletion records in the imported file
 
 
 @dataclass(frozen=True)

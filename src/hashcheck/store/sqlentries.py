@@ -9,7 +9,7 @@ import numpy.typing as npt
 
 from hashcheck.hashes.keyed import DIGEST_BYTES
 from hashcheck.store.errors import NotFound
-from hashcheck.store.interface import DigestBlock
+from hashcheck.store.interface import REMOVE, DigestBlock
 from hashcheck.store.records import (
     CatalogRecords,
     Changes,
@@ -34,50 +34,38 @@ class EntryQueries(CatalogQueries):
             staged = self._stage_all(list_id, blocks)
             try:
                 with self._tx(write=True) as cur:
-                    batch_id = self._new_batch(cur, list_id, "import", source, actor)
-                    self._q(
-                        cur,
-                        "INSERT INTO entries (list_id, digest, category_id, batch_id) "
-                        f"SELECT ?, d, c, ? FROM ({self._expanded()}) AS x "
-                        # Sorted input makes the index inserts sequential; of a digest given
-                        # twice the lower category id wins. (GROUP BY costs 4x as much.)
-                        "WHERE true ORDER BY d, c "
-                        "ON CONFLICT (list_id, digest) DO NOTHING",
-                        (list_id, batch_id),
+                    removals = int(
+                        self._q(
+                            cur,
+                            "SELECT COALESCE(SUM(n), 0) FROM staging WHERE category_id = ?",
+                            (REMOVE,),
+                        ).fetchone()[0]
                     )
-                    added = max(cur.rowcount, 0)
-                    self._finish_batch(cur, batch_id, added, staged - added)
+                    batch_id = self._new_batch(cur, list_id, "import", source, actor)
+                    added = self._insert_staged(cur, list_id, batch_id, removals > 0)
+                    removed = self._remove_staged(cur, list_id, batch_id) if removals else 0
+                    unchanged = staged - removals - added
+                    self._finish_batch(cur, batch_id, added, unchanged)
                     self._audit(
                         cur,
                         actor,
                         "list.import",
                         str(list_id),
-                        {"batch": batch_id, "source": source, "added": added},
+                        {"batch": batch_id, "source": source, "added": added, "removed": removed},
                     )
             finally:
                 self._drop_staging()
-        return ImportOutcome(batch_id, added, staged - added)
+        return ImportOutcome(batch_id, added, unchanged, removed)
 
     def remove_entries(
         self, list_id: int, digests: Iterable[bytes], *, source: str, actor: str
     ) -> RemovalOutcome:
         with self._lock:
-            staged = self._stage_all(list_id, ((0, packed) for packed in digests))
+            staged = self._stage_all(list_id, ((REMOVE, packed) for packed in digests))
             try:
                 with self._tx(write=True) as cur:
                     batch_id = self._new_batch(cur, list_id, "removal", source, actor)
-                    matched = (
-                        "SELECT id FROM entries WHERE list_id = ? "
-                        f"AND digest IN (SELECT d FROM ({self._expanded()}) AS x)"
-                    )
-                    self._q(
-                        cur,
-                        "INSERT INTO tombstones (entry_id, list_id, batch_id) "
-                        f"SELECT id, ?, ? FROM ({matched}) AS doomed ORDER BY id",
-                        (list_id, batch_id, list_id),
-                    )
-                    removed = max(cur.rowcount, 0)
-                    self._q(cur, f"DELETE FROM entries WHERE id IN ({matched})", (list_id,))
+                    removed = self._remove_staged(cur, list_id, batch_id)
                     self._finish_batch(cur, batch_id, removed, staged - removed)
                     self._audit(
                         cur,
@@ -89,6 +77,40 @@ class EntryQueries(CatalogQueries):
             finally:
                 self._drop_staging()
         return RemovalOutcome(batch_id, removed, staged - removed)
+
+    def _insert_staged(self, cur: Cursor, list_id: int, batch_id: int, has_removals: bool) -> int:
+        # A digest the same batch also removes is not added: the supplier retracted it.
+        retracted = (
+            f"AND d NOT IN (SELECT d FROM ({self._expanded()}) AS r WHERE c = {REMOVE}) "
+            if has_removals
+            else ""
+        )
+        self._q(
+            cur,
+            "INSERT INTO entries (list_id, digest, category_id, batch_id) "
+            f"SELECT ?, d, c, ? FROM ({self._expanded()}) AS x WHERE c >= 0 {retracted}"
+            # Sorted input makes the index inserts sequential; of a digest given twice the
+            # lower category id wins. (GROUP BY costs 4x as much.)
+            "ORDER BY d, c ON CONFLICT (list_id, digest) DO NOTHING",
+            (list_id, batch_id),
+        )
+        return max(cur.rowcount, 0)
+
+    def _remove_staged(self, cur: Cursor, list_id: int, batch_id: int) -> int:
+        """Tombstone and delete the list's entries whose digests are staged for removal."""
+        matched = (
+            "SELECT id FROM entries WHERE list_id = ? AND digest IN "
+            f"(SELECT d FROM ({self._expanded()}) AS x WHERE c = {REMOVE})"
+        )
+        self._q(
+            cur,
+            "INSERT INTO tombstones (entry_id, list_id, batch_id) "
+            f"SELECT id, ?, ? FROM ({matched}) AS doomed ORDER BY id",
+            (list_id, batch_id, list_id),
+        )
+        removed = max(cur.rowcount, 0)
+        self._q(cur, f"DELETE FROM entries WHERE id IN ({matched})", (list_id,))
+        return removed
 
     def _stage_all(self, list_id: int, blocks: Iterable[DigestBlock]) -> int:
         """Stage packed digests in rows of STAGE_ROW digests; returns how many were staged.
