@@ -207,3 +207,22 @@ def test_database_urls_are_printed_without_passwords() -> None:
         redacted("sqlite:///hashcheck-data/hashcheck.db") == "sqlite:///hashcheck-data/hashcheck.db"
     )
     assert redacted("postgresql://hc@db/hashcheck") == "postgresql://hc@db/hashcheck"
+
+
+def test_audit_trail_names_who_did_what(env: dict[str, str], tmp_path: Path) -> None:
+    run("init")
+    run("lists", "add", "police", "--supplier", "p")
+    run("clients", "add", "Acme", "--id", "acme")
+    run("clients", "disable", "acme")
+    code, out, _ = run("audit", "--format", "json")
+    assert code == 0
+    records = json.loads(out)
+    assert [r["action"] for r in records] == ["client.disable", "client.add", "list.add"]
+    assert {r["actor"] for r in records} == {"alice"}
+    code, out, _ = run("audit", "--action", "client", "--format", "json")
+    assert [r["action"] for r in json.loads(out)] == ["client.disable", "client.add"]
+    code, out, _ = run("audit", "--actor", "bob", "--format", "json")
+    assert json.loads(out) == []
+    code, out, _ = run("audit", "--since", "2999-01-01", "--format", "csv")
+    assert out.strip() == "at,actor,action,subject,detail"
+    assert run("audit", "--limit", "0")[0] == ExitCode.REJECTED

@@ -220,3 +220,15 @@ def test_import_applies_deletion_records_in_the_same_batch(store: Store) -> None
     assert len(later.added) == 2 and len(later.removed_ids) == 2
     added = {later.added.digests[i * 16 : (i + 1) * 16] for i in range(2)}
     assert added == {new[0], new[1]}
+
+
+def test_audit_log_filters(store: Store) -> None:
+    store.add_list("l", "s", "", actor="alice")
+    store.add_client("acme", "Acme", "h", [], actor="bob")
+    store.set_client_enabled("acme", False, actor="alice")
+    assert [r.action for r in store.audit_log(actor="alice")] == ["client.disable", "list.add"]
+    assert [r.action for r in store.audit_log(action="client")] == ["client.disable", "client.add"]
+    assert [r.action for r in store.audit_log(action="client.add")] == ["client.add"]
+    assert [r.action for r in store.audit_log(action="cli")] == []  # a prefix is a whole word
+    assert store.audit_log(since="2999-01-01") == []
+    assert len(store.audit_log(1)) == 1

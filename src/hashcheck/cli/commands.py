@@ -261,3 +261,15 @@ def stats(args: argparse.Namespace, settings: Settings) -> int:
     rows = [(s.day, s.client, s.list, s.checked, s.matched) for s in lines]
     _print(render(("day", "client", "list", "checked", "matched"), rows, args.format))
     return ExitCode.OK
+
+
+def audit(args: argparse.Namespace, settings: Settings) -> int:
+    if args.limit < 1:
+        raise ImportRejected("--limit must be at least 1")
+    with _store(settings) as store:
+        records = store.audit_log(
+            args.limit, actor=args.actor, action=args.action, since=args.since
+        )
+    rows = [(r.at, r.actor, r.action, r.subject, r.detail) for r in records]
+    _print(render(("at", "actor", "action", "subject", "detail"), rows, args.format))
+    return ExitCode.OK

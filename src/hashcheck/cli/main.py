@@ -166,6 +166,13 @@ def build_parser() -> argparse.ArgumentParser:
     stats.add_argument("--list", dest="list_name", help="one list")
     stats.add_argument("--since", help="first day, YYYY-MM-DD")
     stats.add_argument("--format", default="table", choices=["table", "json", "csv"])
+
+    audit = command("audit", commands.audit, "who changed what and when, newest first")
+    audit.add_argument("--actor", help="one operator")
+    audit.add_argument("--action", help="an action or its prefix, e.g. client or list.import")
+    audit.add_argument("--since", help="first day (YYYY-MM-DD) or time, UTC")
+    audit.add_argument("--limit", type=int, default=100, help="at most this many (default 100)")
+    audit.add_argument("--format", default="table", choices=["table", "json", "csv"])
     return parser
 
 

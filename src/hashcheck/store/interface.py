@@ -123,4 +123,13 @@ class Store(abc.ABC):
     ) -> list[StatRow]: ...
 
     @abc.abstractmethod
-    def audit_log(self, limit: int = 100) -> list[AuditRecord]: ...
+    def audit_log(
+        self,
+        limit: int = 100,
+        *,
+        actor: str | None = None,
+        action: str | None = None,
+        since: str | None = None,
+    ) -> list[AuditRecord]:
+        """The newest audit records first; `action` matches a prefix (`client` finds
+        `client.add`, `client.disable`, ...); `since` is an ISO date or time (UTC)."""

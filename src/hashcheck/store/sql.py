@@ -55,11 +55,31 @@ class SqlStore(EntryQueries):
             ).fetchall()
         return [StatRow(r[0], int(r[1]), r[2], int(r[3]), int(r[4])) for r in rows]
 
-    def audit_log(self, limit: int = 100) -> list[AuditRecord]:
+    def audit_log(
+        self,
+        limit: int = 100,
+        *,
+        actor: str | None = None,
+        action: str | None = None,
+        since: str | None = None,
+    ) -> list[AuditRecord]:
+        clauses: list[str] = []
+        params: list[Any] = []
+        if actor is not None:
+            clauses.append("actor = ?")
+            params.append(actor)
+        if action is not None:
+            clauses.append("(action = ? OR action LIKE ?)")
+            params.extend([action, action.replace("%", "").replace("_", "") + ".%"])
+        if since is not None:
+            clauses.append("at >= ?")
+            params.append(since)
+        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
         with self._tx(write=False) as cur:
             rows = self._q(
                 cur,
-                "SELECT id, at, actor, action, subject, detail FROM audit ORDER BY id DESC LIMIT ?",
-                (limit,),
+                "SELECT id, at, actor, action, subject, detail FROM audit "
+                f"{where} ORDER BY id DESC LIMIT ?",
+                [*params, limit],
             ).fetchall()
         return [AuditRecord(int(r[0]), r[1], r[2], r[3], r[4], r[5]) for r in rows]
