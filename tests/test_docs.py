@@ -33,6 +33,7 @@ def test_every_command_is_documented() -> None:
             assert f"`hashcheck {' '.join(command)}" in text or command in (
                 ["clients"],
                 ["lists"],
+                ["suppliers"],
             ), command
 
 

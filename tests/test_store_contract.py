@@ -232,3 +232,19 @@ def test_audit_log_filters(store: Store) -> None:
     assert [r.action for r in store.audit_log(action="cli")] == []  # a prefix is a whole word
     assert store.audit_log(since="2999-01-01") == []
     assert len(store.audit_log(1)) == 1
+
+
+def test_category_maps(store: Store) -> None:
+    baseline, other = category_id(store, "baseline"), category_id(store, "other")
+    assert store.category_map("NCMEC") == {}
+    assert store.set_category_mapping("NCMEC", "ncmec:A1", baseline, actor="op")
+    assert not store.set_category_mapping("NCMEC", "ncmec:A1", baseline, actor="op")
+    assert store.set_category_mapping("NCMEC", "ncmec:A1", other, actor="op")
+    assert store.category_map("NCMEC") == {"ncmec:A1": other}
+    assert store.category_map("Interpol") == {}
+    assert store.set_category_mapping("NCMEC", "ncmec:A1", None, actor="op")
+    assert not store.set_category_mapping("NCMEC", "ncmec:A1", None, actor="op")
+    with pytest.raises(NotFound):
+        store.set_category_mapping("NCMEC", "x", 999, actor="op")
+    details = [record.detail for record in store.audit_log(action="supplier")]
+    assert len(details) == 3

@@ -152,7 +152,8 @@ def test_import_needs_a_mapping_for_every_supplier_value(
     with pytest.raises(ImportRejected, match="unknown category 'vics:1'"):
         importing.import_file(opened, digester, "police", path, actor="t")
     with pytest.raises(
-        ImportRejected, match="'vics:3' has no mapping; map it with --map vics:3=CATEGORY"
+        ImportRejected,
+        match="'vics:3' has no mapping; map it with `hashcheck suppliers map SUPPLIER vics:3",
     ):
         importing.import_file(
             opened, digester, "police", path, actor="t", category_map={"vics:1": "illegal"}
@@ -289,3 +290,56 @@ def test_ncmec_import_applies_deletions(
     assert (report.added, report.deletions_read, report.removed) == (2, 2, 1)
     # The SHA-1 of "old" stays: the deletion record named only its MD5.
     assert opened.entry_count() == 5
+
+
+def test_stored_supplier_maps(env_for_cli: dict[str, str], tmp_path: Path) -> None:
+    from tests.test_cli import run
+
+    run("init")
+    run("lists", "add", "interpol", "--supplier", "Interpol ICSE")
+    assert run("suppliers", "map", "Nobody", "baseline:yes", "baseline")[0] == 4
+    assert run("suppliers", "map", "Interpol ICSE", "baseline:yes", "cartoons")[0] == 4
+    assert run("suppliers", "map", "Interpol ICSE", "baseline:yes", "baseline")[0] == 0
+    assert run("suppliers", "map", "Interpol ICSE", "baseline:no", "illegal")[0] == 0
+    code, out, _ = run("suppliers", "show", "Interpol ICSE", "--format", "json")
+    assert json.loads(out) == [
+        {"value": "baseline:no", "category": "illegal"},
+        {"value": "baseline:yes", "category": "baseline"},
+    ]
+    path = tmp_path / "icse.csv"
+    path.write_text("\n".join([HEADER, icse_row("a", "y"), icse_row("b", "n")]) + "\n")
+    code, out, err = run("import", "interpol", str(path), "--json")
+    assert code == 0, err
+    assert json.loads(out)["added"] == 4
+    assert run("suppliers", "unmap", "Interpol ICSE", "baseline:no")[0] == 0
+    assert run("suppliers", "unmap", "Interpol ICSE", "baseline:no")[0] == 4
+    path.write_text("\n".join([HEADER, icse_row("c", "n")]) + "\n")
+    code, _, err = run("import", "interpol", str(path))
+    assert code == 5 and "'baseline:no' has no mapping" in err
+    code, out, _ = run("audit", "--action", "supplier", "--format", "json")
+    assert [r["action"] for r in json.loads(out)] == [
+        "supplier.unmap",
+        "supplier.map",
+        "supplier.map",
+    ]
+
+
+def test_upgrading_a_version_1_database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A database made by the first release gains the supplier maps and keeps its data."""
+    from hashcheck.store import sqlbase
+    from hashcheck.store.open import open_store
+    from hashcheck.store.schema import MIGRATIONS
+
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    monkeypatch.setattr(sqlbase, "MIGRATIONS", MIGRATIONS[:1])
+    old = open_store(url)
+    assert old.migrate() == 1
+    old.add_list("l", "Supplier", "", actor="t")
+    old.close()
+    monkeypatch.setattr(sqlbase, "MIGRATIONS", MIGRATIONS)
+    new = open_store(url)
+    assert new.migrate() == len(MIGRATIONS) == 2
+    assert [item.name for item in new.lists()] == ["l"]
+    assert new.set_category_mapping("Supplier", "x", 1, actor="t")
+    assert new.category_map("Supplier") == {"x": 1}
+    new.close()

@@ -113,12 +113,13 @@ def import_file(
     """Import ``path`` into ``list_name``.
 
     Every entry gets ``category``, or the supplier's value for it (a CSV column, the VICS
-    `Category`, the ICSE `Baseline` flag) translated by ``category_map``; without a map such
-    a value must itself name a category. A value the map lacks fails the import.
+    `Category`, the ICSE `Baseline` flag) translated by the list supplier's stored map and
+    ``category_map`` (which wins); without any map such a value must itself name a category.
+    A value the map lacks fails the import.
     """
     started = time.monotonic()
     hash_list = find_list(store, list_name)
-    categories = _supplier_categories(store, category_map)
+    categories = _supplier_categories(store, hash_list.supplier, category_map)
     default_category = None if category is None else find_category(store, category).category_id
     report = ImportReport(list_name, str(path))
     with (
@@ -218,15 +219,17 @@ def _keyed_blocks(
     tick()
 
 
-def _supplier_categories(store: Store, category_map: Mapping[str, str] | None) -> _Categories:
+def _supplier_categories(
+    store: Store, supplier: str, category_map: Mapping[str, str] | None
+) -> _Categories:
+    """The list supplier's stored map, overridden value by value by this import's map."""
     known = {c.name: c.category_id for c in store.categories()}
-    if category_map is None:
+    mapped = store.category_map(supplier)
+    for value, name in (category_map or {}).items():
+        mapped[value] = find_category(store, name).category_id
+    if not mapped:
         return _Categories(known, mapped=False)
-    return _Categories(
-        {value: find_category(store, name).category_id for value, name in category_map.items()},
-        mapped=True,
-        known=tuple(known),
-    )
+    return _Categories(mapped, mapped=True, known=tuple(known))
 
 
 @dataclass(frozen=True)
@@ -244,8 +247,8 @@ class _Categories:
         if self.mapped:
             return ImportRejected(
                 f"{line}: supplier category {value!r} has no mapping; map it with "
-                f"--map {value}=CATEGORY (mapped now: {', '.join(self.ids) or 'nothing'}); "
-                "nothing was changed"
+                f"`hashcheck suppliers map SUPPLIER {value} CATEGORY` or --map {value}=CATEGORY "
+                f"(mapped now: {', '.join(self.ids) or 'nothing'}); nothing was changed"
             )
         return ImportRejected(
             f"{line}: unknown category {value!r}; known categories: {', '.join(self.ids)} "

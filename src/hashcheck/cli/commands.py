@@ -7,7 +7,7 @@ import contextlib
 import sys
 from collections.abc import Iterator
 
-from hashcheck.admin import clients, importing
+from hashcheck.admin import clients, importing, suppliers
 from hashcheck.admin import stats as usage
 from hashcheck.admin.errors import ImportRejected
 from hashcheck.admin.setup import initialise, open_key
@@ -272,4 +272,31 @@ def audit(args: argparse.Namespace, settings: Settings) -> int:
         )
     rows = [(r.at, r.actor, r.action, r.subject, r.detail) for r in records]
     _print(render(("at", "actor", "action", "subject", "detail"), rows, args.format))
+    return ExitCode.OK
+
+
+def suppliers_map(args: argparse.Namespace, settings: Settings) -> int:
+    with _store(settings) as store:
+        changed = suppliers.map_value(
+            store, args.supplier, args.value, args.category, actor=settings.operator
+        )
+    state = "now maps" if changed else "already maps"
+    _print(f"{args.supplier}: {args.value} {state} to {args.category}")
+    return ExitCode.OK
+
+
+def suppliers_unmap(args: argparse.Namespace, settings: Settings) -> int:
+    with _store(settings) as store:
+        changed = suppliers.unmap_value(store, args.supplier, args.value, actor=settings.operator)
+    if not changed:
+        _print(f"{args.supplier}: {args.value} was not mapped; nothing changed")
+        return ExitCode.NOT_FOUND
+    _print(f"{args.supplier}: {args.value} is no longer mapped")
+    return ExitCode.OK
+
+
+def suppliers_show(args: argparse.Namespace, settings: Settings) -> int:
+    with _store(settings) as store:
+        rows = suppliers.show(store, args.supplier)
+    _print(render(("value", "category"), rows, args.format))
     return ExitCode.OK

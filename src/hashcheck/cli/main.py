@@ -123,6 +123,23 @@ def build_parser() -> argparse.ArgumentParser:
     llist = command("list", commands.lists_list, "show lists with entry counts", lsub)
     llist.add_argument("--json", action="store_true")
 
+    suppliers = sub.add_parser(
+        "suppliers", help="map suppliers' category values onto categories", parents=[common]
+    )
+    ssub = suppliers.add_subparsers(
+        dest="action", required=True, metavar="ACTION", parser_class=_Parser
+    )
+    smap = command("map", commands.suppliers_map, "map one supplier value onto a category", ssub)
+    smap.add_argument("supplier", help="as given to `lists add --supplier`")
+    smap.add_argument("value", help="the supplier's value, e.g. vics:1, baseline:yes, ncmec:A1")
+    smap.add_argument("category")
+    sunmap = command("unmap", commands.suppliers_unmap, "forget one supplier value", ssub)
+    sunmap.add_argument("supplier")
+    sunmap.add_argument("value")
+    sshow = command("show", commands.suppliers_show, "a supplier's category map", ssub)
+    sshow.add_argument("supplier")
+    sshow.add_argument("--format", default="table", choices=["table", "json", "csv"])
+
     imp = command("import", commands.import_, "import a list file (atomic, idempotent)")
     imp.add_argument("list_name", metavar="LIST")
     imp.add_argument("file", type=Path, metavar="FILE")

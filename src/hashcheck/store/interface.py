@@ -86,6 +86,16 @@ class Store(abc.ABC):
     def remove_grant(self, client_id: str, grant: Grant, *, actor: str) -> bool:
         """True if such a grant existed."""
 
+    @abc.abstractmethod
+    def category_map(self, supplier: str) -> dict[str, int]:
+        """The supplier's category values and the category id each is mapped to."""
+
+    @abc.abstractmethod
+    def set_category_mapping(
+        self, supplier: str, value: str, category_id: int | None, *, actor: str
+    ) -> bool:
+        """Map (or, with None, unmap) one supplier value; True if anything changed."""
+
     # -- entries ---------------------------------------------------------------------------
     @abc.abstractmethod
     def import_entries(

@@ -50,6 +50,13 @@ MIGRATIONS: list[list[str]] = [
             ('related', 'sensitive', 'Related material: same series, not itself illegal'),
             ('other', 'informational', 'Anything else a supplier delivers; never on by default')""",
     ],
+    # 2: each supplier's map from its own category values to hashcheck categories
+    [
+        """CREATE TABLE category_maps (
+            supplier TEXT NOT NULL, value TEXT NOT NULL,
+            category_id BIGINT NOT NULL REFERENCES categories(id),
+            PRIMARY KEY (supplier, value))""",
+    ],
 ]
 
 STANDARD_CATEGORIES = ("baseline", "illegal", "related", "other")

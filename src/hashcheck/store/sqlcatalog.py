@@ -172,6 +172,53 @@ class CatalogQueries(SqlBase):
             self._audit(cur, actor, "grant.remove", client_id, _grants([grant])[0])
             return True
 
+    def category_map(self, supplier: str) -> dict[str, int]:
+        with self._tx(write=False) as cur:
+            rows = self._q(
+                cur,
+                "SELECT value, category_id FROM category_maps WHERE supplier = ? ORDER BY value",
+                (supplier,),
+            ).fetchall()
+        return {str(value): int(category_id) for value, category_id in rows}
+
+    def set_category_mapping(
+        self, supplier: str, value: str, category_id: int | None, *, actor: str
+    ) -> bool:
+        with self._tx(write=True) as cur:
+            row = self._q(
+                cur,
+                "SELECT category_id FROM category_maps WHERE supplier = ? AND value = ?",
+                (supplier, value),
+            ).fetchone()
+            before = None if row is None else int(row[0])
+            if before == category_id:
+                return False
+            if (
+                category_id is not None
+                and self._q(cur, "SELECT 1 FROM categories WHERE id = ?", (category_id,)).fetchone()
+                is None
+            ):
+                raise NotFound(f"no category with id {category_id}")
+            self._q(
+                cur,
+                "DELETE FROM category_maps WHERE supplier = ? AND value = ?",
+                (supplier, value),
+            )
+            if category_id is not None:
+                self._q(
+                    cur,
+                    "INSERT INTO category_maps (supplier, value, category_id) VALUES (?, ?, ?)",
+                    (supplier, value, category_id),
+                )
+            self._audit(
+                cur,
+                actor,
+                "supplier.map" if category_id is not None else "supplier.unmap",
+                supplier,
+                {"value": value, "before": before, "after": category_id},
+            )
+            return True
+
     def _grant_exists(self, cur: Cursor, client_id: str, grant: Grant) -> bool:
         row = self._q(
             cur,
