@@ -226,3 +226,18 @@ def test_audit_trail_names_who_did_what(env: dict[str, str], tmp_path: Path) -> 
     code, out, _ = run("audit", "--since", "2999-01-01", "--format", "csv")
     assert out.strip() == "at,actor,action,subject,detail"
     assert run("audit", "--limit", "0")[0] == ExitCode.REJECTED
+
+
+def test_batches_list_and_rollback(env: dict[str, str], tmp_path: Path) -> None:
+    run("init")
+    run("lists", "add", "police", "--supplier", "p")
+    source = tmp_path / "l.txt"
+    source.write_text("\n".join(md5(n) for n in range(5)) + "\n")
+    code, out, _ = run("import", "police", str(source), "--category", "baseline", "--json")
+    batch = json.loads(out)["batch_id"]
+    code, out, _ = run("batches", "list", "--format", "json")
+    assert [(b["batch"], b["kind"], b["live"]) for b in json.loads(out)] == [(batch, "import", 5)]
+    code, out, _ = run("batches", "rollback", str(batch), "--json")
+    assert code == 0 and json.loads(out)["removed"] == 5
+    assert json.loads(run("lists", "list", "--json")[1])[0]["entries"] == 0
+    assert run("batches", "rollback", "12345")[0] == ExitCode.NOT_FOUND

@@ -34,6 +34,7 @@ def test_every_command_is_documented() -> None:
                 ["clients"],
                 ["lists"],
                 ["suppliers"],
+                ["batches"],
             ), command
 
 

@@ -102,3 +102,18 @@ def test_new_client_can_check_within_a_second(server: ServerThread, deployment: 
     store.add_grant("newcomer", Grant(None, None), actor="t")
     store.close()
     within_deadline(lambda: answer(server, issued.secret, "newcomer"), (200, b"false"))
+
+
+def test_rollback_is_answered_within_a_second(
+    server: ServerThread, deployment: Deployment, tmp_path: Path
+) -> None:
+    source = tmp_path / "new.txt"
+    source.write_text(HASH + "\n")
+    store = deployment.store()
+    report = importing.import_file(
+        store, Digester(deployment.key), "police", source, actor="t", category="baseline"
+    )
+    within_deadline(lambda: answer(server, deployment.secret), (200, b"true"))
+    store.rollback_batch(report.batch_id, actor="t")
+    within_deadline(lambda: answer(server, deployment.secret), (200, b"false"))
+    store.close()

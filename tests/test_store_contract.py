@@ -248,3 +248,30 @@ def test_category_maps(store: Store) -> None:
         store.set_category_mapping("NCMEC", "x", 999, actor="op")
     details = [record.detail for record in store.audit_log(action="supplier")]
     assert len(details) == 3
+
+
+def test_rollback_of_an_import_batch(store: Store) -> None:
+    hash_list = store.add_list("l", "s", "", actor="op")
+    baseline = category_id(store, "baseline")
+    first, second = digests(4), digests(3)
+    one = store.import_entries(
+        hash_list.list_id, [(baseline, b"".join(first))], source="a", actor="op"
+    )
+    two = store.import_entries(
+        hash_list.list_id, [(baseline, b"".join(second + first[:1]))], source="b", actor="op"
+    )
+    seen = store.changes_since(0, 0)
+    outcome = store.rollback_batch(two.batch_id, actor="op")
+    # Only what batch two added goes; first[0] was already there, added by batch one.
+    assert outcome.removed == 3
+    assert store.entry_count() == 4
+    later = store.changes_since(seen.entries_cursor, seen.tombstones_cursor)
+    assert len(later.removed_ids) == 3
+    listed = {b.batch_id: b for b in store.batches()}
+    assert listed[one.batch_id].live == 4 and listed[two.batch_id].live == 0
+    assert listed[outcome.batch_id].kind == "rollback"
+    with pytest.raises(NotFound):
+        store.rollback_batch(outcome.batch_id, actor="op")
+    with pytest.raises(NotFound):
+        store.rollback_batch(9999, actor="op")
+    assert [r.action for r in store.audit_log(action="batch")] == ["batch.rollback"]

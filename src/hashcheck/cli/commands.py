@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from hashcheck.admin import clients, importing, suppliers
 from hashcheck.admin import stats as usage
 from hashcheck.admin.errors import ImportRejected
+from hashcheck.admin.names import find_list
 from hashcheck.admin.setup import initialise, open_key
 from hashcheck.catalog.model import Grant
 from hashcheck.cli.exitcodes import ExitCode
@@ -299,4 +300,47 @@ def suppliers_show(args: argparse.Namespace, settings: Settings) -> int:
     with _store(settings) as store:
         rows = suppliers.show(store, args.supplier)
     _print(render(("value", "category"), rows, args.format))
+    return ExitCode.OK
+
+
+def batches_list(args: argparse.Namespace, settings: Settings) -> int:
+    with _store(settings) as store:
+        list_id = None if args.list_name is None else find_list(store, args.list_name).list_id
+        names = {item.list_id: item.name for item in store.lists()}
+        rows = [
+            (
+                b.batch_id,
+                names.get(b.list_id, b.list_id),
+                b.kind,
+                b.source,
+                b.actor,
+                b.committed_at,
+                b.added,
+                b.unchanged,
+                b.live,
+            )
+            for b in store.batches(list_id, max(args.limit, 1))
+        ]
+    keys = ("batch", "list", "kind", "source", "actor", "at", "changed", "unchanged", "live")
+    _print(render(keys, rows, args.format))
+    return ExitCode.OK
+
+
+def batches_rollback(args: argparse.Namespace, settings: Settings) -> int:
+    with _store(settings) as store:
+        outcome = store.rollback_batch(args.batch_id, actor=settings.operator)
+    if args.json:
+        _print(
+            as_json(
+                {
+                    "batch": args.batch_id,
+                    "rollback_batch": outcome.batch_id,
+                    "removed": outcome.removed,
+                }
+            )
+        )
+    else:
+        _print(
+            f"batch {args.batch_id} rolled back (batch {outcome.batch_id}): {outcome.removed} entries removed"
+        )
     return ExitCode.OK

@@ -140,6 +140,22 @@ def build_parser() -> argparse.ArgumentParser:
     sshow.add_argument("supplier")
     sshow.add_argument("--format", default="table", choices=["table", "json", "csv"])
 
+    batches = sub.add_parser(
+        "batches", help="imports and removals, and undoing them", parents=[common]
+    )
+    bsub = batches.add_subparsers(
+        dest="action", required=True, metavar="ACTION", parser_class=_Parser
+    )
+    blist = command("list", commands.batches_list, "the newest batches first", bsub)
+    blist.add_argument("--list", dest="list_name", help="one list")
+    blist.add_argument("--limit", type=int, default=50)
+    blist.add_argument("--format", default="table", choices=["table", "json", "csv"])
+    brollback = command(
+        "rollback", commands.batches_rollback, "remove what an import added (within a second)", bsub
+    )
+    brollback.add_argument("batch_id", type=int)
+    brollback.add_argument("--json", action="store_true")
+
     imp = command("import", commands.import_, "import a list file (atomic, idempotent)")
     imp.add_argument("list_name", metavar="LIST")
     imp.add_argument("file", type=Path, metavar="FILE")

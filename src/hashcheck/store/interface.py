@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from hashcheck.catalog.model import Category, Client, Grant, HashList, Severity
 from hashcheck.store.records import (
     AuditRecord,
+    BatchRecord,
     Changes,
     ImportOutcome,
     RemovalOutcome,
@@ -114,6 +115,14 @@ class Store(abc.ABC):
     ) -> RemovalOutcome:
         """Remove the entries whose keyed digests are given (packed) atomically, leaving
         tombstones for the change feed."""
+
+    @abc.abstractmethod
+    def batches(self, list_id: int | None = None, limit: int = 100) -> list[BatchRecord]:
+        """The newest batches first."""
+
+    @abc.abstractmethod
+    def rollback_batch(self, batch_id: int, *, actor: str) -> RemovalOutcome:
+        """Remove, atomically, every entry an import batch added that is still on its list."""
 
     @abc.abstractmethod
     def entry_count(self, list_id: int | None = None) -> int: ...

@@ -43,6 +43,21 @@ class Changes:
 
 
 @dataclass(frozen=True)
+class BatchRecord:
+    """One import, removal or rollback, as committed."""
+
+    batch_id: int
+    list_id: int
+    kind: str  # import | removal | rollback
+    source: str
+    actor: str
+    committed_at: str
+    added: int  # entries added (import) or removed (removal, rollback)
+    unchanged: int
+    live: int  # entries of this batch still on the list
+
+
+@dataclass(frozen=True)
 class ImportOutcome:
     batch_id: int
     added: int

@@ -11,6 +11,7 @@ from hashcheck.hashes.keyed import DIGEST_BYTES
 from hashcheck.store.errors import NotFound
 from hashcheck.store.interface import REMOVE, DigestBlock
 from hashcheck.store.records import (
+    BatchRecord,
     CatalogRecords,
     Changes,
     EntryRows,
@@ -77,6 +78,67 @@ class EntryQueries(CatalogQueries):
             finally:
                 self._drop_staging()
         return RemovalOutcome(batch_id, removed, staged - removed)
+
+    def batches(self, list_id: int | None = None, limit: int = 100) -> list[BatchRecord]:
+        where = "" if list_id is None else "WHERE b.list_id = ? "
+        params: list[object] = [] if list_id is None else [list_id]
+        with self._tx(write=False) as cur:
+            rows = self._q(
+                cur,
+                "SELECT b.id, b.list_id, b.kind, b.source, b.actor, b.committed_at, b.added, "
+                f"b.unchanged FROM batches b {where}ORDER BY b.id DESC LIMIT ?",
+                [*params, limit],
+            ).fetchall()
+            # One pass over the entries for all batches shown (there is no batch index:
+            # it would cost every import more than this costs an occasional listing).
+            live = {
+                int(batch): int(count)
+                for batch, count in self._q(
+                    cur, "SELECT batch_id, COUNT(*) FROM entries GROUP BY batch_id"
+                ).fetchall()
+            }
+        return [
+            BatchRecord(
+                int(r[0]),
+                int(r[1]),
+                r[2],
+                r[3],
+                r[4],
+                r[5],
+                int(r[6]),
+                int(r[7]),
+                live.get(int(r[0]), 0),
+            )
+            for r in rows
+        ]
+
+    def rollback_batch(self, batch_id: int, *, actor: str) -> RemovalOutcome:
+        with self._lock, self._tx(write=True) as cur:
+            row = self._q(
+                cur, "SELECT list_id, kind FROM batches WHERE id = ?", (batch_id,)
+            ).fetchone()
+            if row is None:
+                raise NotFound(f"no batch {batch_id}")
+            list_id, kind = int(row[0]), row[1]
+            if kind != "import":
+                raise NotFound(
+                    f"batch {batch_id} is a {kind}, not an import; only imports roll back"
+                )
+            rollback_id = self._new_batch(cur, list_id, "rollback", f"batch {batch_id}", actor)
+            doomed = "SELECT id FROM entries WHERE batch_id = ?"
+            self._q(
+                cur,
+                "INSERT INTO tombstones (entry_id, list_id, batch_id) "
+                f"SELECT id, ?, ? FROM ({doomed}) AS d ORDER BY id",
+                (list_id, rollback_id, batch_id),
+            )
+            removed = max(cur.rowcount, 0)
+            self._q(cur, "DELETE FROM entries WHERE batch_id = ?", (batch_id,))
+            self._finish_batch(cur, rollback_id, removed, 0)
+            self._audit(
+                cur, actor, "batch.rollback", str(batch_id), {"removed": removed, "list": list_id}
+            )
+        return RemovalOutcome(rollback_id, removed, 0)
 
     def _insert_staged(self, cur: Cursor, list_id: int, batch_id: int, has_removals: bool) -> int:
         # A digest the same batch also removes is not added: the supplier retracted it.
