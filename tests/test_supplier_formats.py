@@ -338,7 +338,7 @@ def test_upgrading_a_version_1_database(tmp_path: Path, monkeypatch: pytest.Monk
     old.close()
     monkeypatch.setattr(sqlbase, "MIGRATIONS", MIGRATIONS)
     new = open_store(url)
-    assert new.migrate() == len(MIGRATIONS) == 2
+    assert new.migrate() == len(MIGRATIONS) >= 2
     assert [item.name for item in new.lists()] == ["l"]
     assert new.set_category_mapping("Supplier", "x", 1, actor="t")
     assert new.category_map("Supplier") == {"x": 1}

@@ -134,11 +134,7 @@ class HashcheckApp:
             answer = raw == legacy.TEST_POSITIVES[algorithm]
         else:
             hits = snapshot.exact.lookup(self._keyed[algorithm](raw))
-            matched = None
-            if hits:
-                allowed = view.slots
-                slots = snapshot.catalog.slots
-                matched = {slots[slot].list_id: 1 for _, slot in hits if slot in allowed}
+            matched = snapshot.matched_lists(view, hits) if hits else None
             self.node.counters.count(view.client.client_id, view.list_ids, matched)
             answer = bool(matched)
         await send(_TRUE_START if answer else _FALSE_START)

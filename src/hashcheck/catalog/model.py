@@ -42,6 +42,7 @@ class HashList:
     name: str
     supplier: str
     description: str = ""
+    known_good: bool = False  # an allowlist: its hashes never match, on any list
 
 
 @dataclass(frozen=True)
@@ -89,6 +90,8 @@ class Catalog:
     slots: tuple[Slot, ...]
     views: Mapping[str, ClientView]
     version: int
+    # Slots of known-good lists: a digest stored under one of them never matches.
+    known_good_slots: frozenset[int] = frozenset()
 
     @classmethod
     def build(
@@ -103,8 +106,16 @@ class Catalog:
         category_map = {item.category_id: item for item in categories}
         client_map = {item.client_id: item for item in clients}
         slot_tuple = tuple(slots)
-        views = {cid: _view(c, slot_tuple, list_map, category_map) for cid, c in client_map.items()}
-        return cls(list_map, category_map, client_map, slot_tuple, views, version)
+        known_good = frozenset(
+            index
+            for index, slot in enumerate(slot_tuple)
+            if slot.list_id in list_map and list_map[slot.list_id].known_good
+        )
+        views = {
+            cid: _view(c, slot_tuple, list_map, category_map, known_good)
+            for cid, c in client_map.items()
+        }
+        return cls(list_map, category_map, client_map, slot_tuple, views, version, known_good)
 
 
 def _view(
@@ -112,15 +123,18 @@ def _view(
     slots: tuple[Slot, ...],
     lists: Mapping[int, HashList],
     categories: Mapping[int, Category],
+    known_good: frozenset[int],
 ) -> ClientView:
     allowed = frozenset(
         index
         for index, slot in enumerate(slots)
-        if any(g.covers(slot.list_id, slot.category_id) for g in client.grants)
+        if index not in known_good
+        and any(g.covers(slot.list_id, slot.category_id) for g in client.grants)
     )
     checked_lists = sorted(
         list_id
-        for list_id in lists
-        if any(g.covers(list_id, cat) for g in client.grants for cat in categories)
+        for list_id, hash_list in lists.items()
+        if not hash_list.known_good
+        and any(g.covers(list_id, cat) for g in client.grants for cat in categories)
     )
     return ClientView(client, allowed, tuple(checked_lists))

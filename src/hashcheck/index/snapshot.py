@@ -6,7 +6,6 @@ Pure: no I/O. A snapshot is replaced, never changed; readers keep the one they s
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from hashcheck.catalog.model import Action, Catalog, ClientView
@@ -38,7 +37,10 @@ class Snapshot:
         return self.catalog.version
 
     def visible(self, view: ClientView, hits: tuple[Hit, ...]) -> list[Match]:
-        """The hits ``view``'s client is granted, as matches."""
+        """The hits ``view``'s client is granted, as matches; none if the digest is known-good."""
+        known_good = self.catalog.known_good_slots
+        if known_good and any(slot in known_good for _, slot in hits):
+            return []
         allowed = view.slots
         slots = self.catalog.slots
         matches = []
@@ -59,18 +61,12 @@ class Snapshot:
             )
         return matches
 
-    def is_listed(self, view: ClientView, digest: bytes) -> bool:
-        """The legacy one-bit answer: is ``digest`` on a list and category the client checks."""
+    def matched_lists(self, view: ClientView, hits: tuple[Hit, ...]) -> dict[int, int] | None:
+        """List id -> 1 for the granted hits (the legacy answer and its statistics); None if
+        nothing the client checks matched, or the digest is known-good."""
+        known_good = self.catalog.known_good_slots
+        if known_good and any(slot in known_good for _, slot in hits):
+            return None
         allowed = view.slots
-        return any(slot in allowed for _, slot in self.exact.lookup(digest))
-
-    def matched_lists(self, view: ClientView, digest: bytes) -> set[int]:
-        """List ids of the granted hits of ``digest`` (for statistics)."""
         slots = self.catalog.slots
-        allowed = view.slots
-        return {slots[s].list_id for _, s in self.exact.lookup(digest) if s in allowed}
-
-    def match_many(self, view: ClientView, digests: Sequence[bytes]) -> list[list[Match]]:
-        return [
-            self.visible(view, hits) if hits else [] for hits in self.exact.lookup_many(digests)
-        ]
+        return {slots[slot].list_id: 1 for _, slot in hits if slot in allowed} or None

@@ -13,6 +13,7 @@ from hashcheck.store.records import (
     AuditRecord,
     BatchRecord,
     Changes,
+    Collision,
     ImportOutcome,
     RemovalOutcome,
     StatRow,
@@ -60,7 +61,9 @@ class Store(abc.ABC):
     def categories(self) -> list[Category]: ...
 
     @abc.abstractmethod
-    def add_list(self, name: str, supplier: str, description: str, *, actor: str) -> HashList: ...
+    def add_list(
+        self, name: str, supplier: str, description: str, *, actor: str, known_good: bool = False
+    ) -> HashList: ...
 
     @abc.abstractmethod
     def lists(self) -> list[HashList]: ...
@@ -123,6 +126,10 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def rollback_batch(self, batch_id: int, *, actor: str) -> RemovalOutcome:
         """Remove, atomically, every entry an import batch added that is still on its list."""
+
+    @abc.abstractmethod
+    def known_good_collisions(self, limit: int = 1000) -> list[Collision]:
+        """Entries that never match because their digest is also on a known-good list."""
 
     @abc.abstractmethod
     def entry_count(self, list_id: int | None = None) -> int: ...

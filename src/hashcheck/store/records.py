@@ -63,6 +63,18 @@ class ImportOutcome:
     added: int
     unchanged: int  # already on the list, or repeated within the import
     removed: int = 0  # by deletion records in the imported file
+    known_good_collisions: int = 0  # digests also on a list of the other kind
+
+
+@dataclass(frozen=True)
+class Collision:
+    """An entry that can never match because its digest is also on a known-good list."""
+
+    entry_id: int
+    list_name: str
+    category: str
+    batch_id: int
+    known_good_list: str
 
 
 @dataclass(frozen=True)

@@ -57,6 +57,13 @@ MIGRATIONS: list[list[str]] = [
             category_id BIGINT NOT NULL REFERENCES categories(id),
             PRIMARY KEY (supplier, value))""",
     ],
+    # 3: known-good lists (an allowlist: their hashes never match) and their category
+    [
+        "ALTER TABLE lists ADD COLUMN known_good INTEGER NOT NULL DEFAULT 0",
+        """INSERT INTO categories (name, severity, description) VALUES
+            ('known-good', 'informational', 'Entries of known-good lists (NSRL, CMS files)')""",
+    ],
 ]
 
-STANDARD_CATEGORIES = ("baseline", "illegal", "related", "other")
+STANDARD_CATEGORIES = ("baseline", "illegal", "related", "other", "known-good")
+KNOWN_GOOD = "known-good"

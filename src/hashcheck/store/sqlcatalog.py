@@ -38,16 +38,20 @@ class CatalogQueries(SqlBase):
         ).fetchall()
         return [Category(int(r[0]), r[1], Severity(r[2]), r[3]) for r in rows]
 
-    def add_list(self, name: str, supplier: str, description: str, *, actor: str) -> HashList:
+    def add_list(
+        self, name: str, supplier: str, description: str, *, actor: str, known_good: bool = False
+    ) -> HashList:
         try:
             with self._tx(write=True) as cur:
                 self._q(
                     cur,
-                    "INSERT INTO lists (name, supplier, description, created_at) "
-                    "VALUES (?, ?, ?, ?)",
-                    (name, supplier, description, now_iso()),
+                    "INSERT INTO lists (name, supplier, description, created_at, known_good) "
+                    "VALUES (?, ?, ?, ?, ?)",
+                    (name, supplier, description, now_iso(), int(known_good)),
                 )
-                self._audit(cur, actor, "list.add", name, {"supplier": supplier})
+                self._audit(
+                    cur, actor, "list.add", name, {"supplier": supplier, "known_good": known_good}
+                )
         except Exception as exc:
             if self._is_unique_violation(exc):
                 raise AlreadyExists(f"list {name!r} exists already") from None
@@ -60,9 +64,9 @@ class CatalogQueries(SqlBase):
 
     def _lists(self, cur: Cursor) -> list[HashList]:
         rows = self._q(
-            cur, "SELECT id, name, supplier, description FROM lists ORDER BY id"
+            cur, "SELECT id, name, supplier, description, known_good FROM lists ORDER BY id"
         ).fetchall()
-        return [HashList(int(r[0]), r[1], r[2], r[3]) for r in rows]
+        return [HashList(int(r[0]), r[1], r[2], r[3], bool(r[4])) for r in rows]
 
     def add_client(
         self, client_id: str, name: str, secret_hash: str, grants: Iterable[Grant], *, actor: str

@@ -14,6 +14,7 @@ from hashcheck.store.records import (
     BatchRecord,
     CatalogRecords,
     Changes,
+    Collision,
     EntryRows,
     ImportOutcome,
     RemovalOutcome,
@@ -43,6 +44,7 @@ class EntryQueries(CatalogQueries):
                         ).fetchone()[0]
                     )
                     batch_id = self._new_batch(cur, list_id, "import", source, actor)
+                    collisions = self._known_good_collisions(cur, list_id)
                     added = self._insert_staged(cur, list_id, batch_id, removals > 0)
                     removed = self._remove_staged(cur, list_id, batch_id) if removals else 0
                     unchanged = staged - removals - added
@@ -52,11 +54,57 @@ class EntryQueries(CatalogQueries):
                         actor,
                         "list.import",
                         str(list_id),
-                        {"batch": batch_id, "source": source, "added": added, "removed": removed},
+                        {
+                            "batch": batch_id,
+                            "source": source,
+                            "added": added,
+                            "removed": removed,
+                            "known_good_collisions": collisions,
+                        },
                     )
             finally:
                 self._drop_staging()
-        return ImportOutcome(batch_id, added, unchanged, removed)
+        return ImportOutcome(batch_id, added, unchanged, removed, collisions)
+
+    def _known_good_collisions(self, cur: Cursor, list_id: int) -> int:
+        """How many staged digests are on a list of the other kind (known-good vs not)."""
+        kind = self._q(cur, "SELECT known_good FROM lists WHERE id = ?", (list_id,)).fetchone()[0]
+        others = [
+            int(row[0])
+            for row in self._q(
+                cur, "SELECT id FROM lists WHERE known_good <> ?", (kind,)
+            ).fetchall()
+        ]
+        if not others:
+            return 0  # the usual case costs nothing
+        marks = ", ".join("?" for _ in others)
+        row = self._q(
+            cur,
+            f"SELECT COUNT(DISTINCT d) FROM ({self._expanded()}) AS x WHERE c >= 0 AND EXISTS "
+            f"(SELECT 1 FROM entries a WHERE a.list_id IN ({marks}) AND a.digest = x.d)",
+            others,
+        ).fetchone()
+        return int(row[0])
+
+    def known_good_collisions(self, limit: int = 1000) -> list[Collision]:
+        with self._tx(write=False) as cur:
+            good = dict(self._q(cur, "SELECT id, name FROM lists WHERE known_good = 1").fetchall())
+            if not good:
+                return []
+            marks = ", ".join("?" for _ in good)
+            # Probes the (list_id, digest) index of the known-good lists per entry.
+            rows = self._q(
+                cur,
+                "SELECT e.id, l.name, c.name, e.batch_id, "
+                f"(SELECT a.list_id FROM entries a WHERE a.list_id IN ({marks}) "
+                "AND a.digest = e.digest LIMIT 1) AS good "
+                "FROM entries e JOIN lists l ON l.id = e.list_id AND l.known_good = 0 "
+                "JOIN categories c ON c.id = e.category_id "
+                f"WHERE EXISTS (SELECT 1 FROM entries a WHERE a.list_id IN ({marks}) "
+                "AND a.digest = e.digest) ORDER BY e.id LIMIT ?",
+                [*good, *good, limit],
+            ).fetchall()
+        return [Collision(int(r[0]), r[1], r[2], int(r[3]), good[r[4]]) for r in rows]
 
     def remove_entries(
         self, list_id: int, digests: Iterable[bytes], *, source: str, actor: str
