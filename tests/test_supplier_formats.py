@@ -334,8 +334,14 @@ def test_upgrading_a_version_1_database(tmp_path: Path, monkeypatch: pytest.Monk
     monkeypatch.setattr(sqlbase, "MIGRATIONS", MIGRATIONS[:1])
     old = open_store(url)
     assert old.migrate() == 1
-    old.add_list("l", "Supplier", "", actor="t")
     old.close()
+    import sqlite3
+
+    with sqlite3.connect(tmp_path / "old.db") as raw:  # what the first release wrote
+        raw.execute(
+            "INSERT INTO lists (name, supplier, description, created_at) "
+            "VALUES ('l', 'Supplier', '', '2026-01-01')"
+        )
     monkeypatch.setattr(sqlbase, "MIGRATIONS", MIGRATIONS)
     new = open_store(url)
     assert new.migrate() == len(MIGRATIONS) >= 2
