@@ -66,7 +66,13 @@ def test_operator_workflow(env: dict[str, str], tmp_path: Path) -> None:
     assert "10 added" in out
     code, out, _ = run("lists", "list", "--json")
     assert json.loads(out) == [
-        {"name": "police", "supplier": "National police", "entries": 60, "description": ""}
+        {
+            "name": "police",
+            "kind": "hashes",
+            "supplier": "National police",
+            "entries": 60,
+            "description": "",
+        }
     ]
     code, out, _ = run("remove", "police", "--hash", md5(0), "--json")
     assert json.loads(out)["removed"] == 1

@@ -27,6 +27,7 @@ from hashcheck.formats.parsers import parse
 from hashcheck.hashes.algorithms import EMPTY_FILE, Algorithm, InvalidHash, parse_hex
 from hashcheck.hashes.keyed import Digester
 from hashcheck.store.interface import REMOVE, DigestBlock, Store
+from hashcheck.store.schema import KNOWN_GOOD
 
 _Block = TypeVar("_Block")
 CHUNK = 50_000
@@ -45,6 +46,7 @@ class ImportReport:
     skipped: dict[str, int] = field(default_factory=dict)  # reason -> entries
     deletions_read: int = 0
     removed: int = 0  # by the file's deletion records
+    known_good_collisions: int = 0  # digests also on a list of the other kind
     empty_file_dropped: int = 0
     invalid: int = 0
     errors: list[str] = field(default_factory=list)
@@ -120,6 +122,20 @@ def import_file(
     started = time.monotonic()
     hash_list = find_list(store, list_name)
     categories = _supplier_categories(store, hash_list.supplier, category_map)
+    if hash_list.known_good:
+        # A known-good list holds one kind of entry, whatever the file says.
+        if category not in (None, KNOWN_GOOD) or category_column or category_map:
+            raise ImportRejected(
+                f"{list_name} is a known-good list: its entries are all {KNOWN_GOOD!r}; "
+                "give no category; nothing was changed"
+            )
+        category = KNOWN_GOOD
+        categories = _Categories({}, mapped=True)
+    elif category == KNOWN_GOOD:
+        raise ImportRejected(
+            f"{KNOWN_GOOD!r} is for known-good lists, and {list_name} is not one; "
+            "nothing was changed"
+        )
     default_category = None if category is None else find_category(store, category).category_id
     report = ImportReport(list_name, str(path))
     with (
@@ -136,6 +152,7 @@ def import_file(
     report.batch_id, report.added = outcome.batch_id, outcome.added
     report.unchanged = outcome.unchanged
     report.removed = outcome.removed
+    report.known_good_collisions = outcome.known_good_collisions
     report.seconds = round(time.monotonic() - started, 3)
     return report
 

@@ -154,7 +154,11 @@ def clients_revoke(args: argparse.Namespace, settings: Settings) -> int:
 def lists_add(args: argparse.Namespace, settings: Settings) -> int:
     with _store(settings) as store:
         created = store.add_list(
-            args.name, args.supplier, args.description, actor=settings.operator
+            args.name,
+            args.supplier,
+            args.description,
+            actor=settings.operator,
+            known_good=args.known_good,
         )
     _print(f"list {created.name} created (supplier: {created.supplier})")
     return ExitCode.OK
@@ -163,10 +167,17 @@ def lists_add(args: argparse.Namespace, settings: Settings) -> int:
 def lists_list(args: argparse.Namespace, settings: Settings) -> int:
     with _store(settings) as store:
         rows = [
-            (item.name, item.supplier, store.entry_count(item.list_id), item.description)
+            (
+                item.name,
+                "known-good" if item.known_good else "hashes",
+                item.supplier,
+                store.entry_count(item.list_id),
+                item.description,
+            )
             for item in store.lists()
         ]
-    _print(render(("name", "supplier", "entries", "description"), rows, _fmt(args)))
+    keys = ("name", "kind", "supplier", "entries", "description")
+    _print(render(keys, rows, _fmt(args)))
     return ExitCode.OK
 
 
@@ -219,6 +230,11 @@ def import_(args: argparse.Namespace, settings: Settings) -> int:
         _print(
             f"  {report.deletions_read} deletion records in the file: "
             f"{report.removed} entries removed from the list"
+        )
+    if report.known_good_collisions:
+        _print(
+            f"  WARNING: {report.known_good_collisions} hashes are also on a list of the other "
+            "kind (known-good vs not): they will never match. See `hashcheck lists collisions`."
         )
     for reason, count in report.skipped.items():
         _print(f"  not imported, as the format requires: {count} x {reason}")
@@ -343,4 +359,13 @@ def batches_rollback(args: argparse.Namespace, settings: Settings) -> int:
         _print(
             f"batch {args.batch_id} rolled back (batch {outcome.batch_id}): {outcome.removed} entries removed"
         )
+    return ExitCode.OK
+
+
+def lists_collisions(args: argparse.Namespace, settings: Settings) -> int:
+    with _store(settings) as store:
+        found = store.known_good_collisions(max(args.limit, 1))
+    rows = [(c.list_name, c.category, c.entry_id, c.batch_id, c.known_good_list) for c in found]
+    keys = ("list", "category", "entry", "batch", "known_good_list")
+    _print(render(keys, rows, args.format))
     return ExitCode.OK

@@ -120,8 +120,21 @@ def build_parser() -> argparse.ArgumentParser:
     ladd.add_argument("name")
     ladd.add_argument("--supplier", required=True, help="who delivers it")
     ladd.add_argument("--description", default="")
+    ladd.add_argument(
+        "--known-good",
+        action="store_true",
+        help="an allowlist (NSRL, CMS core files): its hashes never match, on any list",
+    )
     llist = command("list", commands.lists_list, "show lists with entry counts", lsub)
     llist.add_argument("--json", action="store_true")
+    lcoll = command(
+        "collisions",
+        commands.lists_collisions,
+        "entries that never match because a known-good list has them too",
+        lsub,
+    )
+    lcoll.add_argument("--limit", type=int, default=1000)
+    lcoll.add_argument("--format", default="table", choices=["table", "json", "csv"])
 
     suppliers = sub.add_parser(
         "suppliers", help="map suppliers' category values onto categories", parents=[common]

@@ -164,14 +164,16 @@ def _parse_csv_text(
         raise FormatError("CSV file has no header row")
     delimiter = max((",", ";", "\t"), key=first.count)
     header = next(csv.reader([first], delimiter=delimiter))
-    lowered = {name.strip().lower(): i for i, name in enumerate(header)}
+    # "SHA-1" (NIST NSRL's header) names the sha1 column too.
+    lowered = {name.strip().lower().replace("-", ""): i for i, name in enumerate(header)}
     wanted = columns or {a.value: a.value for a in Algorithm if a.value in lowered}
     hash_columns: list[tuple[int, Algorithm]] = []
     for algorithm_name, column in wanted.items():
         algorithm = Algorithm.from_name(algorithm_name)
-        if column.strip().lower() not in lowered:
+        key = column.strip().lower().replace("-", "")
+        if key not in lowered:
             raise FormatError(f"CSV header has no column {column!r}; it has: {', '.join(header)}")
-        hash_columns.append((lowered[column.strip().lower()], algorithm))
+        hash_columns.append((lowered[key], algorithm))
     if not hash_columns:
         raise FormatError(
             f"CSV header names no md5, sha1 or sha256 column; it has: {', '.join(header)} "
@@ -179,9 +181,10 @@ def _parse_csv_text(
         )
     category_index: int | None = None
     if category_column is not None:
-        if category_column.strip().lower() not in lowered:
+        key = category_column.strip().lower().replace("-", "")
+        if key not in lowered:
             raise FormatError(f"CSV header has no category column {category_column!r}")
-        category_index = lowered[category_column.strip().lower()]
+        category_index = lowered[key]
     reader = csv.reader(text, delimiter=delimiter)
     try:
         yield from _csv_rows(reader, header, hash_columns, category_index)

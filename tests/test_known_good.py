@@ -1,0 +1,134 @@
+"""Known-good lists: a hash on one never matches, and every collision is reported."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from hashcheck.admin import importing
+from hashcheck.admin.errors import ImportRejected
+from hashcheck.catalog.model import Grant
+from hashcheck.hashes.keyed import Digester
+from tests.http_client import call
+from tests.support import Deployment, ServerThread, basic, legacy_post, make_deployment, serve
+
+WORDPRESS_LOGO = hashlib.md5(b"wordpress logo", usedforsecurity=False).hexdigest()
+ABUSE = hashlib.md5(b"abuse", usedforsecurity=False).hexdigest()
+NSRL_HEADER = (
+    '"SHA-1","MD5","CRC32","FileName","FileSize","ProductCode","OpSystemCode","SpecialCode"'
+)
+
+
+def nsrl_row(text: str) -> str:
+    sha1 = hashlib.sha1(text.encode(), usedforsecurity=False).hexdigest().upper()
+    md5 = hashlib.md5(text.encode(), usedforsecurity=False).hexdigest().upper()
+    return f'"{sha1}","{md5}","0A1B2C3D","{text}.png",2835,1,"362",""'
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def deployment(request: pytest.FixtureRequest, tmp_path: Path) -> Deployment:
+    deployed = make_deployment(request.getfixturevalue(f"{request.param}_url"), tmp_path)
+    store = deployed.store()
+    store.add_list("nsrl", "NIST", "", actor="t", known_good=True)
+    # The incident: a supplier file whose "other" category holds ordinary CMS images.
+    supplier = tmp_path / "supplier.csv"
+    supplier.write_text(f"md5,cat\n{ABUSE},baseline\n{WORDPRESS_LOGO},other\n")
+    importing.import_file(
+        store,
+        Digester(deployed.key),
+        "police",
+        supplier,
+        actor="t",
+        fmt="csv",
+        category_column="cat",
+    )
+    store.add_grant("acme", Grant(None, None), actor="t")  # even "everything" is safe
+    store.close()
+    return deployed
+
+
+@pytest.fixture
+def server(deployment: Deployment) -> Iterator[ServerThread]:
+    yield from serve(deployment)
+
+
+def check(server: ServerThread, deployment: Deployment, md5: str) -> bytes:
+    auth = basic("acme", deployment.secret)
+    return legacy_post(server.port, "/v1/check/md5", md5.encode(), auth).body
+
+
+def test_known_good_hashes_never_match(
+    server: ServerThread, deployment: Deployment, tmp_path: Path
+) -> None:
+    assert check(server, deployment, WORDPRESS_LOGO) == b"true"
+    nsrl = tmp_path / "NSRLFile.txt"
+    nsrl.write_bytes(
+        ("\n".join([NSRL_HEADER, nsrl_row("wordpress logo"), nsrl_row("readme")]) + "\n").encode()
+        + b'"0000000000000000000000000000000000000000","'
+        + hashlib.md5(b"x", usedforsecurity=False).hexdigest().upper().encode()
+        + b'","00","caf\xe9.txt",1,1,"1",""\n'  # NSRL is not always valid UTF-8
+    )
+    store = deployment.store()
+    report = importing.import_file(store, Digester(deployment.key), "nsrl", nsrl, actor="t")
+    assert report.added == 6
+    assert report.known_good_collisions == 1
+    server.app.node.follower.refresh()
+    assert check(server, deployment, WORDPRESS_LOGO) == b"false"
+    assert check(server, deployment, ABUSE) == b"true"
+    status, body, _ = call(
+        server.base,
+        "/v2/check",
+        {"md5": [WORDPRESS_LOGO, ABUSE]},
+        auth=("acme", deployment.secret),
+    )
+    assert status == 200
+    assert [r["match"] for r in body["results"]] == [False, True]
+    (collision,) = store.known_good_collisions()
+    assert (collision.list_name, collision.category, collision.known_good_list) == (
+        "police",
+        "other",
+        "nsrl",
+    )
+    store.close()
+
+
+def test_blocklist_import_reports_hashes_known_to_be_good(
+    deployment: Deployment, tmp_path: Path
+) -> None:
+    store = deployment.store()
+    digester = Digester(deployment.key)
+    nsrl = tmp_path / "good.txt"
+    nsrl.write_text(hashlib.md5(b"empty.gif", usedforsecurity=False).hexdigest() + "\n")
+    assert importing.import_file(store, digester, "nsrl", nsrl, actor="t").added == 1
+    later = tmp_path / "later.txt"
+    later.write_text(nsrl.read_text() + ABUSE + "\n")
+    report = importing.import_file(store, digester, "police", later, actor="t", category="baseline")
+    assert (report.added, report.known_good_collisions) == (1, 1)
+    with pytest.raises(ImportRejected, match="known-good list"):
+        importing.import_file(store, digester, "nsrl", nsrl, actor="t", category="baseline")
+    with pytest.raises(ImportRejected, match="is for known-good lists"):
+        importing.import_file(store, digester, "police", nsrl, actor="t", category="known-good")
+    store.close()
+
+
+def test_cli_shows_kinds_and_collisions(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.test_cli import run
+
+    monkeypatch.setenv("HASHCHECK_DATABASE_URL", f"sqlite:///{tmp_path / 'db.sqlite'}")
+    monkeypatch.setenv("HASHCHECK_KEY_FILE", str(tmp_path / "list.key"))
+    run("init")
+    run("lists", "add", "police", "--supplier", "p")
+    run("lists", "add", "cms", "--supplier", "WordPress", "--known-good")
+    good = tmp_path / "good.txt"
+    good.write_text(WORDPRESS_LOGO + "\n")
+    run("import", "police", str(good), "--category", "other")
+    code, out, _ = run("import", "cms", str(good))
+    assert code == 0 and "WARNING: 1 hashes" in out
+    kinds = {row["name"]: row["kind"] for row in json.loads(run("lists", "list", "--json")[1])}
+    assert kinds == {"police": "hashes", "cms": "known-good"}
+    code, out, _ = run("lists", "collisions", "--format", "json")
+    assert [(c["list"], c["known_good_list"]) for c in json.loads(out)] == [("police", "cms")]
