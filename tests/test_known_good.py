@@ -132,3 +132,47 @@ def test_cli_shows_kinds_and_collisions(tmp_path: Path, monkeypatch: pytest.Monk
     assert kinds == {"police": "hashes", "cms": "known-good"}
     code, out, _ = run("lists", "collisions", "--format", "json")
     assert [(c["list"], c["known_good_list"]) for c in json.loads(out)] == [("police", "cms")]
+
+
+def make_rds(path: Path, names: list[str], *, view: bool = True) -> None:
+    import sqlite3
+
+    with sqlite3.connect(path) as rds:
+        rds.execute(
+            "CREATE TABLE FILE (sha256 TEXT, sha1 TEXT, md5 TEXT, crc32 TEXT, file_name TEXT, "
+            "file_size INTEGER, package_id INTEGER)"
+        )
+        rds.executemany(
+            "INSERT INTO FILE VALUES (?, ?, ?, '0', ?, 1, 1)",
+            [
+                (
+                    hashlib.sha256(n.encode()).hexdigest().upper(),
+                    hashlib.sha1(n.encode(), usedforsecurity=False).hexdigest().upper(),
+                    hashlib.md5(n.encode(), usedforsecurity=False).hexdigest().upper(),
+                    n,
+                )
+                for n in names
+            ],
+        )
+        if view:
+            rds.execute("CREATE VIEW DISTINCT_HASH AS SELECT DISTINCT sha256, sha1, md5 FROM FILE")
+
+
+def test_nsrl_rds_v3_import(deployment: Deployment, tmp_path: Path) -> None:
+    rds = tmp_path / "RDS_2026.09.1_modern_minimal.db"
+    make_rds(rds, ["wordpress logo", "readme", "readme"])
+    store = deployment.store()
+    report = importing.import_file(store, Digester(deployment.key), "nsrl", rds, actor="t")
+    # Two distinct files, three algorithms each; the duplicate row is one DISTINCT_HASH row.
+    assert (report.entries_read, report.added, report.known_good_collisions) == (6, 6, 1)
+    assert rds.read_bytes().startswith(b"SQLite format 3")  # read, never written
+    plain = tmp_path / "file-only.db"
+    make_rds(plain, ["a"], view=False)
+    assert (
+        importing.import_file(store, Digester(deployment.key), "nsrl", plain, actor="t").added == 3
+    )
+    broken = tmp_path / "broken.db"
+    broken.write_bytes(b"SQLite format 3\x00" + b"\x00" * 200)
+    with pytest.raises(ImportRejected, match="NSRL RDS"):
+        importing.import_file(store, Digester(deployment.key), "nsrl", broken, actor="t")
+    store.close()

@@ -23,6 +23,7 @@ from hashcheck.formats.entries import (
     ParsedEntry,
     Skipped,
 )
+from hashcheck.formats.nsrl import MAGIC, looks_like_rds, parse_rds
 from hashcheck.formats.parsers import parse
 from hashcheck.hashes.algorithms import EMPTY_FILE, Algorithm, InvalidHash, parse_hex
 from hashcheck.hashes.keyed import Digester
@@ -168,6 +169,10 @@ def _parse(
     stream: BinaryIO, fmt: str, columns: Mapping[str, str] | None, category_column: str | None
 ) -> Iterator[ParsedEntry | EntryRun | LineError | Skipped | Deletion]:
     try:
+        if fmt == "nsrl-rds" or (fmt == "auto" and looks_like_rds(stream.read(len(MAGIC)))):
+            yield from parse_rds(Path(str(stream.name)))
+            return
+        stream.seek(0)
         yield from parse(stream, fmt, columns=columns, category_column=category_column)
     except (FormatError, InvalidHash) as exc:
         raise ImportRejected(f"{stream.name}: {exc}; nothing was changed") from None

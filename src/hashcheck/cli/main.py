@@ -20,6 +20,8 @@ from hashcheck.hashes.keyfile import KeyFileError
 from hashcheck.store.errors import AlreadyExists, NotFound, SchemaTooNew, StoreError, Unavailable
 
 Handler = Callable[[argparse.Namespace, Settings], int]
+# NSRL RDS is an SQLite database, opened by path rather than parsed as a stream.
+IMPORT_FORMATS = [*FORMATS, "nsrl-rds"]
 
 
 class _Parser(argparse.ArgumentParser):
@@ -175,7 +177,7 @@ def build_parser() -> argparse.ArgumentParser:
     imp.add_argument(
         "--format",
         default="auto",
-        choices=list(FORMATS),
+        choices=IMPORT_FORMATS,
         help="file format (default: detected)",
     )
     imp.add_argument("--category", help="category of every entry")
