@@ -15,6 +15,7 @@ from typing import BinaryIO, TypeVar
 from hashcheck.admin.digesting import PARALLEL_FROM_BYTES, RunDigester
 from hashcheck.admin.errors import ImportRejected
 from hashcheck.admin.names import find_category, find_list
+from hashcheck.admin.nsrl import MAGIC, looks_like_rds, parse_rds
 from hashcheck.formats.entries import (
     Deletion,
     EntryRun,
@@ -23,7 +24,6 @@ from hashcheck.formats.entries import (
     ParsedEntry,
     Skipped,
 )
-from hashcheck.formats.nsrl import MAGIC, looks_like_rds, parse_rds
 from hashcheck.formats.parsers import parse
 from hashcheck.hashes.algorithms import EMPTY_FILE, Algorithm, InvalidHash, parse_hex
 from hashcheck.hashes.keyed import Digester

@@ -1,7 +1,8 @@
 """NIST NSRL RDS v3: an SQLite database (view `DISTINCT_HASH`, else table `FILE`), read-only.
 
-Yields its SHA-256, SHA-1 and MD5 values as runs, for known-good lists. Not a stream: an
-SQLite file is opened by path, read-only, and never written. No storage of hashcheck's own.
+Yields its SHA-256, SHA-1 and MD5 values as runs, for known-good lists. It lives with the
+importer rather than in `formats` because it opens a database file (read-only, never
+written) instead of reading a stream.
 """
 
 from __future__ import annotations
