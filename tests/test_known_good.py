@@ -176,3 +176,23 @@ def test_nsrl_rds_v3_import(deployment: Deployment, tmp_path: Path) -> None:
     with pytest.raises(ImportRejected, match="NSRL RDS"):
         importing.import_file(store, Digester(deployment.key), "nsrl", broken, actor="t")
     store.close()
+
+
+def test_operator_adds_single_known_good_hashes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.test_cli import run
+
+    monkeypatch.setenv("HASHCHECK_DATABASE_URL", f"sqlite:///{tmp_path / 'db.sqlite'}")
+    monkeypatch.setenv("HASHCHECK_KEY_FILE", str(tmp_path / "list.key"))
+    run("init")
+    run("lists", "add", "reviewed", "--supplier", "Operator", "--known-good")
+    code, out, _ = run("import", "reviewed", "--hash", WORDPRESS_LOGO.upper(), "--json")
+    assert (
+        code == 0 and json.loads(out)["added"] == 1 and json.loads(out)["source"] == "command line"
+    )
+    assert run("import", "reviewed", "--hash", "nothex")[0] == 5
+    assert run("import", "reviewed")[0] == 5
+    assert run("import", "reviewed", str(tmp_path / "x"), "--hash", ABUSE)[0] == 5
+    code, out, _ = run("audit", "--action", "list.import", "--format", "json")
+    assert len(json.loads(out)) == 1

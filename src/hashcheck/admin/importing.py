@@ -6,8 +6,9 @@ file with invalid lines is refused (unless skipping is allowed) before anything 
 
 from __future__ import annotations
 
+import io
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO, TypeVar
@@ -87,7 +88,8 @@ def _refusal(report: ImportReport | RemovalReport) -> ImportRejected:
 
 
 def _progress_reader(stream: BinaryIO, progress: Progress | None) -> Callable[[], None]:
-    total = Path(stream.name).stat().st_size if isinstance(stream.name, str) else 0
+    name = getattr(stream, "name", None)
+    total = Path(name).stat().st_size if isinstance(name, str) else 0
     raw = getattr(stream, "raw", stream)
 
     def tick() -> None:
@@ -101,7 +103,7 @@ def import_file(
     store: Store,
     digester: Digester,
     list_name: str,
-    path: Path,
+    path: Path | Sequence[str],
     *,
     actor: str,
     fmt: str = "auto",
@@ -113,7 +115,7 @@ def import_file(
     progress: Progress | None = None,
     chunk_size: int = CHUNK,
 ) -> ImportReport:
-    """Import ``path`` into ``list_name``.
+    """Import ``path`` (a file, or hex hashes given one by one) into ``list_name``.
 
     Every entry gets ``category``, or the supplier's value for it (a CSV column, the VICS
     `Category`, the ICSE `Baseline` flag) translated by the list supplier's stored map and
@@ -138,18 +140,18 @@ def import_file(
             "nothing was changed"
         )
     default_category = None if category is None else find_category(store, category).category_id
-    report = ImportReport(list_name, str(path))
-    with (
-        _open(path) as stream,
-        RunDigester(digester, parallel=_size(path) >= PARALLEL_FROM_BYTES) as runs,
-    ):
+    source = path.name if isinstance(path, Path) else "command line"
+    report = ImportReport(list_name, str(path) if isinstance(path, Path) else source)
+    opened = _open(path) if isinstance(path, Path) else io.BytesIO("\n".join(path).encode())
+    size = _size(path) if isinstance(path, Path) else 0
+    with opened as stream, RunDigester(digester, parallel=size >= PARALLEL_FROM_BYTES) as runs:
         tick = _progress_reader(stream, progress)
         items = _parse(stream, fmt, columns, category_column)
         chunks = _keyed_blocks(
             items, digester, runs, report, default_category, categories, tick, chunk_size
         )
         checked = _refuse_invalid(chunks, report, skip_invalid)
-        outcome = store.import_entries(hash_list.list_id, checked, source=path.name, actor=actor)
+        outcome = store.import_entries(hash_list.list_id, checked, source=source, actor=actor)
     report.batch_id, report.added = outcome.batch_id, outcome.added
     report.unchanged = outcome.unchanged
     report.removed = outcome.removed

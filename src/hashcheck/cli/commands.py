@@ -197,15 +197,17 @@ def _columns(specs: list[str]) -> dict[str, str] | None:
 
 
 def import_(args: argparse.Namespace, settings: Settings) -> int:
+    if (args.file is None) == (not args.hashes):
+        raise ImportRejected("give either FILE or one or more --hash values")
     with _store(settings) as store:
         key = open_key(store, settings.key_file)
-        bar = ProgressBar(f"importing {args.file.name}")
+        bar = ProgressBar(f"importing {args.file.name if args.file else 'hashes'}")
         try:
             report = importing.import_file(
                 store,
                 Digester(key),
                 args.list_name,
-                args.file,
+                args.file if args.file is not None else args.hashes,
                 actor=settings.operator,
                 fmt=args.format,
                 category=args.category,

@@ -173,7 +173,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     imp = command("import", commands.import_, "import a list file (atomic, idempotent)")
     imp.add_argument("list_name", metavar="LIST")
-    imp.add_argument("file", type=Path, metavar="FILE")
+    imp.add_argument("file", type=Path, nargs="?", metavar="FILE")
+    imp.add_argument(
+        "--hash",
+        dest="hashes",
+        action="append",
+        default=[],
+        help="a hash to add instead of a file (repeatable), e.g. one known-good file",
+    )
     imp.add_argument(
         "--format",
         default="auto",
