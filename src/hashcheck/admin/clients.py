@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from hashcheck.admin.names import find_category, find_list
 from hashcheck.auth.secrets import hash_secret, new_client_id, new_secret
-from hashcheck.catalog.model import Client, Grant
+from hashcheck.catalog.model import Grant
 from hashcheck.store.interface import Store
 
 DEFAULT_CATEGORY = "baseline"
@@ -58,7 +58,3 @@ def describe_grant(store: Store, grant: Grant) -> str:
         else f"category {categories[grant.category_id]}"
     )
     return f"{category_part} of {list_part}"
-
-
-def find_client(store: Store, client_id: str) -> Client | None:
-    return next((c for c in store.clients() if c.client_id == client_id), None)

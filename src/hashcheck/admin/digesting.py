@@ -14,14 +14,13 @@ from collections.abc import Iterator
 from multiprocessing.pool import AsyncResult, Pool
 from typing import Any
 
-from hashcheck.hashes.algorithms import EMPTY_FILE, Algorithm
+from hashcheck.hashes.algorithms import EMPTY_FILE_DIGESTS, Algorithm
 from hashcheck.hashes.keyed import Digester
 
 # Worth forking for: below this many bytes of list the pool costs more than it saves.
 PARALLEL_FROM_BYTES = 32 << 20
 
 _digester: Digester | None = None
-_EMPTY = frozenset(EMPTY_FILE.values())
 
 
 def _start(digester: Digester) -> None:
@@ -33,7 +32,7 @@ def digest_run(digester: Digester, algorithm: Algorithm, packed: bytes) -> tuple
     """Keyed digests of packed raw hashes (empty-file hashes left out) and how many were."""
     size = algorithm.hex_length // 2
     raws = [packed[i : i + size] for i in range(0, len(packed), size)]
-    kept = [raw for raw in raws if raw not in _EMPTY]
+    kept = [raw for raw in raws if raw not in EMPTY_FILE_DIGESTS]
     return b"".join(map(digester.for_algorithm(algorithm), kept)), len(raws) - len(kept)
 
 

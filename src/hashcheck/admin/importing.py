@@ -26,7 +26,7 @@ from hashcheck.formats.entries import (
     Skipped,
 )
 from hashcheck.formats.parsers import parse
-from hashcheck.hashes.algorithms import EMPTY_FILE, Algorithm, InvalidHash, parse_hex
+from hashcheck.hashes.algorithms import EMPTY_FILE_DIGESTS, Algorithm, InvalidHash, parse_hex
 from hashcheck.hashes.keyed import Digester
 from hashcheck.store.interface import REMOVE, DigestBlock, Store
 from hashcheck.store.schema import KNOWN_GOOD
@@ -199,7 +199,6 @@ def _keyed_blocks(
 ) -> Iterator[DigestBlock]:
     """Keyed digests grouped by category, in blocks of at most about ``chunk_size``."""
     keyed = {a: digester.for_algorithm(a) for a in Algorithm}
-    empty = set(EMPTY_FILE.values())
     pending: dict[int, list[bytes]] = {}
     held = 0
     for item in items:
@@ -226,7 +225,7 @@ def _keyed_blocks(
             tick()
             continue
         report.entries_read += 1
-        if item.raw in empty:
+        if item.raw in EMPTY_FILE_DIGESTS:
             report.empty_file_dropped += 1
             continue
         category_id = _category_of(item, default_category, categories)

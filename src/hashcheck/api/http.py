@@ -1,4 +1,4 @@
-"""Small ASGI helpers: reading a bounded body, finding a header, sending a response."""
+"""Small ASGI helpers: reading a bounded body, finding the headers we need, sending a response."""
 
 from __future__ import annotations
 
@@ -26,13 +26,6 @@ def auth_and_length(scope: Scope) -> tuple[bytes | None, bytes | None]:
         elif key == b"content-length":
             length = bytes(value)
     return authorization, length
-
-
-def header(scope: Scope, name: bytes) -> bytes | None:
-    for key, value in scope["headers"]:
-        if key == name:
-            return bytes(value)
-    return None
 
 
 async def read_body(

@@ -51,6 +51,9 @@ EMPTY_FILE: dict[Algorithm, bytes] = {
     ),
 }
 
+# The same, as one set, for filtering raw digests of any algorithm.
+EMPTY_FILE_DIGESTS = frozenset(EMPTY_FILE.values())
+
 _HEX = re.compile(rb"[0-9a-fA-F]*")
 
 

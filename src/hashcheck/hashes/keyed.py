@@ -48,11 +48,7 @@ class Digester:
         self.key_id = key.key_id
 
     def digest(self, algorithm: Algorithm, raw: bytes) -> bytes:
-        inner = self._inner.copy()
-        inner.update(algorithm.tag + raw)
-        outer = self._outer.copy()
-        outer.update(inner.digest())
-        return outer.digest()[:DIGEST_BYTES]
+        return self.for_algorithm(algorithm)(raw)
 
     def digest_many(self, algorithm: Algorithm, raws: Iterable[bytes]) -> list[bytes]:
         """Keyed digests of many raw hashes of one algorithm, in order."""

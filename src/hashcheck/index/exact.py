@@ -43,16 +43,6 @@ class EntryBlock:
     def empty(cls) -> EntryBlock:
         return cls(b"", np.empty(0, np.int64), np.empty(0, np.uint16))
 
-    @classmethod
-    def concat(cls, blocks: Sequence[EntryBlock]) -> EntryBlock:
-        if not blocks:
-            return cls.empty()
-        return cls(
-            b"".join(b.digests for b in blocks),
-            np.concatenate([b.entry_ids for b in blocks]).astype(np.int64, copy=False),
-            np.concatenate([b.slots for b in blocks]).astype(np.uint16, copy=False),
-        )
-
 
 def split_digests(packed: bytes) -> tuple[U64, U64]:
     """Two uint64 columns (first and second half) of packed 16-byte digests."""
