@@ -32,6 +32,9 @@ def deployment(sqlite_url: str, tmp_path: Path) -> Deployment:
     deployed = make_deployment(sqlite_url, tmp_path)
     store = deployed.store()
     store.add_list("ngo", "NGO analysts", "", actor="t")
+    # Below-severe categories start switched off; these tests look at every kind of match.
+    for category in store.categories():
+        store.set_category_enabled(category.category_id, True, actor="t")
     source = tmp_path / "police.csv"
     source.write_text(
         "md5,sha256,cat\n"

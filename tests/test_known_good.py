@@ -47,6 +47,8 @@ def deployment(request: pytest.FixtureRequest, tmp_path: Path) -> Deployment:
         category_column="cat",
     )
     store.add_grant("acme", Grant(None, None), actor="t")  # even "everything" is safe
+    other = next(c for c in store.categories() if c.name == "other")
+    store.set_category_enabled(other.category_id, True, actor="t")  # the mistake itself
     store.close()
     return deployed
 

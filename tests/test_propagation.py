@@ -74,6 +74,8 @@ def test_grant_changes_are_answered_within_a_second(
     )
     within_deadline(lambda: answer(server, deployment.secret), (200, b"false"))
     related = clients.resolve_grant(store, "police", "related")
+    assert related.category_id is not None
+    store.set_category_enabled(related.category_id, True, actor="t")
     store.add_grant("acme", related, actor="t")
     within_deadline(lambda: answer(server, deployment.secret), (200, b"true"))
     store.remove_grant("acme", related, actor="t")

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 
 from hashcheck.catalog.model import Grant, Severity
-from hashcheck.store.errors import AlreadyExists, NotFound
+from hashcheck.store.errors import AlreadyExists, Conflict, NotFound
 from hashcheck.store.interface import Store
 from hashcheck.store.records import StatRow
 from hashcheck.store.schema import MIGRATIONS, STANDARD_CATEGORIES
@@ -270,7 +270,8 @@ def test_rollback_of_an_import_batch(store: Store) -> None:
     listed = {b.batch_id: b for b in store.batches()}
     assert listed[one.batch_id].live == 4 and listed[two.batch_id].live == 0
     assert listed[outcome.batch_id].kind == "rollback"
-    with pytest.raises(NotFound):
+    assert listed[two.batch_id].state == "rolled-back"
+    with pytest.raises(Conflict):
         store.rollback_batch(outcome.batch_id, actor="op")
     with pytest.raises(NotFound):
         store.rollback_batch(9999, actor="op")

@@ -3,7 +3,8 @@
     AdminError            an operator request that cannot be carried out as given
     ├── UnknownName       a client, list or category name that does not exist
     ├── ImportRejected    a file that fails validation; nothing was imported
-    └── KeyMismatch       the list key does not belong to this database
+    ├── KeyMismatch       the list key does not belong to this database
+    └── PermissionDenied  the acting operator may not do this
 
 Messages are written for the operator and never contain a hash value from a list.
 """
@@ -25,3 +26,7 @@ class ImportRejected(AdminError):
 
 class KeyMismatch(AdminError):
     pass
+
+
+class PermissionDenied(AdminError):
+    """The acting operator's role does not allow the request, or the name is no account."""

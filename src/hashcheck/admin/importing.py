@@ -53,6 +53,7 @@ class ImportReport:
     invalid: int = 0
     errors: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    shadow: bool = False  # landed in shadow mode: counted, not answered, until promoted
 
     def as_dict(self) -> dict[str, object]:
         return dict(self.__dict__)
@@ -114,8 +115,12 @@ def import_file(
     skip_invalid: bool = False,
     progress: Progress | None = None,
     chunk_size: int = CHUNK,
+    shadow: bool = False,
 ) -> ImportReport:
     """Import ``path`` (a file, or hex hashes given one by one) into ``list_name``.
+
+    A ``shadow`` import lands as a batch whose would-be matches are counted per client but
+    not answered until it is promoted (or rolled back).
 
     Every entry gets ``category``, or the supplier's value for it (a CSV column, the VICS
     `Category`, the ICSE `Baseline` flag) translated by the list supplier's stored map and
@@ -141,7 +146,7 @@ def import_file(
         )
     default_category = None if category is None else find_category(store, category).category_id
     source = path.name if isinstance(path, Path) else "command line"
-    report = ImportReport(list_name, str(path) if isinstance(path, Path) else source)
+    report = ImportReport(list_name, str(path) if isinstance(path, Path) else source, shadow=shadow)
     opened = _open(path) if isinstance(path, Path) else io.BytesIO("\n".join(path).encode())
     size = _size(path) if isinstance(path, Path) else 0
     with opened as stream, RunDigester(digester, parallel=size >= PARALLEL_FROM_BYTES) as runs:
@@ -151,7 +156,9 @@ def import_file(
             items, digester, runs, report, default_category, categories, tick, chunk_size
         )
         checked = _refuse_invalid(chunks, report, skip_invalid)
-        outcome = store.import_entries(hash_list.list_id, checked, source=source, actor=actor)
+        outcome = store.import_entries(
+            hash_list.list_id, checked, source=source, actor=actor, shadow=shadow
+        )
     report.batch_id, report.added = outcome.batch_id, outcome.added
     report.unchanged = outcome.unchanged
     report.removed = outcome.removed

@@ -27,7 +27,9 @@ from hashcheck.api.http import (
     respond,
 )
 from hashcheck.api.openapi import document
+from hashcheck.catalog.model import ClientView
 from hashcheck.hashes.algorithms import Algorithm
+from hashcheck.index.exact import Hit
 from hashcheck.index.snapshot import Snapshot
 from hashcheck.node.runtime import Node
 
@@ -134,11 +136,26 @@ class HashcheckApp:
             answer = raw == legacy.TEST_POSITIVES[algorithm]
         else:
             hits = snapshot.exact.lookup(self._keyed[algorithm](raw))
-            matched = snapshot.matched_lists(view, hits) if hits else None
-            self.node.counters.count(view.client.client_id, view.list_ids, matched)
-            answer = bool(matched)
+            if hits:
+                answer = self._legacy_hits(snapshot, view, hits)
+            else:
+                self.node.counters.count(view.client.client_id, view.list_ids)
+                answer = False
         await send(_TRUE_START if answer else _FALSE_START)
         await send(_TRUE_BODY if answer else _FALSE_BODY)
+
+    def _legacy_hits(self, snapshot: Snapshot, view: ClientView, hits: tuple[Hit, ...]) -> bool:
+        """The legacy answer when the digest is in the index (rare), with its bookkeeping."""
+        counters = self.node.counters
+        client_id = view.client.client_id
+        matches = snapshot.visible(view, hits)
+        answer = snapshot.legacy_answer(matches)
+        matched = {m.list_id: 1 for m in matches} if answer else None
+        counters.count(client_id, view.list_ids, matched)
+        shadowed = snapshot.shadowed(view, hits)
+        if matches or shadowed:
+            counters.observe(client_id, [m.entry_id for m in matches], shadowed, answered=answer)
+        return answer
 
     async def _v2_check(self, scope: Scope, receive: Receive, send: Send) -> None:
         snapshot = self._snapshot()
@@ -146,9 +163,13 @@ class HashcheckApp:
         view = await self._auth.client(snapshot, authorization)
         body = await read_body(scope, receive, self.max_batch * v2.BYTES_PER_ITEM + 1024, length)
         items = v2.parse_request(body, self.max_batch)
-        answer, matched = v2.check(snapshot, view, items, self.node.digester, self.node.match_ids)
-        self.node.counters.count(view.client.client_id, view.list_ids, matched, len(items))
-        await respond(send, 200, answer, JSON)
+        outcome = v2.check(snapshot, view, items, self.node.digester, self.node.match_ids)
+        counters = self.node.counters
+        client_id = view.client.client_id
+        counters.count(client_id, view.list_ids, outcome.matched_lists, len(items))
+        if outcome.matched_entries or outcome.shadowed:
+            counters.observe(client_id, outcome.matched_entries, outcome.shadowed)
+        await respond(send, 200, outcome.body, JSON)
 
     async def _ready(self, send: Send) -> None:
         follower = self.node.follower

@@ -17,7 +17,7 @@ from hashcheck.catalog.model import ClientView
 from hashcheck.hashes.algorithms import Algorithm
 from hashcheck.hashes.keyed import Digester
 from hashcheck.hashes.matchid import MatchIds
-from hashcheck.index.snapshot import Snapshot
+from hashcheck.index.snapshot import Match, Snapshot
 
 # Enough for 10,000 SHA-256 items with generous formatting.
 BYTES_PER_ITEM = 256
@@ -162,14 +162,24 @@ def _invalid(errors: list[dict[str, Any]]) -> InvalidHashes:
     )
 
 
+@dataclass
+class Outcome:
+    """A checked batch: the JSON answer, and what the usage counters must learn from it."""
+
+    body: bytes
+    matched_lists: dict[int, int]  # list id -> hashes that matched it
+    matched_entries: list[int]  # entry ids answered as matches
+    shadowed: list[tuple[int, int]]  # (entry id, batch id) of shadow would-be matches
+
+
 def check(
     snapshot: Snapshot,
     view: ClientView,
     batch: Batch,
     digester: Digester,
     match_ids: MatchIds,
-) -> tuple[bytes, dict[int, int]]:
-    """The JSON answer and the number of matches per list (for usage statistics)."""
+) -> Outcome:
+    """Answer a batch: per hash every granted match, nearest information first."""
     keyed = {a.value: digester.for_algorithm(a) for a in Algorithm}
     if len(set(batch.algorithms)) == 1:
         digests = list(map(keyed[batch.algorithms[0]], batch.raws))
@@ -179,6 +189,8 @@ def check(
     day = int(time.time() // 86400)
     client_id = view.client.client_id
     matched_lists: dict[int, int] = {}
+    matched_entries: list[int] = []
+    shadowed: list[tuple[int, int]] = []
     results: list[dict[str, Any]] = (
         []
         if batch.only_matches
@@ -190,9 +202,12 @@ def check(
     for position, hits in enumerate(hits_per_item):
         if not hits:
             continue
+        if view.shadow_slots:
+            shadowed.extend(snapshot.shadowed(view, hits))
         matches = snapshot.visible(view, hits)
         if not matches:
             continue
+        matched_entries.extend(m.entry_id for m in matches)
         for list_id in {m.list_id for m in matches}:
             matched_lists[list_id] = matched_lists.get(list_id, 0) + 1
         if batch.only_matches:
@@ -206,15 +221,21 @@ def check(
             result = results[position]
         result["match"] = True
         result["matches"] = [
-            {
-                "list": m.list_name,
-                "category": m.category,
-                "severity": m.severity,
-                "action": m.action.value,
-                "kind": "exact",
-                "match_id": match_ids.issue(m.entry_id, day, client_id),
-            }
-            for m in matches
+            _match(m, match_ids.issue(m.entry_id, day, client_id)) for m in matches
         ]
     body = orjson.dumps({"version": snapshot.version, "checked": len(batch), "results": results})
-    return body, matched_lists
+    return Outcome(body, matched_lists, matched_entries, shadowed)
+
+
+def _match(match: Match, match_id: str) -> dict[str, Any]:
+    answer: dict[str, Any] = {
+        "list": match.list_name,
+        "category": match.category,
+        "severity": match.severity,
+        "action": match.action.value,
+        "kind": "exact",
+        "match_id": match_id,
+    }
+    if match.hold is not None:
+        answer["hold"] = match.hold
+    return answer

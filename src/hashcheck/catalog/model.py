@@ -10,13 +10,10 @@ import enum
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
+from hashcheck.catalog.policy import Policy
+from hashcheck.catalog.severity import Severity
 
-class Severity(enum.Enum):
-    """How bad a match on a category is; decides the action hint on exact matches."""
-
-    SEVERE = "severe"
-    SENSITIVE = "sensitive"
-    INFORMATIONAL = "informational"
+__all__ = ["Action", "Catalog", "Category", "Client", "ClientView", "Grant", "HashList", "Severity"]
 
 
 class Action(enum.Enum):
@@ -30,6 +27,7 @@ class Category:
     name: str
     severity: Severity
     description: str = ""
+    enabled: bool = True  # a disabled category matches for nobody, whatever the grants
 
     @property
     def exact_action(self) -> Action:
@@ -43,6 +41,7 @@ class HashList:
     supplier: str
     description: str = ""
     known_good: bool = False  # an allowlist: its hashes never match, on any list
+    enabled: bool = True  # a disabled list matches for nobody (known-good lists always apply)
 
 
 @dataclass(frozen=True)
@@ -69,8 +68,12 @@ class Client:
 
 @dataclass(frozen=True)
 class Slot:
+    """Where entries sit: a list × category pair, and for entries imported in shadow mode the
+    batch (0 otherwise), so that a whole batch can be answered or not by one catalog flag."""
+
     list_id: int
     category_id: int
+    batch_id: int = 0
 
 
 @dataclass(frozen=True)
@@ -80,6 +83,8 @@ class ClientView:
     client: Client
     slots: frozenset[int]
     list_ids: tuple[int, ...]
+    # Slots of batches still in shadow mode that the client would see once promoted.
+    shadow_slots: frozenset[int] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -92,6 +97,9 @@ class Catalog:
     version: int
     # Slots of known-good lists: a digest stored under one of them never matches.
     known_good_slots: frozenset[int] = frozenset()
+    # Entries on hold (prevalence alarm) and why; answered `review`, see Policy.
+    holds: Mapping[int, str] = field(default_factory=dict)
+    policy: Policy = field(default_factory=lambda: Policy.parse({}))
 
     @classmethod
     def build(
@@ -101,7 +109,12 @@ class Catalog:
         clients: Iterable[Client],
         slots: Iterable[Slot],
         version: int,
+        *,
+        shadow_batches: frozenset[int] = frozenset(),
+        holds: Mapping[int, str] | None = None,
+        policy: Policy | None = None,
     ) -> Catalog:
+        """``shadow_batches``: batches imported in shadow mode and not yet promoted."""
         list_map = {item.list_id: item for item in lists}
         category_map = {item.category_id: item for item in categories}
         client_map = {item.client_id: item for item in clients}
@@ -109,13 +122,37 @@ class Catalog:
         known_good = frozenset(
             index
             for index, slot in enumerate(slot_tuple)
-            if slot.list_id in list_map and list_map[slot.list_id].known_good
+            if slot.list_id in list_map
+            and list_map[slot.list_id].known_good
+            and slot.batch_id not in shadow_batches
         )
+        # Slots that answer for a client granted them: enabled list and category, not a
+        # known-good list. Shadow slots are those of them still waiting for promotion.
+        live: list[int] = []
+        shadow: list[int] = []
+        for index, slot in enumerate(slot_tuple):
+            hash_list = list_map.get(slot.list_id)
+            category = category_map.get(slot.category_id)
+            if hash_list is None or category is None or hash_list.known_good:
+                continue
+            if not (hash_list.enabled and category.enabled):
+                continue
+            (shadow if slot.batch_id in shadow_batches else live).append(index)
         views = {
-            cid: _view(c, slot_tuple, list_map, category_map, known_good)
+            cid: _view(c, slot_tuple, list_map, category_map, live, shadow)
             for cid, c in client_map.items()
         }
-        return cls(list_map, category_map, client_map, slot_tuple, views, version, known_good)
+        return cls(
+            list_map,
+            category_map,
+            client_map,
+            slot_tuple,
+            views,
+            version,
+            known_good,
+            dict(holds or {}),
+            policy or Policy.parse({}),
+        )
 
 
 def _view(
@@ -123,18 +160,26 @@ def _view(
     slots: tuple[Slot, ...],
     lists: Mapping[int, HashList],
     categories: Mapping[int, Category],
-    known_good: frozenset[int],
+    live: list[int],
+    shadow: list[int],
 ) -> ClientView:
-    allowed = frozenset(
-        index
-        for index, slot in enumerate(slots)
-        if index not in known_good
-        and any(g.covers(slot.list_id, slot.category_id) for g in client.grants)
-    )
+    def granted(indexes: list[int]) -> frozenset[int]:
+        return frozenset(
+            index
+            for index in indexes
+            if any(g.covers(slots[index].list_id, slots[index].category_id) for g in client.grants)
+        )
+
     checked_lists = sorted(
         list_id
         for list_id, hash_list in lists.items()
         if not hash_list.known_good
-        and any(g.covers(list_id, cat) for g in client.grants for cat in categories)
+        and hash_list.enabled
+        and any(
+            g.covers(list_id, cat.category_id)
+            for g in client.grants
+            for cat in categories.values()
+            if cat.enabled
+        )
     )
-    return ClientView(client, allowed, tuple(checked_lists))
+    return ClientView(client, granted(live), tuple(checked_lists), granted(shadow))

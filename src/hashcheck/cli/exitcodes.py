@@ -15,3 +15,7 @@ class ExitCode(enum.IntEnum):
     KEY = 6  # the list key is missing, unreadable or does not fit the database
     STORE = 7  # the database cannot be reached or is too new
     EXISTS = 8  # a client, list or category of that name exists already
+    CONFLICT = 9  # the change does not fit the current state (e.g. promoting an active batch)
+    # 10 is kept for `hashcheck scan`: matches found
+    PENDING = 11  # the change needs a second operator: a proposal was filed instead
+    DENIED = 12  # the acting operator's role does not allow this

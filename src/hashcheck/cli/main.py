@@ -12,12 +12,21 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from hashcheck.admin.errors import AdminError, ImportRejected, KeyMismatch, UnknownName
+from hashcheck.catalog.policy import PolicyError
 from hashcheck.cli import commands
 from hashcheck.cli.exitcodes import ExitCode
 from hashcheck.config import Settings, SettingsError
 from hashcheck.formats.parsers import FORMATS
 from hashcheck.hashes.keyfile import KeyFileError
-from hashcheck.store.errors import AlreadyExists, NotFound, SchemaTooNew, StoreError, Unavailable
+from hashcheck.store.errors import (
+    AlreadyExists,
+    Conflict,
+    Gone,
+    NotFound,
+    SchemaTooNew,
+    StoreError,
+    Unavailable,
+)
 
 Handler = Callable[[argparse.Namespace, Settings], int]
 # NSRL RDS is an SQLite database, opened by path rather than parsed as a stream.
@@ -245,8 +254,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return handler(args, settings)
     except SettingsError as exc:
         return _fail(ExitCode.CONFIG, str(exc))
-    except (UnknownName, NotFound) as exc:
+    except (UnknownName, NotFound, Gone) as exc:
         return _fail(ExitCode.NOT_FOUND, str(exc))
+    except Conflict as exc:
+        return _fail(ExitCode.CONFLICT, str(exc))
+    except PolicyError as exc:
+        return _fail(ExitCode.REJECTED, str(exc))
     except ImportRejected as exc:
         return _fail(ExitCode.REJECTED, str(exc))
     except (KeyFileError, KeyMismatch) as exc:

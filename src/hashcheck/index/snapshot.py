@@ -22,6 +22,7 @@ class Match:
     category: str
     severity: str
     action: Action
+    hold: str | None = None  # why the entry is on hold; its action is then always review
 
 
 @dataclass(frozen=True)
@@ -36,37 +37,50 @@ class Snapshot:
     def version(self) -> int:
         return self.catalog.version
 
+    def _known_good(self, hits: tuple[Hit, ...]) -> bool:
+        known_good = self.catalog.known_good_slots
+        return bool(known_good) and any(slot in known_good for _, slot in hits)
+
     def visible(self, view: ClientView, hits: tuple[Hit, ...]) -> list[Match]:
         """The hits ``view``'s client is granted, as matches; none if the digest is known-good."""
-        known_good = self.catalog.known_good_slots
-        if known_good and any(slot in known_good for _, slot in hits):
+        if self._known_good(hits):
             return []
         allowed = view.slots
-        slots = self.catalog.slots
+        catalog = self.catalog
+        slots = catalog.slots
+        holds = catalog.holds
         matches = []
         for entry_id, slot_index in hits:
             if slot_index not in allowed:
                 continue
             slot = slots[slot_index]
-            category = self.catalog.categories[slot.category_id]
+            category = catalog.categories[slot.category_id]
+            hold = holds.get(entry_id) if holds else None
             matches.append(
                 Match(
                     entry_id=entry_id,
                     list_id=slot.list_id,
-                    list_name=self.catalog.lists[slot.list_id].name,
+                    list_name=catalog.lists[slot.list_id].name,
                     category=category.name,
                     severity=category.severity.value,
-                    action=category.exact_action,
+                    action=Action.REVIEW if hold else category.exact_action,
+                    hold=hold,
                 )
             )
         return matches
 
-    def matched_lists(self, view: ClientView, hits: tuple[Hit, ...]) -> dict[int, int] | None:
-        """List id -> 1 for the granted hits (the legacy answer and its statistics); None if
-        nothing the client checks matched, or the digest is known-good."""
-        known_good = self.catalog.known_good_slots
-        if known_good and any(slot in known_good for _, slot in hits):
-            return None
-        allowed = view.slots
+    def shadowed(self, view: ClientView, hits: tuple[Hit, ...]) -> list[tuple[int, int]]:
+        """(entry id, batch id) of the hits the client would see if their shadow batches were
+        promoted: counted, never answered."""
+        if not view.shadow_slots or self._known_good(hits):
+            return []
         slots = self.catalog.slots
-        return {slots[slot].list_id: 1 for _, slot in hits if slot in allowed} or None
+        return [
+            (entry_id, slots[slot].batch_id) for entry_id, slot in hits if slot in view.shadow_slots
+        ]
+
+    def legacy_answer(self, matches: list[Match]) -> bool:
+        """The legacy true/false for these matches: entries on hold answer as the policy says."""
+        if not matches:
+            return False
+        return any(m.hold is None for m in matches) or self.catalog.policy.hold_legacy_answer

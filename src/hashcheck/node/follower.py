@@ -14,6 +14,7 @@ import time
 import numpy as np
 
 from hashcheck.catalog.model import Catalog, Slot
+from hashcheck.catalog.policy import Policy, PolicyError
 from hashcheck.index.exact import EntryBlock, ExactIndex
 from hashcheck.index.snapshot import Snapshot
 from hashcheck.node.periodic import Periodic
@@ -27,7 +28,7 @@ class Follower:
     def __init__(self, store: Store, poll_interval: float = 0.25) -> None:
         self._store = store
         self._snapshot: Snapshot | None = None
-        self._slot_of: dict[int, int] = {}  # (list_id << 32 | category_id) -> slot index
+        self._slot_of: dict[tuple[int, int, int], int] = {}  # Slot fields -> slot index
         self._slots: list[Slot] = []
         self._seen_version = -1
         self.last_success: float = 0.0
@@ -51,16 +52,23 @@ class Follower:
         entries_cursor = current.entries_cursor if current else 0
         tombstones_cursor = current.tombstones_cursor if current else 0
         changes = self._store.changes_since(entries_cursor, tombstones_cursor)
-        block = self._block(changes.added)
+        records = changes.catalog
+        block = self._block(changes.added, records.shadow_batches)
         if current is None:
             exact = ExactIndex.build(block)
         else:
             exact = current.exact.with_changes(block, changes.removed_ids)
             if exact.delta_size > ExactIndex.COMPACT_AFTER:
                 exact = exact.compacted()
-        records = changes.catalog
         catalog = Catalog.build(
-            records.lists, records.categories, records.clients, self._slots, records.version
+            records.lists,
+            records.categories,
+            records.clients,
+            self._slots,
+            records.version,
+            shadow_batches=records.shadow_batches,
+            holds=records.holds,
+            policy=self._policy(records.policy),
         )
         self._snapshot = Snapshot(exact, catalog, changes.entries_cursor, changes.tombstones_cursor)
         self._seen_version = records.version
@@ -68,19 +76,45 @@ class Follower:
         self.ready.set()
         return True
 
-    def _block(self, rows: EntryRows) -> EntryBlock:
+    def _policy(self, stored: dict[str, str]) -> Policy:
+        try:
+            return Policy.parse(stored)
+        except PolicyError as exc:
+            # The store validates on write; a value only a newer hashcheck knows lands here.
+            log.error("stored policy not understood (%s); using the defaults", exc)  # noqa: TRY400
+            return Policy.parse({})
+
+    def _block(self, rows: EntryRows, shadow_batches: frozenset[int]) -> EntryBlock:
         if len(rows) == 0:
             return EntryBlock.empty()
-        pairs = (rows.list_ids << 32) | rows.category_ids
-        unique, inverse = np.unique(pairs, return_inverse=True)
+        # Entries of shadow-mode batches get slots of their own (keyed by batch), so that
+        # promoting the batch is a catalog change, not an index change. Shadow batch ids are
+        # ranked into the low 16 bits of the key.
+        shadow_ids = np.fromiter(sorted(shadow_batches), dtype=np.int64, count=len(shadow_batches))
+        rank = np.zeros(len(rows), dtype=np.int64)
+        if len(shadow_ids):
+            position = np.searchsorted(shadow_ids, rows.batch_ids)
+            position = np.minimum(position, len(shadow_ids) - 1)
+            hit = shadow_ids[position] == rows.batch_ids
+            rank[hit] = position[hit] + 1
+        keys = (rows.list_ids << 40) | (rows.category_ids << 16) | rank
+        unique, inverse = np.unique(keys, return_inverse=True)
         mapping = np.empty(len(unique), dtype=np.uint16)
-        for position, pair in enumerate(unique.tolist()):
-            slot = self._slot_of.get(pair)
+        for position_in_unique, key in enumerate(unique.tolist()):
+            batch_rank = key & 0xFFFF
+            fields = (
+                key >> 40,
+                (key >> 16) & 0xFFFFFF,
+                int(shadow_ids[batch_rank - 1]) if batch_rank else 0,
+            )
+            slot = self._slot_of.get(fields)
             if slot is None:
                 slot = len(self._slots)
-                self._slots.append(Slot(pair >> 32, pair & 0xFFFFFFFF))
-                self._slot_of[pair] = slot
-            mapping[position] = slot
+                if slot > np.iinfo(np.uint16).max:
+                    raise OverflowError("more than 65,536 list x category x shadow-batch slots")
+                self._slots.append(Slot(*fields))
+                self._slot_of[fields] = slot
+            mapping[position_in_unique] = slot
         return EntryBlock(rows.digests, rows.entry_ids, mapping[inverse.reshape(-1)])
 
     @property

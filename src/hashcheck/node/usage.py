@@ -1,8 +1,9 @@
-"""Usage counters (checked and matched per client × list × day), kept in memory.
+"""Usage counters (checked and matched per client × list × day) and match records (which
+client matched which entry on which day; shadow would-be matches), kept in memory.
 
-The request path only adds to a dict under an uncontended lock; a flusher thread drains the
-counts to the store in batches and on shutdown, and puts them back if the store refuses.
-A hard crash loses at most the counts of one flush interval.
+The request path only adds to dicts under an uncontended lock; a flusher thread drains them
+to the store in batches and on shutdown, and puts them back if the store refuses. A hard
+crash loses at most one flush interval. Submitted hashes are never part of any of it.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from collections.abc import Iterable
 
 from hashcheck.node.periodic import Periodic
 from hashcheck.store.interface import Store
-from hashcheck.store.records import StatRow
+from hashcheck.store.records import ShadowRow, Sighting, StatRow
 
 log = logging.getLogger("hashcheck.usage")
 Key = tuple[str, int, str]
@@ -27,6 +28,9 @@ class UsageCounters:
         # they are spread over the lists only when drained.
         self._checked: dict[tuple[str, tuple[int, ...], str], int] = {}
         self._matched: dict[Key, int] = {}
+        # (entry id, client id, day number) -> [last seen, answered]
+        self._sightings: dict[tuple[int, str, int], list[int]] = {}
+        self._shadow: dict[tuple[str, int, str], int] = {}
         self._day_number = -1
         self._day = ""
 
@@ -56,6 +60,52 @@ class UsageCounters:
                 for list_id, number in matched.items():
                     cell = (client_id, list_id, day)
                     counts[cell] = counts.get(cell, 0) + number
+
+    def observe(
+        self,
+        client_id: str,
+        matched_entries: Iterable[int],
+        shadowed: Iterable[tuple[int, int]] = (),
+        *,
+        answered: bool = True,
+    ) -> None:
+        """Record entries a client matched (answered or not) and shadow would-be matches
+        ((entry id, batch id) pairs). Called only when a lookup had hits."""
+        now = time.time()
+        day = self._today()
+        day_number = self._day_number
+        stamp = int(now)
+        with self._lock:
+            sightings = self._sightings
+            for entry_id in matched_entries:
+                cell = sightings.setdefault((entry_id, client_id, day_number), [stamp, 0])
+                cell[0] = stamp
+                cell[1] |= int(answered)
+            for entry_id, batch_id in shadowed:
+                sightings.setdefault((entry_id, client_id, day_number), [stamp, 0])[0] = stamp
+                key = (client_id, batch_id, day)
+                self._shadow[key] = self._shadow.get(key, 0) + 1
+
+    def drain_matches(self) -> tuple[list[Sighting], list[ShadowRow]]:
+        with self._lock:
+            sightings, self._sightings = self._sightings, {}
+            shadow, self._shadow = self._shadow, {}
+        return (
+            [Sighting(e, c, d, cell[0], bool(cell[1])) for (e, c, d), cell in sightings.items()],
+            [ShadowRow(c, b, day, n) for (c, b, day), n in shadow.items()],
+        )
+
+    def restore_matches(self, sightings: Iterable[Sighting], shadow: Iterable[ShadowRow]) -> None:
+        with self._lock:
+            for s in sightings:
+                cell = self._sightings.setdefault(
+                    (s.entry_id, s.client_id, s.day), [s.last_seen, 0]
+                )
+                cell[0] = max(cell[0], s.last_seen)
+                cell[1] |= int(s.answered)
+            for row in shadow:
+                key = (row.client_id, row.batch_id, row.day)
+                self._shadow[key] = self._shadow.get(key, 0) + row.matched
 
     def drain(self) -> list[StatRow]:
         with self._lock:
@@ -96,17 +146,31 @@ class UsageFlusher:
         self._flush_lock = threading.Lock()
 
     def flush(self) -> int:
-        """Write the counts so far; returns the number of rows written."""
+        """Write the counts and match records so far; returns the number of rows written."""
         with self._flush_lock:
             rows = self._counters.drain()
-            if not rows:
-                return 0
-            try:
-                self._store.add_stats(rows)
-            except Exception:
-                self._counters.restore(rows)
-                raise
-            return len(rows)
+            sightings, shadow = self._counters.drain_matches()
+            if rows:
+                try:
+                    self._store.add_stats(rows)
+                except Exception:
+                    self._counters.restore(rows)
+                    self._counters.restore_matches(sightings, shadow)
+                    raise
+            if sightings or shadow:
+                try:
+                    placed = self._store.record_matches(sightings, shadow)
+                except Exception:
+                    self._counters.restore_matches(sightings, shadow)
+                    raise
+                for hold in placed:
+                    log.warning(
+                        "prevalence alarm: entry %d of list %d put on hold: %s",
+                        hold.entry_id,
+                        hold.list_id,
+                        hold.reason,
+                    )
+            return len(rows) + len(sightings) + len(shadow)
 
     def start(self) -> None:
         self._loop.start()

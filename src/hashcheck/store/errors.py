@@ -19,3 +19,12 @@ class SchemaTooNew(StoreError):
 
 class Unavailable(StoreError):
     """The database cannot be reached or opened."""
+
+
+class Conflict(StoreError):
+    """The request does not fit the current state (e.g. promoting a batch that is not in
+    shadow mode, deciding a dispute twice, approving one's own proposal)."""
+
+
+class Gone(StoreError):
+    """The thing referred to existed but no longer does (e.g. a retracted entry)."""

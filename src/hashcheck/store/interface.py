@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import abc
 from collections.abc import Iterable
+from typing import Any
 
 from hashcheck.catalog.model import Category, Client, Grant, HashList, Severity
 from hashcheck.store.records import (
@@ -14,8 +15,15 @@ from hashcheck.store.records import (
     BatchRecord,
     Changes,
     Collision,
+    DisputeRecord,
+    HoldRecord,
     ImportOutcome,
+    OperatorRecord,
+    ProposalRecord,
     RemovalOutcome,
+    RetractionRecord,
+    ShadowRow,
+    Sighting,
     StatRow,
 )
 
@@ -100,16 +108,38 @@ class Store(abc.ABC):
     ) -> bool:
         """Map (or, with None, unmap) one supplier value; True if anything changed."""
 
+    @abc.abstractmethod
+    def set_list_enabled(self, list_id: int, enabled: bool, *, actor: str) -> bool:
+        """Switch matching on a list on or off; True if it changed."""
+
+    @abc.abstractmethod
+    def set_category_enabled(self, category_id: int, enabled: bool, *, actor: str) -> bool:
+        """Switch matching on a category on or off (for every list); True if it changed."""
+
+    @abc.abstractmethod
+    def policies(self) -> dict[str, str]:
+        """The stored policy values (`catalog.policy` knows names and defaults)."""
+
+    @abc.abstractmethod
+    def set_policy(self, name: str, value: str, *, actor: str) -> bool: ...
+
     # -- entries ---------------------------------------------------------------------------
     @abc.abstractmethod
     def import_entries(
-        self, list_id: int, blocks: Iterable[DigestBlock], *, source: str, actor: str
+        self,
+        list_id: int,
+        blocks: Iterable[DigestBlock],
+        *,
+        source: str,
+        actor: str,
+        shadow: bool = False,
     ) -> ImportOutcome:
         """Add entries atomically: all become visible at once, or none if anything fails.
 
         Re-importing an entry that is already on the list changes nothing (idempotent).
         Blocks with category `REMOVE` remove those digests in the same transaction; a digest
-        both added and removed by one import ends up removed.
+        both added and removed by one import ends up removed. A ``shadow`` batch's entries
+        are counted but not answered until the batch is promoted.
         """
 
     @abc.abstractmethod
@@ -124,8 +154,16 @@ class Store(abc.ABC):
         """The newest batches first."""
 
     @abc.abstractmethod
+    def batch(self, batch_id: int) -> BatchRecord: ...
+
+    @abc.abstractmethod
     def rollback_batch(self, batch_id: int, *, actor: str) -> RemovalOutcome:
-        """Remove, atomically, every entry an import batch added that is still on its list."""
+        """Remove, atomically, every entry an import batch added that is still on its list;
+        clients that were answered a match on one of them find it on the retraction feed."""
+
+    @abc.abstractmethod
+    def promote_batch(self, batch_id: int, *, actor: str) -> BatchRecord:
+        """Let a shadow batch's entries answer; raises Conflict if it is not in shadow mode."""
 
     @abc.abstractmethod
     def known_good_collisions(self, limit: int = 1000) -> list[Collision]:
@@ -159,3 +197,75 @@ class Store(abc.ABC):
     ) -> list[AuditRecord]:
         """The newest audit records first; `action` matches a prefix (`client` finds
         `client.add`, `client.disable`, ...); `since` is an ISO date or time (UTC)."""
+
+    # -- governance ------------------------------------------------------------------------
+    @abc.abstractmethod
+    def record_matches(
+        self, sightings: Iterable[Sighting], shadow: Iterable[ShadowRow]
+    ) -> list[HoldRecord]:
+        """Keep which client matched which entry on which day (never the submitted hash) and
+        shadow would-be match counts; forget records past the retention policy; place the
+        holds the prevalence alarm calls for, returning them."""
+
+    @abc.abstractmethod
+    def shadow_stats(self, batch_id: int | None = None) -> list[ShadowRow]: ...
+
+    @abc.abstractmethod
+    def holds(self, state: str | None = None) -> list[HoldRecord]: ...
+
+    @abc.abstractmethod
+    def release_hold(self, entry_id: int, *, actor: str) -> None: ...
+
+    @abc.abstractmethod
+    def open_dispute(self, client_id: str, entry_id: int, day: int, reason: str) -> DisputeRecord:
+        """A client's dispute of a match (idempotent while open); Gone if already retracted."""
+
+    @abc.abstractmethod
+    def dispute(self, dispute_id: int) -> DisputeRecord: ...
+
+    @abc.abstractmethod
+    def disputes(
+        self, *, state: str | None = None, client_id: str | None = None, limit: int = 1000
+    ) -> list[DisputeRecord]: ...
+
+    @abc.abstractmethod
+    def comment_dispute(self, dispute_id: int, text: str, *, actor: str) -> DisputeRecord: ...
+
+    @abc.abstractmethod
+    def resolve_dispute(
+        self, dispute_id: int, *, upheld: bool, comment: str, actor: str
+    ) -> DisputeRecord: ...
+
+    @abc.abstractmethod
+    def retractions(self, client_id: str, since: int, limit: int = 1000) -> list[RetractionRecord]:
+        """The client's retracted matches after cursor ``since``, oldest first."""
+
+    @abc.abstractmethod
+    def propose(
+        self, action: str, subject: str, detail: dict[str, Any], *, actor: str
+    ) -> ProposalRecord: ...
+
+    @abc.abstractmethod
+    def proposals(self, state: str | None = None, limit: int = 1000) -> list[ProposalRecord]: ...
+
+    @abc.abstractmethod
+    def decide_proposal(self, proposal_id: int, *, approve: bool, actor: str) -> ProposalRecord:
+        """Approve (carrying the change out in the same transaction) or reject; the proposer
+        cannot approve."""
+
+    @abc.abstractmethod
+    def add_operator(self, name: str, role: str, secret_hash: str, *, actor: str) -> None: ...
+
+    @abc.abstractmethod
+    def operators(self) -> list[OperatorRecord]: ...
+
+    @abc.abstractmethod
+    def update_operator(
+        self,
+        name: str,
+        *,
+        actor: str,
+        enabled: bool | None = None,
+        secret_hash: str | None = None,
+        role: str | None = None,
+    ) -> None: ...

@@ -63,7 +63,53 @@ MIGRATIONS: list[list[str]] = [
         """INSERT INTO categories (name, severity, description) VALUES
             ('known-good', 'informational', 'Entries of known-good lists (NSRL, CMS files)')""",
     ],
+    # 4: governance: shadow batches, enabling, holds, match records, retractions, disputes,
+    # proposals (two-person rule) and operator accounts
+    [
+        "ALTER TABLE batches ADD COLUMN shadow INTEGER NOT NULL DEFAULT 0",
+        "ALTER TABLE batches ADD COLUMN state TEXT NOT NULL DEFAULT 'active'",
+        "ALTER TABLE batches ADD COLUMN categories TEXT NOT NULL DEFAULT ''",
+        "ALTER TABLE lists ADD COLUMN enabled INTEGER NOT NULL DEFAULT 1",
+        "ALTER TABLE categories ADD COLUMN enabled INTEGER NOT NULL DEFAULT 1",
+        # Categories below the severe class start switched off, unless a deployment already
+        # granted them to someone (then switching them off now would surprise its clients).
+        """UPDATE categories SET enabled = 0 WHERE name IN ('related', 'other')
+            AND NOT EXISTS (SELECT 1 FROM grants g WHERE g.category_id = categories.id)""",
+        "CREATE INDEX tombstones_entry ON tombstones (entry_id)",
+        """CREATE TABLE sightings (
+            entry_id BIGINT NOT NULL, client_id TEXT NOT NULL, day BIGINT NOT NULL,
+            last_seen BIGINT NOT NULL, answered INTEGER NOT NULL,
+            PRIMARY KEY (entry_id, client_id, day))""",
+        """CREATE TABLE shadow_stats (
+            client_id TEXT NOT NULL, batch_id BIGINT NOT NULL, day TEXT NOT NULL,
+            matched BIGINT NOT NULL, PRIMARY KEY (client_id, batch_id, day))""",
+        """CREATE TABLE holds (
+            entry_id BIGINT PRIMARY KEY, list_id BIGINT NOT NULL, reason TEXT NOT NULL,
+            state TEXT NOT NULL, created_at TEXT NOT NULL, clients BIGINT NOT NULL,
+            decided_by TEXT, decided_at TEXT)""",
+        """CREATE TABLE retractions (
+            seq {pk}, client_id TEXT NOT NULL, entry_id BIGINT NOT NULL, day BIGINT NOT NULL,
+            list_id BIGINT NOT NULL, reason TEXT NOT NULL, at TEXT NOT NULL)""",
+        "CREATE UNIQUE INDEX retractions_once ON retractions (client_id, entry_id, day)",
+        "CREATE INDEX retractions_feed ON retractions (client_id, seq)",
+        """CREATE TABLE disputes (
+            id {pk}, client_id TEXT NOT NULL, entry_id BIGINT NOT NULL,
+            list_id BIGINT NOT NULL, day BIGINT NOT NULL, reason TEXT NOT NULL,
+            state TEXT NOT NULL, opened_at TEXT NOT NULL, decided_by TEXT, decided_at TEXT)""",
+        """CREATE TABLE dispute_notes (
+            id {pk}, dispute_id BIGINT NOT NULL REFERENCES disputes(id), at TEXT NOT NULL,
+            actor TEXT NOT NULL, text TEXT NOT NULL)""",
+        """CREATE TABLE proposals (
+            id {pk}, action TEXT NOT NULL, subject TEXT NOT NULL, detail TEXT NOT NULL,
+            state TEXT NOT NULL, proposed_by TEXT NOT NULL, proposed_at TEXT NOT NULL,
+            decided_by TEXT, decided_at TEXT)""",
+        """CREATE TABLE operators (
+            name TEXT PRIMARY KEY, role TEXT NOT NULL, enabled INTEGER NOT NULL,
+            secret_hash TEXT NOT NULL, created_at TEXT NOT NULL)""",
+    ],
 ]
 
 STANDARD_CATEGORIES = ("baseline", "illegal", "related", "other", "known-good")
 KNOWN_GOOD = "known-good"
+# The known-good list that upheld disputes add their hashes to (created when first needed).
+DISPUTED_LIST = "disputed"

@@ -34,9 +34,9 @@ class CatalogQueries(SqlBase):
 
     def _categories(self, cur: Cursor) -> list[Category]:
         rows = self._q(
-            cur, "SELECT id, name, severity, description FROM categories ORDER BY id"
+            cur, "SELECT id, name, severity, description, enabled FROM categories ORDER BY id"
         ).fetchall()
-        return [Category(int(r[0]), r[1], Severity(r[2]), r[3]) for r in rows]
+        return [Category(int(r[0]), r[1], Severity(r[2]), r[3], bool(r[4])) for r in rows]
 
     def add_list(
         self, name: str, supplier: str, description: str, *, actor: str, known_good: bool = False
@@ -64,9 +64,38 @@ class CatalogQueries(SqlBase):
 
     def _lists(self, cur: Cursor) -> list[HashList]:
         rows = self._q(
-            cur, "SELECT id, name, supplier, description, known_good FROM lists ORDER BY id"
+            cur,
+            "SELECT id, name, supplier, description, known_good, enabled FROM lists ORDER BY id",
         ).fetchall()
-        return [HashList(int(r[0]), r[1], r[2], r[3], bool(r[4])) for r in rows]
+        return [HashList(int(r[0]), r[1], r[2], r[3], bool(r[4]), bool(r[5])) for r in rows]
+
+    def set_list_enabled(self, list_id: int, enabled: bool, *, actor: str) -> bool:
+        return self._set_enabled("lists", "list", list_id, enabled, actor)
+
+    def set_category_enabled(self, category_id: int, enabled: bool, *, actor: str) -> bool:
+        return self._set_enabled("categories", "category", category_id, enabled, actor)
+
+    def _set_enabled(self, table: str, noun: str, row_id: int, enabled: bool, actor: str) -> bool:
+        with self._tx(write=True) as cur:
+            return self._apply_enabled(cur, table, noun, row_id, enabled, actor)
+
+    def _apply_enabled(
+        self, cur: Cursor, table: str, noun: str, row_id: int, enabled: bool, actor: str
+    ) -> bool:
+        row = self._q(cur, f"SELECT name, enabled FROM {table} WHERE id = ?", (row_id,)).fetchone()
+        if row is None:
+            raise NotFound(f"no {noun} with id {row_id}")
+        if bool(row[1]) == enabled:
+            return False
+        self._q(cur, f"UPDATE {table} SET enabled = ? WHERE id = ?", (int(enabled), row_id))
+        self._audit(
+            cur,
+            actor,
+            f"{noun}.{'enable' if enabled else 'disable'}",
+            row[0],
+            {"before": {"enabled": not enabled}, "after": {"enabled": enabled}},
+        )
+        return True
 
     def add_client(
         self, client_id: str, name: str, secret_hash: str, grants: Iterable[Grant], *, actor: str

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
 from hashcheck.hashes.keyed import DIGEST_BYTES
-from hashcheck.store.errors import NotFound
+from hashcheck.store.errors import Conflict, NotFound
 from hashcheck.store.interface import REMOVE, DigestBlock
 from hashcheck.store.records import (
     BatchRecord,
@@ -30,12 +31,24 @@ class EntryQueries(CatalogQueries):
             raise NotFound(f"no list with id {list_id}")
 
     def import_entries(
-        self, list_id: int, blocks: Iterable[DigestBlock], *, source: str, actor: str
+        self,
+        list_id: int,
+        blocks: Iterable[DigestBlock],
+        *,
+        source: str,
+        actor: str,
+        shadow: bool = False,
     ) -> ImportOutcome:
         with self._lock:
             staged = self._stage_all(list_id, blocks)
             try:
                 with self._tx(write=True) as cur:
+                    categories = sorted(
+                        int(row[0])
+                        for row in self._q(
+                            cur, "SELECT DISTINCT category_id FROM staging"
+                        ).fetchall()
+                    )
                     removals = int(
                         self._q(
                             cur,
@@ -43,12 +56,14 @@ class EntryQueries(CatalogQueries):
                             (REMOVE,),
                         ).fetchone()[0]
                     )
-                    batch_id = self._new_batch(cur, list_id, "import", source, actor)
+                    batch_id = self._new_batch(cur, list_id, "import", source, actor, shadow=shadow)
                     collisions = self._known_good_collisions(cur, list_id)
                     added = self._insert_staged(cur, list_id, batch_id, removals > 0)
                     removed = self._remove_staged(cur, list_id, batch_id) if removals else 0
                     unchanged = staged - removals - added
-                    self._finish_batch(cur, batch_id, added, unchanged)
+                    self._finish_batch(
+                        cur, batch_id, added, unchanged, [c for c in categories if c >= 0]
+                    )
                     self._audit(
                         cur,
                         actor,
@@ -57,6 +72,7 @@ class EntryQueries(CatalogQueries):
                         {
                             "batch": batch_id,
                             "source": source,
+                            "shadow": shadow,
                             "added": added,
                             "removed": removed,
                             "known_good_collisions": collisions,
@@ -133,8 +149,7 @@ class EntryQueries(CatalogQueries):
         with self._tx(write=False) as cur:
             rows = self._q(
                 cur,
-                "SELECT b.id, b.list_id, b.kind, b.source, b.actor, b.committed_at, b.added, "
-                f"b.unchanged FROM batches b {where}ORDER BY b.id DESC LIMIT ?",
+                f"{_BATCH_COLUMNS} {where}ORDER BY b.id DESC LIMIT ?",
                 [*params, limit],
             ).fetchall()
             # One pass over the entries for all batches shown (there is no batch index:
@@ -145,34 +160,53 @@ class EntryQueries(CatalogQueries):
                     cur, "SELECT batch_id, COUNT(*) FROM entries GROUP BY batch_id"
                 ).fetchall()
             }
-        return [
-            BatchRecord(
-                int(r[0]),
-                int(r[1]),
-                r[2],
-                r[3],
-                r[4],
-                r[5],
-                int(r[6]),
-                int(r[7]),
-                live.get(int(r[0]), 0),
-            )
-            for r in rows
-        ]
+        return [_batch(r, live.get(int(r[0]), 0)) for r in rows]
+
+    def batch(self, batch_id: int) -> BatchRecord:
+        with self._tx(write=False) as cur:
+            return self._batch(cur, batch_id)
+
+    def _batch(self, cur: Cursor, batch_id: int) -> BatchRecord:
+        row = self._q(cur, f"{_BATCH_COLUMNS} WHERE b.id = ?", (batch_id,)).fetchone()
+        if row is None:
+            raise NotFound(f"no batch {batch_id}")
+        live = self._q(
+            cur, "SELECT COUNT(*) FROM entries WHERE batch_id = ?", (batch_id,)
+        ).fetchone()[0]
+        return _batch(row, int(live))
+
+    def promote_batch(self, batch_id: int, *, actor: str) -> BatchRecord:
+        with self._lock, self._tx(write=True) as cur:
+            self._apply_promote(cur, batch_id, actor)
+            return self._batch(cur, batch_id)
+
+    def _apply_promote(self, cur: Cursor, batch_id: int, actor: str) -> None:
+        batch = self._batch(cur, batch_id)
+        if batch.state != "shadow":
+            raise Conflict(f"batch {batch_id} is {batch.state}, not in shadow mode")
+        self._q(cur, "UPDATE batches SET state = 'active' WHERE id = ?", (batch_id,))
+        self._audit(
+            cur,
+            actor,
+            "batch.promote",
+            str(batch_id),
+            {"before": {"state": "shadow"}, "after": {"state": "active"}, "live": batch.live},
+        )
 
     def rollback_batch(self, batch_id: int, *, actor: str) -> RemovalOutcome:
         with self._lock, self._tx(write=True) as cur:
             row = self._q(
-                cur, "SELECT list_id, kind FROM batches WHERE id = ?", (batch_id,)
+                cur, "SELECT list_id, kind, state FROM batches WHERE id = ?", (batch_id,)
             ).fetchone()
             if row is None:
                 raise NotFound(f"no batch {batch_id}")
-            list_id, kind = int(row[0]), row[1]
+            list_id, kind, state = int(row[0]), row[1], row[2]
             if kind != "import":
-                raise NotFound(
+                raise Conflict(
                     f"batch {batch_id} is a {kind}, not an import; only imports roll back"
                 )
             rollback_id = self._new_batch(cur, list_id, "rollback", f"batch {batch_id}", actor)
+            top = self._top_tombstone(cur)
             doomed = "SELECT id FROM entries WHERE batch_id = ?"
             self._q(
                 cur,
@@ -182,9 +216,20 @@ class EntryQueries(CatalogQueries):
             )
             removed = max(cur.rowcount, 0)
             self._q(cur, "DELETE FROM entries WHERE batch_id = ?", (batch_id,))
+            self._retract_since(cur, top, "rolled-back")
+            self._q(cur, "UPDATE batches SET state = 'rolled-back' WHERE id = ?", (batch_id,))
             self._finish_batch(cur, rollback_id, removed, 0)
             self._audit(
-                cur, actor, "batch.rollback", str(batch_id), {"removed": removed, "list": list_id}
+                cur,
+                actor,
+                "batch.rollback",
+                str(batch_id),
+                {
+                    "removed": removed,
+                    "list": list_id,
+                    "before": {"state": state},
+                    "after": {"state": "rolled-back"},
+                },
             )
         return RemovalOutcome(rollback_id, removed, 0)
 
@@ -212,6 +257,7 @@ class EntryQueries(CatalogQueries):
             "SELECT id FROM entries WHERE list_id = ? AND digest IN "
             f"(SELECT d FROM ({self._expanded()}) AS x WHERE c = {REMOVE})"
         )
+        top = self._top_tombstone(cur)
         self._q(
             cur,
             "INSERT INTO tombstones (entry_id, list_id, batch_id) "
@@ -220,7 +266,24 @@ class EntryQueries(CatalogQueries):
         )
         removed = max(cur.rowcount, 0)
         self._q(cur, f"DELETE FROM entries WHERE id IN ({matched})", (list_id,))
+        self._retract_since(cur, top, "removed")
         return removed
+
+    def _top_tombstone(self, cur: Cursor) -> int:
+        return int(self._q(cur, "SELECT COALESCE(MAX(seq), 0) FROM tombstones").fetchone()[0])
+
+    def _retract_since(self, cur: Cursor, after_seq: int, reason: str) -> None:
+        """Tell every client that was answered a match on an entry tombstoned after
+        ``after_seq`` (the retraction feed), once per match id."""
+        self._q(
+            cur,
+            "INSERT INTO retractions (client_id, entry_id, day, list_id, reason, at) "
+            "SELECT s.client_id, s.entry_id, s.day, t.list_id, ?, ? "
+            "FROM tombstones t JOIN sightings s ON s.entry_id = t.entry_id "
+            "WHERE t.seq > ? AND s.answered = 1 ORDER BY t.seq, s.client_id, s.day "
+            "ON CONFLICT (client_id, entry_id, day) DO NOTHING",
+            (reason, now_iso(), after_seq),
+        )
 
     def _stage_all(self, list_id: int, blocks: Iterable[DigestBlock]) -> int:
         """Stage packed digests in rows of STAGE_ROW digests; returns how many were staged.
@@ -250,20 +313,37 @@ class EntryQueries(CatalogQueries):
                 raise
         return staged
 
-    def _new_batch(self, cur: Cursor, list_id: int, kind: str, source: str, actor: str) -> int:
+    def _new_batch(
+        self, cur: Cursor, list_id: int, kind: str, source: str, actor: str, *, shadow: bool = False
+    ) -> int:
         self._q(
             cur,
-            "INSERT INTO batches (list_id, kind, source, actor, committed_at, added, unchanged) "
-            "VALUES (?, ?, ?, ?, ?, 0, 0)",
-            (list_id, kind, source, actor, now_iso()),
+            "INSERT INTO batches (list_id, kind, source, actor, committed_at, added, unchanged, "
+            "shadow, state) VALUES (?, ?, ?, ?, ?, 0, 0, ?, ?)",
+            (
+                list_id,
+                kind,
+                source,
+                actor,
+                now_iso(),
+                int(shadow),
+                "shadow" if shadow else "active",
+            ),
         )
         return int(self._q(cur, "SELECT MAX(id) FROM batches").fetchone()[0])
 
-    def _finish_batch(self, cur: Cursor, batch_id: int, added: int, unchanged: int) -> None:
+    def _finish_batch(
+        self,
+        cur: Cursor,
+        batch_id: int,
+        added: int,
+        unchanged: int,
+        categories: Iterable[int] = (),
+    ) -> None:
         self._q(
             cur,
-            "UPDATE batches SET added = ?, unchanged = ? WHERE id = ?",
-            (added, unchanged, batch_id),
+            "UPDATE batches SET added = ?, unchanged = ?, categories = ? WHERE id = ?",
+            (added, unchanged, ",".join(map(str, categories)), batch_id),
         )
 
     def entry_count(self, list_id: int | None = None) -> int:
@@ -279,9 +359,7 @@ class EntryQueries(CatalogQueries):
     def changes_since(self, entries_cursor: int, tombstones_cursor: int) -> Changes:
         with self._tx(write=False) as cur:
             version = self._read_version(cur)
-            catalog = CatalogRecords(
-                self._lists(cur), self._categories(cur), self._clients(cur), version
-            )
+            catalog = self._catalog_records(cur, version)
             added, new_entries_cursor = self._read_entries(cur, entries_cursor)
             # A tombstone for an entry the reader never saw (added and removed since its
             # cursor) is of no use to it.
@@ -300,10 +378,38 @@ class EntryQueries(CatalogQueries):
                 new_tombstones_cursor,
             )
 
+    def _catalog_records(self, cur: Cursor, version: int) -> CatalogRecords:
+        shadow = frozenset(
+            int(row[0])
+            for row in self._q(cur, "SELECT id FROM batches WHERE state = 'shadow'").fetchall()
+        )
+        holds = {
+            int(row[0]): str(row[1])
+            for row in self._q(
+                cur, "SELECT entry_id, reason FROM holds WHERE state = 'open'"
+            ).fetchall()
+        }
+        policy = {
+            str(row[0])[len("policy.") :]: str(row[1])
+            for row in self._q(
+                cur, "SELECT key, value FROM meta WHERE key LIKE ?", ("policy.%",)
+            ).fetchall()
+        }
+        return CatalogRecords(
+            self._lists(cur),
+            self._categories(cur),
+            self._clients(cur),
+            version,
+            shadow,
+            holds,
+            policy,
+        )
+
     def _read_entries(self, cur: Cursor, after: int) -> tuple[EntryRows, int]:
         self._q(
             cur,
-            "SELECT id, digest, list_id, category_id FROM entries WHERE id > ? ORDER BY id",
+            "SELECT id, digest, list_id, category_id, batch_id FROM entries WHERE id > ? "
+            "ORDER BY id",
             (after,),
         )
         # Each fetched batch becomes compact columns at once: a large load must not leave
@@ -313,13 +419,39 @@ class EntryQueries(CatalogQueries):
         columns: list[npt.NDArray[np.int64]] = []
         while rows := cur.fetchmany(FETCH_ROWS):
             digests.append(b"".join([bytes(row[1]) for row in rows]))
-            columns.append(np.array([(row[0], row[2], row[3]) for row in rows], dtype=np.int64))
+            columns.append(
+                np.array([(row[0], row[2], row[3], row[4]) for row in rows], dtype=np.int64)
+            )
             del rows
-        table = np.concatenate(columns) if columns else np.empty((0, 3), dtype=np.int64)
+        table = np.concatenate(columns) if columns else np.empty((0, 4), dtype=np.int64)
         rows_out = EntryRows(
             b"".join(digests),
             np.ascontiguousarray(table[:, 0]),
             np.ascontiguousarray(table[:, 1]),
             np.ascontiguousarray(table[:, 2]),
+            np.ascontiguousarray(table[:, 3]),
         )
         return rows_out, (int(table[-1, 0]) if len(table) else after)
+
+
+_BATCH_COLUMNS = (
+    "SELECT b.id, b.list_id, b.kind, b.source, b.actor, b.committed_at, b.added, b.unchanged, "
+    "b.state, b.shadow, b.categories FROM batches b"
+)
+
+
+def _batch(row: Any, live: int) -> BatchRecord:
+    return BatchRecord(
+        int(row[0]),
+        int(row[1]),
+        row[2],
+        row[3],
+        row[4],
+        row[5],
+        int(row[6]),
+        int(row[7]),
+        live,
+        row[8],
+        bool(row[9]),
+        tuple(int(c) for c in str(row[10]).split(",") if c),
+    )

@@ -1,0 +1,122 @@
+"""The operator's governance policy: one set of values every node reads from the store.
+
+Pure: parses and validates the stored strings, knows the defaults. Kept in the store (not in
+each node's environment) so that all nodes agree on what needs two operators, when an entry is
+put on hold, and how long match records are kept.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from hashcheck.catalog.severity import Severity
+
+_SEVERITY_NAMES = {s.value: s for s in Severity}
+
+
+class PolicyError(ValueError):
+    """A policy name or value that cannot be used; the message says what would be."""
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    default: str
+    help: str
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting(
+        "two-person-severities",
+        "sensitive,informational",
+        "Severities whose enabling (category, list, grant, shadow promotion) needs a proposal "
+        "by one operator and an approval by another; `none` turns the rule off.",
+    ),
+    Setting(
+        "prevalence-clients",
+        "10",
+        "Put an entry on hold when more than this many distinct clients match it within "
+        "`prevalence-hours`.",
+    ),
+    Setting("prevalence-hours", "24", "The window of the prevalence alarm, in hours."),
+    Setting(
+        "hold-legacy-answer",
+        "true",
+        "What the legacy API answers for a match whose entries are all on hold: `true` (keep "
+        "answering a match) or `false`.",
+    ),
+    Setting(
+        "match-retention-days",
+        "90",
+        "Days a record of which client matched which entry (its match ids) is kept, for "
+        "disputes, the prevalence alarm and the retraction feed.",
+    ),
+)
+DEFAULTS = {s.name: s.default for s in SETTINGS}
+
+
+@dataclass(frozen=True)
+class Policy:
+    two_person: frozenset[Severity]
+    prevalence_clients: int
+    prevalence_hours: int
+    hold_legacy_answer: bool
+    retention_days: int
+
+    @classmethod
+    def parse(cls, stored: Mapping[str, str]) -> Policy:
+        values = {**DEFAULTS, **stored}
+        return cls(
+            two_person=_severities(values["two-person-severities"]),
+            prevalence_clients=_positive("prevalence-clients", values["prevalence-clients"]),
+            prevalence_hours=_positive("prevalence-hours", values["prevalence-hours"]),
+            hold_legacy_answer=_answer(values["hold-legacy-answer"]),
+            retention_days=_positive("match-retention-days", values["match-retention-days"]),
+        )
+
+    def needs_two(self, severity: Severity) -> bool:
+        return severity in self.two_person
+
+
+def validate(name: str, value: str) -> str:
+    """The normalised value for ``name``; raises PolicyError naming what is allowed."""
+    if name not in DEFAULTS:
+        raise PolicyError(f"no policy {name!r}; known: {', '.join(DEFAULTS)}")
+    value = value.strip().lower()
+    Policy.parse({name: value})
+    if name == "two-person-severities":
+        chosen = _severities(value)
+        return ",".join(s.value for s in Severity if s in chosen) or "none"
+    return value
+
+
+def _severities(text: str) -> frozenset[Severity]:
+    if text.strip().lower() == "none":
+        return frozenset()
+    chosen = set()
+    for part in text.split(","):
+        name = part.strip().lower()
+        if name not in _SEVERITY_NAMES:
+            raise PolicyError(
+                f"two-person-severities: {name!r} is not a severity; use a comma-separated "
+                f"list of {', '.join(_SEVERITY_NAMES)}, or none"
+            )
+        chosen.add(_SEVERITY_NAMES[name])
+    return frozenset(chosen)
+
+
+def _positive(name: str, text: str) -> int:
+    try:
+        number = int(text)
+    except ValueError:
+        raise PolicyError(f"{name} must be a whole number, got {text!r}") from None
+    if number < 1:
+        raise PolicyError(f"{name} must be at least 1, got {number}")
+    return number
+
+
+def _answer(text: str) -> bool:
+    if text in ("true", "false"):
+        return text == "true"
+    raise PolicyError(f"hold-legacy-answer must be true or false, got {text!r}")

@@ -1,0 +1,606 @@
+"""Governance in SQL: match records and the prevalence alarm, holds, disputes, the retraction
+feed, proposals (two-person rule), operator accounts and the stored policy.
+
+Every change is audited with its actor; nothing here stores a submitted hash.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterable
+from typing import Any
+
+from hashcheck.catalog.model import Grant
+from hashcheck.catalog.policy import Policy
+from hashcheck.store.errors import AlreadyExists, Conflict, Gone, NotFound
+from hashcheck.store.records import (
+    DisputeNote,
+    DisputeRecord,
+    HoldRecord,
+    OperatorRecord,
+    ProposalRecord,
+    RetractionRecord,
+    ShadowRow,
+    Sighting,
+)
+from hashcheck.store.schema import DISPUTED_LIST, KNOWN_GOOD
+from hashcheck.store.sqlbase import Cursor, now_iso
+from hashcheck.store.sqlentries import EntryQueries
+
+SYSTEM_PREVALENCE = "system:prevalence"
+# Why a client's match was retracted, by the kind of batch that tombstoned the entry.
+_REASON_OF_KIND = {"removal": "removed", "import": "removed", "rollback": "rolled-back"}
+
+
+class GovernanceQueries(EntryQueries):
+    # -- policy --------------------------------------------------------------------------
+    def policies(self) -> dict[str, str]:
+        with self._tx(write=False) as cur:
+            return self._policies(cur)
+
+    def _policies(self, cur: Cursor) -> dict[str, str]:
+        rows = self._q(
+            cur, "SELECT key, value FROM meta WHERE key LIKE ?", ("policy.%",)
+        ).fetchall()
+        return {str(k)[len("policy.") :]: str(v) for k, v in rows}
+
+    def set_policy(self, name: str, value: str, *, actor: str) -> bool:
+        with self._tx(write=True) as cur:
+            return self._apply_policy(cur, name, value, actor)
+
+    def _apply_policy(self, cur: Cursor, name: str, value: str, actor: str) -> bool:
+        stored = self._policies(cur)
+        Policy.parse({**stored, name: value})  # refuses a value the nodes could not use
+        before = stored.get(name)
+        if before == value:
+            return False
+        self._q(
+            cur,
+            "INSERT INTO meta (key, value) VALUES (?, ?) "
+            "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            (f"policy.{name}", value),
+        )
+        self._audit(cur, actor, "policy.set", name, {"before": before, "after": value})
+        return True
+
+    # -- match records, shadow counts, the prevalence alarm ------------------------------
+    def record_matches(
+        self, sightings: Iterable[Sighting], shadow: Iterable[ShadowRow]
+    ) -> list[HoldRecord]:
+        """Keep who matched which entry (and shadow would-be matches); place holds the
+        prevalence alarm calls for. Returns the holds placed now."""
+        seen = list(sightings)
+        shadow_rows = [(r.client_id, r.batch_id, r.day, r.matched) for r in shadow]
+        if not seen and not shadow_rows:
+            return []
+        with self._lock, self._begin(write=True) as cur:
+            if shadow_rows:
+                cur.executemany(
+                    self._sql(
+                        "INSERT INTO shadow_stats (client_id, batch_id, day, matched) "
+                        "VALUES (?, ?, ?, ?) ON CONFLICT (client_id, batch_id, day) DO UPDATE "
+                        "SET matched = shadow_stats.matched + excluded.matched"
+                    ),
+                    shadow_rows,
+                )
+            if not seen:
+                return []
+            cur.executemany(
+                self._sql(
+                    "INSERT INTO sightings (entry_id, client_id, day, last_seen, answered) "
+                    "VALUES (?, ?, ?, ?, ?) ON CONFLICT (entry_id, client_id, day) DO UPDATE SET "
+                    "last_seen = CASE WHEN excluded.last_seen > sightings.last_seen "
+                    "THEN excluded.last_seen ELSE sightings.last_seen END, "
+                    "answered = CASE WHEN excluded.answered = 1 THEN 1 "
+                    "ELSE sightings.answered END"
+                ),
+                [(s.entry_id, s.client_id, s.day, s.last_seen, int(s.answered)) for s in seen],
+            )
+            policy = Policy.parse(self._policies(cur))
+            self._late_retractions(cur, [s for s in seen if s.answered])
+            self._forget_old(cur, policy.retention_days)
+            placed = self._prevalence(cur, sorted({s.entry_id for s in seen}), policy)
+            if placed:
+                self._bump_version(cur)
+        return placed
+
+    def _bump_version(self, cur: Cursor) -> None:
+        self._q(
+            cur,
+            "UPDATE meta SET value = CAST(CAST(value AS BIGINT) + 1 AS TEXT) WHERE key = 'version'",
+        )
+
+    def _late_retractions(self, cur: Cursor, answered: list[Sighting]) -> None:
+        """A match answered just before its entry was removed reaches the store after the
+        removal: its retraction is written now."""
+        for sighting in answered:
+            if self._q(cur, "SELECT 1 FROM entries WHERE id = ?", (sighting.entry_id,)).fetchone():
+                continue
+            row = self._q(
+                cur,
+                "SELECT t.list_id, b.kind, b.source FROM tombstones t "
+                "JOIN batches b ON b.id = t.batch_id WHERE t.entry_id = ? ORDER BY t.seq LIMIT 1",
+                (sighting.entry_id,),
+            ).fetchone()
+            if row is None:
+                continue
+            reason = (
+                "dispute-upheld"
+                if row[1] == "retraction"
+                else _REASON_OF_KIND.get(row[1], "removed")
+            )
+            self._q(
+                cur,
+                "INSERT INTO retractions (client_id, entry_id, day, list_id, reason, at) "
+                "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (client_id, entry_id, day) DO NOTHING",
+                (sighting.client_id, sighting.entry_id, sighting.day, row[0], reason, now_iso()),
+            )
+
+    def _forget_old(self, cur: Cursor, retention_days: int) -> None:
+        cutoff_day = int(time.time() // 86400) - retention_days
+        self._q(cur, "DELETE FROM sightings WHERE day < ?", (cutoff_day,))
+        self._q(cur, "DELETE FROM retractions WHERE day < ?", (cutoff_day,))
+
+    def _prevalence(self, cur: Cursor, entry_ids: list[int], policy: Policy) -> list[HoldRecord]:
+        since = int(time.time()) - policy.prevalence_hours * 3600
+        placed: list[HoldRecord] = []
+        for entry_id in entry_ids:
+            clients = int(
+                self._q(
+                    cur,
+                    "SELECT COUNT(DISTINCT client_id) FROM sightings "
+                    "WHERE entry_id = ? AND last_seen >= ?",
+                    (entry_id, since),
+                ).fetchone()[0]
+            )
+            if clients <= policy.prevalence_clients:
+                continue
+            if self._q(cur, "SELECT 1 FROM holds WHERE entry_id = ?", (entry_id,)).fetchone():
+                continue  # on hold already, or released by an operator: not again
+            entry = self._q(cur, "SELECT list_id FROM entries WHERE id = ?", (entry_id,)).fetchone()
+            if entry is None:
+                continue
+            reason = (
+                f"matched for {clients} clients within {policy.prevalence_hours} h "
+                f"(alarm above {policy.prevalence_clients})"
+            )
+            stamp = now_iso()
+            self._q(
+                cur,
+                "INSERT INTO holds (entry_id, list_id, reason, state, created_at, clients) "
+                "VALUES (?, ?, ?, 'open', ?, ?)",
+                (entry_id, int(entry[0]), reason, stamp, clients),
+            )
+            self._audit(
+                cur,
+                SYSTEM_PREVALENCE,
+                "hold.add",
+                str(entry_id),
+                {"before": None, "after": {"state": "open", "reason": reason}},
+            )
+            placed.append(HoldRecord(entry_id, int(entry[0]), reason, "open", stamp, None, clients))
+        return placed
+
+    def shadow_stats(self, batch_id: int | None = None) -> list[ShadowRow]:
+        where, params = ("WHERE batch_id = ? ", [batch_id]) if batch_id is not None else ("", [])
+        with self._tx(write=False) as cur:
+            rows = self._q(
+                cur,
+                "SELECT client_id, batch_id, day, matched FROM shadow_stats "
+                f"{where}ORDER BY batch_id, day, client_id",
+                params,
+            ).fetchall()
+        return [ShadowRow(r[0], int(r[1]), r[2], int(r[3])) for r in rows]
+
+    # -- holds ---------------------------------------------------------------------------
+    def holds(self, state: str | None = None) -> list[HoldRecord]:
+        where, params = ("WHERE state = ? ", [state]) if state else ("", [])
+        with self._tx(write=False) as cur:
+            rows = self._q(
+                cur,
+                "SELECT entry_id, list_id, reason, state, created_at, decided_by, clients "
+                f"FROM holds {where}ORDER BY created_at DESC, entry_id",
+                params,
+            ).fetchall()
+        return [HoldRecord(int(r[0]), int(r[1]), r[2], r[3], r[4], r[5], int(r[6])) for r in rows]
+
+    def release_hold(self, entry_id: int, *, actor: str) -> None:
+        with self._tx(write=True) as cur:
+            row = self._q(cur, "SELECT state FROM holds WHERE entry_id = ?", (entry_id,)).fetchone()
+            if row is None:
+                raise NotFound(f"entry {entry_id} is not on hold")
+            if row[0] != "open":
+                raise Conflict(f"the hold on entry {entry_id} is {row[0]} already")
+            self._q(
+                cur,
+                "UPDATE holds SET state = 'released', decided_by = ?, decided_at = ? "
+                "WHERE entry_id = ?",
+                (actor, now_iso(), entry_id),
+            )
+            self._audit(
+                cur,
+                actor,
+                "hold.release",
+                str(entry_id),
+                {"before": {"state": "open"}, "after": {"state": "released"}},
+            )
+
+    # -- disputes and the retraction feed ------------------------------------------------
+    def open_dispute(self, client_id: str, entry_id: int, day: int, reason: str) -> DisputeRecord:
+        with self._tx(write=True) as cur:
+            entry = self._q(cur, "SELECT list_id FROM entries WHERE id = ?", (entry_id,)).fetchone()
+            if entry is None:
+                if self._q(
+                    cur, "SELECT 1 FROM tombstones WHERE entry_id = ?", (entry_id,)
+                ).fetchone():
+                    raise Gone("this match was retracted already; see /v2/retractions")
+                raise NotFound("no such match")
+            existing = self._q(
+                cur,
+                "SELECT id FROM disputes WHERE client_id = ? AND entry_id = ? AND state = 'open'",
+                (client_id, entry_id),
+            ).fetchone()
+            if existing is not None:
+                return self._dispute(cur, int(existing[0]))
+            self._q(
+                cur,
+                "INSERT INTO disputes (client_id, entry_id, list_id, day, reason, state, "
+                "opened_at) VALUES (?, ?, ?, ?, ?, 'open', ?)",
+                (client_id, entry_id, int(entry[0]), day, reason, now_iso()),
+            )
+            dispute_id = int(self._q(cur, "SELECT MAX(id) FROM disputes").fetchone()[0])
+            self._audit(
+                cur,
+                f"client:{client_id}",
+                "dispute.open",
+                str(dispute_id),
+                {"entry": entry_id, "list": int(entry[0]), "reason": reason},
+            )
+            return self._dispute(cur, dispute_id)
+
+    def dispute(self, dispute_id: int) -> DisputeRecord:
+        with self._tx(write=False) as cur:
+            return self._dispute(cur, dispute_id)
+
+    def _dispute(self, cur: Cursor, dispute_id: int) -> DisputeRecord:
+        row = self._q(cur, f"{_DISPUTE_COLUMNS} WHERE id = ?", (dispute_id,)).fetchone()
+        if row is None:
+            raise NotFound(f"no dispute {dispute_id}")
+        notes = tuple(
+            DisputeNote(r[0], r[1], r[2])
+            for r in self._q(
+                cur,
+                "SELECT at, actor, text FROM dispute_notes WHERE dispute_id = ? ORDER BY id",
+                (dispute_id,),
+            ).fetchall()
+        )
+        return _dispute_record(row, notes)
+
+    def disputes(
+        self, *, state: str | None = None, client_id: str | None = None, limit: int = 1000
+    ) -> list[DisputeRecord]:
+        clauses, params = [], []
+        for column, value in (("state", state), ("client_id", client_id)):
+            if value is not None:
+                clauses.append(f"{column} = ?")
+                params.append(value)
+        where = f"WHERE {' AND '.join(clauses)} " if clauses else ""
+        with self._tx(write=False) as cur:
+            ids = [
+                int(r[0])
+                for r in self._q(
+                    cur,
+                    f"SELECT id FROM disputes {where}ORDER BY id DESC LIMIT ?",
+                    [*params, limit],
+                ).fetchall()
+            ]
+            return [self._dispute(cur, dispute_id) for dispute_id in ids]
+
+    def comment_dispute(self, dispute_id: int, text: str, *, actor: str) -> DisputeRecord:
+        with self._tx(write=True) as cur:
+            self._dispute(cur, dispute_id)
+            self._note(cur, dispute_id, text, actor)
+            self._audit(cur, actor, "dispute.comment", str(dispute_id), {"text": text})
+            return self._dispute(cur, dispute_id)
+
+    def _note(self, cur: Cursor, dispute_id: int, text: str, actor: str) -> None:
+        self._q(
+            cur,
+            "INSERT INTO dispute_notes (dispute_id, at, actor, text) VALUES (?, ?, ?, ?)",
+            (dispute_id, now_iso(), actor, text),
+        )
+
+    def resolve_dispute(
+        self, dispute_id: int, *, upheld: bool, comment: str, actor: str
+    ) -> DisputeRecord:
+        """Decide an open dispute. Upheld: the entry leaves its list (tombstone, retraction
+        feed) and its digest goes onto the known-good list of disputed hashes, so that no
+        re-import or other list can make it match again."""
+        with self._lock, self._tx(write=True) as cur:
+            dispute = self._dispute(cur, dispute_id)
+            if dispute.state != "open":
+                raise Conflict(f"dispute {dispute_id} is {dispute.state} already")
+            state = "upheld" if upheld else "rejected"
+            retracted = self._retract_entry(cur, dispute) if upheld else 0
+            self._q(
+                cur,
+                "UPDATE disputes SET state = ?, decided_by = ?, decided_at = ? WHERE id = ?",
+                (state, actor, now_iso(), dispute_id),
+            )
+            if comment:
+                self._note(cur, dispute_id, comment, actor)
+            self._audit(
+                cur,
+                actor,
+                f"dispute.{'uphold' if upheld else 'reject'}",
+                str(dispute_id),
+                {
+                    "before": {"state": "open"},
+                    "after": {"state": state},
+                    "entry": dispute.entry_id,
+                    "retracted": retracted,
+                    "comment": comment,
+                },
+            )
+            return self._dispute(cur, dispute_id)
+
+    def _retract_entry(self, cur: Cursor, dispute: DisputeRecord) -> int:
+        row = self._q(
+            cur, "SELECT list_id, digest FROM entries WHERE id = ?", (dispute.entry_id,)
+        ).fetchone()
+        if row is None:
+            return 0  # removed meanwhile; its retraction went out then
+        list_id, digest = int(row[0]), bytes(row[1])
+        batch_id = self._new_batch(
+            cur, list_id, "retraction", f"dispute {dispute.dispute_id}", dispute.client_id
+        )
+        top = self._top_tombstone(cur)
+        self._q(
+            cur,
+            "INSERT INTO tombstones (entry_id, list_id, batch_id) VALUES (?, ?, ?)",
+            (dispute.entry_id, list_id, batch_id),
+        )
+        self._q(cur, "DELETE FROM entries WHERE id = ?", (dispute.entry_id,))
+        self._retract_since(cur, top, "dispute-upheld")
+        self._finish_batch(cur, batch_id, 1, 0)
+        good_list = self._disputed_list(cur)
+        good_category = self._q(
+            cur, "SELECT id FROM categories WHERE name = ?", (KNOWN_GOOD,)
+        ).fetchone()[0]
+        good_batch = self._new_batch(
+            cur, good_list, "import", f"dispute {dispute.dispute_id}", "system:disputes"
+        )
+        self._q(
+            cur,
+            "INSERT INTO entries (list_id, digest, category_id, batch_id) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (list_id, digest) DO NOTHING",
+            (good_list, digest, good_category, good_batch),
+        )
+        self._finish_batch(cur, good_batch, max(cur.rowcount, 0), 0, [int(good_category)])
+        return 1
+
+    def _disputed_list(self, cur: Cursor) -> int:
+        row = self._q(cur, "SELECT id FROM lists WHERE name = ?", (DISPUTED_LIST,)).fetchone()
+        if row is not None:
+            return int(row[0])
+        self._q(
+            cur,
+            "INSERT INTO lists (name, supplier, description, created_at, known_good) "
+            "VALUES (?, 'hashcheck', ?, ?, 1)",
+            (
+                DISPUTED_LIST,
+                "Hashes retracted after an upheld dispute: they never match",
+                now_iso(),
+            ),
+        )
+        self._audit(cur, "system:disputes", "list.add", DISPUTED_LIST, {"known_good": True})
+        return int(
+            self._q(cur, "SELECT id FROM lists WHERE name = ?", (DISPUTED_LIST,)).fetchone()[0]
+        )
+
+    def retractions(self, client_id: str, since: int, limit: int = 1000) -> list[RetractionRecord]:
+        with self._tx(write=False) as cur:
+            rows = self._q(
+                cur,
+                "SELECT seq, client_id, entry_id, day, list_id, reason, at FROM retractions "
+                "WHERE client_id = ? AND seq > ? ORDER BY seq LIMIT ?",
+                (client_id, since, limit),
+            ).fetchall()
+        return [
+            RetractionRecord(int(r[0]), r[1], int(r[2]), int(r[3]), int(r[4]), r[5], r[6])
+            for r in rows
+        ]
+
+    # -- proposals: the two-person rule --------------------------------------------------
+    def propose(
+        self, action: str, subject: str, detail: dict[str, Any], *, actor: str
+    ) -> ProposalRecord:
+        if action not in _APPLY:
+            raise ValueError(f"unknown proposal action {action!r}")
+        with self._tx(write=True) as cur:
+            self._q(
+                cur,
+                "INSERT INTO proposals (action, subject, detail, state, proposed_by, proposed_at) "
+                "VALUES (?, ?, ?, 'open', ?, ?)",
+                (action, subject, json.dumps(detail, sort_keys=True), actor, now_iso()),
+            )
+            proposal_id = int(self._q(cur, "SELECT MAX(id) FROM proposals").fetchone()[0])
+            self._audit(cur, actor, "proposal.add", str(proposal_id), {"action": action, **detail})
+            return self._proposal(cur, proposal_id)
+
+    def proposals(self, state: str | None = None, limit: int = 1000) -> list[ProposalRecord]:
+        where, params = ("WHERE state = ? ", [state]) if state else ("", [])
+        with self._tx(write=False) as cur:
+            rows = self._q(
+                cur, f"{_PROPOSAL_COLUMNS} {where}ORDER BY id DESC LIMIT ?", [*params, limit]
+            ).fetchall()
+        return [_proposal_record(r) for r in rows]
+
+    def _proposal(self, cur: Cursor, proposal_id: int) -> ProposalRecord:
+        row = self._q(cur, f"{_PROPOSAL_COLUMNS} WHERE id = ?", (proposal_id,)).fetchone()
+        if row is None:
+            raise NotFound(f"no proposal {proposal_id}")
+        return _proposal_record(row)
+
+    def decide_proposal(self, proposal_id: int, *, approve: bool, actor: str) -> ProposalRecord:
+        """Approve (and carry out, in the same transaction) or reject an open proposal.
+        Nobody approves their own proposal."""
+        with self._lock, self._tx(write=True) as cur:
+            proposal = self._proposal(cur, proposal_id)
+            if proposal.state != "open":
+                raise Conflict(f"proposal {proposal_id} is {proposal.state} already")
+            if approve and proposal.proposed_by == actor:
+                raise Conflict(f"{actor} proposed this change; another operator must approve it")
+            if approve:
+                _APPLY[proposal.action](self, cur, proposal, actor)
+            state = "approved" if approve else "rejected"
+            self._q(
+                cur,
+                "UPDATE proposals SET state = ?, decided_by = ?, decided_at = ? WHERE id = ?",
+                (state, actor, now_iso(), proposal_id),
+            )
+            self._audit(
+                cur,
+                actor,
+                f"proposal.{'approve' if approve else 'reject'}",
+                str(proposal_id),
+                {"before": {"state": "open"}, "after": {"state": state}, "action": proposal.action},
+            )
+            return self._proposal(cur, proposal_id)
+
+    def _apply_grant(self, cur: Cursor, proposal: ProposalRecord, actor: str) -> None:
+        detail = proposal.detail
+        grant = Grant(_optional_int(detail["list"]), _optional_int(detail["category"]))
+        self._require_client(cur, proposal.subject)
+        if not self._grant_exists(cur, proposal.subject, grant):
+            self._insert_grant(cur, proposal.subject, grant)
+            self._audit(
+                cur,
+                actor,
+                "grant.add",
+                proposal.subject,
+                {
+                    "list": grant.list_id,
+                    "category": grant.category_id,
+                    "proposal": proposal.proposal_id,
+                },
+            )
+
+    # -- operator accounts ---------------------------------------------------------------
+    def add_operator(self, name: str, role: str, secret_hash: str, *, actor: str) -> None:
+        try:
+            with self._tx(write=True) as cur:
+                self._q(
+                    cur,
+                    "INSERT INTO operators (name, role, enabled, secret_hash, created_at) "
+                    "VALUES (?, ?, 1, ?, ?)",
+                    (name, role, secret_hash, now_iso()),
+                )
+                self._audit(cur, actor, "operator.add", name, {"after": {"role": role}})
+        except Exception as exc:
+            if self._is_unique_violation(exc):
+                raise AlreadyExists(f"operator {name!r} exists already") from None
+            raise
+
+    def operators(self) -> list[OperatorRecord]:
+        with self._tx(write=False) as cur:
+            rows = self._q(
+                cur, "SELECT name, role, enabled, secret_hash FROM operators ORDER BY name"
+            ).fetchall()
+        return [OperatorRecord(r[0], r[1], bool(r[2]), r[3]) for r in rows]
+
+    def update_operator(
+        self,
+        name: str,
+        *,
+        actor: str,
+        enabled: bool | None = None,
+        secret_hash: str | None = None,
+        role: str | None = None,
+    ) -> None:
+        with self._tx(write=True) as cur:
+            row = self._q(
+                cur, "SELECT role, enabled FROM operators WHERE name = ?", (name,)
+            ).fetchone()
+            if row is None:
+                raise NotFound(f"no operator {name!r}")
+            before: dict[str, Any] = {}
+            after: dict[str, Any] = {}
+            for column, value, old in (
+                ("enabled", enabled, bool(row[1])),
+                ("role", role, row[0]),
+                ("secret_hash", secret_hash, None),
+            ):
+                if value is None:
+                    continue
+                stored = int(value) if isinstance(value, bool) else value
+                self._q(cur, f"UPDATE operators SET {column} = ? WHERE name = ?", (stored, name))
+                if column != "secret_hash":
+                    before[column], after[column] = old, value
+            action = "operator.rotate" if secret_hash is not None else "operator.update"
+            self._audit(cur, actor, action, name, {"before": before, "after": after})
+
+
+def _apply_category(store: GovernanceQueries, cur: Cursor, p: ProposalRecord, actor: str) -> None:
+    store._apply_enabled(cur, "categories", "category", int(p.subject), True, actor)
+
+
+def _apply_list(store: GovernanceQueries, cur: Cursor, p: ProposalRecord, actor: str) -> None:
+    store._apply_enabled(cur, "lists", "list", int(p.subject), True, actor)
+
+
+def _apply_promote(store: GovernanceQueries, cur: Cursor, p: ProposalRecord, actor: str) -> None:
+    store._apply_promote(cur, int(p.subject), actor)
+
+
+def _apply_policy(store: GovernanceQueries, cur: Cursor, p: ProposalRecord, actor: str) -> None:
+    store._apply_policy(cur, p.subject, str(p.detail["value"]), actor)
+
+
+def _apply_grant(store: GovernanceQueries, cur: Cursor, p: ProposalRecord, actor: str) -> None:
+    store._apply_grant(cur, p, actor)
+
+
+_APPLY = {
+    "category.enable": _apply_category,
+    "list.enable": _apply_list,
+    "batch.promote": _apply_promote,
+    "policy.set": _apply_policy,
+    "grant.add": _apply_grant,
+}
+
+_DISPUTE_COLUMNS = (
+    "SELECT id, client_id, entry_id, list_id, day, reason, state, opened_at, decided_by, "
+    "decided_at FROM disputes"
+)
+_PROPOSAL_COLUMNS = (
+    "SELECT id, action, subject, detail, state, proposed_by, proposed_at, decided_by, "
+    "decided_at FROM proposals"
+)
+
+
+def _optional_int(value: object) -> int | None:
+    return None if value is None else int(str(value))
+
+
+def _dispute_record(row: Any, notes: tuple[DisputeNote, ...]) -> DisputeRecord:
+    return DisputeRecord(
+        int(row[0]),
+        row[1],
+        int(row[2]),
+        int(row[3]),
+        int(row[4]),
+        row[5],
+        row[6],
+        row[7],
+        row[8],
+        row[9],
+        notes,
+    )
+
+
+def _proposal_record(row: Any) -> ProposalRecord:
+    return ProposalRecord(
+        int(row[0]), row[1], row[2], json.loads(row[3]), row[4], row[5], row[6], row[7], row[8]
+    )
