@@ -76,12 +76,12 @@ def test_operator_workflow(env: dict[str, str], tmp_path: Path) -> None:
     ]
     code, out, _ = run("remove", "police", "--hash", md5(0), "--json")
     assert json.loads(out)["removed"] == 1
-    assert run("clients", "grant", "acme", "--list", "police", "--category", "related")[0] == 0
+    assert run("clients", "grant", "acme", "--list", "police", "--category", "illegal")[0] == 0
     code, out, _ = run("clients", "list", "--json")
-    assert "category related of list police" in json.loads(out)[0]["grants"]
-    assert run("clients", "revoke", "acme", "--list", "police", "--category", "related")[0] == 0
+    assert "category illegal of list police" in json.loads(out)[0]["grants"]
+    assert run("clients", "revoke", "acme", "--list", "police", "--category", "illegal")[0] == 0
     assert (
-        run("clients", "revoke", "acme", "--list", "police", "--category", "related")[0]
+        run("clients", "revoke", "acme", "--list", "police", "--category", "illegal")[0]
         == ExitCode.NOT_FOUND
     )
     assert run("clients", "disable", "acme")[0] == 0

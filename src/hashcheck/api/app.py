@@ -6,13 +6,15 @@ a check costs little more than the server stack itself.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import orjson
 
-from hashcheck.api import legacy, v2
+from hashcheck.api import disputes, legacy, v2
 from hashcheck.api.authn import Authenticator
 from hashcheck.api.errors import ApiError, MethodNotAllowed, NotFound, NotReady
 from hashcheck.api.http import (
@@ -32,6 +34,9 @@ from hashcheck.hashes.algorithms import Algorithm
 from hashcheck.index.exact import Hit
 from hashcheck.index.snapshot import Snapshot
 from hashcheck.node.runtime import Node
+from hashcheck.store.errors import StoreError
+
+_T = TypeVar("_T")
 
 log = logging.getLogger("hashcheck.api")
 
@@ -104,6 +109,18 @@ class HashcheckApp:
             if method != "POST":
                 raise MethodNotAllowed("POST")
             await self._v2_check(scope, receive, send)
+        elif path == "/v2/disputes":
+            if method != "POST":
+                raise MethodNotAllowed("POST")
+            await self._dispute(scope, receive, send)
+        elif path.startswith("/v2/disputes/"):
+            if method not in ("GET", "HEAD"):
+                raise MethodNotAllowed("GET")
+            await self._dispute_status(scope, send, path[len("/v2/disputes/") :])
+        elif path == "/v2/retractions":
+            if method not in ("GET", "HEAD"):
+                raise MethodNotAllowed("GET")
+            await self._retractions(scope, send)
         elif path in ("/healthz", "/readyz", "/v2/openapi.json"):
             if method not in ("GET", "HEAD"):
                 raise MethodNotAllowed("GET")
@@ -170,6 +187,51 @@ class HashcheckApp:
         if outcome.matched_entries or outcome.shadowed:
             counters.observe(client_id, outcome.matched_entries, outcome.shadowed)
         await respond(send, 200, outcome.body, JSON)
+
+    async def _client(self, scope: Scope) -> tuple[Snapshot, ClientView]:
+        snapshot = self._snapshot()
+        authorization, _ = auth_and_length(scope)
+        return snapshot, await self._auth.client(snapshot, authorization)
+
+    async def _in_store(self, work: Callable[[], _T]) -> _T:
+        """Run store work off the event loop; an unreachable store is a 503, never a 500."""
+        try:
+            return await asyncio.to_thread(work)
+        except StoreError as exc:
+            log.warning("store request failed: %s", exc)
+            raise NotReady("the store cannot be reached; try again shortly") from None
+
+    async def _dispute(self, scope: Scope, receive: Receive, send: Send) -> None:
+        snapshot, view = await self._client(scope)
+        _, length = auth_and_length(scope)
+        match_id, reason = disputes.parse_dispute(
+            await read_body(scope, receive, disputes.MAX_BODY, length)
+        )
+        node = self.node
+        client_id = view.client.client_id
+        record = await self._in_store(
+            lambda: disputes.open_dispute(node.store, node.match_ids, client_id, match_id, reason)
+        )
+        await respond(send, 201, disputes.dispute_body(record, node.match_ids, snapshot), JSON)
+
+    async def _dispute_status(self, scope: Scope, send: Send, text_id: str) -> None:
+        snapshot, view = await self._client(scope)
+        node = self.node
+        record = await self._in_store(
+            lambda: disputes.own_dispute(node.store, view.client.client_id, text_id)
+        )
+        await respond(send, 200, disputes.dispute_body(record, node.match_ids, snapshot), JSON)
+
+    async def _retractions(self, scope: Scope, send: Send) -> None:
+        snapshot, view = await self._client(scope)
+        since, limit = disputes.feed_query(scope.get("query_string", b""))
+        node = self.node
+        body = await self._in_store(
+            lambda: disputes.feed_body(
+                node.store, node.match_ids, snapshot, view.client.client_id, since, limit
+            )
+        )
+        await respond(send, 200, body, JSON)
 
     async def _ready(self, send: Send) -> None:
         follower = self.node.follower

@@ -6,6 +6,8 @@
     ├── Forbidden            403: the client is disabled
     ├── NotFound             404: unknown path or algorithm
     ├── MethodNotAllowed     405
+    ├── Conflict             409: does not fit the current state
+    ├── Gone                 410: a match that was retracted already
     ├── PayloadTooLarge      413
     └── NotReady             503: no snapshot loaded yet
 
@@ -78,6 +80,16 @@ class MethodNotAllowed(ApiError):
 
     def __init__(self, allowed: str) -> None:
         super().__init__(f"use {allowed}", headers=[(b"allow", allowed.encode())])
+
+
+class Conflict(ApiError):
+    status = 409
+    code = "conflict"
+
+
+class Gone(ApiError):
+    status = 410
+    code = "gone"
 
 
 class PayloadTooLarge(ApiError):

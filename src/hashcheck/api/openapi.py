@@ -37,6 +37,10 @@ def _error(description: str) -> dict[str, Any]:
     }
 
 
+def _json(schema: str) -> dict[str, Any]:
+    return {"application/json": {"schema": {"$ref": f"#/components/schemas/{schema}"}}}
+
+
 def _legacy(path_doc: str, test: bool) -> dict[str, Any]:
     return {
         "post": {
@@ -130,6 +134,66 @@ def document(max_batch: int) -> dict[str, Any]:
                         "action": {"enum": ["remove", "review"]},
                         "kind": {"enum": ["exact"]},
                         "match_id": {"type": "string"},
+                        "hold": {
+                            "type": "string",
+                            "description": "Present while the entry is on hold: why (action "
+                            "is then review)",
+                        },
+                    },
+                },
+                "DisputeRequest": {
+                    "type": "object",
+                    "required": ["match_id", "reason"],
+                    "properties": {
+                        "match_id": {"type": "string"},
+                        "reason": {"type": "string", "minLength": 1, "maxLength": 2000},
+                    },
+                },
+                "Dispute": {
+                    "type": "object",
+                    "required": ["dispute_id", "match_id", "state", "reason", "opened_at"],
+                    "properties": {
+                        "dispute_id": {"type": "integer"},
+                        "match_id": {"type": "string"},
+                        "list": {"type": ["string", "null"]},
+                        "reason": {"type": "string"},
+                        "state": {"enum": ["open", "upheld", "rejected"]},
+                        "opened_at": {"type": "string"},
+                        "decided_at": {"type": ["string", "null"]},
+                        "notes": {
+                            "type": "array",
+                            "items": {
+                                "type": "object",
+                                "properties": {
+                                    "at": {"type": "string"},
+                                    "text": {"type": "string"},
+                                },
+                            },
+                        },
+                    },
+                },
+                "Retractions": {
+                    "type": "object",
+                    "required": ["retractions", "next", "more"],
+                    "properties": {
+                        "retractions": {
+                            "type": "array",
+                            "items": {
+                                "type": "object",
+                                "required": ["cursor", "match_id", "reason", "retracted_at"],
+                                "properties": {
+                                    "cursor": {"type": "integer"},
+                                    "match_id": {"type": "string"},
+                                    "list": {"type": ["string", "null"]},
+                                    "reason": {
+                                        "enum": ["removed", "rolled-back", "dispute-upheld"]
+                                    },
+                                    "retracted_at": {"type": "string"},
+                                },
+                            },
+                        },
+                        "next": {"type": "integer", "description": "The cursor for `since`"},
+                        "more": {"type": "boolean", "description": "Another page is waiting"},
                     },
                 },
                 "CheckResponse": {
@@ -190,6 +254,62 @@ def document(max_batch: int) -> dict[str, Any]:
                         "403": _error("client disabled"),
                         "413": _error("body too large"),
                         "503": _error("index not loaded yet"),
+                    },
+                }
+            },
+            "/v2/disputes": {
+                "post": {
+                    "summary": "Dispute a match by its match id",
+                    "security": [{"basic": []}],
+                    "requestBody": {"required": True, "content": _json("DisputeRequest")},
+                    "responses": {
+                        "201": {"description": "The dispute (open)", "content": _json("Dispute")},
+                        "400": _error("malformed body, or not a match id issued to this client"),
+                        "401": _error("missing or wrong credentials"),
+                        "404": _error("no such match"),
+                        "410": _error("the match was retracted already"),
+                        "503": _error("index not loaded yet, or the store is unreachable"),
+                    },
+                }
+            },
+            "/v2/disputes/{dispute_id}": {
+                "get": {
+                    "summary": "One of this client's disputes, with the operator's notes",
+                    "security": [{"basic": []}],
+                    "parameters": [
+                        {
+                            "name": "dispute_id",
+                            "in": "path",
+                            "required": True,
+                            "schema": {"type": "integer"},
+                        }
+                    ],
+                    "responses": {
+                        "200": {"description": "The dispute", "content": _json("Dispute")},
+                        "404": _error("no such dispute of this client"),
+                    },
+                }
+            },
+            "/v2/retractions": {
+                "get": {
+                    "summary": "Matches this client was answered whose entries were removed",
+                    "security": [{"basic": []}],
+                    "parameters": [
+                        {
+                            "name": "since",
+                            "in": "query",
+                            "schema": {"type": "integer", "minimum": 0},
+                            "description": "The `next` of the previous page (0 at first)",
+                        },
+                        {
+                            "name": "limit",
+                            "in": "query",
+                            "schema": {"type": "integer", "minimum": 1, "maximum": 1000},
+                        },
+                    ],
+                    "responses": {
+                        "200": {"description": "Oldest first", "content": _json("Retractions")},
+                        "400": _error("malformed query"),
                     },
                 }
             },

@@ -3,59 +3,49 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
-import sys
-from collections.abc import Iterator
 
-from hashcheck.admin import clients, importing, suppliers
+from hashcheck.admin import clients, governance, importing, suppliers
 from hashcheck.admin import stats as usage
 from hashcheck.admin.errors import ImportRejected
 from hashcheck.admin.names import find_list
+from hashcheck.admin.operators import Role, acting
 from hashcheck.admin.setup import initialise, open_key
 from hashcheck.catalog.model import Grant
+from hashcheck.cli.common import opened_store, report_change, say
 from hashcheck.cli.exitcodes import ExitCode
 from hashcheck.cli.output import as_json, render
 from hashcheck.cli.progress import ProgressBar
 from hashcheck.config import Settings, redacted
 from hashcheck.hashes.keyed import Digester
 from hashcheck.store.interface import Store
-from hashcheck.store.open import open_store
-
-
-def _print(text: str) -> None:
-    sys.stdout.write(text + "\n")
 
 
 def _fmt(args: argparse.Namespace) -> str:
     return "json" if args.json else "table"
 
 
-@contextlib.contextmanager
-def _store(settings: Settings, *, migrate: bool = True) -> Iterator[Store]:
-    store = open_store(settings.database_url)
-    try:
-        if migrate:
-            store.migrate()
-        yield store
-    finally:
-        store.close()
+def _as(store: Store, settings: Settings, role: Role = Role.OPERATOR) -> str:
+    """The acting operator's name, once their role is known to allow a change."""
+    actor = acting(store, settings.operator)
+    actor.require(role, "this change")
+    return actor.name
 
 
 def init(args: argparse.Namespace, settings: Settings) -> int:
-    with _store(settings) as store:
+    with opened_store(settings) as store:
         key, created = initialise(store, settings.key_file)
     verb = "created" if created else "kept existing"
-    _print(f"{verb} list key {key.key_id} in {settings.key_file}")
-    _print(f"database ready at {redacted(settings.database_url)}")
+    say(f"{verb} list key {key.key_id} in {settings.key_file}")
+    say(f"database ready at {redacted(settings.database_url)}")
     if created:
-        _print("Back up the key file separately from the database: without it, lists are lost.")
+        say("Back up the key file separately from the database: without it, lists are lost.")
     return ExitCode.OK
 
 
 def migrate(args: argparse.Namespace, settings: Settings) -> int:
-    with _store(settings, migrate=False) as store:
+    with opened_store(settings, migrate=False) as store:
         version = store.migrate()
-    _print(f"database schema is at version {version}")
+    say(f"database schema is at version {version}")
     return ExitCode.OK
 
 
@@ -67,24 +57,24 @@ def serve(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def clients_add(args: argparse.Namespace, settings: Settings) -> int:
-    with _store(settings) as store:
+    with opened_store(settings) as store:
         issued = clients.add_client(
             store,
             args.name,
-            actor=settings.operator,
+            actor=_as(store, settings),
             client_id=args.client_id,
             grants=[] if args.no_default_grant else None,
         )
     if args.json:
-        _print(as_json({"client_id": issued.client_id, "secret": issued.secret}))
+        say(as_json({"client_id": issued.client_id, "secret": issued.secret}))
     else:
-        _print(f"client id: {issued.client_id}\nsecret:    {issued.secret}")
-        _print("The secret is shown only now; hashcheck keeps only a slow hash of it.")
+        say(f"client id: {issued.client_id}\nsecret:    {issued.secret}")
+        say("The secret is shown only now; hashcheck keeps only a slow hash of it.")
     return ExitCode.OK
 
 
 def clients_list(args: argparse.Namespace, settings: Settings) -> int:
-    with _store(settings) as store:
+    with opened_store(settings) as store:
         rows = [
             (
                 c.client_id,
@@ -94,31 +84,31 @@ def clients_list(args: argparse.Namespace, settings: Settings) -> int:
             )
             for c in store.clients()
         ]
-    _print(render(("client_id", "name", "status", "grants"), rows, _fmt(args)))
+    say(render(("client_id", "name", "status", "grants"), rows, _fmt(args)))
     return ExitCode.OK
 
 
 def clients_disable(args: argparse.Namespace, settings: Settings) -> int:
-    with _store(settings) as store:
-        store.set_client_enabled(args.client_id, False, actor=settings.operator)
-    _print(f"client {args.client_id} disabled")
+    with opened_store(settings) as store:
+        store.set_client_enabled(args.client_id, False, actor=_as(store, settings))
+    say(f"client {args.client_id} disabled")
     return ExitCode.OK
 
 
 def clients_enable(args: argparse.Namespace, settings: Settings) -> int:
-    with _store(settings) as store:
-        store.set_client_enabled(args.client_id, True, actor=settings.operator)
-    _print(f"client {args.client_id} enabled")
+    with opened_store(settings) as store:
+        store.set_client_enabled(args.client_id, True, actor=_as(store, settings))
+    say(f"client {args.client_id} enabled")
     return ExitCode.OK
 
 
 def clients_rotate(args: argparse.Namespace, settings: Settings) -> int:
-    with _store(settings) as store:
-        issued = clients.rotate_secret(store, args.client_id, actor=settings.operator)
+    with opened_store(settings) as store:
+        issued = clients.rotate_secret(store, args.client_id, actor=_as(store, settings))
     if args.json:
-        _print(as_json({"client_id": issued.client_id, "secret": issued.secret}))
+        say(as_json({"client_id": issued.client_id, "secret": issued.secret}))
     else:
-        _print(f"new secret for {issued.client_id}: {issued.secret}")
+        say(f"new secret for {issued.client_id}: {issued.secret}")
     return ExitCode.OK
 
 
@@ -131,41 +121,42 @@ def _grant(args: argparse.Namespace, store: Store) -> Grant:
 
 
 def clients_grant(args: argparse.Namespace, settings: Settings) -> int:
-    with _store(settings) as store:
-        grant = _grant(args, store)
-        new = store.add_grant(args.client_id, grant, actor=settings.operator)
-        text = clients.describe_grant(store, grant)
-    _print(f"{args.client_id} {'now checks' if new else 'already checks'} {text}")
-    return ExitCode.OK
+    with opened_store(settings) as store:
+        change = governance.grant(
+            store, args.client_id, _grant(args, store), actor=acting(store, settings.operator)
+        )
+    return report_change(change, args.json)
 
 
 def clients_revoke(args: argparse.Namespace, settings: Settings) -> int:
-    with _store(settings) as store:
+    with opened_store(settings) as store:
         grant = _grant(args, store)
-        existed = store.remove_grant(args.client_id, grant, actor=settings.operator)
+        existed = governance.revoke(
+            store, args.client_id, grant, actor=acting(store, settings.operator)
+        )
         text = clients.describe_grant(store, grant)
     if not existed:
-        _print(f"{args.client_id} had no grant for {text}; nothing changed")
+        say(f"{args.client_id} had no grant for {text}; nothing changed")
         return ExitCode.NOT_FOUND
-    _print(f"{args.client_id} no longer checks {text}")
+    say(f"{args.client_id} no longer checks {text}")
     return ExitCode.OK
 
 
 def lists_add(args: argparse.Namespace, settings: Settings) -> int:
-    with _store(settings) as store:
+    with opened_store(settings) as store:
         created = store.add_list(
             args.name,
             args.supplier,
             args.description,
-            actor=settings.operator,
+            actor=_as(store, settings),
             known_good=args.known_good,
         )
-    _print(f"list {created.name} created (supplier: {created.supplier})")
+    say(f"list {created.name} created (supplier: {created.supplier})")
     return ExitCode.OK
 
 
 def lists_list(args: argparse.Namespace, settings: Settings) -> int:
-    with _store(settings) as store:
+    with opened_store(settings) as store:
         rows = [
             (
                 item.name,
@@ -177,7 +168,7 @@ def lists_list(args: argparse.Namespace, settings: Settings) -> int:
             for item in store.lists()
         ]
     keys = ("name", "kind", "supplier", "entries", "description")
-    _print(render(keys, rows, _fmt(args)))
+    say(render(keys, rows, _fmt(args)))
     return ExitCode.OK
 
 
@@ -199,7 +190,7 @@ def _columns(specs: list[str]) -> dict[str, str] | None:
 def import_(args: argparse.Namespace, settings: Settings) -> int:
     if (args.file is None) == (not args.hashes):
         raise ImportRejected("give either FILE or one or more --hash values")
-    with _store(settings) as store:
+    with opened_store(settings) as store:
         key = open_key(store, settings.key_file)
         bar = ProgressBar(f"importing {args.file.name if args.file else 'hashes'}")
         try:
@@ -208,7 +199,7 @@ def import_(args: argparse.Namespace, settings: Settings) -> int:
                 Digester(key),
                 args.list_name,
                 args.file if args.file is not None else args.hashes,
-                actor=settings.operator,
+                actor=_as(store, settings),
                 fmt=args.format,
                 category=args.category,
                 columns=_columns(args.column),
@@ -216,39 +207,45 @@ def import_(args: argparse.Namespace, settings: Settings) -> int:
                 category_map=_pairs("--map", "VALUE=CATEGORY", args.category_map),
                 skip_invalid=args.skip_invalid,
                 progress=bar,
+                shadow=args.shadow,
             )
         finally:
             bar.finish()
     if args.json:
-        _print(as_json(report.as_dict()))
+        say(as_json(report.as_dict()))
         return ExitCode.OK
-    _print(
+    if report.shadow:
+        say(
+            f"SHADOW MODE: batch {report.batch_id} is counted, not answered; see "
+            f"`hashcheck batches show {report.batch_id}`, then `batches promote` or `rollback`"
+        )
+    say(
         f"imported into {report.list_name} (batch {report.batch_id}) in {report.seconds:.1f}s: "
         f"{report.added} added, {report.unchanged} already on the list or repeated, "
         f"{report.empty_file_dropped} empty-file hashes dropped, "
         f"{report.invalid} invalid lines skipped"
     )
     if report.deletions_read:
-        _print(
+        say(
             f"  {report.deletions_read} deletion records in the file: "
             f"{report.removed} entries removed from the list"
         )
     if report.known_good_collisions:
-        _print(
+        say(
             f"  WARNING: {report.known_good_collisions} hashes are also on a list of the other "
             "kind (known-good vs not): they will never match. See `hashcheck lists collisions`."
         )
     for reason, count in report.skipped.items():
-        _print(f"  not imported, as the format requires: {count} x {reason}")
+        say(f"  not imported, as the format requires: {count} x {reason}")
     for error in report.errors:
-        _print(f"  skipped {error}")
+        say(f"  skipped {error}")
     return ExitCode.OK
 
 
 def remove(args: argparse.Namespace, settings: Settings) -> int:
     if (args.file is None) == (not args.hashes):
         raise ImportRejected("give either FILE or one or more --hash values")
-    with _store(settings) as store:
+    with opened_store(settings) as store:
         digester = Digester(open_key(store, settings.key_file))
         if args.file is not None:
             report = importing.remove_file(
@@ -256,18 +253,18 @@ def remove(args: argparse.Namespace, settings: Settings) -> int:
                 digester,
                 args.list_name,
                 args.file,
-                actor=settings.operator,
+                actor=_as(store, settings),
                 fmt=args.format,
                 skip_invalid=args.skip_invalid,
             )
         else:
             report = importing.remove_hashes(
-                store, digester, args.list_name, args.hashes, actor=settings.operator
+                store, digester, args.list_name, args.hashes, actor=_as(store, settings)
             )
     if args.json:
-        _print(as_json(report.as_dict()))
+        say(as_json(report.as_dict()))
     else:
-        _print(
+        say(
             f"removed from {report.list_name} (batch {report.batch_id}): {report.removed} "
             f"removed, {report.not_found} not on the list, {report.invalid} invalid skipped"
         )
@@ -275,54 +272,56 @@ def remove(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def stats(args: argparse.Namespace, settings: Settings) -> int:
-    with _store(settings) as store:
+    with opened_store(settings) as store:
         lines = usage.read(store, client=args.client, list_name=args.list_name, since=args.since)
     rows = [(s.day, s.client, s.list, s.checked, s.matched) for s in lines]
-    _print(render(("day", "client", "list", "checked", "matched"), rows, args.format))
+    say(render(("day", "client", "list", "checked", "matched"), rows, args.format))
     return ExitCode.OK
 
 
 def audit(args: argparse.Namespace, settings: Settings) -> int:
     if args.limit < 1:
         raise ImportRejected("--limit must be at least 1")
-    with _store(settings) as store:
+    with opened_store(settings) as store:
         records = store.audit_log(
             args.limit, actor=args.actor, action=args.action, since=args.since
         )
     rows = [(r.at, r.actor, r.action, r.subject, r.detail) for r in records]
-    _print(render(("at", "actor", "action", "subject", "detail"), rows, args.format))
+    say(render(("at", "actor", "action", "subject", "detail"), rows, args.format))
     return ExitCode.OK
 
 
 def suppliers_map(args: argparse.Namespace, settings: Settings) -> int:
-    with _store(settings) as store:
+    with opened_store(settings) as store:
         changed = suppliers.map_value(
-            store, args.supplier, args.value, args.category, actor=settings.operator
+            store, args.supplier, args.value, args.category, actor=_as(store, settings)
         )
     state = "now maps" if changed else "already maps"
-    _print(f"{args.supplier}: {args.value} {state} to {args.category}")
+    say(f"{args.supplier}: {args.value} {state} to {args.category}")
     return ExitCode.OK
 
 
 def suppliers_unmap(args: argparse.Namespace, settings: Settings) -> int:
-    with _store(settings) as store:
-        changed = suppliers.unmap_value(store, args.supplier, args.value, actor=settings.operator)
+    with opened_store(settings) as store:
+        changed = suppliers.unmap_value(
+            store, args.supplier, args.value, actor=_as(store, settings)
+        )
     if not changed:
-        _print(f"{args.supplier}: {args.value} was not mapped; nothing changed")
+        say(f"{args.supplier}: {args.value} was not mapped; nothing changed")
         return ExitCode.NOT_FOUND
-    _print(f"{args.supplier}: {args.value} is no longer mapped")
+    say(f"{args.supplier}: {args.value} is no longer mapped")
     return ExitCode.OK
 
 
 def suppliers_show(args: argparse.Namespace, settings: Settings) -> int:
-    with _store(settings) as store:
+    with opened_store(settings) as store:
         rows = suppliers.show(store, args.supplier)
-    _print(render(("value", "category"), rows, args.format))
+    say(render(("value", "category"), rows, args.format))
     return ExitCode.OK
 
 
 def batches_list(args: argparse.Namespace, settings: Settings) -> int:
-    with _store(settings) as store:
+    with opened_store(settings) as store:
         list_id = None if args.list_name is None else find_list(store, args.list_name).list_id
         names = {item.list_id: item.name for item in store.lists()}
         rows = [
@@ -330,6 +329,7 @@ def batches_list(args: argparse.Namespace, settings: Settings) -> int:
                 b.batch_id,
                 names.get(b.list_id, b.list_id),
                 b.kind,
+                b.state,
                 b.source,
                 b.actor,
                 b.committed_at,
@@ -339,16 +339,27 @@ def batches_list(args: argparse.Namespace, settings: Settings) -> int:
             )
             for b in store.batches(list_id, max(args.limit, 1))
         ]
-    keys = ("batch", "list", "kind", "source", "actor", "at", "changed", "unchanged", "live")
-    _print(render(keys, rows, args.format))
+    keys = (
+        "batch",
+        "list",
+        "kind",
+        "state",
+        "source",
+        "actor",
+        "at",
+        "changed",
+        "unchanged",
+        "live",
+    )
+    say(render(keys, rows, args.format))
     return ExitCode.OK
 
 
 def batches_rollback(args: argparse.Namespace, settings: Settings) -> int:
-    with _store(settings) as store:
-        outcome = store.rollback_batch(args.batch_id, actor=settings.operator)
+    with opened_store(settings) as store:
+        outcome = governance.rollback(store, args.batch_id, actor=acting(store, settings.operator))
     if args.json:
-        _print(
+        say(
             as_json(
                 {
                     "batch": args.batch_id,
@@ -358,16 +369,16 @@ def batches_rollback(args: argparse.Namespace, settings: Settings) -> int:
             )
         )
     else:
-        _print(
+        say(
             f"batch {args.batch_id} rolled back (batch {outcome.batch_id}): {outcome.removed} entries removed"
         )
     return ExitCode.OK
 
 
 def lists_collisions(args: argparse.Namespace, settings: Settings) -> int:
-    with _store(settings) as store:
+    with opened_store(settings) as store:
         found = store.known_good_collisions(max(args.limit, 1))
     rows = [(c.list_name, c.category, c.entry_id, c.batch_id, c.known_good_list) for c in found]
     keys = ("list", "category", "entry", "batch", "known_good_list")
-    _print(render(keys, rows, args.format))
+    say(render(keys, rows, args.format))
     return ExitCode.OK

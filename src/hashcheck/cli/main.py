@@ -11,9 +11,15 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from hashcheck.admin.errors import AdminError, ImportRejected, KeyMismatch, UnknownName
+from hashcheck.admin.errors import (
+    AdminError,
+    ImportRejected,
+    KeyMismatch,
+    PermissionDenied,
+    UnknownName,
+)
 from hashcheck.catalog.policy import PolicyError
-from hashcheck.cli import commands
+from hashcheck.cli import commands, governing
 from hashcheck.cli.exitcodes import ExitCode
 from hashcheck.config import Settings, SettingsError
 from hashcheck.formats.parsers import FORMATS
@@ -112,6 +118,7 @@ def build_parser() -> argparse.ArgumentParser:
     ):
         g = command(name, handler, text, csub)
         g.add_argument("client_id")
+        g.add_argument("--json", action="store_true")
         which_list = g.add_mutually_exclusive_group(required=True)
         which_list.add_argument("--list", dest="list_name", help="a list by name")
         which_list.add_argument(
@@ -138,6 +145,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     llist = command("list", commands.lists_list, "show lists with entry counts", lsub)
     llist.add_argument("--json", action="store_true")
+    for name, handler, text in (
+        ("enable", governing.lists_enable, "let a disabled list match again (two-person rule)"),
+        ("disable", governing.lists_disable, "stop a list matching for anyone (at once)"),
+    ):
+        toggle = command(name, handler, text, lsub)
+        toggle.add_argument("name")
+        toggle.add_argument("--json", action="store_true")
     lcoll = command(
         "collisions",
         commands.lists_collisions,
@@ -179,6 +193,98 @@ def build_parser() -> argparse.ArgumentParser:
     )
     brollback.add_argument("batch_id", type=int)
     brollback.add_argument("--json", action="store_true")
+    bpromote = command(
+        "promote",
+        governing.batches_promote,
+        "let a shadow batch's entries answer (two-person rule for below-severe categories)",
+        bsub,
+    )
+    bpromote.add_argument("batch_id", type=int)
+    bpromote.add_argument("--json", action="store_true")
+    bshow = command(
+        "show", governing.batches_show, "one batch, with its shadow would-be matches", bsub
+    )
+    bshow.add_argument("batch_id", type=int)
+    bshow.add_argument("--json", action="store_true")
+
+    def group(name: str, text: str) -> argparse._SubParsersAction[_Parser]:
+        parent = sub.add_parser(name, help=text, parents=[common])
+        return parent.add_subparsers(
+            dest="action", required=True, metavar="ACTION", parser_class=_Parser
+        )
+
+    def listing(into: argparse._SubParsersAction[_Parser], handler: Handler, text: str) -> _Parser:
+        p = command("list", handler, text, into)
+        p.add_argument("--format", default="table", choices=["table", "json", "csv"])
+        return p
+
+    cats = group("categories", "categories, their severity, and switching them on or off")
+    listing(cats, governing.categories_list, "categories with severity and status")
+    for name, handler, text in (
+        ("enable", governing.categories_enable, "let a category match (two-person rule)"),
+        ("disable", governing.categories_disable, "stop a category matching (at once)"),
+    ):
+        toggle = command(name, handler, text, cats)
+        toggle.add_argument("name")
+        toggle.add_argument("--json", action="store_true")
+
+    holds = group("holds", "entries the prevalence alarm put on hold")
+    listing(holds, governing.holds_list, "holds, newest first").add_argument(
+        "--state", choices=["open", "released"]
+    )
+    hrelease = command("release", governing.holds_release, "let a held entry answer again", holds)
+    hrelease.add_argument("entry_id", type=int)
+
+    disp = group("disputes", "clients' disputes of matches")
+    listing(disp, governing.disputes_list, "disputes, newest first").add_argument(
+        "--state", choices=["open", "upheld", "rejected"]
+    )
+    dshow = command("show", governing.disputes_show, "one dispute with its notes (JSON)", disp)
+    dshow.add_argument("dispute_id", type=int)
+    dcomment = command("comment", governing.disputes_comment, "add a note to a dispute", disp)
+    dcomment.add_argument("dispute_id", type=int)
+    dcomment.add_argument("text")
+    for name, handler, text in (
+        ("uphold", governing.disputes_uphold, "the match was wrong: retract the entry"),
+        ("reject", governing.disputes_reject, "the match stands"),
+    ):
+        decide = command(name, handler, text, disp)
+        decide.add_argument("dispute_id", type=int)
+        decide.add_argument("--reason", required=True, help="recorded, and shown to the client")
+
+    props = group("proposals", "changes waiting for a second operator (two-person rule)")
+    listing(props, governing.proposals_list, "proposals, newest first").add_argument(
+        "--state", choices=["open", "approved", "rejected"]
+    )
+    for name, handler, text in (
+        ("approve", governing.proposals_approve, "approve and carry out (not your own)"),
+        ("reject", governing.proposals_reject, "turn a proposal down"),
+    ):
+        command(name, handler, text, props).add_argument("proposal_id", type=int)
+
+    pol = group("policy", "governance settings shared by every node")
+    command(
+        "show", governing.policy_show, "every policy value and what it means", pol
+    ).add_argument("--format", default="table", choices=["table", "json", "csv"])
+    pset = command("set", governing.policy_set, "change one policy value", pol)
+    pset.add_argument("name")
+    pset.add_argument("value")
+    pset.add_argument("--json", action="store_true")
+
+    ops = group("operators", "operator accounts (named, with roles) for the CLI and admin API")
+    oadd = command("add", governing.operators_add, "add an account; prints its secret once", ops)
+    oadd.add_argument("name")
+    oadd.add_argument("--role", required=True, choices=["viewer", "operator", "approver"])
+    oadd.add_argument("--json", action="store_true")
+    listing(ops, governing.operators_list, "operator accounts")
+    for name, handler, text in (
+        ("disable", governing.operators_disable, "lock an account out"),
+        ("enable", governing.operators_enable, "let a disabled account act again"),
+    ):
+        command(name, handler, text, ops).add_argument("name")
+    orotate = command("rotate", governing.operators_rotate, "issue a new admin API secret", ops)
+    orotate.add_argument("name")
+    orotate.add_argument("--json", action="store_true")
 
     imp = command("import", commands.import_, "import a list file (atomic, idempotent)")
     imp.add_argument("list_name", metavar="LIST")
@@ -215,6 +321,12 @@ def build_parser() -> argparse.ArgumentParser:
         "repeatable; unmapped values fail the import",
     )
     imp.add_argument("--skip-invalid", action="store_true", help="import the valid lines only")
+    imp.add_argument(
+        "--shadow",
+        action="store_true",
+        help="land as a shadow batch: would-be matches are counted, not answered, until "
+        "`batches promote`",
+    )
     imp.add_argument("--json", action="store_true", help="print the summary as JSON")
 
     rem = command("remove", commands.remove, "remove entries from a list, by file or by hash")
@@ -268,6 +380,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _fail(ExitCode.EXISTS, str(exc))
     except (Unavailable, SchemaTooNew, StoreError) as exc:
         return _fail(ExitCode.STORE, str(exc))
+    except PermissionDenied as exc:
+        return _fail(ExitCode.DENIED, str(exc))
     except AdminError as exc:
         return _fail(ExitCode.REJECTED, str(exc))
     except KeyboardInterrupt:

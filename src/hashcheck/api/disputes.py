@@ -1,0 +1,132 @@
+"""A client's side of governance: dispute a match by its match id, read the dispute, and
+follow the retraction feed (`GET /v2/retractions?since=<cursor>`).
+
+These calls read and write the store (off the lookup path, in a worker thread). A match id is
+accepted only from the client it was issued to; no submitted hash is involved anywhere.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import parse_qs
+
+import orjson
+
+from hashcheck.api.errors import BadRequest, Gone, NotFound
+from hashcheck.hashes.matchid import MatchIds
+from hashcheck.index.snapshot import Snapshot
+from hashcheck.store.errors import Gone as StoreGone
+from hashcheck.store.errors import NotFound as StoreNotFound
+from hashcheck.store.interface import Store
+from hashcheck.store.records import DisputeRecord
+
+MAX_REASON = 2000
+MAX_BODY = 8192
+FEED_LIMIT = 1000
+
+
+def parse_dispute(body: bytes) -> tuple[str, str]:
+    """(match id, reason) from `{"match_id": "...", "reason": "..."}`."""
+    try:
+        document = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        raise BadRequest("body is not valid JSON") from None
+    if not isinstance(document, dict):
+        raise BadRequest('body must be a JSON object: {"match_id": ..., "reason": ...}')
+    match_id, reason = document.get("match_id"), document.get("reason")
+    if not isinstance(match_id, str) or not match_id:
+        raise BadRequest('"match_id" must be the match id string from a /v2/check answer')
+    if not isinstance(reason, str) or not reason.strip():
+        raise BadRequest('"reason" must be a non-empty string saying why the match is wrong')
+    if len(reason) > MAX_REASON:
+        raise BadRequest(f'"reason" is longer than {MAX_REASON} characters')
+    return match_id, reason.strip()
+
+
+def open_dispute(
+    store: Store, match_ids: MatchIds, client_id: str, match_id: str, reason: str
+) -> DisputeRecord:
+    ref = match_ids.read(match_id, client_id)
+    if ref is None:
+        raise BadRequest("not a match id issued to this client")
+    try:
+        return store.open_dispute(client_id, ref.entry_id, ref.day_number, reason)
+    except StoreGone as exc:
+        raise Gone(str(exc)) from None
+    except StoreNotFound:
+        raise NotFound("no such match") from None
+
+
+def own_dispute(store: Store, client_id: str, text_id: str) -> DisputeRecord:
+    if not text_id.isdigit() or len(text_id) > 18:
+        raise NotFound("no such dispute")
+    try:
+        record = store.dispute(int(text_id))
+    except StoreNotFound:
+        raise NotFound("no such dispute") from None
+    if record.client_id != client_id:
+        raise NotFound("no such dispute")  # another client's dispute does not exist for you
+    return record
+
+
+def dispute_body(record: DisputeRecord, match_ids: MatchIds, snapshot: Snapshot) -> bytes:
+    hash_list = snapshot.catalog.lists.get(record.list_id)
+    document: dict[str, Any] = {
+        "dispute_id": record.dispute_id,
+        "match_id": match_ids.issue(record.entry_id, record.day, record.client_id),
+        "list": hash_list.name if hash_list else None,
+        "reason": record.reason,
+        "state": record.state,
+        "opened_at": record.opened_at,
+        "decided_at": record.decided_at,
+        # Operator notes are written for the client: the decision's reason and comments.
+        "notes": [{"at": n.at, "text": n.text} for n in record.notes],
+    }
+    return orjson.dumps(document)
+
+
+def feed_query(query_string: bytes) -> tuple[int, int]:
+    """(since, limit) from `?since=<cursor>&limit=<n>`."""
+    try:
+        fields = parse_qs(query_string.decode("ascii"), strict_parsing=bool(query_string))
+    except (UnicodeDecodeError, ValueError):
+        raise BadRequest("malformed query string") from None
+    unknown = set(fields) - {"since", "limit"}
+    if unknown:
+        raise BadRequest(f"unknown query parameter {sorted(unknown)[0]!r}; use since and limit")
+    since = _number(fields, "since", 0, 0, 2**62)
+    limit = _number(fields, "limit", FEED_LIMIT, 1, FEED_LIMIT)
+    return since, limit
+
+
+def _number(fields: dict[str, list[str]], name: str, default: int, low: int, high: int) -> int:
+    values = fields.get(name)
+    if not values:
+        return default
+    if len(values) > 1 or not values[0].isdigit() or not low <= int(values[0]) <= high:
+        raise BadRequest(f"{name} must be a whole number from {low} to {high}")
+    return int(values[0])
+
+
+def feed_body(
+    store: Store, match_ids: MatchIds, snapshot: Snapshot, client_id: str, since: int, limit: int
+) -> bytes:
+    records = store.retractions(client_id, since, limit)
+    lists = snapshot.catalog.lists
+    items = [
+        {
+            "cursor": r.seq,
+            "match_id": match_ids.issue(r.entry_id, r.day, client_id),
+            "list": lists[r.list_id].name if r.list_id in lists else None,
+            "reason": r.reason,
+            "retracted_at": r.at,
+        }
+        for r in records
+    ]
+    return orjson.dumps(
+        {
+            "retractions": items,
+            "next": records[-1].seq if records else since,
+            "more": len(records) == limit,
+        }
+    )

@@ -1,0 +1,35 @@
+"""What every command handler shares: printing, opening the store, reporting a change."""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+from collections.abc import Iterator
+
+from hashcheck.admin.governance import Change
+from hashcheck.cli.exitcodes import ExitCode
+from hashcheck.cli.output import as_json
+from hashcheck.config import Settings
+from hashcheck.store.interface import Store
+from hashcheck.store.open import open_store
+
+
+def say(text: str) -> None:
+    sys.stdout.write(text + "\n")
+
+
+@contextlib.contextmanager
+def opened_store(settings: Settings, *, migrate: bool = True) -> Iterator[Store]:
+    store = open_store(settings.database_url)
+    try:
+        if migrate:
+            store.migrate()
+        yield store
+    finally:
+        store.close()
+
+
+def report_change(change: Change, json_output: bool = False) -> int:
+    """Print what happened to a request to switch something on; PENDING if it waits."""
+    say(as_json(change.as_dict()) if json_output else change.message)
+    return ExitCode.OK if change.applied else ExitCode.PENDING

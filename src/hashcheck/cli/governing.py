@@ -1,0 +1,287 @@
+"""The handlers of the governance commands: categories, lists on/off, shadow batches, holds,
+disputes, proposals, policy and operator accounts. Each opens the store, calls `admin`, prints.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from hashcheck.admin import disputes, governance, operators
+from hashcheck.admin.operators import Role, acting
+from hashcheck.catalog.policy import SETTINGS, Policy
+from hashcheck.cli.common import opened_store, report_change, say
+from hashcheck.cli.exitcodes import ExitCode
+from hashcheck.cli.output import as_json, render
+from hashcheck.config import Settings
+
+
+def categories_list(args: argparse.Namespace, settings: Settings) -> int:
+    with opened_store(settings) as store:
+        rules = governance.policy(store)
+        rows = [
+            (
+                c.name,
+                c.severity.value,
+                "enabled" if c.enabled else "disabled",
+                "yes" if rules.needs_two(c.severity) else "no",
+                c.description,
+            )
+            for c in store.categories()
+        ]
+    keys = ("name", "severity", "status", "two_person", "description")
+    say(render(keys, rows, args.format))
+    return ExitCode.OK
+
+
+def categories_enable(args: argparse.Namespace, settings: Settings) -> int:
+    with opened_store(settings) as store:
+        change = governance.enable_category(
+            store, args.name, actor=acting(store, settings.operator)
+        )
+    return report_change(change, args.json)
+
+
+def categories_disable(args: argparse.Namespace, settings: Settings) -> int:
+    with opened_store(settings) as store:
+        changed = governance.disable_category(
+            store, args.name, actor=acting(store, settings.operator)
+        )
+    say(f"category {args.name} {'disabled' if changed else 'was disabled already'}")
+    return ExitCode.OK
+
+
+def lists_enable(args: argparse.Namespace, settings: Settings) -> int:
+    with opened_store(settings) as store:
+        change = governance.enable_list(store, args.name, actor=acting(store, settings.operator))
+    return report_change(change, args.json)
+
+
+def lists_disable(args: argparse.Namespace, settings: Settings) -> int:
+    with opened_store(settings) as store:
+        changed = governance.disable_list(store, args.name, actor=acting(store, settings.operator))
+    say(f"list {args.name} {'disabled' if changed else 'was disabled already'}")
+    return ExitCode.OK
+
+
+def batches_promote(args: argparse.Namespace, settings: Settings) -> int:
+    with opened_store(settings) as store:
+        change = governance.promote(store, args.batch_id, actor=acting(store, settings.operator))
+    return report_change(change, args.json)
+
+
+def batches_show(args: argparse.Namespace, settings: Settings) -> int:
+    with opened_store(settings) as store:
+        acting(store, settings.operator).require(Role.VIEWER, "reading batches")
+        batch = store.batch(args.batch_id)
+        summary = governance.batch_summary(store, batch)
+        names = {item.list_id: item.name for item in store.lists()}
+        categories = {c.category_id: c.name for c in store.categories()}
+    summary.update(
+        {
+            "list": names.get(batch.list_id, batch.list_id),
+            "kind": batch.kind,
+            "source": batch.source,
+            "actor": batch.actor,
+            "at": batch.committed_at,
+            "categories": [categories.get(c, str(c)) for c in batch.category_ids],
+            "shadow": batch.shadow,
+        }
+    )
+    if args.json:
+        say(as_json(summary))
+        return ExitCode.OK
+    for key in ("batch", "list", "kind", "state", "source", "actor", "at", "categories", "live"):
+        value = summary[key]
+        say(f"{key + ':':12}{', '.join(value) if isinstance(value, list) else value}")
+    if batch.shadow:
+        say(
+            f"{'shadow:':12}{summary['would_be_matches']} would-be matches "
+            f"for {summary['clients']} clients"
+        )
+        for client_id, count in summary["per_client"].items():
+            say(f"{'':12}{client_id}: {count}")
+    return ExitCode.OK
+
+
+def holds_list(args: argparse.Namespace, settings: Settings) -> int:
+    with opened_store(settings) as store:
+        found = disputes.holds(store, state=args.state, actor=acting(store, settings.operator))
+        names = {item.list_id: item.name for item in store.lists()}
+    rows = [
+        (h.entry_id, names.get(h.list_id, h.list_id), h.state, h.clients, h.created_at, h.reason)
+        for h in found
+    ]
+    say(render(("entry", "list", "state", "clients", "since", "reason"), rows, args.format))
+    return ExitCode.OK
+
+
+def holds_release(args: argparse.Namespace, settings: Settings) -> int:
+    with opened_store(settings) as store:
+        disputes.release(store, args.entry_id, actor=acting(store, settings.operator))
+    say(f"entry {args.entry_id} released from hold: it answers normally again")
+    return ExitCode.OK
+
+
+def disputes_list(args: argparse.Namespace, settings: Settings) -> int:
+    with opened_store(settings) as store:
+        found = disputes.listing(store, state=args.state, actor=acting(store, settings.operator))
+        names = {item.list_id: item.name for item in store.lists()}
+    rows = [
+        (
+            d.dispute_id,
+            d.client_id,
+            d.entry_id,
+            names.get(d.list_id, d.list_id),
+            d.state,
+            d.opened_at,
+            d.reason,
+        )
+        for d in found
+    ]
+    keys = ("dispute", "client", "entry", "list", "state", "opened_at", "reason")
+    say(render(keys, rows, args.format))
+    return ExitCode.OK
+
+
+def disputes_show(args: argparse.Namespace, settings: Settings) -> int:
+    with opened_store(settings) as store:
+        acting(store, settings.operator).require(Role.VIEWER, "reading disputes")
+        record = store.dispute(args.dispute_id)
+        names = {item.list_id: item.name for item in store.lists()}
+    say(as_json(disputes.dispute_dict(record, names)))
+    return ExitCode.OK
+
+
+def disputes_comment(args: argparse.Namespace, settings: Settings) -> int:
+    with opened_store(settings) as store:
+        disputes.comment(store, args.dispute_id, args.text, actor=acting(store, settings.operator))
+    say(f"comment added to dispute {args.dispute_id}")
+    return ExitCode.OK
+
+
+def _resolve(args: argparse.Namespace, settings: Settings, upheld: bool) -> int:
+    with opened_store(settings) as store:
+        record = disputes.resolve(
+            store,
+            args.dispute_id,
+            upheld=upheld,
+            comment_text=args.reason,
+            actor=acting(store, settings.operator),
+        )
+    if upheld:
+        say(
+            f"dispute {record.dispute_id} upheld: entry {record.entry_id} retracted (clients "
+            "that matched it find it on their retraction feed) and its hash made known-good"
+        )
+    else:
+        say(f"dispute {record.dispute_id} rejected")
+    return ExitCode.OK
+
+
+def disputes_uphold(args: argparse.Namespace, settings: Settings) -> int:
+    return _resolve(args, settings, True)
+
+
+def disputes_reject(args: argparse.Namespace, settings: Settings) -> int:
+    return _resolve(args, settings, False)
+
+
+def proposals_list(args: argparse.Namespace, settings: Settings) -> int:
+    with opened_store(settings) as store:
+        acting(store, settings.operator).require(Role.VIEWER, "reading proposals")
+        found = store.proposals(args.state)
+    rows = [
+        (
+            p.proposal_id,
+            p.action,
+            p.subject,
+            json.dumps(p.detail, sort_keys=True),
+            p.state,
+            p.proposed_by,
+            p.proposed_at,
+            p.decided_by or "",
+        )
+        for p in found
+    ]
+    keys = ("proposal", "action", "subject", "detail", "state", "proposed_by", "at", "decided_by")
+    say(render(keys, rows, args.format))
+    return ExitCode.OK
+
+
+def _decide(args: argparse.Namespace, settings: Settings, approve: bool) -> int:
+    with opened_store(settings) as store:
+        record = governance.decide(
+            store, args.proposal_id, approve=approve, actor=acting(store, settings.operator)
+        )
+    say(f"proposal {record.proposal_id} ({record.action} {record.subject}) {record.state}")
+    return ExitCode.OK
+
+
+def proposals_approve(args: argparse.Namespace, settings: Settings) -> int:
+    return _decide(args, settings, True)
+
+
+def proposals_reject(args: argparse.Namespace, settings: Settings) -> int:
+    return _decide(args, settings, False)
+
+
+def policy_show(args: argparse.Namespace, settings: Settings) -> int:
+    with opened_store(settings) as store:
+        stored = store.policies()
+    Policy.parse(stored)
+    rows = [
+        (s.name, stored.get(s.name, s.default), "set" if s.name in stored else "default", s.help)
+        for s in SETTINGS
+    ]
+    say(render(("name", "value", "source", "meaning"), rows, args.format))
+    return ExitCode.OK
+
+
+def policy_set(args: argparse.Namespace, settings: Settings) -> int:
+    with opened_store(settings) as store:
+        change = governance.set_policy(
+            store, args.name, args.value, actor=acting(store, settings.operator)
+        )
+    return report_change(change, args.json)
+
+
+def operators_add(args: argparse.Namespace, settings: Settings) -> int:
+    with opened_store(settings) as store:
+        secret = operators.add(
+            store, args.name, Role.parse(args.role), actor=acting(store, settings.operator)
+        )
+    if args.json:
+        say(as_json({"name": args.name, "role": args.role, "secret": secret}))
+    else:
+        say(f"operator {args.name} ({args.role}) added; admin API secret: {secret}")
+        say("The secret is shown only now; hashcheck keeps only a slow hash of it.")
+    return ExitCode.OK
+
+
+def operators_list(args: argparse.Namespace, settings: Settings) -> int:
+    with opened_store(settings) as store:
+        rows = [(o.name, o.role, "enabled" if o.enabled else "disabled") for o in store.operators()]
+    say(render(("name", "role", "status"), rows, args.format))
+    return ExitCode.OK
+
+
+def operators_disable(args: argparse.Namespace, settings: Settings) -> int:
+    with opened_store(settings) as store:
+        operators.set_enabled(store, args.name, False, actor=acting(store, settings.operator))
+    say(f"operator {args.name} disabled")
+    return ExitCode.OK
+
+
+def operators_enable(args: argparse.Namespace, settings: Settings) -> int:
+    with opened_store(settings) as store:
+        operators.set_enabled(store, args.name, True, actor=acting(store, settings.operator))
+    say(f"operator {args.name} enabled")
+    return ExitCode.OK
+
+
+def operators_rotate(args: argparse.Namespace, settings: Settings) -> int:
+    with opened_store(settings) as store:
+        secret = operators.rotate(store, args.name, actor=acting(store, settings.operator))
+    say(as_json({"name": args.name, "secret": secret}) if args.json else f"new secret: {secret}")
+    return ExitCode.OK
