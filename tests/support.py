@@ -78,7 +78,7 @@ class ServerThread:
 
 def serve(deployment: Deployment, **node_options: float) -> Iterator[ServerThread]:
     store = deployment.store()
-    node = Node(store, deployment.key, **node_options)
+    node = Node(store, deployment.key, store_factory=deployment.store, **node_options)
     with ServerThread(HashcheckApp(node)) as server:
         assert node.follower.ready.wait(10), "first snapshot did not load"
         yield server

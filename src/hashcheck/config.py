@@ -45,7 +45,15 @@ class Settings:
     max_batch: int = _setting(10_000, "Most hashes in one POST /v2/check.")
     log_level: str = _setting("info", "Log level: debug, info, warning, error.")
     access_log: bool = _setting(False, "Log one line per request (method, path, status only).")
-    actor: str = _setting("", "Operator name recorded in the audit trail (default: login name).")
+    actor: str = _setting(
+        "",
+        "Operator the CLI acts as (default: login name); once operator accounts exist, it must "
+        "name an enabled one.",
+    )
+    admin_api: bool = _setting(
+        True, "Serve the operator API under /admin/v1 (operator accounts only) on this node."
+    )
+    admin_max_upload_mb: int = _setting(4096, "Largest list file the operator API accepts, MiB.")
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -65,6 +73,8 @@ class Settings:
             raise SettingsError(f"HASHCHECK_PORT must be 1-65535, got {self.port}")
         if self.workers < 1:
             raise SettingsError("HASHCHECK_WORKERS must be at least 1")
+        if self.admin_max_upload_mb < 1:
+            raise SettingsError("HASHCHECK_ADMIN_MAX_UPLOAD_MB must be at least 1")
         if self.max_batch < 1:
             raise SettingsError("HASHCHECK_MAX_BATCH must be at least 1")
         if self.poll_interval <= 0 or self.stats_flush_interval <= 0:

@@ -27,6 +27,7 @@ def build_node(settings: Settings) -> Node:
         key,
         poll_interval=settings.poll_interval,
         stats_flush_interval=settings.stats_flush_interval,
+        store_factory=(lambda: open_store(settings.database_url)) if settings.admin_api else None,
     )
 
 
@@ -35,4 +36,8 @@ def create_app() -> HashcheckApp:
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    return HashcheckApp(build_node(settings), max_batch=settings.max_batch)
+    return HashcheckApp(
+        build_node(settings),
+        max_batch=settings.max_batch,
+        admin_max_upload=settings.admin_max_upload_mb * 1024 * 1024,
+    )

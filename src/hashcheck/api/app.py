@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 import orjson
 
 from hashcheck.api import disputes, legacy, v2
+from hashcheck.api.admin import AdminApi
 from hashcheck.api.authn import Authenticator
 from hashcheck.api.errors import ApiError, MethodNotAllowed, NotFound, NotReady
 from hashcheck.api.http import (
@@ -59,9 +60,21 @@ _FALSE_START, _FALSE_BODY = _answer(legacy.FALSE)
 
 
 class HashcheckApp:
-    def __init__(self, node: Node, *, max_batch: int = 10_000, manage_node: bool = True) -> None:
+    def __init__(
+        self,
+        node: Node,
+        *,
+        max_batch: int = 10_000,
+        manage_node: bool = True,
+        admin_max_upload: int = 4 << 30,
+    ) -> None:
         self.node = node
         self.max_batch = max_batch
+        self._admin = (
+            None
+            if node.store_factory is None
+            else AdminApi(node.store_factory, node.digester, admin_max_upload)
+        )
         self._manage_node = manage_node
         self._auth = Authenticator(node.credentials)
         self._keyed = {a: node.digester.for_algorithm(a) for a in Algorithm}
@@ -117,6 +130,8 @@ class HashcheckApp:
             if method not in ("GET", "HEAD"):
                 raise MethodNotAllowed("GET")
             await self._dispute_status(scope, send, path[len("/v2/disputes/") :])
+        elif path.startswith("/admin/v1/") and self._admin is not None:
+            await self._admin(scope, receive, send)
         elif path == "/v2/retractions":
             if method not in ("GET", "HEAD"):
                 raise MethodNotAllowed("GET")

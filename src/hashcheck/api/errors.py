@@ -8,6 +8,7 @@
     ├── MethodNotAllowed     405
     ├── Conflict             409: does not fit the current state
     ├── Gone                 410: a match that was retracted already
+    ├── Rejected             422: an uploaded list file failed validation; nothing changed
     ├── PayloadTooLarge      413
     └── NotReady             503: no snapshot loaded yet
 
@@ -90,6 +91,11 @@ class Conflict(ApiError):
 class Gone(ApiError):
     status = 410
     code = "gone"
+
+
+class Rejected(ApiError):
+    status = 422
+    code = "rejected"
 
 
 class PayloadTooLarge(ApiError):

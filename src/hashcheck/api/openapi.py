@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-_ERROR = {
+ERROR_SCHEMA = {
     "type": "object",
     "required": ["error"],
     "properties": {
@@ -90,7 +90,7 @@ def document(max_batch: int) -> dict[str, Any]:
         "components": {
             "securitySchemes": {"basic": {"type": "http", "scheme": "basic"}},
             "schemas": {
-                "Error": _ERROR,
+                "Error": ERROR_SCHEMA,
                 "CheckRequest": {
                     "type": "object",
                     "description": (

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 
 from hashcheck.auth.cache import CredentialCache
 from hashcheck.hashes.keyed import Digester, ListKey
@@ -23,8 +24,12 @@ class Node:
         *,
         poll_interval: float = 0.25,
         stats_flush_interval: float = 5.0,
+        store_factory: Callable[[], Store] | None = None,
     ) -> None:
         self.store = store
+        # Opens a further connection to the same store, for work that must not wait behind
+        # (or hold up) the follower's: the operator API. None: this node has none.
+        self.store_factory = store_factory
         self.digester = Digester(key)
         self.match_ids = MatchIds(key)
         self.follower = Follower(store, poll_interval)

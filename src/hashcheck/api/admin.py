@@ -1,0 +1,217 @@
+"""The operator HTTP API under /admin/v1: authentication of operator accounts (not clients),
+roles, bodies and uploads, and the mapping of operator errors to HTTP.
+
+Every call runs in a worker thread on a store connection of its own, so a long import never
+holds up the node's follower or the event loop. The lookup path never comes here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import tempfile
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl
+
+import orjson
+
+from hashcheck.admin.errors import AdminError, ImportRejected, PermissionDenied, UnknownName
+from hashcheck.admin.operators import Actor, Role
+from hashcheck.api import adminroutes
+from hashcheck.api.adminopenapi import document
+from hashcheck.api.errors import (
+    ApiError,
+    BadRequest,
+    Conflict,
+    Forbidden,
+    Gone,
+    MethodNotAllowed,
+    NotFound,
+    NotReady,
+    PayloadTooLarge,
+    Rejected,
+    Unauthorized,
+)
+from hashcheck.api.http import JSON, ClientGone, Receive, Scope, Send, read_body, respond
+from hashcheck.auth.basic import parse_basic
+from hashcheck.auth.cache import CredentialCache
+from hashcheck.catalog.policy import PolicyError
+from hashcheck.hashes.keyed import Digester
+from hashcheck.store import errors as store_errors
+from hashcheck.store.interface import Store
+
+PREFIX = "/admin/v1/"
+MAX_JSON = 65_536
+
+
+class AdminApi:
+    def __init__(
+        self, open_store: Callable[[], Store], digester: Digester, max_upload: int
+    ) -> None:
+        self._open_store = open_store
+        self._digester = digester
+        self._max_upload = max_upload
+        self._credentials = CredentialCache()
+        self._credentials_lock = threading.Lock()
+        self._openapi = orjson.dumps(document())
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path: str = scope["path"]
+        method: str = scope["method"]
+        if path == PREFIX + "openapi.json":
+            if method not in ("GET", "HEAD"):
+                raise MethodNotAllowed("GET")
+            await respond(send, 200, self._openapi, JSON)
+            return
+        found = adminroutes.match(method, path)
+        if found is None:
+            raise NotFound(f"no such endpoint: {path[:100]}")
+        if isinstance(found, str):
+            raise MethodNotAllowed(found)
+        route, params = found
+        authorization = _header(scope, b"authorization")
+        credentials = parse_basic(authorization)
+        if authorization is None or credentials is None:
+            raise Unauthorized("HTTP Basic credentials of an operator account required")
+        with self._store() as store:
+            actor = await _call(lambda: self._authenticate(store, authorization, *credentials))
+            try:
+                actor.require(route.role, f"{method} {path[len(PREFIX) - 1 :]}")
+            except PermissionDenied as exc:
+                raise Forbidden(str(exc)) from None
+            query = _query(scope.get("query_string", b""))
+            if route.upload:
+                with _upload_file(scope, self._max_upload) as target:
+                    await _save(receive, target, self._max_upload)
+                    request = self._request(store, actor, params, query, {}, target)
+                    status, answer = await _call(lambda: route.handler(request))
+            else:
+                body = await read_body(scope, receive, MAX_JSON, _header(scope, b"content-length"))
+                request = self._request(store, actor, params, query, _json(body), None)
+                status, answer = await _call(lambda: route.handler(request))
+        await respond(send, status, orjson.dumps(answer), JSON)
+
+    def _request(
+        self,
+        store: Store,
+        actor: Actor,
+        params: tuple[str, ...],
+        query: dict[str, str],
+        body: dict[str, Any],
+        upload: Path | None,
+    ) -> adminroutes.Request:
+        return adminroutes.Request(store, actor, self._digester, params, query, body, upload)
+
+    @contextlib.contextmanager
+    def _store(self) -> Iterator[Store]:
+        try:
+            store = self._open_store()
+        except store_errors.StoreError:
+            raise NotReady("the store cannot be reached; try again shortly") from None
+        try:
+            yield store
+        finally:
+            store.close()
+
+    def _authenticate(self, store: Store, authorization: bytes, name: str, secret: str) -> Actor:
+        account = next((o for o in store.operators() if o.name == name), None)
+        stored = account.secret_hash if account is not None else ""
+        fingerprint = self._credentials.fingerprint(authorization)
+        with self._credentials_lock:
+            known = self._credentials.lookup(fingerprint)
+        if known is not None and known[1] == stored:
+            ok = known[2]
+        else:
+            ok = account is not None and CredentialCache.verify_slowly(secret, stored)
+            with self._credentials_lock:
+                self._credentials.remember(fingerprint, name, stored, ok)
+        if not ok or account is None:
+            raise Unauthorized("wrong operator name or secret")
+        if not account.enabled:
+            raise Forbidden("this operator account is disabled")
+        return Actor(account.name, Role.parse(account.role))
+
+
+def _header(scope: Scope, name: bytes) -> bytes | None:
+    for key, value in scope["headers"]:
+        if key == name:
+            return bytes(value)
+    return None
+
+
+def _query(raw: bytes) -> dict[str, str]:
+    try:
+        pairs = parse_qsl(raw.decode("utf-8"), keep_blank_values=True, strict_parsing=bool(raw))
+    except (UnicodeDecodeError, ValueError):
+        raise BadRequest("malformed query string") from None
+    query: dict[str, str] = {}
+    for key, value in pairs:
+        if key in query:
+            raise BadRequest(f"query parameter {key!r} given twice")
+        query[key] = value
+    return query
+
+
+def _json(body: bytes) -> dict[str, Any]:
+    if not body.strip():
+        return {}
+    try:
+        document = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        raise BadRequest("body is not valid JSON") from None
+    if not isinstance(document, dict):
+        raise BadRequest("body must be a JSON object")
+    return document
+
+
+@contextlib.contextmanager
+def _upload_file(scope: Scope, limit: int) -> Iterator[Path]:
+    """A path in a fresh temporary folder for the upload, removed afterwards."""
+    declared = _header(scope, b"content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLarge(f"upload larger than {limit} bytes")
+    with tempfile.TemporaryDirectory(prefix="hashcheck-upload-") as folder:
+        yield Path(folder) / "upload"
+
+
+async def _save(receive: Receive, target: Path, limit: int) -> None:
+    """Stream the request body into ``target``, refusing it past ``limit`` bytes."""
+    size = 0
+    with target.open("wb") as out:
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                raise ClientGone
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > limit:
+                raise PayloadTooLarge(f"upload larger than {limit} bytes")
+            if chunk:
+                await asyncio.to_thread(out.write, chunk)
+            if not message.get("more_body", False):
+                return
+
+
+async def _call(work: Callable[[], Any]) -> Any:
+    """Run admin work in a thread and turn operator errors into HTTP errors."""
+    try:
+        return await asyncio.to_thread(work)
+    except ApiError:
+        raise
+    except PermissionDenied as exc:
+        raise Forbidden(str(exc)) from None
+    except (UnknownName, store_errors.NotFound) as exc:
+        raise NotFound(str(exc)) from None
+    except ImportRejected as exc:
+        raise Rejected(str(exc)) from None
+    except (AdminError, PolicyError) as exc:
+        raise BadRequest(str(exc)) from None
+    except (store_errors.AlreadyExists, store_errors.Conflict) as exc:
+        raise Conflict(str(exc)) from None
+    except store_errors.Gone as exc:
+        raise Gone(str(exc)) from None
+    except store_errors.StoreError:
+        raise NotReady("the store cannot be reached; try again shortly") from None

@@ -1,0 +1,528 @@
+"""The operator HTTP API's routes: each a thin adapter from JSON to the same `admin` functions
+the CLI calls, with the role it needs. Runs in a worker thread with its own store connection.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from hashcheck.admin import clients, disputes, governance, importing, operators
+from hashcheck.admin import stats as usage
+from hashcheck.admin.errors import AdminError
+from hashcheck.admin.names import find_list
+from hashcheck.admin.operators import Actor, Role
+from hashcheck.catalog.model import Grant
+from hashcheck.catalog.policy import SETTINGS
+from hashcheck.hashes.keyed import Digester
+from hashcheck.store.interface import Store
+from hashcheck.store.records import BatchRecord
+
+
+@dataclass
+class Request:
+    """One admin call as a route sees it."""
+
+    store: Store
+    actor: Actor
+    digester: Digester
+    params: tuple[str, ...]  # path parameters, in order
+    query: Mapping[str, str]
+    body: Any  # parsed JSON object ({} when there is none)
+    upload: Path | None = None  # the request body, saved to a file (imports)
+
+
+# (status, JSON-able document)
+Answer = tuple[int, Any]
+Handler = Callable[[Request], Answer]
+
+
+@dataclass(frozen=True)
+class Route:
+    method: str
+    pattern: re.Pattern[str]
+    handler: Handler
+    role: Role
+    template: str  # e.g. /batches/{batch_id}/rollback (for the OpenAPI document)
+    summary: str
+    upload: bool = False  # the body is a file, not JSON
+
+
+def _text(request: Request, name: str, *, required: bool = True) -> str | None:
+    value = request.body.get(name)
+    if value is None and not required:
+        return None
+    if not isinstance(value, str) or not value.strip():
+        raise AdminError(f'"{name}" must be a non-empty string')
+    return value.strip()
+
+
+def _flag(mapping: Mapping[str, Any], name: str, default: bool = False) -> bool:
+    value = mapping.get(name, default)
+    if isinstance(value, bool):
+        return value
+    if value in ("true", "1", "yes"):
+        return True
+    if value in ("false", "0", "no", ""):
+        return False
+    raise AdminError(f'"{name}" must be true or false')
+
+
+def _int(text: str, what: str) -> int:
+    if not text.isdigit() or len(text) > 18:
+        raise AdminError(f"{what} must be a whole number")
+    return int(text)
+
+
+def _change(change: governance.Change) -> Answer:
+    return (200 if change.applied else 202), change.as_dict()
+
+
+# -- clients -----------------------------------------------------------------------------------
+def list_clients(r: Request) -> Answer:
+    return 200, [
+        {
+            "client_id": c.client_id,
+            "name": c.name,
+            "enabled": c.enabled,
+            "grants": [clients.describe_grant(r.store, g) for g in c.grants],
+        }
+        for c in r.store.clients()
+    ]
+
+
+def add_client(r: Request) -> Answer:
+    name = _text(r, "name")
+    assert name is not None
+    client_id = _text(r, "client_id", required=False)
+    issued = clients.add_client(
+        r.store,
+        name,
+        actor=r.actor.name,
+        client_id=client_id,
+        # The conservative default grant (baseline of every list) unless told otherwise.
+        grants=None if _flag(r.body, "default_grant", True) else [],
+    )
+    return 201, {"client_id": issued.client_id, "secret": issued.secret}
+
+
+def _client_state(enabled: bool) -> Handler:
+    def handler(r: Request) -> Answer:
+        r.store.set_client_enabled(r.params[0], enabled, actor=r.actor.name)
+        return 200, {"client_id": r.params[0], "enabled": enabled}
+
+    return handler
+
+
+def rotate_client(r: Request) -> Answer:
+    issued = clients.rotate_secret(r.store, r.params[0], actor=r.actor.name)
+    return 200, {"client_id": issued.client_id, "secret": issued.secret}
+
+
+def _grant_of(r: Request) -> Grant:
+    for name in ("list", "category"):
+        if name not in r.body:
+            raise AdminError(f'"{name}" is required: a name, or null for every one')
+        if r.body[name] is not None and not isinstance(r.body[name], str):
+            raise AdminError(f'"{name}" must be a name or null')
+    return clients.resolve_grant(r.store, r.body["list"], r.body["category"])
+
+
+def grant(r: Request) -> Answer:
+    return _change(governance.grant(r.store, r.params[0], _grant_of(r), actor=r.actor))
+
+
+def revoke(r: Request) -> Answer:
+    existed = governance.revoke(r.store, r.params[0], _grant_of(r), actor=r.actor)
+    return 200, {"revoked": existed}
+
+
+# -- lists, categories, imports ------------------------------------------------------------------
+def list_lists(r: Request) -> Answer:
+    return 200, [
+        {
+            "name": item.name,
+            "supplier": item.supplier,
+            "description": item.description,
+            "known_good": item.known_good,
+            "enabled": item.enabled,
+            "entries": r.store.entry_count(item.list_id),
+        }
+        for item in r.store.lists()
+    ]
+
+
+def add_list(r: Request) -> Answer:
+    name, supplier = _text(r, "name"), _text(r, "supplier")
+    assert name is not None and supplier is not None
+    description = _text(r, "description", required=False) or ""
+    created = r.store.add_list(
+        name, supplier, description, actor=r.actor.name, known_good=_flag(r.body, "known_good")
+    )
+    return 201, {"name": created.name, "supplier": created.supplier}
+
+
+def enable_list(r: Request) -> Answer:
+    return _change(governance.enable_list(r.store, r.params[0], actor=r.actor))
+
+
+def disable_list(r: Request) -> Answer:
+    return 200, {"changed": governance.disable_list(r.store, r.params[0], actor=r.actor)}
+
+
+def list_categories(r: Request) -> Answer:
+    rules = governance.policy(r.store)
+    return 200, [
+        {
+            "name": c.name,
+            "severity": c.severity.value,
+            "enabled": c.enabled,
+            "two_person": rules.needs_two(c.severity),
+            "description": c.description,
+        }
+        for c in r.store.categories()
+    ]
+
+
+def enable_category(r: Request) -> Answer:
+    return _change(governance.enable_category(r.store, r.params[0], actor=r.actor))
+
+
+def disable_category(r: Request) -> Answer:
+    return 200, {"changed": governance.disable_category(r.store, r.params[0], actor=r.actor)}
+
+
+_IMPORT_OPTIONS = {"format", "category", "category_column", "shadow", "skip_invalid"}
+
+
+def import_upload(r: Request) -> Answer:
+    unknown = set(r.query) - _IMPORT_OPTIONS
+    if unknown:
+        raise AdminError(
+            f"unknown import option {sorted(unknown)[0]!r}; use {', '.join(sorted(_IMPORT_OPTIONS))}"
+        )
+    assert r.upload is not None
+    report = importing.import_file(
+        r.store,
+        r.digester,
+        r.params[0],
+        r.upload,
+        actor=r.actor.name,
+        fmt=r.query.get("format", "auto"),
+        category=r.query.get("category"),
+        category_column=r.query.get("category_column"),
+        skip_invalid=_flag(r.query, "skip_invalid"),
+        shadow=_flag(r.query, "shadow"),
+    )
+    document = report.as_dict()
+    document["source"] = "upload"  # the temporary file's path means nothing to the caller
+    return 201, document
+
+
+# -- batches, holds, disputes, proposals ---------------------------------------------------------
+def _batch(record: BatchRecord, names: Mapping[int, str]) -> dict[str, Any]:
+    document = asdict(record)
+    document["list"] = names.get(record.list_id, str(record.list_id))
+    return document
+
+
+def list_batches(r: Request) -> Answer:
+    name = r.query.get("list")
+    list_id = None if name is None else find_list(r.store, name).list_id
+    limit = _int(r.query.get("limit", "100"), "limit")
+    names = {item.list_id: item.name for item in r.store.lists()}
+    return 200, [_batch(b, names) for b in r.store.batches(list_id, max(limit, 1))]
+
+
+def show_batch(r: Request) -> Answer:
+    record = r.store.batch(_int(r.params[0], "batch id"))
+    names = {item.list_id: item.name for item in r.store.lists()}
+    return 200, {**_batch(record, names), **governance.batch_summary(r.store, record)}
+
+
+def rollback_batch(r: Request) -> Answer:
+    outcome = governance.rollback(r.store, _int(r.params[0], "batch id"), actor=r.actor)
+    return 200, {"rollback_batch": outcome.batch_id, "removed": outcome.removed}
+
+
+def promote_batch(r: Request) -> Answer:
+    return _change(governance.promote(r.store, _int(r.params[0], "batch id"), actor=r.actor))
+
+
+def list_holds(r: Request) -> Answer:
+    found = disputes.holds(r.store, state=r.query.get("state"), actor=r.actor)
+    return 200, [asdict(h) for h in found]
+
+
+def release_hold(r: Request) -> Answer:
+    entry = _int(r.params[0], "entry id")
+    disputes.release(r.store, entry, actor=r.actor)
+    return 200, {"entry": entry, "state": "released"}
+
+
+def _names(store: Store) -> dict[int, str]:
+    return {item.list_id: item.name for item in store.lists()}
+
+
+def list_disputes(r: Request) -> Answer:
+    found = disputes.listing(r.store, state=r.query.get("state"), actor=r.actor)
+    names = _names(r.store)
+    return 200, [disputes.dispute_dict(d, names) for d in found]
+
+
+def show_dispute(r: Request) -> Answer:
+    return 200, disputes.dispute_dict(
+        r.store.dispute(_int(r.params[0], "dispute id")), _names(r.store)
+    )
+
+
+def comment_dispute(r: Request) -> Answer:
+    text = _text(r, "text")
+    assert text is not None
+    record = disputes.comment(r.store, _int(r.params[0], "dispute id"), text, actor=r.actor)
+    return 200, disputes.dispute_dict(record, _names(r.store))
+
+
+def _decide_dispute(upheld: bool) -> Handler:
+    def handler(r: Request) -> Answer:
+        reason = _text(r, "reason")
+        assert reason is not None
+        record = disputes.resolve(
+            r.store,
+            _int(r.params[0], "dispute id"),
+            upheld=upheld,
+            comment_text=reason,
+            actor=r.actor,
+        )
+        return 200, disputes.dispute_dict(record, _names(r.store))
+
+    return handler
+
+
+def list_proposals(r: Request) -> Answer:
+    return 200, [asdict(p) for p in r.store.proposals(r.query.get("state"))]
+
+
+def _decide_proposal(approve: bool) -> Handler:
+    def handler(r: Request) -> Answer:
+        record = governance.decide(
+            r.store, _int(r.params[0], "proposal id"), approve=approve, actor=r.actor
+        )
+        return 200, asdict(record)
+
+    return handler
+
+
+# -- policy, audit, statistics, operators --------------------------------------------------------
+def show_policy(r: Request) -> Answer:
+    stored = r.store.policies()
+    return 200, [
+        {
+            "name": s.name,
+            "value": stored.get(s.name, s.default),
+            "default": s.default,
+            "help": s.help,
+        }
+        for s in SETTINGS
+    ]
+
+
+def set_policy(r: Request) -> Answer:
+    value = _text(r, "value")
+    assert value is not None
+    return _change(governance.set_policy(r.store, r.params[0], value, actor=r.actor))
+
+
+def audit(r: Request) -> Answer:
+    limit = _int(r.query.get("limit", "100"), "limit")
+    records = r.store.audit_log(
+        max(limit, 1),
+        actor=r.query.get("actor"),
+        action=r.query.get("action"),
+        since=r.query.get("since"),
+    )
+    return 200, [asdict(a) for a in records]
+
+
+def stats(r: Request) -> Answer:
+    lines = usage.read(
+        r.store,
+        client=r.query.get("client"),
+        list_name=r.query.get("list"),
+        since=r.query.get("since"),
+    )
+    return 200, [asdict(line) for line in lines]
+
+
+def whoami(r: Request) -> Answer:
+    return 200, {"name": r.actor.name, "role": r.actor.role.label}
+
+
+def list_operators(r: Request) -> Answer:
+    return 200, [
+        {"name": o.name, "role": o.role, "enabled": o.enabled} for o in r.store.operators()
+    ]
+
+
+def add_operator(r: Request) -> Answer:
+    name, role = _text(r, "name"), _text(r, "role")
+    assert name is not None and role is not None
+    secret = operators.add(r.store, name, Role.parse(role), actor=r.actor)
+    return 201, {"name": name, "role": role, "secret": secret}
+
+
+NUMERIC_PARAMETERS = {"batch_id", "dispute_id", "proposal_id", "entry_id"}
+
+
+def _route(
+    method: str, template: str, handler: Handler, role: Role, summary: str, *, upload: bool = False
+) -> Route:
+    """A route from a path template: `{batch_id}` and the like match digits, other
+    `{name}` parameters any single path segment."""
+
+    def group(found: re.Match[str]) -> str:
+        return r"(\d{1,18})" if found.group(1) in NUMERIC_PARAMETERS else r"([^/]{1,200})"
+
+    pattern = re.compile("^/admin/v1" + re.sub(r"\{(\w+)\}", group, template) + "$")
+    return Route(method, pattern, handler, role, template, summary, upload)
+
+
+VIEW, OPERATE, APPROVE = Role.VIEWER, Role.OPERATOR, Role.APPROVER
+ROUTES: tuple[Route, ...] = (
+    _route("GET", "/whoami", whoami, VIEW, "The calling operator and role"),
+    _route("GET", "/clients", list_clients, VIEW, "Clients, status and grants"),
+    _route("POST", "/clients", add_client, OPERATE, "Add a client; its secret is shown once"),
+    _route(
+        "POST",
+        "/clients/{client_id}/disable",
+        _client_state(False),
+        OPERATE,
+        "Refuse a client's requests",
+    ),
+    _route(
+        "POST",
+        "/clients/{client_id}/enable",
+        _client_state(True),
+        OPERATE,
+        "Accept a disabled client again",
+    ),
+    _route("POST", "/clients/{client_id}/rotate", rotate_client, OPERATE, "New client secret"),
+    _route(
+        "POST",
+        "/clients/{client_id}/grants",
+        grant,
+        OPERATE,
+        "Grant a list x category (202 + proposal under the two-person rule)",
+    ),
+    _route("POST", "/clients/{client_id}/revoke", revoke, OPERATE, "Take a grant away"),
+    _route("GET", "/lists", list_lists, VIEW, "Lists with entry counts"),
+    _route("POST", "/lists", add_list, OPERATE, "Create a list"),
+    _route(
+        "POST",
+        "/lists/{list}/enable",
+        enable_list,
+        OPERATE,
+        "Let a disabled list match (202 + proposal under the two-person rule)",
+    ),
+    _route("POST", "/lists/{list}/disable", disable_list, OPERATE, "Stop a list matching"),
+    _route(
+        "POST",
+        "/lists/{list}/imports",
+        import_upload,
+        OPERATE,
+        "Import the uploaded file (atomic); options in the query",
+        upload=True,
+    ),
+    _route("GET", "/categories", list_categories, VIEW, "Categories, severity, status"),
+    _route(
+        "POST",
+        "/categories/{category}/enable",
+        enable_category,
+        OPERATE,
+        "Let a category match (202 + proposal under the two-person rule)",
+    ),
+    _route(
+        "POST",
+        "/categories/{category}/disable",
+        disable_category,
+        OPERATE,
+        "Stop a category matching",
+    ),
+    _route("GET", "/batches", list_batches, VIEW, "Batches, newest first"),
+    _route(
+        "GET", "/batches/{batch_id}", show_batch, VIEW, "One batch with its shadow would-be matches"
+    ),
+    _route(
+        "POST",
+        "/batches/{batch_id}/rollback",
+        rollback_batch,
+        OPERATE,
+        "Remove what an import added",
+    ),
+    _route(
+        "POST",
+        "/batches/{batch_id}/promote",
+        promote_batch,
+        OPERATE,
+        "Let a shadow batch answer (202 + proposal under the two-person rule)",
+    ),
+    _route("GET", "/holds", list_holds, VIEW, "Entries on hold (prevalence alarm)"),
+    _route("POST", "/holds/{entry_id}/release", release_hold, OPERATE, "Release a hold"),
+    _route("GET", "/disputes", list_disputes, VIEW, "Disputes, newest first"),
+    _route("GET", "/disputes/{dispute_id}", show_dispute, VIEW, "One dispute with its notes"),
+    _route("POST", "/disputes/{dispute_id}/comments", comment_dispute, OPERATE, "Add a note"),
+    _route(
+        "POST",
+        "/disputes/{dispute_id}/uphold",
+        _decide_dispute(True),
+        OPERATE,
+        "The match was wrong: retract the entry",
+    ),
+    _route(
+        "POST", "/disputes/{dispute_id}/reject", _decide_dispute(False), OPERATE, "The match stands"
+    ),
+    _route("GET", "/proposals", list_proposals, VIEW, "Proposals, newest first"),
+    _route(
+        "POST",
+        "/proposals/{proposal_id}/approve",
+        _decide_proposal(True),
+        APPROVE,
+        "Approve and carry out (never your own)",
+    ),
+    _route(
+        "POST",
+        "/proposals/{proposal_id}/reject",
+        _decide_proposal(False),
+        OPERATE,
+        "Turn a proposal down",
+    ),
+    _route("GET", "/policy", show_policy, VIEW, "The governance policy"),
+    _route(
+        "PUT",
+        "/policy/{name}",
+        set_policy,
+        OPERATE,
+        "Change one policy value (202 + proposal when it loosens the two-person rule)",
+    ),
+    _route("GET", "/audit", audit, VIEW, "The audit trail, newest first"),
+    _route("GET", "/stats", stats, VIEW, "Checked and matched per day, client and list"),
+    _route("GET", "/operators", list_operators, VIEW, "Operator accounts"),
+    _route("POST", "/operators", add_operator, APPROVE, "Add an operator; secret shown once"),
+)
+
+
+def match(method: str, path: str) -> tuple[Route, tuple[str, ...]] | str | None:
+    """The route and its parameters; the allowed method (a string) when only the method is
+    wrong; None when no route has this path."""
+    allowed: list[str] = []
+    for route in ROUTES:
+        found = route.pattern.match(path)
+        if found is None:
+            continue
+        if route.method == method or (method == "HEAD" and route.method == "GET"):
+            return route, found.groups()
+        allowed.append(route.method)
+    return ", ".join(sorted(set(allowed))) if allowed else None

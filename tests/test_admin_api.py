@@ -1,0 +1,181 @@
+"""The operator HTTP API on a real server: accounts and roles, the same governance as the CLI,
+uploads, errors, and its OpenAPI document."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from openapi_spec_validator import validate
+
+from hashcheck.admin import operators
+from hashcheck.admin.operators import Actor, Role
+from hashcheck.api.adminroutes import ROUTES
+from tests.http_client import call
+from tests.support import Deployment, ServerThread, basic, legacy_post, make_deployment, serve
+
+BOOTSTRAP = Actor("setup", Role.APPROVER)
+
+
+def md5(text: str) -> str:
+    return hashlib.md5(text.encode(), usedforsecurity=False).hexdigest()
+
+
+@pytest.fixture
+def deployment(sqlite_url: str, tmp_path: Path) -> Deployment:
+    return make_deployment(sqlite_url, tmp_path)
+
+
+@pytest.fixture
+def accounts(deployment: Deployment) -> dict[str, tuple[str, str]]:
+    store = deployment.store()
+    made = {}
+    for name, role in (
+        ("alice", Role.APPROVER),
+        ("bob", Role.APPROVER),
+        ("olga", Role.OPERATOR),
+        ("vera", Role.VIEWER),
+    ):
+        made[name] = (name, operators.add(store, name, role, actor=BOOTSTRAP))
+    store.close()
+    return made
+
+
+@pytest.fixture
+def server(deployment: Deployment) -> Iterator[ServerThread]:
+    yield from serve(deployment)
+
+
+def admin(
+    server: ServerThread,
+    who: tuple[str, str] | None,
+    method: str,
+    path: str,
+    payload: Any = None,
+    raw: bytes | None = None,
+) -> tuple[int, Any]:
+    status, body, _ = call(
+        server.base, "/admin/v1" + path, payload, auth=who, raw=raw, method=method
+    )
+    return status, body
+
+
+def test_openapi_document_is_valid_and_complete(server: ServerThread) -> None:
+    status, document, _ = call(server.base, "/admin/v1/openapi.json")
+    assert status == 200
+    validate(document)
+    for route in ROUTES:
+        operation = document["paths"]["/admin/v1" + route.template][route.method.lower()]
+        assert route.role.label in operation["description"]
+
+
+def test_only_operator_accounts_get_in(
+    server: ServerThread, deployment: Deployment, accounts: dict[str, tuple[str, str]]
+) -> None:
+    status, _, headers = call(server.base, "/admin/v1/clients")
+    assert status == 401 and headers["www-authenticate"].startswith("Basic")
+    assert admin(server, (deployment.client_id, deployment.secret), "GET", "/clients")[0] == 401
+    assert admin(server, ("alice", "wrong"), "GET", "/clients")[0] == 401
+    status, me = admin(server, accounts["vera"], "GET", "/whoami")
+    assert (status, me) == (200, {"name": "vera", "role": "viewer"})
+    status, error = admin(
+        server, accounts["vera"], "POST", "/lists", {"name": "x", "supplier": "y"}
+    )
+    assert status == 403 and "needs the operator role" in error["error"]["message"]
+    store = deployment.store()
+    operators.set_enabled(store, "vera", False, actor=BOOTSTRAP)
+    store.close()
+    assert admin(server, accounts["vera"], "GET", "/whoami")[0] == 403
+    assert admin(server, accounts["alice"], "GET", "/nope")[0] == 404
+    status, error = admin(server, accounts["alice"], "DELETE", "/clients")
+    assert status == 405 and error["error"]["code"] == "method_not_allowed"
+
+
+def test_lists_imports_batches_and_the_two_person_rule(
+    server: ServerThread, deployment: Deployment, accounts: dict[str, tuple[str, str]]
+) -> None:
+    olga, alice = accounts["olga"], accounts["alice"]
+    status, created = admin(server, olga, "POST", "/lists", {"name": "ngo", "supplier": "NGO"})
+    assert (status, created) == (201, {"name": "ngo", "supplier": "NGO"})
+    assert admin(server, olga, "POST", "/lists", {"name": "ngo", "supplier": "NGO"})[0] == 409
+    assert admin(server, olga, "POST", "/lists", {"name": "ngo"})[0] == 400
+    upload = "".join(md5(f"abuse {n}") + "\n" for n in range(5)).encode()
+    status, report = admin(
+        server, olga, "POST", "/lists/ngo/imports?category=baseline&shadow=true", raw=upload
+    )
+    assert status == 201 and report["added"] == 5 and report["shadow"] is True
+    batch = report["batch_id"]
+    status, shown = admin(server, accounts["vera"], "GET", f"/batches/{batch}")
+    assert shown["state"] == "shadow" and shown["list"] == "ngo" and shown["live"] == 5
+    status, change = admin(server, olga, "POST", f"/batches/{batch}/promote")
+    assert status == 200 and change["applied"] is True
+
+    status, refused = admin(
+        server, olga, "POST", "/lists/ngo/imports?category=baseline", raw=b"not a hash\n"
+    )
+    assert status == 422 and "nothing was changed" in refused["error"]["message"]
+    status, refused = admin(server, olga, "POST", "/lists/ngo/imports?colour=red", raw=upload)
+    assert status == 400 and "unknown import option" in refused["error"]["message"]
+    assert admin(server, olga, "POST", "/lists/nope/imports", raw=upload)[0] == 404
+
+    status, change = admin(server, olga, "POST", "/categories/other/enable")
+    assert status == 202 and change["applied"] is False
+    proposal = change["proposal"]
+    assert admin(server, olga, "POST", f"/proposals/{proposal}/approve")[0] == 403
+    status, decided = admin(server, alice, "POST", f"/proposals/{proposal}/approve")
+    assert status == 200 and decided["state"] == "approved" and decided["decided_by"] == "alice"
+    status, categories = admin(server, olga, "GET", "/categories")
+    assert next(c for c in categories if c["name"] == "other")["enabled"] is True
+    status, error = admin(server, alice, "POST", f"/proposals/{proposal}/approve")
+    assert status == 409 and "approved already" in error["error"]["message"]
+
+    status, rolled = admin(server, olga, "POST", f"/batches/{batch}/rollback")
+    assert (status, rolled["removed"]) == (200, 5)
+    status, audit = admin(server, accounts["vera"], "GET", "/audit?limit=50")
+    by = {(a["actor"], a["action"]) for a in audit}
+    assert {
+        ("olga", "list.add"),
+        ("olga", "list.import"),
+        ("alice", "proposal.approve"),
+        ("olga", "batch.rollback"),
+    } <= by
+    assert admin(server, olga, "GET", "/audit?limit=x")[0] == 400
+
+
+def test_clients_from_the_admin_api_can_check(
+    server: ServerThread, deployment: Deployment, accounts: dict[str, tuple[str, str]]
+) -> None:
+    olga = accounts["olga"]
+    status, issued = admin(server, olga, "POST", "/clients", {"name": "Beta hosting"})
+    assert status == 201 and issued["secret"]
+    status, listed = admin(server, olga, "GET", "/clients")
+    (beta,) = [c for c in listed if c["client_id"] == issued["client_id"]]
+    assert beta["grants"] == ["category baseline of every list"]
+    admin(server, olga, "POST", "/lists/police/imports?category=baseline", raw=b"ab" * 16 + b"\n")
+    server.app.node.follower.refresh()
+    auth = basic(issued["client_id"], issued["secret"])
+    assert legacy_post(server.port, "/v1/check/md5", b"ab" * 16, auth).body == b"true"
+    status, _ = admin(server, olga, "POST", f"/clients/{issued['client_id']}/disable")
+    server.app.node.follower.refresh()
+    assert legacy_post(server.port, "/v1/check/md5", b"ab" * 16, auth).status == 403
+    status, change = admin(
+        server,
+        olga,
+        "POST",
+        f"/clients/{issued['client_id']}/grants",
+        {"list": None, "category": "related"},
+    )
+    assert status == 202 and "proposal" in change["message"]
+    status, error = admin(
+        server, olga, "POST", f"/clients/{issued['client_id']}/grants", {"list": "police"}
+    )
+    assert status == 400 and '"category" is required' in error["error"]["message"]
+    status, policy = admin(server, olga, "GET", "/policy")
+    assert {p["name"] for p in policy} >= {"two-person-severities", "prevalence-clients"}
+    status, refused = admin(server, olga, "PUT", "/policy/prevalence-clients", {"value": "0"})
+    assert status == 400 and "at least 1" in refused["error"]["message"]
+    status, stats = admin(server, olga, "GET", "/stats")
+    assert status == 200 and isinstance(stats, list)
