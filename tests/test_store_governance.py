@@ -235,3 +235,26 @@ def test_policy_values_are_validated(store: Store) -> None:
     assert not store.set_policy("prevalence-clients", "4", actor="op")
     (record,) = store.audit_log(action="policy")
     assert '"after": "4"' in record.detail and '"before": null' in record.detail
+
+
+def test_the_audit_trail_is_append_only(store: Store, store_url: str) -> None:
+    store.add_list("l", "s", "", actor="op")
+    if store_url.startswith("sqlite"):
+        import sqlite3
+
+        conn = sqlite3.connect(store_url.removeprefix("sqlite:///"))
+        errors: tuple[type[Exception], ...] = (sqlite3.DatabaseError,)
+        run = conn.execute
+    else:
+        import psycopg
+
+        conn = psycopg.connect(store_url, autocommit=True)  # type: ignore[assignment]
+        errors = (psycopg.Error,)
+        run = conn.execute
+    try:
+        for statement in ("UPDATE audit SET actor = 'nobody'", "DELETE FROM audit"):
+            with pytest.raises(errors, match="append-only"):
+                run(statement)
+    finally:
+        conn.close()
+    assert [r.actor for r in store.audit_log()] == ["op"]

@@ -54,6 +54,14 @@ class PostgresStore(SqlStore):
     def _drop_staging(self) -> None:
         self._conn.execute("DROP TABLE IF EXISTS staging")
 
+    def _append_only(self, table: str) -> list[str]:
+        return [
+            f"CREATE FUNCTION {table}_append_only() RETURNS trigger LANGUAGE plpgsql AS "
+            f"$$ BEGIN RAISE EXCEPTION '{table} is append-only'; END $$",
+            f"CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE OR TRUNCATE ON {table} "
+            f"FOR EACH STATEMENT EXECUTE FUNCTION {table}_append_only()",
+        ]
+
     def _table_exists(self, cur: Cursor, name: str) -> bool:
         row = cur.execute("SELECT to_regclass(%s)", (name,)).fetchone()
         return row is not None and row[0] is not None

@@ -1,7 +1,8 @@
 """Versioned schema migrations, written once for both SQL dialects.
 
 `{pk}` is an auto-increment integer key and `{blob}` a byte column; each dialect fills them in.
-Migrations only ever get appended.
+A statement `@append-only TABLE` asks the dialect for triggers that refuse UPDATE and DELETE on
+TABLE. Migrations only ever get appended.
 """
 
 from __future__ import annotations
@@ -107,6 +108,8 @@ MIGRATIONS: list[list[str]] = [
             name TEXT PRIMARY KEY, role TEXT NOT NULL, enabled INTEGER NOT NULL,
             secret_hash TEXT NOT NULL, created_at TEXT NOT NULL)""",
     ],
+    # 5: the audit trail is append-only in the database itself, not only by convention
+    ["@append-only audit"],
 ]
 
 STANDARD_CATEGORIES = ("baseline", "illegal", "related", "other", "known-good")

@@ -75,6 +75,10 @@ class SqlBase(Store):
     @abc.abstractmethod
     def _drop_staging(self) -> None: ...
 
+    @abc.abstractmethod
+    def _append_only(self, table: str) -> list[str]:
+        """Statements that make the database refuse UPDATE and DELETE on ``table``."""
+
     def _sql(self, statement: str) -> str:
         return statement
 
@@ -115,6 +119,10 @@ class SqlBase(Store):
                 self._q(cur, "INSERT INTO schema_version (version) VALUES (0)")
             for number, statements in enumerate(MIGRATIONS[current:], start=current + 1):
                 for statement in statements:
+                    if statement.startswith("@append-only "):
+                        for guard in self._append_only(statement.split()[1]):
+                            cur.execute(guard)
+                        continue
                     self._q(cur, statement.format(pk=self.PK, blob=self.BLOB))
                 self._q(cur, "UPDATE schema_version SET version = ?", (number,))
             return len(MIGRATIONS)

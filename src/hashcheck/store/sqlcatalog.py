@@ -21,7 +21,13 @@ class CatalogQueries(SqlBase):
                     "INSERT INTO categories (name, severity, description) VALUES (?, ?, ?)",
                     (name, severity.value, description),
                 )
-                self._audit(cur, actor, "category.add", name, {"severity": severity.value})
+                self._audit(
+                    cur,
+                    actor,
+                    "category.add",
+                    name,
+                    {"before": None, "after": {"severity": severity.value}},
+                )
         except Exception as exc:
             if self._is_unique_violation(exc):
                 raise AlreadyExists(f"category {name!r} exists already") from None
@@ -50,7 +56,11 @@ class CatalogQueries(SqlBase):
                     (name, supplier, description, now_iso(), int(known_good)),
                 )
                 self._audit(
-                    cur, actor, "list.add", name, {"supplier": supplier, "known_good": known_good}
+                    cur,
+                    actor,
+                    "list.add",
+                    name,
+                    {"before": None, "after": {"supplier": supplier, "known_good": known_good}},
                 )
         except Exception as exc:
             if self._is_unique_violation(exc):
@@ -117,7 +127,7 @@ class CatalogQueries(SqlBase):
                     actor,
                     "client.add",
                     client_id,
-                    {"name": name, "grants": _grants(grant_list)},
+                    {"before": None, "after": {"name": name, "grants": _grants(grant_list)}},
                 )
         except Exception as exc:
             if self._is_unique_violation(exc):
@@ -165,12 +175,21 @@ class CatalogQueries(SqlBase):
     def set_client_enabled(self, client_id: str, enabled: bool, *, actor: str) -> None:
         with self._tx(write=True) as cur:
             self._require_client(cur, client_id)
+            before = bool(
+                self._q(cur, "SELECT enabled FROM clients WHERE id = ?", (client_id,)).fetchone()[0]
+            )
             self._q(
                 cur,
                 "UPDATE clients SET enabled = ?, updated_at = ? WHERE id = ?",
                 (int(enabled), now_iso(), client_id),
             )
-            self._audit(cur, actor, "client.enable" if enabled else "client.disable", client_id, {})
+            self._audit(
+                cur,
+                actor,
+                "client.enable" if enabled else "client.disable",
+                client_id,
+                {"before": {"enabled": before}, "after": {"enabled": enabled}},
+            )
 
     def set_client_secret(self, client_id: str, secret_hash: str, *, actor: str) -> None:
         with self._tx(write=True) as cur:
@@ -180,7 +199,10 @@ class CatalogQueries(SqlBase):
                 "UPDATE clients SET secret_hash = ?, updated_at = ? WHERE id = ?",
                 (secret_hash, now_iso(), client_id),
             )
-            self._audit(cur, actor, "client.rotate", client_id, {})
+            # The secret hashes themselves stay out of the trail.
+            self._audit(
+                cur, actor, "client.rotate", client_id, {"before": "secret", "after": "new secret"}
+            )
 
     def add_grant(self, client_id: str, grant: Grant, *, actor: str) -> bool:
         with self._tx(write=True) as cur:
@@ -188,7 +210,9 @@ class CatalogQueries(SqlBase):
             if self._grant_exists(cur, client_id, grant):
                 return False
             self._insert_grant(cur, client_id, grant)
-            self._audit(cur, actor, "grant.add", client_id, _grants([grant])[0])
+            self._audit(
+                cur, actor, "grant.add", client_id, {"before": None, "after": _grants([grant])[0]}
+            )
             return True
 
     def remove_grant(self, client_id: str, grant: Grant, *, actor: str) -> bool:
@@ -202,7 +226,13 @@ class CatalogQueries(SqlBase):
                 "AND COALESCE(list_id, 0) = ? AND COALESCE(category_id, 0) = ?",
                 (client_id, grant.list_id or 0, grant.category_id or 0),
             )
-            self._audit(cur, actor, "grant.remove", client_id, _grants([grant])[0])
+            self._audit(
+                cur,
+                actor,
+                "grant.remove",
+                client_id,
+                {"before": _grants([grant])[0], "after": None},
+            )
             return True
 
     def category_map(self, supplier: str) -> dict[str, int]:

@@ -255,7 +255,11 @@ class GovernanceQueries(EntryQueries):
                 f"client:{client_id}",
                 "dispute.open",
                 str(dispute_id),
-                {"entry": entry_id, "list": int(entry[0]), "reason": reason},
+                {
+                    "before": None,
+                    "after": {"state": "open", "entry": entry_id, "list": int(entry[0])},
+                    "reason": reason,
+                },
             )
             return self._dispute(cur, dispute_id)
 
@@ -301,7 +305,9 @@ class GovernanceQueries(EntryQueries):
         with self._tx(write=True) as cur:
             self._dispute(cur, dispute_id)
             self._note(cur, dispute_id, text, actor)
-            self._audit(cur, actor, "dispute.comment", str(dispute_id), {"text": text})
+            self._audit(
+                cur, actor, "dispute.comment", str(dispute_id), {"before": None, "after": text}
+            )
             return self._dispute(cur, dispute_id)
 
     def _note(self, cur: Cursor, dispute_id: int, text: str, actor: str) -> None:
@@ -394,7 +400,13 @@ class GovernanceQueries(EntryQueries):
                 now_iso(),
             ),
         )
-        self._audit(cur, "system:disputes", "list.add", DISPUTED_LIST, {"known_good": True})
+        self._audit(
+            cur,
+            "system:disputes",
+            "list.add",
+            DISPUTED_LIST,
+            {"before": None, "after": {"supplier": "hashcheck", "known_good": True}},
+        )
         return int(
             self._q(cur, "SELECT id FROM lists WHERE name = ?", (DISPUTED_LIST,)).fetchone()[0]
         )
@@ -426,7 +438,13 @@ class GovernanceQueries(EntryQueries):
                 (action, subject, json.dumps(detail, sort_keys=True), actor, now_iso()),
             )
             proposal_id = int(self._q(cur, "SELECT MAX(id) FROM proposals").fetchone()[0])
-            self._audit(cur, actor, "proposal.add", str(proposal_id), {"action": action, **detail})
+            self._audit(
+                cur,
+                actor,
+                "proposal.add",
+                str(proposal_id),
+                {"before": None, "after": {"state": "open", "action": action, **detail}},
+            )
             return self._proposal(cur, proposal_id)
 
     def proposals(self, state: str | None = None, limit: int = 1000) -> list[ProposalRecord]:
@@ -481,8 +499,8 @@ class GovernanceQueries(EntryQueries):
                 "grant.add",
                 proposal.subject,
                 {
-                    "list": grant.list_id,
-                    "category": grant.category_id,
+                    "before": None,
+                    "after": {"list": grant.list_id, "category": grant.category_id},
                     "proposal": proposal.proposal_id,
                 },
             )

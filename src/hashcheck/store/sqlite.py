@@ -71,6 +71,13 @@ class SqliteStore(SqlStore):
     def _drop_staging(self) -> None:
         self._conn.execute("DROP TABLE IF EXISTS temp.staging")
 
+    def _append_only(self, table: str) -> list[str]:
+        return [
+            f"CREATE TRIGGER {table}_no_{verb.lower()} BEFORE {verb} ON {table} "
+            f"BEGIN SELECT RAISE(ABORT, '{table} is append-only'); END"
+            for verb in ("UPDATE", "DELETE")
+        ]
+
     def _table_exists(self, cur: Cursor, name: str) -> bool:
         row = cur.execute(
             "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)
