@@ -119,3 +119,36 @@ def test_rollback_is_answered_within_a_second(
     store.rollback_batch(report.batch_id, actor="t")
     within_deadline(lambda: answer(server, deployment.secret), (200, b"false"))
     store.close()
+
+
+def test_shadow_promotion_and_switches_are_answered_within_a_second(
+    server: ServerThread, deployment: Deployment, tmp_path: Path
+) -> None:
+    source = tmp_path / "new.txt"
+    source.write_text(HASH + "\n")
+    store = deployment.store()
+    report = importing.import_file(
+        store,
+        Digester(deployment.key),
+        "police",
+        source,
+        actor="t",
+        category="baseline",
+        shadow=True,
+    )
+    # Shadow: stored and counted, never answered, until promoted.
+    server.app.node.follower.refresh()
+    assert server.app.node.follower.snapshot is not None
+    assert len(server.app.node.follower.snapshot.exact) == 1
+    assert answer(server, deployment.secret) == (200, b"false")
+    store.promote_batch(report.batch_id, actor="t")
+    within_deadline(lambda: answer(server, deployment.secret), (200, b"true"))
+    police = next(item for item in store.lists() if item.name == "police")
+    store.set_list_enabled(police.list_id, False, actor="t")
+    within_deadline(lambda: answer(server, deployment.secret), (200, b"false"))
+    store.set_list_enabled(police.list_id, True, actor="t")
+    within_deadline(lambda: answer(server, deployment.secret), (200, b"true"))
+    baseline = next(c for c in store.categories() if c.name == "baseline")
+    store.set_category_enabled(baseline.category_id, False, actor="t")
+    within_deadline(lambda: answer(server, deployment.secret), (200, b"false"))
+    store.close()
