@@ -177,16 +177,17 @@ class HashcheckApp:
         await send(_TRUE_BODY if answer else _FALSE_BODY)
 
     def _legacy_hits(self, snapshot: Snapshot, view: ClientView, hits: tuple[Hit, ...]) -> bool:
-        """The legacy answer when the digest is in the index (rare), with its bookkeeping."""
-        counters = self.node.counters
-        client_id = view.client.client_id
-        matches = snapshot.visible(view, hits)
-        answer = snapshot.legacy_answer(matches)
-        matched = {m.list_id: 1 for m in matches} if answer else None
-        counters.count(client_id, view.list_ids, matched)
-        shadowed = snapshot.shadowed(view, hits)
-        if matches or shadowed:
-            counters.observe(client_id, [m.entry_id for m in matches], shadowed, answered=answer)
+        """The legacy answer when the digest is in the index, with its bookkeeping."""
+        answer, matched, entries = snapshot.legacy(view, hits)
+        shadowed = snapshot.shadowed(view, hits) if view.shadow_slots else ()
+        self.node.counters.count(
+            view.client.client_id,
+            view.list_ids,
+            matched,
+            entries=entries,
+            shadowed=shadowed,
+            answered=answer,
+        )
         return answer
 
     async def _v2_check(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -196,11 +197,15 @@ class HashcheckApp:
         body = await read_body(scope, receive, self.max_batch * v2.BYTES_PER_ITEM + 1024, length)
         items = v2.parse_request(body, self.max_batch)
         outcome = v2.check(snapshot, view, items, self.node.digester, self.node.match_ids)
-        counters = self.node.counters
         client_id = view.client.client_id
-        counters.count(client_id, view.list_ids, outcome.matched_lists, len(items))
-        if outcome.matched_entries or outcome.shadowed:
-            counters.observe(client_id, outcome.matched_entries, outcome.shadowed)
+        self.node.counters.count(
+            client_id,
+            view.list_ids,
+            outcome.matched_lists,
+            len(items),
+            entries=outcome.matched_entries,
+            shadowed=outcome.shadowed,
+        )
         await respond(send, 200, outcome.body, JSON)
 
     async def _client(self, scope: Scope) -> tuple[Snapshot, ClientView]:

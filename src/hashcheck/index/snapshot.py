@@ -79,8 +79,26 @@ class Snapshot:
             (entry_id, slots[slot].batch_id) for entry_id, slot in hits if slot in view.shadow_slots
         ]
 
-    def legacy_answer(self, matches: list[Match]) -> bool:
-        """The legacy true/false for these matches: entries on hold answer as the policy says."""
-        if not matches:
-            return False
-        return any(m.hold is None for m in matches) or self.catalog.policy.hold_legacy_answer
+    def legacy(
+        self, view: ClientView, hits: tuple[Hit, ...]
+    ) -> tuple[bool, dict[int, int] | None, list[int]]:
+        """The legacy answer for these hits, the lists it matched (for statistics) and the
+        entries the client matched. Entries on hold answer as the policy says. Builds no
+        `Match` objects: this runs for every listed hash a scanner sends."""
+        if self._known_good(hits):
+            return False, None, []
+        allowed = view.slots
+        entries = [entry for entry, slot in hits if slot in allowed]
+        if not entries:
+            return False, None, []
+        catalog = self.catalog
+        holds = catalog.holds
+        answer = (
+            catalog.policy.hold_legacy_answer
+            if holds and all(entry in holds for entry in entries)
+            else True
+        )
+        if not answer:
+            return False, None, entries
+        slots = catalog.slots
+        return True, {slots[slot].list_id: 1 for _, slot in hits if slot in allowed}, entries

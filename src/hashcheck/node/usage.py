@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from hashcheck.node.periodic import Periodic
 from hashcheck.store.interface import Store
@@ -48,8 +48,14 @@ class UsageCounters:
         checked_lists: tuple[int, ...],
         matched: dict[int, int] | None = None,
         hashes: int = 1,
+        *,
+        entries: Sequence[int] = (),
+        shadowed: Sequence[tuple[int, int]] = (),
+        answered: bool = True,
     ) -> None:
-        """Add ``hashes`` checks against each checked list, and matches per list."""
+        """Add ``hashes`` checks against each checked list and matches per list; record the
+        entries the client matched (``answered``: it was told so) and shadow would-be matches
+        ((entry id, batch id) pairs)."""
         day = self._today()
         key = (client_id, checked_lists, day)
         with self._lock:
@@ -60,31 +66,28 @@ class UsageCounters:
                 for list_id, number in matched.items():
                     cell = (client_id, list_id, day)
                     counts[cell] = counts.get(cell, 0) + number
+            if entries or shadowed:
+                self._observe(client_id, day, entries, shadowed, answered)
 
-    def observe(
+    def _observe(
         self,
         client_id: str,
-        matched_entries: Iterable[int],
-        shadowed: Iterable[tuple[int, int]] = (),
-        *,
-        answered: bool = True,
+        day: str,
+        entries: Sequence[int],
+        shadowed: Sequence[tuple[int, int]],
+        answered: bool,
     ) -> None:
-        """Record entries a client matched (answered or not) and shadow would-be matches
-        ((entry id, batch id) pairs). Called only when a lookup had hits."""
-        now = time.time()
-        day = self._today()
+        stamp = int(time.time())
         day_number = self._day_number
-        stamp = int(now)
-        with self._lock:
-            sightings = self._sightings
-            for entry_id in matched_entries:
-                cell = sightings.setdefault((entry_id, client_id, day_number), [stamp, 0])
-                cell[0] = stamp
-                cell[1] |= int(answered)
-            for entry_id, batch_id in shadowed:
-                sightings.setdefault((entry_id, client_id, day_number), [stamp, 0])[0] = stamp
-                key = (client_id, batch_id, day)
-                self._shadow[key] = self._shadow.get(key, 0) + 1
+        sightings = self._sightings
+        for entry_id in entries:
+            cell = sightings.setdefault((entry_id, client_id, day_number), [stamp, 0])
+            cell[0] = stamp
+            cell[1] |= answered
+        for entry_id, batch_id in shadowed:
+            sightings.setdefault((entry_id, client_id, day_number), [stamp, 0])[0] = stamp
+            key = (client_id, batch_id, day)
+            self._shadow[key] = self._shadow.get(key, 0) + 1
 
     def drain_matches(self) -> tuple[list[Sighting], list[ShadowRow]]:
         with self._lock:

@@ -29,6 +29,8 @@ from hashcheck.store.sqlbase import Cursor, now_iso
 from hashcheck.store.sqlentries import EntryQueries
 
 SYSTEM_PREVALENCE = "system:prevalence"
+# Ids per `IN (...)` list: well under every backend's limit on parameters.
+_IN_CHUNK = 500
 # Why a client's match was retracted, by the kind of batch that tombstoned the entry.
 _REASON_OF_KIND = {"removal": "removed", "import": "removed", "rollback": "rolled-back"}
 
@@ -111,11 +113,28 @@ class GovernanceQueries(EntryQueries):
             "UPDATE meta SET value = CAST(CAST(value AS BIGINT) + 1 AS TEXT) WHERE key = 'version'",
         )
 
+    def _existing(self, cur: Cursor, entry_ids: list[int]) -> set[int]:
+        """Which of ``entry_ids`` are on a list now (a few queries, not one per id)."""
+        found: set[int] = set()
+        for start in range(0, len(entry_ids), _IN_CHUNK):
+            chunk = entry_ids[start : start + _IN_CHUNK]
+            marks = ", ".join("?" for _ in chunk)
+            found.update(
+                int(row[0])
+                for row in self._q(
+                    cur, f"SELECT id FROM entries WHERE id IN ({marks})", chunk
+                ).fetchall()
+            )
+        return found
+
     def _late_retractions(self, cur: Cursor, answered: list[Sighting]) -> None:
         """A match answered just before its entry was removed reaches the store after the
         removal: its retraction is written now."""
+        if not answered:
+            return
+        present = self._existing(cur, sorted({s.entry_id for s in answered}))
         for sighting in answered:
-            if self._q(cur, "SELECT 1 FROM entries WHERE id = ?", (sighting.entry_id,)).fetchone():
+            if sighting.entry_id in present:
                 continue
             row = self._q(
                 cur,
@@ -145,17 +164,21 @@ class GovernanceQueries(EntryQueries):
     def _prevalence(self, cur: Cursor, entry_ids: list[int], policy: Policy) -> list[HoldRecord]:
         since = int(time.time()) - policy.prevalence_hours * 3600
         placed: list[HoldRecord] = []
-        for entry_id in entry_ids:
-            clients = int(
-                self._q(
+        prevalent: list[tuple[int, int]] = []
+        for start in range(0, len(entry_ids), _IN_CHUNK):
+            chunk = entry_ids[start : start + _IN_CHUNK]
+            marks = ", ".join("?" for _ in chunk)
+            prevalent.extend(
+                (int(row[0]), int(row[1]))
+                for row in self._q(
                     cur,
-                    "SELECT COUNT(DISTINCT client_id) FROM sightings "
-                    "WHERE entry_id = ? AND last_seen >= ?",
-                    (entry_id, since),
-                ).fetchone()[0]
+                    "SELECT entry_id, COUNT(DISTINCT client_id) FROM sightings "
+                    f"WHERE entry_id IN ({marks}) AND last_seen >= ? GROUP BY entry_id "
+                    "HAVING COUNT(DISTINCT client_id) > ?",
+                    [*chunk, since, policy.prevalence_clients],
+                ).fetchall()
             )
-            if clients <= policy.prevalence_clients:
-                continue
+        for entry_id, clients in prevalent:
             if self._q(cur, "SELECT 1 FROM holds WHERE entry_id = ?", (entry_id,)).fetchone():
                 continue  # on hold already, or released by an operator: not again
             entry = self._q(cur, "SELECT list_id FROM entries WHERE id = ?", (entry_id,)).fetchone()
