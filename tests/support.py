@@ -76,9 +76,22 @@ class ServerThread:
         self.sock.close()
 
 
-def serve(deployment: Deployment, **node_options: float) -> Iterator[ServerThread]:
+def serve(
+    deployment: Deployment,
+    *,
+    poll_interval: float = 0.25,
+    stats_flush_interval: float = 5.0,
+    index_dir: Path | None = None,
+) -> Iterator[ServerThread]:
     store = deployment.store()
-    node = Node(store, deployment.key, store_factory=deployment.store, **node_options)
+    node = Node(
+        store,
+        deployment.key,
+        poll_interval=poll_interval,
+        stats_flush_interval=stats_flush_interval,
+        store_factory=deployment.store,
+        index_dir=index_dir,
+    )
     with ServerThread(HashcheckApp(node)) as server:
         assert node.follower.ready.wait(10), "first snapshot did not load"
         yield server

@@ -33,6 +33,11 @@ class Settings:
         Path("hashcheck-data/list.key"),
         "The list key file (outside the database; created by `hashcheck init`, mode 0600).",
     )
+    index_dir: str = _setting(
+        "hashcheck-data/index",
+        "Local folder for the node's memory-mapped index files (shared by its workers, mapped "
+        "again on restart); empty: keep the index in each worker's own memory.",
+    )
     host: str = _setting("127.0.0.1", "Address `serve` listens on.")
     port: int = _setting(8080, "Port `serve` listens on.")
     workers: int = _setting(1, "Worker processes for `serve`.")

@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 from hashcheck.admin.setup import open_key
 from hashcheck.api.app import HashcheckApp
@@ -28,6 +29,7 @@ def build_node(settings: Settings) -> Node:
         poll_interval=settings.poll_interval,
         stats_flush_interval=settings.stats_flush_interval,
         store_factory=(lambda: open_store(settings.database_url)) if settings.admin_api else None,
+        index_dir=Path(settings.index_dir) if settings.index_dir else None,
     )
 
 

@@ -30,6 +30,8 @@ def demo_settings(settings: Settings) -> Settings:
         overrides["database_url"] = "sqlite:///demo-data/hashcheck.db"
     if settings.key_file == defaults.key_file:
         overrides["key_file"] = Path("demo-data/list.key")
+    if settings.index_dir == defaults.index_dir:
+        overrides["index_dir"] = "demo-data/index"
     return Settings(**{**settings.__dict__, **overrides})
 
 

@@ -100,6 +100,12 @@ class ExactIndex:
         """Bytes held by the base arrays (the delta is small by construction)."""
         return int(self._hi.nbytes + self._lo.nbytes + self._ids.nbytes + self._slots.nbytes)
 
+    def base_columns(self) -> tuple[U64, U64, I64, U16]:
+        """The sorted columns (to store them); only for an index without a delta."""
+        if self.delta_size or self._added:
+            raise ValueError("compact the index before taking its columns")
+        return self._hi, self._lo, self._ids, self._slots
+
     def lookup(self, digest: bytes) -> tuple[Hit, ...]:
         """Every (entry id, slot) stored under ``digest``."""
         # For one key, bisect over memoryviews of the columns (plain Python ints) is faster

@@ -17,21 +17,26 @@ from hashcheck.catalog.model import Catalog, Slot
 from hashcheck.catalog.policy import Policy, PolicyError
 from hashcheck.index.exact import EntryBlock, ExactIndex
 from hashcheck.index.snapshot import Snapshot
+from hashcheck.node.indexfile import Generation, IndexFiles
 from hashcheck.node.periodic import Periodic
 from hashcheck.store.interface import Store
-from hashcheck.store.records import EntryRows
+from hashcheck.store.records import Changes, EntryRows
 
 log = logging.getLogger("hashcheck.follower")
 
 
 class Follower:
-    def __init__(self, store: Store, poll_interval: float = 0.25) -> None:
+    def __init__(
+        self, store: Store, poll_interval: float = 0.25, files: IndexFiles | None = None
+    ) -> None:
         self._store = store
+        self._files = files
         self._snapshot: Snapshot | None = None
         self._slot_of: dict[tuple[int, int, int], int] = {}  # Slot fields -> slot index
         self._slots: list[Slot] = []
         self._seen_version = -1
         self.last_success: float = 0.0
+        self.generation = 0  # of the index files mapped; 0: none
         self.ready = threading.Event()
         # On failure the node keeps answering from its last snapshot.
         self._loop = Periodic(
@@ -49,17 +54,24 @@ class Follower:
         if current is not None and version == self._seen_version:
             self.last_success = time.time()
             return False
-        entries_cursor = current.entries_cursor if current else 0
-        tombstones_cursor = current.tombstones_cursor if current else 0
-        changes = self._store.changes_since(entries_cursor, tombstones_cursor)
-        records = changes.catalog
-        block = self._block(changes.added, records.shadow_batches)
-        if current is None:
-            exact = ExactIndex.build(block)
+        if current is not None:
+            base: ExactIndex | None = current.exact
+            cursors = (current.entries_cursor, current.tombstones_cursor)
+        elif self._files is not None:
+            generation = self._first_generation(version)
+            base, cursors = generation.exact, _cursors(generation)
         else:
-            exact = current.exact.with_changes(block, changes.removed_ids)
-            if exact.delta_size > ExactIndex.COMPACT_AFTER:
+            base, cursors = None, (0, 0)
+        changes = self._store.changes_since(*cursors)
+        exact = self._apply(base, changes)
+        if exact.delta_size > ExactIndex.COMPACT_AFTER:
+            if self._files is None:
                 exact = exact.compacted()
+            else:
+                generation = self._rebase(exact, changes)
+                changes = self._store.changes_since(*_cursors(generation))
+                exact = self._apply(generation.exact, changes)
+        records = changes.catalog
         catalog = Catalog.build(
             records.lists,
             records.categories,
@@ -75,6 +87,65 @@ class Follower:
         self.last_success = time.time()
         self.ready.set()
         return True
+
+    def _apply(self, base: ExactIndex | None, changes: Changes) -> ExactIndex:
+        block = self._block(changes.added, changes.catalog.shadow_batches)
+        if base is None:
+            return ExactIndex.build(block)
+        if len(block) == 0 and not changes.removed_ids:
+            return base
+        return base.with_changes(block, changes.removed_ids)
+
+    def _adopt(self, generation: Generation) -> Generation:
+        """Take the generation's slot table as ours (its index refers to it)."""
+        self._slots = list(generation.slots)
+        self._slot_of = {
+            (s.list_id, s.category_id, s.batch_id): i for i, s in enumerate(self._slots)
+        }
+        self.generation = generation.number
+        return generation
+
+    def _first_generation(self, version: int) -> Generation:
+        """Map the node's newest index files, or build them from the store (one process of
+        the node does; the others wait for it and map the result)."""
+        assert self._files is not None
+        with self._files.locked():
+            found = self._files.latest(version)
+            if found is not None:
+                log.info("mapped index files generation %d", found.number)
+                return self._adopt(found)
+            changes = self._store.changes_since(0, 0)
+            built = self._apply(None, changes)
+            written = self._files.write(
+                built,
+                tuple(self._slots),
+                changes.entries_cursor,
+                changes.tombstones_cursor,
+                changes.catalog.version,
+            )
+            log.info("built index files generation %d (%d entries)", written.number, len(built))
+            return self._adopt(written)
+
+    def _rebase(self, exact: ExactIndex, changes: Changes) -> Generation:
+        """Compact into new index files, unless another process of the node already wrote
+        a generation at least as new as what this one has applied; map that."""
+        assert self._files is not None
+        version = changes.catalog.version
+        with self._files.locked():
+            newest = self._files.latest(version)
+            if newest is not None and _cursors(newest) >= (
+                changes.entries_cursor,
+                changes.tombstones_cursor,
+            ):
+                return self._adopt(newest)
+            written = self._files.write(
+                exact.compacted(),
+                tuple(self._slots),
+                changes.entries_cursor,
+                changes.tombstones_cursor,
+                version,
+            )
+            return self._adopt(written)
 
     def _policy(self, stored: dict[str, str]) -> Policy:
         try:
@@ -127,3 +198,7 @@ class Follower:
 
     def stop(self) -> None:
         self._loop.stop()
+
+
+def _cursors(generation: Generation) -> tuple[int, int]:
+    return generation.entries_cursor, generation.tombstones_cursor

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import logging
+import secrets
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 from hashcheck.auth.cache import CredentialCache
 from hashcheck.hashes.keyed import Digester, ListKey
 from hashcheck.hashes.matchid import MatchIds
 from hashcheck.node.follower import Follower
+from hashcheck.node.indexfile import IndexFiles
 from hashcheck.node.usage import UsageCounters, UsageFlusher
 from hashcheck.store.interface import Store
 
@@ -25,6 +28,7 @@ class Node:
         poll_interval: float = 0.25,
         stats_flush_interval: float = 5.0,
         store_factory: Callable[[], Store] | None = None,
+        index_dir: Path | None = None,
     ) -> None:
         self.store = store
         # Opens a further connection to the same store, for work that must not wait behind
@@ -32,7 +36,8 @@ class Node:
         self.store_factory = store_factory
         self.digester = Digester(key)
         self.match_ids = MatchIds(key)
-        self.follower = Follower(store, poll_interval)
+        files = None if index_dir is None else IndexFiles(index_dir, _identity(store, key))
+        self.follower = Follower(store, poll_interval, files)
         self.counters = UsageCounters()
         self.flusher = UsageFlusher(self.counters, store, stats_flush_interval)
         self.credentials = CredentialCache()
@@ -50,3 +55,10 @@ class Node:
             log.error("usage counts since the last flush are lost; the store refused them: %s", exc)  # noqa: TRY400 - a traceback would add nothing
         finally:
             self.store.close()
+
+
+def _identity(store: Store, key: ListKey) -> str:
+    """Names the store and the key that index files were built from: files of another
+    database, or of the same database under another key, are never mapped."""
+    instance = store.ensure_meta("instance", secrets.token_hex(16))
+    return f"{instance}/{key.key_id}/{key.self_test_value()[:16]}"

@@ -56,6 +56,11 @@ class Store(abc.ABC):
     def set_meta(self, key: str, value: str) -> None: ...
 
     @abc.abstractmethod
+    def ensure_meta(self, key: str, value: str) -> str:
+        """Store ``value`` under ``key`` unless a value is there already; return the stored
+        one (the first of racing callers wins, and all of them get its value)."""
+
+    @abc.abstractmethod
     def version(self) -> int:
         """A number that grows with every committed change; cheap to read."""
 

@@ -151,6 +151,15 @@ class SqlBase(Store):
                 (key, value),
             )
 
+    def ensure_meta(self, key: str, value: str) -> str:
+        with self._lock, self._begin(write=True) as cur:
+            self._q(
+                cur,
+                "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO NOTHING",
+                (key, value),
+            )
+            return str(self._q(cur, "SELECT value FROM meta WHERE key = ?", (key,)).fetchone()[0])
+
     def version(self) -> int:
         with self._tx(write=False) as cur:
             return self._read_version(cur)
