@@ -86,6 +86,7 @@ class BenchDeployment:
             **os.environ,
             "HASHCHECK_DATABASE_URL": self.url,
             "HASHCHECK_KEY_FILE": str(self.key_file),
+            "HASHCHECK_INDEX_DIR": str(self.folder / "index"),
             "HASHCHECK_LOG_LEVEL": "warning",
         }
 

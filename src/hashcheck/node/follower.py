@@ -85,7 +85,14 @@ class Follower:
         self._snapshot = Snapshot(exact, catalog, changes.entries_cursor, changes.tombstones_cursor)
         self._seen_version = records.version
         self.last_success = time.time()
-        self.ready.set()
+        if not self.ready.is_set():
+            log.info(
+                "ready: %d entries, index version %d, index files generation %d",
+                len(exact),
+                records.version,
+                self.generation,
+            )
+            self.ready.set()
         return True
 
     def _apply(self, base: ExactIndex | None, changes: Changes) -> ExactIndex:

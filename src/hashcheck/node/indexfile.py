@@ -17,6 +17,7 @@ import contextlib
 import fcntl
 import json
 import logging
+import mmap
 import os
 import shutil
 from collections.abc import Iterator
@@ -102,6 +103,8 @@ class IndexFiles:
         except (OSError, ValueError, KeyError) as exc:
             log.warning("cannot use index files %s: %s", path, exc)
             return None
+        for column in columns:
+            _prefault(column)
         hi, lo, ids, slots = columns
         return Generation(
             number,
@@ -153,6 +156,14 @@ class IndexFiles:
         if opened is None:
             raise OSError(f"index files {final} could not be read back")
         return opened
+
+
+def _prefault(column: npt.NDArray[Any]) -> None:
+    """Read one value per page, so that the mapping is resident before the first lookup
+    (no page-fault stalls inside requests; shared with the node's other workers)."""
+    if len(column):
+        step = max(1, mmap.PAGESIZE // column.itemsize)
+        column[::step].max()
 
 
 def _fsync_folder(folder: Path) -> None:
