@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import socket
 import threading
-from collections.abc import Iterator
+from collections.abc import Generator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -82,7 +82,7 @@ def serve(
     poll_interval: float = 0.25,
     stats_flush_interval: float = 5.0,
     index_dir: Path | None = None,
-) -> Iterator[ServerThread]:
+) -> Generator[ServerThread, None, None]:
     store = deployment.store()
     node = Node(
         store,

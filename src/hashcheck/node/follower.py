@@ -40,7 +40,12 @@ class Follower:
         self.ready = threading.Event()
         # On failure the node keeps answering from its last snapshot.
         self._loop = Periodic(
-            "hashcheck-follower", poll_interval, self.refresh, log=log, what="follow the store"
+            "hashcheck-follower",
+            poll_interval,
+            self.refresh,
+            log=log,
+            what="follow the store",
+            wake=store.wait_for_change,
         )
 
     @property

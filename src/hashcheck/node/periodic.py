@@ -18,13 +18,17 @@ class Periodic:
         log: logging.Logger,
         what: str,
         first_at_once: bool = True,
+        wake: Callable[[float], object] | None = None,
     ) -> None:
+        """``wake(interval)``, if given, replaces the plain wait between steps: it may return
+        early (e.g. when the store announces a change) so the next step runs sooner."""
         self._name = name
         self._interval = interval
         self._step = step
         self._log = log
         self._what = what
         self._first_at_once = first_at_once
+        self._wake = wake
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.last_error: str | None = None
@@ -49,5 +53,12 @@ class Periodic:
                 if self.last_error != str(exc):
                     self._log.warning("cannot %s: %s", self._what, exc)
                 self.last_error = str(exc)
-            if self._stop.wait(self._interval):
+            if self._wake is not None and not self._stop.is_set():
+                try:
+                    self._wake(self._interval)
+                except Exception:  # waiting failed: fall back to the plain interval
+                    self._stop.wait(self._interval)
+            elif self._stop.wait(self._interval):
+                return
+            if self._stop.is_set():
                 return

@@ -6,6 +6,7 @@ Says what is persisted and what each call guarantees; holds no SQL.
 from __future__ import annotations
 
 import abc
+import time
 from collections.abc import Iterable
 from typing import Any
 
@@ -63,6 +64,13 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def version(self) -> int:
         """A number that grows with every committed change; cheap to read."""
+
+    def wait_for_change(self, timeout: float) -> bool:
+        """Block until a change is committed (True) or ``timeout`` passes (False). Backends
+        that can be told of changes (PostgreSQL: LISTEN/NOTIFY) wake at once; the default
+        just waits, and the caller polls `version()`."""
+        time.sleep(timeout)
+        return False
 
     # -- catalog ---------------------------------------------------------------------------
     @abc.abstractmethod

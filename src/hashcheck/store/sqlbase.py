@@ -82,6 +82,9 @@ class SqlBase(Store):
     def _sql(self, statement: str) -> str:
         return statement
 
+    def _announce(self, cur: Cursor) -> None:
+        """Tell followers of a change as it commits (a backend that can, does)."""
+
     @contextlib.contextmanager
     def _tx(self, *, write: bool) -> Iterator[Cursor]:
         with self._lock, self._begin(write=write) as cur:
@@ -92,6 +95,7 @@ class SqlBase(Store):
                         "WHERE key = 'version'"
                     )
                 )
+                self._announce(cur)
             yield cur
 
     def _q(self, cur: Cursor, statement: str, params: Sequence[Any] = ()) -> Cursor:
