@@ -20,10 +20,11 @@ def read_bytes(pid: int) -> int:
     return 0
 
 
-def test_sigkill_during_import(tmp_path: Path) -> None:
+def test_sigkill_during_import(store_url: str, tmp_path: Path) -> None:
+    """On SQLite and on PostgreSQL (where the import may run on any of several nodes)."""
     env = {
         **os.environ,
-        "HASHCHECK_DATABASE_URL": f"sqlite:///{tmp_path / 'hashcheck.db'}",
+        "HASHCHECK_DATABASE_URL": store_url,
         "HASHCHECK_KEY_FILE": str(tmp_path / "list.key"),
     }
     executable = str(Path(sys.executable).with_name("hashcheck"))

@@ -216,3 +216,49 @@ def test_postgres_outage_keeps_answers_and_counts(own_postgres: Any, tmp_path: P
     (row,) = store.read_stats(client_id="acme")
     store.close()
     assert (row.checked, row.matched) == (checked, checked // 2)
+
+
+def test_two_nodes_importing_into_one_list_at_once_lose_and_double_nothing(
+    deployment: Deployment, tmp_path: Path
+) -> None:
+    import threading
+
+    shared = [md5(f"both {n}") for n in range(3000)]
+    files = []
+    for name, own in (("a", 4000), ("b", 5000)):
+        path = tmp_path / f"{name}.txt"
+        path.write_text(
+            "".join(h + "\n" for h in [*shared, *(md5(f"{name} {n}") for n in range(own))])
+        )
+        files.append(path)
+    outcomes: list[int] = []
+    failures: list[BaseException] = []
+    barrier = threading.Barrier(2)
+
+    def run(path: Path) -> None:
+        store = deployment.store()  # each "node" on its own connection
+        try:
+            barrier.wait()
+            report = importing.import_file(
+                store, Digester(deployment.key), "police", path, actor="t", category="baseline"
+            )
+            outcomes.append(report.added)
+        except BaseException as exc:
+            failures.append(exc)
+        finally:
+            store.close()
+
+    threads = [threading.Thread(target=run, args=(path,)) for path in files]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert not failures
+    store = deployment.store()
+    police = next(item for item in store.lists() if item.name == "police")
+    total = store.entry_count(police.list_id)
+    store.close()
+    expected = len(LISTED) + 3000 + 4000 + 5000
+    assert total == expected
+    # The hashes both files hold were added once, by whichever import committed first.
+    assert sum(outcomes) == 3000 + 4000 + 5000
