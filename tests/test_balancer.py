@@ -1,0 +1,212 @@
+"""The shipped nginx configuration in front of three real nodes on one PostgreSQL: a node is
+killed under steady load and no client request fails. Loopback only, bounded in requests and
+time. Installs nginx from Debian when it is missing."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import http.client
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from hashcheck.admin import importing
+from hashcheck.hashes.keyed import Digester
+from tests.support import Deployment, basic, make_deployment
+
+ROOT = Path(__file__).resolve().parent.parent
+TEMPLATE = ROOT / "deploy" / "nginx" / "hashcheck.conf"
+LISTED = hashlib.md5(b"on the list", usedforsecurity=False).hexdigest()
+CLEAN = hashlib.md5(b"not on the list", usedforsecurity=False).hexdigest()
+REQUESTS = 2400  # in all, over the client threads
+CLIENTS = 4
+TIME_LIMIT = 90.0
+
+
+def nginx_binary() -> str:
+    found = shutil.which("nginx") or (
+        "/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None
+    )
+    if found is None:
+        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+        for command in (["apt-get", "update", "-q"], ["apt-get", "install", "-y", "-q", "nginx"]):
+            subprocess.run(command, env=env, check=True, capture_output=True, timeout=600)
+        found = "/usr/sbin/nginx"
+    return found
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def render(ports: list[int], listen: int) -> str:
+    """The shipped config with loopback node addresses and a plain-HTTP loopback listener."""
+    text = TEMPLATE.read_text()
+    servers = re.findall(r"^\s*server 10\.0\.0\.\d+:8080 (.*);$", text, flags=re.MULTILINE)
+    assert len(servers) == 3, "the template's upstream block changed; update this test"
+    options = servers[0]
+    upstream = "".join(f"    server 127.0.0.1:{port} {options};\n" for port in ports)
+    text = re.sub(r"(?m)^\s*server 10\.0\.0\.\d+:8080 .*;\n", "", text)
+    text = text.replace("upstream hashcheck_nodes {\n", "upstream hashcheck_nodes {\n" + upstream)
+    assert "listen 443 ssl;" in text
+    return text.replace("listen 443 ssl;", f"listen 127.0.0.1:{listen};")
+
+
+@pytest.fixture
+def deployment(postgres_url: str, tmp_path: Path) -> Deployment:
+    deployed = make_deployment(postgres_url, tmp_path)
+    store = deployed.store()
+    source = tmp_path / "police.txt"
+    source.write_text(LISTED + "\n")
+    importing.import_file(
+        store, Digester(deployed.key), "police", source, actor="t", category="baseline"
+    )
+    store.close()
+    return deployed
+
+
+@pytest.fixture
+def nodes(
+    deployment: Deployment, tmp_path: Path
+) -> Iterator[list[tuple[int, subprocess.Popen[bytes]]]]:
+    executable = str(Path(sys.executable).with_name("hashcheck"))
+    started = []
+    try:
+        for number in range(3):
+            port = free_port()
+            env = {
+                **{k: v for k, v in os.environ.items() if not k.startswith("HASHCHECK_")},
+                "HASHCHECK_DATABASE_URL": deployment.url,
+                "HASHCHECK_KEY_FILE": str(deployment.key_file),
+                "HASHCHECK_INDEX_DIR": str(tmp_path / f"index-{number}"),
+                "HASHCHECK_ADMIN_API": "false",
+            }
+            process = subprocess.Popen(
+                [executable, "serve", "--port", str(port)],
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+            started.append((port, process))
+        for port, process in started:
+            wait_ready(f"http://127.0.0.1:{port}/readyz", process)
+        yield started
+    finally:
+        for _, process in started:
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+                process.wait(timeout=30)
+
+
+def wait_ready(url: str, process: subprocess.Popen[bytes], deadline: float = 60) -> None:
+    started = time.monotonic()
+    while time.monotonic() - started < deadline:
+        assert process.poll() is None, "a node exited"
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310
+                if response.status == 200:
+                    return
+        except OSError:
+            pass
+        # Block on the process rather than sleeping blindly; it is still starting.
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.wait(timeout=0.1)
+    pytest.fail(f"{url} not ready")
+
+
+@pytest.fixture
+def balancer(nodes: list[tuple[int, subprocess.Popen[bytes]]], tmp_path: Path) -> Iterator[int]:
+    binary = nginx_binary()
+    listen = free_port()
+    folder = tmp_path / "nginx"
+    folder.mkdir()
+    (folder / "hashcheck.conf").write_text(render([port for port, _ in nodes], listen))
+    (folder / "nginx.conf").write_text(
+        f"daemon off;\nworker_processes 1;\npid {folder}/nginx.pid;\n"
+        f"error_log {folder}/error.log warn;\n"
+        "events { worker_connections 1024; }\n"
+        f"http {{\n  access_log off;\n  client_body_temp_path {folder}/body;\n"
+        f"  proxy_temp_path {folder}/proxy;\n  include {folder}/hashcheck.conf;\n}}\n"
+    )
+    process = subprocess.Popen(
+        [binary, "-c", str(folder / "nginx.conf"), "-p", str(folder)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        wait_ready(f"http://127.0.0.1:{listen}/readyz", process)
+        yield listen
+    finally:
+        process.send_signal(signal.SIGQUIT)
+        process.wait(timeout=30)
+
+
+def test_killing_a_node_under_load_fails_no_request(
+    deployment: Deployment, nodes: list[tuple[int, subprocess.Popen[bytes]]], balancer: int
+) -> None:
+    auth = basic("acme", deployment.secret)
+    sent = 0
+    failures: list[str] = []
+    lock = threading.Lock()
+    kill_at = REQUESTS // 3
+    killed = threading.Event()
+    started = time.monotonic()
+
+    def client(number: int) -> None:
+        nonlocal sent
+        connection = http.client.HTTPConnection("127.0.0.1", balancer, timeout=30)
+        while True:
+            with lock:
+                if sent >= REQUESTS or time.monotonic() - started > TIME_LIMIT:
+                    return
+                sent += 1
+                position = sent
+            if position == kill_at:
+                nodes[1][1].send_signal(signal.SIGKILL)
+                killed.set()
+            digest, expected = (LISTED, b"true") if position % 2 else (CLEAN, b"false")
+            try:
+                connection.request(
+                    "POST",
+                    "/v1/check/md5",
+                    body=digest,
+                    headers={
+                        "Authorization": auth,
+                        "Content-Type": "application/x-www-form-urlencoded",
+                    },
+                )
+                response = connection.getresponse()
+                body = response.read()
+                if (response.status, body) != (200, expected):
+                    with lock:
+                        failures.append(f"{response.status} {body[:60]!r}")
+            except (OSError, http.client.HTTPException) as exc:
+                with lock:
+                    failures.append(repr(exc))
+                connection.close()
+                connection = http.client.HTTPConnection("127.0.0.1", balancer, timeout=30)
+
+    threads = [threading.Thread(target=client, args=(n,)) for n in range(CLIENTS)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=TIME_LIMIT + 30)
+    assert killed.is_set() and nodes[1][1].wait(timeout=10) == -signal.SIGKILL
+    assert sent == REQUESTS, f"only {sent} requests within {TIME_LIMIT}s"
+    # nginx retries what was in flight on the killed node on the next one: nothing fails.
+    assert failures == []
