@@ -91,10 +91,11 @@ class BenchDeployment:
         }
 
 
-def deploy(folder: Path, entries: int, *, seed: int = 1) -> BenchDeployment:
-    """A SQLite deployment with one list of ``entries`` random MD5s and the bench client."""
+def deploy(folder: Path, entries: int, *, seed: int = 1, url: str | None = None) -> BenchDeployment:
+    """A deployment (SQLite in ``folder`` unless ``url`` names another store) with one list
+    of ``entries`` random MD5s and the bench client."""
     folder.mkdir(parents=True, exist_ok=True)
-    url = f"sqlite:///{folder / 'hashcheck.db'}"
+    url = url or f"sqlite:///{folder / 'hashcheck.db'}"
     store = open_store(url)
     try:
         key, _ = initialise(store, folder / "list.key")

@@ -8,8 +8,6 @@ import contextlib
 import hashlib
 import http.client
 import os
-import re
-import shutil
 import signal
 import subprocess
 import sys
@@ -20,30 +18,17 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from bench.nginx import running_nginx
 
 from hashcheck.admin import importing
 from hashcheck.hashes.keyed import Digester
 from tests.support import Deployment, basic, make_deployment
 
-ROOT = Path(__file__).resolve().parent.parent
-TEMPLATE = ROOT / "deploy" / "nginx" / "hashcheck.conf"
 LISTED = hashlib.md5(b"on the list", usedforsecurity=False).hexdigest()
 CLEAN = hashlib.md5(b"not on the list", usedforsecurity=False).hexdigest()
 REQUESTS = 2400  # in all, over the client threads
 CLIENTS = 4
 TIME_LIMIT = 90.0
-
-
-def nginx_binary() -> str:
-    found = shutil.which("nginx") or (
-        "/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None
-    )
-    if found is None:
-        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-        for command in (["apt-get", "update", "-q"], ["apt-get", "install", "-y", "-q", "nginx"]):
-            subprocess.run(command, env=env, check=True, capture_output=True, timeout=600)
-        found = "/usr/sbin/nginx"
-    return found
 
 
 def free_port() -> int:
@@ -52,19 +37,6 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
-
-
-def render(ports: list[int], listen: int) -> str:
-    """The shipped config with loopback node addresses and a plain-HTTP loopback listener."""
-    text = TEMPLATE.read_text()
-    servers = re.findall(r"^\s*server 10\.0\.0\.\d+:8080 (.*);$", text, flags=re.MULTILINE)
-    assert len(servers) == 3, "the template's upstream block changed; update this test"
-    options = servers[0]
-    upstream = "".join(f"    server 127.0.0.1:{port} {options};\n" for port in ports)
-    text = re.sub(r"(?m)^\s*server 10\.0\.0\.\d+:8080 .*;\n", "", text)
-    text = text.replace("upstream hashcheck_nodes {\n", "upstream hashcheck_nodes {\n" + upstream)
-    assert "listen 443 ssl;" in text
-    return text.replace("listen 443 ssl;", f"listen 127.0.0.1:{listen};")
 
 
 @pytest.fixture
@@ -131,29 +103,10 @@ def wait_ready(url: str, process: subprocess.Popen[bytes], deadline: float = 60)
 
 @pytest.fixture
 def balancer(nodes: list[tuple[int, subprocess.Popen[bytes]]], tmp_path: Path) -> Iterator[int]:
-    binary = nginx_binary()
     listen = free_port()
-    folder = tmp_path / "nginx"
-    folder.mkdir()
-    (folder / "hashcheck.conf").write_text(render([port for port, _ in nodes], listen))
-    (folder / "nginx.conf").write_text(
-        f"daemon off;\nworker_processes 1;\npid {folder}/nginx.pid;\n"
-        f"error_log {folder}/error.log warn;\n"
-        "events { worker_connections 1024; }\n"
-        f"http {{\n  access_log off;\n  client_body_temp_path {folder}/body;\n"
-        f"  proxy_temp_path {folder}/proxy;\n  include {folder}/hashcheck.conf;\n}}\n"
-    )
-    process = subprocess.Popen(
-        [binary, "-c", str(folder / "nginx.conf"), "-p", str(folder)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    try:
+    with running_nginx([port for port, _ in nodes], listen, tmp_path / "nginx") as process:
         wait_ready(f"http://127.0.0.1:{listen}/readyz", process)
         yield listen
-    finally:
-        process.send_signal(signal.SIGQUIT)
-        process.wait(timeout=30)
 
 
 def test_killing_a_node_under_load_fails_no_request(

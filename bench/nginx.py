@@ -1,0 +1,69 @@
+"""nginx from the shipped configuration (deploy/nginx/hashcheck.conf) on loopback, for the
+balancer test and the cluster benchmark. Installs nginx from Debian when it is missing."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import shutil
+import signal
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+TEMPLATE = ROOT / "deploy" / "nginx" / "hashcheck.conf"
+
+
+def nginx_binary() -> str:
+    found = shutil.which("nginx") or (
+        "/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None
+    )
+    if found is None:
+        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+        for command in (["apt-get", "update", "-q"], ["apt-get", "install", "-y", "-q", "nginx"]):
+            subprocess.run(command, env=env, check=True, capture_output=True, timeout=600)
+        found = "/usr/sbin/nginx"
+    return found
+
+
+def render(ports: list[int], listen: int) -> str:
+    """The shipped config with loopback node addresses and a plain-HTTP loopback listener."""
+    text = TEMPLATE.read_text()
+    servers = re.findall(r"^\s*server 10\.0\.0\.\d+:8080 (.*);$", text, flags=re.MULTILINE)
+    if len(servers) != 3:
+        raise ValueError("the template's upstream block changed; update bench/nginx.py")
+    upstream = "".join(f"    server 127.0.0.1:{port} {servers[0]};\n" for port in ports)
+    text = re.sub(r"(?m)^\s*server 10\.0\.0\.\d+:8080 .*;\n", "", text)
+    text = text.replace("upstream hashcheck_nodes {\n", "upstream hashcheck_nodes {\n" + upstream)
+    if "listen 443 ssl;" not in text:
+        raise ValueError("the template's listen line changed; update bench/nginx.py")
+    return text.replace("listen 443 ssl;", f"listen 127.0.0.1:{listen};")
+
+
+@contextlib.contextmanager
+def running_nginx(ports: list[int], listen: int, folder: Path) -> Iterator[subprocess.Popen[bytes]]:
+    """nginx in the foreground with the rendered config; stopped gracefully afterwards."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "hashcheck.conf").write_text(render(ports, listen))
+    (folder / "nginx.conf").write_text(
+        f"daemon off;\nworker_processes 1;\npid {folder}/nginx.pid;\n"
+        f"error_log {folder}/error.log warn;\n"
+        "events { worker_connections 4096; }\n"
+        f"http {{\n  access_log off;\n  client_body_temp_path {folder}/body;\n"
+        f"  proxy_temp_path {folder}/proxy;\n  include {folder}/hashcheck.conf;\n}}\n"
+    )
+    process = subprocess.Popen(
+        [nginx_binary(), "-c", str(folder / "nginx.conf"), "-p", str(folder)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        yield process
+    finally:
+        process.send_signal(signal.SIGQUIT)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
