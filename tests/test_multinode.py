@@ -136,6 +136,40 @@ def test_a_change_through_one_node_reaches_every_node(
         )
         assert status == 200
         delays += [within(answer(s, new), (200, b"false")) for s in servers]
+        # A removal, and a grant: the NGO's "illegal" entries become visible to acme.
+        status, removed, _ = call(
+            servers[2].base,
+            "/admin/v1/lists/police/removals",
+            raw=(LISTED[10] + "\n").encode(),
+            auth=("olga", secret),
+            method="POST",
+        )
+        assert (status, removed["removed"]) == (200, 1)
+        delays += [within(answer(s, LISTED[10]), (200, b"false")) for s in servers]
+        illegal = md5("illegal under national law")
+        status, _, _ = call(
+            servers[0].base,
+            "/admin/v1/lists/ngo/imports?category=illegal",
+            raw=(illegal + "\n").encode(),
+            auth=("olga", secret),
+            method="POST",
+        )
+        assert status == 201
+        status, _, _ = call(
+            servers[0].base,
+            "/admin/v1/clients/acme/revoke",
+            {"list": None, "category": "baseline"},
+            auth=("olga", secret),
+        )
+        assert all(legacy(s, deployment.secret, illegal) == (200, b"false") for s in servers)
+        status, change, _ = call(
+            servers[1].base,
+            "/admin/v1/clients/acme/grants",
+            {"list": "ngo", "category": "illegal"},
+            auth=("olga", secret),
+        )
+        assert status == 200 and change["applied"]
+        delays += [within(answer(s, illegal), (200, b"true")) for s in servers]
         status, _, _ = call(
             servers[2].base, "/admin/v1/clients/acme/disable", auth=("olga", secret), method="POST"
         )

@@ -20,6 +20,7 @@ _ERRORS = {
     "503": "the store cannot be reached",
 }
 _IMPORT_QUERY = ("format", "category", "category_column", "shadow", "skip_invalid")
+_REMOVAL_QUERY = ("format", "skip_invalid")
 
 
 def _error(description: str) -> dict[str, Any]:
@@ -41,8 +42,9 @@ def _operation(route: Any) -> dict[str, Any]:
         for name in names
     ]
     if route.upload:
+        options = _IMPORT_QUERY if route.template.endswith("/imports") else _REMOVAL_QUERY
         parameters += [
-            {"name": name, "in": "query", "schema": {"type": "string"}} for name in _IMPORT_QUERY
+            {"name": name, "in": "query", "schema": {"type": "string"}} for name in options
         ]
     responses: dict[str, Any] = {
         "200": {"description": "done", "content": {"application/json": {"schema": {}}}},

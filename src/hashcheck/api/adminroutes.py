@@ -222,6 +222,25 @@ def import_upload(r: Request) -> Answer:
     return 201, document
 
 
+def remove_upload(r: Request) -> Answer:
+    unknown = set(r.query) - {"format", "skip_invalid"}
+    if unknown:
+        raise AdminError(f"unknown removal option {sorted(unknown)[0]!r}; use format, skip_invalid")
+    assert r.upload is not None
+    report = importing.remove_file(
+        r.store,
+        r.digester,
+        r.params[0],
+        r.upload,
+        actor=r.actor.name,
+        fmt=r.query.get("format", "auto"),
+        skip_invalid=_flag(r.query, "skip_invalid"),
+    )
+    document = report.as_dict()
+    document["source"] = "upload"
+    return 200, document
+
+
 # -- batches, holds, disputes, proposals ---------------------------------------------------------
 def _batch(record: BatchRecord, names: Mapping[int, str]) -> dict[str, Any]:
     document = asdict(record)
@@ -434,6 +453,14 @@ ROUTES: tuple[Route, ...] = (
         import_upload,
         OPERATE,
         "Import the uploaded file (atomic); options in the query",
+        upload=True,
+    ),
+    _route(
+        "POST",
+        "/lists/{list}/removals",
+        remove_upload,
+        OPERATE,
+        "Remove the hashes in the uploaded file from the list (atomic)",
         upload=True,
     ),
     _route("GET", "/categories", list_categories, VIEW, "Categories, severity, status"),
