@@ -1,0 +1,1 @@
+"""Perceptual hashing (PDQ): the algorithm, image decoding, and matching by Hamming distance."""
