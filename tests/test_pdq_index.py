@@ -1,0 +1,70 @@
+"""The PDQ index finds every stored hash within the threshold and none beyond: planted
+near-duplicates at every distance from 0 to 31 (and just past it), against a full scan."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from hashcheck.pdq.index import MAX_INDEXED_THRESHOLD, PdqIndex, brute_force, words
+
+
+def flip(query: bytes, bits: list[int]) -> bytes:
+    value = int.from_bytes(query, "big")
+    for bit in bits:
+        value ^= 1 << bit
+    return value.to_bytes(32, "big")
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_every_planted_near_duplicate_is_found_and_none_beyond(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    background = rng.bytes(32 * 20_000)
+    queries = [rng.bytes(32) for _ in range(5)]
+    planted: dict[int, tuple[int, int]] = {}  # position -> (query number, distance)
+    extra: list[bytes] = []
+    for number, query in enumerate(queries):
+        for distance in range(0, 40):
+            # Bits chosen at random, so that the differences fall in any chunks.
+            bits = rng.choice(256, size=distance, replace=False).tolist()
+            planted[20_000 + len(extra)] = (number, distance)
+            extra.append(flip(query, bits))
+    packed = background + b"".join(extra)
+    index = PdqIndex.from_packed(packed)
+    assert len(index) == 20_000 + 5 * 40
+    for number, query in enumerate(queries):
+        found = index.search(query, 31)
+        assert found == brute_force(words(packed), query, 31)
+        expected = {p for p, (n, d) in planted.items() if n == number and d <= 31}
+        got = {near.position for near in found}
+        assert expected <= got  # recall 1.0
+        assert all(planted.get(near.position, (number, 0))[1] <= 31 for near in found)
+        assert [near.distance for near in found] == sorted(near.distance for near in found)
+        assert all(near.distance <= 31 for near in found)
+
+
+def test_worst_case_spread_of_differences() -> None:
+    """31 differing bits spread so that 15 chunks differ in 2 bits and one in 1: only that
+    one chunk leads to the entry, and it must."""
+    query = bytes(range(32))
+    bits = []
+    for chunk in range(16):
+        base = chunk * 16
+        bits += [base, base + 1] if chunk != 7 else [base]
+    assert len(bits) == 31
+    planted = flip(query, bits)
+    index = PdqIndex.from_packed(np.random.default_rng(9).bytes(32 * 1000) + planted)
+    (near,) = [n for n in index.search(query, 31) if n.position == 1000]
+    assert near.distance == 31
+
+
+def test_thresholds_above_31_scan_everything() -> None:
+    rng = np.random.default_rng(4)
+    packed = rng.bytes(32 * 500)
+    index = PdqIndex.from_packed(packed)
+    query = rng.bytes(32)
+    assert index.search(query, 100) == brute_force(words(packed), query, 100)
+    assert MAX_INDEXED_THRESHOLD == 31
+    assert index.search_many(query * 2, 10) == [index.search(query, 10)] * 2
+    with pytest.raises(ValueError, match="uint64"):
+        PdqIndex(np.zeros((3, 2), dtype=np.uint64))
