@@ -162,6 +162,11 @@ def all_commands() -> list[list[str]]:
     return found
 
 
+def command_groups() -> set[str]:
+    """Commands that only group others (`clients`, `lists`, ...): their actions come next."""
+    return {command[0] for command in all_commands() if len(command) == 2}
+
+
 @pytest.mark.parametrize("command", all_commands(), ids=lambda c: " ".join(c) or "hashcheck")
 def test_help_everywhere(command: list[str]) -> None:
     code, out, _ = run(*command, "--help")

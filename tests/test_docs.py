@@ -14,7 +14,7 @@ from hashcheck.cli.exitcodes import ExitCode
 from hashcheck.config import Settings, env_name
 from tests.http_client import call
 from tests.support import Deployment, ServerThread, make_deployment, serve
-from tests.test_cli import all_commands
+from tests.test_cli import all_commands, command_groups
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
@@ -30,20 +30,8 @@ def test_every_command_is_documented() -> None:
     text = (DOCS / "cli.md").read_text()
     for command in all_commands():
         if command:
-            groups = [
-                "clients",
-                "lists",
-                "suppliers",
-                "batches",
-                "categories",
-                "holds",
-                "disputes",
-                "proposals",
-                "policy",
-                "operators",
-            ]
             assert f"`hashcheck {' '.join(command)}" in text or (
-                len(command) == 1 and command[0] in groups
+                len(command) == 1 and command[0] in command_groups()
             ), command
 
 

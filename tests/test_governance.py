@@ -19,6 +19,7 @@ from hashcheck.cli.exitcodes import ExitCode
 from hashcheck.cli.main import main
 from tests.http_client import call
 from tests.support import Deployment, ServerThread, basic, legacy_post, make_deployment, serve
+from tests.test_cli import command_groups
 
 
 def md5(text: str) -> str:
@@ -40,20 +41,6 @@ def server(deployment: Deployment) -> Iterator[ServerThread]:
     yield from serve(deployment)
 
 
-_GROUPS = {
-    "clients",
-    "lists",
-    "batches",
-    "categories",
-    "holds",
-    "disputes",
-    "proposals",
-    "policy",
-    "operators",
-    "suppliers",
-}
-
-
 def run(deployment: Deployment, actor: str, *args: str) -> tuple[int, str]:
     """Run a command; the store options go where argparse expects them."""
     env_args = ["--database-url", deployment.url, "--key-file", str(deployment.key_file)]
@@ -64,7 +51,7 @@ def run(deployment: Deployment, actor: str, *args: str) -> tuple[int, str]:
         contextlib.redirect_stderr(out),
     ):
         patch.setenv("HASHCHECK_ACTOR", actor)
-        depth = 2 if args[0] in _GROUPS else 1
+        depth = 2 if args[0] in command_groups() else 1
         code = main([*args[:depth], *env_args, *args[depth:]])
     return code, out.getvalue()
 

@@ -206,14 +206,23 @@ class CatalogQueries(SqlBase):
 
     def add_grant(self, client_id: str, grant: Grant, *, actor: str) -> bool:
         with self._tx(write=True) as cur:
-            self._require_client(cur, client_id)
-            if self._grant_exists(cur, client_id, grant):
-                return False
-            self._insert_grant(cur, client_id, grant)
-            self._audit(
-                cur, actor, "grant.add", client_id, {"before": None, "after": _grants([grant])[0]}
-            )
-            return True
+            return self._add_grant(cur, client_id, grant, actor)
+
+    def _add_grant(
+        self, cur: Cursor, client_id: str, grant: Grant, actor: str, **context: object
+    ) -> bool:
+        self._require_client(cur, client_id)
+        if self._grant_exists(cur, client_id, grant):
+            return False
+        self._insert_grant(cur, client_id, grant)
+        self._audit(
+            cur,
+            actor,
+            "grant.add",
+            client_id,
+            {"before": None, "after": _grants([grant])[0], **context},
+        )
+        return True
 
     def remove_grant(self, client_id: str, grant: Grant, *, actor: str) -> bool:
         with self._tx(write=True) as cur:

@@ -514,20 +514,7 @@ class GovernanceQueries(EntryQueries):
     def _apply_grant(self, cur: Cursor, proposal: ProposalRecord, actor: str) -> None:
         detail = proposal.detail
         grant = Grant(_optional_int(detail["list"]), _optional_int(detail["category"]))
-        self._require_client(cur, proposal.subject)
-        if not self._grant_exists(cur, proposal.subject, grant):
-            self._insert_grant(cur, proposal.subject, grant)
-            self._audit(
-                cur,
-                actor,
-                "grant.add",
-                proposal.subject,
-                {
-                    "before": None,
-                    "after": {"list": grant.list_id, "category": grant.category_id},
-                    "proposal": proposal.proposal_id,
-                },
-            )
+        self._add_grant(cur, proposal.subject, grant, actor, proposal=proposal.proposal_id)
 
     # -- operator accounts ---------------------------------------------------------------
     def add_operator(self, name: str, role: str, secret_hash: str, *, actor: str) -> None:
