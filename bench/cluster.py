@@ -36,6 +36,7 @@ from bench.common import (
     ROOT,
     BenchDeployment,
     authorization,
+    children,
     deploy,
     free_port,
     random_md5s,
@@ -183,7 +184,7 @@ def main() -> None:
                     ) as nginx:
                         base = f"http://127.0.0.1:{listen}"
                         wait_http(base + "/readyz")
-                        pids = [*node_pids[:count], nginx.pid, *nginx_workers(nginx.pid)]
+                        pids = [*node_pids[:count], nginx.pid, *children(nginx.pid)]
                         legacy = measured(
                             base + "/v1/check/md5",
                             legacy_bodies,
@@ -215,19 +216,6 @@ def main() -> None:
             server.cleanup()
     report(results)
     write_result("cluster", results)
-
-
-def nginx_workers(master: int) -> list[int]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            if int(stat.rsplit(")", 1)[1].split()[1]) == master:
-                found.append(int(entry.name))
-    return found
 
 
 def report(results: dict[str, Any]) -> None:

@@ -119,6 +119,21 @@ def deploy(folder: Path, entries: int, *, seed: int = 1, url: str | None = None)
     return BenchDeployment(folder, url, folder / "list.key", listed)
 
 
+def children(pid: int) -> list[int]:
+    """The ids of a process's direct children (uvicorn's workers, nginx's workers)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+            found.append(int(entry.name))
+    return found
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

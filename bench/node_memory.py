@@ -26,7 +26,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.common import ROOT, deploy, free_port, write_result
+from bench.common import ROOT, children, deploy, free_port, write_result
 
 
 def pss_bytes(pid: int) -> int:
@@ -34,20 +34,6 @@ def pss_bytes(pid: int) -> int:
         if line.startswith("Pss:"):
             return int(line.split()[1]) * 1024
     return 0
-
-
-def children(pid: int) -> list[int]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
-            found.append(int(entry.name))
-    return found
 
 
 def start(env: dict[str, str], workers: int, timeout: float = 1800) -> dict[str, Any]:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import base64
 import socket
 import threading
-from collections.abc import Generator
+import time
+from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -169,3 +170,15 @@ def legacy_post(
         lines.append("Connection: close")
     head = "\r\n".join(lines) + "\r\n" + extra + "\r\n"
     return raw_request(port, head.encode() + body)
+
+
+def within_deadline(probe: Callable[[], object], expected: object, deadline: float) -> float:
+    """Seconds until ``probe()`` returns ``expected``; fails past ``deadline``. Each probe is a
+    real request, so the loop waits on the server, not on a timer."""
+    started = time.monotonic()
+    while True:
+        got = probe()
+        elapsed = time.monotonic() - started
+        if got == expected:
+            return elapsed
+        assert elapsed < deadline, f"still {got!r} after {elapsed:.2f}s"

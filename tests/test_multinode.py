@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -16,7 +15,15 @@ from hashcheck.admin import importing, operators
 from hashcheck.admin.operators import Actor, Role
 from hashcheck.hashes.keyed import Digester
 from tests.http_client import call
-from tests.support import Deployment, ServerThread, basic, legacy_post, make_deployment, serve
+from tests.support import (
+    Deployment,
+    ServerThread,
+    basic,
+    legacy_post,
+    make_deployment,
+    serve,
+    within_deadline,
+)
 
 LISTED = [hashlib.md5(f"listed {n}".encode(), usedforsecurity=False).hexdigest() for n in range(20)]
 UNLISTED = [
@@ -51,13 +58,7 @@ def legacy(server: ServerThread, secret: str, digest: str) -> tuple[int, bytes]:
 
 
 def within(probe: Callable[[], object], expected: object, deadline: float = DEADLINE) -> float:
-    started = time.monotonic()
-    while True:
-        got = probe()
-        elapsed = time.monotonic() - started
-        if got == expected:
-            return elapsed
-        assert elapsed < deadline, f"still {got!r} after {elapsed:.2f}s"
+    return within_deadline(probe, expected, deadline)
 
 
 def test_counters_from_three_nodes_add_up_exactly(deployment: Deployment) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -12,6 +11,7 @@ import pytest
 from hashcheck.admin import clients, importing
 from hashcheck.catalog.model import Grant
 from hashcheck.hashes.keyed import Digester
+from tests import support
 from tests.support import Deployment, ServerThread, basic, legacy_post, make_deployment, serve
 
 HASH = hashlib.md5(b"arrives later", usedforsecurity=False).hexdigest()
@@ -35,14 +35,7 @@ def answer(server: ServerThread, secret: str, client_id: str = "acme") -> tuple[
 
 
 def within_deadline(probe: Callable[[], tuple[int, bytes]], expected: tuple[int, bytes]) -> float:
-    """Seconds until ``probe`` answers ``expected``; fails past the deadline."""
-    started = time.monotonic()
-    while True:
-        got = probe()
-        elapsed = time.monotonic() - started
-        if got == expected:
-            return elapsed
-        assert elapsed < DEADLINE, f"still {got} after {elapsed:.2f}s"
+    return support.within_deadline(probe, expected, DEADLINE)
 
 
 def test_import_and_removal_are_answered_within_a_second(

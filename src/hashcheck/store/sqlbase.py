@@ -89,14 +89,19 @@ class SqlBase(Store):
     def _tx(self, *, write: bool) -> Iterator[Cursor]:
         with self._lock, self._begin(write=write) as cur:
             if write:
-                cur.execute(
-                    self._sql(
-                        "UPDATE meta SET value = CAST(CAST(value AS BIGINT) + 1 AS TEXT) "
-                        "WHERE key = 'version'"
-                    )
-                )
-                self._announce(cur)
+                self._bump_version(cur)
             yield cur
+
+    def _bump_version(self, cur: Cursor) -> None:
+        """Mark a change: followers see the version grow (and, where the backend can, are
+        told at commit)."""
+        cur.execute(
+            self._sql(
+                "UPDATE meta SET value = CAST(CAST(value AS BIGINT) + 1 AS TEXT) "
+                "WHERE key = 'version'"
+            )
+        )
+        self._announce(cur)
 
     def _q(self, cur: Cursor, statement: str, params: Sequence[Any] = ()) -> Cursor:
         cur.execute(self._sql(statement), params)

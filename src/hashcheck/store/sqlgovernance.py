@@ -107,13 +107,6 @@ class GovernanceQueries(EntryQueries):
                 self._bump_version(cur)
         return placed
 
-    def _bump_version(self, cur: Cursor) -> None:
-        self._q(
-            cur,
-            "UPDATE meta SET value = CAST(CAST(value AS BIGINT) + 1 AS TEXT) WHERE key = 'version'",
-        )
-        self._announce(cur)
-
     def _existing(self, cur: Cursor, entry_ids: list[int]) -> set[int]:
         """Which of ``entry_ids`` are on a list now (a few queries, not one per id)."""
         found: set[int] = set()
