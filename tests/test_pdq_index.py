@@ -68,3 +68,11 @@ def test_thresholds_above_31_scan_everything() -> None:
     assert index.search_many(query * 2, 10) == [index.search(query, 10)] * 2
     with pytest.raises(ValueError, match="uint64"):
         PdqIndex(np.zeros((3, 2), dtype=np.uint64))
+
+
+def test_empty_and_single_entry_indexes() -> None:
+    empty = PdqIndex(np.empty((0, 4), dtype=np.uint64))
+    assert len(empty) == 0 and empty.search(bytes(32), 31) == []
+    one = PdqIndex.from_packed(bytes(32))
+    assert [n.distance for n in one.search(flip(bytes(32), [3, 77, 200]), 31)] == [3]
+    assert one.search(flip(bytes(32), list(range(32))), 31) == []
