@@ -26,8 +26,10 @@ from hashcheck.formats.entries import (
     Skipped,
 )
 from hashcheck.formats.parsers import parse
+from hashcheck.formats.pdqlist import parse_pdq
 from hashcheck.hashes.algorithms import EMPTY_FILE_DIGESTS, Algorithm, InvalidHash, parse_hex
 from hashcheck.hashes.keyed import Digester
+from hashcheck.hashes.sealing import Sealer
 from hashcheck.store.interface import REMOVE, DigestBlock, Store
 from hashcheck.store.schema import KNOWN_GOOD
 
@@ -386,4 +388,53 @@ def remove_hashes(
         outcome.removed,
         outcome.not_found,
     )
+    return report
+
+
+def import_pdq_file(
+    store: Store,
+    digester: Digester,
+    sealer: Sealer,
+    list_name: str,
+    path: Path,
+    *,
+    actor: str,
+    category: str | None,
+    skip_invalid: bool = False,
+    shadow: bool = False,
+) -> ImportReport:
+    """Import a plain PDQ list (`--format pdq`): each hash becomes an entry named by its keyed
+    digest, the hash itself stored sealed. Atomic and idempotent like every import."""
+    started = time.monotonic()
+    hash_list = find_list(store, list_name)
+    if hash_list.known_good:
+        raise ImportRejected(
+            f"{list_name} is a known-good list: it holds exact hashes only; nothing was changed"
+        )
+    if category is None:
+        raise ImportRejected("a PDQ list needs --category; nothing was changed")
+    category_id = find_category(store, category).category_id
+    report = ImportReport(list_name, str(path), shadow=shadow)
+    rows: list[tuple[bytes, bytes]] = []
+    with _open(path) as stream:
+        for item in parse_pdq(stream):
+            if isinstance(item, LineError):
+                _note_error(report, item)
+            elif isinstance(item, Skipped):
+                report.skipped[item.reason] = report.skipped.get(item.reason, 0) + 1
+            else:
+                report.entries_read += 1
+                digest = digester.pdq(item.bits)
+                rows.append((digest, sealer.seal(digest, item.bits)))
+    if report.invalid and not skip_invalid:
+        raise _refusal(report)
+    outcome = store.import_pdq(
+        hash_list.list_id, category_id, rows, source=path.name, actor=actor, shadow=shadow
+    )
+    report.batch_id, report.added, report.unchanged = (
+        outcome.batch_id,
+        outcome.added,
+        outcome.unchanged,
+    )
+    report.seconds = round(time.monotonic() - started, 3)
     return report

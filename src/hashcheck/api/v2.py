@@ -7,22 +7,25 @@ index version. The batch is refused whole if any item is malformed (no partial a
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import orjson
 
 from hashcheck.api.errors import BadRequest, InvalidHashes
-from hashcheck.catalog.model import ClientView
+from hashcheck.catalog.model import Action, ClientView
 from hashcheck.hashes.algorithms import Algorithm
 from hashcheck.hashes.keyed import Digester
 from hashcheck.hashes.matchid import MatchIds
+from hashcheck.index.exact import Hit
 from hashcheck.index.snapshot import Match, Snapshot
 
 # Enough for 10,000 SHA-256 items with generous formatting.
 BYTES_PER_ITEM = 256
 SHOWN_ITEM_ERRORS = 20
-_HEX_LENGTHS = {a.value: a.hex_length for a in Algorithm}
+PDQ = "pdq"
+_HEX_LENGTHS = {**{a.value: a.hex_length for a in Algorithm}, PDQ: 64}
+MIN_PDQ_QUALITY = 50
 _HEX = frozenset("0123456789abcdefABCDEF")
 
 
@@ -34,6 +37,7 @@ class Batch:
     texts: list[str]  # lower-case hex, echoed in the answer
     raws: list[bytes]
     only_matches: bool = False
+    qualities: dict[int, int] = field(default_factory=dict)  # PDQ items that gave one
 
     def __len__(self) -> int:
         return len(self.raws)
@@ -59,11 +63,34 @@ def parse_request(body: bytes, max_batch: int) -> Batch:
         if compact:
             raise BadRequest('give either "hashes" or lists under "md5", "sha1", "sha256"')
         names, texts = _object_columns(document["hashes"], max_batch)
+        qualities = _qualities(document["hashes"])
     elif compact:
         names, texts = _compact_columns(document, compact, max_batch)
+        qualities = {}
     else:
         raise BadRequest('give "hashes" (a list of objects) or lists under "md5", "sha1", "sha256"')
-    return _validated(names, texts, only_matches)
+    batch = _validated(names, texts, only_matches)
+    batch.qualities.update(qualities)
+    return batch
+
+
+def _qualities(items: list[Any]) -> dict[int, int]:
+    """The optional `quality` of PDQ items (0-100), by position."""
+    found: dict[int, int] = {}
+    errors = []
+    for index, item in enumerate(items):
+        if "quality" not in item:
+            continue
+        quality = item["quality"]
+        if item.get("algorithm") != PDQ:
+            errors.append({"index": index, "message": '"quality" belongs to pdq hashes only'})
+        elif not isinstance(quality, int) or isinstance(quality, bool) or not 0 <= quality <= 100:
+            errors.append({"index": index, "message": '"quality" must be a whole number 0-100'})
+        else:
+            found[index] = quality
+    if errors:
+        raise _invalid(errors)
+    return found
 
 
 def _count(count: int, max_batch: int) -> None:
@@ -181,11 +208,22 @@ def check(
 ) -> Outcome:
     """Answer a batch: per hash every granted match, nearest information first."""
     keyed = {a.value: digester.for_algorithm(a) for a in Algorithm}
-    if len(set(batch.algorithms)) == 1:
-        digests = list(map(keyed[batch.algorithms[0]], batch.raws))
+    names = batch.algorithms
+    kinds = set(names)
+    if PDQ in kinds:
+        exact_positions = [i for i, name in enumerate(names) if name != PDQ]
+        found = snapshot.exact.lookup_many(
+            [keyed[names[i]](batch.raws[i]) for i in exact_positions]
+        )
+        hits_per_item: list[tuple[Hit, ...]] = [()] * len(batch)
+        for position, hits in zip(exact_positions, found, strict=True):
+            hits_per_item[position] = hits
+    elif len(kinds) == 1:
+        hits_per_item = snapshot.exact.lookup_many(list(map(keyed[names[0]], batch.raws)))
     else:
-        digests = [keyed[name](raw) for name, raw in zip(batch.algorithms, batch.raws, strict=True)]
-    hits_per_item = snapshot.exact.lookup_many(digests)
+        hits_per_item = snapshot.exact.lookup_many(
+            [keyed[name](raw) for name, raw in zip(names, batch.raws, strict=True)]
+        )
     day = int(time.time() // 86400)
     client_id = view.client.client_id
     matched_lists: dict[int, int] = {}
@@ -196,44 +234,78 @@ def check(
         if batch.only_matches
         else [
             {"algorithm": name, "hash": text, "match": False, "matches": []}
-            for name, text in zip(batch.algorithms, batch.texts, strict=True)
+            for name, text in zip(names, batch.texts, strict=True)
         ]
     )
     for position, hits in enumerate(hits_per_item):
-        if not hits:
-            continue
-        if view.shadow_slots:
-            shadowed.extend(snapshot.shadowed(view, hits))
-        matches = snapshot.visible(view, hits)
-        if not matches:
-            continue
+        if names[position] == PDQ:
+            quality = batch.qualities.get(position)
+            if quality is not None and quality < MIN_PDQ_QUALITY:
+                if not batch.only_matches:
+                    results[position]["flag"] = (
+                        f"quality {quality} is below {MIN_PDQ_QUALITY}: not matched"
+                    )
+                continue
+            near = _pdq_matches(snapshot, view, batch.raws[position])
+            if not near:
+                continue
+            answers = [
+                {**_match(m, match_ids.issue(m.entry_id, day, client_id), "pdq"), "distance": d}
+                for m, d in near
+            ]
+            matches = [m for m, _ in near]
+        else:
+            if not hits:
+                continue
+            if view.shadow_slots:
+                shadowed.extend(snapshot.shadowed(view, hits))
+            matches = snapshot.visible(view, hits)
+            if not matches:
+                continue
+            answers = [_match(m, match_ids.issue(m.entry_id, day, client_id)) for m in matches]
         matched_entries.extend(m.entry_id for m in matches)
         for list_id in {m.list_id for m in matches}:
             matched_lists[list_id] = matched_lists.get(list_id, 0) + 1
         if batch.only_matches:
             result: dict[str, Any] = {
                 "index": position,
-                "algorithm": batch.algorithms[position],
+                "algorithm": names[position],
                 "hash": batch.texts[position],
             }
             results.append(result)
         else:
             result = results[position]
         result["match"] = True
-        result["matches"] = [
-            _match(m, match_ids.issue(m.entry_id, day, client_id)) for m in matches
-        ]
+        result["matches"] = answers
     body = orjson.dumps({"version": snapshot.version, "checked": len(batch), "results": results})
     return Outcome(body, matched_lists, matched_entries, shadowed)
 
 
-def _match(match: Match, match_id: str) -> dict[str, Any]:
+def _pdq_matches(snapshot: Snapshot, view: ClientView, bits: bytes) -> list[tuple[Match, int]]:
+    """Granted PDQ entries within their list's threshold, nearest first; a perceptual match
+    always asks for review."""
+    lists = snapshot.catalog.lists
+    widest = max((item.pdq_threshold for item in lists.values()), default=0)
+    hits = snapshot.pdq.search(bits, widest)
+    if not hits:
+        return []
+    found = []
+    for entry_id, slot, distance in hits:
+        if slot not in view.slots:
+            continue
+        (match,) = snapshot.visible(view, ((entry_id, slot),))
+        if distance <= lists[match.list_id].pdq_threshold:
+            found.append((replace(match, action=Action.REVIEW), distance))
+    return found
+
+
+def _match(match: Match, match_id: str, kind: str = "exact") -> dict[str, Any]:
     answer: dict[str, Any] = {
         "list": match.list_name,
         "category": match.category,
         "severity": match.severity,
         "action": match.action.value,
-        "kind": "exact",
+        "kind": kind,
         "match_id": match_id,
     }
     if match.hold is not None:

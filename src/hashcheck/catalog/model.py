@@ -42,6 +42,7 @@ class HashList:
     description: str = ""
     known_good: bool = False  # an allowlist: its hashes never match, on any list
     enabled: bool = True  # a disabled list matches for nobody (known-good lists always apply)
+    pdq_threshold: int = 31  # PDQ matches up to this Hamming distance
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ from hashcheck.cli.output import as_json, render
 from hashcheck.cli.progress import ProgressBar
 from hashcheck.config import Settings, redacted
 from hashcheck.hashes.keyed import Digester
+from hashcheck.hashes.sealing import Sealer
 from hashcheck.store.interface import Store
 
 
@@ -194,21 +195,36 @@ def import_(args: argparse.Namespace, settings: Settings) -> int:
         key = open_key(store, settings.key_file)
         bar = ProgressBar(f"importing {args.file.name if args.file else 'hashes'}")
         try:
-            report = importing.import_file(
-                store,
-                Digester(key),
-                args.list_name,
-                args.file if args.file is not None else args.hashes,
-                actor=_as(store, settings),
-                fmt=args.format,
-                category=args.category,
-                columns=_columns(args.column),
-                category_column=args.category_column,
-                category_map=_pairs("--map", "VALUE=CATEGORY", args.category_map),
-                skip_invalid=args.skip_invalid,
-                progress=bar,
-                shadow=args.shadow,
-            )
+            if args.format == "pdq":
+                if args.file is None:
+                    raise ImportRejected("--format pdq imports a file of PDQ hashes")
+                report = importing.import_pdq_file(
+                    store,
+                    Digester(key),
+                    Sealer(key),
+                    args.list_name,
+                    args.file,
+                    actor=_as(store, settings),
+                    category=args.category,
+                    skip_invalid=args.skip_invalid,
+                    shadow=args.shadow,
+                )
+            else:
+                report = importing.import_file(
+                    store,
+                    Digester(key),
+                    args.list_name,
+                    args.file if args.file is not None else args.hashes,
+                    actor=_as(store, settings),
+                    fmt=args.format,
+                    category=args.category,
+                    columns=_columns(args.column),
+                    category_column=args.category_column,
+                    category_map=_pairs("--map", "VALUE=CATEGORY", args.category_map),
+                    skip_invalid=args.skip_invalid,
+                    progress=bar,
+                    shadow=args.shadow,
+                )
         finally:
             bar.finish()
     if args.json:

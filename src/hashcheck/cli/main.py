@@ -35,8 +35,9 @@ from hashcheck.store.errors import (
 )
 
 Handler = Callable[[argparse.Namespace, Settings], int]
-# NSRL RDS is an SQLite database, opened by path rather than parsed as a stream.
-IMPORT_FORMATS = [*FORMATS, "nsrl-rds"]
+# NSRL RDS is an SQLite database, opened by path rather than parsed as a stream; PDQ lists
+# (perceptual hashes) are never auto-detected: 64 hex characters could also be SHA-256.
+IMPORT_FORMATS = [*FORMATS, "nsrl-rds", "pdq"]
 
 
 class _Parser(argparse.ArgumentParser):

@@ -16,6 +16,8 @@ from hashcheck.hashes.algorithms import Algorithm
 KEY_BYTES = 32
 DIGEST_BYTES = 16  # 128 bits: collision-free at any list size we will see, half the memory
 _SELF_TEST_MESSAGE = b"hashcheck key self-test v1"
+# Domain separation for PDQ entries, beside the exact algorithms' tags ("md5\0", ...).
+PDQ_TAG = b"pdq\x00"
 
 
 @dataclass(frozen=True)
@@ -56,7 +58,13 @@ class Digester:
 
     def for_algorithm(self, algorithm: Algorithm) -> Callable[[bytes], bytes]:
         """A one-argument digest function bound to ``algorithm``, for tight loops."""
-        tag = algorithm.tag
+        return self.for_tag(algorithm.tag)
+
+    def pdq(self, bits: bytes) -> bytes:
+        """The keyed digest of a PDQ hash: how a list entry holding it is named and deduped."""
+        return self.for_tag(PDQ_TAG)(bits)
+
+    def for_tag(self, tag: bytes) -> Callable[[bytes], bytes]:
         inner_copy = self._inner.copy
         outer_copy = self._outer.copy
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 from hashcheck.catalog.model import Action, Catalog, ClientView
 from hashcheck.index.exact import ExactIndex, Hit
+from hashcheck.index.perceptual import PdqEntries
 
 
 @dataclass(frozen=True)
@@ -31,6 +32,7 @@ class Snapshot:
     catalog: Catalog
     entries_cursor: int
     tombstones_cursor: int
+    pdq: PdqEntries = field(default_factory=PdqEntries.empty)
     built_at: float = field(default_factory=time.time)
 
     @property

@@ -15,7 +15,9 @@ import numpy as np
 
 from hashcheck.catalog.model import Catalog, Slot
 from hashcheck.catalog.policy import Policy, PolicyError
+from hashcheck.hashes.sealing import Sealer
 from hashcheck.index.exact import EntryBlock, ExactIndex
+from hashcheck.index.perceptual import PdqEntries
 from hashcheck.index.snapshot import Snapshot
 from hashcheck.node.indexfile import Generation, IndexFiles
 from hashcheck.node.periodic import Periodic
@@ -27,10 +29,19 @@ log = logging.getLogger("hashcheck.follower")
 
 class Follower:
     def __init__(
-        self, store: Store, poll_interval: float = 0.25, files: IndexFiles | None = None
+        self,
+        store: Store,
+        poll_interval: float = 0.25,
+        files: IndexFiles | None = None,
+        sealer: Sealer | None = None,
     ) -> None:
         self._store = store
         self._files = files
+        # PDQ hashes, opened: entry id -> (hash, slot). Without a sealer there are none.
+        self._sealer = sealer
+        self._pdq_items: dict[int, tuple[bytes, int]] = {}
+        self._pdq_cursor = 0
+        self._pdq = PdqEntries.empty()
         self._snapshot: Snapshot | None = None
         self._slot_of: dict[tuple[int, int, int], int] = {}  # Slot fields -> slot index
         self._slots: list[Slot] = []
@@ -67,15 +78,18 @@ class Follower:
             base, cursors = generation.exact, _cursors(generation)
         else:
             base, cursors = None, (0, 0)
-        changes = self._store.changes_since(*cursors)
+        changes = self._store.changes_since(*cursors, pdq_cursor=self._pdq_cursor)
         exact = self._apply(base, changes)
         if exact.delta_size > ExactIndex.COMPACT_AFTER:
             if self._files is None:
                 exact = exact.compacted()
             else:
                 generation = self._rebase(exact, changes)
-                changes = self._store.changes_since(*_cursors(generation))
+                changes = self._store.changes_since(
+                    *_cursors(generation), pdq_cursor=self._pdq_cursor
+                )
                 exact = self._apply(generation.exact, changes)
+        self._follow_pdq(exact, changes)
         records = changes.catalog
         catalog = Catalog.build(
             records.lists,
@@ -87,7 +101,9 @@ class Follower:
             holds=records.holds,
             policy=self._policy(records.policy),
         )
-        self._snapshot = Snapshot(exact, catalog, changes.entries_cursor, changes.tombstones_cursor)
+        self._snapshot = Snapshot(
+            exact, catalog, changes.entries_cursor, changes.tombstones_cursor, self._pdq
+        )
         self._seen_version = records.version
         self.last_success = time.time()
         if not self.ready.is_set():
@@ -99,6 +115,23 @@ class Follower:
             )
             self.ready.set()
         return True
+
+    def _follow_pdq(self, exact: ExactIndex, changes: Changes) -> None:
+        """Open the PDQ hashes of new perceptual entries, drop removed ones, and rebuild the
+        perceptual index when anything changed (lists of perceptual hashes are small)."""
+        changed = False
+        for entry_id in changes.removed_ids:
+            changed |= self._pdq_items.pop(entry_id, None) is not None
+        if changes.pdq and self._sealer is not None:
+            for entry_id, digest, sealed in changes.pdq:
+                slot = next((s for e, s in exact.lookup(digest) if e == entry_id), None)
+                if slot is None:
+                    continue  # not in this snapshot (removed meanwhile)
+                self._pdq_items[entry_id] = (self._sealer.open(digest, sealed), slot)
+                changed = True
+        self._pdq_cursor = max(self._pdq_cursor, changes.entries_cursor)
+        if changed:
+            self._pdq = PdqEntries.build(self._pdq_items)
 
     def _apply(self, base: ExactIndex | None, changes: Changes) -> ExactIndex:
         block = self._block(changes.added, changes.catalog.shadow_batches)

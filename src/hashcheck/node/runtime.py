@@ -11,6 +11,7 @@ from pathlib import Path
 from hashcheck.auth.cache import CredentialCache
 from hashcheck.hashes.keyed import Digester, ListKey
 from hashcheck.hashes.matchid import MatchIds
+from hashcheck.hashes.sealing import Sealer
 from hashcheck.node.follower import Follower
 from hashcheck.node.indexfile import IndexFiles
 from hashcheck.node.usage import UsageCounters, UsageFlusher
@@ -37,7 +38,7 @@ class Node:
         self.digester = Digester(key)
         self.match_ids = MatchIds(key)
         files = None if index_dir is None else IndexFiles(index_dir, _identity(store, key))
-        self.follower = Follower(store, poll_interval, files)
+        self.follower = Follower(store, poll_interval, files, Sealer(key))
         self.counters = UsageCounters()
         self.flusher = UsageFlusher(self.counters, store, stats_flush_interval)
         self.credentials = CredentialCache()

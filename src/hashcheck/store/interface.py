@@ -156,6 +156,19 @@ class Store(abc.ABC):
         """
 
     @abc.abstractmethod
+    def import_pdq(
+        self,
+        list_id: int,
+        category_id: int,
+        rows: Iterable[tuple[bytes, bytes]],
+        *,
+        source: str,
+        actor: str,
+        shadow: bool = False,
+    ) -> ImportOutcome:
+        """Add perceptual entries atomically: (keyed digest of the PDQ hash, sealed hash)."""
+
+    @abc.abstractmethod
     def remove_entries(
         self, list_id: int, digests: Iterable[bytes], *, source: str, actor: str
     ) -> RemovalOutcome:
@@ -186,8 +199,12 @@ class Store(abc.ABC):
     def entry_count(self, list_id: int | None = None) -> int: ...
 
     @abc.abstractmethod
-    def changes_since(self, entries_cursor: int, tombstones_cursor: int) -> Changes:
-        """Catalog, entries added and entries removed after the cursors, in one consistent read."""
+    def changes_since(
+        self, entries_cursor: int, tombstones_cursor: int, pdq_cursor: int | None = None
+    ) -> Changes:
+        """Catalog, entries added and entries removed after the cursors, in one consistent read;
+        and the sealed PDQ hashes of entries after ``pdq_cursor`` (default: the entries cursor)
+        that are still on a list."""
 
     # -- statistics and audit --------------------------------------------------------------
     @abc.abstractmethod

@@ -44,6 +44,9 @@ class Changes:
     removed_ids: list[int]
     entries_cursor: int
     tombstones_cursor: int
+    # Sealed PDQ hashes of the added entries that are perceptual: (entry id, keyed digest,
+    # sealed value); opened only in memory.
+    pdq: list[tuple[int, bytes, bytes]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

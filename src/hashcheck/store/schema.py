@@ -110,6 +110,13 @@ MIGRATIONS: list[list[str]] = [
     ],
     # 5: the audit trail is append-only in the database itself, not only by convention
     ["@append-only audit"],
+    # 6: perceptual (PDQ) entries: an ordinary entry (keyed digest of the hash, for dedupe,
+    # removal, batches and retractions) plus the hash itself, sealed; and each list's threshold
+    [
+        """CREATE TABLE pdq_sealed (
+            entry_id BIGINT PRIMARY KEY, sealed {blob} NOT NULL)""",
+        "ALTER TABLE lists ADD COLUMN pdq_threshold INTEGER NOT NULL DEFAULT 31",
+    ],
 ]
 
 STANDARD_CATEGORIES = ("baseline", "illegal", "related", "other", "known-good")

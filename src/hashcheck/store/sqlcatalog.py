@@ -75,9 +75,12 @@ class CatalogQueries(SqlBase):
     def _lists(self, cur: Cursor) -> list[HashList]:
         rows = self._q(
             cur,
-            "SELECT id, name, supplier, description, known_good, enabled FROM lists ORDER BY id",
+            "SELECT id, name, supplier, description, known_good, enabled, pdq_threshold "
+            "FROM lists ORDER BY id",
         ).fetchall()
-        return [HashList(int(r[0]), r[1], r[2], r[3], bool(r[4]), bool(r[5])) for r in rows]
+        return [
+            HashList(int(r[0]), r[1], r[2], r[3], bool(r[4]), bool(r[5]), int(r[6])) for r in rows
+        ]
 
     def set_list_enabled(self, list_id: int, enabled: bool, *, actor: str) -> bool:
         return self._set_enabled("lists", "list", list_id, enabled, actor)

@@ -269,6 +269,57 @@ class EntryQueries(CatalogQueries):
         self._retract_since(cur, top, "removed")
         return removed
 
+    def import_pdq(
+        self,
+        list_id: int,
+        category_id: int,
+        rows: Iterable[tuple[bytes, bytes]],
+        *,
+        source: str,
+        actor: str,
+        shadow: bool = False,
+    ) -> ImportOutcome:
+        """Add perceptual entries atomically: (keyed digest, sealed hash) pairs. Idempotent
+        like `import_entries`; an entry already on the list keeps its sealed value."""
+        pairs = list(dict(rows).items())  # a hash given twice is one entry
+        with self._lock, self._tx(write=True) as cur:
+            self._require_list(cur, list_id)
+            batch_id = self._new_batch(cur, list_id, "import", source, actor, shadow=shadow)
+            cur.executemany(
+                self._sql(
+                    "INSERT INTO entries (list_id, digest, category_id, batch_id) "
+                    "VALUES (?, ?, ?, ?) ON CONFLICT (list_id, digest) DO NOTHING"
+                ),
+                [(list_id, digest, category_id, batch_id) for digest, _ in pairs],
+            )
+            cur.executemany(
+                self._sql(
+                    "INSERT INTO pdq_sealed (entry_id, sealed) SELECT id, ? FROM entries "
+                    "WHERE list_id = ? AND digest = ? AND batch_id = ?"
+                ),
+                [(sealed, list_id, digest, batch_id) for digest, sealed in pairs],
+            )
+            added = int(
+                self._q(
+                    cur, "SELECT COUNT(*) FROM entries WHERE batch_id = ?", (batch_id,)
+                ).fetchone()[0]
+            )
+            self._finish_batch(cur, batch_id, added, len(pairs) - added, [category_id])
+            self._audit(
+                cur,
+                actor,
+                "list.import",
+                str(list_id),
+                {
+                    "batch": batch_id,
+                    "source": source,
+                    "shadow": shadow,
+                    "added": added,
+                    "kind": "pdq",
+                },
+            )
+        return ImportOutcome(batch_id, added, len(pairs) - added)
+
     def _top_tombstone(self, cur: Cursor) -> int:
         return int(self._q(cur, "SELECT COALESCE(MAX(seq), 0) FROM tombstones").fetchone()[0])
 
@@ -356,7 +407,9 @@ class EntryQueries(CatalogQueries):
                 ).fetchone()
             return int(row[0])
 
-    def changes_since(self, entries_cursor: int, tombstones_cursor: int) -> Changes:
+    def changes_since(
+        self, entries_cursor: int, tombstones_cursor: int, pdq_cursor: int | None = None
+    ) -> Changes:
         with self._tx(write=False) as cur:
             version = self._read_version(cur)
             catalog = self._catalog_records(cur, version)
@@ -370,12 +423,22 @@ class EntryQueries(CatalogQueries):
             ).fetchall()
             top = self._q(cur, "SELECT MAX(seq) FROM tombstones").fetchone()[0]
             new_tombstones_cursor = max(tombstones_cursor, int(top or 0))
+            pdq = [
+                (int(r[0]), bytes(r[1]), bytes(r[2]))
+                for r in self._q(
+                    cur,
+                    "SELECT s.entry_id, e.digest, s.sealed FROM pdq_sealed s "
+                    "JOIN entries e ON e.id = s.entry_id WHERE s.entry_id > ? ORDER BY s.entry_id",
+                    (entries_cursor if pdq_cursor is None else pdq_cursor,),
+                ).fetchall()
+            ]
             return Changes(
                 catalog,
                 added,
                 [int(r[1]) for r in rows],
                 max(entries_cursor, new_entries_cursor),
                 new_tombstones_cursor,
+                pdq,
             )
 
     def _catalog_records(self, cur: Cursor, version: int) -> CatalogRecords:

@@ -1,0 +1,134 @@
+"""PDQ lists end to end on a real server: a plain PDQ list imported (sealed at rest), v2
+queries answered with every entry within the list's threshold and its distance, nearest
+first, action review; low-quality queries flagged; rollback takes entries out."""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from hashcheck.admin import importing
+from hashcheck.admin.errors import ImportRejected
+from hashcheck.hashes.keyed import Digester
+from hashcheck.hashes.sealing import Sealer
+from hashcheck.pdq.algorithm import distance
+from tests.http_client import call
+from tests.support import Deployment, ServerThread, make_deployment, serve
+
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "pdq"
+REFERENCE = {row["file"]: row["pdq"] for row in csv.DictReader((DATA / "expected.csv").open())}
+ORIGINAL = REFERENCE["aaa-orig.jpg"]
+UNRELATED = REFERENCE["c.png"]
+
+
+def flipped(text: str, count: int) -> str:
+    value = int(text, 16) ^ ((1 << count) - 1)  # the lowest ``count`` bits flipped
+    return f"{value:064x}"
+
+
+@pytest.fixture
+def deployment(store_url: str, tmp_path: Path) -> Deployment:
+    deployed = make_deployment(store_url, tmp_path)
+    store = deployed.store()
+    source = tmp_path / "pdq.txt"
+    source.write_text(
+        "pdq,quality\n"
+        f"{ORIGINAL},100\n"
+        f"{flipped(ORIGINAL, 20)},90\n"
+        f"{flipped(UNRELATED, 0)},100\n"
+        f"{flipped(ORIGINAL, 5)},10\n"  # low quality: not imported
+    )
+    report = importing.import_pdq_file(
+        store,
+        Digester(deployed.key),
+        Sealer(deployed.key),
+        "police",
+        source,
+        actor="t",
+        category="baseline",
+    )
+    assert (report.added, report.skipped) == (3, {"PDQ quality below 50": 1})
+    store.close()
+    return deployed
+
+
+@pytest.fixture
+def server(deployment: Deployment) -> Iterator[ServerThread]:
+    yield from serve(deployment)
+
+
+def check(server: ServerThread, deployment: Deployment, items: list[dict[str, Any]]) -> Any:
+    status, body, _ = call(
+        server.base, "/v2/check", {"hashes": items}, auth=(deployment.client_id, deployment.secret)
+    )
+    assert status == 200, body
+    return body
+
+
+def test_near_copies_match_with_distance_nearest_first(
+    server: ServerThread, deployment: Deployment
+) -> None:
+    blurred = REFERENCE["blur-a-lot.jpg"]
+    body = check(
+        server,
+        deployment,
+        [
+            {"algorithm": "pdq", "hash": blurred, "quality": 100},
+            {"algorithm": "pdq", "hash": flipped(UNRELATED, 40)},
+            {"algorithm": "pdq", "hash": ORIGINAL, "quality": 30},
+            {"algorithm": "md5", "hash": "0" * 32},
+        ],
+    )
+    first, far, low, exact = body["results"]
+    near = distance(bytes.fromhex(blurred), bytes.fromhex(ORIGINAL))
+    assert first["match"] is True
+    assert [m["distance"] for m in first["matches"]] == sorted(
+        [near, distance(bytes.fromhex(blurred), bytes.fromhex(flipped(ORIGINAL, 20)))]
+    )
+    assert all(m["kind"] == "pdq" and m["action"] == "review" for m in first["matches"])
+    assert first["matches"][0]["match_id"].startswith("m1_")
+    assert far["match"] is False  # 40 bits away: beyond the threshold of 31
+    assert low["match"] is False and "below 50" in low["flag"]
+    assert exact["match"] is False
+
+
+def test_list_threshold_rollback_and_sealing(
+    server: ServerThread, deployment: Deployment, store_url: str
+) -> None:
+    store = deployment.store()
+    (batch,) = [b for b in store.batches() if b.kind == "import"]
+    store.close()
+    at_20 = flipped(ORIGINAL, 20)
+    body = check(server, deployment, [{"algorithm": "pdq", "hash": flipped(at_20, 3)}])
+    assert [m["distance"] for m in body["results"][0]["matches"]] == [3, 17]
+    store = deployment.store()
+    store.rollback_batch(batch.batch_id, actor="t")
+    store.close()
+    server.app.node.follower.refresh()
+    body = check(server, deployment, [{"algorithm": "pdq", "hash": ORIGINAL}])
+    assert body["results"][0]["match"] is False
+    if store_url.startswith("sqlite"):
+        # At rest the hashes are sealed: the database holds no PDQ hash in the clear.
+        raw = Path(store_url.removeprefix("sqlite:///")).read_bytes()
+        for text in (ORIGINAL, at_20, UNRELATED):
+            assert bytes.fromhex(text) not in raw and text.encode() not in raw
+
+
+def test_pdq_lists_refuse_what_they_cannot_hold(deployment: Deployment, tmp_path: Path) -> None:
+    store = deployment.store()
+    store.add_list("nsrl", "NIST", "", actor="t", known_good=True)
+    source = tmp_path / "bad.txt"
+    source.write_text("abc\n")
+    args = (store, Digester(deployment.key), Sealer(deployment.key))
+    with pytest.raises(ImportRejected, match="64 hex"):
+        importing.import_pdq_file(*args, "police", source, actor="t", category="baseline")
+    source.write_text(ORIGINAL + "\n")
+    with pytest.raises(ImportRejected, match="known-good"):
+        importing.import_pdq_file(*args, "nsrl", source, actor="t", category="baseline")
+    with pytest.raises(ImportRejected, match="--category"):
+        importing.import_pdq_file(*args, "police", source, actor="t", category=None)
+    store.close()
