@@ -132,3 +132,26 @@ def test_pdq_lists_refuse_what_they_cannot_hold(deployment: Deployment, tmp_path
     with pytest.raises(ImportRejected, match="--category"):
         importing.import_pdq_file(*args, "police", source, actor="t", category=None)
     store.close()
+
+
+def test_per_list_threshold(server: ServerThread, deployment: Deployment) -> None:
+    from hashcheck.admin import governance
+    from hashcheck.admin.errors import AdminError
+    from hashcheck.admin.operators import Actor, Role
+
+    alice, bob = Actor("alice", Role.APPROVER), Actor("bob", Role.APPROVER)
+    query = [{"algorithm": "pdq", "hash": flipped(flipped(ORIGINAL, 20), 3)}]  # 3 and 17 away
+    store = deployment.store()
+    assert governance.set_pdq_threshold(store, "police", 10, actor=alice).applied
+    server.app.node.follower.refresh()
+    body = check(server, deployment, query)
+    assert [m["distance"] for m in body["results"][0]["matches"]] == [3]
+    widen = governance.set_pdq_threshold(store, "police", 31, actor=alice)
+    assert not widen.applied and widen.proposal is not None  # wider: two operators
+    governance.decide(store, widen.proposal.proposal_id, approve=True, actor=bob)
+    with pytest.raises(AdminError, match="0 to 31"):
+        governance.set_pdq_threshold(store, "police", 40, actor=alice)
+    store.close()
+    server.app.node.follower.refresh()
+    body = check(server, deployment, query)
+    assert [m["distance"] for m in body["results"][0]["matches"]] == [3, 17]

@@ -20,6 +20,8 @@ from hashcheck.catalog.policy import Policy, validate
 from hashcheck.store.interface import Store
 from hashcheck.store.records import BatchRecord, ProposalRecord, RemovalOutcome
 
+MAX_PDQ_THRESHOLD = 31  # the reference's confident-match distance
+
 
 @dataclass(frozen=True)
 class Change:
@@ -91,6 +93,29 @@ def enable_list(store: Store, name: str, *, actor: Actor) -> Change:
         )
     store.set_list_enabled(hash_list.list_id, True, actor=actor.name)
     return Change(True, f"list {name} enabled")
+
+
+def set_pdq_threshold(store: Store, name: str, threshold: int, *, actor: Actor) -> Change:
+    """A list's PDQ threshold, 0-31 (the reference's; beyond it unrelated images match). A
+    wider threshold can only cause false positives: it is under the two-person rule when any
+    severity is; narrowing it is immediate."""
+    actor.require(Role.OPERATOR, "setting a PDQ threshold")
+    if not 0 <= threshold <= MAX_PDQ_THRESHOLD:
+        raise AdminError(f"a PDQ threshold is 0 to {MAX_PDQ_THRESHOLD}, got {threshold}")
+    hash_list = find_list(store, name)
+    if threshold > hash_list.pdq_threshold and policy(store).two_person:
+        return _propose(
+            store,
+            "list.pdq-threshold",
+            str(hash_list.list_id),
+            {"name": name, "value": threshold},
+            f"widening the PDQ threshold of {name} to {threshold}",
+            actor,
+        )
+    changed = store.set_pdq_threshold(hash_list.list_id, threshold, actor=actor.name)
+    return Change(
+        True, f"{name}: PDQ threshold {'set to' if changed else 'is already'} {threshold}"
+    )
 
 
 def disable_list(store: Store, name: str, *, actor: Actor) -> bool:

@@ -57,6 +57,14 @@ def lists_enable(args: argparse.Namespace, settings: Settings) -> int:
     return report_change(change, args.json)
 
 
+def lists_pdq_threshold(args: argparse.Namespace, settings: Settings) -> int:
+    with opened_store(settings) as store:
+        change = governance.set_pdq_threshold(
+            store, args.name, args.threshold, actor=acting(store, settings.operator)
+        )
+    return report_change(change, args.json)
+
+
 def lists_disable(args: argparse.Namespace, settings: Settings) -> int:
     with opened_store(settings) as store:
         changed = governance.disable_list(store, args.name, actor=acting(store, settings.operator))

@@ -153,6 +153,15 @@ def build_parser() -> argparse.ArgumentParser:
         toggle = command(name, handler, text, lsub)
         toggle.add_argument("name")
         toggle.add_argument("--json", action="store_true")
+    lthreshold = command(
+        "pdq-threshold",
+        governing.lists_pdq_threshold,
+        "the Hamming distance up to which a list's PDQ entries match (0-31, default 31)",
+        lsub,
+    )
+    lthreshold.add_argument("name")
+    lthreshold.add_argument("threshold", type=int)
+    lthreshold.add_argument("--json", action="store_true")
     lcoll = command(
         "collisions",
         commands.lists_collisions,

@@ -122,6 +122,10 @@ class Store(abc.ABC):
         """Map (or, with None, unmap) one supplier value; True if anything changed."""
 
     @abc.abstractmethod
+    def set_pdq_threshold(self, list_id: int, threshold: int, *, actor: str) -> bool:
+        """The Hamming distance up to which the list's PDQ entries match; True if changed."""
+
+    @abc.abstractmethod
     def set_list_enabled(self, list_id: int, enabled: bool, *, actor: str) -> bool:
         """Switch matching on a list on or off; True if it changed."""
 

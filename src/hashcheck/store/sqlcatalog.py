@@ -82,6 +82,25 @@ class CatalogQueries(SqlBase):
             HashList(int(r[0]), r[1], r[2], r[3], bool(r[4]), bool(r[5]), int(r[6])) for r in rows
         ]
 
+    def set_pdq_threshold(self, list_id: int, threshold: int, *, actor: str) -> bool:
+        with self._tx(write=True) as cur:
+            row = self._q(
+                cur, "SELECT name, pdq_threshold FROM lists WHERE id = ?", (list_id,)
+            ).fetchone()
+            if row is None:
+                raise NotFound(f"no list with id {list_id}")
+            if int(row[1]) == threshold:
+                return False
+            self._q(cur, "UPDATE lists SET pdq_threshold = ? WHERE id = ?", (threshold, list_id))
+            self._audit(
+                cur,
+                actor,
+                "list.pdq-threshold",
+                row[0],
+                {"before": int(row[1]), "after": threshold},
+            )
+            return True
+
     def set_list_enabled(self, list_id: int, enabled: bool, *, actor: str) -> bool:
         return self._set_enabled("lists", "list", list_id, enabled, actor)
 

@@ -572,6 +572,18 @@ def _apply_list(store: GovernanceQueries, cur: Cursor, p: ProposalRecord, actor:
     store._apply_enabled(cur, "lists", "list", int(p.subject), True, actor)
 
 
+def _apply_threshold(store: GovernanceQueries, cur: Cursor, p: ProposalRecord, actor: str) -> None:
+    value = int(str(p.detail["value"]))
+    row = store._q(cur, "SELECT name, pdq_threshold FROM lists WHERE id = ?", (int(p.subject),))
+    found = row.fetchone()
+    if found is None:
+        raise NotFound(f"no list with id {p.subject}")
+    store._q(cur, "UPDATE lists SET pdq_threshold = ? WHERE id = ?", (value, int(p.subject)))
+    store._audit(
+        cur, actor, "list.pdq-threshold", found[0], {"before": int(found[1]), "after": value}
+    )
+
+
 def _apply_promote(store: GovernanceQueries, cur: Cursor, p: ProposalRecord, actor: str) -> None:
     store._apply_promote(cur, int(p.subject), actor)
 
@@ -587,6 +599,7 @@ def _apply_grant(store: GovernanceQueries, cur: Cursor, p: ProposalRecord, actor
 _APPLY = {
     "category.enable": _apply_category,
     "list.enable": _apply_list,
+    "list.pdq-threshold": _apply_threshold,
     "batch.promote": _apply_promote,
     "policy.set": _apply_policy,
     "grant.add": _apply_grant,
