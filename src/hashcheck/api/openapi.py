@@ -103,7 +103,7 @@ def document(max_batch: int) -> dict[str, Any]:
                                 "type": "array",
                                 "items": {"type": "string", "pattern": "^[0-9a-fA-F]+$"},
                             }
-                            for name in ("md5", "sha1", "sha256")
+                            for name in ("md5", "sha1", "sha256", "pdq")
                         },
                         "only_matches": {
                             "type": "boolean",
@@ -117,8 +117,14 @@ def document(max_batch: int) -> dict[str, Any]:
                                 "type": "object",
                                 "required": ["algorithm", "hash"],
                                 "properties": {
-                                    "algorithm": {"enum": ["md5", "sha1", "sha256"]},
+                                    "algorithm": {"enum": ["md5", "sha1", "sha256", "pdq"]},
                                     "hash": {"type": "string", "pattern": "^[0-9a-fA-F]+$"},
+                                    "quality": {
+                                        "type": "integer",
+                                        "minimum": 0,
+                                        "maximum": 100,
+                                        "description": "pdq only: below 50 it is not matched",
+                                    },
                                 },
                             },
                         },
@@ -132,8 +138,12 @@ def document(max_batch: int) -> dict[str, Any]:
                         "category": {"type": "string"},
                         "severity": {"enum": ["severe", "sensitive", "informational"]},
                         "action": {"enum": ["remove", "review"]},
-                        "kind": {"enum": ["exact"]},
+                        "kind": {"enum": ["exact", "pdq"]},
                         "match_id": {"type": "string"},
+                        "distance": {
+                            "type": "integer",
+                            "description": "pdq only: Hamming distance to the list entry",
+                        },
                         "hold": {
                             "type": "string",
                             "description": "Present while the entry is on hold: why (action "
@@ -215,6 +225,10 @@ def document(max_batch: int) -> dict[str, Any]:
                                     "algorithm": {"type": "string"},
                                     "hash": {"type": "string"},
                                     "match": {"type": "boolean"},
+                                    "flag": {
+                                        "type": "string",
+                                        "description": "why a hash was not matched (low quality)",
+                                    },
                                     "matches": {
                                         "type": "array",
                                         "items": {"$ref": "#/components/schemas/Match"},
