@@ -155,3 +155,46 @@ def test_per_list_threshold(server: ServerThread, deployment: Deployment) -> Non
     server.app.node.follower.refresh()
     body = check(server, deployment, query)
     assert [m["distance"] for m in body["results"][0]["matches"]] == [3, 17]
+
+
+def test_ncmec_pdq_fingerprints_import_with_the_exact_ones(
+    server: ServerThread, deployment: Deployment, tmp_path: Path
+) -> None:
+    blurred = REFERENCE["blur-a-little.jpg"]
+    source = tmp_path / "ncmec.xml"
+    source.write_text(
+        '<?xml version="1.0"?><queryResult xmlns="https://hashsharing.ncmec.org/npo/v2"><images>'
+        "<image><classification>A1</classification><fingerprints>"
+        f"<md5>{'ab' * 16}</md5><pdq>{blurred}</pdq></fingerprints></image>"
+        f"<deletedImage><fingerprints><pdq>{ORIGINAL}</pdq></fingerprints></deletedImage>"
+        "</images></queryResult>"
+    )
+    store = deployment.store()
+    report = importing.import_file(
+        store,
+        Digester(deployment.key),
+        "police",
+        source,
+        actor="t",
+        category_map={"ncmec:A1": "baseline"},
+        sealer=Sealer(deployment.key),
+    )
+    store.close()
+    # One exact and one perceptual entry added; the deleted PDQ left the list atomically.
+    assert (report.added, report.removed) == (2, 1)
+    server.app.node.follower.refresh()
+    body = check(server, deployment, [{"algorithm": "pdq", "hash": ORIGINAL}])
+    distances = [m["distance"] for m in body["results"][0]["matches"]]
+    near = distance(bytes.fromhex(blurred), bytes.fromhex(ORIGINAL))
+    assert distances == sorted([near, 20])  # the blurred copy and the entry 20 bits away
+    store = deployment.store()
+    with pytest.raises(ImportRejected, match="cannot take PDQ"):
+        importing.import_file(
+            store,
+            Digester(deployment.key),
+            "police",
+            source,
+            actor="t",
+            category_map={"ncmec:A1": "baseline"},
+        )
+    store.close()

@@ -15,12 +15,17 @@ from hashcheck.formats.entries import FormatError, LineError, ParsedEntry, Skipp
 from hashcheck.formats.icse import HEADER
 from hashcheck.formats.parsers import detect_format, parse
 from hashcheck.hashes.keyed import Digester
+from hashcheck.hashes.sealing import Sealer
 from hashcheck.store.interface import Store
 from tests.support import Deployment, make_deployment
 
 
 def md5(text: str) -> str:
     return hashlib.md5(text.encode(), usedforsecurity=False).hexdigest()
+
+
+def sha256(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def sha1(text: str) -> str:
@@ -227,7 +232,7 @@ def image(name: str, classification: str = "A1") -> str:
     return (
         f"<image><id>{name}</id><classification>{classification}</classification>"
         f"<fingerprints><md5>{md5(name)}</md5><sha1>{sha1(name).upper()}</sha1>"
-        "<pdna>AAAA</pdna><pdq>ffff</pdq></fingerprints></image>"
+        f"<pdna>AAAA</pdna><pdq>{sha256(name)}</pdq></fingerprints></image>"
     )
 
 
@@ -236,7 +241,7 @@ def deleted(name: str) -> str:
 
 
 def test_ncmec_entries_and_deletions() -> None:
-    from hashcheck.formats.entries import Deletion
+    from hashcheck.formats.entries import Deletion, PdqEntry
 
     data = ncmec(image("a") + image("b", "B2") + deleted("old"))
     assert detect_format(io.BytesIO(data)) == "ncmec"
@@ -249,6 +254,9 @@ def test_ncmec_entries_and_deletions() -> None:
         ("sha1", "ncmec:B2"),
     ]
     assert [d.raw.hex() for d in parsed if isinstance(d, Deletion)] == [md5("old")]
+    # PDQ fingerprints come as perceptual entries (PhotoDNA is left out).
+    perceptual = [(p.bits.hex(), p.category) for p in parsed if isinstance(p, PdqEntry)]
+    assert perceptual == [(sha256("a"), "ncmec:A1"), (sha256("b"), "ncmec:B2")]
 
 
 def test_ncmec_refusals() -> None:
@@ -275,21 +283,22 @@ def test_ncmec_import_applies_deletions(
     opened: Store, deployment: Deployment, tmp_path: Path
 ) -> None:
     digester = Digester(deployment.key)
+    sealer = Sealer(deployment.key)
     first = tmp_path / "first.xml"
     first.write_bytes(ncmec(image("a") + image("old")))
     mapping = {"ncmec:A1": "baseline"}
     report = importing.import_file(
-        opened, digester, "police", first, actor="t", category_map=mapping
+        opened, digester, "police", first, actor="t", category_map=mapping, sealer=sealer
     )
-    assert report.added == 4
+    assert report.added == 6  # MD5, SHA-1 and PDQ of each image
     update = tmp_path / "update.xml"
     update.write_bytes(ncmec(image("b") + deleted("old") + deleted("never listed")))
     report = importing.import_file(
-        opened, digester, "police", update, actor="t", category_map=mapping
+        opened, digester, "police", update, actor="t", category_map=mapping, sealer=sealer
     )
-    assert (report.added, report.deletions_read, report.removed) == (2, 2, 1)
-    # The SHA-1 of "old" stays: the deletion record named only its MD5.
-    assert opened.entry_count() == 5
+    assert (report.added, report.deletions_read, report.removed) == (3, 2, 1)
+    # The SHA-1 and PDQ of "old" stay: the deletion record named only its MD5.
+    assert opened.entry_count() == 8
 
 
 def test_stored_supplier_maps(env_for_cli: dict[str, str], tmp_path: Path) -> None:

@@ -23,9 +23,12 @@ from hashcheck.formats.entries import (
     FormatError,
     LineError,
     ParsedEntry,
+    PdqDeletion,
+    PdqEntry,
     Skipped,
 )
 from hashcheck.formats.parsers import parse
+from hashcheck.formats.pdqlist import MIN_QUALITY as MIN_PDQ_QUALITY
 from hashcheck.formats.pdqlist import parse_pdq
 from hashcheck.hashes.algorithms import EMPTY_FILE_DIGESTS, Algorithm, InvalidHash, parse_hex
 from hashcheck.hashes.keyed import Digester
@@ -34,6 +37,9 @@ from hashcheck.store.interface import REMOVE, DigestBlock, Store
 from hashcheck.store.schema import KNOWN_GOOD
 
 _Block = TypeVar("_Block")
+_Item = ParsedEntry | PdqEntry | EntryRun | LineError | Skipped | Deletion | PdqDeletion
+# Perceptual entries of an import: (category id, keyed digest, sealed hash).
+PdqRows = list[tuple[int, bytes, bytes]]
 CHUNK = 50_000
 SHOWN_ERRORS = 20
 Progress = Callable[[int, int], None]  # (bytes done, bytes in all)
@@ -118,8 +124,12 @@ def import_file(
     progress: Progress | None = None,
     chunk_size: int = CHUNK,
     shadow: bool = False,
+    sealer: Sealer | None = None,
 ) -> ImportReport:
     """Import ``path`` (a file, or hex hashes given one by one) into ``list_name``.
+
+    PDQ fingerprints in the file (NCMEC `<pdq>`) are imported as perceptual entries, sealed
+    with ``sealer``; without one, a file holding them is refused.
 
     A ``shadow`` import lands as a batch whose would-be matches are counted per client but
     not answered until it is promoted (or rolled back).
@@ -154,12 +164,23 @@ def import_file(
     with opened as stream, RunDigester(digester, parallel=size >= PARALLEL_FROM_BYTES) as runs:
         tick = _progress_reader(stream, progress)
         items = _parse(stream, fmt, columns, category_column)
+        pdq_rows: PdqRows = []
         chunks = _keyed_blocks(
-            items, digester, runs, report, default_category, categories, tick, chunk_size
+            items,
+            digester,
+            runs,
+            report,
+            default_category,
+            categories,
+            tick,
+            chunk_size,
+            None if sealer is None or hash_list.known_good else (sealer, pdq_rows),
         )
         checked = _refuse_invalid(chunks, report, skip_invalid)
+        # The blocks are all staged before the write transaction starts, so pdq_rows is
+        # complete by the time the store reads it.
         outcome = store.import_entries(
-            hash_list.list_id, checked, source=source, actor=actor, shadow=shadow
+            hash_list.list_id, checked, source=source, actor=actor, shadow=shadow, pdq=pdq_rows
         )
     report.batch_id, report.added = outcome.batch_id, outcome.added
     report.unchanged = outcome.unchanged
@@ -178,7 +199,7 @@ def _open(path: Path) -> BinaryIO:
 
 def _parse(
     stream: BinaryIO, fmt: str, columns: Mapping[str, str] | None, category_column: str | None
-) -> Iterator[ParsedEntry | EntryRun | LineError | Skipped | Deletion]:
+) -> Iterator[_Item]:
     try:
         if fmt == "nsrl-rds" or (fmt == "auto" and looks_like_rds(stream.read(len(MAGIC)))):
             yield from parse_rds(Path(str(stream.name)))
@@ -197,7 +218,7 @@ def _size(path: Path) -> int:
 
 
 def _keyed_blocks(
-    items: Iterable[ParsedEntry | EntryRun | LineError | Skipped | Deletion],
+    items: Iterable[_Item],
     digester: Digester,
     runs: RunDigester,
     report: ImportReport,
@@ -205,14 +226,35 @@ def _keyed_blocks(
     categories: _Categories,
     tick: Callable[[], None],
     chunk_size: int,
+    perceptual: tuple[Sealer, PdqRows] | None = None,
 ) -> Iterator[DigestBlock]:
-    """Keyed digests grouped by category, in blocks of at most about ``chunk_size``."""
+    """Keyed digests grouped by category, in blocks of at most about ``chunk_size``.
+    Perceptual entries go, sealed, to ``perceptual``'s rows instead (the store adds them in
+    the same transaction)."""
     keyed = {a: digester.for_algorithm(a) for a in Algorithm}
     pending: dict[int, list[bytes]] = {}
     held = 0
     for item in items:
         if isinstance(item, LineError):
             _note_error(report, item)
+            continue
+        if isinstance(item, PdqDeletion):
+            report.deletions_read += 1
+            pending.setdefault(REMOVE, []).append(digester.pdq(item.bits))
+            held += 1
+            continue
+        if isinstance(item, PdqEntry):
+            if perceptual is None:
+                raise ImportRejected("this import cannot take PDQ hashes; nothing was changed")
+            if item.quality is not None and item.quality < MIN_PDQ_QUALITY:
+                reason = f"PDQ quality below {MIN_PDQ_QUALITY}"
+                report.skipped[reason] = report.skipped.get(reason, 0) + 1
+                continue
+            report.entries_read += 1
+            sealer, rows = perceptual
+            digest = digester.pdq(item.bits)
+            category_id = _category_of(item, default_category, categories)
+            rows.append((category_id, digest, sealer.seal(digest, item.bits)))
             continue
         if isinstance(item, Skipped):
             report.skipped[item.reason] = report.skipped.get(item.reason, 0) + 1
@@ -295,7 +337,9 @@ def _no_category() -> ImportRejected:
     )
 
 
-def _category_of(item: ParsedEntry, default_category: int | None, categories: _Categories) -> int:
+def _category_of(
+    item: ParsedEntry | PdqEntry, default_category: int | None, categories: _Categories
+) -> int:
     if item.category is None:
         if default_category is None:
             raise _no_category()
@@ -341,7 +385,7 @@ def remove_file(
 
 
 def _removal_blocks(
-    items: Iterable[ParsedEntry | EntryRun | LineError | Skipped | Deletion],
+    items: Iterable[_Item],
     digester: Digester,
     report: RemovalReport,
 ) -> Iterator[bytes]:
@@ -349,8 +393,10 @@ def _removal_blocks(
     for item in items:
         if isinstance(item, LineError):
             _note_error(report, item)
-        elif isinstance(item, Skipped | Deletion):
+        elif isinstance(item, Skipped | Deletion | PdqDeletion):
             continue
+        elif isinstance(item, PdqEntry):
+            pending.append(digester.pdq(item.bits))
         elif isinstance(item, EntryRun):
             yield b"".join(digester.digest_many(item.algorithm, item.raws()))
         else:

@@ -40,6 +40,7 @@ from hashcheck.auth.basic import parse_basic
 from hashcheck.auth.cache import CredentialCache
 from hashcheck.catalog.policy import PolicyError
 from hashcheck.hashes.keyed import Digester
+from hashcheck.hashes.sealing import Sealer
 from hashcheck.store import errors as store_errors
 from hashcheck.store.interface import Store
 
@@ -49,10 +50,15 @@ MAX_JSON = 65_536
 
 class AdminApi:
     def __init__(
-        self, open_store: Callable[[], Store], digester: Digester, max_upload: int
+        self,
+        open_store: Callable[[], Store],
+        digester: Digester,
+        sealer: Sealer,
+        max_upload: int,
     ) -> None:
         self._open_store = open_store
         self._digester = digester
+        self._sealer = sealer
         self._max_upload = max_upload
         self._credentials = CredentialCache()
         self._credentials_lock = threading.Lock()
@@ -103,7 +109,9 @@ class AdminApi:
         body: dict[str, Any],
         upload: Path | None,
     ) -> adminroutes.Request:
-        return adminroutes.Request(store, actor, self._digester, params, query, body, upload)
+        return adminroutes.Request(
+            store, actor, self._digester, self._sealer, params, query, body, upload
+        )
 
     @contextlib.contextmanager
     def _store(self) -> Iterator[Store]:

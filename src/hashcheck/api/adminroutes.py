@@ -18,6 +18,7 @@ from hashcheck.admin.operators import Actor, Role
 from hashcheck.catalog.model import Grant
 from hashcheck.catalog.policy import SETTINGS
 from hashcheck.hashes.keyed import Digester
+from hashcheck.hashes.sealing import Sealer
 from hashcheck.store.interface import Store
 from hashcheck.store.records import BatchRecord
 
@@ -29,6 +30,7 @@ class Request:
     store: Store
     actor: Actor
     digester: Digester
+    sealer: Sealer
     params: tuple[str, ...]  # path parameters, in order
     query: Mapping[str, str]
     body: Any  # parsed JSON object ({} when there is none)
@@ -216,6 +218,7 @@ def import_upload(r: Request) -> Answer:
         category_column=r.query.get("category_column"),
         skip_invalid=_flag(r.query, "skip_invalid"),
         shadow=_flag(r.query, "shadow"),
+        sealer=r.sealer,
     )
     document = report.as_dict()
     document["source"] = "upload"  # the temporary file's path means nothing to the caller

@@ -224,6 +224,7 @@ def import_(args: argparse.Namespace, settings: Settings) -> int:
                     skip_invalid=args.skip_invalid,
                     progress=bar,
                     shadow=args.shadow,
+                    sealer=Sealer(key),
                 )
         finally:
             bar.finish()

@@ -22,6 +22,17 @@ class ParsedEntry:
 
 
 @dataclass(frozen=True, slots=True)
+class PdqEntry:
+    """A perceptual (PDQ) hash from a list: 32 bytes, the supplier's quality if given, and
+    its category value like `ParsedEntry.category`."""
+
+    line: int
+    bits: bytes
+    quality: int | None = None
+    category: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class EntryRun:
     """Many consecutive valid entries of one algorithm, raw digests packed back to back.
 
@@ -56,6 +67,14 @@ class Deletion:
     line: int
     algorithm: Algorithm
     raw: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class PdqDeletion:
+    """A supplier's record that a perceptual hash must leave the list."""
+
+    line: int
+    bits: bytes
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,8 +1,9 @@
 """NCMEC hash-sharing XML (v2), read as a stream.
 
-`<image>` (and `<video>`) entries yield their `<md5>` and `<sha1>` fingerprints with the
+`<image>` (and `<video>`) entries yield their `<md5>` and `<sha1>` fingerprints (and `<pdq>`,
+where present, as a perceptual entry) with the
 supplier category `ncmec:<classification>`; `<deletedImage>` (and `<deletedVideo>`) records
-yield deletions. PhotoDNA, PDQ and TMK fingerprints are not exact hashes and are left out.
+yield deletions. PhotoDNA and TMK fingerprints are left out.
 Tags are matched without their namespace; DTDs and entities are refused. Pure: reads a
 stream, no storage.
 """
@@ -16,7 +17,15 @@ from typing import BinaryIO
 import defusedxml
 import defusedxml.ElementTree
 
-from hashcheck.formats.entries import Deletion, FormatError, LineError, ParsedEntry
+from hashcheck.formats.entries import (
+    Deletion,
+    FormatError,
+    LineError,
+    ParsedEntry,
+    PdqDeletion,
+    PdqEntry,
+)
+from hashcheck.formats.pdqlist import pdq_bits
 from hashcheck.hashes.algorithms import Algorithm, InvalidHash, parse_hex
 
 _ENTRIES = {"image", "video"}
@@ -32,7 +41,9 @@ def _local(tag: str) -> str:
     return tag.rsplit("}", 1)[-1]
 
 
-def parse_ncmec(stream: BinaryIO) -> Iterator[ParsedEntry | Deletion | LineError]:
+def parse_ncmec(
+    stream: BinaryIO,
+) -> Iterator[ParsedEntry | PdqEntry | Deletion | PdqDeletion | LineError]:
     item = 0
     root_seen = False
     try:
@@ -58,8 +69,9 @@ def parse_ncmec(stream: BinaryIO) -> Iterator[ParsedEntry | Deletion | LineError
 
 def _record(
     item: int, name: str, element: ET.Element
-) -> Iterator[ParsedEntry | Deletion | LineError]:
+) -> Iterator[ParsedEntry | PdqEntry | Deletion | PdqDeletion | LineError]:
     fingerprints: list[tuple[Algorithm, str]] = []
+    perceptual: list[str] = []
     classification = ""
     for child in element.iter():
         tag = _local(child.tag)
@@ -67,14 +79,26 @@ def _record(
             classification = (child.text or "").strip()
         elif tag in _ALGORITHMS:
             fingerprints.append((_ALGORITHMS[tag], (child.text or "").strip()))
+        elif tag == "pdq":
+            perceptual.append(child.text or "")
     deletion = name in _DELETIONS
     if not deletion and not classification:
         yield LineError(item, f"<{name}> without <classification>", "record")
         return
-    if not fingerprints:
+    for text in perceptual:
+        try:
+            bits = pdq_bits(text)
+        except ValueError as exc:
+            yield LineError(item, str(exc), "record")
+            continue
         if deletion:
-            yield LineError(item, f"<{name}> without an MD5 or SHA-1", "record")
-        return  # an image known only by PhotoDNA/PDQ: nothing exact to import
+            yield PdqDeletion(item, bits)
+        else:
+            yield PdqEntry(item, bits, None, f"ncmec:{classification}")
+    if not fingerprints:
+        if deletion and not perceptual:
+            yield LineError(item, f"<{name}> without an MD5, SHA-1 or PDQ", "record")
+        return  # an image known only by PhotoDNA: nothing to import
     for algorithm, value in fingerprints:
         try:
             raw = parse_hex(value, algorithm)

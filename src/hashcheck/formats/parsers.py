@@ -17,6 +17,8 @@ from hashcheck.formats.entries import (
     FormatError,
     LineError,
     ParsedEntry,
+    PdqDeletion,
+    PdqEntry,
     Skipped,
     text_of,
 )
@@ -25,7 +27,7 @@ from hashcheck.formats.ncmec import looks_like_ncmec, parse_ncmec
 from hashcheck.formats.vics import looks_like_vics, parse_vics
 from hashcheck.hashes.algorithms import Algorithm
 
-Item = ParsedEntry | EntryRun | LineError | Skipped | Deletion
+Item = ParsedEntry | PdqEntry | EntryRun | LineError | Skipped | Deletion | PdqDeletion
 FORMATS = ("auto", "plain", "md5sum", "hashdeep", "csv", "icse", "vics", "ncmec")
 _HEXDIGITS = frozenset(b"0123456789abcdefABCDEF")
 _BY_LENGTH = {a.hex_length: a for a in Algorithm}

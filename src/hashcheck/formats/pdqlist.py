@@ -9,21 +9,26 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import BinaryIO
 
-from hashcheck.formats.entries import LineError, Skipped
+from hashcheck.formats.entries import LineError, PdqEntry, Skipped
 
 HEX_LENGTH = 64
 MIN_QUALITY = 50
+
+
+def pdq_bits(text: str) -> bytes:
+    """32 bytes from 64 hex characters; ValueError saying what is wrong otherwise."""
+    text = text.strip()
+    if len(text) != HEX_LENGTH:
+        raise ValueError(f"a PDQ hash is {HEX_LENGTH} hex characters")
+    try:
+        return bytes.fromhex(text)
+    except ValueError:
+        raise ValueError("a PDQ hash is hex") from None
+
+
 _SPLIT = re.compile(r"[,;\s]+")
-
-
-@dataclass(frozen=True, slots=True)
-class PdqEntry:
-    line: int
-    bits: bytes  # 32 bytes
-    quality: int | None
 
 
 def parse_pdq(stream: BinaryIO) -> Iterator[PdqEntry | LineError | Skipped]:
@@ -38,14 +43,10 @@ def parse_pdq(stream: BinaryIO) -> Iterator[PdqEntry | LineError | Skipped]:
         fields = _SPLIT.split(line)
         if fields[0].lower() in ("pdq", "hash") and number == 1:
             continue  # a header line
-        text = fields[0]
-        if len(text) != HEX_LENGTH:
-            yield LineError(number, f"a PDQ hash is {HEX_LENGTH} hex characters")
-            continue
         try:
-            bits = bytes.fromhex(text)
-        except ValueError:
-            yield LineError(number, "a PDQ hash is hex")
+            bits = pdq_bits(fields[0])
+        except ValueError as exc:
+            yield LineError(number, str(exc))
             continue
         quality: int | None = None
         if len(fields) > 1 and fields[1]:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import abc
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from hashcheck.catalog.model import Category, Client, Grant, HashList, Severity
@@ -150,8 +150,11 @@ class Store(abc.ABC):
         source: str,
         actor: str,
         shadow: bool = False,
+        pdq: Sequence[tuple[int, bytes, bytes]] = (),
     ) -> ImportOutcome:
         """Add entries atomically: all become visible at once, or none if anything fails.
+        ``pdq`` adds perceptual entries (category id, keyed digest, sealed hash) in the same
+        transaction; the sequence is read only once every block has been consumed.
 
         Re-importing an entry that is already on the list changes nothing (idempotent).
         Blocks with category `REMOVE` remove those digests in the same transaction; a digest

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import numpy as np
@@ -38,6 +38,7 @@ class EntryQueries(CatalogQueries):
         source: str,
         actor: str,
         shadow: bool = False,
+        pdq: Sequence[tuple[int, bytes, bytes]] = (),
     ) -> ImportOutcome:
         with self._lock:
             staged = self._stage_all(list_id, blocks)
@@ -59,8 +60,12 @@ class EntryQueries(CatalogQueries):
                     batch_id = self._new_batch(cur, list_id, "import", source, actor, shadow=shadow)
                     collisions = self._known_good_collisions(cur, list_id)
                     added = self._insert_staged(cur, list_id, batch_id, removals > 0)
+                    perceptual = {digest: (c, sealed) for c, digest, sealed in pdq}
+                    if perceptual:
+                        added += self._insert_pdq(cur, list_id, batch_id, perceptual)
+                        categories = sorted({*categories, *(c for c, _ in perceptual.values())})
                     removed = self._remove_staged(cur, list_id, batch_id) if removals else 0
-                    unchanged = staged - removals - added
+                    unchanged = staged - removals + len(perceptual) - added
                     self._finish_batch(
                         cur, batch_id, added, unchanged, [c for c in categories if c >= 0]
                     )
@@ -285,24 +290,8 @@ class EntryQueries(CatalogQueries):
         with self._lock, self._tx(write=True) as cur:
             self._require_list(cur, list_id)
             batch_id = self._new_batch(cur, list_id, "import", source, actor, shadow=shadow)
-            cur.executemany(
-                self._sql(
-                    "INSERT INTO entries (list_id, digest, category_id, batch_id) "
-                    "VALUES (?, ?, ?, ?) ON CONFLICT (list_id, digest) DO NOTHING"
-                ),
-                [(list_id, digest, category_id, batch_id) for digest, _ in pairs],
-            )
-            cur.executemany(
-                self._sql(
-                    "INSERT INTO pdq_sealed (entry_id, sealed) SELECT id, ? FROM entries "
-                    "WHERE list_id = ? AND digest = ? AND batch_id = ?"
-                ),
-                [(sealed, list_id, digest, batch_id) for digest, sealed in pairs],
-            )
-            added = int(
-                self._q(
-                    cur, "SELECT COUNT(*) FROM entries WHERE batch_id = ?", (batch_id,)
-                ).fetchone()[0]
+            added = self._insert_pdq(
+                cur, list_id, batch_id, {digest: (category_id, sealed) for digest, sealed in pairs}
             )
             self._finish_batch(cur, batch_id, added, len(pairs) - added, [category_id])
             self._audit(
@@ -319,6 +308,34 @@ class EntryQueries(CatalogQueries):
                 },
             )
         return ImportOutcome(batch_id, added, len(pairs) - added)
+
+    def _insert_pdq(
+        self, cur: Cursor, list_id: int, batch_id: int, rows: dict[bytes, tuple[int, bytes]]
+    ) -> int:
+        """Perceptual entries (keyed digest -> category, sealed hash) into the batch; an entry
+        already on the list is left as it is. Returns how many were added."""
+        cur.executemany(
+            self._sql(
+                "INSERT INTO entries (list_id, digest, category_id, batch_id) "
+                "VALUES (?, ?, ?, ?) ON CONFLICT (list_id, digest) DO NOTHING"
+            ),
+            [(list_id, digest, category, batch_id) for digest, (category, _) in rows.items()],
+        )
+        cur.executemany(
+            self._sql(
+                "INSERT INTO pdq_sealed (entry_id, sealed) SELECT id, ? FROM entries "
+                "WHERE list_id = ? AND digest = ? AND batch_id = ?"
+            ),
+            [(sealed, list_id, digest, batch_id) for digest, (_, sealed) in rows.items()],
+        )
+        return int(
+            self._q(
+                cur,
+                "SELECT COUNT(*) FROM pdq_sealed s JOIN entries e ON e.id = s.entry_id "
+                "WHERE e.batch_id = ?",
+                (batch_id,),
+            ).fetchone()[0]
+        )
 
     def _top_tombstone(self, cur: Cursor) -> int:
         return int(self._q(cur, "SELECT COALESCE(MAX(seq), 0) FROM tombstones").fetchone()[0])
