@@ -114,7 +114,7 @@ def test_csv_detects_columns_and_reports_short_rows() -> None:
 
 
 def test_csv_refusals() -> None:
-    with pytest.raises(FormatError, match="no md5, sha1 or sha256"):
+    with pytest.raises(FormatError, match="no md5, sha1, sha256 or pdq"):
         run(b"name,size\na,1\n", "csv")
     with pytest.raises(FormatError, match="no column"):
         run(b"md5\nx\n", "csv", columns={"md5": "hash"})

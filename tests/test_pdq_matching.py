@@ -198,3 +198,25 @@ def test_ncmec_pdq_fingerprints_import_with_the_exact_ones(
             category_map={"ncmec:A1": "baseline"},
         )
     store.close()
+
+
+def test_csv_pdq_column_beside_exact_ones(
+    server: ServerThread, deployment: Deployment, tmp_path: Path
+) -> None:
+    source = tmp_path / "supplier.csv"
+    shrunk = REFERENCE["shrink-a-lot.jpg"]
+    source.write_text(f"md5;PDQ;cat\n{'cd' * 16};{shrunk};baseline\n;{'zz' * 32};baseline\n")
+    store = deployment.store()
+    args = (store, Digester(deployment.key), "police", source)
+    with pytest.raises(ImportRejected, match="line 3: a PDQ hash is hex"):
+        importing.import_file(
+            *args, actor="t", category_column="cat", sealer=Sealer(deployment.key)
+        )
+    report = importing.import_file(
+        *args, actor="t", category_column="cat", sealer=Sealer(deployment.key), skip_invalid=True
+    )
+    store.close()
+    assert (report.added, report.invalid) == (2, 1)
+    server.app.node.follower.refresh()
+    body = check(server, deployment, [{"algorithm": "pdq", "hash": shrunk}])
+    assert body["results"][0]["matches"][0]["distance"] == 0

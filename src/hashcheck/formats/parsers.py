@@ -24,9 +24,11 @@ from hashcheck.formats.entries import (
 )
 from hashcheck.formats.icse import looks_like_icse, parse_icse
 from hashcheck.formats.ncmec import looks_like_ncmec, parse_ncmec
+from hashcheck.formats.pdqlist import pdq_bits
 from hashcheck.formats.vics import looks_like_vics, parse_vics
 from hashcheck.hashes.algorithms import Algorithm
 
+PDQ_COLUMN = "pdq"
 Item = ParsedEntry | PdqEntry | EntryRun | LineError | Skipped | Deletion | PdqDeletion
 FORMATS = ("auto", "plain", "md5sum", "hashdeep", "csv", "icse", "vics", "ncmec")
 _HEXDIGITS = frozenset(b"0123456789abcdefABCDEF")
@@ -151,7 +153,8 @@ def parse_csv(
     category_column: str | None = None,
 ) -> Iterator[Item]:
     """CSV with a header row. ``columns`` maps algorithm name to header name; by default any
-    header named md5, sha1 or sha256 (any case). The delimiter (`,` `;` tab) is sniffed."""
+    header named md5, sha1, sha256 or pdq (any case). The delimiter (`,` `;` tab) is
+    sniffed. A `pdq` column yields perceptual entries."""
     with text_of(stream) as text:
         yield from _parse_csv_text(text, columns, category_column)
 
@@ -168,17 +171,20 @@ def _parse_csv_text(
     header = next(csv.reader([first], delimiter=delimiter))
     # "SHA-1" (NIST NSRL's header) names the sha1 column too.
     lowered = {name.strip().lower().replace("-", ""): i for i, name in enumerate(header)}
-    wanted = columns or {a.value: a.value for a in Algorithm if a.value in lowered}
-    hash_columns: list[tuple[int, Algorithm]] = []
+    names = [*(a.value for a in Algorithm), PDQ_COLUMN]
+    wanted = columns or {name: name for name in names if name in lowered}
+    hash_columns: list[tuple[int, Algorithm | None]] = []  # None: the PDQ column
     for algorithm_name, column in wanted.items():
-        algorithm = Algorithm.from_name(algorithm_name)
+        algorithm = (
+            None if algorithm_name.lower() == PDQ_COLUMN else Algorithm.from_name(algorithm_name)
+        )
         key = column.strip().lower().replace("-", "")
         if key not in lowered:
             raise FormatError(f"CSV header has no column {column!r}; it has: {', '.join(header)}")
         hash_columns.append((lowered[key], algorithm))
     if not hash_columns:
         raise FormatError(
-            f"CSV header names no md5, sha1 or sha256 column; it has: {', '.join(header)} "
+            f"CSV header names no md5, sha1, sha256 or pdq column; it has: {', '.join(header)} "
             "(map one with --column ALGORITHM=HEADER)"
         )
     category_index: int | None = None
@@ -197,7 +203,7 @@ def _parse_csv_text(
 def _csv_rows(
     reader: Iterator[list[str]],
     header: list[str],
-    hash_columns: list[tuple[int, Algorithm]],
+    hash_columns: list[tuple[int, Algorithm | None]],
     category_index: int | None,
 ) -> Iterator[Item]:
     for row in reader:
@@ -213,6 +219,12 @@ def _csv_rows(
         for index, algorithm in hash_columns:
             token = row[index].strip()
             if not token:
+                continue
+            if algorithm is None:
+                try:
+                    yield PdqEntry(number, pdq_bits(token), None, category)
+                except ValueError as exc:
+                    yield LineError(number, str(exc))
                 continue
             item = _hex_entry(number, token.encode("utf-8", "replace"), algorithm)
             if isinstance(item, ParsedEntry) and category is not None:
