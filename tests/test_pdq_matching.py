@@ -220,3 +220,20 @@ def test_csv_pdq_column_beside_exact_ones(
     server.app.node.follower.refresh()
     body = check(server, deployment, [{"algorithm": "pdq", "hash": shrunk}])
     assert body["results"][0]["matches"][0]["distance"] == 0
+
+
+def test_a_restart_from_index_files_opens_the_pdq_entries_again(
+    deployment: Deployment, tmp_path: Path
+) -> None:
+    from hashcheck.node.runtime import Node
+
+    store = deployment.store()
+    first = Node(store, deployment.key, index_dir=tmp_path / "index").follower
+    first.refresh()
+    restarted = Node(store, deployment.key, index_dir=tmp_path / "index").follower
+    restarted.refresh()
+    assert restarted.generation == first.generation == 1
+    assert restarted.snapshot is not None and len(restarted.snapshot.pdq) == 3
+    ((_, _, found),) = restarted.snapshot.pdq.search(bytes.fromhex(ORIGINAL), 0)
+    assert found == 0
+    store.close()
