@@ -237,3 +237,33 @@ def test_a_restart_from_index_files_opens_the_pdq_entries_again(
     ((_, _, found),) = restarted.snapshot.pdq.search(bytes.fromhex(ORIGINAL), 0)
     assert found == 0
     store.close()
+
+
+def test_shadow_pdq_batches_count_and_do_not_answer(
+    server: ServerThread, deployment: Deployment, tmp_path: Path
+) -> None:
+    source = tmp_path / "shadow.txt"
+    newcomer = REFERENCE["wee.jpg"]
+    source.write_text(newcomer + "\n")
+    store = deployment.store()
+    report = importing.import_pdq_file(
+        store,
+        Digester(deployment.key),
+        Sealer(deployment.key),
+        "police",
+        source,
+        actor="t",
+        category="baseline",
+        shadow=True,
+    )
+    server.app.node.follower.refresh()
+    body = check(server, deployment, [{"algorithm": "pdq", "hash": newcomer}])
+    assert body["results"][0]["match"] is False
+    server.app.node.flusher.flush()
+    (row,) = store.shadow_stats(report.batch_id)
+    assert (row.client_id, row.matched) == ("acme", 1)
+    store.promote_batch(report.batch_id, actor="t")
+    store.close()
+    server.app.node.follower.refresh()
+    body = check(server, deployment, [{"algorithm": "pdq", "hash": newcomer}])
+    assert body["results"][0]["matches"][0]["distance"] == 0

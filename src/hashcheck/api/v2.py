@@ -246,7 +246,8 @@ def check(
                         f"quality {quality} is below {MIN_PDQ_QUALITY}: not matched"
                     )
                 continue
-            near = _pdq_matches(snapshot, view, batch.raws[position])
+            near, would = _pdq_matches(snapshot, view, batch.raws[position])
+            shadowed.extend(would)
             if not near:
                 continue
             answers = [
@@ -281,22 +282,26 @@ def check(
     return Outcome(body, matched_lists, matched_entries, shadowed)
 
 
-def _pdq_matches(snapshot: Snapshot, view: ClientView, bits: bytes) -> list[tuple[Match, int]]:
-    """Granted PDQ entries within their list's threshold, nearest first; a perceptual match
-    always asks for review."""
+def _pdq_matches(
+    snapshot: Snapshot, view: ClientView, bits: bytes
+) -> tuple[list[tuple[Match, int]], list[tuple[int, int]]]:
+    """Granted PDQ entries within their list's threshold, nearest first (a perceptual match
+    always asks for review); and the (entry id, batch id) of shadow would-be matches."""
     lists = snapshot.catalog.lists
     widest = max((item.pdq_threshold for item in lists.values()), default=0)
     hits = snapshot.pdq.search(bits, widest)
-    if not hits:
-        return []
-    found = []
+    found: list[tuple[Match, int]] = []
+    would: list[tuple[int, int]] = []
+    slots = snapshot.catalog.slots
     for entry_id, slot, distance in hits:
-        if slot not in view.slots:
+        if distance > lists[slots[slot].list_id].pdq_threshold:
             continue
-        (match,) = snapshot.visible(view, ((entry_id, slot),))
-        if distance <= lists[match.list_id].pdq_threshold:
+        if slot in view.slots:
+            (match,) = snapshot.visible(view, ((entry_id, slot),))
             found.append((replace(match, action=Action.REVIEW), distance))
-    return found
+        elif slot in view.shadow_slots:
+            would.append((entry_id, slots[slot].batch_id))
+    return found, would
 
 
 def _match(match: Match, match_id: str, kind: str = "exact") -> dict[str, Any]:
