@@ -63,3 +63,17 @@ def store(store_url: str) -> Iterator[Store]:
         yield opened
     finally:
         opened.close()
+
+
+@pytest.fixture(autouse=True)
+def _no_shared_memory_left_behind() -> Iterator[None]:
+    """Nodes with an index folder share their PDQ index through /dev/shm; a test's nodes
+    must not leave theirs behind."""
+    shared = Path("/dev/shm")
+    before = set(shared.glob("hashcheck-*")) if shared.is_dir() else set()
+    yield
+    if shared.is_dir():
+        import shutil
+
+        for folder in set(shared.glob("hashcheck-*")) - before:
+            shutil.rmtree(folder, ignore_errors=True)

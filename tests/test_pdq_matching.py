@@ -267,3 +267,29 @@ def test_shadow_pdq_batches_count_and_do_not_answer(
     server.app.node.follower.refresh()
     body = check(server, deployment, [{"algorithm": "pdq", "hash": newcomer}])
     assert body["results"][0]["matches"][0]["distance"] == 0
+
+
+def test_workers_of_a_node_share_one_pdq_index_in_memory(
+    deployment: Deployment, tmp_path: Path
+) -> None:
+    import numpy as np
+
+    from hashcheck.node.runtime import Node
+
+    store = deployment.store()
+    workers = [Node(store, deployment.key, index_dir=tmp_path / "index") for _ in range(2)]
+    for node in workers:
+        node.follower.refresh()
+    snapshots = [node.follower.snapshot for node in workers]
+    assert all(s is not None and len(s.pdq) == 3 for s in snapshots)
+    folders = list(Path("/dev/shm").glob("hashcheck-*"))
+    (shared,) = [f for f in folders if any(f.iterdir())]
+    assert oct(shared.stat().st_mode & 0o777) == "0o700"
+    (state,) = [p for p in shared.iterdir() if p.is_dir()]
+    assert all(oct(f.stat().st_mode & 0o777) == "0o600" for f in state.glob("*.npy"))
+    for snapshot in snapshots:
+        assert snapshot is not None
+        mapped = snapshot.pdq.entry_ids
+        assert isinstance(mapped, np.memmap)
+        assert Path(str(mapped.filename)).parent == state
+    store.close()

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -40,6 +41,13 @@ class PdqEntries:
 
     def __len__(self) -> int:
         return len(self.entry_ids)
+
+    def arrays(self) -> dict[str, npt.NDArray[Any]]:
+        return {**self.index.arrays(), "entry_ids": self.entry_ids, "slots": self.slots}
+
+    @classmethod
+    def from_arrays(cls, named: dict[str, npt.NDArray[Any]]) -> PdqEntries:
+        return cls(PdqIndex.from_arrays(named), named["entry_ids"], named["slots"])
 
     def search(self, bits: bytes, threshold: int) -> list[PdqHit]:
         """Entries within ``threshold`` of ``bits``, nearest first."""

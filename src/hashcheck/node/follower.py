@@ -20,6 +20,7 @@ from hashcheck.index.exact import EntryBlock, ExactIndex
 from hashcheck.index.perceptual import PdqEntries
 from hashcheck.index.snapshot import Snapshot
 from hashcheck.node.indexfile import Generation, IndexFiles
+from hashcheck.node.pdqshare import PdqShare
 from hashcheck.node.periodic import Periodic
 from hashcheck.store.interface import Store
 from hashcheck.store.records import Changes, EntryRows
@@ -34,6 +35,7 @@ class Follower:
         poll_interval: float = 0.25,
         files: IndexFiles | None = None,
         sealer: Sealer | None = None,
+        pdq_share: PdqShare | None = None,
     ) -> None:
         self._store = store
         self._files = files
@@ -42,6 +44,7 @@ class Follower:
         self._pdq_items: dict[int, tuple[bytes, int]] = {}
         self._pdq_cursor = 0
         self._pdq = PdqEntries.empty()
+        self._pdq_share = pdq_share
         self._snapshot: Snapshot | None = None
         self._slot_of: dict[tuple[int, int, int], int] = {}  # Slot fields -> slot index
         self._slots: list[Slot] = []
@@ -131,7 +134,16 @@ class Follower:
                 changed = True
         self._pdq_cursor = max(self._pdq_cursor, changes.entries_cursor)
         if changed:
-            self._pdq = PdqEntries.build(self._pdq_items)
+            self._pdq = self._pdq_index()
+
+    def _pdq_index(self) -> PdqEntries:
+        """One copy for all the node's workers when shared memory is available."""
+        if self._pdq_share is not None:
+            try:
+                return self._pdq_share.shared(self._pdq_items)
+            except OSError as exc:
+                log.warning("PDQ index not shared (%s); this worker keeps its own copy", exc)
+        return PdqEntries.build(self._pdq_items)
 
     def _apply(self, base: ExactIndex | None, changes: Changes) -> ExactIndex:
         block = self._block(changes.added, changes.catalog.shadow_batches)

@@ -14,6 +14,7 @@ from hashcheck.hashes.matchid import MatchIds
 from hashcheck.hashes.sealing import Sealer
 from hashcheck.node.follower import Follower
 from hashcheck.node.indexfile import IndexFiles
+from hashcheck.node.pdqshare import PdqShare, share_folder
 from hashcheck.node.usage import UsageCounters, UsageFlusher
 from hashcheck.store.interface import Store
 
@@ -37,9 +38,14 @@ class Node:
         self.store_factory = store_factory
         self.digester = Digester(key)
         self.match_ids = MatchIds(key)
-        files = None if index_dir is None else IndexFiles(index_dir, _identity(store, key))
+        files = share = None
+        if index_dir is not None:
+            identity = _identity(store, key)
+            files = IndexFiles(index_dir, identity)
+            folder = share_folder(identity, index_dir)
+            share = None if folder is None else PdqShare(folder)
         self.sealer = Sealer(key)
-        self.follower = Follower(store, poll_interval, files, self.sealer)
+        self.follower = Follower(store, poll_interval, files, self.sealer, share)
         self.counters = UsageCounters()
         self.flusher = UsageFlusher(self.counters, store, stats_flush_interval)
         self.credentials = CredentialCache()

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -77,6 +78,26 @@ class PdqIndex:
     @classmethod
     def from_packed(cls, packed: bytes) -> PdqIndex:
         return cls(words(packed))
+
+    def arrays(self) -> dict[str, npt.NDArray[Any]]:
+        """Every array the index consists of, by name (to place them in shared memory)."""
+        named: dict[str, npt.NDArray[Any]] = {"hashes": self._hashes}
+        for chunk in range(CHUNKS):
+            named[f"values{chunk}"] = self._values[chunk]
+            named[f"positions{chunk}"] = self._positions[chunk]
+            named[f"buckets{chunk}"] = self._buckets[chunk]
+        return named
+
+    @classmethod
+    def from_arrays(cls, named: dict[str, npt.NDArray[Any]]) -> PdqIndex:
+        """The index over arrays `arrays` gave (e.g. mapped from shared memory), unchanged."""
+        index = cls.__new__(cls)
+        index._hashes = named["hashes"]
+        index._values = [named[f"values{c}"] for c in range(CHUNKS)]
+        index._positions = [named[f"positions{c}"] for c in range(CHUNKS)]
+        index._buckets = [named[f"buckets{c}"] for c in range(CHUNKS)]
+        index._prefix_bits = max(8, min(24, len(named["hashes"]).bit_length() - 3))
+        return index
 
     def __len__(self) -> int:
         return len(self._hashes)
