@@ -13,6 +13,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -81,6 +82,23 @@ def answered(port: int, body: bytes, auth: str, deadline: float = 30.0) -> bytes
             return response.body
 
 
+def v2_answer(port: int, auth: str, item: dict[str, str]) -> Any:
+    """The one result for ``item``, once the worker the request lands on is ready."""
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/v2/check",
+        data=json.dumps({"hashes": [item]}).encode(),
+        headers={"Authorization": auth, "Content-Type": "application/json"},
+    )
+    started = time.monotonic()
+    while True:
+        try:
+            with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
+                return json.loads(response.read())["results"][0]
+        except urllib.error.HTTPError as error:
+            # 503 only until the worker the request lands on has loaded its index.
+            assert error.code == 503 and time.monotonic() - started < 30, error.code
+
+
 def test_demo_serves_what_it_prints(
     demo: tuple[int, subprocess.Popen[str]], tmp_path: Path
 ) -> None:
@@ -88,28 +106,19 @@ def test_demo_serves_what_it_prints(
     auth = basic("demo", "demo-secret")
     assert answered(port, TEST_MD5.encode(), auth) == b"true"
     assert answered(port, b"0" * 32, auth) == b"false"
-    request = urllib.request.Request(
-        f"http://127.0.0.1:{port}/v2/check",
-        data=json.dumps(
-            {"hashes": [{"algorithm": "sha1", "hash": "41247e2022c2f4264816f6e3eeef1acee14b6af8"}]}
-        ).encode(),
-        headers={"Authorization": auth, "Content-Type": "application/json"},
-    )
-    started = time.monotonic()
-    while True:
-        try:
-            with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
-                assert json.loads(response.read())["results"][0]["match"] is True
-                break
-        except urllib.error.HTTPError as error:
-            # 503 only until the worker the request lands on has loaded its index.
-            assert error.code == 503 and time.monotonic() - started < 30, error.code
+    sha1 = {"algorithm": "sha1", "hash": "41247e2022c2f4264816f6e3eeef1acee14b6af8"}
+    assert v2_answer(port, auth, sha1)["match"] is True
+    from hashcheck.cli.demo import DEMO_PDQ_QUERY
+
+    near = v2_answer(port, auth, {"algorithm": "pdq", "hash": DEMO_PDQ_QUERY})
+    assert [m["distance"] for m in near["matches"]] == [3]
     process.send_signal(signal.SIGINT)
     assert process.wait(timeout=30) == 0
     stdout = process.stdout.read() if process.stdout else ""
     assert (
         f"curl -u demo:demo-secret --data {TEST_MD5} http://127.0.0.1:{port}/v1/check/md5" in stdout
     )
+    assert '"algorithm": "pdq"' in stdout
     assert (tmp_path / "demo-data" / "hashcheck.db").exists()
 
 
@@ -148,5 +157,5 @@ def test_demo_set_up_completes_an_interrupted_one(tmp_path: Path) -> None:
     demo.prepare(fresh)  # and running it again changes nothing
     other = open_store(fresh.database_url)
     assert [c.client_id for c in other.clients()] == [demo.DEMO_CLIENT]
-    assert other.entry_count() == demo.SYNTHETIC + 2
+    assert other.entry_count() == demo.SYNTHETIC + 3  # MD5, SHA-1, synthetic MD5s and one PDQ
     other.close()

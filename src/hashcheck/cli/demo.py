@@ -11,6 +11,7 @@ from hashcheck.admin import clients, importing
 from hashcheck.admin.setup import initialise
 from hashcheck.config import Settings
 from hashcheck.hashes.keyed import Digester
+from hashcheck.hashes.sealing import Sealer
 from hashcheck.store.errors import AlreadyExists
 from hashcheck.store.open import open_store
 
@@ -18,6 +19,9 @@ DEMO_CLIENT = "demo"
 DEMO_SECRET = "demo-secret"  # noqa: S105 - a published demo credential, for localhost only
 DEMO_LIST = "demo"
 SYNTHETIC = 1000
+# PDQ of the bridge photograph in Meta's PDQ test data, and the same hash 3 bits away.
+DEMO_PDQ = "f8f8f0cee0f4a84f06370a22038f63f0b36e2ed596621e1d33e6b39c4e9c9b22"
+DEMO_PDQ_QUERY = f"{int(DEMO_PDQ, 16) ^ 0b111:064x}"
 TEST_MD5 = "258228aed7b04862fb4f41da4cde67e5"
 TEST_SHA1 = "41247e2022c2f4264816f6e3eeef1acee14b6af8"
 
@@ -56,6 +60,17 @@ def prepare(settings: Settings) -> None:
             importing.import_file(
                 store, Digester(key), DEMO_LIST, path, actor="demo", category="baseline"
             )
+            perceptual = Path(folder) / "demo-pdq.txt"
+            perceptual.write_text(DEMO_PDQ + "\n", encoding="ascii")
+            importing.import_pdq_file(
+                store,
+                Digester(key),
+                Sealer(key),
+                DEMO_LIST,
+                perceptual,
+                actor="demo",
+                category="baseline",
+            )
         with contextlib.suppress(AlreadyExists):
             clients.add_client(
                 store, "Demo client", actor="demo", client_id=DEMO_CLIENT, secret=DEMO_SECRET
@@ -76,5 +91,8 @@ Try it (a listed hash answers true, any other false):
   curl -u {auth} --data d41d8cd98f00b204e9800998ecf8427f {base_url}/v1/check/md5
   curl -u {auth} -H 'content-type: application/json' \\
        --data '{{"hashes": [{{"algorithm": "sha1", "hash": "{TEST_SHA1}"}}]}}' {base_url}/v2/check
+A perceptual (PDQ) hash 3 bits away from the demo list's one matches with its distance:
+  curl -u {auth} -H 'content-type: application/json' \\
+       --data '{{"hashes": [{{"algorithm": "pdq", "hash": "{DEMO_PDQ_QUERY}"}}]}}' {base_url}/v2/check
 Readiness: curl {base_url}/readyz      Stop: Ctrl-C
 """
