@@ -7,6 +7,7 @@ printed as one clear line on stderr, never as a traceback.
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -19,10 +20,9 @@ from hashcheck.admin.errors import (
     UnknownName,
 )
 from hashcheck.catalog.policy import PolicyError
-from hashcheck.cli import commands, governing
 from hashcheck.cli.exitcodes import ExitCode
 from hashcheck.config import Settings, SettingsError
-from hashcheck.formats.parsers import FORMATS
+from hashcheck.formats.names import FORMATS
 from hashcheck.hashes.keyfile import KeyFileError
 from hashcheck.store.errors import (
     AlreadyExists,
@@ -35,6 +35,9 @@ from hashcheck.store.errors import (
 )
 
 Handler = Callable[[argparse.Namespace, Settings], int]
+# Handlers are named "module.function" (a module of hashcheck.cli) and imported only when their
+# command runs: `hashcheck hash` must work in a client-only install without the server's
+# dependencies.
 # NSRL RDS is an SQLite database, opened by path rather than parsed as a stream; PDQ lists
 # (perceptual hashes) are never auto-detected: 64 hex characters could also be SHA-256.
 IMPORT_FORMATS = [*FORMATS, "nsrl-rds", "pdq"]
@@ -69,16 +72,24 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     def command(
-        name: str, handler: Handler, help_text: str, into: argparse._SubParsersAction[_Parser] = sub
+        name: str, handler: str, help_text: str, into: argparse._SubParsersAction[_Parser] = sub
     ) -> _Parser:
         p = into.add_parser(name, help=help_text, description=help_text, parents=[common])
         p.set_defaults(handler=handler)
         return p
 
-    command("init", commands.init, "create the list key and the database schema (safe to repeat)")
-    command("migrate", commands.migrate, "bring the database schema up to date")
+    command("init", "commands.init", "create the list key and the database schema (safe to repeat)")
+    command("migrate", "commands.migrate", "bring the database schema up to date")
+    hashes = command(
+        "hash",
+        "hashing.hash_files",
+        "MD5, SHA-1, SHA-256 (one read per file) and PDQ of images; nothing is sent anywhere",
+    )
+    hashes.add_argument("files", nargs="+", metavar="FILE")
+    hashes.add_argument("--json", action="store_true", help="one JSON object per line")
+    hashes.add_argument("--no-pdq", action="store_true", help="skip the perceptual hash")
 
-    serve = command("serve", commands.serve, "run the HTTP service")
+    serve = command("serve", "commands.serve", "run the HTTP service")
     serve.add_argument("--host", help="listen address (HASHCHECK_HOST, default 127.0.0.1)")
     serve.add_argument("--port", type=int, help="listen port (HASHCHECK_PORT, default 8080)")
     serve.add_argument(
@@ -92,7 +103,9 @@ def build_parser() -> argparse.ArgumentParser:
     csub = clients.add_subparsers(
         dest="action", required=True, metavar="ACTION", parser_class=_Parser
     )
-    add = command("add", commands.clients_add, "add a client; prints its id and secret once", csub)
+    add = command(
+        "add", "commands.clients_add", "add a client; prints its id and secret once", csub
+    )
     add.add_argument("name", help="a name for people, e.g. the hosting company")
     add.add_argument("--id", dest="client_id", help="client id (default: generated)")
     add.add_argument("--json", action="store_true", help="print id and secret as JSON")
@@ -101,21 +114,21 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="start with no grants instead of the baseline category of every list",
     )
-    lst = command("list", commands.clients_list, "list clients and their grants", csub)
+    lst = command("list", "commands.clients_list", "list clients and their grants", csub)
     lst.add_argument("--json", action="store_true")
     for name, handler, text in (
-        ("disable", commands.clients_disable, "refuse a client's requests (within a second)"),
-        ("enable", commands.clients_enable, "accept a disabled client's requests again"),
+        ("disable", "commands.clients_disable", "refuse a client's requests (within a second)"),
+        ("enable", "commands.clients_enable", "accept a disabled client's requests again"),
     ):
         command(name, handler, text, csub).add_argument("client_id")
     rotate = command(
-        "rotate", commands.clients_rotate, "issue a new secret; the old one stops working", csub
+        "rotate", "commands.clients_rotate", "issue a new secret; the old one stops working", csub
     )
     rotate.add_argument("client_id")
     rotate.add_argument("--json", action="store_true")
     for name, handler, text in (
-        ("grant", commands.clients_grant, "let a client check a list/category"),
-        ("revoke", commands.clients_revoke, "take a grant away"),
+        ("grant", "commands.clients_grant", "let a client check a list/category"),
+        ("revoke", "commands.clients_revoke", "take a grant away"),
     ):
         g = command(name, handler, text, csub)
         g.add_argument("client_id")
@@ -135,7 +148,7 @@ def build_parser() -> argparse.ArgumentParser:
     lsub = lists.add_subparsers(
         dest="action", required=True, metavar="ACTION", parser_class=_Parser
     )
-    ladd = command("add", commands.lists_add, "create a list", lsub)
+    ladd = command("add", "commands.lists_add", "create a list", lsub)
     ladd.add_argument("name")
     ladd.add_argument("--supplier", required=True, help="who delivers it")
     ladd.add_argument("--description", default="")
@@ -144,18 +157,18 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="an allowlist (NSRL, CMS core files): its hashes never match, on any list",
     )
-    llist = command("list", commands.lists_list, "show lists with entry counts", lsub)
+    llist = command("list", "commands.lists_list", "show lists with entry counts", lsub)
     llist.add_argument("--json", action="store_true")
     for name, handler, text in (
-        ("enable", governing.lists_enable, "let a disabled list match again (two-person rule)"),
-        ("disable", governing.lists_disable, "stop a list matching for anyone (at once)"),
+        ("enable", "governing.lists_enable", "let a disabled list match again (two-person rule)"),
+        ("disable", "governing.lists_disable", "stop a list matching for anyone (at once)"),
     ):
         toggle = command(name, handler, text, lsub)
         toggle.add_argument("name")
         toggle.add_argument("--json", action="store_true")
     lthreshold = command(
         "pdq-threshold",
-        governing.lists_pdq_threshold,
+        "governing.lists_pdq_threshold",
         "the Hamming distance up to which a list's PDQ entries match (0-31, default 31)",
         lsub,
     )
@@ -164,7 +177,7 @@ def build_parser() -> argparse.ArgumentParser:
     lthreshold.add_argument("--json", action="store_true")
     lcoll = command(
         "collisions",
-        commands.lists_collisions,
+        "commands.lists_collisions",
         "entries that never match because a known-good list has them too",
         lsub,
     )
@@ -177,14 +190,14 @@ def build_parser() -> argparse.ArgumentParser:
     ssub = suppliers.add_subparsers(
         dest="action", required=True, metavar="ACTION", parser_class=_Parser
     )
-    smap = command("map", commands.suppliers_map, "map one supplier value onto a category", ssub)
+    smap = command("map", "commands.suppliers_map", "map one supplier value onto a category", ssub)
     smap.add_argument("supplier", help="as given to `lists add --supplier`")
     smap.add_argument("value", help="the supplier's value, e.g. vics:1, baseline:yes, ncmec:A1")
     smap.add_argument("category")
-    sunmap = command("unmap", commands.suppliers_unmap, "forget one supplier value", ssub)
+    sunmap = command("unmap", "commands.suppliers_unmap", "forget one supplier value", ssub)
     sunmap.add_argument("supplier")
     sunmap.add_argument("value")
-    sshow = command("show", commands.suppliers_show, "a supplier's category map", ssub)
+    sshow = command("show", "commands.suppliers_show", "a supplier's category map", ssub)
     sshow.add_argument("supplier")
     sshow.add_argument("--format", default="table", choices=["table", "json", "csv"])
 
@@ -194,25 +207,28 @@ def build_parser() -> argparse.ArgumentParser:
     bsub = batches.add_subparsers(
         dest="action", required=True, metavar="ACTION", parser_class=_Parser
     )
-    blist = command("list", commands.batches_list, "the newest batches first", bsub)
+    blist = command("list", "commands.batches_list", "the newest batches first", bsub)
     blist.add_argument("--list", dest="list_name", help="one list")
     blist.add_argument("--limit", type=int, default=50)
     blist.add_argument("--format", default="table", choices=["table", "json", "csv"])
     brollback = command(
-        "rollback", commands.batches_rollback, "remove what an import added (within a second)", bsub
+        "rollback",
+        "commands.batches_rollback",
+        "remove what an import added (within a second)",
+        bsub,
     )
     brollback.add_argument("batch_id", type=int)
     brollback.add_argument("--json", action="store_true")
     bpromote = command(
         "promote",
-        governing.batches_promote,
+        "governing.batches_promote",
         "let a shadow batch's entries answer (two-person rule for below-severe categories)",
         bsub,
     )
     bpromote.add_argument("batch_id", type=int)
     bpromote.add_argument("--json", action="store_true")
     bshow = command(
-        "show", governing.batches_show, "one batch, with its shadow would-be matches", bsub
+        "show", "governing.batches_show", "one batch, with its shadow would-be matches", bsub
     )
     bshow.add_argument("batch_id", type=int)
     bshow.add_argument("--json", action="store_true")
@@ -223,80 +239,80 @@ def build_parser() -> argparse.ArgumentParser:
             dest="action", required=True, metavar="ACTION", parser_class=_Parser
         )
 
-    def listing(into: argparse._SubParsersAction[_Parser], handler: Handler, text: str) -> _Parser:
+    def listing(into: argparse._SubParsersAction[_Parser], handler: str, text: str) -> _Parser:
         p = command("list", handler, text, into)
         p.add_argument("--format", default="table", choices=["table", "json", "csv"])
         return p
 
     cats = group("categories", "categories, their severity, and switching them on or off")
-    listing(cats, governing.categories_list, "categories with severity and status")
+    listing(cats, "governing.categories_list", "categories with severity and status")
     for name, handler, text in (
-        ("enable", governing.categories_enable, "let a category match (two-person rule)"),
-        ("disable", governing.categories_disable, "stop a category matching (at once)"),
+        ("enable", "governing.categories_enable", "let a category match (two-person rule)"),
+        ("disable", "governing.categories_disable", "stop a category matching (at once)"),
     ):
         toggle = command(name, handler, text, cats)
         toggle.add_argument("name")
         toggle.add_argument("--json", action="store_true")
 
     holds = group("holds", "entries the prevalence alarm put on hold")
-    listing(holds, governing.holds_list, "holds, newest first").add_argument(
+    listing(holds, "governing.holds_list", "holds, newest first").add_argument(
         "--state", choices=["open", "released"]
     )
-    hrelease = command("release", governing.holds_release, "let a held entry answer again", holds)
+    hrelease = command("release", "governing.holds_release", "let a held entry answer again", holds)
     hrelease.add_argument("entry_id", type=int)
 
     disp = group("disputes", "clients' disputes of matches")
-    listing(disp, governing.disputes_list, "disputes, newest first").add_argument(
+    listing(disp, "governing.disputes_list", "disputes, newest first").add_argument(
         "--state", choices=["open", "upheld", "rejected"]
     )
-    dshow = command("show", governing.disputes_show, "one dispute with its notes (JSON)", disp)
+    dshow = command("show", "governing.disputes_show", "one dispute with its notes (JSON)", disp)
     dshow.add_argument("dispute_id", type=int)
-    dcomment = command("comment", governing.disputes_comment, "add a note to a dispute", disp)
+    dcomment = command("comment", "governing.disputes_comment", "add a note to a dispute", disp)
     dcomment.add_argument("dispute_id", type=int)
     dcomment.add_argument("text")
     for name, handler, text in (
-        ("uphold", governing.disputes_uphold, "the match was wrong: retract the entry"),
-        ("reject", governing.disputes_reject, "the match stands"),
+        ("uphold", "governing.disputes_uphold", "the match was wrong: retract the entry"),
+        ("reject", "governing.disputes_reject", "the match stands"),
     ):
         decide = command(name, handler, text, disp)
         decide.add_argument("dispute_id", type=int)
         decide.add_argument("--reason", required=True, help="recorded, and shown to the client")
 
     props = group("proposals", "changes waiting for a second operator (two-person rule)")
-    listing(props, governing.proposals_list, "proposals, newest first").add_argument(
+    listing(props, "governing.proposals_list", "proposals, newest first").add_argument(
         "--state", choices=["open", "approved", "rejected"]
     )
     for name, handler, text in (
-        ("approve", governing.proposals_approve, "approve and carry out (not your own)"),
-        ("reject", governing.proposals_reject, "turn a proposal down"),
+        ("approve", "governing.proposals_approve", "approve and carry out (not your own)"),
+        ("reject", "governing.proposals_reject", "turn a proposal down"),
     ):
         command(name, handler, text, props).add_argument("proposal_id", type=int)
 
     pol = group("policy", "governance settings shared by every node")
     command(
-        "show", governing.policy_show, "every policy value and what it means", pol
+        "show", "governing.policy_show", "every policy value and what it means", pol
     ).add_argument("--format", default="table", choices=["table", "json", "csv"])
-    pset = command("set", governing.policy_set, "change one policy value", pol)
+    pset = command("set", "governing.policy_set", "change one policy value", pol)
     pset.add_argument("name")
     pset.add_argument("value")
     pset.add_argument("--json", action="store_true")
 
     ops = group("operators", "operator accounts (named, with roles) for the CLI and admin API")
-    oadd = command("add", governing.operators_add, "add an account; prints its secret once", ops)
+    oadd = command("add", "governing.operators_add", "add an account; prints its secret once", ops)
     oadd.add_argument("name")
     oadd.add_argument("--role", required=True, choices=["viewer", "operator", "approver"])
     oadd.add_argument("--json", action="store_true")
-    listing(ops, governing.operators_list, "operator accounts")
+    listing(ops, "governing.operators_list", "operator accounts")
     for name, handler, text in (
-        ("disable", governing.operators_disable, "lock an account out"),
-        ("enable", governing.operators_enable, "let a disabled account act again"),
+        ("disable", "governing.operators_disable", "lock an account out"),
+        ("enable", "governing.operators_enable", "let a disabled account act again"),
     ):
         command(name, handler, text, ops).add_argument("name")
-    orotate = command("rotate", governing.operators_rotate, "issue a new admin API secret", ops)
+    orotate = command("rotate", "governing.operators_rotate", "issue a new admin API secret", ops)
     orotate.add_argument("name")
     orotate.add_argument("--json", action="store_true")
 
-    imp = command("import", commands.import_, "import a list file (atomic, idempotent)")
+    imp = command("import", "commands.import_", "import a list file (atomic, idempotent)")
     imp.add_argument("list_name", metavar="LIST")
     imp.add_argument("file", type=Path, nargs="?", metavar="FILE")
     imp.add_argument(
@@ -339,7 +355,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     imp.add_argument("--json", action="store_true", help="print the summary as JSON")
 
-    rem = command("remove", commands.remove, "remove entries from a list, by file or by hash")
+    rem = command("remove", "commands.remove", "remove entries from a list, by file or by hash")
     rem.add_argument("list_name", metavar="LIST")
     rem.add_argument("file", type=Path, nargs="?", metavar="FILE")
     rem.add_argument("--hash", dest="hashes", action="append", default=[], help="repeatable")
@@ -347,13 +363,15 @@ def build_parser() -> argparse.ArgumentParser:
     rem.add_argument("--skip-invalid", action="store_true")
     rem.add_argument("--json", action="store_true")
 
-    stats = command("stats", commands.stats, "hashes checked and matched per client, list and day")
+    stats = command(
+        "stats", "commands.stats", "hashes checked and matched per client, list and day"
+    )
     stats.add_argument("--client", help="one client id")
     stats.add_argument("--list", dest="list_name", help="one list")
     stats.add_argument("--since", help="first day, YYYY-MM-DD")
     stats.add_argument("--format", default="table", choices=["table", "json", "csv"])
 
-    audit = command("audit", commands.audit, "who changed what and when, newest first")
+    audit = command("audit", "commands.audit", "who changed what and when, newest first")
     audit.add_argument("--actor", help="one operator")
     audit.add_argument("--action", help="an action or its prefix, e.g. client or list.import")
     audit.add_argument("--since", help="first day (YYYY-MM-DD) or time, UTC")
@@ -372,8 +390,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             port=getattr(args, "port", None),
             workers=getattr(args, "workers", None),
         )
-        handler: Handler = args.handler
-        return handler(args, settings)
+        return _handler(args.handler)(args, settings)
     except SettingsError as exc:
         return _fail(ExitCode.CONFIG, str(exc))
     except (UnknownName, NotFound, Gone) as exc:
@@ -396,6 +413,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _fail(ExitCode.REJECTED, str(exc))
     except KeyboardInterrupt:
         return _fail(ExitCode.INTERNAL, "interrupted; nothing partial was committed")
+
+
+def _handler(name: str) -> Handler:
+    module, _, function = name.partition(".")
+    found: Handler = getattr(importlib.import_module(f"hashcheck.cli.{module}"), function)
+    return found
 
 
 def _fail(code: ExitCode, message: str) -> int:

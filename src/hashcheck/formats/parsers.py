@@ -23,6 +23,7 @@ from hashcheck.formats.entries import (
     text_of,
 )
 from hashcheck.formats.icse import looks_like_icse, parse_icse
+from hashcheck.formats.names import FORMATS
 from hashcheck.formats.ncmec import looks_like_ncmec, parse_ncmec
 from hashcheck.formats.pdqlist import pdq_bits
 from hashcheck.formats.vics import looks_like_vics, parse_vics
@@ -30,7 +31,6 @@ from hashcheck.hashes.algorithms import Algorithm
 
 PDQ_COLUMN = "pdq"
 Item = ParsedEntry | PdqEntry | EntryRun | LineError | Skipped | Deletion | PdqDeletion
-FORMATS = ("auto", "plain", "md5sum", "hashdeep", "csv", "icse", "vics", "ncmec")
 _HEXDIGITS = frozenset(b"0123456789abcdefABCDEF")
 _BY_LENGTH = {a.hex_length: a for a in Algorithm}
 _SNIFF_BYTES = 64 * 1024
