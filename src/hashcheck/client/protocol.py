@@ -1,0 +1,120 @@
+"""The wire side shared by the sync and async clients: building requests, reading answers
+strictly, and deciding what to retry. No I/O here.
+
+Anything unexpected in an answer — a status, a missing field, a different number of results,
+a body other than exactly `true`/`false` on the legacy API — makes the affected hashes
+indeterminate, never clean.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from hashcheck.client.results import Match, Outcome, Result, indeterminate
+
+HEX_LENGTHS = {"md5": 32, "sha1": 40, "sha256": 64, "pdq": 64}
+RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+MAX_RETRY_AFTER = 60.0
+
+
+@dataclass(frozen=True)
+class Policy:
+    """Retries with exponential backoff and full jitter, honouring Retry-After."""
+
+    retries: int = 3
+    backoff: float = 0.5
+    cap: float = 10.0
+
+    def delay(self, attempt: int, retry_after: str | None) -> float:
+        if retry_after is not None:
+            try:
+                return min(max(float(retry_after), 0.0), MAX_RETRY_AFTER)
+            except ValueError:
+                pass  # an HTTP date or nonsense: fall back to backoff
+        return random.uniform(0, min(self.cap, self.backoff * 2**attempt))  # noqa: S311 - jitter
+
+
+def normalise(items: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
+    """(algorithm, lower-case hex); ValueError for a malformed item (a caller's bug, raised
+    before anything is sent)."""
+    checked = []
+    for algorithm, value in items:
+        name = algorithm.lower()
+        text = value.strip().lower()
+        if name not in HEX_LENGTHS:
+            raise ValueError(f"unknown algorithm {algorithm!r}; use {', '.join(HEX_LENGTHS)}")
+        if len(text) != HEX_LENGTHS[name] or any(c not in "0123456789abcdef" for c in text):
+            raise ValueError(f"{name} hash must be {HEX_LENGTHS[name]} hex characters")
+        checked.append((name, text))
+    return checked
+
+
+def batches(items: list[tuple[str, str]], size: int) -> list[list[tuple[str, str]]]:
+    return [items[i : i + size] for i in range(0, len(items), size)]
+
+
+def v2_body(items: list[tuple[str, str]]) -> dict[str, Any]:
+    return {"hashes": [{"algorithm": a, "hash": h} for a, h in items]}
+
+
+def read_v2(items: list[tuple[str, str]], status: int, document: Any) -> list[Result]:
+    if status != 200:
+        message = _error_message(document)
+        return indeterminate(items, f"HTTP {status}: {message}")
+    try:
+        results = document["results"]
+        if not isinstance(results, list) or len(results) != len(items):
+            return indeterminate(items, "the answer does not have one result per hash")
+        return [_result(item, answer) for item, answer in zip(items, results, strict=True)]
+    except (KeyError, TypeError, ValueError) as exc:
+        return indeterminate(items, f"unexpected answer from the service: {exc!r}")
+
+
+def _result(item: tuple[str, str], answer: Any) -> Result:
+    algorithm, text = item
+    if answer["algorithm"] != algorithm or answer["hash"] != text:
+        raise ValueError("results out of order")
+    matched = answer["match"]
+    if not isinstance(matched, bool):
+        raise TypeError('"match" is not a boolean')
+    if not matched:
+        flag = answer.get("flag")
+        if flag is not None:  # e.g. a PDQ hash of too low quality: not checked
+            return Result(algorithm, text, Outcome.INDETERMINATE, reason=str(flag))
+        return Result(algorithm, text, Outcome.NO_MATCH)
+    matches = tuple(
+        Match(
+            list=m["list"],
+            category=m["category"],
+            severity=m["severity"],
+            action=m["action"],
+            kind=m["kind"],
+            match_id=m["match_id"],
+            distance=m.get("distance"),
+            hold=m.get("hold"),
+        )
+        for m in answer["matches"]
+    )
+    if not matches:
+        raise ValueError("a match without matches")
+    return Result(algorithm, text, Outcome.MATCH, matches)
+
+
+def read_legacy(item: tuple[str, str], status: int, body: bytes) -> Result:
+    algorithm, text = item
+    if status == 200 and body == b"true":
+        return Result(algorithm, text, Outcome.MATCH)
+    if status == 200 and body == b"false":
+        return Result(algorithm, text, Outcome.NO_MATCH)
+    shown = body[:80].decode("utf-8", "replace").strip()
+    return Result(algorithm, text, Outcome.INDETERMINATE, reason=f"HTTP {status}: {shown!r}")
+
+
+def _error_message(document: Any) -> str:
+    try:
+        return str(document["error"]["message"])
+    except (KeyError, TypeError):
+        return "no error message"

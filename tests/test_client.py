@@ -1,0 +1,187 @@
+"""The client SDK against a real server: three outcomes, never an error read as clean; retries
+with Retry-After; batch splitting; the async client; and a client-only install."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import socket
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import uvicorn
+
+from hashcheck.admin import importing
+from hashcheck.client import AsyncHashcheckClient, HashcheckClient, Outcome
+from hashcheck.hashes.keyed import Digester
+from tests.support import Deployment, ServerThread, make_deployment, serve
+
+LISTED = hashlib.md5(b"listed", usedforsecurity=False).hexdigest()
+CLEAN = hashlib.md5(b"clean", usedforsecurity=False).hexdigest()
+SERVER_ONLY = (
+    "numpy",
+    "orjson",
+    "uvicorn",
+    "ijson",
+    "defusedxml",
+    "psycopg",
+    "cryptography",
+    "PIL",
+)
+
+
+@pytest.fixture
+def deployment(sqlite_url: str, tmp_path: Path) -> Deployment:
+    deployed = make_deployment(sqlite_url, tmp_path)
+    store = deployed.store()
+    source = tmp_path / "police.txt"
+    source.write_text(LISTED + "\n")
+    importing.import_file(
+        store, Digester(deployed.key), "police", source, actor="t", category="baseline"
+    )
+    store.close()
+    return deployed
+
+
+@pytest.fixture
+def server(deployment: Deployment) -> Iterator[ServerThread]:
+    yield from serve(deployment)
+
+
+def client(server: ServerThread, deployment: Deployment, **options: Any) -> HashcheckClient:
+    return HashcheckClient(
+        server.base, deployment.client_id, deployment.secret, backoff=0.01, **options
+    )
+
+
+def test_three_outcomes_over_v2_and_legacy(server: ServerThread, deployment: Deployment) -> None:
+    with client(server, deployment, max_batch=3) as api:
+        items = [("md5", LISTED), ("md5", CLEAN.upper()), *[("sha1", "ab" * 20)] * 5]
+        results = api.check(items)  # seven hashes in three requests
+        assert [r.outcome for r in results] == [Outcome.MATCH] + [Outcome.NO_MATCH] * 6
+        (match,) = results[0].matches
+        assert (match.list, match.category, match.action, match.kind) == (
+            "police",
+            "baseline",
+            "remove",
+            "exact",
+        )
+        assert results[1].hash == CLEAN and results[1].clean and not results[0].clean
+        assert api.check_legacy("md5", LISTED).matched
+        assert api.check_legacy("md5", CLEAN).clean
+        with pytest.raises(ValueError, match="32 hex"):
+            api.check_one("md5", "abc")
+    wrong = HashcheckClient(server.base, deployment.client_id, "wrong", backoff=0.01)
+    denied = wrong.check_one("md5", LISTED)
+    assert denied.outcome is Outcome.INDETERMINATE and "401" in (denied.reason or "")
+    assert wrong.check_legacy("md5", LISTED).outcome is Outcome.INDETERMINATE
+    wrong.close()
+
+
+def test_an_unreachable_service_is_never_clean() -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]  # nothing listens here once closed
+    with HashcheckClient(f"http://127.0.0.1:{port}", "a", "b", retries=2, backoff=0.01) as api:
+        result = api.check_one("md5", LISTED)
+    assert result.outcome is Outcome.INDETERMINATE and "cannot reach" in (result.reason or "")
+
+
+class Flaky:
+    """A stand-in for a rate-limiting proxy in front of the service: answers 429 with
+    Retry-After a given number of times, then a fixed body."""
+
+    def __init__(self, failures: int, final_status: int, final_body: bytes) -> None:
+        self.failures = failures
+        self.final = (final_status, final_body)
+        self.requests = 0
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        while (await receive()).get("more_body"):
+            pass
+        self.requests += 1
+        if self.requests <= self.failures:
+            status, body, headers = 429, b"slow down", [(b"retry-after", b"0")]
+        else:
+            status, body = self.final
+            headers = []
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+
+@pytest.fixture
+def flaky_server() -> Iterator[tuple[str, Flaky]]:
+    answer = {
+        "version": 1,
+        "checked": 1,
+        "results": [{"algorithm": "md5", "hash": LISTED, "match": False, "matches": []}],
+    }
+    app = Flaky(2, 200, json.dumps(answer).encode())
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(16)
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]})
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}", app
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
+        sock.close()
+
+
+def test_retries_honour_retry_after_and_odd_bodies_are_indeterminate(
+    flaky_server: tuple[str, Flaky],
+) -> None:
+    base, app = flaky_server
+    with HashcheckClient(base, "a", "b", retries=3, backoff=5.0) as api:
+        # Backoff alone would wait seconds; Retry-After: 0 makes the retries immediate.
+        assert api.check_one("md5", LISTED).clean
+        assert app.requests == 3
+        app.failures, app.requests, app.final = 0, 0, (200, b"TRUE ")
+        odd = api.check_legacy("md5", LISTED)
+        assert odd.outcome is Outcome.INDETERMINATE and "TRUE" in (odd.reason or "")
+        app.final = (200, b'{"results": []}')
+        short = api.check_one("md5", LISTED)
+        assert short.outcome is Outcome.INDETERMINATE and "one result per hash" in (
+            short.reason or ""
+        )
+        app.failures, app.requests = 10, 0
+        gave_up = api.check_one("md5", LISTED)
+        assert gave_up.outcome is Outcome.INDETERMINATE and app.requests == 4
+
+
+def test_async_client(server: ServerThread, deployment: Deployment) -> None:
+    async def scenario() -> list[Outcome]:
+        async with AsyncHashcheckClient(
+            server.base, deployment.client_id, deployment.secret, backoff=0.01
+        ) as api:
+            results = await api.check([("md5", LISTED), ("md5", CLEAN)])
+            legacy = await api.check_legacy("md5", LISTED)
+            return [*(r.outcome for r in results), legacy.outcome]
+
+    assert asyncio.run(scenario()) == [Outcome.MATCH, Outcome.NO_MATCH, Outcome.MATCH]
+
+
+def test_the_client_imports_no_server_dependency() -> None:
+    program = (
+        "import sys\n"
+        f"for name in {SERVER_ONLY!r}:\n"
+        "    sys.modules[name] = None\n"
+        "import hashcheck.client\n"
+        f"print(sorted(n for n in {SERVER_ONLY!r} if sys.modules.get(n) is not None))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", program], capture_output=True, text=True, check=False, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
