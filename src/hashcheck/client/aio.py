@@ -70,27 +70,20 @@ class AsyncHashcheckClient:
         response = await self._send("POST", "/v2/check", json=protocol.v2_body(batch))
         if isinstance(response, str):
             return indeterminate(batch, response)
-        try:
-            document = response.json()
-        except ValueError:
-            document = None
-        return protocol.read_v2(batch, response.status_code, document)
+        return protocol.read_v2_response(batch, response.status_code, response.content)
 
     async def _send(self, method: str, path: str, **options: Any) -> httpx.Response | str:
-        reason = "no attempt"
-        for attempt in range(self._policy.retries + 1):
+        """The final response, or why there is none, after the retries the policy allows."""
+        retries = protocol.Retries(self._policy)
+        while True:
             try:
                 response = await self._http.request(method, path, **options)
             except httpx.TransportError as exc:
-                reason = f"cannot reach the service: {exc!r}"
-                retry_after = None
+                wait = retries.failed(f"cannot reach the service: {exc!r}")
+                if wait is None:
+                    return retries.reason
             else:
-                if response.status_code not in protocol.RETRY_STATUSES:
+                wait = retries.answered(response.status_code, response.headers.get("retry-after"))
+                if wait is None:
                     return response
-                reason = f"HTTP {response.status_code} after {attempt + 1} attempt(s)"
-                retry_after = response.headers.get("retry-after")
-                if attempt == self._policy.retries:
-                    return response
-            if attempt < self._policy.retries:
-                await asyncio.sleep(self._policy.delay(attempt, retry_after))
-        return reason
+            await asyncio.sleep(wait)

@@ -8,6 +8,7 @@ indeterminate, never clean.
 
 from __future__ import annotations
 
+import json
 import random
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -37,6 +38,33 @@ class Policy:
         return random.uniform(0, min(self.cap, self.backoff * 2**attempt))  # noqa: S311 - jitter
 
 
+class Retries:
+    """The retry decisions of one request, without doing any I/O: after each attempt, how long
+    to wait before the next one, or None when the attempt's outcome is final."""
+
+    def __init__(self, policy: Policy) -> None:
+        self._policy = policy
+        self._attempt = 0
+        self.reason = "no attempt"
+
+    def answered(self, status: int, retry_after: str | None) -> float | None:
+        if status not in RETRY_STATUSES:
+            return None
+        self.reason = f"HTTP {status} after {self._attempt + 1} attempt(s)"
+        return self._next(retry_after)
+
+    def failed(self, reason: str) -> float | None:
+        self.reason = reason
+        return self._next(None)
+
+    def _next(self, retry_after: str | None) -> float | None:
+        if self._attempt >= self._policy.retries:
+            return None
+        wait = self._policy.delay(self._attempt, retry_after)
+        self._attempt += 1
+        return wait
+
+
 def normalise(items: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
     """(algorithm, lower-case hex); ValueError for a malformed item (a caller's bug, raised
     before anything is sent)."""
@@ -58,6 +86,14 @@ def batches(items: list[tuple[str, str]], size: int) -> list[list[tuple[str, str
 
 def v2_body(items: list[tuple[str, str]]) -> dict[str, Any]:
     return {"hashes": [{"algorithm": a, "hash": h} for a, h in items]}
+
+
+def read_v2_response(items: list[tuple[str, str]], status: int, content: bytes) -> list[Result]:
+    try:
+        document = json.loads(content)
+    except ValueError:
+        document = None
+    return read_v2(items, status, document)
 
 
 def read_v2(items: list[tuple[str, str]], status: int, document: Any) -> list[Result]:
