@@ -237,8 +237,12 @@ def check(
             for name, text in zip(names, batch.texts, strict=True)
         ]
     )
+    has_pdq = PDQ in kinds
     for position, hits in enumerate(hits_per_item):
-        if names[position] == PDQ:
+        # Most items of a scan have no hits; PDQ items never have exact ones.
+        if not hits and not (has_pdq and names[position] == PDQ):
+            continue
+        if has_pdq and names[position] == PDQ:
             quality = batch.qualities.get(position)
             if quality is not None and quality < MIN_PDQ_QUALITY:
                 if not batch.only_matches:
@@ -256,8 +260,6 @@ def check(
             ]
             matches = [m for m, _ in near]
         else:
-            if not hits:
-                continue
             if view.shadow_slots:
                 shadowed.extend(snapshot.shadowed(view, hits))
             matches = snapshot.visible(view, hits)
