@@ -55,6 +55,11 @@ class Settings:
         "Operator the CLI acts as (default: login name); once operator accounts exist, it must "
         "name an enabled one.",
     )
+    service_url: str = _setting(
+        "http://127.0.0.1:8080", "The service `hashcheck scan` checks against (client side)."
+    )
+    client_id: str = _setting("", "The client id `hashcheck scan` uses.")
+    client_secret: str = _setting("", "The client secret `hashcheck scan` uses.")
     admin_api: bool = _setting(
         True, "Serve the operator API under /admin/v1 (operator accounts only) on this node."
     )

@@ -16,6 +16,7 @@ class ExitCode(enum.IntEnum):
     STORE = 7  # the database cannot be reached or is too new
     EXISTS = 8  # a client, list or category of that name exists already
     CONFLICT = 9  # the change does not fit the current state (e.g. promoting an active batch)
-    # 10 is kept for `hashcheck scan`: matches found
+    MATCHES = 10  # `hashcheck scan`: matches found
     PENDING = 11  # the change needs a second operator: a proposal was filed instead
     DENIED = 12  # the acting operator's role does not allow this
+    UNCHECKED = 13  # `hashcheck scan`: no match, but some files could not be checked

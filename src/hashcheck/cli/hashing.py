@@ -8,29 +8,14 @@ never sent anywhere.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import sys
 from pathlib import Path
 from typing import Any
 
 from hashcheck.cli.exitcodes import ExitCode
+from hashcheck.client.files import digests
 from hashcheck.config import Settings
-
-CHUNK = 1 << 20
-
-
-def digests(path: Path) -> dict[str, str]:
-    """The three exact digests from one pass over the file."""
-    md5 = hashlib.md5(usedforsecurity=False)
-    sha1 = hashlib.sha1(usedforsecurity=False)
-    sha256 = hashlib.sha256()
-    with path.open("rb") as stream:
-        while chunk := stream.read(CHUNK):
-            md5.update(chunk)
-            sha1.update(chunk)
-            sha256.update(chunk)
-    return {"md5": md5.hexdigest(), "sha1": sha1.hexdigest(), "sha256": sha256.hexdigest()}
 
 
 def perceptual(path: Path) -> dict[str, Any] | None:

@@ -88,6 +88,21 @@ def build_parser() -> argparse.ArgumentParser:
     hashes.add_argument("files", nargs="+", metavar="FILE")
     hashes.add_argument("--json", action="store_true", help="one JSON object per line")
     hashes.add_argument("--no-pdq", action="store_true", help="skip the perceptual hash")
+    scanning = command(
+        "scan",
+        "scanning.scan_paths",
+        "check every file under PATH against the service (exit 0 clean, 10 matches, 13 unchecked)",
+    )
+    scanning.add_argument("paths", nargs="+", metavar="PATH")
+    scanning.add_argument("--report", type=Path, help="write the report here (default stdout)")
+    scanning.add_argument("--format", default="jsonl", choices=["jsonl", "csv"])
+    scanning.add_argument("--state", type=Path, help="resume file: finished paths, appended")
+    scanning.add_argument("--include", action="append", default=[], metavar="GLOB")
+    scanning.add_argument("--exclude", action="append", default=[], metavar="GLOB")
+    scanning.add_argument("--min-size", type=int, default=0, metavar="BYTES")
+    scanning.add_argument("--max-size", type=int, metavar="BYTES")
+    scanning.add_argument("--since", metavar="TIME", help="only files modified at or after (ISO)")
+    scanning.add_argument("--workers", type=int, help="hashing threads")
 
     serve = command("serve", "commands.serve", "run the HTTP service")
     serve.add_argument("--host", help="listen address (HASHCHECK_HOST, default 127.0.0.1)")

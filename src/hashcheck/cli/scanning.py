@@ -1,0 +1,147 @@
+"""`hashcheck scan PATH...`: the client-side sweep of stored files, with a report, resume, and
+an exit code that never says "clean" for a file that was not checked. No server dependency.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import datetime as dt
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any, TextIO
+
+from hashcheck.cli.exitcodes import ExitCode
+from hashcheck.client.results import Outcome
+from hashcheck.client.scan import FileReport, Filters, scan
+from hashcheck.client.sync import HashcheckClient
+from hashcheck.config import Settings
+
+CSV_FIELDS = ("path", "outcome", "size", "md5", "sha1", "sha256", "lists", "reason")
+
+
+class ScanError(ValueError):
+    pass
+
+
+def _since(text: str | None) -> float | None:
+    if text is None:
+        return None
+    try:
+        moment = dt.datetime.fromisoformat(text)
+    except ValueError:
+        raise ScanError(f"--since {text!r} is not an ISO date or time") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.UTC)
+    return moment.timestamp()
+
+
+def _done(state: Path | None) -> set[str]:
+    if state is None or not state.exists():
+        return set()
+    return {line.rstrip("\n") for line in state.open(encoding="utf-8") if line.strip()}
+
+
+class _Writer:
+    def __init__(self, out: TextIO, fmt: str) -> None:
+        self._out = out
+        self._csv = csv.writer(out, lineterminator="\n") if fmt == "csv" else None
+        if self._csv is not None:
+            self._csv.writerow(CSV_FIELDS)
+
+    def write(self, report: FileReport) -> None:
+        row = report.as_dict()
+        if self._csv is None:
+            self._out.write(json.dumps(row, sort_keys=True) + "\n")
+        else:
+            lists = ";".join(sorted({m["list"] for m in row["matches"]}))
+            self._csv.writerow(
+                [
+                    row["path"],
+                    row["outcome"],
+                    row["size"],
+                    row.get("md5", ""),
+                    row.get("sha1", ""),
+                    row.get("sha256", ""),
+                    lists,
+                    row["reason"] or "",
+                ]
+            )
+        self._out.flush()
+
+
+def scan_paths(args: argparse.Namespace, settings: Settings) -> int:
+    if not settings.client_id or not settings.client_secret:
+        print("hashcheck: set HASHCHECK_CLIENT_ID and HASHCHECK_CLIENT_SECRET", file=sys.stderr)
+        return ExitCode.CONFIG
+    roots = [Path(p) for p in args.paths]
+    missing = [str(p) for p in roots if not p.is_dir() and not p.is_file()]
+    if missing:
+        print(f"hashcheck: no such path: {', '.join(missing)}", file=sys.stderr)
+        return ExitCode.NOT_FOUND
+    try:
+        filters = Filters(
+            include=args.include,
+            exclude=args.exclude,
+            min_size=args.min_size,
+            max_size=args.max_size,
+            since=_since(args.since),
+        )
+    except ScanError as exc:
+        print(f"hashcheck: {exc}", file=sys.stderr)
+        return ExitCode.USAGE
+    done = _done(args.state)
+    counts = dict.fromkeys(Outcome, 0)
+    started = time.monotonic()
+    report_out: Any = (
+        args.report.open("a" if done else "w", encoding="utf-8") if args.report else sys.stdout
+    )
+    state_out = args.state.open("a", encoding="utf-8") if args.state else None
+    try:
+        writer = _Writer(report_out, args.format)
+        with HashcheckClient(
+            settings.service_url, settings.client_id, settings.client_secret
+        ) as client:
+            for report in scan(
+                client,
+                roots,
+                filters=filters,
+                skip=done.__contains__,
+                workers=args.workers,
+            ):
+                writer.write(report)
+                counts[report.outcome] += 1
+                if state_out is not None and report.hashes:
+                    state_out.write(report.path + "\n")
+                    state_out.flush()
+                _progress(counts, started)
+    finally:
+        if report_out is not sys.stdout:
+            report_out.close()
+        if state_out is not None:
+            state_out.close()
+    sys.stderr.write("\n" if sys.stderr.isatty() else "")
+    _progress(counts, started, final=True)
+    if counts[Outcome.MATCH]:
+        return ExitCode.MATCHES
+    if counts[Outcome.INDETERMINATE]:
+        return ExitCode.UNCHECKED
+    return ExitCode.OK
+
+
+def _progress(counts: dict[Outcome, int], started: float, *, final: bool = False) -> None:
+    total = sum(counts.values())
+    if not final and (sys.stderr.isatty() is False and total % 1000):
+        return
+    rate = total / max(time.monotonic() - started, 1e-6)
+    line = (
+        f"{total} files, {counts[Outcome.MATCH]} matched, "
+        f"{counts[Outcome.INDETERMINATE]} not checked, {rate:,.0f} files/s"
+    )
+    if sys.stderr.isatty() and not final:
+        sys.stderr.write("\r" + line)
+    else:
+        sys.stderr.write(line + "\n")
+    sys.stderr.flush()

@@ -1,0 +1,157 @@
+"""`hashcheck scan` against a real server: a tree with a listed file, links into and out of
+it, a FIFO; the report, the exit codes, filters, resume, and an unreachable service."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+import json
+import os
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from hashcheck.admin import importing
+from hashcheck.cli.exitcodes import ExitCode
+from hashcheck.cli.main import main
+from hashcheck.hashes.keyed import Digester
+from tests.support import Deployment, ServerThread, make_deployment, serve
+
+LISTED = b"the listed file's bytes\n"
+
+
+@pytest.fixture
+def deployment(sqlite_url: str, tmp_path: Path) -> Deployment:
+    deployed = make_deployment(sqlite_url, tmp_path)
+    store = deployed.store()
+    source = tmp_path / "police.txt"
+    source.write_text(hashlib.sha1(LISTED, usedforsecurity=False).hexdigest() + "\n")
+    importing.import_file(
+        store, Digester(deployed.key), "police", source, actor="t", category="baseline"
+    )
+    store.close()
+    return deployed
+
+
+@pytest.fixture
+def server(deployment: Deployment) -> Iterator[ServerThread]:
+    yield from serve(deployment)
+
+
+@pytest.fixture
+def tree(tmp_path: Path) -> Path:
+    root = tmp_path / "uploads"
+    (root / "sub").mkdir(parents=True)
+    (root / "a.jpg").write_bytes(LISTED)
+    (root / "sub" / "b.txt").write_bytes(b"harmless\n")
+    outside = tmp_path / "outside.bin"
+    outside.write_bytes(LISTED)
+    (root / "link-out").symlink_to(outside)
+    (root / "link-in").symlink_to(root / "sub" / "b.txt")
+    os.mkfifo(root / "pipe")
+    return root
+
+
+def scan(
+    monkeypatch: pytest.MonkeyPatch, url: str, deployment: Deployment, *args: str
+) -> tuple[int, str]:
+    monkeypatch.setenv("HASHCHECK_SERVICE_URL", url)
+    monkeypatch.setenv("HASHCHECK_CLIENT_ID", deployment.client_id)
+    monkeypatch.setenv("HASHCHECK_CLIENT_SECRET", deployment.secret)
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err):
+        code = main(["scan", *args])
+    return code, err.getvalue()
+
+
+def rows(report: Path) -> dict[str, dict[str, object]]:
+    return {
+        Path(str(row["path"])).name: row
+        for row in (json.loads(line) for line in report.read_text().splitlines())
+    }
+
+
+def test_scan_report_exit_codes_and_resume(
+    server: ServerThread,
+    deployment: Deployment,
+    tree: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    report, state = tmp_path / "report.jsonl", tmp_path / "state"
+    code, err = scan(
+        monkeypatch,
+        server.base,
+        deployment,
+        str(tree),
+        "--report",
+        str(report),
+        "--state",
+        str(state),
+    )
+    assert code == ExitCode.MATCHES, err
+    found = rows(report)
+    # The link out of the tree and the FIFO are not scanned; the link inside is.
+    assert set(found) == {"a.jpg", "b.txt", "link-in"}
+    assert found["a.jpg"]["outcome"] == "match"
+    assert found["a.jpg"]["sha1"] == hashlib.sha1(LISTED, usedforsecurity=False).hexdigest()
+    assert found["b.txt"]["outcome"] == "no_match" and found["link-in"]["outcome"] == "no_match"
+    assert "3 files, 1 matched" in err
+    # Resumed: nothing is scanned twice.
+    code, err = scan(
+        monkeypatch,
+        server.base,
+        deployment,
+        str(tree),
+        "--report",
+        str(report),
+        "--state",
+        str(state),
+    )
+    assert code == ExitCode.OK and "0 files" in err
+    assert len(report.read_text().splitlines()) == 3
+    # Filters: only what is wanted is checked.
+    csv_report = tmp_path / "report.csv"
+    code, _ = scan(
+        monkeypatch,
+        server.base,
+        deployment,
+        str(tree),
+        "--exclude",
+        "*.jpg",
+        "--format",
+        "csv",
+        "--report",
+        str(csv_report),
+    )
+    assert code == ExitCode.OK
+    lines = csv_report.read_text().splitlines()
+    assert lines[0].startswith("path,outcome") and len(lines) == 3
+    code, _ = scan(monkeypatch, server.base, deployment, str(tree), "--min-size", "1000000")
+    assert code == ExitCode.OK
+
+
+def test_an_unreachable_service_never_gives_exit_0(
+    deployment: Deployment, tree: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    report = tmp_path / "report.jsonl"
+    code, _ = scan(
+        monkeypatch,
+        f"http://127.0.0.1:{port}",
+        deployment,
+        str(tree),
+        "--exclude",
+        "sub/*",
+        "--report",
+        str(report),
+    )
+    assert code == ExitCode.UNCHECKED
+    assert {r["outcome"] for r in rows(report).values()} == {"indeterminate"}
+    code, _ = scan(monkeypatch, "http://127.0.0.1:1", deployment, str(tmp_path / "nope"))
+    assert code == ExitCode.NOT_FOUND
