@@ -155,3 +155,45 @@ def test_an_unreachable_service_never_gives_exit_0(
     assert {r["outcome"] for r in rows(report).values()} == {"indeterminate"}
     code, _ = scan(monkeypatch, "http://127.0.0.1:1", deployment, str(tmp_path / "nope"))
     assert code == ExitCode.NOT_FOUND
+
+
+def test_quarantine_then_restore_from_the_retraction_feed(
+    server: ServerThread,
+    deployment: Deployment,
+    tree: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    vault = tmp_path / "quarantine"
+    (tree / "a.jpg").chmod(0o640)
+    code, _ = scan(
+        monkeypatch,
+        server.base,
+        deployment,
+        str(tree),
+        "--action",
+        "quarantine",
+        "--quarantine",
+        str(vault),
+        "--report",
+        str(tmp_path / "r.jsonl"),
+    )
+    assert code == ExitCode.MATCHES
+    assert not (tree / "a.jpg").exists()  # moved, not deleted:
+    (record,) = [json.loads(line) for line in (vault / "manifest.jsonl").read_text().splitlines()]
+    assert record["original"] == str(tree / "a.jpg") and record["matches"][0]["match_id"]
+    assert (vault / record["stored"]).read_bytes() == LISTED
+    assert oct(vault.stat().st_mode & 0o777) == "0o700"
+    # The operator rolls the list's batch back: the match is retracted for this client.
+    server.app.node.flusher.flush()
+    store = deployment.store()
+    (batch,) = [b for b in store.batches() if b.kind == "import"]
+    store.rollback_batch(batch.batch_id, actor="t")
+    store.close()
+    monkeypatch.setenv("HASHCHECK_SERVICE_URL", server.base)
+    assert main(["restore", "--quarantine", str(vault), "--retracted"]) == ExitCode.OK
+    assert (tree / "a.jpg").read_bytes() == LISTED
+    assert oct((tree / "a.jpg").stat().st_mode & 0o777) == "0o640"
+    # Nothing is left to restore, and the feed's cursor moved on.
+    assert main(["restore", "--quarantine", str(vault), "--retracted"]) == ExitCode.OK
+    assert (vault / "retractions.cursor").read_text() != "0"

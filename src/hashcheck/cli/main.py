@@ -103,6 +103,24 @@ def build_parser() -> argparse.ArgumentParser:
     scanning.add_argument("--max-size", type=int, metavar="BYTES")
     scanning.add_argument("--since", metavar="TIME", help="only files modified at or after (ISO)")
     scanning.add_argument("--workers", type=int, help="hashing threads")
+    scanning.add_argument(
+        "--action",
+        default="report",
+        choices=["report", "quarantine"],
+        help="report only (default), or move matched files into --quarantine (never delete)",
+    )
+    scanning.add_argument("--quarantine", type=Path, metavar="DIR", help="the quarantine folder")
+    restoring = command(
+        "restore", "scanning.restore_files", "put quarantined files back where they were"
+    )
+    restoring.add_argument("--quarantine", type=Path, required=True, metavar="DIR")
+    which = restoring.add_mutually_exclusive_group(required=True)
+    which.add_argument("--path", dest="paths", action="append", help="an original path")
+    which.add_argument(
+        "--retracted",
+        action="store_true",
+        help="every file whose match the service retracted (GET /v2/retractions)",
+    )
 
     serve = command("serve", "commands.serve", "run the HTTP service")
     serve.add_argument("--host", help="listen address (HASHCHECK_HOST, default 127.0.0.1)")

@@ -14,9 +14,10 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from hashcheck.cli.exitcodes import ExitCode
+from hashcheck.client.quarantine import Quarantine
 from hashcheck.client.results import Outcome
 from hashcheck.client.scan import FileReport, Filters, scan
-from hashcheck.client.sync import HashcheckClient
+from hashcheck.client.sync import HashcheckClient, Unanswered
 from hashcheck.config import Settings
 
 CSV_FIELDS = ("path", "outcome", "size", "md5", "sha1", "sha256", "lists", "reason")
@@ -92,6 +93,10 @@ def scan_paths(args: argparse.Namespace, settings: Settings) -> int:
     except ScanError as exc:
         print(f"hashcheck: {exc}", file=sys.stderr)
         return ExitCode.USAGE
+    if args.action == "quarantine" and args.quarantine is None:
+        print("hashcheck: --action quarantine needs --quarantine DIR", file=sys.stderr)
+        return ExitCode.USAGE
+    vault = Quarantine(args.quarantine) if args.action == "quarantine" else None
     done = _done(args.state)
     counts = dict.fromkeys(Outcome, 0)
     started = time.monotonic()
@@ -111,6 +116,9 @@ def scan_paths(args: argparse.Namespace, settings: Settings) -> int:
                 skip=done.__contains__,
                 workers=args.workers,
             ):
+                if vault is not None and report.outcome is Outcome.MATCH:
+                    held = vault.hold(Path(report.path), report.as_dict())
+                    report.reason = f"quarantined as {held.stored}"
                 writer.write(report)
                 counts[report.outcome] += 1
                 if state_out is not None and report.hashes:
@@ -145,3 +153,42 @@ def _progress(counts: dict[Outcome, int], started: float, *, final: bool = False
     else:
         sys.stderr.write(line + "\n")
     sys.stderr.flush()
+
+
+def restore_files(args: argparse.Namespace, settings: Settings) -> int:
+    """Put quarantined files back: named ones, or those whose matches the service retracted."""
+    vault = Quarantine(args.quarantine)
+    held = vault.held()
+    if args.retracted:
+        if not settings.client_id or not settings.client_secret:
+            print("hashcheck: set HASHCHECK_CLIENT_ID and HASHCHECK_CLIENT_SECRET", file=sys.stderr)
+            return ExitCode.CONFIG
+        with HashcheckClient(
+            settings.service_url, settings.client_id, settings.client_secret
+        ) as client:
+            try:
+                items, cursor = client.retractions(vault.cursor())
+            except Unanswered as exc:
+                print(f"hashcheck: {exc}", file=sys.stderr)
+                return ExitCode.UNCHECKED
+        retracted = {str(item["match_id"]) for item in items}
+        chosen = [
+            r for r in held if any(m.get("match_id") in retracted for m in r.get("matches", []))
+        ]
+        reason = "match retracted by the service"
+    else:
+        wanted = {str(Path(p).absolute()) for p in args.paths}
+        chosen = [r for r in held if r["original"] in wanted]
+        reason = "restored by the operator"
+        cursor = None
+    failed = False
+    for record in chosen:
+        try:
+            back = vault.restore(record, reason)
+            print(f"restored {back}")
+        except OSError as exc:
+            print(f"hashcheck: {record['original']}: {exc}", file=sys.stderr)
+            failed = True
+    if cursor is not None:
+        vault.save_cursor(cursor)  # only after every retracted file was handled
+    return ExitCode.REJECTED if failed else ExitCode.OK

@@ -14,6 +14,10 @@ from hashcheck.client import protocol
 from hashcheck.client.results import Result, indeterminate
 
 
+class Unanswered(RuntimeError):
+    """The service gave no usable answer where the caller needs one (not a check result)."""
+
+
 class HashcheckClient:
     def __init__(
         self,
@@ -60,6 +64,22 @@ class HashcheckClient:
 
     def check_one(self, algorithm: str, value: str) -> Result:
         return self.check([(algorithm, value)])[0]
+
+    def retractions(self, since: int = 0) -> tuple[list[dict[str, object]], int]:
+        """Matches this client was answered that have since been retracted (the service's
+        feed), after cursor ``since``: (items, next cursor). Raises `Unanswered` when the
+        service does not answer: a feed must not look empty by mistake."""
+        items: list[dict[str, object]] = []
+        while True:
+            response = self._send("GET", "/v2/retractions", params={"since": since})
+            if isinstance(response, str) or response.status_code != 200:
+                detail = response if isinstance(response, str) else f"HTTP {response.status_code}"
+                raise Unanswered(f"the retraction feed did not answer: {detail}")
+            page = response.json()
+            items.extend(page["retractions"])
+            since = int(page["next"])
+            if not page["more"]:
+                return items, since
 
     def check_legacy(self, algorithm: str, value: str) -> Result:
         """Through the legacy API (POST /v1/check/{md5,sha1}): exactly `true` or `false`
