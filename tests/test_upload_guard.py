@@ -1,0 +1,136 @@
+"""The upload-path examples, run: an ASGI app behind `GuardMiddleware` against a real server
+(reject on match, fail closed by default, open when configured), and the curl script."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import socket
+import subprocess
+import threading
+from collections.abc import Generator, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+
+from hashcheck.admin import importing
+from hashcheck.client import AsyncHashcheckClient
+from hashcheck.client.guard import GuardMiddleware, UploadGuard
+from hashcheck.hashes.keyed import Digester
+from tests.support import Deployment, ServerThread, make_deployment, serve
+
+ROOT = Path(__file__).resolve().parent.parent
+LISTED = b"bytes of a listed file\n"
+
+
+@pytest.fixture
+def deployment(sqlite_url: str, tmp_path: Path) -> Deployment:
+    deployed = make_deployment(sqlite_url, tmp_path)
+    store = deployed.store()
+    source = tmp_path / "police.txt"
+    source.write_text(hashlib.md5(LISTED, usedforsecurity=False).hexdigest() + "\n")
+    importing.import_file(
+        store, Digester(deployed.key), "police", source, actor="t", category="baseline"
+    )
+    store.close()
+    return deployed
+
+
+@pytest.fixture
+def server(deployment: Deployment) -> Iterator[ServerThread]:
+    yield from serve(deployment)
+
+
+def closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+async def storage(scope: Any, receive: Any, send: Any) -> None:
+    """The web app being protected: it stores what it receives (here: echoes its size)."""
+    body = b""
+    while True:
+        message = await receive()
+        body += message.get("body", b"")
+        if not message.get("more_body"):
+            break
+    await send({"type": "http.response.start", "status": 201, "headers": []})
+    await send({"type": "http.response.body", "body": f"stored {len(body)}".encode()})
+
+
+def run_app(
+    base: str, credentials: tuple[str, str], fail_closed: bool
+) -> Generator[str, None, None]:
+    client = AsyncHashcheckClient(base, *credentials, retries=1, backoff=0.01)
+    app = GuardMiddleware(
+        storage,
+        UploadGuard(client, fail_closed=fail_closed),
+        guarded=lambda scope: scope["method"] == "PUT",
+    )
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(16)
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]})
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
+        sock.close()
+
+
+def test_the_middleware_rejects_matches_and_fails_closed(
+    server: ServerThread, deployment: Deployment
+) -> None:
+    credentials = (deployment.client_id, deployment.secret)
+    app = run_app(server.base, credentials, fail_closed=True)
+    base = next(app)
+    try:
+        assert httpx.put(base + "/upload", content=b"holiday photo").status_code == 201
+        refused = httpx.put(base + "/upload", content=LISTED)
+        assert refused.status_code == 422 and "not accepted" in refused.text
+        assert httpx.get(base + "/").status_code == 201  # not guarded: passes untouched
+    finally:
+        app.close()
+    down = f"http://127.0.0.1:{closed_port()}"
+    app = run_app(down, credentials, fail_closed=True)
+    base = next(app)
+    try:
+        assert httpx.put(base + "/upload", content=b"holiday photo").status_code == 503
+    finally:
+        app.close()
+    app = run_app(down, credentials, fail_closed=False)
+    base = next(app)
+    try:
+        assert httpx.put(base + "/upload", content=b"holiday photo").status_code == 201
+    finally:
+        app.close()
+
+
+def test_the_curl_example(server: ServerThread, deployment: Deployment, tmp_path: Path) -> None:
+    listed, clean = tmp_path / "listed.bin", tmp_path / "clean.bin"
+    listed.write_bytes(LISTED)
+    clean.write_bytes(b"holiday photo")
+    script = str(ROOT / "examples" / "check-upload.sh")
+
+    def check(path: Path, url: str, secret: str = deployment.secret) -> int:
+        env = {
+            **os.environ,
+            "HASHCHECK_SERVICE_URL": url,
+            "HASHCHECK_CLIENT_ID": deployment.client_id,
+            "HASHCHECK_CLIENT_SECRET": secret,
+        }
+        return subprocess.run(
+            ["bash", script, str(path)], env=env, check=False, capture_output=True, timeout=60
+        ).returncode
+
+    assert check(listed, server.base) == 1
+    assert check(clean, server.base) == 0
+    assert check(clean, server.base, secret="wrong") == 2  # 401: not checked, not accepted
+    assert check(clean, f"http://127.0.0.1:{closed_port()}") == 2
