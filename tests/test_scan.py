@@ -197,3 +197,62 @@ def test_quarantine_then_restore_from_the_retraction_feed(
     # Nothing is left to restore, and the feed's cursor moved on.
     assert main(["restore", "--quarantine", str(vault), "--retracted"]) == ExitCode.OK
     assert (vault / "retractions.cursor").read_text() != "0"
+
+
+def test_watch_checks_files_as_they_arrive(
+    server: ServerThread, deployment: Deployment, tmp_path: Path
+) -> None:
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    report = tmp_path / "watch.jsonl"
+    env = {
+        **os.environ,
+        "HASHCHECK_SERVICE_URL": server.base,
+        "HASHCHECK_CLIENT_ID": deployment.client_id,
+        "HASHCHECK_CLIENT_SECRET": deployment.secret,
+    }
+    executable = str(Path(sys.executable).with_name("hashcheck"))
+    process = subprocess.Popen(
+        [executable, "scan", "--watch", str(inbox), "--report", str(report)],
+        env=env,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+    def reported(count: int) -> dict[str, dict[str, object]]:
+        """The report once it has ``count`` lines (each poll blocks on the watcher's pace)."""
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if report.exists() and len(report.read_text().splitlines()) >= count:
+                return rows(report)
+            assert process.poll() is None, process.stderr.read() if process.stderr else ""
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                process.wait(timeout=0.1)
+        pytest.fail(f"the watcher did not report {count} file(s)")
+
+    try:
+        # Wait until the watch is in place: a probe file is reported.
+        deadline = time.monotonic() + 30
+        while not (report.exists() and report.read_text()):
+            (inbox / "probe.txt").write_bytes(b"probe\n")
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                process.wait(timeout=0.2)
+            assert time.monotonic() < deadline, "the watcher never started"
+        before = len(report.read_text().splitlines())
+        (inbox / "new").mkdir()
+        (inbox / "new" / "upload.jpg").write_bytes(LISTED)
+        staged = tmp_path / "staged.txt"
+        staged.write_bytes(b"moved in\n")
+        staged.rename(inbox / "moved.txt")
+        found = reported(before + 2)
+        assert found["upload.jpg"]["outcome"] == "match"
+        assert found["moved.txt"]["outcome"] == "no_match"
+    finally:
+        process.send_signal(signal.SIGTERM)
+        code = process.wait(timeout=30)
+    assert code == ExitCode.MATCHES

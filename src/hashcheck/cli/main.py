@@ -110,6 +110,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="report only (default), or move matched files into --quarantine (never delete)",
     )
     scanning.add_argument("--quarantine", type=Path, metavar="DIR", help="the quarantine folder")
+    scanning.add_argument(
+        "--watch",
+        action="store_true",
+        help="keep watching the one folder given and check files as they arrive (until "
+        "SIGINT/SIGTERM)",
+    )
     restoring = command(
         "restore", "scanning.restore_files", "put quarantined files back where they were"
     )

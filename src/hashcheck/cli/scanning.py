@@ -8,7 +8,9 @@ import argparse
 import csv
 import datetime as dt
 import json
+import signal
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any, TextIO
@@ -18,6 +20,7 @@ from hashcheck.client.quarantine import Quarantine
 from hashcheck.client.results import Outcome
 from hashcheck.client.scan import FileReport, Filters, scan
 from hashcheck.client.sync import HashcheckClient, Unanswered
+from hashcheck.client.watch import watch
 from hashcheck.config import Settings
 
 CSV_FIELDS = ("path", "outcome", "size", "md5", "sha1", "sha256", "lists", "reason")
@@ -97,6 +100,8 @@ def scan_paths(args: argparse.Namespace, settings: Settings) -> int:
         print("hashcheck: --action quarantine needs --quarantine DIR", file=sys.stderr)
         return ExitCode.USAGE
     vault = Quarantine(args.quarantine) if args.action == "quarantine" else None
+    if args.watch:
+        return _watch(args, settings, roots, filters, vault)
     done = _done(args.state)
     counts = dict.fromkeys(Outcome, 0)
     started = time.monotonic()
@@ -192,3 +197,43 @@ def restore_files(args: argparse.Namespace, settings: Settings) -> int:
     if cursor is not None:
         vault.save_cursor(cursor)  # only after every retracted file was handled
     return ExitCode.REJECTED if failed else ExitCode.OK
+
+
+def _watch(
+    args: argparse.Namespace,
+    settings: Settings,
+    roots: list[Path],
+    filters: Filters,
+    vault: Quarantine | None,
+) -> int:
+    """Check files as they arrive until SIGINT or SIGTERM."""
+    if len(roots) != 1 or not roots[0].is_dir():
+        print("hashcheck: --watch takes one folder", file=sys.stderr)
+        return ExitCode.USAGE
+    stop = threading.Event()
+    for number in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(number, lambda *_: stop.set())
+    counts = dict.fromkeys(Outcome, 0)
+    report_out: Any = args.report.open("a", encoding="utf-8") if args.report else sys.stdout
+    writer = _Writer(report_out, args.format)
+
+    def on_report(report: FileReport) -> None:
+        if vault is not None and report.outcome is Outcome.MATCH:
+            report.reason = (
+                f"quarantined as {vault.hold(Path(report.path), report.as_dict()).stored}"
+            )
+        writer.write(report)
+        counts[report.outcome] += 1
+
+    try:
+        with HashcheckClient(
+            settings.service_url, settings.client_id, settings.client_secret
+        ) as client:
+            watch(client, roots[0], on_report, stop, filters=filters)
+    finally:
+        if report_out is not sys.stdout:
+            report_out.close()
+    _progress(counts, time.monotonic(), final=True)
+    if counts[Outcome.MATCH]:
+        return ExitCode.MATCHES
+    return ExitCode.UNCHECKED if counts[Outcome.INDETERMINATE] else ExitCode.OK

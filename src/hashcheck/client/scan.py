@@ -137,6 +137,11 @@ def scan(
             yield from _check(client, list(pool.map(_hash, files)))
 
 
+def check_files(client: HashcheckClient, files: list[tuple[Path, int]]) -> Iterator[FileReport]:
+    """Hash and check a given set of (file, size)."""
+    return _check(client, [_hash(item) for item in files])
+
+
 def _check(client: HashcheckClient, reports: list[FileReport]) -> Iterator[FileReport]:
     hashed = [r for r in reports if r.hashes]
     items = [(a, r.hashes[a]) for r in hashed for a in ALGORITHMS]
