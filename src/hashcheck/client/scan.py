@@ -12,7 +12,7 @@ import fnmatch
 import os
 import stat
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -103,6 +103,21 @@ def walk(roots: Sequence[Path], filters: Filters) -> Iterator[tuple[Path, int] |
                 # devices, sockets and FIFOs are skipped: reading them could block or mislead
 
 
+def hash_many(files: list[Path], workers: int | None = None) -> Iterator[dict[str, str] | str]:
+    """Digests of many files, in order (or the reason a file could not be read), spread over
+    worker processes in chunks: per-file Python work would otherwise hold one core."""
+    count = workers or os.cpu_count() or 2
+    with ProcessPoolExecutor(max_workers=count) as pool:
+        yield from pool.map(_digests_or_reason, files, chunksize=256)
+
+
+def _digests_or_reason(path: Path) -> dict[str, str] | str:
+    try:
+        return digests(path)
+    except OSError as exc:
+        return f"unreadable: {exc.strerror}"
+
+
 def _hash(item: tuple[Path, int]) -> FileReport:
     path, size = item
     try:
@@ -122,8 +137,10 @@ def scan(
     batch_files: int = 1000,
     workers: int | None = None,
 ) -> Iterator[FileReport]:
-    """One report per file (and per unreadable entry), in batches as they are checked."""
-    with ThreadPoolExecutor(max_workers=workers or min(8, (os.cpu_count() or 2) * 2)) as pool:
+    """One report per file (and per unreadable entry), in batches as they are checked. Files
+    are hashed in worker processes (one read each), batches checked as they fill."""
+    count = workers or os.cpu_count() or 2
+    with ProcessPoolExecutor(max_workers=count) as pool:
         files: list[tuple[Path, int]] = []
         for item in walk(roots, filters or Filters()):
             if isinstance(item, FileReport):
@@ -131,14 +148,24 @@ def scan(
             elif not skip(str(item[0])):
                 files.append(item)
             if len(files) >= batch_files:
-                yield from _check(client, list(pool.map(_hash, files)))
+                yield from _check(client, _hashed(pool, files))
                 files = []
         if files:
-            yield from _check(client, list(pool.map(_hash, files)))
+            yield from _check(client, _hashed(pool, files))
+
+
+def _hashed(pool: ProcessPoolExecutor, files: list[tuple[Path, int]]) -> list[FileReport]:
+    found = pool.map(_digests_or_reason, [path for path, _ in files], chunksize=64)
+    return [
+        FileReport(str(path), Outcome.INDETERMINATE, size, hashes)
+        if isinstance(hashes, dict)
+        else FileReport(str(path), Outcome.INDETERMINATE, size, reason=hashes)
+        for (path, size), hashes in zip(files, found, strict=True)
+    ]
 
 
 def check_files(client: HashcheckClient, files: list[tuple[Path, int]]) -> Iterator[FileReport]:
-    """Hash and check a given set of (file, size)."""
+    """Hash (in this process) and check a given set of (file, size): watch mode's few files."""
     return _check(client, [_hash(item) for item in files])
 
 
