@@ -108,7 +108,13 @@ def hash_many(files: list[Path], workers: int | None = None) -> Iterator[dict[st
     worker processes in chunks: per-file Python work would otherwise hold one core."""
     count = workers or os.cpu_count() or 2
     with ProcessPoolExecutor(max_workers=count) as pool:
-        yield from pool.map(_digests_or_reason, files, chunksize=256)
+        yield from pool.map(_digests_or_reason, files, chunksize=_chunk(len(files), count))
+
+
+def _chunk(files: int, workers: int) -> int:
+    """Files per task: large enough to amortise the hand-over, small enough that a few big
+    files still spread over every worker."""
+    return max(1, min(256, files // (workers * 4)))
 
 
 def _digests_or_reason(path: Path) -> dict[str, str] | str:
@@ -148,14 +154,18 @@ def scan(
             elif not skip(str(item[0])):
                 files.append(item)
             if len(files) >= batch_files:
-                yield from _check(client, _hashed(pool, files))
+                yield from _check(client, _hashed(pool, count, files))
                 files = []
         if files:
-            yield from _check(client, _hashed(pool, files))
+            yield from _check(client, _hashed(pool, count, files))
 
 
-def _hashed(pool: ProcessPoolExecutor, files: list[tuple[Path, int]]) -> list[FileReport]:
-    found = pool.map(_digests_or_reason, [path for path, _ in files], chunksize=64)
+def _hashed(
+    pool: ProcessPoolExecutor, workers: int, files: list[tuple[Path, int]]
+) -> list[FileReport]:
+    found = pool.map(
+        _digests_or_reason, [path for path, _ in files], chunksize=_chunk(len(files), workers)
+    )
     return [
         FileReport(str(path), Outcome.INDETERMINATE, size, hashes)
         if isinstance(hashes, dict)
