@@ -18,7 +18,7 @@ from typing import Any, TextIO
 from hashcheck.cli.exitcodes import ExitCode
 from hashcheck.client.quarantine import Quarantine
 from hashcheck.client.results import Outcome
-from hashcheck.client.scan import FileReport, Filters, scan
+from hashcheck.client.scan import FileReport, Filters, scan, walk
 from hashcheck.client.sync import HashcheckClient, Unanswered
 from hashcheck.client.watch import watch
 from hashcheck.config import Settings
@@ -103,6 +103,12 @@ def scan_paths(args: argparse.Namespace, settings: Settings) -> int:
     if args.watch:
         return _watch(args, settings, roots, filters, vault)
     done = _done(args.state)
+    # A quick walk first, for the total the progress line's ETA needs (no file is read).
+    total = sum(
+        1
+        for item in walk(roots, filters)
+        if not isinstance(item, FileReport) and str(item[0]) not in done
+    )
     counts = dict.fromkeys(Outcome, 0)
     started = time.monotonic()
     report_out: Any = (
@@ -129,14 +135,14 @@ def scan_paths(args: argparse.Namespace, settings: Settings) -> int:
                 if state_out is not None and report.hashes:
                     state_out.write(report.path + "\n")
                     state_out.flush()
-                _progress(counts, started)
+                _progress(counts, started, total)
     finally:
         if report_out is not sys.stdout:
             report_out.close()
         if state_out is not None:
             state_out.close()
     sys.stderr.write("\n" if sys.stderr.isatty() else "")
-    _progress(counts, started, final=True)
+    _progress(counts, started, total, final=True)
     if counts[Outcome.MATCH]:
         return ExitCode.MATCHES
     if counts[Outcome.INDETERMINATE]:
@@ -144,17 +150,27 @@ def scan_paths(args: argparse.Namespace, settings: Settings) -> int:
     return ExitCode.OK
 
 
-def _progress(counts: dict[Outcome, int], started: float, *, final: bool = False) -> None:
-    total = sum(counts.values())
-    if not final and (sys.stderr.isatty() is False and total % 1000):
+def _progress(
+    counts: dict[Outcome, int], started: float, total: int | None = None, *, final: bool = False
+) -> None:
+    """A bar with rate and ETA on a terminal; a plain line every 1,000 files otherwise."""
+    checked = sum(counts.values())
+    terminal = sys.stderr.isatty()
+    if not final and not terminal and checked % 1000:
         return
-    rate = total / max(time.monotonic() - started, 1e-6)
+    elapsed = max(time.monotonic() - started, 1e-6)
+    rate = checked / elapsed
     line = (
-        f"{total} files, {counts[Outcome.MATCH]} matched, "
+        f"{checked}{'' if total is None else f'/{total}'} files, {counts[Outcome.MATCH]} matched, "
         f"{counts[Outcome.INDETERMINATE]} not checked, {rate:,.0f} files/s"
     )
-    if sys.stderr.isatty() and not final:
-        sys.stderr.write("\r" + line)
+    if total and not final and rate > 0:
+        remaining = max(total - checked, 0) / rate
+        line += f", ETA {int(remaining // 60)}:{int(remaining % 60):02d}"
+    if terminal and not final:
+        share = min(checked / total, 1.0) if total else 0.0
+        bar = "#" * int(share * 20) + "." * (20 - int(share * 20))
+        sys.stderr.write(f"\r[{bar}] {line}")
     else:
         sys.stderr.write(line + "\n")
     sys.stderr.flush()
