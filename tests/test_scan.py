@@ -132,6 +132,12 @@ def test_scan_report_exit_codes_and_resume(
     assert lines[0].startswith("path,outcome") and len(lines) == 3
     code, _ = scan(monkeypatch, server.base, deployment, str(tree), "--min-size", "1000000")
     assert code == ExitCode.OK
+    old = tree / "sub" / "b.txt"
+    os.utime(old, (1_000_000_000, 1_000_000_000))  # modified in 2001
+    code, err = scan(monkeypatch, server.base, deployment, str(tree), "--since", "2020-01-01")
+    assert code == ExitCode.MATCHES and "1/1 files" in err  # b.txt is older; its link too
+    code, err = scan(monkeypatch, server.base, deployment, str(tree), "--since", "yesterday")
+    assert code == ExitCode.USAGE
 
 
 def test_an_unreachable_service_never_gives_exit_0(
