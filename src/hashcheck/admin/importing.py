@@ -461,7 +461,7 @@ def import_pdq_file(
         raise ImportRejected("a PDQ list needs --category; nothing was changed")
     category_id = find_category(store, category).category_id
     report = ImportReport(list_name, str(path), shadow=shadow)
-    rows: list[tuple[bytes, bytes]] = []
+    rows: PdqRows = []
     with _open(path) as stream:
         for item in parse_pdq(stream):
             if isinstance(item, LineError):
@@ -471,11 +471,11 @@ def import_pdq_file(
             else:
                 report.entries_read += 1
                 digest = digester.pdq(item.bits)
-                rows.append((digest, sealer.seal(digest, item.bits)))
+                rows.append((category_id, digest, sealer.seal(digest, item.bits)))
     if report.invalid and not skip_invalid:
         raise _refusal(report)
-    outcome = store.import_pdq(
-        hash_list.list_id, category_id, rows, source=path.name, actor=actor, shadow=shadow
+    outcome = store.import_entries(
+        hash_list.list_id, [], source=path.name, actor=actor, shadow=shadow, pdq=rows
     )
     report.batch_id, report.added, report.unchanged = (
         outcome.batch_id,

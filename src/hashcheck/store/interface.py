@@ -163,19 +163,6 @@ class Store(abc.ABC):
         """
 
     @abc.abstractmethod
-    def import_pdq(
-        self,
-        list_id: int,
-        category_id: int,
-        rows: Iterable[tuple[bytes, bytes]],
-        *,
-        source: str,
-        actor: str,
-        shadow: bool = False,
-    ) -> ImportOutcome:
-        """Add perceptual entries atomically: (keyed digest of the PDQ hash, sealed hash)."""
-
-    @abc.abstractmethod
     def remove_entries(
         self, list_id: int, digests: Iterable[bytes], *, source: str, actor: str
     ) -> RemovalOutcome:

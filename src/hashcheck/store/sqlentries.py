@@ -274,41 +274,6 @@ class EntryQueries(CatalogQueries):
         self._retract_since(cur, top, "removed")
         return removed
 
-    def import_pdq(
-        self,
-        list_id: int,
-        category_id: int,
-        rows: Iterable[tuple[bytes, bytes]],
-        *,
-        source: str,
-        actor: str,
-        shadow: bool = False,
-    ) -> ImportOutcome:
-        """Add perceptual entries atomically: (keyed digest, sealed hash) pairs. Idempotent
-        like `import_entries`; an entry already on the list keeps its sealed value."""
-        pairs = list(dict(rows).items())  # a hash given twice is one entry
-        with self._lock, self._tx(write=True) as cur:
-            self._require_list(cur, list_id)
-            batch_id = self._new_batch(cur, list_id, "import", source, actor, shadow=shadow)
-            added = self._insert_pdq(
-                cur, list_id, batch_id, {digest: (category_id, sealed) for digest, sealed in pairs}
-            )
-            self._finish_batch(cur, batch_id, added, len(pairs) - added, [category_id])
-            self._audit(
-                cur,
-                actor,
-                "list.import",
-                str(list_id),
-                {
-                    "batch": batch_id,
-                    "source": source,
-                    "shadow": shadow,
-                    "added": added,
-                    "kind": "pdq",
-                },
-            )
-        return ImportOutcome(batch_id, added, len(pairs) - added)
-
     def _insert_pdq(
         self, cur: Cursor, list_id: int, batch_id: int, rows: dict[bytes, tuple[int, bytes]]
     ) -> int:
