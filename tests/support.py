@@ -182,3 +182,23 @@ def within_deadline(probe: Callable[[], object], expected: object, deadline: flo
         if got == expected:
             return elapsed
         assert elapsed < deadline, f"still {got!r} after {elapsed:.2f}s"
+
+
+def list_hashes(
+    deployment: Deployment,
+    hexes: list[str],
+    *,
+    list_name: str = "police",
+    category: str = "baseline",
+) -> None:
+    """Import ``hexes`` (a plain list) into the deployment's list, as the CLI would."""
+    from hashcheck.admin import importing
+    from hashcheck.hashes.keyed import Digester
+
+    store = deployment.store()
+    try:
+        importing.import_file(
+            store, Digester(deployment.key), list_name, hexes, actor="test", category=category
+        )
+    finally:
+        store.close()

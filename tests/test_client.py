@@ -17,10 +17,8 @@ from typing import Any
 import pytest
 import uvicorn
 
-from hashcheck.admin import importing
 from hashcheck.client import AsyncHashcheckClient, HashcheckClient, Outcome
-from hashcheck.hashes.keyed import Digester
-from tests.support import Deployment, ServerThread, make_deployment, serve
+from tests.support import Deployment, ServerThread, list_hashes, make_deployment, serve
 
 LISTED = hashlib.md5(b"listed", usedforsecurity=False).hexdigest()
 CLEAN = hashlib.md5(b"clean", usedforsecurity=False).hexdigest()
@@ -39,13 +37,7 @@ SERVER_ONLY = (
 @pytest.fixture
 def deployment(sqlite_url: str, tmp_path: Path) -> Deployment:
     deployed = make_deployment(sqlite_url, tmp_path)
-    store = deployed.store()
-    source = tmp_path / "police.txt"
-    source.write_text(LISTED + "\n")
-    importing.import_file(
-        store, Digester(deployed.key), "police", source, actor="t", category="baseline"
-    )
-    store.close()
+    list_hashes(deployed, [LISTED])
     return deployed
 
 

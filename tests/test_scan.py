@@ -14,11 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from hashcheck.admin import importing
 from hashcheck.cli.exitcodes import ExitCode
 from hashcheck.cli.main import main
-from hashcheck.hashes.keyed import Digester
-from tests.support import Deployment, ServerThread, make_deployment, serve
+from tests.support import Deployment, ServerThread, list_hashes, make_deployment, serve
 
 LISTED = b"the listed file's bytes\n"
 
@@ -26,13 +24,7 @@ LISTED = b"the listed file's bytes\n"
 @pytest.fixture
 def deployment(sqlite_url: str, tmp_path: Path) -> Deployment:
     deployed = make_deployment(sqlite_url, tmp_path)
-    store = deployed.store()
-    source = tmp_path / "police.txt"
-    source.write_text(hashlib.sha1(LISTED, usedforsecurity=False).hexdigest() + "\n")
-    importing.import_file(
-        store, Digester(deployed.key), "police", source, actor="t", category="baseline"
-    )
-    store.close()
+    list_hashes(deployed, [hashlib.sha1(LISTED, usedforsecurity=False).hexdigest()])
     return deployed
 
 

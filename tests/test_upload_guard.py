@@ -16,11 +16,9 @@ import httpx
 import pytest
 import uvicorn
 
-from hashcheck.admin import importing
 from hashcheck.client import AsyncHashcheckClient
 from hashcheck.client.guard import GuardMiddleware, UploadGuard
-from hashcheck.hashes.keyed import Digester
-from tests.support import Deployment, ServerThread, make_deployment, serve
+from tests.support import Deployment, ServerThread, list_hashes, make_deployment, serve
 
 ROOT = Path(__file__).resolve().parent.parent
 LISTED = b"bytes of a listed file\n"
@@ -29,13 +27,7 @@ LISTED = b"bytes of a listed file\n"
 @pytest.fixture
 def deployment(sqlite_url: str, tmp_path: Path) -> Deployment:
     deployed = make_deployment(sqlite_url, tmp_path)
-    store = deployed.store()
-    source = tmp_path / "police.txt"
-    source.write_text(hashlib.md5(LISTED, usedforsecurity=False).hexdigest() + "\n")
-    importing.import_file(
-        store, Digester(deployed.key), "police", source, actor="t", category="baseline"
-    )
-    store.close()
+    list_hashes(deployed, [hashlib.md5(LISTED, usedforsecurity=False).hexdigest()])
     return deployed
 
 
