@@ -8,10 +8,12 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 from openapi_spec_validator import validate
 
 from hashcheck.admin import clients, importing
+from hashcheck.api import v2
 from hashcheck.catalog.model import Grant
 from hashcheck.hashes.keyed import Digester
 from hashcheck.hashes.matchid import MatchIds
@@ -292,3 +294,26 @@ def test_degraded_when_the_store_is_gone(server: ServerThread, deployment: Deplo
     assert "hashcheck.db" not in json.dumps(body) and body["store_error"]
     answer = check(server, deployment, [{"algorithm": "md5", "hash": md5("severe")}])
     assert answer["results"][0]["match"] is True
+
+
+def test_uniform_batch_answers_every_position_in_order(
+    server: ServerThread, deployment: Deployment
+) -> None:
+    """One algorithm only (the fast path): upper case accepted, echoed lower, order kept."""
+    hashes = [md5(f"clean {n}") for n in range(300)]
+    hashes[7] = md5("severe").upper()
+    hashes[299] = md5("severe")
+    status, body, _ = call(
+        server.base, "/v2/check", {"md5": hashes}, auth=(deployment.client_id, deployment.secret)
+    )
+    assert status == 200
+    assert [r["hash"] for r in body["results"]] == [h.lower() for h in hashes]
+    assert [n for n, r in enumerate(body["results"]) if r["match"]] == [7, 299]
+
+
+def test_uniform_batch_keeps_every_byte_of_each_hash() -> None:
+    """Hashes that end (or are made) of zero bytes survive the one-pass split."""
+    texts = ["00" * 16, "ab" + "00" * 15, "00" * 15 + "cd", "FF" * 16]
+    batch = v2.parse_request(orjson.dumps({"md5": texts}), 10)
+    assert batch.raws == [bytes.fromhex(t) for t in texts]
+    assert batch.texts == [t.lower() for t in texts]

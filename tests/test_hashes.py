@@ -42,6 +42,11 @@ def test_keyed_digest_is_truncated_hmac_sha256_with_domain_separation() -> None:
     assert digester.digest(Algorithm.MD5, raw[:16]) != digester.digest(Algorithm.SHA1, raw[:16])
     other = Digester(ListKey("k-2", os.urandom(32)))
     assert other.digest(Algorithm.SHA1, raw) != expected
+    # Batches: the full HMACs back to back, the digest first in each.
+    raws = [raw, os.urandom(20)]
+    joined = digester.joined(Algorithm.SHA1, raws)
+    assert joined == b"".join(hmac.digest(key.secret, b"sha1\x00" + r, "sha256") for r in raws)
+    assert joined[:16] == expected
 
 
 def test_key_file_roundtrip_and_permissions(tmp_path: Path) -> None:

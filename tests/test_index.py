@@ -6,6 +6,7 @@ import os
 import random
 
 import numpy as np
+import pytest
 
 from hashcheck.index.exact import EntryBlock, ExactIndex, Hit
 
@@ -55,9 +56,13 @@ def test_random_changes_match_a_plain_model() -> None:
         assert len(index) == len(model)
         probes = [*digests, os.urandom(16)]
         many = index.lookup_many(probes)
-        for digest, hits in zip(probes, many, strict=True):
+        # As v2 batches probe: full 32-byte HMACs, whose tail the index must ignore.
+        packed = index.lookup_packed(b"".join(d + os.urandom(16) for d in probes), 32)
+        for position, (digest, hits) in enumerate(zip(probes, many, strict=True)):
             assert set(index.lookup(digest)) == expected(model, digest)
             assert set(hits) == expected(model, digest)
+            assert set(packed.get(position, ())) == expected(model, digest)
+            assert position not in packed or packed[position]
 
 
 def test_empty_index() -> None:
@@ -66,6 +71,15 @@ def test_empty_index() -> None:
     assert index.lookup(os.urandom(16)) == ()
     assert index.lookup_many([os.urandom(16)]) == [()]
     assert index.lookup_many([]) == []
+    assert index.lookup_packed(b"") == {}
+
+
+def test_packed_probes_must_fit_the_stride() -> None:
+    index = ExactIndex.empty()
+    with pytest.raises(ValueError, match="stride"):
+        index.lookup_packed(bytes(40), 32)
+    with pytest.raises(ValueError, match="stride"):
+        index.lookup_packed(bytes(24), 12)
 
 
 def test_base_memory_is_26_bytes_per_entry() -> None:

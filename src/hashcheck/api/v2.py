@@ -10,12 +10,13 @@ import time
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+import numpy as np
 import orjson
 
 from hashcheck.api.errors import BadRequest, InvalidHashes
 from hashcheck.catalog.model import Action, ClientView
 from hashcheck.hashes.algorithms import Algorithm
-from hashcheck.hashes.keyed import Digester
+from hashcheck.hashes.keyed import HMAC_BYTES, Digester
 from hashcheck.hashes.matchid import MatchIds
 from hashcheck.index.exact import Hit
 from hashcheck.index.snapshot import Match, Snapshot
@@ -158,15 +159,21 @@ def _uniform(names: list[Any], texts: list[Any], only_matches: bool) -> Batch | 
         length = _HEX_LENGTHS.get(names[0])
         if length is None or set(map(len, texts)) != {length}:
             return None
-        packed = bytes.fromhex("".join(texts))
+        joined = "".join(texts)
+        packed = bytes.fromhex(joined)
     except (TypeError, ValueError):
         return None
     size = length // 2
     # fromhex skips whitespace; a short result means some text was not pure hex.
     if len(packed) != size * len(texts):
         return None
-    raws = [packed[i : i + size] for i in range(0, len(packed), size)]
-    return Batch(names, [text.lower() for text in texts], raws, only_matches)
+    # Cut in one numpy pass (a void dtype keeps trailing zero bytes, unlike a bytes dtype):
+    # five times faster than slicing 10,000 times.
+    raws: list[bytes] = np.frombuffer(packed, dtype=f"V{size}").tolist()
+    lowered = joined.lower()
+    if lowered != joined:
+        texts = [lowered[i : i + length] for i in range(0, len(lowered), length)]
+    return Batch(names, texts, raws, only_matches)
 
 
 def _check_item(name: object, value: object) -> tuple[str | None, str]:
@@ -219,7 +226,12 @@ def check(
         for position, hits in zip(exact_positions, found, strict=True):
             hits_per_item[position] = hits
     elif len(kinds) == 1:
-        hits_per_item = snapshot.exact.lookup_many(list(map(keyed[names[0]], batch.raws)))
+        found_at = snapshot.exact.lookup_packed(
+            digester.joined(Algorithm(names[0]), batch.raws), HMAC_BYTES
+        )
+        hits_per_item = [()] * len(batch)
+        for position, hits in found_at.items():
+            hits_per_item[position] = hits
     else:
         hits_per_item = snapshot.exact.lookup_many(
             [keyed[name](raw) for name, raw in zip(names, batch.raws, strict=True)]

@@ -15,6 +15,7 @@ from hashcheck.hashes.algorithms import Algorithm
 
 KEY_BYTES = 32
 DIGEST_BYTES = 16  # 128 bits: collision-free at any list size we will see, half the memory
+HMAC_BYTES = 32  # what `Digester.joined` gives per hash: the digest, then the unused tail
 _SELF_TEST_MESSAGE = b"hashcheck key self-test v1"
 # Domain separation for PDQ entries, beside the exact algorithms' tags ("md5\0", ...).
 PDQ_TAG = b"pdq\x00"
@@ -59,6 +60,23 @@ class Digester:
     def for_algorithm(self, algorithm: Algorithm) -> Callable[[bytes], bytes]:
         """A one-argument digest function bound to ``algorithm``, for tight loops."""
         return self.for_tag(algorithm.tag)
+
+    def joined(self, algorithm: Algorithm, raws: Iterable[bytes]) -> bytes:
+        """The full 32-byte HMACs of many raw hashes, back to back; the keyed digest is the
+        first 16 bytes of each. For batch lookups, where cutting each digest costs more than
+        carrying its tail."""
+        inner_copy = self._inner.copy
+        outer_copy = self._outer.copy
+        tag = algorithm.tag
+
+        def full(raw: bytes) -> bytes:
+            inner = inner_copy()
+            inner.update(tag + raw)
+            outer = outer_copy()
+            outer.update(inner.digest())
+            return outer.digest()
+
+        return b"".join(map(full, raws))
 
     def pdq(self, bits: bytes) -> bytes:
         """The keyed digest of a PDQ hash: how a list entry holding it is named and deduped."""

