@@ -96,6 +96,31 @@ def test_near_copies_match_with_distance_nearest_first(
     assert exact["match"] is False
 
 
+def test_only_matches_still_lists_what_was_not_checked(
+    server: ServerThread, deployment: Deployment
+) -> None:
+    """Leaving a flagged hash out would read as "checked, no match"."""
+    status, body, _ = call(
+        server.base,
+        "/v2/check",
+        {
+            "hashes": [
+                {"algorithm": "md5", "hash": "0" * 32},
+                {"algorithm": "pdq", "hash": ORIGINAL, "quality": 30},
+                {"algorithm": "pdq", "hash": ORIGINAL, "quality": 90},
+            ],
+            "only_matches": True,
+        },
+        auth=(deployment.client_id, deployment.secret),
+    )
+    assert status == 200, body
+    assert body["checked"] == 3
+    flagged, matched = body["results"]
+    assert (flagged["index"], flagged["match"], flagged["matches"]) == (1, False, [])
+    assert "below 50" in flagged["flag"]
+    assert (matched["index"], matched["match"]) == (2, True)
+
+
 def test_list_threshold_rollback_and_sealing(
     server: ServerThread, deployment: Deployment, store_url: str
 ) -> None:

@@ -257,10 +257,11 @@ def check(
         if has_pdq and names[position] == PDQ:
             quality = batch.qualities.get(position)
             if quality is not None and quality < MIN_PDQ_QUALITY:
-                if not batch.only_matches:
-                    results[position]["flag"] = (
-                        f"quality {quality} is below {MIN_PDQ_QUALITY}: not matched"
-                    )
+                # Under only_matches too: an absent item reads as "checked, no match".
+                flagged = results[position] if not batch.only_matches else _listed(batch, position)
+                if batch.only_matches:
+                    results.append(flagged)
+                flagged["flag"] = f"quality {quality} is below {MIN_PDQ_QUALITY}: not matched"
                 continue
             near, would = _pdq_matches(snapshot, view, batch.raws[position])
             shadowed.extend(would)
@@ -282,11 +283,7 @@ def check(
         for list_id in {m.list_id for m in matches}:
             matched_lists[list_id] = matched_lists.get(list_id, 0) + 1
         if batch.only_matches:
-            result: dict[str, Any] = {
-                "index": position,
-                "algorithm": names[position],
-                "hash": batch.texts[position],
-            }
+            result = _listed(batch, position)
             results.append(result)
         else:
             result = results[position]
@@ -294,6 +291,17 @@ def check(
         result["matches"] = answers
     body = orjson.dumps({"version": snapshot.version, "checked": len(batch), "results": results})
     return Outcome(body, matched_lists, matched_entries, shadowed)
+
+
+def _listed(batch: Batch, position: int) -> dict[str, Any]:
+    """An item's result under only_matches, where results name their position."""
+    return {
+        "index": position,
+        "algorithm": batch.algorithms[position],
+        "hash": batch.texts[position],
+        "match": False,
+        "matches": [],
+    }
 
 
 def _pdq_matches(
