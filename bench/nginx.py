@@ -4,28 +4,20 @@ balancer test and the cluster benchmark. Installs nginx from Debian when it is m
 from __future__ import annotations
 
 import contextlib
-import os
 import re
-import shutil
 import signal
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
+
+from bench.debian import program
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE = ROOT / "deploy" / "nginx" / "hashcheck.conf"
 
 
 def nginx_binary() -> str:
-    found = shutil.which("nginx") or (
-        "/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None
-    )
-    if found is None:
-        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-        for command in (["apt-get", "update", "-q"], ["apt-get", "install", "-y", "-q", "nginx"]):
-            subprocess.run(command, env=env, check=True, capture_output=True, timeout=600)
-        found = "/usr/sbin/nginx"
-    return found
+    return program("nginx", "nginx")
 
 
 def render(ports: list[int], listen: int) -> str:

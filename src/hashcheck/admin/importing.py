@@ -26,10 +26,12 @@ from hashcheck.formats.entries import (
     PdqDeletion,
     PdqEntry,
     Skipped,
+    VideoEntry,
 )
 from hashcheck.formats.parsers import parse
 from hashcheck.formats.pdqlist import MIN_QUALITY as MIN_PDQ_QUALITY
 from hashcheck.formats.pdqlist import parse_pdq
+from hashcheck.formats.vpdqlist import parse_vpdq
 from hashcheck.hashes.algorithms import EMPTY_FILE_DIGESTS, Algorithm, InvalidHash, parse_hex
 from hashcheck.hashes.keyed import Digester
 from hashcheck.hashes.sealing import Sealer
@@ -37,7 +39,9 @@ from hashcheck.store.interface import REMOVE, DigestBlock, Store
 from hashcheck.store.schema import KNOWN_GOOD
 
 _Block = TypeVar("_Block")
-_Item = ParsedEntry | PdqEntry | EntryRun | LineError | Skipped | Deletion | PdqDeletion
+_Item = (
+    ParsedEntry | PdqEntry | VideoEntry | EntryRun | LineError | Skipped | Deletion | PdqDeletion
+)
 # Perceptual entries of an import: (category id, keyed digest, sealed hash).
 PdqRows = list[tuple[int, bytes, bytes]]
 CHUNK = 50_000
@@ -243,6 +247,8 @@ def _keyed_blocks(
             pending.setdefault(REMOVE, []).append(digester.pdq(item.bits))
             held += 1
             continue
+        if isinstance(item, VideoEntry):
+            raise ImportRejected("vPDQ videos are imported with --format vpdq; nothing was changed")
         if isinstance(item, PdqEntry):
             if perceptual is None:
                 raise ImportRejected("this import cannot take PDQ hashes; nothing was changed")
@@ -373,7 +379,13 @@ def remove_file(
     hash_list = find_list(store, list_name)
     report = RemovalReport(list_name, str(path))
     with _open(path) as stream:
-        entries = _parse(stream, fmt, None, None)
+        entries: Iterable[_Item]
+        if fmt == "pdq":
+            entries = parse_pdq(stream)
+        elif fmt == "vpdq":
+            entries = parse_vpdq(stream)
+        else:
+            entries = _parse(stream, fmt, None, None)
         blocks = _refuse_invalid(_removal_blocks(entries, digester, report), report, skip_invalid)
         outcome = store.remove_entries(hash_list.list_id, blocks, source=path.name, actor=actor)
     report.batch_id, report.removed, report.not_found = (
@@ -397,6 +409,8 @@ def _removal_blocks(
             continue
         elif isinstance(item, PdqEntry):
             pending.append(digester.pdq(item.bits))
+        elif isinstance(item, VideoEntry):
+            pending.append(digester.vpdq(item.frames))
         elif isinstance(item, EntryRun):
             yield b"".join(digester.digest_many(item.algorithm, item.raws()))
         else:
@@ -448,26 +462,35 @@ def import_pdq_file(
     category: str | None,
     skip_invalid: bool = False,
     shadow: bool = False,
+    videos: bool = False,
 ) -> ImportReport:
-    """Import a plain PDQ list (`--format pdq`): each hash becomes an entry named by its keyed
-    digest, the hash itself stored sealed. Atomic and idempotent like every import."""
+    """Import a plain PDQ list (`--format pdq`), or with ``videos`` a vPDQ list (`--format
+    vpdq`, one video per line): each hash, or each video's frame set, becomes an entry named
+    by its keyed digest, the hashes themselves stored sealed. Atomic and idempotent like
+    every import."""
     started = time.monotonic()
     hash_list = find_list(store, list_name)
     if hash_list.known_good:
         raise ImportRejected(
             f"{list_name} is a known-good list: it holds exact hashes only; nothing was changed"
         )
+    kind = "vPDQ" if videos else "PDQ"
     if category is None:
-        raise ImportRejected("a PDQ list needs --category; nothing was changed")
+        raise ImportRejected(f"a {kind} list needs --category; nothing was changed")
     category_id = find_category(store, category).category_id
     report = ImportReport(list_name, str(path), shadow=shadow)
     rows: PdqRows = []
     with _open(path) as stream:
-        for item in parse_pdq(stream):
+        items = parse_vpdq(stream) if videos else parse_pdq(stream)
+        for item in items:
             if isinstance(item, LineError):
                 _note_error(report, item)
             elif isinstance(item, Skipped):
                 report.skipped[item.reason] = report.skipped.get(item.reason, 0) + 1
+            elif isinstance(item, VideoEntry):
+                report.entries_read += 1
+                digest = digester.vpdq(item.frames)
+                rows.append((category_id, digest, sealer.seal_video(digest, item.frames)))
             else:
                 report.entries_read += 1
                 digest = digester.pdq(item.bits)

@@ -14,6 +14,7 @@ import numpy as np
 import orjson
 
 from hashcheck.api.errors import BadRequest, InvalidHashes
+from hashcheck.api.vpdq import VPDQ, VideoQuery, parse_video, shares, video_matches
 from hashcheck.catalog.model import Action, ClientView
 from hashcheck.hashes.algorithms import Algorithm
 from hashcheck.hashes.keyed import HMAC_BYTES, Digester
@@ -27,6 +28,8 @@ SHOWN_ITEM_ERRORS = 20
 PDQ = "pdq"
 _HEX_LENGTHS = {**{a.value: a.hex_length for a in Algorithm}, PDQ: 64}
 MIN_PDQ_QUALITY = 50
+PDQ_BYTES = 32
+_PERCEPTUAL = frozenset((PDQ, VPDQ))
 _HEX = frozenset("0123456789abcdefABCDEF")
 
 
@@ -39,6 +42,7 @@ class Batch:
     raws: list[bytes]
     only_matches: bool = False
     qualities: dict[int, int] = field(default_factory=dict)  # PDQ items that gave one
+    videos: dict[int, VideoQuery] = field(default_factory=dict)  # vpdq items
 
     def __len__(self) -> int:
         return len(self.raws)
@@ -65,14 +69,33 @@ def parse_request(body: bytes, max_batch: int) -> Batch:
             raise BadRequest('give either "hashes" or lists under "md5", "sha1", "sha256"')
         names, texts = _object_columns(document["hashes"], max_batch)
         qualities = _qualities(document["hashes"])
+        videos = _videos(document["hashes"], max_batch)
     elif compact:
         names, texts = _compact_columns(document, compact, max_batch)
-        qualities = {}
+        qualities, videos = {}, {}
     else:
         raise BadRequest('give "hashes" (a list of objects) or lists under "md5", "sha1", "sha256"')
     batch = _validated(names, texts, only_matches)
     batch.qualities.update(qualities)
+    batch.videos.update(videos)
     return batch
+
+
+def _videos(items: list[Any], max_batch: int) -> dict[int, VideoQuery]:
+    """The vpdq items, by position; each counts against the limit as its frames."""
+    found: dict[int, VideoQuery] = {}
+    errors = []
+    for index, item in enumerate(items):
+        if item["algorithm"] != VPDQ:
+            continue
+        try:
+            found[index] = parse_video(item)
+        except ValueError as exc:
+            errors.append({"index": index, "message": str(exc)})
+    if errors:
+        raise _invalid(errors)
+    _count(len(items) - len(found) + sum(video.given for video in found.values()), max_batch)
+    return found
 
 
 def _qualities(items: list[Any]) -> dict[int, int]:
@@ -106,12 +129,18 @@ def _object_columns(items: object, max_batch: int) -> tuple[list[Any], list[Any]
         raise BadRequest('"hashes" must be a list of {"algorithm", "hash"} objects')
     _count(len(items), max_batch)
     try:
-        return [item["algorithm"] for item in items], [item["hash"] for item in items]
+        names = [item["algorithm"] for item in items]
+        # A video gives frames instead of a hash (`_videos` reads them).
+        return names, [
+            "" if name == VPDQ else item["hash"] for name, item in zip(names, items, strict=True)
+        ]
     except (KeyError, TypeError):
         errors = [
             {"index": index, "message": 'must be an object {"algorithm": ..., "hash": ...}'}
             for index, item in enumerate(items)
-            if not isinstance(item, dict) or "algorithm" not in item or "hash" not in item
+            if not isinstance(item, dict)
+            or "algorithm" not in item
+            or ("hash" not in item and item["algorithm"] != VPDQ)
         ]
         raise _invalid(errors) from None
 
@@ -178,8 +207,10 @@ def _uniform(names: list[Any], texts: list[Any], only_matches: bool) -> Batch | 
 
 def _check_item(name: object, value: object) -> tuple[str | None, str]:
     """(problem, lower-case hex) for one item."""
+    if name == VPDQ:
+        return None, ""
     if not isinstance(name, str) or name not in _HEX_LENGTHS:
-        return f"algorithm must be one of {', '.join(_HEX_LENGTHS)}", ""
+        return f"algorithm must be one of {', '.join([*_HEX_LENGTHS, VPDQ])}", ""
     if not isinstance(value, str):
         return '"hash" must be a string', ""
     text = value.strip()
@@ -217,8 +248,9 @@ def check(
     keyed = {a.value: digester.for_algorithm(a) for a in Algorithm}
     names = batch.algorithms
     kinds = set(names)
-    if PDQ in kinds:
-        exact_positions = [i for i, name in enumerate(names) if name != PDQ]
+    perceptual = kinds & _PERCEPTUAL
+    if perceptual:
+        exact_positions = [i for i, name in enumerate(names) if name not in _PERCEPTUAL]
         found = snapshot.exact.lookup_many(
             [keyed[names[i]](batch.raws[i]) for i in exact_positions]
         )
@@ -249,19 +281,32 @@ def check(
             for name, text in zip(names, batch.texts, strict=True)
         ]
     )
-    has_pdq = PDQ in kinds
+    if not batch.only_matches:
+        for position, video in batch.videos.items():
+            results[position] = _video_result(video)
     for position, hits in enumerate(hits_per_item):
-        # Most items of a scan have no hits; PDQ items never have exact ones.
-        if not hits and not (has_pdq and names[position] == PDQ):
+        # Most items of a scan have no hits; perceptual items never have exact ones.
+        if not hits and not (perceptual and names[position] in _PERCEPTUAL):
             continue
-        if has_pdq and names[position] == PDQ:
+        if names[position] == VPDQ:
+            video = batch.videos[position]
+            if not video.frames:
+                _flag(batch, results, position, "no frame of quality 50 or more: not matched")
+                continue
+            videos, would = video_matches(snapshot, view, video)
+            shadowed.extend(would)
+            if not videos:
+                continue
+            answers = [
+                {**_match(m, match_ids.issue(m.entry_id, day, client_id), VPDQ), **shares(c)}
+                for m, c in videos
+            ]
+            matches = [m for m, _ in videos]
+        elif names[position] == PDQ:
             quality = batch.qualities.get(position)
             if quality is not None and quality < MIN_PDQ_QUALITY:
-                # Under only_matches too: an absent item reads as "checked, no match".
-                flagged = results[position] if not batch.only_matches else _listed(batch, position)
-                if batch.only_matches:
-                    results.append(flagged)
-                flagged["flag"] = f"quality {quality} is below {MIN_PDQ_QUALITY}: not matched"
+                reason = f"quality {quality} is below {MIN_PDQ_QUALITY}: not matched"
+                _flag(batch, results, position, reason)
                 continue
             near, would = _pdq_matches(snapshot, view, batch.raws[position])
             shadowed.extend(would)
@@ -293,12 +338,36 @@ def check(
     return Outcome(body, matched_lists, matched_entries, shadowed)
 
 
+def _flag(batch: Batch, results: list[dict[str, Any]], position: int, reason: str) -> None:
+    """Say why an item was not checked; under only_matches too, where an absent item would
+    read as "checked, no match"."""
+    if batch.only_matches:
+        results.append(_listed(batch, position))
+        results[-1]["flag"] = reason
+    else:
+        results[position]["flag"] = reason
+
+
 def _listed(batch: Batch, position: int) -> dict[str, Any]:
     """An item's result under only_matches, where results name their position."""
+    video = batch.videos.get(position)
+    if video is not None:
+        return {"index": position, **_video_result(video)}
     return {
         "index": position,
         "algorithm": batch.algorithms[position],
         "hash": batch.texts[position],
+        "match": False,
+        "matches": [],
+    }
+
+
+def _video_result(video: VideoQuery) -> dict[str, Any]:
+    """A video's result names its frames, not a hash: how many came, how many count."""
+    return {
+        "algorithm": VPDQ,
+        "frames": video.given,
+        "usable_frames": len(video.frames) // PDQ_BYTES,
         "match": False,
         "matches": [],
     }

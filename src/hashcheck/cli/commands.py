@@ -195,9 +195,9 @@ def import_(args: argparse.Namespace, settings: Settings) -> int:
         key = open_key(store, settings.key_file)
         bar = ProgressBar(f"importing {args.file.name if args.file else 'hashes'}")
         try:
-            if args.format == "pdq":
+            if args.format in ("pdq", "vpdq"):
                 if args.file is None:
-                    raise ImportRejected("--format pdq imports a file of PDQ hashes")
+                    raise ImportRejected(f"--format {args.format} imports a file, not --hash")
                 report = importing.import_pdq_file(
                     store,
                     Digester(key),
@@ -208,6 +208,7 @@ def import_(args: argparse.Namespace, settings: Settings) -> int:
                     category=args.category,
                     skip_invalid=args.skip_invalid,
                     shadow=args.shadow,
+                    videos=args.format == "vpdq",
                 )
             else:
                 report = importing.import_file(

@@ -40,7 +40,8 @@ Handler = Callable[[argparse.Namespace, Settings], int]
 # dependencies.
 # NSRL RDS is an SQLite database, opened by path rather than parsed as a stream; PDQ lists
 # (perceptual hashes) are never auto-detected: 64 hex characters could also be SHA-256.
-IMPORT_FORMATS = [*FORMATS, "nsrl-rds", "pdq"]
+IMPORT_FORMATS = [*FORMATS, "nsrl-rds", "pdq", "vpdq"]
+REMOVE_FORMATS = [*FORMATS, "pdq", "vpdq"]
 
 
 class _Parser(argparse.ArgumentParser):
@@ -88,6 +89,20 @@ def build_parser() -> argparse.ArgumentParser:
     hashes.add_argument("files", nargs="+", metavar="FILE")
     hashes.add_argument("--json", action="store_true", help="one JSON object per line")
     hashes.add_argument("--no-pdq", action="store_true", help="skip the perceptual hash")
+    hashes.add_argument(
+        "--video", action="store_true", help="vPDQ frame hashes of videos (needs ffmpeg)"
+    )
+    hashes.add_argument(
+        "--vpdq-line",
+        action="store_true",
+        help="print only each video's vPDQ line (the `import --format vpdq` form)",
+    )
+    hashes.add_argument(
+        "--seconds-per-hash",
+        type=float,
+        default=1.0,
+        help="vPDQ: hash a frame every this many seconds (0: every frame; default 1)",
+    )
     scanning = command(
         "scan",
         "scanning.scan_paths",
@@ -398,7 +413,7 @@ def build_parser() -> argparse.ArgumentParser:
     rem.add_argument("list_name", metavar="LIST")
     rem.add_argument("file", type=Path, nargs="?", metavar="FILE")
     rem.add_argument("--hash", dest="hashes", action="append", default=[], help="repeatable")
-    rem.add_argument("--format", default="auto", choices=list(FORMATS))
+    rem.add_argument("--format", default="auto", choices=REMOVE_FORMATS)
     rem.add_argument("--skip-invalid", action="store_true")
     rem.add_argument("--json", action="store_true")
 

@@ -33,6 +33,17 @@ class PdqEntry:
 
 
 @dataclass(frozen=True, slots=True)
+class VideoEntry:
+    """A video from a vPDQ list: its prepared frame set (`pdq.video.usable_frames`: frames of
+    quality 50 or more, each distinct hash once, sorted) and how many frames the line gave."""
+
+    line: int
+    frames: bytes
+    frames_read: int
+    category: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class EntryRun:
     """Many consecutive valid entries of one algorithm, raw digests packed back to back.
 

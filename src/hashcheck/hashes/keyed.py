@@ -19,6 +19,7 @@ HMAC_BYTES = 32  # what `Digester.joined` gives per hash: the digest, then the u
 _SELF_TEST_MESSAGE = b"hashcheck key self-test v1"
 # Domain separation for PDQ entries, beside the exact algorithms' tags ("md5\0", ...).
 PDQ_TAG = b"pdq\x00"
+VPDQ_TAG = b"vpdq\x00"
 
 
 @dataclass(frozen=True)
@@ -81,6 +82,10 @@ class Digester:
     def pdq(self, bits: bytes) -> bytes:
         """The keyed digest of a PDQ hash: how a list entry holding it is named and deduped."""
         return self.for_tag(PDQ_TAG)(bits)
+
+    def vpdq(self, frames: bytes) -> bytes:
+        """The keyed digest of a video's prepared frame set (`pdq.video.usable_frames`)."""
+        return self.for_tag(VPDQ_TAG)(frames)
 
     def for_tag(self, tag: bytes) -> Callable[[bytes], bytes]:
         inner_copy = self._inner.copy

@@ -1,4 +1,9 @@
-"""The perceptual side of a snapshot: PDQ hashes of list entries, searchable by distance.
+"""The perceptual side of a snapshot: PDQ hashes of image entries and the frame hashes of
+video (vPDQ) entries, searchable by distance in one index.
+
+Every stored hash is a row of one `PdqIndex`; an image entry owns one row, a video entry the
+rows of its frames (contiguous). Image queries see image rows only; a video query collects
+the videos owning a near frame and compares each whole, the vPDQ way.
 
 Pure: built from opened hashes (the follower opens the sealed values), never changed after.
 """
@@ -7,32 +12,69 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
 
 from hashcheck.pdq.index import PdqIndex
+from hashcheck.pdq.video import Comparison, compare
 
 # (entry id, slot, distance)
 PdqHit = tuple[int, int, int]
+_HASH_BYTES = 32
+
+
+class Perceptual(NamedTuple):
+    """An entry's opened hashes: one PDQ hash, or a video's frame hashes (packed)."""
+
+    hashes: bytes
+    slot: int
+    video: bool = False
+
+
+@dataclass(frozen=True)
+class VideoCandidate:
+    """A stored video with at least one frame near the query's."""
+
+    entry_id: int
+    slot: int
+    frames: npt.NDArray[np.uint64]  # (N, 4) words, `pdq.index.words` form
+
+    def compare(self, query: npt.NDArray[np.uint64], threshold: int) -> Comparison:
+        return compare(query, self.frames, threshold)
 
 
 @dataclass(frozen=True)
 class PdqEntries:
     index: PdqIndex
-    entry_ids: npt.NDArray[np.int64]
-    slots: npt.NDArray[np.uint16]
+    entry_ids: npt.NDArray[np.int64]  # per entry
+    slots: npt.NDArray[np.uint16]  # per entry
+    offsets: npt.NDArray[np.int64]  # entry k owns rows offsets[k]:offsets[k + 1]
+    videos: npt.NDArray[np.bool_]  # per entry
+    owners: npt.NDArray[np.int32]  # per row: the entry it belongs to
 
     @classmethod
-    def build(cls, items: Mapping[int, tuple[bytes, int]]) -> PdqEntries:
-        """From entry id -> (32-byte hash, slot)."""
+    def build(cls, items: Mapping[int, Perceptual]) -> PdqEntries:
+        """From entry id -> its opened hashes."""
         ids = sorted(items)
-        packed = b"".join(items[i][0] for i in ids)
+        chosen = [items[i] for i in ids]
+        for item in chosen:
+            if not item.hashes or len(item.hashes) % _HASH_BYTES:
+                raise ValueError("perceptual hashes must be whole 32-byte hashes")
+            if not item.video and len(item.hashes) != _HASH_BYTES:
+                raise ValueError("an image entry has exactly one PDQ hash")
+        rows = np.array([len(item.hashes) // _HASH_BYTES for item in chosen], dtype=np.int64)
+        offsets = np.zeros(len(ids) + 1, dtype=np.int64)
+        np.cumsum(rows, out=offsets[1:])
+        packed = b"".join(item.hashes for item in chosen)
         return cls(
             PdqIndex.from_packed(packed),
             np.array(ids, dtype=np.int64),
-            np.array([items[i][1] for i in ids], dtype=np.uint16),
+            np.array([item.slot for item in chosen], dtype=np.uint16),
+            offsets,
+            np.array([item.video for item in chosen], dtype=np.bool_),
+            np.repeat(np.arange(len(ids), dtype=np.int32), rows),
         )
 
     @classmethod
@@ -42,16 +84,53 @@ class PdqEntries:
     def __len__(self) -> int:
         return len(self.entry_ids)
 
+    @property
+    def video_count(self) -> int:
+        return int(self.videos.sum())
+
     def arrays(self) -> dict[str, npt.NDArray[Any]]:
-        return {**self.index.arrays(), "entry_ids": self.entry_ids, "slots": self.slots}
+        return {
+            **self.index.arrays(),
+            "entry_ids": self.entry_ids,
+            "slots": self.slots,
+            "offsets": self.offsets,
+            "videos": self.videos,
+            "owners": self.owners,
+        }
 
     @classmethod
     def from_arrays(cls, named: dict[str, npt.NDArray[Any]]) -> PdqEntries:
-        return cls(PdqIndex.from_arrays(named), named["entry_ids"], named["slots"])
+        return cls(
+            PdqIndex.from_arrays(named),
+            named["entry_ids"],
+            named["slots"],
+            named["offsets"],
+            named["videos"],
+            named["owners"],
+        )
 
     def search(self, bits: bytes, threshold: int) -> list[PdqHit]:
-        """Entries within ``threshold`` of ``bits``, nearest first."""
+        """Image entries within ``threshold`` of ``bits``, nearest first."""
+        found: list[PdqHit] = []
+        for near in self.index.search(bits, threshold):
+            owner = int(self.owners[near.position])
+            if not self.videos[owner]:
+                found.append((int(self.entry_ids[owner]), int(self.slots[owner]), near.distance))
+        return found
+
+    def video_candidates(self, frames: bytes, threshold: int) -> list[VideoCandidate]:
+        """Video entries with a frame within ``threshold`` of any of ``frames`` (packed)."""
+        owners: set[int] = set()
+        for start in range(0, len(frames), _HASH_BYTES):
+            for near in self.index.search(frames[start : start + _HASH_BYTES], threshold):
+                owner = int(self.owners[near.position])
+                if self.videos[owner]:
+                    owners.add(owner)
         return [
-            (int(self.entry_ids[near.position]), int(self.slots[near.position]), near.distance)
-            for near in self.index.search(bits, threshold)
+            VideoCandidate(
+                int(self.entry_ids[owner]),
+                int(self.slots[owner]),
+                self.index.hashes[self.offsets[owner] : self.offsets[owner + 1]],
+            )
+            for owner in sorted(owners)
         ]

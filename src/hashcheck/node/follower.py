@@ -17,7 +17,7 @@ from hashcheck.catalog.model import Catalog, Slot
 from hashcheck.catalog.policy import Policy, PolicyError
 from hashcheck.hashes.sealing import Sealer
 from hashcheck.index.exact import EntryBlock, ExactIndex
-from hashcheck.index.perceptual import PdqEntries
+from hashcheck.index.perceptual import PdqEntries, Perceptual
 from hashcheck.index.snapshot import Snapshot
 from hashcheck.node.indexfile import Generation, IndexFiles
 from hashcheck.node.pdqshare import PdqShare
@@ -39,9 +39,10 @@ class Follower:
     ) -> None:
         self._store = store
         self._files = files
-        # PDQ hashes, opened: entry id -> (hash, slot). Without a sealer there are none.
+        # Perceptual hashes, opened: entry id -> its PDQ hash or video frame hashes, and its
+        # slot. Without a sealer there are none.
         self._sealer = sealer
-        self._pdq_items: dict[int, tuple[bytes, int]] = {}
+        self._pdq_items: dict[int, Perceptual] = {}
         self._pdq_cursor = 0
         self._pdq = PdqEntries.empty()
         self._pdq_share = pdq_share
@@ -120,8 +121,8 @@ class Follower:
         return True
 
     def _follow_pdq(self, exact: ExactIndex, changes: Changes) -> None:
-        """Open the PDQ hashes of new perceptual entries, drop removed ones, and rebuild the
-        perceptual index when anything changed (lists of perceptual hashes are small)."""
+        """Open the hashes of new perceptual entries (images and videos), drop removed ones,
+        and rebuild the perceptual index when anything changed (such lists are small)."""
         changed = False
         for entry_id in changes.removed_ids:
             changed |= self._pdq_items.pop(entry_id, None) is not None
@@ -130,7 +131,8 @@ class Follower:
                 slot = next((s for e, s in exact.lookup(digest) if e == entry_id), None)
                 if slot is None:
                     continue  # not in this snapshot (removed meanwhile)
-                self._pdq_items[entry_id] = (self._sealer.open(digest, sealed), slot)
+                hashes, video = self._sealer.open_perceptual(digest, sealed)
+                self._pdq_items[entry_id] = Perceptual(hashes, slot, video)
                 changed = True
         self._pdq_cursor = max(self._pdq_cursor, changes.entries_cursor)
         if changed:

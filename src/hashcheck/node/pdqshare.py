@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from hashcheck.index.perceptual import PdqEntries
+from hashcheck.index.perceptual import PdqEntries, Perceptual
 
 log = logging.getLogger("hashcheck.pdqshare")
 # The folder's owner and mode are checked before use (`_locked`): another user cannot plant it.
@@ -58,15 +58,17 @@ class PdqShare:
                 fcntl.flock(handle, fcntl.LOCK_UN)
 
     @staticmethod
-    def key_of(items: dict[int, tuple[bytes, int]]) -> str:
+    def key_of(items: dict[int, Perceptual]) -> str:
+        # An entry's hashes never change, so its id, slot and kind name the content.
         content = hashlib.sha256()
         for entry_id in sorted(items):
-            content.update(f"{entry_id}:{items[entry_id][1]};".encode())
+            item = items[entry_id]
+            content.update(f"{entry_id}:{item.slot}:{int(item.video)};".encode())
         return content.hexdigest()[:32]
 
-    def shared(self, items: dict[int, tuple[bytes, int]]) -> PdqEntries:
-        """The PDQ index of ``items`` (entry id -> hash, slot), mapped from shared memory;
-        built and written there first if no worker of the node has done so yet."""
+    def shared(self, items: dict[int, Perceptual]) -> PdqEntries:
+        """The perceptual index of ``items`` (entry id -> hashes, slot, kind), mapped from
+        shared memory; built and written there first if no worker of the node has done so."""
         key = self.key_of(items)
         with self._locked():
             found = self._open(key)

@@ -103,6 +103,11 @@ class PdqIndex:
         return len(self._hashes)
 
     @property
+    def hashes(self) -> U64:
+        """The stored hashes as (N, 4) words (`words` form), by position."""
+        return self._hashes
+
+    @property
     def nbytes(self) -> int:
         return int(
             self._hashes.nbytes
