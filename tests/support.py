@@ -9,6 +9,7 @@ import time
 from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import uvicorn
 
@@ -202,3 +203,14 @@ def list_hashes(
         )
     finally:
         store.close()
+
+
+def v2_check(server: ServerThread, deployment: Deployment, items: list[dict[str, Any]]) -> Any:
+    """POST /v2/check with ``items`` as the deployment's client; the answer, which must be 200."""
+    from tests.http_client import call
+
+    status, body, _ = call(
+        server.base, "/v2/check", {"hashes": items}, auth=(deployment.client_id, deployment.secret)
+    )
+    assert status == 200, body
+    return body

@@ -18,7 +18,15 @@ from hashcheck.catalog.model import Grant
 from hashcheck.hashes.keyed import Digester
 from hashcheck.hashes.matchid import MatchIds
 from tests.http_client import call
-from tests.support import Deployment, ServerThread, basic, legacy_post, make_deployment, serve
+from tests.support import (
+    Deployment,
+    ServerThread,
+    basic,
+    legacy_post,
+    make_deployment,
+    serve,
+    v2_check,
+)
 
 
 def md5(text: str) -> str:
@@ -60,14 +68,6 @@ def server(deployment: Deployment) -> Iterator[ServerThread]:
     yield from serve(deployment)
 
 
-def check(server: ServerThread, deployment: Deployment, items: list[dict[str, Any]]) -> Any:
-    status, body, _ = call(
-        server.base, "/v2/check", {"hashes": items}, auth=(deployment.client_id, deployment.secret)
-    )
-    assert status == 200, body
-    return body
-
-
 def test_batch_answers_in_order_with_match_details(
     server: ServerThread, deployment: Deployment
 ) -> None:
@@ -75,7 +75,7 @@ def test_batch_answers_in_order_with_match_details(
     store.add_grant("acme", Grant(None, None), actor="t")  # everything, to see every field
     store.close()
     server.app.node.follower.refresh()
-    body = check(
+    body = v2_check(
         server,
         deployment,
         [
@@ -105,7 +105,7 @@ def test_batch_answers_in_order_with_match_details(
 
 
 def test_default_grant_is_baseline_only(server: ServerThread, deployment: Deployment) -> None:
-    body = check(
+    body = v2_check(
         server,
         deployment,
         [
@@ -266,7 +266,7 @@ def test_compact_shape_with_only_matches(server: ServerThread, deployment: Deplo
 def test_mixed_algorithms_and_whitespace_in_object_shape(
     server: ServerThread, deployment: Deployment
 ) -> None:
-    body = check(
+    body = v2_check(
         server,
         deployment,
         [
@@ -292,7 +292,7 @@ def test_degraded_when_the_store_is_gone(server: ServerThread, deployment: Deplo
         assert time.monotonic() - started < 5, body
     assert status == 200
     assert "hashcheck.db" not in json.dumps(body) and body["store_error"]
-    answer = check(server, deployment, [{"algorithm": "md5", "hash": md5("severe")}])
+    answer = v2_check(server, deployment, [{"algorithm": "md5", "hash": md5("severe")}])
     assert answer["results"][0]["match"] is True
 
 

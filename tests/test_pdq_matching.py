@@ -7,7 +7,6 @@ from __future__ import annotations
 import csv
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -17,7 +16,7 @@ from hashcheck.hashes.keyed import Digester
 from hashcheck.hashes.sealing import Sealer
 from hashcheck.pdq.algorithm import distance
 from tests.http_client import call
-from tests.support import Deployment, ServerThread, make_deployment, serve
+from tests.support import Deployment, ServerThread, make_deployment, serve, v2_check
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "pdq"
 REFERENCE = {row["file"]: row["pdq"] for row in csv.DictReader((DATA / "expected.csv").open())}
@@ -61,19 +60,11 @@ def server(deployment: Deployment) -> Iterator[ServerThread]:
     yield from serve(deployment)
 
 
-def check(server: ServerThread, deployment: Deployment, items: list[dict[str, Any]]) -> Any:
-    status, body, _ = call(
-        server.base, "/v2/check", {"hashes": items}, auth=(deployment.client_id, deployment.secret)
-    )
-    assert status == 200, body
-    return body
-
-
 def test_near_copies_match_with_distance_nearest_first(
     server: ServerThread, deployment: Deployment
 ) -> None:
     blurred = REFERENCE["blur-a-lot.jpg"]
-    body = check(
+    body = v2_check(
         server,
         deployment,
         [
@@ -128,13 +119,13 @@ def test_list_threshold_rollback_and_sealing(
     (batch,) = [b for b in store.batches() if b.kind == "import"]
     store.close()
     at_20 = flipped(ORIGINAL, 20)
-    body = check(server, deployment, [{"algorithm": "pdq", "hash": flipped(at_20, 3)}])
+    body = v2_check(server, deployment, [{"algorithm": "pdq", "hash": flipped(at_20, 3)}])
     assert [m["distance"] for m in body["results"][0]["matches"]] == [3, 17]
     store = deployment.store()
     store.rollback_batch(batch.batch_id, actor="t")
     store.close()
     server.app.node.follower.refresh()
-    body = check(server, deployment, [{"algorithm": "pdq", "hash": ORIGINAL}])
+    body = v2_check(server, deployment, [{"algorithm": "pdq", "hash": ORIGINAL}])
     assert body["results"][0]["match"] is False
     if store_url.startswith("sqlite"):
         # At rest the hashes are sealed: the database holds no PDQ hash in the clear.
@@ -169,7 +160,7 @@ def test_per_list_threshold(server: ServerThread, deployment: Deployment) -> Non
     store = deployment.store()
     assert governance.set_pdq_threshold(store, "police", 10, actor=alice).applied
     server.app.node.follower.refresh()
-    body = check(server, deployment, query)
+    body = v2_check(server, deployment, query)
     assert [m["distance"] for m in body["results"][0]["matches"]] == [3]
     widen = governance.set_pdq_threshold(store, "police", 31, actor=alice)
     assert not widen.applied and widen.proposal is not None  # wider: two operators
@@ -178,7 +169,7 @@ def test_per_list_threshold(server: ServerThread, deployment: Deployment) -> Non
         governance.set_pdq_threshold(store, "police", 40, actor=alice)
     store.close()
     server.app.node.follower.refresh()
-    body = check(server, deployment, query)
+    body = v2_check(server, deployment, query)
     assert [m["distance"] for m in body["results"][0]["matches"]] == [3, 17]
 
 
@@ -208,7 +199,7 @@ def test_ncmec_pdq_fingerprints_import_with_the_exact_ones(
     # One exact and one perceptual entry added; the deleted PDQ left the list atomically.
     assert (report.added, report.removed) == (2, 1)
     server.app.node.follower.refresh()
-    body = check(server, deployment, [{"algorithm": "pdq", "hash": ORIGINAL}])
+    body = v2_check(server, deployment, [{"algorithm": "pdq", "hash": ORIGINAL}])
     distances = [m["distance"] for m in body["results"][0]["matches"]]
     near = distance(bytes.fromhex(blurred), bytes.fromhex(ORIGINAL))
     assert distances == sorted([near, 20])  # the blurred copy and the entry 20 bits away
@@ -243,7 +234,7 @@ def test_csv_pdq_column_beside_exact_ones(
     store.close()
     assert (report.added, report.invalid) == (2, 1)
     server.app.node.follower.refresh()
-    body = check(server, deployment, [{"algorithm": "pdq", "hash": shrunk}])
+    body = v2_check(server, deployment, [{"algorithm": "pdq", "hash": shrunk}])
     assert body["results"][0]["matches"][0]["distance"] == 0
 
 
@@ -282,7 +273,7 @@ def test_shadow_pdq_batches_count_and_do_not_answer(
         shadow=True,
     )
     server.app.node.follower.refresh()
-    body = check(server, deployment, [{"algorithm": "pdq", "hash": newcomer}])
+    body = v2_check(server, deployment, [{"algorithm": "pdq", "hash": newcomer}])
     assert body["results"][0]["match"] is False
     server.app.node.flusher.flush()
     (row,) = store.shadow_stats(report.batch_id)
@@ -290,7 +281,7 @@ def test_shadow_pdq_batches_count_and_do_not_answer(
     store.promote_batch(report.batch_id, actor="t")
     store.close()
     server.app.node.follower.refresh()
-    body = check(server, deployment, [{"algorithm": "pdq", "hash": newcomer}])
+    body = v2_check(server, deployment, [{"algorithm": "pdq", "hash": newcomer}])
     assert body["results"][0]["matches"][0]["distance"] == 0
 
 

@@ -24,7 +24,7 @@ from hashcheck.pdq.index import words
 from hashcheck.pdq.video import BadFeature, Feature, compare, parse_feature, usable_frames
 from hashcheck.pdq.videofiles import NotAVideo, video_features
 from tests.http_client import call
-from tests.support import Deployment, ServerThread, make_deployment, serve
+from tests.support import Deployment, ServerThread, make_deployment, serve, v2_check
 from tests.test_cli import run
 
 
@@ -208,14 +208,6 @@ def server(deployment: Deployment) -> Iterator[ServerThread]:
     yield from serve(deployment)
 
 
-def check(server: ServerThread, deployment: Deployment, items: list[dict[str, Any]]) -> Any:
-    status, body, _ = call(
-        server.base, "/v2/check", {"hashes": items}, auth=(deployment.client_id, deployment.secret)
-    )
-    assert status == 200, body
-    return body
-
-
 def video_item(found: list[Feature]) -> dict[str, Any]:
     return {"algorithm": "vpdq", "frames": [str(f) for f in found]}
 
@@ -226,7 +218,7 @@ def test_videos_on_v2(
     features: dict[str, list[Feature]],
     store_url: str,
 ) -> None:
-    body = check(
+    body = v2_check(
         server,
         deployment,
         [
@@ -315,5 +307,5 @@ def test_removal_and_rollback_take_videos_out(
     store.close()
     assert (report.removed, report.not_found) == (1, 0)
     server.app.node.follower.refresh()
-    body = check(server, deployment, [video_item(features["original"])])
+    body = v2_check(server, deployment, [video_item(features["original"])])
     assert body["results"][0]["match"] is False
