@@ -115,10 +115,19 @@ def document(max_batch: int) -> dict[str, Any]:
                             "maxItems": max_batch,
                             "items": {
                                 "type": "object",
-                                "required": ["algorithm", "hash"],
+                                "required": ["algorithm"],
+                                "description": "hash for md5, sha1, sha256, pdq; frames for "
+                                "vpdq (a video)",
                                 "properties": {
-                                    "algorithm": {"enum": ["md5", "sha1", "sha256", "pdq"]},
+                                    "algorithm": {"enum": ["md5", "sha1", "sha256", "pdq", "vpdq"]},
                                     "hash": {"type": "string", "pattern": "^[0-9a-fA-F]+$"},
+                                    "frames": {
+                                        "type": "array",
+                                        "minItems": 1,
+                                        "items": {"type": "string"},
+                                        "description": 'vpdq only: "hex,quality,timestamp" '
+                                        "per frame (each counts against the batch limit)",
+                                    },
                                     "quality": {
                                         "type": "integer",
                                         "minimum": 0,
@@ -138,11 +147,19 @@ def document(max_batch: int) -> dict[str, Any]:
                         "category": {"type": "string"},
                         "severity": {"enum": ["severe", "sensitive", "informational"]},
                         "action": {"enum": ["remove", "review"]},
-                        "kind": {"enum": ["exact", "pdq"]},
+                        "kind": {"enum": ["exact", "pdq", "vpdq"]},
                         "match_id": {"type": "string"},
                         "distance": {
                             "type": "integer",
                             "description": "pdq only: Hamming distance to the list entry",
+                        },
+                        "target_percent": {
+                            "type": "number",
+                            "description": "vpdq only: share of the stored video's frames matched",
+                        },
+                        "query_percent": {
+                            "type": "number",
+                            "description": "vpdq only: share of the query's frames matched",
                         },
                         "hold": {
                             "type": "string",
@@ -216,18 +233,30 @@ def document(max_batch: int) -> dict[str, Any]:
                             "type": "array",
                             "items": {
                                 "type": "object",
-                                "required": ["algorithm", "hash", "match", "matches"],
+                                "required": ["algorithm", "match", "matches"],
                                 "properties": {
                                     "index": {
                                         "type": "integer",
                                         "description": "Position in the request (only_matches)",
                                     },
                                     "algorithm": {"type": "string"},
-                                    "hash": {"type": "string"},
+                                    "hash": {
+                                        "type": "string",
+                                        "description": "every kind but vpdq",
+                                    },
+                                    "frames": {
+                                        "type": "integer",
+                                        "description": "vpdq: frames given",
+                                    },
+                                    "usable_frames": {
+                                        "type": "integer",
+                                        "description": "vpdq: distinct frames of quality 50+",
+                                    },
                                     "match": {"type": "boolean"},
                                     "flag": {
                                         "type": "string",
-                                        "description": "why a hash was not matched (low quality)",
+                                        "description": "why a hash or video was not checked "
+                                        "(low quality)",
                                     },
                                     "matches": {
                                         "type": "array",
