@@ -114,7 +114,7 @@ def flaky_server() -> Iterator[tuple[str, Flaky]]:
     answer = {
         "version": 1,
         "checked": 1,
-        "results": [{"algorithm": "md5", "hash": LISTED, "match": False, "matches": []}],
+        "results": [],
     }
     app = Flaky(2, 200, json.dumps(answer).encode())
     sock = socket.socket()
@@ -144,7 +144,7 @@ def test_retries_honour_retry_after_and_odd_bodies_are_indeterminate(
         assert odd.outcome is Outcome.INDETERMINATE and "TRUE" in (odd.reason or "")
         app.final = (200, b'{"results": []}')
         short = api.check_one("md5", LISTED)
-        assert short.outcome is Outcome.INDETERMINATE and "one result per hash" in (
+        assert short.outcome is Outcome.INDETERMINATE and "every hash was checked" in (
             short.reason or ""
         )
         app.failures, app.requests = 10, 0
@@ -177,3 +177,35 @@ def test_the_client_imports_no_server_dependency() -> None:
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"
+
+
+def test_matches_land_on_their_own_items_whatever_the_order(
+    server: ServerThread, deployment: Deployment
+) -> None:
+    """The compact shape sends hashes grouped by algorithm; answers name their position."""
+    items = [("sha1", "ab" * 20), ("md5", CLEAN), ("md5", LISTED), ("sha1", "cd" * 20)]
+    with client(server, deployment) as api:
+        outcomes = [r.outcome for r in api.check(items)]
+    assert outcomes == [Outcome.NO_MATCH, Outcome.NO_MATCH, Outcome.MATCH, Outcome.NO_MATCH]
+
+
+@pytest.mark.parametrize(
+    "results",
+    [
+        [{"index": 2, "algorithm": "md5", "hash": LISTED, "match": True, "matches": []}],
+        [{"index": 0, "algorithm": "md5", "hash": CLEAN, "match": False, "matches": []}] * 2,
+        [{"index": 0, "algorithm": "md5", "hash": LISTED, "match": False, "matches": []}],
+        [{"index": True, "algorithm": "md5", "hash": CLEAN, "match": False, "matches": []}],
+        [{"algorithm": "md5", "hash": CLEAN, "match": False, "matches": []}],
+    ],
+)
+def test_odd_only_matches_answers_are_indeterminate(results: list[dict[str, Any]]) -> None:
+    """Out of range, repeated, for another hash, a bool index, no index: none reads clean."""
+    from hashcheck.client import protocol
+
+    items = [("md5", CLEAN), ("md5", "0" * 32)]
+    found = protocol.read_v2(items, 200, {"version": 1, "checked": 2, "results": results})
+    assert [r.outcome for r in found] == [Outcome.INDETERMINATE] * 2
+    assert protocol.read_v2(items, 200, {"checked": 3, "results": []})[0].outcome is (
+        Outcome.INDETERMINATE
+    )

@@ -84,8 +84,21 @@ def batches(items: list[tuple[str, str]], size: int) -> list[list[tuple[str, str
     return [items[i : i + size] for i in range(0, len(items), size)]
 
 
+def _sent_order(items: list[tuple[str, str]]) -> list[int]:
+    """Positions of ``items`` in the order the compact shape sends them: by algorithm (md5,
+    sha1, sha256, pdq — the service's order), each algorithm's in the caller's order."""
+    rank = {name: number for number, name in enumerate(HEX_LENGTHS)}
+    return sorted(range(len(items)), key=lambda position: rank[items[position][0]])
+
+
 def v2_body(items: list[tuple[str, str]]) -> dict[str, Any]:
-    return {"hashes": [{"algorithm": a, "hash": h} for a, h in items]}
+    """The compact shape with `only_matches`: the cheapest for the service to read and answer
+    (a bulk scan hears only of matches, and of hashes that could not be checked)."""
+    body: dict[str, Any] = {}
+    for algorithm, text in items:
+        body.setdefault(algorithm, []).append(text)
+    body["only_matches"] = True
+    return body
 
 
 def read_v2_response(items: list[tuple[str, str]], status: int, content: bytes) -> list[Result]:
@@ -97,16 +110,29 @@ def read_v2_response(items: list[tuple[str, str]], status: int, content: bytes) 
 
 
 def read_v2(items: list[tuple[str, str]], status: int, document: Any) -> list[Result]:
+    """Results for ``items`` from an `only_matches` answer: a hash absent from it is clean
+    only when the answer says every hash of the batch was checked."""
     if status != 200:
         message = _error_message(document)
         return indeterminate(items, f"HTTP {status}: {message}")
+    checked = document.get("checked") if isinstance(document, dict) else None
+    results = document.get("results") if isinstance(document, dict) else None
+    if checked != len(items) or isinstance(checked, bool) or not isinstance(results, list):
+        return indeterminate(items, "the answer does not say every hash was checked")
+    order = _sent_order(items)
+    found = [Result(algorithm, text, Outcome.NO_MATCH) for algorithm, text in items]
+    seen: set[int] = set()
     try:
-        results = document["results"]
-        if not isinstance(results, list) or len(results) != len(items):
-            return indeterminate(items, "the answer does not have one result per hash")
-        return [_result(item, answer) for item, answer in zip(items, results, strict=True)]
+        for answer in results:
+            index = answer["index"]
+            if type(index) is not int or not 0 <= index < len(items) or index in seen:
+                raise ValueError(f"result index {index!r} out of range or repeated")
+            seen.add(index)
+            position = order[index]
+            found[position] = _result(items[position], answer)
     except (KeyError, TypeError, ValueError) as exc:
         return indeterminate(items, f"unexpected answer from the service: {exc!r}")
+    return found
 
 
 def _result(item: tuple[str, str], answer: Any) -> Result:
