@@ -7,20 +7,22 @@ index version. The batch is refused whole if any item is malformed (no partial a
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import orjson
 
 from hashcheck.api.errors import BadRequest, InvalidHashes
-from hashcheck.api.vpdq import VPDQ, VideoQuery, parse_video, shares, video_matches
-from hashcheck.catalog.model import Action, ClientView
+from hashcheck.api.perceptual import pdq_matches, video_matches
+from hashcheck.api.vpdq import VPDQ, VideoQuery, parse_video, shares
+from hashcheck.catalog.model import ClientView
 from hashcheck.hashes.algorithms import Algorithm
 from hashcheck.hashes.keyed import HMAC_BYTES, Digester
 from hashcheck.hashes.matchid import MatchIds
 from hashcheck.index.exact import Hit
 from hashcheck.index.snapshot import Match, Snapshot
+from hashcheck.pdq.algorithm import HASH_BYTES
 
 # Enough for 10,000 SHA-256 items with generous formatting.
 BYTES_PER_ITEM = 256
@@ -28,7 +30,6 @@ SHOWN_ITEM_ERRORS = 20
 PDQ = "pdq"
 _HEX_LENGTHS = {**{a.value: a.hex_length for a in Algorithm}, PDQ: 64}
 MIN_PDQ_QUALITY = 50
-PDQ_BYTES = 32
 _PERCEPTUAL = frozenset((PDQ, VPDQ))
 _HEX = frozenset("0123456789abcdefABCDEF")
 
@@ -293,7 +294,7 @@ def check(
             if not video.frames:
                 _flag(batch, results, position, "no frame of quality 50 or more: not matched")
                 continue
-            videos, would = video_matches(snapshot, view, video)
+            videos, would = video_matches(snapshot, view, video.frames)
             shadowed.extend(would)
             if not videos:
                 continue
@@ -308,7 +309,7 @@ def check(
                 reason = f"quality {quality} is below {MIN_PDQ_QUALITY}: not matched"
                 _flag(batch, results, position, reason)
                 continue
-            near, would = _pdq_matches(snapshot, view, batch.raws[position])
+            near, would = pdq_matches(snapshot, view, batch.raws[position])
             shadowed.extend(would)
             if not near:
                 continue
@@ -367,32 +368,10 @@ def _video_result(video: VideoQuery) -> dict[str, Any]:
     return {
         "algorithm": VPDQ,
         "frames": video.given,
-        "usable_frames": len(video.frames) // PDQ_BYTES,
+        "usable_frames": len(video.frames) // HASH_BYTES,
         "match": False,
         "matches": [],
     }
-
-
-def _pdq_matches(
-    snapshot: Snapshot, view: ClientView, bits: bytes
-) -> tuple[list[tuple[Match, int]], list[tuple[int, int]]]:
-    """Granted PDQ entries within their list's threshold, nearest first (a perceptual match
-    always asks for review); and the (entry id, batch id) of shadow would-be matches."""
-    lists = snapshot.catalog.lists
-    widest = max((item.pdq_threshold for item in lists.values()), default=0)
-    hits = snapshot.pdq.search(bits, widest)
-    found: list[tuple[Match, int]] = []
-    would: list[tuple[int, int]] = []
-    slots = snapshot.catalog.slots
-    for entry_id, slot, distance in hits:
-        if distance > lists[slots[slot].list_id].pdq_threshold:
-            continue
-        if slot in view.slots:
-            (match,) = snapshot.visible(view, ((entry_id, slot),))
-            found.append((replace(match, action=Action.REVIEW), distance))
-        elif slot in view.shadow_slots:
-            would.append((entry_id, slots[slot].batch_id))
-    return found, would
 
 
 def _match(match: Match, match_id: str, kind: str = "exact") -> dict[str, Any]:

@@ -17,12 +17,12 @@ from typing import Any, NamedTuple
 import numpy as np
 import numpy.typing as npt
 
+from hashcheck.pdq.algorithm import HASH_BYTES
 from hashcheck.pdq.index import PdqIndex
 from hashcheck.pdq.video import Comparison, compare
 
 # (entry id, slot, distance)
 PdqHit = tuple[int, int, int]
-_HASH_BYTES = 32
 
 
 class Perceptual(NamedTuple):
@@ -60,11 +60,11 @@ class PdqEntries:
         ids = sorted(items)
         chosen = [items[i] for i in ids]
         for item in chosen:
-            if not item.hashes or len(item.hashes) % _HASH_BYTES:
+            if not item.hashes or len(item.hashes) % HASH_BYTES:
                 raise ValueError("perceptual hashes must be whole 32-byte hashes")
-            if not item.video and len(item.hashes) != _HASH_BYTES:
+            if not item.video and len(item.hashes) != HASH_BYTES:
                 raise ValueError("an image entry has exactly one PDQ hash")
-        rows = np.array([len(item.hashes) // _HASH_BYTES for item in chosen], dtype=np.int64)
+        rows = np.array([len(item.hashes) // HASH_BYTES for item in chosen], dtype=np.int64)
         offsets = np.zeros(len(ids) + 1, dtype=np.int64)
         np.cumsum(rows, out=offsets[1:])
         packed = b"".join(item.hashes for item in chosen)
@@ -121,8 +121,8 @@ class PdqEntries:
     def video_candidates(self, frames: bytes, threshold: int) -> list[VideoCandidate]:
         """Video entries with a frame within ``threshold`` of any of ``frames`` (packed)."""
         owners: set[int] = set()
-        for start in range(0, len(frames), _HASH_BYTES):
-            for near in self.index.search(frames[start : start + _HASH_BYTES], threshold):
+        for start in range(0, len(frames), HASH_BYTES):
+            for near in self.index.search(frames[start : start + HASH_BYTES], threshold):
                 owner = int(self.owners[near.position])
                 if self.videos[owner]:
                     owners.add(owner)
