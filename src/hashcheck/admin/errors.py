@@ -3,6 +3,7 @@
     AdminError            an operator request that cannot be carried out as given
     ├── UnknownName       a client, list or category name that does not exist
     ├── ImportRejected    a file that fails validation; nothing was imported
+    ├── BadValue          an option or parameter that is not of its kind (a date that is not)
     ├── KeyMismatch       the list key does not belong to this database
     └── PermissionDenied  the acting operator may not do this
 
@@ -21,6 +22,10 @@ class UnknownName(AdminError):
 
 
 class ImportRejected(AdminError):
+    pass
+
+
+class BadValue(AdminError):
     pass
 
 

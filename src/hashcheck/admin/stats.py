@@ -1,9 +1,16 @@
-"""Reading usage statistics with names instead of ids, for tables, JSON and CSV."""
+"""Reading usage statistics with names instead of ids, for tables, JSON and CSV.
+
+The one reader both the CLI and the admin API use: a filter that names no client or list, or
+a `since` that is not a date, is refused here rather than answered with an empty table that
+looks like "nothing was checked".
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from hashcheck.admin import dates
+from hashcheck.admin.errors import UnknownName
 from hashcheck.admin.names import find_list
 from hashcheck.store.interface import Store
 
@@ -24,9 +31,12 @@ def read(
     list_name: str | None = None,
     since: str | None = None,
 ) -> list[StatLine]:
+    first_day = None if since is None else dates.day(since)
     list_id = None if list_name is None else find_list(store, list_name).list_id
+    if client is not None and all(c.client_id != client for c in store.clients()):
+        raise UnknownName(f"unknown client {client!r}; `hashcheck clients list` shows them")
     names = {item.list_id: item.name for item in store.lists()}
     return [
         StatLine(r.day, r.client_id, names.get(r.list_id, str(r.list_id)), r.checked, r.matched)
-        for r in store.read_stats(client_id=client, list_id=list_id, since=since)
+        for r in store.read_stats(client_id=client, list_id=list_id, since=first_day)
     ]

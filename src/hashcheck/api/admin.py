@@ -89,6 +89,7 @@ class AdminApi:
             except PermissionDenied as exc:
                 raise Forbidden(str(exc)) from None
             query = _query(scope.get("query_string", b""))
+            adminroutes.check_query(route, query)
             if route.upload:
                 with _upload_file(scope, self._max_upload) as target:
                     await _save(receive, target, self._max_upload)

@@ -10,11 +10,13 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from hashcheck.admin import clients, disputes, governance, importing, operators
+from hashcheck.admin import audit as trail
+from hashcheck.admin import clients, disputes, governance, importing, operators, reach
 from hashcheck.admin import stats as usage
 from hashcheck.admin.errors import AdminError
 from hashcheck.admin.names import find_list
 from hashcheck.admin.operators import Actor, Role
+from hashcheck.api.errors import BadRequest
 from hashcheck.catalog.model import Grant
 from hashcheck.catalog.policy import SETTINGS
 from hashcheck.hashes.keyed import Digester
@@ -43,6 +45,14 @@ Handler = Callable[[Request], Answer]
 
 
 @dataclass(frozen=True)
+class Query:
+    """A query parameter a route reads; ``choices`` empty: any value."""
+
+    name: str
+    choices: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class Route:
     method: str
     pattern: re.Pattern[str]
@@ -51,6 +61,23 @@ class Route:
     template: str  # e.g. /batches/{batch_id}/rollback (for the OpenAPI document)
     summary: str
     upload: bool = False  # the body is a file, not JSON
+    # The query parameters it reads; None: the handler checks its own (uploads).
+    query: tuple[Query, ...] | None = ()
+
+
+def check_query(route: Route, query: Mapping[str, str]) -> None:
+    """Refuse a parameter the route does not read, or a value it does not know: a misspelt
+    `?sinse=` or `?state=opne` would otherwise answer everything, or an empty list that looks
+    like "nothing to do"."""
+    if route.query is None:
+        return
+    known = {q.name: q for q in route.query}
+    for name, value in query.items():
+        if name not in known:
+            usable = ", ".join(sorted(known)) or "none"
+            raise BadRequest(f"unknown query parameter {name!r} (this route reads: {usable})")
+        if known[name].choices and value not in known[name].choices:
+            raise BadRequest(f"{name} must be one of {', '.join(known[name].choices)}")
 
 
 def _text(request: Request, name: str, *, required: bool = True) -> str | None:
@@ -84,13 +111,21 @@ def _change(change: governance.Change) -> Answer:
 
 
 # -- clients -----------------------------------------------------------------------------------
+def _reach(r: Request, client_id: str) -> dict[str, Any]:
+    """Whether the client can match anything now (can_match, checks_lists, warning)."""
+    found = reach.of_client(r.store, client_id)
+    return {} if found is None else found.as_dict()
+
+
 def list_clients(r: Request) -> Answer:
+    reaches = reach.reach(r.store)
     return 200, [
         {
             "client_id": c.client_id,
             "name": c.name,
             "enabled": c.enabled,
             "grants": [clients.describe_grant(r.store, g) for g in c.grants],
+            **reaches[c.client_id].as_dict(),
         }
         for c in r.store.clients()
     ]
@@ -108,13 +143,17 @@ def add_client(r: Request) -> Answer:
         # The conservative default grant (baseline of every list) unless told otherwise.
         grants=None if _flag(r.body, "default_grant", True) else [],
     )
-    return 201, {"client_id": issued.client_id, "secret": issued.secret}
+    return 201, {
+        "client_id": issued.client_id,
+        "secret": issued.secret,
+        **_reach(r, issued.client_id),
+    }
 
 
 def _client_state(enabled: bool) -> Handler:
     def handler(r: Request) -> Answer:
         r.store.set_client_enabled(r.params[0], enabled, actor=r.actor.name)
-        return 200, {"client_id": r.params[0], "enabled": enabled}
+        return 200, {"client_id": r.params[0], "enabled": enabled, **_reach(r, r.params[0])}
 
     return handler
 
@@ -134,12 +173,13 @@ def _grant_of(r: Request) -> Grant:
 
 
 def grant(r: Request) -> Answer:
-    return _change(governance.grant(r.store, r.params[0], _grant_of(r), actor=r.actor))
+    status, document = _change(governance.grant(r.store, r.params[0], _grant_of(r), actor=r.actor))
+    return status, {**document, **_reach(r, r.params[0])}
 
 
 def revoke(r: Request) -> Answer:
     existed = governance.revoke(r.store, r.params[0], _grant_of(r), actor=r.actor)
-    return 200, {"revoked": existed}
+    return 200, {"revoked": existed, **_reach(r, r.params[0])}
 
 
 # -- lists, categories, imports ------------------------------------------------------------------
@@ -171,8 +211,13 @@ def enable_list(r: Request) -> Answer:
     return _change(governance.enable_list(r.store, r.params[0], actor=r.actor))
 
 
+def _disabled(r: Request, changed: bool) -> Answer:
+    """A list or category switched off, and which enabled clients can match nothing now."""
+    return 200, {"changed": changed, "clients_matching_nothing": reach.stranded(r.store)}
+
+
 def disable_list(r: Request) -> Answer:
-    return 200, {"changed": governance.disable_list(r.store, r.params[0], actor=r.actor)}
+    return _disabled(r, governance.disable_list(r.store, r.params[0], actor=r.actor))
 
 
 def list_categories(r: Request) -> Answer:
@@ -194,7 +239,7 @@ def enable_category(r: Request) -> Answer:
 
 
 def disable_category(r: Request) -> Answer:
-    return 200, {"changed": governance.disable_category(r.store, r.params[0], actor=r.actor)}
+    return _disabled(r, governance.disable_category(r.store, r.params[0], actor=r.actor))
 
 
 _IMPORT_OPTIONS = {"format", "category", "category_column", "shadow", "skip_invalid"}
@@ -360,7 +405,8 @@ def set_policy(r: Request) -> Answer:
 
 def audit(r: Request) -> Answer:
     limit = _int(r.query.get("limit", "100"), "limit")
-    records = r.store.audit_log(
+    records = trail.read(
+        r.store,
         max(limit, 1),
         actor=r.query.get("actor"),
         action=r.query.get("action"),
@@ -400,7 +446,14 @@ NUMERIC_PARAMETERS = {"batch_id", "dispute_id", "proposal_id", "entry_id"}
 
 
 def _route(
-    method: str, template: str, handler: Handler, role: Role, summary: str, *, upload: bool = False
+    method: str,
+    template: str,
+    handler: Handler,
+    role: Role,
+    summary: str,
+    *,
+    upload: bool = False,
+    query: tuple[Query, ...] = (),
 ) -> Route:
     """A route from a path template: `{batch_id}` and the like match digits, other
     `{name}` parameters any single path segment."""
@@ -409,7 +462,13 @@ def _route(
         return r"(\d{1,18})" if found.group(1) in NUMERIC_PARAMETERS else r"([^/]{1,200})"
 
     pattern = re.compile("^/admin/v1" + re.sub(r"\{(\w+)\}", group, template) + "$")
-    return Route(method, pattern, handler, role, template, summary, upload)
+    return Route(
+        method, pattern, handler, role, template, summary, upload, None if upload else query
+    )
+
+
+def _state(*choices: str) -> tuple[Query, ...]:
+    return (Query("state", choices),)
 
 
 VIEW, OPERATE, APPROVE = Role.VIEWER, Role.OPERATOR, Role.APPROVER
@@ -481,7 +540,14 @@ ROUTES: tuple[Route, ...] = (
         OPERATE,
         "Stop a category matching",
     ),
-    _route("GET", "/batches", list_batches, VIEW, "Batches, newest first"),
+    _route(
+        "GET",
+        "/batches",
+        list_batches,
+        VIEW,
+        "Batches, newest first",
+        query=(Query("list"), Query("limit")),
+    ),
     _route(
         "GET", "/batches/{batch_id}", show_batch, VIEW, "One batch with its shadow would-be matches"
     ),
@@ -499,9 +565,23 @@ ROUTES: tuple[Route, ...] = (
         OPERATE,
         "Let a shadow batch answer (202 + proposal under the two-person rule)",
     ),
-    _route("GET", "/holds", list_holds, VIEW, "Entries on hold (prevalence alarm)"),
+    _route(
+        "GET",
+        "/holds",
+        list_holds,
+        VIEW,
+        "Entries on hold (prevalence alarm)",
+        query=_state("open", "released"),
+    ),
     _route("POST", "/holds/{entry_id}/release", release_hold, OPERATE, "Release a hold"),
-    _route("GET", "/disputes", list_disputes, VIEW, "Disputes, newest first"),
+    _route(
+        "GET",
+        "/disputes",
+        list_disputes,
+        VIEW,
+        "Disputes, newest first",
+        query=_state("open", "upheld", "rejected"),
+    ),
     _route("GET", "/disputes/{dispute_id}", show_dispute, VIEW, "One dispute with its notes"),
     _route("POST", "/disputes/{dispute_id}/comments", comment_dispute, OPERATE, "Add a note"),
     _route(
@@ -514,7 +594,14 @@ ROUTES: tuple[Route, ...] = (
     _route(
         "POST", "/disputes/{dispute_id}/reject", _decide_dispute(False), OPERATE, "The match stands"
     ),
-    _route("GET", "/proposals", list_proposals, VIEW, "Proposals, newest first"),
+    _route(
+        "GET",
+        "/proposals",
+        list_proposals,
+        VIEW,
+        "Proposals, newest first",
+        query=_state("open", "approved", "rejected"),
+    ),
     _route(
         "POST",
         "/proposals/{proposal_id}/approve",
@@ -537,8 +624,22 @@ ROUTES: tuple[Route, ...] = (
         OPERATE,
         "Change one policy value (202 + proposal when it loosens the two-person rule)",
     ),
-    _route("GET", "/audit", audit, VIEW, "The audit trail, newest first"),
-    _route("GET", "/stats", stats, VIEW, "Checked and matched per day, client and list"),
+    _route(
+        "GET",
+        "/audit",
+        audit,
+        VIEW,
+        "The audit trail, newest first",
+        query=(Query("actor"), Query("action"), Query("since"), Query("limit")),
+    ),
+    _route(
+        "GET",
+        "/stats",
+        stats,
+        VIEW,
+        "Checked and matched per day, client and list",
+        query=(Query("client"), Query("list"), Query("since")),
+    ),
     _route("GET", "/operators", list_operators, VIEW, "Operator accounts"),
     _route("POST", "/operators", add_operator, APPROVE, "Add an operator; secret shown once"),
 )

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import argparse
 
-from hashcheck.admin import clients, governance, importing, suppliers
+from hashcheck.admin import audit as trail
+from hashcheck.admin import clients, dates, governance, importing, reach, suppliers
 from hashcheck.admin import stats as usage
 from hashcheck.admin.errors import ImportRejected
 from hashcheck.admin.names import find_list
 from hashcheck.admin.operators import Role, acting
 from hashcheck.admin.setup import initialise, open_key
 from hashcheck.catalog.model import Grant
-from hashcheck.cli.common import opened_store, report_change, say
+from hashcheck.cli.common import opened_store, report_change, say, warn_reach
 from hashcheck.cli.exitcodes import ExitCode
 from hashcheck.cli.output import as_json, render
 from hashcheck.cli.progress import ProgressBar
@@ -66,26 +67,53 @@ def clients_add(args: argparse.Namespace, settings: Settings) -> int:
             client_id=args.client_id,
             grants=[] if args.no_default_grant else None,
         )
+        found = reach.of_client(store, issued.client_id)
     if args.json:
-        say(as_json({"client_id": issued.client_id, "secret": issued.secret}))
+        extra = {} if found is None else found.as_dict()
+        say(as_json({"client_id": issued.client_id, "secret": issued.secret, **extra}))
     else:
         say(f"client id: {issued.client_id}\nsecret:    {issued.secret}")
         say("The secret is shown only now; hashcheck keeps only a slow hash of it.")
+        warn_reach(found)
     return ExitCode.OK
 
 
 def clients_list(args: argparse.Namespace, settings: Settings) -> int:
     with opened_store(settings) as store:
-        rows = [
-            (
-                c.client_id,
-                c.name,
-                "enabled" if c.enabled else "disabled",
-                "; ".join(clients.describe_grant(store, g) for g in c.grants) or "(nothing)",
-            )
+        reaches = reach.reach(store)
+        found = [
+            (c, "; ".join(clients.describe_grant(store, g) for g in c.grants) or "(nothing)")
             for c in store.clients()
         ]
-    say(render(("client_id", "name", "status", "grants"), rows, _fmt(args)))
+    if args.json:
+        say(
+            as_json(
+                [
+                    {
+                        "client_id": c.client_id,
+                        "name": c.name,
+                        "status": "enabled" if c.enabled else "disabled",
+                        "grants": grants,
+                        **reaches[c.client_id].as_dict(),
+                    }
+                    for c, grants in found
+                ]
+            )
+        )
+        return ExitCode.OK
+    rows = [
+        (
+            c.client_id,
+            c.name,
+            "enabled" if c.enabled else "disabled",
+            grants,
+            "yes" if reaches[c.client_id].can_match else "NO",
+        )
+        for c, grants in found
+    ]
+    say(render(("client_id", "name", "status", "grants", "can_match"), rows, "table"))
+    for c, _ in found:
+        warn_reach(reaches[c.client_id])
     return ExitCode.OK
 
 
@@ -99,7 +127,9 @@ def clients_disable(args: argparse.Namespace, settings: Settings) -> int:
 def clients_enable(args: argparse.Namespace, settings: Settings) -> int:
     with opened_store(settings) as store:
         store.set_client_enabled(args.client_id, True, actor=_as(store, settings))
+        found = reach.of_client(store, args.client_id)
     say(f"client {args.client_id} enabled")
+    warn_reach(found)
     return ExitCode.OK
 
 
@@ -126,7 +156,8 @@ def clients_grant(args: argparse.Namespace, settings: Settings) -> int:
         change = governance.grant(
             store, args.client_id, _grant(args, store), actor=acting(store, settings.operator)
         )
-    return report_change(change, args.json)
+        found = reach.of_client(store, args.client_id)
+    return report_change(change, args.json, found)
 
 
 def clients_revoke(args: argparse.Namespace, settings: Settings) -> int:
@@ -136,11 +167,16 @@ def clients_revoke(args: argparse.Namespace, settings: Settings) -> int:
             store, args.client_id, grant, actor=acting(store, settings.operator)
         )
         text = clients.describe_grant(store, grant)
-    if not existed:
+        found = reach.of_client(store, args.client_id)
+    if args.json:
+        extra = {} if found is None else found.as_dict()
+        say(as_json({"client_id": args.client_id, "revoked": existed, **extra}))
+    elif existed:
+        say(f"{args.client_id} no longer checks {text}")
+        warn_reach(found)
+    else:
         say(f"{args.client_id} had no grant for {text}; nothing changed")
-        return ExitCode.NOT_FOUND
-    say(f"{args.client_id} no longer checks {text}")
-    return ExitCode.OK
+    return ExitCode.OK if existed else ExitCode.NOT_FOUND
 
 
 def lists_add(args: argparse.Namespace, settings: Settings) -> int:
@@ -290,8 +326,9 @@ def remove(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def stats(args: argparse.Namespace, settings: Settings) -> int:
+    since = None if args.since is None else dates.day(args.since, "--since")
     with opened_store(settings) as store:
-        lines = usage.read(store, client=args.client, list_name=args.list_name, since=args.since)
+        lines = usage.read(store, client=args.client, list_name=args.list_name, since=since)
     rows = [(s.day, s.client, s.list, s.checked, s.matched) for s in lines]
     say(render(("day", "client", "list", "checked", "matched"), rows, args.format))
     return ExitCode.OK
@@ -300,10 +337,9 @@ def stats(args: argparse.Namespace, settings: Settings) -> int:
 def audit(args: argparse.Namespace, settings: Settings) -> int:
     if args.limit < 1:
         raise ImportRejected("--limit must be at least 1")
+    since = None if args.since is None else dates.moment(args.since, "--since")
     with opened_store(settings) as store:
-        records = store.audit_log(
-            args.limit, actor=args.actor, action=args.action, since=args.since
-        )
+        records = trail.read(store, args.limit, actor=args.actor, action=args.action, since=since)
     rows = [(r.at, r.actor, r.action, r.subject, r.detail) for r in records]
     say(render(("at", "actor", "action", "subject", "detail"), rows, args.format))
     return ExitCode.OK

@@ -7,6 +7,7 @@ import sys
 from collections.abc import Iterator
 
 from hashcheck.admin.governance import Change
+from hashcheck.admin.reach import Reach
 from hashcheck.cli.exitcodes import ExitCode
 from hashcheck.cli.output import as_json
 from hashcheck.config import Settings
@@ -29,7 +30,18 @@ def opened_store(settings: Settings, *, migrate: bool = True) -> Iterator[Store]
         store.close()
 
 
-def report_change(change: Change, json_output: bool = False) -> int:
-    """Print what happened to a request to switch something on; PENDING if it waits."""
-    say(as_json(change.as_dict()) if json_output else change.message)
+def warn_reach(found: Reach | None) -> None:
+    """Say so when a client can match nothing: its checks would look clean."""
+    if found is not None and found.warning is not None:
+        say(f"WARNING: client {found.client_id}: {found.warning}")
+
+
+def report_change(change: Change, json_output: bool = False, found: Reach | None = None) -> int:
+    """Print what happened to a request to switch something on; PENDING if it waits. With
+    ``found``, the client the change was about: whether it can match anything now."""
+    if json_output:
+        say(as_json({**change.as_dict(), **({} if found is None else found.as_dict())}))
+    else:
+        say(change.message)
+        warn_reach(found)
     return ExitCode.OK if change.applied else ExitCode.PENDING

@@ -7,7 +7,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from hashcheck.admin import disputes, governance, operators
+from hashcheck.admin import disputes, governance, operators, reach
 from hashcheck.admin.operators import Role, acting
 from hashcheck.catalog.policy import SETTINGS, Policy
 from hashcheck.cli.common import opened_store, report_change, say
@@ -42,13 +42,27 @@ def categories_enable(args: argparse.Namespace, settings: Settings) -> int:
     return report_change(change, args.json)
 
 
+def _report_disabled(what: str, changed: bool, stranded: list[str], json_output: bool) -> int:
+    """A list or category switched off, and which enabled clients can match nothing now."""
+    if json_output:
+        say(as_json({"changed": changed, "clients_matching_nothing": stranded}))
+        return ExitCode.OK
+    say(f"{what} {'disabled' if changed else 'was disabled already'}")
+    if stranded:
+        say(
+            f"WARNING: {len(stranded)} enabled clients can match nothing now (every check they "
+            f"send answers false): {', '.join(stranded)}"
+        )
+    return ExitCode.OK
+
+
 def categories_disable(args: argparse.Namespace, settings: Settings) -> int:
     with opened_store(settings) as store:
         changed = governance.disable_category(
             store, args.name, actor=acting(store, settings.operator)
         )
-    say(f"category {args.name} {'disabled' if changed else 'was disabled already'}")
-    return ExitCode.OK
+        stranded = reach.stranded(store)
+    return _report_disabled(f"category {args.name}", changed, stranded, args.json)
 
 
 def lists_enable(args: argparse.Namespace, settings: Settings) -> int:
@@ -68,8 +82,8 @@ def lists_pdq_threshold(args: argparse.Namespace, settings: Settings) -> int:
 def lists_disable(args: argparse.Namespace, settings: Settings) -> int:
     with opened_store(settings) as store:
         changed = governance.disable_list(store, args.name, actor=acting(store, settings.operator))
-    say(f"list {args.name} {'disabled' if changed else 'was disabled already'}")
-    return ExitCode.OK
+        stranded = reach.stranded(store)
+    return _report_disabled(f"list {args.name}", changed, stranded, args.json)
 
 
 def batches_promote(args: argparse.Namespace, settings: Settings) -> int:

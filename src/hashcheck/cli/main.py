@@ -14,6 +14,7 @@ from pathlib import Path
 
 from hashcheck.admin.errors import (
     AdminError,
+    BadValue,
     ImportRejected,
     KeyMismatch,
     PermissionDenied,
@@ -422,13 +423,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     stats.add_argument("--client", help="one client id")
     stats.add_argument("--list", dest="list_name", help="one list")
-    stats.add_argument("--since", help="first day, YYYY-MM-DD")
+    stats.add_argument("--since", help="first day, YYYY-MM-DD (UTC); anything else is refused")
     stats.add_argument("--format", default="table", choices=["table", "json", "csv"])
 
     audit = command("audit", "commands.audit", "who changed what and when, newest first")
     audit.add_argument("--actor", help="one operator")
     audit.add_argument("--action", help="an action or its prefix, e.g. client or list.import")
-    audit.add_argument("--since", help="first day (YYYY-MM-DD) or time, UTC")
+    audit.add_argument(
+        "--since", help="first day (YYYY-MM-DD) or ISO time (UTC unless it has a zone)"
+    )
     audit.add_argument("--limit", type=int, default=100, help="at most this many (default 100)")
     audit.add_argument("--format", default="table", choices=["table", "json", "csv"])
     return parser
@@ -463,6 +466,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _fail(ExitCode.STORE, str(exc))
     except PermissionDenied as exc:
         return _fail(ExitCode.DENIED, str(exc))
+    except BadValue as exc:
+        return _fail(ExitCode.USAGE, str(exc))
     except AdminError as exc:
         return _fail(ExitCode.REJECTED, str(exc))
     except KeyboardInterrupt:
