@@ -97,10 +97,14 @@ def test_errors_are_one_line_with_documented_exit_codes(
     env: dict[str, str], tmp_path: Path
 ) -> None:
     code, _, err = run("lists", "list")
-    assert code == ExitCode.OK  # migrations run on first use; no key needed to read lists
-    code, _, err = run("import", "police", str(tmp_path / "x.txt"), "--category", "baseline")
-    assert code == ExitCode.KEY and err.startswith("hashcheck: ") and "hashcheck init" in err
+    assert code == ExitCode.STORE and err.startswith("hashcheck: ") and "hashcheck init" in err
     run("init")
+    Path(env["HASHCHECK_KEY_FILE"]).rename(tmp_path / "elsewhere.key")
+    code, _, err = run("lists", "list")
+    assert code == ExitCode.OK  # no key needed to read lists
+    code, _, err = run("import", "police", str(tmp_path / "x.txt"), "--category", "baseline")
+    assert code == ExitCode.KEY and err.startswith("hashcheck: ") and "from your backup" in err
+    (tmp_path / "elsewhere.key").rename(env["HASHCHECK_KEY_FILE"])
     code, _, err = run("import", "nolist", str(tmp_path / "x.txt"), "--category", "baseline")
     assert code == ExitCode.NOT_FOUND and "unknown list" in err
     run("lists", "add", "police", "--supplier", "p")
@@ -128,6 +132,8 @@ def test_errors_are_one_line_with_documented_exit_codes(
 def test_wrong_key_stops_with_a_clear_message(env: dict[str, str], tmp_path: Path) -> None:
     run("init")
     other = tmp_path / "other.key"
+    other_db = f"sqlite:///{tmp_path / 'other.db'}"
+    assert run("--database-url", other_db, "--key-file", str(other), "init")[0] == ExitCode.OK
     code, _, err = run("--key-file", str(other), "init")
     assert code == ExitCode.KEY and "does not belong to this database" in err
     code, _, err = run(

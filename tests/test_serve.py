@@ -134,9 +134,11 @@ def test_serve_refuses_to_start_without_init(tmp_path: Path) -> None:
         timeout=60,
         check=False,
     )
-    assert result.returncode == 6
-    assert "hashcheck init" in result.stderr
+    # The default database (hashcheck-data/hashcheck.db) does not exist: no empty one is made.
+    assert result.returncode == 7
+    assert "hashcheck-data/hashcheck.db" in result.stderr and "hashcheck init" in result.stderr
     assert "Traceback" not in result.stderr
+    assert not (tmp_path / "hashcheck-data").exists()
 
 
 def test_demo_set_up_completes_an_interrupted_one(tmp_path: Path) -> None:

@@ -16,7 +16,8 @@ from hashcheck.store.open import open_store
 
 
 def build_node(settings: Settings) -> Node:
-    store = open_store(settings.database_url)
+    # A node never creates its database: a wrong path must not look like an empty list.
+    store = open_store(settings.database_url, create=False)
     try:
         store.migrate()
         key = open_key(store, settings.key_file)
@@ -28,7 +29,11 @@ def build_node(settings: Settings) -> Node:
         key,
         poll_interval=settings.poll_interval,
         stats_flush_interval=settings.stats_flush_interval,
-        store_factory=(lambda: open_store(settings.database_url)) if settings.admin_api else None,
+        store_factory=(
+            (lambda: open_store(settings.database_url, create=False))
+            if settings.admin_api
+            else None
+        ),
         index_dir=Path(settings.index_dir) if settings.index_dir else None,
     )
 

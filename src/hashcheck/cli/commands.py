@@ -34,7 +34,7 @@ def _as(store: Store, settings: Settings, role: Role = Role.OPERATOR) -> str:
 
 
 def init(args: argparse.Namespace, settings: Settings) -> int:
-    with opened_store(settings) as store:
+    with opened_store(settings, create=True) as store:
         key, created = initialise(store, settings.key_file)
     verb = "created" if created else "kept existing"
     say(f"{verb} list key {key.key_id} in {settings.key_file}")

@@ -20,8 +20,12 @@ def say(text: str) -> None:
 
 
 @contextlib.contextmanager
-def opened_store(settings: Settings, *, migrate: bool = True) -> Iterator[Store]:
-    store = open_store(settings.database_url)
+def opened_store(
+    settings: Settings, *, migrate: bool = True, create: bool = False
+) -> Iterator[Store]:
+    """The configured store, migrated. Only `init` passes ``create``: every other command
+    stops on a database file that does not exist rather than work on a new, empty one."""
+    store = open_store(settings.database_url, create=create)
     try:
         if migrate:
             store.migrate()

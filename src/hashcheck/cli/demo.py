@@ -46,7 +46,7 @@ def synthetic_md5(number: int) -> str:
 def prepare(settings: Settings) -> None:
     """Create key, schema, the demo list and the demo client. Each step is skipped when already
     done, so a set-up interrupted half-way is completed by the next run."""
-    store = open_store(settings.database_url)
+    store = open_store(settings.database_url, create=True)
     try:
         key, _ = initialise(store, settings.key_file)
         with contextlib.suppress(AlreadyExists):

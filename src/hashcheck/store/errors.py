@@ -21,6 +21,10 @@ class Unavailable(StoreError):
     """The database cannot be reached or opened."""
 
 
+class NoDatabase(Unavailable):
+    """The URL names an SQLite file that does not exist (and creating one was not asked for)."""
+
+
 class Conflict(StoreError):
     """The request does not fit the current state (e.g. promoting a batch that is not in
     shadow mode, deciding a dispute twice, approving one's own proposal)."""
