@@ -40,6 +40,7 @@ def index_bytes_per_entry(count: int) -> dict[str, float]:
         rng.bytes(16 * count),
         np.arange(1, count + 1, dtype=np.int64),
         rng.integers(0, 4, size=count, dtype=np.uint16),
+        np.arange(1, count + 1, dtype=np.int64),
     )
     index = ExactIndex.build(block)
     del block

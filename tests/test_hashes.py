@@ -79,7 +79,7 @@ def test_match_ids_roundtrip_and_resist_forgery() -> None:
     ids = MatchIds(ListKey("k", os.urandom(32)))
     token = ids.issue(123456789, 20_000, "acme")
     ref = ids.read(token, "acme")
-    assert ref is not None and (ref.entry_id, ref.day_number) == (123456789, 20_000)
+    assert ref is not None and (ref.item_id, ref.day_number) == (123456789, 20_000)
     assert ids.read(token, "other") is None
     tampered = token[:-2] + ("aa" if token[-2:] != "aa" else "bb")
     assert ids.read(tampered, "acme") is None

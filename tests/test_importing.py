@@ -61,11 +61,18 @@ def test_summary_counts_and_idempotence(
         ],
     )
     report = run_import(opened, deployment, path, category="baseline")
-    assert (report.entries_read, report.added, report.empty_file_dropped) == (5, 2, 2)
-    assert report.unchanged == 1
+    assert (report.records_read, report.added, report.empty_file_dropped) == (5, 2, 2)
+    assert report.skipped == {"repeated in the file": 1, "only the empty file's hash": 2}
+    assert_counts_add_up(report)
     again = run_import(opened, deployment, path, category="baseline")
-    assert (again.added, again.unchanged) == (0, 3)
+    assert (again.added, again.unchanged, again.skipped_total) == (0, 2, 3)
+    assert_counts_add_up(again)
     assert opened.entry_count() == 2
+
+
+def assert_counts_add_up(report: importing.ImportReport) -> None:
+    total = report.added + report.changed + report.unchanged + report.skipped_total
+    assert report.records_read == total + report.invalid
 
 
 def test_invalid_lines_fail_the_import_unless_skipped(

@@ -16,6 +16,8 @@ def block(entries: list[tuple[bytes, int, int]]) -> EntryBlock:
         b"".join(d for d, _, _ in entries),
         np.asarray([e for _, e, _ in entries], dtype=np.int64),
         np.asarray([s for _, _, s in entries], dtype=np.uint16),
+        # Each entry its own item: a lookup answers the item id.
+        np.asarray([e for _, e, _ in entries], dtype=np.int64),
     )
 
 
@@ -82,10 +84,10 @@ def test_packed_probes_must_fit_the_stride() -> None:
         index.lookup_packed(bytes(24), 12)
 
 
-def test_base_memory_is_26_bytes_per_entry() -> None:
+def test_base_memory_is_34_bytes_per_entry() -> None:
     count = 10_000
     entries = [(os.urandom(16), n, 0) for n in range(count)]
-    assert ExactIndex.build(block(entries)).nbytes == 26 * count
+    assert ExactIndex.build(block(entries)).nbytes == 34 * count
 
 
 def test_single_lookup_does_not_touch_the_whole_array() -> None:

@@ -76,7 +76,8 @@ def test_known_good_hashes_never_match(
     )
     store = deployment.store()
     report = importing.import_file(store, Digester(deployment.key), "nsrl", nsrl, actor="t")
-    assert report.added == 6
+    # Three rows, three files, each with its SHA-1 and MD5.
+    assert (report.added, report.hashes_added) == (3, 6)
     assert report.known_good_collisions == 1
     server.app.node.follower.refresh()
     assert check(server, deployment, WORDPRESS_LOGO) == b"false"
@@ -166,7 +167,7 @@ def test_nsrl_rds_v3_import(deployment: Deployment, tmp_path: Path) -> None:
     store = deployment.store()
     report = importing.import_file(store, Digester(deployment.key), "nsrl", rds, actor="t")
     # Two distinct files, three algorithms each; the duplicate row is one DISTINCT_HASH row.
-    assert (report.entries_read, report.added, report.known_good_collisions) == (6, 6, 1)
+    assert (report.records_read, report.added, report.known_good_collisions) == (6, 6, 1)
     assert rds.read_bytes().startswith(b"SQLite format 3")  # read, never written
     plain = tmp_path / "file-only.db"
     make_rds(plain, ["a"], view=False)

@@ -26,8 +26,9 @@ def seen(entry_id: int, client: str, *, answered: bool = True, day: int | None =
     return Sighting(entry_id, client, today() if day is None else day, int(time.time()), answered)
 
 
-def entry_ids(store: Store) -> list[int]:
-    return sorted(store.changes_since(0, 0).added.entry_ids.tolist())
+def item_ids(store: Store) -> list[int]:
+    """The items on the lists: governance (matches, holds, disputes) acts on items."""
+    return sorted(set(store.changes_since(0, 0).added.item_ids.tolist()))
 
 
 @pytest.fixture
@@ -83,7 +84,7 @@ def test_shadow_batch_promotion_and_feed(store: Store) -> None:
     assert changes.catalog.shadow_batches == frozenset({outcome.batch_id})
     assert set(changes.added.batch_ids.tolist()) == {outcome.batch_id}
     promoted = store.promote_batch(outcome.batch_id, actor="op")
-    assert promoted.state == "active" and promoted.shadow
+    assert promoted.state == "active" and not promoted.shadow
     assert store.changes_since(0, 0).catalog.shadow_batches == frozenset()
     with pytest.raises(Conflict):
         store.promote_batch(outcome.batch_id, actor="op")
@@ -91,7 +92,7 @@ def test_shadow_batch_promotion_and_feed(store: Store) -> None:
 
 def test_prevalence_alarm_places_one_hold(filled: Store) -> None:
     filled.set_policy("prevalence-clients", "2", actor="op")
-    first = entry_ids(filled)[0]
+    first = item_ids(filled)[0]
     assert filled.record_matches([seen(first, "a"), seen(first, "b")], []) == []
     version = filled.version()
     # A shadow would-be match counts towards the alarm too.
@@ -106,7 +107,7 @@ def test_prevalence_alarm_places_one_hold(filled: Store) -> None:
     with pytest.raises(Conflict):
         filled.release_hold(first, actor="op")
     with pytest.raises(NotFound):
-        filled.release_hold(entry_ids(filled)[1], actor="op")
+        filled.release_hold(item_ids(filled)[1], actor="op")
     assert [h.state for h in filled.holds()] == ["released"]
     actions = [r.action for r in filled.audit_log(action="hold")]
     assert actions == ["hold.release", "hold.add"]
@@ -115,7 +116,7 @@ def test_prevalence_alarm_places_one_hold(filled: Store) -> None:
 def test_old_sightings_do_not_count_and_are_forgotten(filled: Store) -> None:
     filled.set_policy("prevalence-clients", "1", actor="op")
     filled.set_policy("match-retention-days", "30", actor="op")
-    first = entry_ids(filled)[0]
+    first = item_ids(filled)[0]
     old = Sighting(first, "a", today() - 31, int(time.time()) - 31 * 86400, True)
     stale = Sighting(first, "b", today() - 2, int(time.time()) - 2 * 86400, True)
     assert filled.record_matches([old, stale, seen(first, "c")], []) == []
@@ -137,7 +138,7 @@ def test_shadow_counts_add_up(store: Store) -> None:
 
 
 def test_removal_and_rollback_feed_retractions_once(filled: Store) -> None:
-    first, second, third = entry_ids(filled)
+    first, second, third = item_ids(filled)
     filled.record_matches(
         [
             seen(first, "a"),
@@ -163,7 +164,7 @@ def test_removal_and_rollback_feed_retractions_once(filled: Store) -> None:
 
 
 def test_dispute_upheld_retracts_and_allowlists(filled: Store) -> None:
-    first, second, _ = entry_ids(filled)
+    first, second, _ = item_ids(filled)
     filled.record_matches([seen(first, "a"), seen(first, "b")], [])
     dispute = filled.open_dispute("a", first, today(), "stock image")
     assert dispute.state == "open" and dispute.list_id == 1
@@ -179,14 +180,14 @@ def test_dispute_upheld_retracts_and_allowlists(filled: Store) -> None:
     for client in ("a", "b"):
         (item,) = filled.retractions(client, 0)
         assert item.entry_id == first and item.reason == "dispute-upheld"
-    assert first not in entry_ids(filled)
+    assert first not in item_ids(filled)
     disputed = next(item for item in filled.lists() if item.name == DISPUTED_LIST)
     assert disputed.known_good and filled.entry_count(disputed.list_id) == 1
     with pytest.raises(Gone):
         filled.open_dispute("b", first, today(), "too late")
     rejected = filled.open_dispute("b", second, today(), "hm")
     filled.resolve_dispute(rejected.dispute_id, upheld=False, comment="it is abuse", actor="op")
-    assert second in entry_ids(filled)
+    assert second in item_ids(filled)
     assert [d.state for d in filled.disputes()] == ["rejected", "upheld"]
     assert [d.dispute_id for d in filled.disputes(client_id="b")] == [rejected.dispute_id]
 

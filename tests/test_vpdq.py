@@ -164,7 +164,7 @@ def test_index_round_trip_keeps_videos_apart_from_images() -> None:
         assert index.search(image, 0) == [(7, 1, 0)]
         assert index.search(frames[32:64], 0) == []  # a video frame is no image entry
         (candidate,) = index.video_candidates(frames[:32], 0)
-        assert (candidate.entry_id, candidate.slot) == (9, 2)
+        assert (candidate.item_id, candidate.slot) == (9, 2)
         assert index.video_candidates(image, 0) == []
     with pytest.raises(ValueError, match="one PDQ hash"):
         PdqEntries.build({1: Perceptual(frames, 0)})

@@ -17,58 +17,71 @@ from hashcheck.admin.digesting import PARALLEL_FROM_BYTES, RunDigester
 from hashcheck.admin.errors import ImportRejected
 from hashcheck.admin.names import find_category, find_list
 from hashcheck.admin.nsrl import MAGIC, looks_like_rds, parse_rds
+from hashcheck.admin.records import Categories, Item, RecordBuilder, Tally
+from hashcheck.catalog.model import HashList
+from hashcheck.catalog.policy import Policy, PolicyError
 from hashcheck.formats.entries import (
     Deletion,
     EntryRun,
     FormatError,
+    ItemDeletion,
     LineError,
-    ParsedEntry,
     PdqDeletion,
     PdqEntry,
     Skipped,
     VideoEntry,
 )
-from hashcheck.formats.parsers import parse
-from hashcheck.formats.pdqlist import MIN_QUALITY as MIN_PDQ_QUALITY
+from hashcheck.formats.parsers import detect_format, parse
 from hashcheck.formats.pdqlist import parse_pdq
 from hashcheck.formats.vpdqlist import parse_vpdq
-from hashcheck.hashes.algorithms import EMPTY_FILE_DIGESTS, Algorithm, InvalidHash, parse_hex
+from hashcheck.hashes.algorithms import Algorithm, InvalidHash, parse_hex
 from hashcheck.hashes.keyed import Digester
 from hashcheck.hashes.sealing import Sealer
-from hashcheck.store.interface import REMOVE, DigestBlock, Store
+from hashcheck.store.interface import NOT_IMPORTED, Store
+from hashcheck.store.records import ImportOutcome
 from hashcheck.store.schema import KNOWN_GOOD
 
 _Block = TypeVar("_Block")
-_Item = (
-    ParsedEntry | PdqEntry | VideoEntry | EntryRun | LineError | Skipped | Deletion | PdqDeletion
-)
-# Perceptual entries of an import: (category id, keyed digest, sealed hash).
-PdqRows = list[tuple[int, bytes, bytes]]
 CHUNK = 50_000
 SHOWN_ERRORS = 20
 Progress = Callable[[int, int], None]  # (bytes done, bytes in all)
+NOT_IMPORTED_NAME = "not-imported"  # --map VALUE=not-imported
 
 
 @dataclass
 class ImportReport:
+    """An import's summary, in items (records) unless it says hashes:
+    records_read = added + changed + unchanged + skipped + invalid."""
+
     list_name: str
     source: str
     batch_id: int = 0
-    entries_read: int = 0
+    records_read: int = 0
     added: int = 0
-    unchanged: int = 0  # already on the list, or repeated in the file
-    skipped: dict[str, int] = field(default_factory=dict)  # reason -> entries
-    deletions_read: int = 0
-    removed: int = 0  # by the file's deletion records
-    known_good_collisions: int = 0  # digests also on a list of the other kind
-    empty_file_dropped: int = 0
+    changed: int = 0  # recategorised, or taken off by a value that is not imported
+    unchanged: int = 0  # delivered again as they are
+    skipped: dict[str, int] = field(default_factory=dict)  # reason -> records
     invalid: int = 0
     errors: list[str] = field(default_factory=list)
+    removed: int = 0  # items off the list: deletions, not-imported values, --replace
+    replaced: int = 0  # of removed: not in a --replace delivery
+    deletions_read: int = 0
+    not_found: int = 0  # deletion records naming nothing on the list
+    hashes_added: int = 0
+    empty_file_dropped: int = 0  # hashes
+    known_good_collisions: int = 0  # digests also on a list of the other kind
+    recategorised: list[dict[str, object]] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
     seconds: float = 0.0
     shadow: bool = False  # landed in shadow mode: counted, not answered, until promoted
+    replace: bool = False
 
     def as_dict(self) -> dict[str, object]:
         return dict(self.__dict__)
+
+    @property
+    def skipped_total(self) -> int:
+        return sum(self.skipped.values())
 
 
 @dataclass
@@ -76,8 +89,8 @@ class RemovalReport:
     list_name: str
     source: str
     batch_id: int = 0
-    removed: int = 0
-    not_found: int = 0
+    removed: int = 0  # items, with all their hashes
+    not_found: int = 0  # hashes on no item of the list
     invalid: int = 0
     errors: list[str] = field(default_factory=list)
 
@@ -85,18 +98,19 @@ class RemovalReport:
         return dict(self.__dict__)
 
 
-def _note_error(report: ImportReport | RemovalReport, error: LineError) -> None:
+def _note_error(report: RemovalReport, error: LineError) -> None:
     report.invalid += 1
     if len(report.errors) < SHOWN_ERRORS:
         report.errors.append(str(error))
 
 
-def _refusal(report: ImportReport | RemovalReport) -> ImportRejected:
+def _refusal(report: ImportReport | RemovalReport | Tally) -> ImportRejected:
     more = report.invalid - len(report.errors)
     listing = "\n  ".join(report.errors) + (f"\n  ... and {more} more" if more > 0 else "")
+    source = getattr(report, "source", "the file")
     return ImportRejected(
-        f"{report.invalid} invalid line(s) in {report.source}; nothing was changed "
-        f"(use --skip-invalid to import the valid lines):\n  {listing}"
+        f"{report.invalid} invalid record(s) in {source}; nothing was changed "
+        f"(use --skip-invalid to import the valid ones):\n  {listing}"
     )
 
 
@@ -129,10 +143,17 @@ def import_file(
     chunk_size: int = CHUNK,
     shadow: bool = False,
     sealer: Sealer | None = None,
+    replace: bool = False,
+    confirm_removals: bool = False,
 ) -> ImportReport:
     """Import ``path`` (a file, or hex hashes given one by one) into ``list_name``.
 
-    PDQ fingerprints in the file (NCMEC `<pdq>`) are imported as perceptual entries, sealed
+    Every supplier record is an item: a known one (same supplier id, or holding one of its
+    hashes) is updated — recategorised, extended, or taken off the list by a value that is
+    not imported — and a new one added. With ``replace`` the file is the supplier's complete
+    list: items it lacks leave, but more than 5% only with ``confirm_removals``.
+
+    Perceptual hashes (NCMEC `<pdq>`, a CSV `pdq` column, `--format pdq|vpdq`) are sealed
     with ``sealer``; without one, a file holding them is refused.
 
     A ``shadow`` import lands as a batch whose would-be matches are counted per client but
@@ -153,45 +174,142 @@ def import_file(
                 f"{list_name} is a known-good list: its entries are all {KNOWN_GOOD!r}; "
                 "give no category; nothing was changed"
             )
+        if fmt in ("pdq", "vpdq"):
+            raise ImportRejected(
+                f"{list_name} is a known-good list: it holds exact hashes only; nothing was changed"
+            )
         category = KNOWN_GOOD
-        categories = _Categories({}, mapped=True)
+        categories = Categories({}, mapped=True)
     elif category == KNOWN_GOOD:
         raise ImportRejected(
             f"{KNOWN_GOOD!r} is for known-good lists, and {list_name} is not one; "
             "nothing was changed"
         )
+    if fmt in ("pdq", "vpdq") and category is None:
+        kind = "vPDQ" if fmt == "vpdq" else "PDQ"
+        raise ImportRejected(f"a {kind} list needs --category; nothing was changed")
     default_category = None if category is None else find_category(store, category).category_id
     source = path.name if isinstance(path, Path) else "command line"
-    report = ImportReport(list_name, str(path) if isinstance(path, Path) else source, shadow=shadow)
+    report = ImportReport(
+        list_name,
+        str(path) if isinstance(path, Path) else source,
+        shadow=shadow,
+        replace=replace,
+    )
     opened = _open(path) if isinstance(path, Path) else io.BytesIO("\n".join(path).encode())
     size = _size(path) if isinstance(path, Path) else 0
+    tally = Tally()
     with opened as stream, RunDigester(digester, parallel=size >= PARALLEL_FROM_BYTES) as runs:
         tick = _progress_reader(stream, progress)
-        items = _parse(stream, fmt, columns, category_column)
-        pdq_rows: PdqRows = []
-        chunks = _keyed_blocks(
-            items,
+        detected = _detect(stream, fmt)
+        items = _parse(stream, detected, columns, category_column)
+        builder = RecordBuilder(
             digester,
             runs,
-            report,
+            tally,
             default_category,
             categories,
-            tick,
-            chunk_size,
-            None if sealer is None or hash_list.known_good else (sealer, pdq_rows),
+            sealer=None if hash_list.known_good else sealer,
+            tick=tick,
+            chunk_records=chunk_size,
+            unit=_UNITS.get(detected, "line"),
         )
-        checked = _refuse_invalid(chunks, report, skip_invalid)
-        # The blocks are all staged before the write transaction starts, so pdq_rows is
-        # complete by the time the store reads it.
-        outcome = store.import_entries(
-            hash_list.list_id, checked, source=source, actor=actor, shadow=shadow, pdq=pdq_rows
+        checked = _refuse_invalid(builder.chunks(items), tally, skip_invalid)
+        outcome = store.import_records(
+            hash_list.list_id,
+            checked,
+            source=source,
+            actor=actor,
+            shadow=shadow,
+            sealed=builder.sealed,
+            replace=replace,
+            max_removed_share=None if confirm_removals else _replace_share(store),
         )
-    report.batch_id, report.added = outcome.batch_id, outcome.added
-    report.unchanged = outcome.unchanged
-    report.removed = outcome.removed
-    report.known_good_collisions = outcome.known_good_collisions
+    _fill_report(report, tally, outcome, store)
+    report.warnings = _category_warnings(store, hash_list, outcome)
     report.seconds = round(time.monotonic() - started, 3)
     return report
+
+
+_UNITS = {"vics": "item", "ncmec": "record", "vpdq": "line", "pdq": "line"}
+
+
+def _detect(stream: BinaryIO, fmt: str) -> str:
+    if fmt != "auto":
+        return fmt
+    try:
+        if looks_like_rds(stream.read(len(MAGIC))):
+            return "nsrl-rds"
+        stream.seek(0)
+        return detect_format(stream)
+    except FormatError as exc:
+        raise ImportRejected(f"{stream.name}: {exc}; nothing was changed") from None
+
+
+def _replace_share(store: Store) -> float:
+    """The share of a list a replacing delivery may take off unconfirmed (policy)."""
+    try:
+        return Policy.parse(store.policies()).replace_max_removed_percent / 100
+    except PolicyError:
+        return Policy.parse({}).replace_max_removed_percent / 100
+
+
+def _fill_report(report: ImportReport, tally: Tally, outcome: ImportOutcome, store: Store) -> None:
+    names = {c.category_id: c.name for c in store.categories()}
+    report.batch_id = outcome.batch_id
+    report.records_read = tally.records_read
+    report.added, report.changed, report.unchanged = (
+        outcome.added,
+        outcome.changed,
+        outcome.unchanged,
+    )
+    skipped = dict(tally.skipped)
+    for reason, count in outcome.skipped.items():
+        skipped[reason] = skipped.get(reason, 0) + count
+    report.skipped = skipped
+    report.invalid, report.errors = tally.invalid, tally.errors
+    report.removed, report.replaced = outcome.removed, outcome.replaced
+    report.deletions_read, report.not_found = tally.deletions_read, outcome.not_found
+    report.hashes_added = outcome.hashes_added
+    report.empty_file_dropped = tally.empty_file_dropped
+    report.known_good_collisions = outcome.known_good_collisions
+    report.recategorised = [
+        {
+            "item": r.item_id,
+            "ref": r.ref,
+            "before": names.get(r.before, str(r.before)),
+            "after": NOT_IMPORTED_NAME if r.after is None else names.get(r.after, str(r.after)),
+            "before_value": r.before_value,
+            "after_value": r.after_value,
+        }
+        for r in outcome.recategorised
+    ]
+
+
+def _category_warnings(store: Store, hash_list: HashList, outcome: ImportOutcome) -> list[str]:
+    """An import that no client will ever be answered from must say so."""
+    batch = store.batch(outcome.batch_id)
+    if not batch.category_ids or hash_list.known_good:
+        return []
+    categories = {c.category_id: c for c in store.categories()}
+    warnings = []
+    if not hash_list.enabled:
+        warnings.append(f"list {hash_list.name} is disabled: nothing on it is answered")
+    clients = [c for c in store.clients() if c.enabled]
+    for category_id in batch.category_ids:
+        category = categories[category_id]
+        if not category.enabled:
+            warnings.append(f"category {category.name} is disabled: its entries are not answered")
+        granted = any(
+            g.list_id in (None, hash_list.list_id) and g.category_id in (None, category_id)
+            for client in clients
+            for g in client.grants
+        )
+        if not granted:
+            warnings.append(
+                f"no client is granted {hash_list.name} x {category.name}: nobody checks it"
+            )
+    return warnings
 
 
 def _open(path: Path) -> BinaryIO:
@@ -203,13 +321,18 @@ def _open(path: Path) -> BinaryIO:
 
 def _parse(
     stream: BinaryIO, fmt: str, columns: Mapping[str, str] | None, category_column: str | None
-) -> Iterator[_Item]:
+) -> Iterator[Item]:
     try:
-        if fmt == "nsrl-rds" or (fmt == "auto" and looks_like_rds(stream.read(len(MAGIC)))):
+        if fmt == "nsrl-rds":
             yield from parse_rds(Path(str(stream.name)))
             return
         stream.seek(0)
-        yield from parse(stream, fmt, columns=columns, category_column=category_column)
+        if fmt == "pdq":
+            yield from parse_pdq(stream)
+        elif fmt == "vpdq":
+            yield from parse_vpdq(stream)
+        else:
+            yield from parse(stream, fmt, columns=columns, category_column=category_column)
     except (FormatError, InvalidHash) as exc:
         raise ImportRejected(f"{stream.name}: {exc}; nothing was changed") from None
 
@@ -221,143 +344,23 @@ def _size(path: Path) -> int:
         return 0
 
 
-def _keyed_blocks(
-    items: Iterable[_Item],
-    digester: Digester,
-    runs: RunDigester,
-    report: ImportReport,
-    default_category: int | None,
-    categories: _Categories,
-    tick: Callable[[], None],
-    chunk_size: int,
-    perceptual: tuple[Sealer, PdqRows] | None = None,
-) -> Iterator[DigestBlock]:
-    """Keyed digests grouped by category, in blocks of at most about ``chunk_size``.
-    Perceptual entries go, sealed, to ``perceptual``'s rows instead (the store adds them in
-    the same transaction)."""
-    keyed = {a: digester.for_algorithm(a) for a in Algorithm}
-    pending: dict[int, list[bytes]] = {}
-    held = 0
-    for item in items:
-        if isinstance(item, LineError):
-            _note_error(report, item)
-            continue
-        if isinstance(item, PdqDeletion):
-            report.deletions_read += 1
-            pending.setdefault(REMOVE, []).append(digester.pdq(item.bits))
-            held += 1
-            continue
-        if isinstance(item, VideoEntry):
-            raise ImportRejected("vPDQ videos are imported with --format vpdq; nothing was changed")
-        if isinstance(item, PdqEntry):
-            if perceptual is None:
-                raise ImportRejected("this import cannot take PDQ hashes; nothing was changed")
-            if item.quality is not None and item.quality < MIN_PDQ_QUALITY:
-                reason = f"PDQ quality below {MIN_PDQ_QUALITY}"
-                report.skipped[reason] = report.skipped.get(reason, 0) + 1
-                continue
-            report.entries_read += 1
-            sealer, rows = perceptual
-            digest = digester.pdq(item.bits)
-            category_id = _category_of(item, default_category, categories)
-            rows.append((category_id, digest, sealer.seal(digest, item.bits)))
-            continue
-        if isinstance(item, Skipped):
-            report.skipped[item.reason] = report.skipped.get(item.reason, 0) + 1
-            continue
-        if isinstance(item, Deletion):
-            report.deletions_read += 1
-            pending.setdefault(REMOVE, []).append(keyed[item.algorithm](item.raw))
-            held += 1
-            continue
-        if isinstance(item, EntryRun):
-            report.entries_read += item.count
-            if default_category is None:
-                raise _no_category()
-            for category_id, digests, dropped in runs.submit(
-                default_category, item.algorithm, item.packed
-            ):
-                report.empty_file_dropped += dropped
-                yield category_id, digests
-            tick()
-            continue
-        report.entries_read += 1
-        if item.raw in EMPTY_FILE_DIGESTS:
-            report.empty_file_dropped += 1
-            continue
-        category_id = _category_of(item, default_category, categories)
-        pending.setdefault(category_id, []).append(keyed[item.algorithm](item.raw))
-        held += 1
-        if held >= chunk_size:
-            yield from ((c, b"".join(d)) for c, d in pending.items())
-            pending, held = {}, 0
-            tick()
-    for category_id, digests, dropped in runs.drain():
-        report.empty_file_dropped += dropped
-        yield category_id, digests
-    yield from ((c, b"".join(d)) for c, d in pending.items())
-    tick()
-
-
 def _supplier_categories(
     store: Store, supplier: str, category_map: Mapping[str, str] | None
-) -> _Categories:
+) -> Categories:
     """The list supplier's stored map, overridden value by value by this import's map."""
     known = {c.name: c.category_id for c in store.categories()}
     mapped = store.category_map(supplier)
     for value, name in (category_map or {}).items():
-        mapped[value] = find_category(store, name).category_id
-    if not mapped:
-        return _Categories(known, mapped=False)
-    return _Categories(mapped, mapped=True, known=tuple(known))
-
-
-@dataclass(frozen=True)
-class _Categories:
-    """Supplier category value -> category id; without a map, values are category names."""
-
-    ids: Mapping[str, int]
-    mapped: bool
-    known: tuple[str, ...] = ()
-
-    def get(self, value: str) -> int | None:
-        return self.ids.get(value)
-
-    def refusal(self, line: str, value: str) -> ImportRejected:
-        if self.mapped:
-            return ImportRejected(
-                f"{line}: supplier category {value!r} has no mapping; map it with "
-                f"`hashcheck suppliers map SUPPLIER {value} CATEGORY` or --map {value}=CATEGORY "
-                f"(mapped now: {', '.join(self.ids) or 'nothing'}); nothing was changed"
-            )
-        return ImportRejected(
-            f"{line}: unknown category {value!r}; known categories: {', '.join(self.ids)} "
-            "(or map supplier values with --map VALUE=CATEGORY); nothing was changed"
+        mapped[value] = (
+            NOT_IMPORTED if name == NOT_IMPORTED_NAME else find_category(store, name).category_id
         )
-
-
-def _no_category() -> ImportRejected:
-    return ImportRejected(
-        "say which category the entries are in: --category NAME, --category-column HEADER "
-        "for CSV, or --map VALUE=CATEGORY for a supplier format; nothing was changed"
-    )
-
-
-def _category_of(
-    item: ParsedEntry | PdqEntry, default_category: int | None, categories: _Categories
-) -> int:
-    if item.category is None:
-        if default_category is None:
-            raise _no_category()
-        return default_category
-    category_id = categories.get(item.category)
-    if category_id is None:
-        raise categories.refusal(f"line {item.line}", item.category)
-    return category_id
+    if not mapped:
+        return Categories(known, mapped=False)
+    return Categories(mapped, mapped=True, known=tuple(known))
 
 
 def _refuse_invalid(
-    chunks: Iterator[_Block], report: ImportReport | RemovalReport, skip_invalid: bool
+    chunks: Iterator[_Block], report: RemovalReport | Tally, skip_invalid: bool
 ) -> Iterator[_Block]:
     yield from chunks
     # Raising inside the store's staging step discards everything staged so far.
@@ -379,7 +382,7 @@ def remove_file(
     hash_list = find_list(store, list_name)
     report = RemovalReport(list_name, str(path))
     with _open(path) as stream:
-        entries: Iterable[_Item]
+        entries: Iterable[Item]
         if fmt == "pdq":
             entries = parse_pdq(stream)
         elif fmt == "vpdq":
@@ -397,7 +400,7 @@ def remove_file(
 
 
 def _removal_blocks(
-    items: Iterable[_Item],
+    items: Iterable[Item],
     digester: Digester,
     report: RemovalReport,
 ) -> Iterator[bytes]:
@@ -405,7 +408,7 @@ def _removal_blocks(
     for item in items:
         if isinstance(item, LineError):
             _note_error(report, item)
-        elif isinstance(item, Skipped | Deletion | PdqDeletion):
+        elif isinstance(item, Skipped | Deletion | PdqDeletion | ItemDeletion):
             continue
         elif isinstance(item, PdqEntry):
             pending.append(digester.pdq(item.bits))
@@ -463,47 +466,23 @@ def import_pdq_file(
     skip_invalid: bool = False,
     shadow: bool = False,
     videos: bool = False,
+    replace: bool = False,
+    confirm_removals: bool = False,
 ) -> ImportReport:
     """Import a plain PDQ list (`--format pdq`), or with ``videos`` a vPDQ list (`--format
-    vpdq`, one video per line): each hash, or each video's frame set, becomes an entry named
-    by its keyed digest, the hashes themselves stored sealed. Atomic and idempotent like
-    every import."""
-    started = time.monotonic()
-    hash_list = find_list(store, list_name)
-    if hash_list.known_good:
-        raise ImportRejected(
-            f"{list_name} is a known-good list: it holds exact hashes only; nothing was changed"
-        )
-    kind = "vPDQ" if videos else "PDQ"
-    if category is None:
-        raise ImportRejected(f"a {kind} list needs --category; nothing was changed")
-    category_id = find_category(store, category).category_id
-    report = ImportReport(list_name, str(path), shadow=shadow)
-    rows: PdqRows = []
-    with _open(path) as stream:
-        items = parse_vpdq(stream) if videos else parse_pdq(stream)
-        for item in items:
-            if isinstance(item, LineError):
-                _note_error(report, item)
-            elif isinstance(item, Skipped):
-                report.skipped[item.reason] = report.skipped.get(item.reason, 0) + 1
-            elif isinstance(item, VideoEntry):
-                report.entries_read += 1
-                digest = digester.vpdq(item.frames)
-                rows.append((category_id, digest, sealer.seal_video(digest, item.frames)))
-            else:
-                report.entries_read += 1
-                digest = digester.pdq(item.bits)
-                rows.append((category_id, digest, sealer.seal(digest, item.bits)))
-    if report.invalid and not skip_invalid:
-        raise _refusal(report)
-    outcome = store.import_entries(
-        hash_list.list_id, [], source=path.name, actor=actor, shadow=shadow, pdq=rows
+    vpdq`, one video per line): each hash, or each video's frame set, becomes an item named
+    by its keyed digest, the hashes themselves stored sealed."""
+    return import_file(
+        store,
+        digester,
+        list_name,
+        path,
+        actor=actor,
+        fmt="vpdq" if videos else "pdq",
+        category=category,
+        skip_invalid=skip_invalid,
+        shadow=shadow,
+        sealer=sealer,
+        replace=replace,
+        confirm_removals=confirm_removals,
     )
-    report.batch_id, report.added, report.unchanged = (
-        outcome.batch_id,
-        outcome.added,
-        outcome.unchanged,
-    )
-    report.seconds = round(time.monotonic() - started, 3)
-    return report

@@ -50,7 +50,7 @@ def open_dispute(
     if ref is None:
         raise BadRequest("not a match id issued to this client")
     try:
-        return store.open_dispute(client_id, ref.entry_id, ref.day_number, reason)
+        return store.open_dispute(client_id, ref.item_id, ref.day_number, reason)
     except StoreGone as exc:
         raise Gone(str(exc)) from None
     except StoreNotFound:

@@ -141,13 +141,25 @@ def document(max_batch: int) -> dict[str, Any]:
                 },
                 "Match": {
                     "type": "object",
-                    "required": ["list", "category", "severity", "action", "kind", "match_id"],
+                    "required": [
+                        "list",
+                        "category",
+                        "severity",
+                        "action",
+                        "kind",
+                        "item",
+                        "match_id",
+                    ],
                     "properties": {
                         "list": {"type": "string"},
                         "category": {"type": "string"},
                         "severity": {"enum": ["severe", "sensitive", "informational"]},
                         "action": {"enum": ["remove", "review"]},
                         "kind": {"enum": ["exact", "pdq", "vpdq"]},
+                        "item": {
+                            "type": "integer",
+                            "description": "the list item (one file's hashes) that matched",
+                        },
                         "match_id": {"type": "string"},
                         "distance": {
                             "type": "integer",

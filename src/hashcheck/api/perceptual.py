@@ -74,6 +74,6 @@ def video_matches(
             continue  # not compared: the comparison is the costly part
         comparison = candidate.compare(query, _threshold(snapshot, slot))
         if comparison.matches():
-            _answer(snapshot, view, candidate.entry_id, slot, comparison, found, would)
+            _answer(snapshot, view, candidate.item_id, slot, comparison, found, would)
     found.sort(key=lambda pair: (-pair[1].target_percent, -pair[1].query_percent))
     return found, would

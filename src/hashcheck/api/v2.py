@@ -299,7 +299,7 @@ def check(
             if not videos:
                 continue
             answers = [
-                {**_match(m, match_ids.issue(m.entry_id, day, client_id), VPDQ), **shares(c)}
+                {**_match(m, match_ids.issue(m.item_id, day, client_id), VPDQ), **shares(c)}
                 for m, c in videos
             ]
             matches = [m for m, _ in videos]
@@ -314,7 +314,7 @@ def check(
             if not near:
                 continue
             answers = [
-                {**_match(m, match_ids.issue(m.entry_id, day, client_id), "pdq"), "distance": d}
+                {**_match(m, match_ids.issue(m.item_id, day, client_id), "pdq"), "distance": d}
                 for m, d in near
             ]
             matches = [m for m, _ in near]
@@ -324,8 +324,8 @@ def check(
             matches = snapshot.visible(view, hits)
             if not matches:
                 continue
-            answers = [_match(m, match_ids.issue(m.entry_id, day, client_id)) for m in matches]
-        matched_entries.extend(m.entry_id for m in matches)
+            answers = [_match(m, match_ids.issue(m.item_id, day, client_id)) for m in matches]
+        matched_entries.extend(m.item_id for m in matches)
         for list_id in {m.list_id for m in matches}:
             matched_lists[list_id] = matched_lists.get(list_id, 0) + 1
         if batch.only_matches:
@@ -381,6 +381,7 @@ def _match(match: Match, match_id: str, kind: str = "exact") -> dict[str, Any]:
         "severity": match.severity,
         "action": match.action.value,
         "kind": kind,
+        "item": match.item_id,
         "match_id": match_id,
     }
     if match.hold is not None:

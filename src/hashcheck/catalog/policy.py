@@ -52,6 +52,13 @@ SETTINGS: tuple[Setting, ...] = (
         "Days a record of which client matched which entry (its match ids) is kept, for "
         "disputes, the prevalence alarm and the retraction feed.",
     ),
+    Setting(
+        "replace-max-removed-percent",
+        "5",
+        "A `--replace` delivery (the supplier's complete list) that would take more than this "
+        "percentage of the list's items off is refused unless the operator confirms it "
+        "(`--confirm-removals`): a truncated export must not empty a list.",
+    ),
 )
 DEFAULTS = {s.name: s.default for s in SETTINGS}
 
@@ -63,6 +70,7 @@ class Policy:
     prevalence_hours: int
     hold_legacy_answer: bool
     retention_days: int
+    replace_max_removed_percent: float = 5.0
 
     @classmethod
     def parse(cls, stored: Mapping[str, str]) -> Policy:
@@ -73,6 +81,9 @@ class Policy:
             prevalence_hours=_positive("prevalence-hours", values["prevalence-hours"]),
             hold_legacy_answer=_answer(values["hold-legacy-answer"]),
             retention_days=_positive("match-retention-days", values["match-retention-days"]),
+            replace_max_removed_percent=_percent(
+                "replace-max-removed-percent", values["replace-max-removed-percent"]
+            ),
         )
 
     def needs_two(self, severity: Severity) -> bool:
@@ -113,6 +124,16 @@ def _positive(name: str, text: str) -> int:
         raise PolicyError(f"{name} must be a whole number, got {text!r}") from None
     if number < 1:
         raise PolicyError(f"{name} must be at least 1, got {number}")
+    return number
+
+
+def _percent(name: str, text: str) -> float:
+    try:
+        number = float(text)
+    except ValueError:
+        raise PolicyError(f"{name} must be a number from 0 to 100, got {text!r}") from None
+    if not 0 <= number <= 100:  # also refuses NaN
+        raise PolicyError(f"{name} must be a number from 0 to 100, got {text!r}")
     return number
 
 

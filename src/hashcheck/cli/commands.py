@@ -231,38 +231,26 @@ def import_(args: argparse.Namespace, settings: Settings) -> int:
         key = open_key(store, settings.key_file)
         bar = ProgressBar(f"importing {args.file.name if args.file else 'hashes'}")
         try:
-            if args.format in ("pdq", "vpdq"):
-                if args.file is None:
-                    raise ImportRejected(f"--format {args.format} imports a file, not --hash")
-                report = importing.import_pdq_file(
-                    store,
-                    Digester(key),
-                    Sealer(key),
-                    args.list_name,
-                    args.file,
-                    actor=_as(store, settings),
-                    category=args.category,
-                    skip_invalid=args.skip_invalid,
-                    shadow=args.shadow,
-                    videos=args.format == "vpdq",
-                )
-            else:
-                report = importing.import_file(
-                    store,
-                    Digester(key),
-                    args.list_name,
-                    args.file if args.file is not None else args.hashes,
-                    actor=_as(store, settings),
-                    fmt=args.format,
-                    category=args.category,
-                    columns=_columns(args.column),
-                    category_column=args.category_column,
-                    category_map=_pairs("--map", "VALUE=CATEGORY", args.category_map),
-                    skip_invalid=args.skip_invalid,
-                    progress=bar,
-                    shadow=args.shadow,
-                    sealer=Sealer(key),
-                )
+            if args.file is None and args.format in ("pdq", "vpdq"):
+                raise ImportRejected(f"--format {args.format} imports a file, not --hash")
+            report = importing.import_file(
+                store,
+                Digester(key),
+                args.list_name,
+                args.file if args.file is not None else args.hashes,
+                actor=_as(store, settings),
+                fmt=args.format,
+                category=args.category,
+                columns=_columns(args.column),
+                category_column=args.category_column,
+                category_map=_pairs("--map", "VALUE=CATEGORY", args.category_map),
+                skip_invalid=args.skip_invalid,
+                progress=bar,
+                shadow=args.shadow,
+                sealer=Sealer(key),
+                replace=args.replace,
+                confirm_removals=args.confirm_removals,
+            )
         finally:
             bar.finish()
     if args.json:
@@ -275,24 +263,42 @@ def import_(args: argparse.Namespace, settings: Settings) -> int:
         )
     say(
         f"imported into {report.list_name} (batch {report.batch_id}) in {report.seconds:.1f}s: "
-        f"{report.added} added, {report.unchanged} already on the list or repeated, "
-        f"{report.empty_file_dropped} empty-file hashes dropped, "
-        f"{report.invalid} invalid lines skipped"
+        f"{report.records_read} items read: {report.added} added, {report.changed} changed, "
+        f"{report.unchanged} unchanged, {report.skipped_total} skipped, "
+        f"{report.invalid} invalid; {report.hashes_added} hashes added"
     )
+    if report.removed:
+        say(
+            f"  {report.removed} items taken off the list with all their hashes"
+            + (f" ({report.replaced} not in this complete delivery)" if report.replaced else "")
+        )
     if report.deletions_read:
         say(
-            f"  {report.deletions_read} deletion records in the file: "
-            f"{report.removed} entries removed from the list"
+            f"  {report.deletions_read} deletion records in the file; "
+            f"{report.not_found} named nothing on the list"
         )
+    for change in report.recategorised:
+        say(
+            f"  item {change['item']}"
+            + (f" ({change['ref']})" if change["ref"] else "")
+            + f": {change['before']} -> {change['after']}"
+            + (f" (supplier value {change['after_value']})" if change["after_value"] else "")
+        )
+    if report.changed > len(report.recategorised):
+        say(f"  ... and {report.changed - len(report.recategorised)} more changed")
+    if report.empty_file_dropped:
+        say(f"  {report.empty_file_dropped} empty-file hashes dropped")
     if report.known_good_collisions:
         say(
             f"  WARNING: {report.known_good_collisions} hashes are also on a list of the other "
             "kind (known-good vs not): they will never match. See `hashcheck lists collisions`."
         )
+    for warning in report.warnings:
+        say(f"  WARNING: {warning}")
     for reason, count in report.skipped.items():
-        say(f"  not imported, as the format requires: {count} x {reason}")
+        say(f"  skipped: {count} x {reason}")
     for error in report.errors:
-        say(f"  skipped {error}")
+        say(f"  invalid, not imported: {error}")
     return ExitCode.OK
 
 

@@ -403,6 +403,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     imp.add_argument("--skip-invalid", action="store_true", help="import the valid lines only")
     imp.add_argument(
+        "--replace",
+        action="store_true",
+        help="the file is the supplier's complete list: items of the list it lacks leave it",
+    )
+    imp.add_argument(
+        "--confirm-removals",
+        action="store_true",
+        help="let a --replace delivery take more off than policy replace-max-removed-percent",
+    )
+    imp.add_argument(
         "--shadow",
         action="store_true",
         help="land as a shadow batch: would-be matches are counted, not answered, until "

@@ -1,4 +1,11 @@
-"""What every parser yields: entries and line errors, with the line they came from."""
+"""What every parser yields: entries and line errors, with the line they came from.
+
+Records: the entries of one supplier record (one item: the hashes of one file) are yielded
+consecutively and share `line`; `ref` is the supplier's own id for the item where the format
+has one (VICS `MediaID`, ICSE `Image ID`, NCMEC `member/id`), else None (the importer then
+identifies the item by its hashes). A `LineError` for a record's `line` makes the whole record
+invalid: none of its entries is imported.
+"""
 
 from __future__ import annotations
 
@@ -19,6 +26,7 @@ class ParsedEntry:
     # The supplier's category value (a CSV column, VICS `Category`, ICSE `Baseline`);
     # None means "the import's category".
     category: str | None = None
+    ref: str | None = None  # the supplier's id for the item (see the module docstring)
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +38,7 @@ class PdqEntry:
     bits: bytes
     quality: int | None = None
     category: str | None = None
+    ref: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +50,7 @@ class VideoEntry:
     frames: bytes
     frames_read: int
     category: str | None = None
+    ref: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,11 +83,13 @@ class LineError:
 
 @dataclass(frozen=True, slots=True)
 class Deletion:
-    """A supplier's record that a hash must leave the list (NCMEC `deletedImage`)."""
+    """A supplier's record that a hash must leave the list (NCMEC `deletedImage`); the item
+    holding it leaves with all its hashes."""
 
     line: int
     algorithm: Algorithm
     raw: bytes
+    ref: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,11 +98,21 @@ class PdqDeletion:
 
     line: int
     bits: bytes
+    ref: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ItemDeletion:
+    """A supplier's record that the item it names by id must leave the list (an NCMEC
+    `<deletedImage>` with only `<member>` and `<id>`)."""
+
+    line: int
+    ref: str
 
 
 @dataclass(frozen=True, slots=True)
 class Skipped:
-    """An entry the format itself says must not be imported (e.g. VICS category 0)."""
+    """A record that is not imported, and why (a PDQ hash of too low a quality)."""
 
     line: int
     reason: str

@@ -1,6 +1,6 @@
 """Match ids: short tokens a client can quote about a match, and the operator can decode.
 
-A match id names the list entry, the day and the client, and carries a MAC so that nobody can
+A match id names the list item (one file's hashes), the day and the client, and carries a MAC so that nobody can
 forge one. It never contains or derives from the submitted hash. Pure; no I/O.
 """
 
@@ -19,7 +19,7 @@ _MAC_BYTES = 8
 
 @dataclass(frozen=True)
 class MatchRef:
-    entry_id: int
+    item_id: int
     day_number: int  # days since 1970-01-01, UTC
 
 
@@ -30,13 +30,13 @@ class MatchIds:
     def _mac(self, body: bytes, client_id: str) -> bytes:
         return hmac.new(self._key, body + client_id.encode(), hashlib.sha256).digest()[:_MAC_BYTES]
 
-    def issue(self, entry_id: int, day_number: int, client_id: str) -> str:
-        body = entry_id.to_bytes(8, "big") + day_number.to_bytes(3, "big")
+    def issue(self, item_id: int, day_number: int, client_id: str) -> str:
+        body = item_id.to_bytes(8, "big") + day_number.to_bytes(3, "big")
         token = base64.b32encode(body + self._mac(body, client_id)).decode("ascii").rstrip("=")
         return PREFIX + token.lower()
 
     def read(self, match_id: str, client_id: str) -> MatchRef | None:
-        """The entry and day of a match id issued to ``client_id``; None if not genuine."""
+        """The item and day of a match id issued to ``client_id``; None if not genuine."""
         if not match_id.startswith(PREFIX):
             return None
         token = match_id[len(PREFIX) :].upper()

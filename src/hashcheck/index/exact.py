@@ -1,7 +1,8 @@
 """Exact-hash index: keyed digests in sorted numpy arrays plus a small delta.
 
 Pure: no I/O, no locks. An `ExactIndex` never changes after it is built; applying changes
-returns a new one that shares the large base arrays. About 26 bytes per stored entry.
+returns a new one that shares the large base arrays. About 34 bytes per stored entry: the
+entry id is how the change feed removes a row, the item id what a lookup answers.
 """
 
 from __future__ import annotations
@@ -19,21 +20,29 @@ U64 = npt.NDArray[np.uint64]
 I64 = npt.NDArray[np.int64]
 U16 = npt.NDArray[np.uint16]
 
-# A hit is (entry id, slot): the slot names the (list, category) pair the entry belongs to.
+# A hit is (item id, slot): the item (one file's hashes) the entry belongs to, and the slot
+# naming its (list, category) pair.
 Hit = tuple[int, int]
+# In the delta: (entry id, slot, item id).
+_Row = tuple[int, int, int]
 
 
 @dataclass(frozen=True)
 class EntryBlock:
-    """Entries to add, column-wise: packed 16-byte digests, entry ids and slots."""
+    """Entries to add, column-wise: packed 16-byte digests, entry ids, slots and item ids."""
 
     digests: bytes
     entry_ids: I64
     slots: U16
+    item_ids: I64
 
     def __post_init__(self) -> None:
         count = len(self.entry_ids)
-        if len(self.digests) != count * DIGEST_BYTES or len(self.slots) != count:
+        if (
+            len(self.digests) != count * DIGEST_BYTES
+            or len(self.slots) != count
+            or len(self.item_ids) != count
+        ):
             raise ValueError("entry block columns differ in length")
 
     def __len__(self) -> int:
@@ -41,7 +50,7 @@ class EntryBlock:
 
     @classmethod
     def empty(cls) -> EntryBlock:
-        return cls(b"", np.empty(0, np.int64), np.empty(0, np.uint16))
+        return cls(b"", np.empty(0, np.int64), np.empty(0, np.uint16), np.empty(0, np.int64))
 
 
 def split_digests(packed: bytes) -> tuple[U64, U64]:
@@ -62,7 +71,8 @@ class ExactIndex:
         lo: U64,
         entry_ids: I64,
         slots: U16,
-        added: dict[bytes, tuple[Hit, ...]] | None = None,
+        item_ids: I64,
+        added: dict[bytes, tuple[_Row, ...]] | None = None,
         removed: frozenset[int] = frozenset(),
         added_ids: frozenset[int] = frozenset(),
     ) -> None:
@@ -70,6 +80,7 @@ class ExactIndex:
         self._lo = lo
         self._ids = entry_ids
         self._slots = slots
+        self._items = item_ids
         self._added = added or {}
         self._removed = removed
         self._added_ids = added_ids
@@ -77,12 +88,15 @@ class ExactIndex:
         self._lo_view = lo.data
         self._ids_view = entry_ids.data
         self._slots_view = slots.data
+        self._items_view = item_ids.data
 
     @classmethod
     def build(cls, block: EntryBlock) -> ExactIndex:
         hi, lo = split_digests(block.digests)
         order = np.lexsort((lo, hi))
-        return cls(hi[order], lo[order], block.entry_ids[order], block.slots[order])
+        return cls(
+            hi[order], lo[order], block.entry_ids[order], block.slots[order], block.item_ids[order]
+        )
 
     @classmethod
     def empty(cls) -> ExactIndex:
@@ -98,16 +112,22 @@ class ExactIndex:
     @property
     def nbytes(self) -> int:
         """Bytes held by the base arrays (the delta is small by construction)."""
-        return int(self._hi.nbytes + self._lo.nbytes + self._ids.nbytes + self._slots.nbytes)
+        return int(
+            self._hi.nbytes
+            + self._lo.nbytes
+            + self._ids.nbytes
+            + self._slots.nbytes
+            + self._items.nbytes
+        )
 
-    def base_columns(self) -> tuple[U64, U64, I64, U16]:
+    def base_columns(self) -> tuple[U64, U64, I64, U16, I64]:
         """The sorted columns (to store them); only for an index without a delta."""
         if self.delta_size or self._added:
             raise ValueError("compact the index before taking its columns")
-        return self._hi, self._lo, self._ids, self._slots
+        return self._hi, self._lo, self._ids, self._slots, self._items
 
     def lookup(self, digest: bytes) -> tuple[Hit, ...]:
-        """Every (entry id, slot) stored under ``digest``."""
+        """Every (item id, slot) stored under ``digest``."""
         # For one key, bisect over memoryviews of the columns (plain Python ints) is faster
         # than a numpy call, and never lets numpy promote (and copy) a column.
         hi_column = self._hi_view
@@ -117,7 +137,7 @@ class ExactIndex:
         if start < len(hi_column) and hi_column[start] == hi:
             hits = self._scan(start, int.from_bytes(digest[8:], "little"))
         extra = self._added.get(digest)
-        return hits + extra if extra else hits
+        return hits + tuple((item, slot) for _, slot, item in extra) if extra else hits
 
     def lookup_many(self, digests: Sequence[bytes]) -> list[tuple[Hit, ...]]:
         """`lookup` for many digests at once; vectorised over the base arrays."""
@@ -159,7 +179,9 @@ class ExactIndex:
             for position, digest in enumerate(digests):
                 extra = added.get(digest)
                 if extra:
-                    found[position] = found.get(position, ()) + extra
+                    found[position] = found.get(position, ()) + tuple(
+                        (item, slot) for _, slot, item in extra
+                    )
         return found
 
     def _scan(self, start: int, lo: int) -> tuple[Hit, ...]:
@@ -169,10 +191,8 @@ class ExactIndex:
         position = start
         size = len(hi_column)
         while position < size and hi_column[position] == hi:
-            if lo_column[position] == lo:
-                entry_id = self._ids_view[position]
-                if entry_id not in self._removed:
-                    hits.append((entry_id, self._slots_view[position]))
+            if lo_column[position] == lo and self._ids_view[position] not in self._removed:
+                hits.append((self._items_view[position], self._slots_view[position]))
             position += 1
         return tuple(hits)
 
@@ -182,7 +202,7 @@ class ExactIndex:
         ``removed_ids`` must name entries that exist (the change feed guarantees it).
         """
         removed_set = set(removed_ids)
-        delta: dict[bytes, tuple[Hit, ...]] = {}
+        delta: dict[bytes, tuple[_Row, ...]] = {}
         delta_ids = set(self._added_ids)
         # Entries already in the delta that are now removed leave the delta itself.
         for digest, hits in self._added.items():
@@ -191,13 +211,18 @@ class ExactIndex:
                 delta[digest] = kept
         delta_ids -= removed_set
         digests = added.digests
-        for i, (entry_id, slot) in enumerate(
-            zip(added.entry_ids.tolist(), added.slots.tolist(), strict=True)
+        for i, (entry_id, slot, item_id) in enumerate(
+            zip(
+                added.entry_ids.tolist(),
+                added.slots.tolist(),
+                added.item_ids.tolist(),
+                strict=True,
+            )
         ):
             if entry_id in removed_set:
                 continue
             digest = digests[i * DIGEST_BYTES : (i + 1) * DIGEST_BYTES]
-            delta[digest] = (*delta.get(digest, ()), (entry_id, slot))
+            delta[digest] = (*delta.get(digest, ()), (entry_id, slot, item_id))
             delta_ids.add(entry_id)
         # Ids removed here that are not in the base (in the delta, or added in this very
         # change) must not count as base removals.
@@ -208,6 +233,7 @@ class ExactIndex:
             self._lo,
             self._ids,
             self._slots,
+            self._items,
             delta,
             frozenset(base_removed),
             frozenset(delta_ids),
@@ -222,15 +248,18 @@ class ExactIndex:
         digests: list[bytes] = []
         ids: list[int] = []
         slots: list[int] = []
-        for digest, hits in self._added.items():
-            for entry_id, slot in hits:
+        items: list[int] = []
+        for digest, rows in self._added.items():
+            for entry_id, slot, item_id in rows:
                 digests.append(digest)
                 ids.append(entry_id)
                 slots.append(slot)
+                items.append(item_id)
         add_hi, add_lo = split_digests(b"".join(digests))
         hi = np.concatenate([self._hi[keep], add_hi])
         lo = np.concatenate([self._lo[keep], add_lo])
         entry_ids = np.concatenate([self._ids[keep], np.asarray(ids, dtype=np.int64)])
         slot_col = np.concatenate([self._slots[keep], np.asarray(slots, dtype=np.uint16)])
+        item_col = np.concatenate([self._items[keep], np.asarray(items, dtype=np.int64)])
         order = np.lexsort((lo, hi))
-        return ExactIndex(hi[order], lo[order], entry_ids[order], slot_col[order])
+        return ExactIndex(hi[order], lo[order], entry_ids[order], slot_col[order], item_col[order])

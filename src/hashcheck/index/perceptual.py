@@ -21,23 +21,25 @@ from hashcheck.pdq.algorithm import HASH_BYTES
 from hashcheck.pdq.index import PdqIndex
 from hashcheck.pdq.video import Comparison, compare
 
-# (entry id, slot, distance)
+# (item id, slot, distance)
 PdqHit = tuple[int, int, int]
 
 
 class Perceptual(NamedTuple):
-    """An entry's opened hashes: one PDQ hash, or a video's frame hashes (packed)."""
+    """An entry's opened hashes: one PDQ hash, or a video's frame hashes (packed), and the
+    item it belongs to (-1: the entry's own id)."""
 
     hashes: bytes
     slot: int
     video: bool = False
+    item: int = -1
 
 
 @dataclass(frozen=True)
 class VideoCandidate:
     """A stored video with at least one frame near the query's."""
 
-    entry_id: int
+    item_id: int
     slot: int
     frames: npt.NDArray[np.uint64]  # (N, 4) words, `pdq.index.words` form
 
@@ -48,7 +50,7 @@ class VideoCandidate:
 @dataclass(frozen=True)
 class PdqEntries:
     index: PdqIndex
-    entry_ids: npt.NDArray[np.int64]  # per entry
+    item_ids: npt.NDArray[np.int64]  # per entry: the item it answers for
     slots: npt.NDArray[np.uint16]  # per entry
     offsets: npt.NDArray[np.int64]  # entry k owns rows offsets[k]:offsets[k + 1]
     videos: npt.NDArray[np.bool_]  # per entry
@@ -56,7 +58,7 @@ class PdqEntries:
 
     @classmethod
     def build(cls, items: Mapping[int, Perceptual]) -> PdqEntries:
-        """From entry id -> its opened hashes."""
+        """From entry id -> its opened hashes (entry ids order the rows)."""
         ids = sorted(items)
         chosen = [items[i] for i in ids]
         for item in chosen:
@@ -70,7 +72,10 @@ class PdqEntries:
         packed = b"".join(item.hashes for item in chosen)
         return cls(
             PdqIndex.from_packed(packed),
-            np.array(ids, dtype=np.int64),
+            np.array(
+                [i if item.item < 0 else item.item for i, item in zip(ids, chosen, strict=True)],
+                dtype=np.int64,
+            ),
             np.array([item.slot for item in chosen], dtype=np.uint16),
             offsets,
             np.array([item.video for item in chosen], dtype=np.bool_),
@@ -82,7 +87,7 @@ class PdqEntries:
         return cls.build({})
 
     def __len__(self) -> int:
-        return len(self.entry_ids)
+        return len(self.item_ids)
 
     @property
     def video_count(self) -> int:
@@ -91,7 +96,7 @@ class PdqEntries:
     def arrays(self) -> dict[str, npt.NDArray[Any]]:
         return {
             **self.index.arrays(),
-            "entry_ids": self.entry_ids,
+            "item_ids": self.item_ids,
             "slots": self.slots,
             "offsets": self.offsets,
             "videos": self.videos,
@@ -102,7 +107,7 @@ class PdqEntries:
     def from_arrays(cls, named: dict[str, npt.NDArray[Any]]) -> PdqEntries:
         return cls(
             PdqIndex.from_arrays(named),
-            named["entry_ids"],
+            named["item_ids"],
             named["slots"],
             named["offsets"],
             named["videos"],
@@ -115,7 +120,7 @@ class PdqEntries:
         for near in self.index.search(bits, threshold):
             owner = int(self.owners[near.position])
             if not self.videos[owner]:
-                found.append((int(self.entry_ids[owner]), int(self.slots[owner]), near.distance))
+                found.append((int(self.item_ids[owner]), int(self.slots[owner]), near.distance))
         return found
 
     def video_candidates(self, frames: bytes, threshold: int) -> list[VideoCandidate]:
@@ -128,7 +133,7 @@ class PdqEntries:
                     owners.add(owner)
         return [
             VideoCandidate(
-                int(self.entry_ids[owner]),
+                int(self.item_ids[owner]),
                 int(self.slots[owner]),
                 self.index.hashes[self.offsets[owner] : self.offsets[owner + 1]],
             )

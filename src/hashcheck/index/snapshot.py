@@ -15,9 +15,9 @@ from hashcheck.index.perceptual import PdqEntries
 
 @dataclass(frozen=True)
 class Match:
-    """One list entry that a submitted hash matched, as a client may see it."""
+    """One list item (a file's hashes) that a submitted hash matched, as a client may see it."""
 
-    entry_id: int
+    item_id: int
     list_id: int
     list_name: str
     category: str
@@ -52,15 +52,15 @@ class Snapshot:
         slots = catalog.slots
         holds = catalog.holds
         matches = []
-        for entry_id, slot_index in hits:
+        for item_id, slot_index in hits:
             if slot_index not in allowed:
                 continue
             slot = slots[slot_index]
             category = catalog.categories[slot.category_id]
-            hold = holds.get(entry_id) if holds else None
+            hold = holds.get(item_id) if holds else None
             matches.append(
                 Match(
-                    entry_id=entry_id,
+                    item_id=item_id,
                     list_id=slot.list_id,
                     list_name=catalog.lists[slot.list_id].name,
                     category=category.name,
@@ -72,20 +72,20 @@ class Snapshot:
         return matches
 
     def shadowed(self, view: ClientView, hits: tuple[Hit, ...]) -> list[tuple[int, int]]:
-        """(entry id, batch id) of the hits the client would see if their shadow batches were
+        """(item id, batch id) of the hits the client would see if their shadow batches were
         promoted: counted, never answered."""
         if not view.shadow_slots or self._known_good(hits):
             return []
         slots = self.catalog.slots
         return [
-            (entry_id, slots[slot].batch_id) for entry_id, slot in hits if slot in view.shadow_slots
+            (item_id, slots[slot].batch_id) for item_id, slot in hits if slot in view.shadow_slots
         ]
 
     def legacy(
         self, view: ClientView, hits: tuple[Hit, ...]
     ) -> tuple[bool, dict[int, int] | None, list[int]]:
         """The legacy answer for these hits, the lists it matched (for statistics) and the
-        entries the client matched. Entries on hold answer as the policy says. Builds no
+        items the client matched. Entries on hold answer as the policy says. Builds no
         `Match` objects: this runs for every listed hash a scanner sends."""
         if self._known_good(hits):
             return False, None, []

@@ -127,12 +127,12 @@ class Follower:
         for entry_id in changes.removed_ids:
             changed |= self._pdq_items.pop(entry_id, None) is not None
         if changes.pdq and self._sealer is not None:
-            for entry_id, digest, sealed in changes.pdq:
-                slot = next((s for e, s in exact.lookup(digest) if e == entry_id), None)
+            for entry_id, digest, sealed, item_id in changes.pdq:
+                slot = next((s for i, s in exact.lookup(digest) if i == item_id), None)
                 if slot is None:
                     continue  # not in this snapshot (removed meanwhile)
                 hashes, video = self._sealer.open_perceptual(digest, sealed)
-                self._pdq_items[entry_id] = Perceptual(hashes, slot, video)
+                self._pdq_items[entry_id] = Perceptual(hashes, slot, video, item_id)
                 changed = True
         self._pdq_cursor = max(self._pdq_cursor, changes.entries_cursor)
         if changed:
@@ -245,7 +245,7 @@ class Follower:
                 self._slots.append(Slot(*fields))
                 self._slot_of[fields] = slot
             mapping[position_in_unique] = slot
-        return EntryBlock(rows.digests, rows.entry_ids, mapping[inverse.reshape(-1)])
+        return EntryBlock(rows.digests, rows.entry_ids, mapping[inverse.reshape(-1)], rows.item_ids)
 
     @property
     def last_error(self) -> str | None:

@@ -8,7 +8,7 @@ folder and renamed into place, so a reader never sees half of one. Writers take 
 lock on the folder; the newest complete generation wins.
 
 Owns the file format and its locking; knows nothing of HTTP. Holds no submitted hash: the
-files contain what the store holds (keyed digests, entry ids, slots) and nothing else.
+files contain what the store holds (keyed digests, entry and item ids, slots) and nothing else.
 """
 
 from __future__ import annotations
@@ -32,8 +32,9 @@ from hashcheck.catalog.model import Slot
 from hashcheck.index.exact import ExactIndex
 
 log = logging.getLogger("hashcheck.indexfile")
-FORMAT = 1
-_COLUMNS = ("hi", "lo", "ids", "slots")
+# 2: an item id per entry (schema 7); files of format 1 are ignored and built anew.
+FORMAT = 2
+_COLUMNS = ("hi", "lo", "ids", "slots", "items")
 _PREFIX = "gen-"
 
 
@@ -105,10 +106,10 @@ class IndexFiles:
             return None
         for column in columns:
             _prefault(column)
-        hi, lo, ids, slots = columns
+        hi, lo, ids, slots, items = columns
         return Generation(
             number,
-            ExactIndex(hi, lo, ids, slots),
+            ExactIndex(hi, lo, ids, slots, items),
             tuple(Slot(*fields) for fields in meta["slots"]),
             int(meta["entries_cursor"]),
             int(meta["tombstones_cursor"]),

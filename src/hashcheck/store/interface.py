@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import abc
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from hashcheck.catalog.model import Category, Client, Grant, HashList, Severity
@@ -19,6 +19,8 @@ from hashcheck.store.records import (
     DisputeRecord,
     HoldRecord,
     ImportOutcome,
+    ItemChange,
+    ItemRecord,
     OperatorRecord,
     ProposalRecord,
     RemovalOutcome,
@@ -34,6 +36,12 @@ DigestBlock = tuple[int, bytes]
 # The category id of a block whose digests the import removes from the list (a supplier's
 # deletion records, applied in the same transaction).
 REMOVE = -1
+# The category id of a record whose supplier value is not abuse material (VICS 0, a value
+# the operator maps to "not imported"): the item it names leaves the list.
+NOT_IMPORTED = -2
+# One staged record, or with `bare` a run of one-hash records: (first record number, category
+# id, number of digests, packed digests, supplier id, supplier value, bare).
+StageRow = tuple[int, int, int, bytes, str | None, str | None, int]
 
 
 class Store(abc.ABC):
@@ -163,11 +171,55 @@ class Store(abc.ABC):
         """
 
     @abc.abstractmethod
+    def import_records(
+        self,
+        list_id: int,
+        rows: Iterable[Sequence[StageRow]],
+        *,
+        source: str,
+        actor: str,
+        shadow: bool = False,
+        sealed: Mapping[bytes, bytes] | None = None,
+        replace: bool = False,
+        max_removed_share: float | None = None,
+    ) -> ImportOutcome:
+        """Import a delivery of records (items) atomically, resolving each against the items
+        on the list: by supplier id, else by any of its hashes. A known item delivered with
+        another category or value is recategorised (every hash at once), with a value of
+        category `NOT_IMPORTED` it leaves the list (with retractions); new hashes join it.
+        Deletion records (category `REMOVE`) take the item they name off. With ``replace``
+        the delivery is the whole list: items it lacks leave; if more than
+        ``max_removed_share`` of the list's items would leave, `Conflict` and nothing changes.
+        ``sealed`` (keyed digest -> sealed perceptual hash) is read after every row has been
+        consumed."""
+
+    @abc.abstractmethod
+    def item(self, item_id: int) -> ItemRecord: ...
+
+    @abc.abstractmethod
+    def find_items(
+        self,
+        *,
+        list_id: int | None = None,
+        ref: str | None = None,
+        digests: Sequence[bytes] = (),
+        limit: int = 100,
+    ) -> list[ItemRecord]:
+        """Items by the supplier's id, or holding one of the keyed ``digests``."""
+
+    @abc.abstractmethod
+    def item_history(self, item_id: int) -> list[ItemChange]: ...
+
+    @abc.abstractmethod
+    def item_matches(self, item_id: int) -> list[tuple[str, int, bool]]:
+        """(client id, day, answered) of the item's match records."""
+
+    @abc.abstractmethod
     def remove_entries(
         self, list_id: int, digests: Iterable[bytes], *, source: str, actor: str
     ) -> RemovalOutcome:
-        """Remove the entries whose keyed digests are given (packed) atomically, leaving
-        tombstones for the change feed."""
+        """Remove, atomically, every item holding one of the keyed digests given (packed),
+        with all its hashes, leaving tombstones for the change feed."""
 
     @abc.abstractmethod
     def batches(self, list_id: int | None = None, limit: int = 100) -> list[BatchRecord]:
@@ -178,8 +230,10 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     def rollback_batch(self, batch_id: int, *, actor: str) -> RemovalOutcome:
-        """Remove, atomically, every entry an import batch added that is still on its list;
-        clients that were answered a match on one of them find it on the retraction feed."""
+        """Undo an import batch item by item: items it brought onto the list leave (clients
+        that were answered a match find it on the retraction feed), items it recategorised
+        get their category back unless changed since. Items it removed stay removed.
+        Conflict if the batch is rolled back already or is not an import."""
 
     @abc.abstractmethod
     def promote_batch(self, batch_id: int, *, actor: str) -> BatchRecord:

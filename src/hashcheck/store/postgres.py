@@ -78,13 +78,24 @@ class PostgresStore(SqlStore):
 
     def _create_staging(self, cur: Cursor) -> None:
         cur.execute("DROP TABLE IF EXISTS staging")
-        cur.execute("CREATE TEMP TABLE staging (category_id BIGINT, n INTEGER, digests BYTEA)")
+        cur.execute(
+            "CREATE TEMP TABLE staging (rec BIGINT, category_id BIGINT, n INTEGER, "
+            "digests BYTEA, ref TEXT, value TEXT, bare INTEGER)"
+        )
 
     def _expanded(self) -> str:
         return (
-            "SELECT substr(s.digests, k.i * 16 + 1, 16) AS d, s.category_id AS c "
+            "SELECT substr(s.digests, k.i * 16 + 1, 16) AS d, s.category_id AS c, "
+            "s.rec + s.bare * k.i AS r, s.ref AS ref, s.value AS v, s.bare AS b "
             "FROM staging AS s CROSS JOIN LATERAL generate_series(0, s.n - 1) AS k(i)"
         )
+
+    def _analyze(self, cur: Cursor, table: str) -> None:
+        # Autovacuum never sees temporary tables.
+        cur.execute(f"ANALYZE {table}")
+
+    def _same(self, left: str, right: str) -> str:
+        return f"{left} IS NOT DISTINCT FROM {right}"
 
     def _drop_staging(self) -> None:
         self._conn.execute("DROP TABLE IF EXISTS staging")

@@ -23,13 +23,15 @@ class CatalogRecords:
 
 @dataclass(frozen=True)
 class EntryRows:
-    """Entries column-wise: packed 16-byte digests and parallel id, list, category columns."""
+    """Entries column-wise: packed 16-byte digests and parallel id, list, category, batch and
+    item columns."""
 
     digests: bytes
     entry_ids: npt.NDArray[np.int64]
     list_ids: npt.NDArray[np.int64]
     category_ids: npt.NDArray[np.int64]
     batch_ids: npt.NDArray[np.int64]
+    item_ids: npt.NDArray[np.int64]
 
     def __len__(self) -> int:
         return len(self.entry_ids)
@@ -45,8 +47,8 @@ class Changes:
     entries_cursor: int
     tombstones_cursor: int
     # Sealed PDQ hashes of the added entries that are perceptual: (entry id, keyed digest,
-    # sealed value); opened only in memory.
-    pdq: list[tuple[int, bytes, bytes]] = field(default_factory=list)
+    # sealed value, item id); opened only in memory.
+    pdq: list[tuple[int, bytes, bytes, int]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -59,21 +61,79 @@ class BatchRecord:
     source: str
     actor: str
     committed_at: str
-    added: int  # entries added (import) or removed (removal, rollback)
+    added: int  # items added (import) or removed (removal, rollback)
     unchanged: int
-    live: int  # entries of this batch still on the list
+    live: int  # entries (hashes) of this batch still on the list
     state: str = "active"  # shadow | active | rolled-back (imports); active otherwise
-    shadow: bool = False  # imported in shadow mode (promoted or not)
+    shadow: bool = False  # imported in shadow mode: true while state is shadow, and after
     category_ids: tuple[int, ...] = ()  # categories of the entries an import delivered
+    changed: int = 0  # items of the list an import recategorised
+    removed: int = 0  # items an import took off the list
+
+
+@dataclass(frozen=True)
+class Recategorisation:
+    """An item a delivery moved to another category (or off the list: ``after`` None)."""
+
+    item_id: int
+    ref: str | None
+    before: int  # category id
+    after: int | None
+    before_value: str | None
+    after_value: str | None
 
 
 @dataclass(frozen=True)
 class ImportOutcome:
+    """What an import did, counted in items (records) except where it says hashes.
+
+    Records read = added + changed + unchanged + skipped (repeated in the file, deleted by
+    the same file, or not imported and not on the list)."""
+
     batch_id: int
-    added: int
-    unchanged: int  # already on the list, or repeated within the import
-    removed: int = 0  # by deletion records in the imported file
+    added: int  # new items
+    unchanged: int  # delivered again with the same category and value
+    removed: int = 0  # items taken off the list (deletions, not-imported values, --replace)
     known_good_collisions: int = 0  # digests also on a list of the other kind
+    changed: int = 0  # items recategorised (or taken off by a not-imported value)
+    skipped: dict[str, int] = field(default_factory=dict)  # reason -> records
+    not_found: int = 0  # deletion records naming nothing on the list
+    hashes_added: int = 0  # entries (hashes) added, to new or known items
+    replaced: int = 0  # of `removed`: items a --replace delivery did not contain
+    recategorised: tuple[Recategorisation, ...] = ()  # the first RECATEGORISED_SHOWN
+
+
+RECATEGORISED_SHOWN = 100
+
+
+@dataclass(frozen=True)
+class ItemRecord:
+    """One item: a file's hashes on one list, the supplier's id for it and its category."""
+
+    item_id: int
+    list_id: int
+    ref: str | None
+    category_id: int
+    value: str | None  # the supplier's own category value, e.g. `vics:1`
+    state: str  # active | removed | merged | rolled-back
+    merged_into: int | None
+    first_batch: int
+    last_batch: int
+    first_at: str
+    last_at: str
+    hashes: tuple[tuple[str, bytes], ...] = ()  # (kind, keyed digest) of its entries
+
+
+@dataclass(frozen=True)
+class ItemChange:
+    at: str
+    batch_id: int
+    change: str  # added | recategorised | removed | merged | restored | rolled-back
+    # (`added` is the item's first delivery, from `first_batch`; the others are stored)
+    before_category: int | None
+    after_category: int | None
+    before_value: str | None
+    after_value: str | None
 
 
 @dataclass(frozen=True)
@@ -90,8 +150,8 @@ class Collision:
 @dataclass(frozen=True)
 class RemovalOutcome:
     batch_id: int
-    removed: int
-    not_found: int
+    removed: int  # items (with all their hashes)
+    not_found: int  # hashes given that are on no item of the list
 
 
 @dataclass(frozen=True)

@@ -117,6 +117,39 @@ MIGRATIONS: list[list[str]] = [
             entry_id BIGINT PRIMARY KEY, sealed {blob} NOT NULL)""",
         "ALTER TABLE lists ADD COLUMN pdq_threshold INTEGER NOT NULL DEFAULT 31",
     ],
+    # 7: items. Every entry belongs to an item (one file: its hashes, the supplier's id for
+    # it, one category); corrections, removals and governance act on the item. Existing
+    # entries become one-hash items whose id is the entry's id, so the entry ids that
+    # sightings, holds, retractions, disputes and match ids hold stay valid as item ids
+    # (those tables' `entry_id` columns name items from here on).
+    [
+        """CREATE TABLE items (
+            id BIGINT PRIMARY KEY, list_id BIGINT NOT NULL, ref TEXT,
+            category_id BIGINT NOT NULL, value TEXT, state TEXT NOT NULL,
+            merged_into BIGINT, first_batch BIGINT NOT NULL, last_batch BIGINT NOT NULL,
+            first_at TEXT NOT NULL, last_at TEXT NOT NULL)""",
+        "CREATE UNIQUE INDEX items_ref ON items (list_id, ref)",
+        "CREATE INDEX items_list ON items (list_id, state)",
+        "ALTER TABLE entries ADD COLUMN item_id BIGINT NOT NULL DEFAULT 0",
+        "UPDATE entries SET item_id = id",
+        """INSERT INTO items (id, list_id, ref, category_id, value, state, merged_into,
+            first_batch, last_batch, first_at, last_at)
+            SELECT e.id, e.list_id, NULL, e.category_id, NULL, 'active', NULL, e.batch_id,
+            e.batch_id, b.committed_at, b.committed_at
+            FROM entries e JOIN batches b ON b.id = e.batch_id""",
+        "CREATE INDEX entries_item ON entries (item_id)",
+        "ALTER TABLE tombstones ADD COLUMN item_id BIGINT NOT NULL DEFAULT 0",
+        "UPDATE tombstones SET item_id = entry_id",
+        "CREATE INDEX tombstones_item ON tombstones (item_id)",
+        """CREATE TABLE item_history (
+            id {pk}, item_id BIGINT NOT NULL, batch_id BIGINT NOT NULL, at TEXT NOT NULL,
+            change TEXT NOT NULL, before_category BIGINT, after_category BIGINT,
+            before_value TEXT, after_value TEXT)""",
+        "CREATE INDEX item_history_item ON item_history (item_id)",
+        "CREATE INDEX item_history_batch ON item_history (batch_id)",
+        "ALTER TABLE batches ADD COLUMN changed BIGINT NOT NULL DEFAULT 0",
+        "ALTER TABLE batches ADD COLUMN removed BIGINT NOT NULL DEFAULT 0",
+    ],
 ]
 
 STANDARD_CATEGORIES = ("baseline", "illegal", "related", "other", "known-good")

@@ -55,12 +55,27 @@ class SqlBase(Store):
 
     @abc.abstractmethod
     def _create_staging(self, cur: Cursor) -> None:
-        """An empty temporary table `staging (category_id, n, digests)`."""
+        """An empty temporary table `staging (rec, category_id, n, digests, ref, value, bare)`
+        (the columns of `sqlimport.StageRow`)."""
 
-    def _stage(self, cur: Cursor, rows: list[tuple[int, int, bytes]]) -> None:
+    def _stage(
+        self, cur: Cursor, rows: list[tuple[int, int, int, bytes, str | None, str | None, int]]
+    ) -> None:
         cur.executemany(
-            self._sql("INSERT INTO staging (category_id, n, digests) VALUES (?, ?, ?)"), rows
+            self._sql(
+                "INSERT INTO staging (rec, category_id, n, digests, ref, value, bare) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)"
+            ),
+            rows,
         )
+
+    def _analyze(self, cur: Cursor, table: str) -> None:
+        """Give the planner statistics of a temporary table just filled (where it needs
+        them to choose hash joins over nested loops)."""
+
+    def _same(self, left: str, right: str) -> str:
+        """SQL that is true when two nullable values are equal (NULL equals NULL)."""
+        return f"{left} IS {right}"
 
     @abc.abstractmethod
     def _table_exists(self, cur: Cursor, name: str) -> bool: ...
@@ -70,7 +85,8 @@ class SqlBase(Store):
 
     @abc.abstractmethod
     def _expanded(self) -> str:
-        """A SELECT of the staged digests one per row, as columns `d` (digest), `c` (category)."""
+        """A SELECT of the staged digests one per row, as columns `d` (digest), `c`
+        (category), `r` (record number), `ref`, `v` (supplier value) and `b` (bare)."""
 
     @abc.abstractmethod
     def _drop_staging(self) -> None: ...

@@ -1,8 +1,9 @@
-"""List entries in SQL: atomic staged imports and removals, and the change feed."""
+"""List entries in SQL: bare-hash imports, removals by hash, batches (promotion and
+rollback, item by item) and the change feed."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -10,7 +11,7 @@ import numpy.typing as npt
 
 from hashcheck.hashes.keyed import DIGEST_BYTES
 from hashcheck.store.errors import Conflict, NotFound
-from hashcheck.store.interface import REMOVE, DigestBlock
+from hashcheck.store.interface import DigestBlock
 from hashcheck.store.records import (
     BatchRecord,
     CatalogRecords,
@@ -21,15 +22,28 @@ from hashcheck.store.records import (
     RemovalOutcome,
 )
 from hashcheck.store.sqlbase import FETCH_ROWS, STAGE_ROW, Cursor, now_iso
-from hashcheck.store.sqlcatalog import CatalogQueries
+from hashcheck.store.sqlimport import REMOVE, ImportQueries, StageRow
+
+# A history row of batch h.batch_id is the item's last change when no later batch changed it.
+_LAST_CHANGE = (
+    "NOT EXISTS (SELECT 1 FROM item_history l WHERE l.item_id = h.item_id AND l.id > h.id)"
+)
 
 
-class EntryQueries(CatalogQueries):
+def _bare_rows(counter: list[int], category_id: int, packed: bytes) -> Iterator[StageRow]:
+    """Staging rows of one-hash records (numbered on from ``counter[0]``), STAGE_ROW a row."""
+    if len(packed) % DIGEST_BYTES:
+        raise ValueError("packed digests must be a multiple of 16 bytes")
+    step = STAGE_ROW * DIGEST_BYTES
+    for start in range(0, len(packed), step):
+        piece = packed[start : start + step]
+        count = len(piece) // DIGEST_BYTES
+        yield (counter[0], category_id, count, piece, None, None, 1)
+        counter[0] += count
+
+
+class EntryQueries(ImportQueries):
     # -- entries -------------------------------------------------------------------------
-    def _require_list(self, cur: Cursor, list_id: int) -> None:
-        if self._q(cur, "SELECT 1 FROM lists WHERE id = ?", (list_id,)).fetchone() is None:
-            raise NotFound(f"no list with id {list_id}")
-
     def import_entries(
         self,
         list_id: int,
@@ -40,72 +54,23 @@ class EntryQueries(CatalogQueries):
         shadow: bool = False,
         pdq: Sequence[tuple[int, bytes, bytes]] = (),
     ) -> ImportOutcome:
-        with self._lock:
-            staged = self._stage_all(list_id, blocks)
-            try:
-                with self._tx(write=True) as cur:
-                    categories = sorted(
-                        int(row[0])
-                        for row in self._q(
-                            cur, "SELECT DISTINCT category_id FROM staging"
-                        ).fetchall()
-                    )
-                    removals = int(
-                        self._q(
-                            cur,
-                            "SELECT COALESCE(SUM(n), 0) FROM staging WHERE category_id = ?",
-                            (REMOVE,),
-                        ).fetchone()[0]
-                    )
-                    batch_id = self._new_batch(cur, list_id, "import", source, actor, shadow=shadow)
-                    collisions = self._known_good_collisions(cur, list_id)
-                    added = self._insert_staged(cur, list_id, batch_id, removals > 0)
-                    perceptual = {digest: (c, sealed) for c, digest, sealed in pdq}
-                    if perceptual:
-                        added += self._insert_pdq(cur, list_id, batch_id, perceptual)
-                        categories = sorted({*categories, *(c for c, _ in perceptual.values())})
-                    removed = self._remove_staged(cur, list_id, batch_id) if removals else 0
-                    unchanged = staged - removals + len(perceptual) - added
-                    self._finish_batch(
-                        cur, batch_id, added, unchanged, [c for c in categories if c >= 0]
-                    )
-                    self._audit(
-                        cur,
-                        actor,
-                        "list.import",
-                        str(list_id),
-                        {
-                            "batch": batch_id,
-                            "source": source,
-                            "shadow": shadow,
-                            "added": added,
-                            "removed": removed,
-                            "known_good_collisions": collisions,
-                        },
-                    )
-            finally:
-                self._drop_staging()
-        return ImportOutcome(batch_id, added, unchanged, removed, collisions)
+        """Hashes without a supplier record around them: each its own item."""
+        counter = [0]
+        sealed: dict[bytes, bytes] = {}
 
-    def _known_good_collisions(self, cur: Cursor, list_id: int) -> int:
-        """How many staged digests are on a list of the other kind (known-good vs not)."""
-        kind = self._q(cur, "SELECT known_good FROM lists WHERE id = ?", (list_id,)).fetchone()[0]
-        others = [
-            int(row[0])
-            for row in self._q(
-                cur, "SELECT id FROM lists WHERE known_good <> ?", (kind,)
-            ).fetchall()
-        ]
-        if not others:
-            return 0  # the usual case costs nothing
-        marks = ", ".join("?" for _ in others)
-        row = self._q(
-            cur,
-            f"SELECT COUNT(DISTINCT d) FROM ({self._expanded()}) AS x WHERE c >= 0 AND EXISTS "
-            f"(SELECT 1 FROM entries a WHERE a.list_id IN ({marks}) AND a.digest = x.d)",
-            others,
-        ).fetchone()
-        return int(row[0])
+        def rows() -> Iterator[list[StageRow]]:
+            for category_id, packed in blocks:
+                yield list(_bare_rows(counter, category_id, packed))
+            staged: list[StageRow] = []
+            for category_id, digest, value in pdq:
+                sealed[digest] = value
+                staged.append((counter[0], category_id, 1, digest, None, None, 0))
+                counter[0] += 1
+            yield staged
+
+        return self.import_records(
+            list_id, rows(), source=source, actor=actor, shadow=shadow, sealed=sealed
+        )
 
     def known_good_collisions(self, limit: int = 1000) -> list[Collision]:
         with self._tx(write=False) as cur:
@@ -130,23 +95,50 @@ class EntryQueries(CatalogQueries):
     def remove_entries(
         self, list_id: int, digests: Iterable[bytes], *, source: str, actor: str
     ) -> RemovalOutcome:
+        """Every item holding one of the digests leaves the list with all its hashes."""
         with self._lock:
-            staged = self._stage_all(list_id, ((REMOVE, packed) for packed in digests))
+            counter = [0]
+            self._stage_records(
+                list_id, ([*_bare_rows(counter, REMOVE, packed)] for packed in digests)
+            )
             try:
                 with self._tx(write=True) as cur:
                     batch_id = self._new_batch(cur, list_id, "removal", source, actor)
-                    removed = self._remove_staged(cur, list_id, batch_id)
-                    self._finish_batch(cur, batch_id, removed, staged - removed)
+                    self._q(
+                        cur,
+                        f"CREATE TEMP TABLE imp_x AS SELECT d FROM ({self._expanded()}) s",
+                    )
+                    self._q(
+                        cur,
+                        "CREATE TEMP TABLE imp_doomed AS SELECT DISTINCT e.item_id AS item "
+                        "FROM imp_x x JOIN entries e ON e.list_id = ? AND e.digest = x.d",
+                        (list_id,),
+                    )
+                    not_found = int(
+                        self._q(
+                            cur,
+                            "SELECT COUNT(*) FROM imp_x x WHERE NOT EXISTS (SELECT 1 FROM "
+                            "entries e WHERE e.list_id = ? AND e.digest = x.d)",
+                            (list_id,),
+                        ).fetchone()[0]
+                    )
+                    removed = self._remove_items(cur, "imp_doomed", batch_id, reason="removed")
+                    self._finish_batch(cur, batch_id, removed, 0, removed=removed)
                     self._audit(
                         cur,
                         actor,
                         "list.remove",
                         str(list_id),
-                        {"batch": batch_id, "source": source, "removed": removed},
+                        {
+                            "batch": batch_id,
+                            "source": source,
+                            "removed": removed,
+                            "not_found": not_found,
+                        },
                     )
             finally:
-                self._drop_staging()
-        return RemovalOutcome(batch_id, removed, staged - removed)
+                self._drop_import_tables()
+        return RemovalOutcome(batch_id, removed, not_found)
 
     def batches(self, list_id: int | None = None, limit: int = 100) -> list[BatchRecord]:
         where = "" if list_id is None else "WHERE b.list_id = ? "
@@ -210,20 +202,26 @@ class EntryQueries(CatalogQueries):
                 raise Conflict(
                     f"batch {batch_id} is a {kind}, not an import; only imports roll back"
                 )
+            if state == "rolled-back":
+                raise Conflict(f"batch {batch_id} is rolled back already")
             rollback_id = self._new_batch(cur, list_id, "rollback", f"batch {batch_id}", actor)
-            top = self._top_tombstone(cur)
-            doomed = "SELECT id FROM entries WHERE batch_id = ?"
+            # Items the batch brought onto the list leave it again.
+            self._q(cur, "DROP TABLE IF EXISTS imp_doomed")
             self._q(
                 cur,
-                "INSERT INTO tombstones (entry_id, list_id, batch_id) "
-                f"SELECT id, ?, ? FROM ({doomed}) AS d ORDER BY id",
-                (list_id, rollback_id, batch_id),
+                "CREATE TEMP TABLE imp_doomed AS SELECT i.id AS item FROM items i "
+                "WHERE i.first_batch = ? AND i.state = 'active' "
+                "UNION SELECT h.item_id AS item FROM item_history h "
+                f"WHERE h.batch_id = ? AND h.change = 'restored' AND {_LAST_CHANGE}",
+                (batch_id, batch_id),
             )
-            removed = max(cur.rowcount, 0)
-            self._q(cur, "DELETE FROM entries WHERE batch_id = ?", (batch_id,))
-            self._retract_since(cur, top, "rolled-back")
+            removed = self._remove_items(
+                cur, "imp_doomed", rollback_id, reason="rolled-back", state="rolled-back"
+            )
+            self._q(cur, "DROP TABLE imp_doomed")
+            reverted = self._revert_recategorised(cur, batch_id, rollback_id)
             self._q(cur, "UPDATE batches SET state = 'rolled-back' WHERE id = ?", (batch_id,))
-            self._finish_batch(cur, rollback_id, removed, 0)
+            self._finish_batch(cur, rollback_id, removed, 0, changed=reverted, removed=removed)
             self._audit(
                 cur,
                 actor,
@@ -231,6 +229,7 @@ class EntryQueries(CatalogQueries):
                 str(batch_id),
                 {
                     "removed": removed,
+                    "reverted": reverted,
                     "list": list_id,
                     "before": {"state": state},
                     "after": {"state": "rolled-back"},
@@ -238,146 +237,46 @@ class EntryQueries(CatalogQueries):
             )
         return RemovalOutcome(rollback_id, removed, 0)
 
-    def _insert_staged(self, cur: Cursor, list_id: int, batch_id: int, has_removals: bool) -> int:
-        # A digest the same batch also removes is not added: the supplier retracted it.
-        retracted = (
-            f"AND d NOT IN (SELECT d FROM ({self._expanded()}) AS r WHERE c = {REMOVE}) "
-            if has_removals
-            else ""
-        )
+    def _revert_recategorised(self, cur: Cursor, batch_id: int, rollback_id: int) -> int:
+        """Items the batch moved to another category (and nothing moved since) go back."""
+        rows = self._q(
+            cur,
+            "SELECT h.item_id, h.before_category, h.before_value, h.after_category, "
+            "h.after_value FROM item_history h JOIN items i ON i.id = h.item_id "
+            "WHERE h.batch_id = ? AND h.change = 'recategorised' AND i.state = 'active' "
+            f"AND {_LAST_CHANGE} ORDER BY h.item_id",
+            (batch_id,),
+        ).fetchall()
+        if not rows:
+            return 0
+        self._q(cur, "DROP TABLE IF EXISTS imp_rw")
         self._q(
             cur,
-            "INSERT INTO entries (list_id, digest, category_id, batch_id) "
-            f"SELECT ?, d, c, ? FROM ({self._expanded()}) AS x WHERE c >= 0 {retracted}"
-            # Sorted input makes the index inserts sequential; of a digest given twice the
-            # lower category id wins. (GROUP BY costs 4x as much.)
-            "ORDER BY d, c ON CONFLICT (list_id, digest) DO NOTHING",
-            (list_id, batch_id),
-        )
-        return max(cur.rowcount, 0)
-
-    def _remove_staged(self, cur: Cursor, list_id: int, batch_id: int) -> int:
-        """Tombstone and delete the list's entries whose digests are staged for removal."""
-        matched = (
-            "SELECT id FROM entries WHERE list_id = ? AND digest IN "
-            f"(SELECT d FROM ({self._expanded()}) AS x WHERE c = {REMOVE})"
-        )
-        top = self._top_tombstone(cur)
-        self._q(
-            cur,
-            "INSERT INTO tombstones (entry_id, list_id, batch_id) "
-            f"SELECT id, ?, ? FROM ({matched}) AS doomed ORDER BY id",
-            (list_id, batch_id, list_id),
-        )
-        removed = max(cur.rowcount, 0)
-        self._q(cur, f"DELETE FROM entries WHERE id IN ({matched})", (list_id,))
-        self._retract_since(cur, top, "removed")
-        return removed
-
-    def _insert_pdq(
-        self, cur: Cursor, list_id: int, batch_id: int, rows: dict[bytes, tuple[int, bytes]]
-    ) -> int:
-        """Perceptual entries (keyed digest -> category, sealed hash) into the batch; an entry
-        already on the list is left as it is. Returns how many were added."""
-        cur.executemany(
-            self._sql(
-                "INSERT INTO entries (list_id, digest, category_id, batch_id) "
-                "VALUES (?, ?, ?, ?) ON CONFLICT (list_id, digest) DO NOTHING"
-            ),
-            [(list_id, digest, category, batch_id) for digest, (category, _) in rows.items()],
+            "CREATE TEMP TABLE imp_rw (item BIGINT PRIMARY KEY, target BIGINT NOT NULL, "
+            "c BIGINT NOT NULL)",
         )
         cur.executemany(
+            self._sql("INSERT INTO imp_rw (item, target, c) VALUES (?, ?, ?)"),
+            [(int(r[0]), int(r[0]), int(r[1])) for r in rows],
+        )
+        self._rewrite_items(cur, "imp_rw", rollback_id)
+        self._q(cur, "DROP TABLE imp_rw")
+        stamp = now_iso()
+        cur.executemany(
             self._sql(
-                "INSERT INTO pdq_sealed (entry_id, sealed) SELECT id, ? FROM entries "
-                "WHERE list_id = ? AND digest = ? AND batch_id = ?"
+                "UPDATE items SET category_id = ?, value = ?, last_batch = ?, last_at = ? "
+                "WHERE id = ?"
             ),
-            [(sealed, list_id, digest, batch_id) for digest, (_, sealed) in rows.items()],
+            [(int(r[1]), r[2], rollback_id, stamp, int(r[0])) for r in rows],
         )
-        return int(
-            self._q(
-                cur,
-                "SELECT COUNT(*) FROM pdq_sealed s JOIN entries e ON e.id = s.entry_id "
-                "WHERE e.batch_id = ?",
-                (batch_id,),
-            ).fetchone()[0]
-        )
-
-    def _top_tombstone(self, cur: Cursor) -> int:
-        return int(self._q(cur, "SELECT COALESCE(MAX(seq), 0) FROM tombstones").fetchone()[0])
-
-    def _retract_since(self, cur: Cursor, after_seq: int, reason: str) -> None:
-        """Tell every client that was answered a match on an entry tombstoned after
-        ``after_seq`` (the retraction feed), once per match id."""
-        self._q(
+        self._history(
             cur,
-            "INSERT INTO retractions (client_id, entry_id, day, list_id, reason, at) "
-            "SELECT s.client_id, s.entry_id, s.day, t.list_id, ?, ? "
-            "FROM tombstones t JOIN sightings s ON s.entry_id = t.entry_id "
-            "WHERE t.seq > ? AND s.answered = 1 ORDER BY t.seq, s.client_id, s.day "
-            "ON CONFLICT (client_id, entry_id, day) DO NOTHING",
-            (reason, now_iso(), after_seq),
+            [
+                (int(r[0]), rollback_id, "rolled-back", int(r[3]), int(r[1]), r[4], r[2])
+                for r in rows
+            ],
         )
-
-    def _stage_all(self, list_id: int, blocks: Iterable[DigestBlock]) -> int:
-        """Stage packed digests in rows of STAGE_ROW digests; returns how many were staged.
-
-        Staging happens before the write transaction, so parsing a large file holds no lock;
-        a failure while staging (a refused file) discards everything staged.
-        """
-        staged = 0
-        with self._begin(write=False) as cur:
-            self._require_list(cur, list_id)
-            self._create_staging(cur)
-            try:
-                for category_id, packed in blocks:
-                    if len(packed) % DIGEST_BYTES:
-                        raise ValueError("packed digests must be a multiple of 16 bytes")
-                    step = STAGE_ROW * DIGEST_BYTES
-                    self._stage(
-                        cur,
-                        [
-                            (category_id, len(piece) // DIGEST_BYTES, piece)
-                            for piece in (packed[i : i + step] for i in range(0, len(packed), step))
-                        ],
-                    )
-                    staged += len(packed) // DIGEST_BYTES
-            except BaseException:
-                self._drop_staging()
-                raise
-        return staged
-
-    def _new_batch(
-        self, cur: Cursor, list_id: int, kind: str, source: str, actor: str, *, shadow: bool = False
-    ) -> int:
-        self._q(
-            cur,
-            "INSERT INTO batches (list_id, kind, source, actor, committed_at, added, unchanged, "
-            "shadow, state) VALUES (?, ?, ?, ?, ?, 0, 0, ?, ?)",
-            (
-                list_id,
-                kind,
-                source,
-                actor,
-                now_iso(),
-                int(shadow),
-                "shadow" if shadow else "active",
-            ),
-        )
-        return int(self._q(cur, "SELECT MAX(id) FROM batches").fetchone()[0])
-
-    def _finish_batch(
-        self,
-        cur: Cursor,
-        batch_id: int,
-        added: int,
-        unchanged: int,
-        categories: Iterable[int] = (),
-    ) -> None:
-        self._q(
-            cur,
-            "UPDATE batches SET added = ?, unchanged = ?, categories = ? WHERE id = ?",
-            (added, unchanged, ",".join(map(str, categories)), batch_id),
-        )
+        return len(rows)
 
     def entry_count(self, list_id: int | None = None) -> int:
         with self._tx(write=False) as cur:
@@ -406,10 +305,10 @@ class EntryQueries(CatalogQueries):
             top = self._q(cur, "SELECT MAX(seq) FROM tombstones").fetchone()[0]
             new_tombstones_cursor = max(tombstones_cursor, int(top or 0))
             pdq = [
-                (int(r[0]), bytes(r[1]), bytes(r[2]))
+                (int(r[0]), bytes(r[1]), bytes(r[2]), int(r[3]))
                 for r in self._q(
                     cur,
-                    "SELECT s.entry_id, e.digest, s.sealed FROM pdq_sealed s "
+                    "SELECT s.entry_id, e.digest, s.sealed, e.item_id FROM pdq_sealed s "
                     "JOIN entries e ON e.id = s.entry_id WHERE s.entry_id > ? ORDER BY s.entry_id",
                     (entries_cursor if pdq_cursor is None else pdq_cursor,),
                 ).fetchall()
@@ -453,7 +352,7 @@ class EntryQueries(CatalogQueries):
     def _read_entries(self, cur: Cursor, after: int) -> tuple[EntryRows, int]:
         self._q(
             cur,
-            "SELECT id, digest, list_id, category_id, batch_id FROM entries WHERE id > ? "
+            "SELECT id, digest, list_id, category_id, batch_id, item_id FROM entries WHERE id > ? "
             "ORDER BY id",
             (after,),
         )
@@ -465,23 +364,24 @@ class EntryQueries(CatalogQueries):
         while rows := cur.fetchmany(FETCH_ROWS):
             digests.append(b"".join([bytes(row[1]) for row in rows]))
             columns.append(
-                np.array([(row[0], row[2], row[3], row[4]) for row in rows], dtype=np.int64)
+                np.array([(row[0], row[2], row[3], row[4], row[5]) for row in rows], dtype=np.int64)
             )
             del rows
-        table = np.concatenate(columns) if columns else np.empty((0, 4), dtype=np.int64)
+        table = np.concatenate(columns) if columns else np.empty((0, 5), dtype=np.int64)
         rows_out = EntryRows(
             b"".join(digests),
             np.ascontiguousarray(table[:, 0]),
             np.ascontiguousarray(table[:, 1]),
             np.ascontiguousarray(table[:, 2]),
             np.ascontiguousarray(table[:, 3]),
+            np.ascontiguousarray(table[:, 4]),
         )
         return rows_out, (int(table[-1, 0]) if len(table) else after)
 
 
 _BATCH_COLUMNS = (
     "SELECT b.id, b.list_id, b.kind, b.source, b.actor, b.committed_at, b.added, b.unchanged, "
-    "b.state, b.shadow, b.categories FROM batches b"
+    "b.state, b.shadow, b.categories, b.changed, b.removed FROM batches b"
 )
 
 
@@ -497,6 +397,9 @@ def _batch(row: Any, live: int) -> BatchRecord:
         int(row[7]),
         live,
         row[8],
-        bool(row[9]),
+        # "Shadow" is the batch's state; that it once was one shows in its audit record.
+        row[8] == "shadow",
         tuple(int(c) for c in str(row[10]).split(",") if c),
+        int(row[11]),
+        int(row[12]),
     )

@@ -1,7 +1,9 @@
 """Governance in SQL: match records and the prevalence alarm, holds, disputes, the retraction
 feed, proposals (two-person rule), operator accounts and the stored policy.
 
-Every change is audited with its actor; nothing here stores a submitted hash.
+Every change is audited with its actor; nothing here stores a submitted hash. Since schema 7
+the `entry_id` columns of sightings, holds, retractions and disputes name items: governance
+acts on every hash of a file at once.
 """
 
 from __future__ import annotations
@@ -108,7 +110,8 @@ class GovernanceQueries(EntryQueries):
         return placed
 
     def _existing(self, cur: Cursor, entry_ids: list[int]) -> set[int]:
-        """Which of ``entry_ids`` are on a list now (a few queries, not one per id)."""
+        """Which of the items ``entry_ids`` are on a list now, or live on in the item they
+        were merged into (a few queries, not one per id)."""
         found: set[int] = set()
         for start in range(0, len(entry_ids), _IN_CHUNK):
             chunk = entry_ids[start : start + _IN_CHUNK]
@@ -116,7 +119,9 @@ class GovernanceQueries(EntryQueries):
             found.update(
                 int(row[0])
                 for row in self._q(
-                    cur, f"SELECT id FROM entries WHERE id IN ({marks})", chunk
+                    cur,
+                    f"SELECT id FROM items WHERE id IN ({marks}) AND state IN ('active', 'merged')",
+                    chunk,
                 ).fetchall()
             )
         return found
@@ -132,8 +137,8 @@ class GovernanceQueries(EntryQueries):
                 continue
             row = self._q(
                 cur,
-                "SELECT t.list_id, b.kind, b.source FROM tombstones t "
-                "JOIN batches b ON b.id = t.batch_id WHERE t.entry_id = ? ORDER BY t.seq LIMIT 1",
+                "SELECT i.list_id, b.kind, b.source FROM items i "
+                "JOIN batches b ON b.id = i.last_batch WHERE i.id = ?",
                 (sighting.entry_id,),
             ).fetchone()
             if row is None:
@@ -175,7 +180,9 @@ class GovernanceQueries(EntryQueries):
         for entry_id, clients in prevalent:
             if self._q(cur, "SELECT 1 FROM holds WHERE entry_id = ?", (entry_id,)).fetchone():
                 continue  # on hold already, or released by an operator: not again
-            entry = self._q(cur, "SELECT list_id FROM entries WHERE id = ?", (entry_id,)).fetchone()
+            entry = self._q(
+                cur, "SELECT list_id FROM items WHERE id = ? AND state = 'active'", (entry_id,)
+            ).fetchone()
             if entry is None:
                 continue
             reason = (
@@ -246,13 +253,14 @@ class GovernanceQueries(EntryQueries):
     # -- disputes and the retraction feed ------------------------------------------------
     def open_dispute(self, client_id: str, entry_id: int, day: int, reason: str) -> DisputeRecord:
         with self._tx(write=True) as cur:
-            entry = self._q(cur, "SELECT list_id FROM entries WHERE id = ?", (entry_id,)).fetchone()
+            entry_id = self._current_item(cur, entry_id)
+            entry = self._q(
+                cur, "SELECT list_id, state FROM items WHERE id = ?", (entry_id,)
+            ).fetchone()
             if entry is None:
-                if self._q(
-                    cur, "SELECT 1 FROM tombstones WHERE entry_id = ?", (entry_id,)
-                ).fetchone():
-                    raise Gone("this match was retracted already; see /v2/retractions")
                 raise NotFound("no such match")
+            if entry[1] != "active":
+                raise Gone("this match was retracted already; see /v2/retractions")
             existing = self._q(
                 cur,
                 "SELECT id FROM disputes WHERE client_id = ? AND entry_id = ? AND state = 'open'",
@@ -345,7 +353,7 @@ class GovernanceQueries(EntryQueries):
             if dispute.state != "open":
                 raise Conflict(f"dispute {dispute_id} is {dispute.state} already")
             state = "upheld" if upheld else "rejected"
-            retracted = self._retract_entry(cur, dispute) if upheld else 0
+            retracted = self._retract_item(cur, dispute, actor) if upheld else 0
             self._q(
                 cur,
                 "UPDATE disputes SET state = ?, decided_by = ?, decided_at = ? WHERE id = ?",
@@ -368,40 +376,72 @@ class GovernanceQueries(EntryQueries):
             )
             return self._dispute(cur, dispute_id)
 
-    def _retract_entry(self, cur: Cursor, dispute: DisputeRecord) -> int:
-        row = self._q(
-            cur, "SELECT list_id, digest FROM entries WHERE id = ?", (dispute.entry_id,)
-        ).fetchone()
-        if row is None:
+    def _current_item(self, cur: Cursor, item_id: int) -> int:
+        """The item that holds a merged item's hashes now (the item itself otherwise)."""
+        for _ in range(64):  # merges chain rarely; a bound keeps a bad row from looping
+            row = self._q(
+                cur, "SELECT state, merged_into FROM items WHERE id = ?", (item_id,)
+            ).fetchone()
+            if row is None or row[0] != "merged" or row[1] is None:
+                return item_id
+            item_id = int(row[1])
+        return item_id
+
+    def _retract_item(self, cur: Cursor, dispute: DisputeRecord, actor: str) -> int:
+        """The disputed item leaves its list with every hash, and all of them go onto the
+        known-good list of disputed hashes. Returns the entries retracted."""
+        item_id = self._current_item(cur, dispute.entry_id)
+        row = self._q(cur, "SELECT list_id, state FROM items WHERE id = ?", (item_id,)).fetchone()
+        if row is None or row[1] != "active":
             return 0  # removed meanwhile; its retraction went out then
-        list_id, digest = int(row[0]), bytes(row[1])
+        list_id = int(row[0])
+        digests = [
+            bytes(r[0])
+            for r in self._q(
+                cur, "SELECT digest FROM entries WHERE item_id = ? ORDER BY id", (item_id,)
+            ).fetchall()
+        ]
         batch_id = self._new_batch(
-            cur, list_id, "retraction", f"dispute {dispute.dispute_id}", dispute.client_id
+            cur, list_id, "retraction", f"dispute {dispute.dispute_id}", actor
         )
-        top = self._top_tombstone(cur)
-        self._q(
-            cur,
-            "INSERT INTO tombstones (entry_id, list_id, batch_id) VALUES (?, ?, ?)",
-            (dispute.entry_id, list_id, batch_id),
-        )
-        self._q(cur, "DELETE FROM entries WHERE id = ?", (dispute.entry_id,))
-        self._retract_since(cur, top, "dispute-upheld")
-        self._finish_batch(cur, batch_id, 1, 0)
+        self._fill(cur, "imp_doomed", [item_id])
+        self._remove_items(cur, "imp_doomed", batch_id, reason="dispute-upheld")
+        self._q(cur, "DROP TABLE imp_doomed")
+        self._finish_batch(cur, batch_id, 1, 0, removed=1)
         good_list = self._disputed_list(cur)
-        good_category = self._q(
-            cur, "SELECT id FROM categories WHERE name = ?", (KNOWN_GOOD,)
-        ).fetchone()[0]
+        good_category = int(
+            self._q(cur, "SELECT id FROM categories WHERE name = ?", (KNOWN_GOOD,)).fetchone()[0]
+        )
         good_batch = self._new_batch(
             cur, good_list, "import", f"dispute {dispute.dispute_id}", "system:disputes"
         )
+        good_item = self._next_item_id(cur)
+        stamp = now_iso()
         self._q(
             cur,
-            "INSERT INTO entries (list_id, digest, category_id, batch_id) VALUES (?, ?, ?, ?) "
-            "ON CONFLICT (list_id, digest) DO NOTHING",
-            (good_list, digest, good_category, good_batch),
+            "INSERT INTO items (id, list_id, ref, category_id, value, state, merged_into, "
+            "first_batch, last_batch, first_at, last_at) "
+            "VALUES (?, ?, ?, ?, NULL, 'active', NULL, ?, ?, ?, ?)",
+            (
+                good_item,
+                good_list,
+                f"dispute {dispute.dispute_id}",
+                good_category,
+                good_batch,
+                good_batch,
+                stamp,
+                stamp,
+            ),
         )
-        self._finish_batch(cur, good_batch, max(cur.rowcount, 0), 0, [int(good_category)])
-        return 1
+        cur.executemany(
+            self._sql(
+                "INSERT INTO entries (list_id, digest, category_id, batch_id, item_id) "
+                "VALUES (?, ?, ?, ?, ?) ON CONFLICT (list_id, digest) DO NOTHING"
+            ),
+            [(good_list, d, good_category, good_batch, good_item) for d in digests],
+        )
+        self._finish_batch(cur, good_batch, 1, 0, [good_category])
+        return len(digests)
 
     def _disputed_list(self, cur: Cursor) -> int:
         row = self._q(cur, "SELECT id FROM lists WHERE name = ?", (DISPUTED_LIST,)).fetchone()

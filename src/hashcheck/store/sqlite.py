@@ -56,7 +56,10 @@ class SqliteStore(SqlStore):
 
     def _create_staging(self, cur: Cursor) -> None:
         cur.execute("DROP TABLE IF EXISTS temp.staging")
-        cur.execute("CREATE TEMP TABLE staging (category_id INTEGER, n INTEGER, digests BLOB)")
+        cur.execute(
+            "CREATE TEMP TABLE staging (rec INTEGER, category_id INTEGER, n INTEGER, "
+            "digests BLOB, ref TEXT, value TEXT, bare INTEGER)"
+        )
         cur.execute("CREATE TEMP TABLE IF NOT EXISTS slots (i INTEGER PRIMARY KEY)")
         if cur.execute("SELECT COUNT(*) FROM temp.slots").fetchone()[0] != STAGE_ROW:
             cur.execute("DELETE FROM temp.slots")
@@ -64,7 +67,8 @@ class SqliteStore(SqlStore):
 
     def _expanded(self) -> str:
         return (
-            "SELECT substr(s.digests, k.i * 16 + 1, 16) AS d, s.category_id AS c "
+            "SELECT substr(s.digests, k.i * 16 + 1, 16) AS d, s.category_id AS c, "
+            "s.rec + s.bare * k.i AS r, s.ref AS ref, s.value AS v, s.bare AS b "
             "FROM temp.staging AS s JOIN temp.slots AS k ON k.i < s.n"
         )
 

@@ -1,0 +1,672 @@
+"""Imports in SQL: a delivery of records resolved against the items already on the list.
+
+A record is one supplier item as delivered: its keyed digests, the supplier's id (or none),
+its category and the supplier's value. A known item (same supplier id, or holding one of the
+record's hashes) is updated — recategorised, extended, or taken off the list by a value that
+is not imported; a new one is added; with ``replace``, items the delivery lacks leave. All in
+one transaction. Set-based SQL for the bulk (new and unchanged items); the few records that
+change something are decided one by one here. Holds no parsing and no keying.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+from hashcheck.hashes.keyed import DIGEST_BYTES
+from hashcheck.store.errors import Conflict, NotFound
+from hashcheck.store.interface import NOT_IMPORTED, REMOVE, StageRow
+from hashcheck.store.records import RECATEGORISED_SHOWN, ImportOutcome, Recategorisation
+from hashcheck.store.sqlbase import STAGE_ROW, Cursor, now_iso
+from hashcheck.store.sqlitems import ItemQueries
+
+__all__ = ["NOT_IMPORTED", "REMOVE", "ImportQueries", "ReplaceRefused", "StageRow"]
+
+REPEATED = "repeated in the file"
+DELETED_HERE = "deleted by the same file"
+ON_OTHER_ITEM = "its hashes belong to another item of the list"
+
+_TEMP_TABLES = (
+    "imp_x",
+    "imp_r",
+    "imp_t",
+    "imp_same",
+    "imp_new",
+    "imp_force_new",
+    "imp_doomed",
+    "imp_rw",
+    "imp_add",
+    "imp_seen",
+    "imp_del",
+    "imp_gone",
+)
+
+
+class ReplaceRefused(Conflict):
+    """A replacing delivery would take more of the list off than the policy allows."""
+
+
+@dataclass
+class _Candidate:
+    item_id: int
+    ref: str | None
+    state: str
+    category_id: int
+    value: str | None
+
+
+@dataclass
+class _Plan:
+    """What the records that change something will do, applied set-wise afterwards."""
+
+    doomed: set[int] = field(default_factory=set)
+    rewrite: dict[int, tuple[int, int]] = field(default_factory=dict)  # item -> (target, c)
+    updates: dict[int, tuple[int, str | None, str | None, str]] = field(default_factory=dict)
+    merges: list[tuple[int, int]] = field(default_factory=list)  # (merged item, into)
+    adds: list[tuple[bytes, int, int]] = field(default_factory=list)  # (digest, item, c)
+    force_new: list[int] = field(default_factory=list)  # record numbers
+    touched: set[int] = field(default_factory=set)  # items delivered (kept by --replace)
+    history: list[tuple[int, int, str, int | None, int | None, str | None, str | None]] = field(
+        default_factory=list
+    )
+    recategorised: list[Recategorisation] = field(default_factory=list)
+    added: int = 0
+    changed: int = 0
+    unchanged: int = 0
+    skipped: dict[str, int] = field(default_factory=dict)
+
+    def skip(self, reason: str, count: int = 1) -> None:
+        if count:
+            self.skipped[reason] = self.skipped.get(reason, 0) + count
+
+
+class ImportQueries(ItemQueries):
+    def import_records(
+        self,
+        list_id: int,
+        rows: Iterable[Sequence[StageRow]],
+        *,
+        source: str,
+        actor: str,
+        shadow: bool = False,
+        sealed: Mapping[bytes, bytes] | None = None,
+        replace: bool = False,
+        max_removed_share: float | None = None,
+    ) -> ImportOutcome:
+        with self._lock:
+            self._stage_records(list_id, rows)
+            try:
+                with self._tx(write=True) as cur:
+                    return self._apply_import(
+                        cur,
+                        list_id,
+                        source=source,
+                        actor=actor,
+                        shadow=shadow,
+                        sealed=sealed or {},
+                        replace=replace,
+                        max_removed_share=max_removed_share,
+                    )
+            finally:
+                self._drop_import_tables()
+
+    # -- staging ---------------------------------------------------------------------------
+    def _require_list(self, cur: Cursor, list_id: int) -> None:
+        if self._q(cur, "SELECT 1 FROM lists WHERE id = ?", (list_id,)).fetchone() is None:
+            raise NotFound(f"no list with id {list_id}")
+
+    def _stage_records(self, list_id: int, chunks: Iterable[Sequence[StageRow]]) -> None:
+        """Stage every record before the write transaction, so parsing a large file holds no
+        lock; a failure while staging (a refused file) discards everything staged."""
+        with self._begin(write=False) as cur:
+            self._require_list(cur, list_id)
+            self._create_staging(cur)
+            try:
+                for chunk in chunks:
+                    for row in chunk:
+                        if len(row[3]) != row[2] * DIGEST_BYTES:
+                            raise ValueError("a staged row's digests do not match its count")
+                        if row[6] and row[2] > STAGE_ROW:
+                            raise ValueError(f"a bare staged row holds at most {STAGE_ROW}")
+                    self._stage(cur, list(chunk))
+            except BaseException:
+                self._drop_staging()
+                raise
+
+    def _drop_import_tables(self) -> None:
+        self._drop_staging()
+        with self._begin(write=False) as cur:
+            for table in _TEMP_TABLES:
+                self._q(cur, f"DROP TABLE IF EXISTS {table}")
+
+    # -- the import ------------------------------------------------------------------------
+    def _apply_import(
+        self,
+        cur: Cursor,
+        list_id: int,
+        *,
+        source: str,
+        actor: str,
+        shadow: bool,
+        sealed: Mapping[bytes, bytes],
+        replace: bool,
+        max_removed_share: float | None,
+    ) -> ImportOutcome:
+        active_before = int(
+            self._q(
+                cur,
+                "SELECT COUNT(*) FROM items WHERE list_id = ? AND state = 'active'",
+                (list_id,),
+            ).fetchone()[0]
+        )
+        batch_id = self._new_batch(cur, list_id, "import", source, actor, shadow=shadow)
+        collisions = self._known_good_collisions(cur, list_id)
+        plan = _Plan()
+        self._materialise(cur)
+        self._dedupe(cur, plan)
+        not_found = self._resolve_deletions(cur, list_id, plan)
+        self._resolve(cur, list_id)
+        plan.unchanged += self._plain_unchanged(cur, list_id, batch_id, plan)
+        self._decide(cur, list_id, plan)
+        removed = self._apply_plan(cur, list_id, batch_id, plan)
+        new_items, hashes_added = self._insert_new(cur, list_id, batch_id, plan)
+        plan.added += new_items
+        hashes_added += self._insert_adds(cur, list_id, batch_id, plan)
+        self._seal(cur, list_id, batch_id, sealed)
+        replaced = self._replace(cur, list_id, batch_id) if replace else 0
+        removed += replaced
+        if (
+            replace
+            and max_removed_share is not None
+            and active_before
+            and removed > max_removed_share * active_before
+        ):
+            raise ReplaceRefused(
+                f"this delivery would take {removed} of the list's {active_before} items off "
+                f"({100 * removed / active_before:.1f}%, more than the "
+                f"{100 * max_removed_share:g}% the policy allows); nothing was changed"
+            )
+        categories = sorted(
+            int(r[0])
+            for r in self._q(
+                cur, "SELECT DISTINCT category_id FROM entries WHERE batch_id = ?", (batch_id,)
+            ).fetchall()
+        )
+        self._finish_batch(
+            cur,
+            batch_id,
+            plan.added,
+            plan.unchanged,
+            categories,
+            changed=plan.changed,
+            removed=removed,
+        )
+        self._audit(
+            cur,
+            actor,
+            "list.import",
+            str(list_id),
+            {
+                "batch": batch_id,
+                "source": source,
+                "shadow": shadow,
+                "replace": replace,
+                "added": plan.added,
+                "changed": plan.changed,
+                "unchanged": plan.unchanged,
+                "removed": removed,
+                "skipped": plan.skipped,
+                "known_good_collisions": collisions,
+                "recategorised": [
+                    {
+                        "item": r.item_id,
+                        "ref": r.ref,
+                        "before": {"category": r.before, "value": r.before_value},
+                        "after": {"category": r.after, "value": r.after_value},
+                    }
+                    for r in plan.recategorised[:RECATEGORISED_SHOWN]
+                ],
+            },
+        )
+        return ImportOutcome(
+            batch_id,
+            plan.added,
+            plan.unchanged,
+            removed,
+            collisions,
+            changed=plan.changed,
+            skipped=plan.skipped,
+            not_found=not_found,
+            hashes_added=hashes_added,
+            replaced=replaced,
+            recategorised=tuple(plan.recategorised[:RECATEGORISED_SHOWN]),
+        )
+
+    def _materialise(self, cur: Cursor) -> None:
+        # Declared types, not CREATE TABLE AS: SQLite uses an index only for a comparison
+        # whose affinity matches the column's, and an expression column has none.
+        self._q(
+            cur,
+            f"CREATE TEMP TABLE imp_x (d {self.BLOB} NOT NULL, r BIGINT NOT NULL, "
+            "c BIGINT NOT NULL, ref TEXT, v TEXT, b INTEGER NOT NULL)",
+        )
+        self._q(
+            cur,
+            f"INSERT INTO imp_x (d, r, c, ref, v, b) SELECT d, r, c, ref, v, b "
+            f"FROM ({self._expanded()}) s",
+        )
+        self._q(cur, "CREATE INDEX imp_x_d ON imp_x (d)")
+        self._q(cur, "CREATE INDEX imp_x_r ON imp_x (r)")
+        self._analyze(cur, "imp_x")
+        self._q(
+            cur,
+            "CREATE TEMP TABLE imp_r (r BIGINT PRIMARY KEY, c BIGINT NOT NULL, ref TEXT, v TEXT, "
+            "n INTEGER NOT NULL)",
+        )
+        self._q(
+            cur,
+            "INSERT INTO imp_r (r, c, ref, v, n) SELECT rec, category_id, ref, value, n "
+            "FROM staging WHERE bare = 0",
+        )
+        self._q(
+            cur,
+            "INSERT INTO imp_r (r, c, ref, v, n) SELECT r, c, NULL, NULL, 1 FROM imp_x WHERE b = 1",
+        )
+        self._q(cur, "CREATE INDEX imp_r_ref ON imp_r (ref)")
+        self._analyze(cur, "imp_r")
+
+    def _dedupe(self, cur: Cursor, plan: _Plan) -> None:
+        """One record per supplier id and one owner per hash: the first in the file wins;
+        records delivered and deleted by the same file are not imported."""
+        self._q(cur, f"CREATE TEMP TABLE imp_del (d {self.BLOB}, ref TEXT)")
+        self._q(
+            cur, "INSERT INTO imp_del (d, ref) SELECT d, NULL FROM imp_x WHERE c = ?", (REMOVE,)
+        )
+        self._q(
+            cur,
+            "INSERT INTO imp_del (d, ref) SELECT NULL, ref FROM imp_r WHERE c = ? AND ref IS NOT NULL",
+            (REMOVE,),
+        )
+        self._q(cur, "CREATE INDEX imp_del_d ON imp_del (d)")
+        self._q(cur, "CREATE INDEX imp_del_ref ON imp_del (ref)")
+        self._analyze(cur, "imp_del")
+        cancelled = (
+            "SELECT q.r FROM imp_r q WHERE q.c <> ? AND (EXISTS (SELECT 1 FROM imp_del k "
+            "WHERE k.ref = q.ref) OR EXISTS (SELECT 1 FROM imp_x x JOIN imp_del k ON k.d = x.d "
+            "WHERE x.r = q.r))"
+        )
+        self._q(cur, "CREATE TEMP TABLE imp_gone (r BIGINT PRIMARY KEY)")
+        self._q(cur, f"INSERT INTO imp_gone (r) {cancelled}", (REMOVE,))
+        self._q(
+            cur, "DELETE FROM imp_x WHERE EXISTS (SELECT 1 FROM imp_gone g WHERE g.r = imp_x.r)"
+        )
+        self._q(
+            cur, "DELETE FROM imp_r WHERE EXISTS (SELECT 1 FROM imp_gone g WHERE g.r = imp_r.r)"
+        )
+        plan.skip(DELETED_HERE, max(cur.rowcount, 0))
+        first_of_ref = "SELECT MIN(f.r) FROM imp_r f WHERE f.ref = imp_r.ref AND f.c <> ?"
+        self._q(
+            cur,
+            "UPDATE imp_x SET r = (SELECT MIN(f.r) FROM imp_r f WHERE f.ref = imp_x.ref "
+            "AND f.c <> ?) WHERE ref IS NOT NULL AND c <> ?",
+            (REMOVE, REMOVE),
+        )
+        self._q(
+            cur,
+            f"DELETE FROM imp_r WHERE ref IS NOT NULL AND c <> ? AND r > ({first_of_ref})",
+            (REMOVE, REMOVE),
+        )
+        plan.skip(REPEATED, max(cur.rowcount, 0))
+        self._q(
+            cur,
+            "DELETE FROM imp_x WHERE c <> ? AND EXISTS (SELECT 1 FROM imp_x y "
+            "WHERE y.d = imp_x.d AND y.c <> ? AND y.r < imp_x.r)",
+            (REMOVE, REMOVE),
+        )
+        self._q(
+            cur,
+            "DELETE FROM imp_r WHERE c <> ? AND n > 0 AND NOT EXISTS "
+            "(SELECT 1 FROM imp_x x WHERE x.r = imp_r.r)",
+            (REMOVE,),
+        )
+        plan.skip(REPEATED, max(cur.rowcount, 0))
+
+    def _resolve_deletions(self, cur: Cursor, list_id: int, plan: _Plan) -> int:
+        """Items the file's deletion records name (by id, or holding a hash) are doomed;
+        returns how many deletion records named nothing on the list."""
+        by_digest = (
+            "SELECT x.r AS r, e.item_id AS item FROM imp_x x JOIN entries e "
+            f"ON e.list_id = ? AND e.digest = x.d WHERE x.c = {REMOVE}"
+        )
+        by_ref = (
+            "SELECT q.r AS r, i.id AS item FROM imp_r q JOIN items i ON i.list_id = ? "
+            f"AND i.ref = q.ref WHERE q.c = {REMOVE} AND i.state = 'active'"
+        )
+        rows = self._q(
+            cur, f"SELECT r, item FROM ({by_digest} UNION {by_ref}) AS k", (list_id, list_id)
+        ).fetchall()
+        plan.doomed.update(int(r[1]) for r in rows)
+        found = len({int(r[0]) for r in rows})
+        total = int(self._q(cur, "SELECT COUNT(*) FROM imp_r WHERE c = ?", (REMOVE,)).fetchone()[0])
+        return total - found
+
+    def _resolve(self, cur: Cursor, list_id: int) -> None:
+        """imp_t (r, item): the known items each record names, by supplier id or by hash."""
+        self._q(cur, "CREATE TEMP TABLE imp_t (r BIGINT NOT NULL, item BIGINT NOT NULL)")
+        self._q(
+            cur,
+            "INSERT INTO imp_t (r, item) SELECT r, item FROM ("
+            "SELECT x.r AS r, e.item_id AS item FROM imp_x x JOIN entries e "
+            f"ON e.list_id = ? AND e.digest = x.d WHERE x.c <> {REMOVE} "
+            "UNION SELECT q.r AS r, i.id AS item FROM imp_r q JOIN items i ON i.list_id = ? "
+            f"AND i.ref = q.ref WHERE q.c <> {REMOVE} AND i.state <> 'merged') AS k",
+            (list_id, list_id),
+        )
+        self._q(cur, "CREATE INDEX imp_t_r ON imp_t (r)")
+        self._analyze(cur, "imp_t")
+
+    def _plain_unchanged(self, cur: Cursor, list_id: int, batch_id: int, plan: _Plan) -> int:
+        """Records that name exactly one active item, with the same category and value,
+        every hash already its own: the bulk of a re-delivery, done set-wise."""
+        self._q(cur, "CREATE TEMP TABLE imp_same (r BIGINT PRIMARY KEY, item BIGINT NOT NULL)")
+        self._q(
+            cur,
+            "INSERT INTO imp_same (r, item) SELECT o.r, o.item FROM "
+            "(SELECT r, MIN(item) AS item FROM imp_t GROUP BY r HAVING COUNT(*) = 1) o "
+            "JOIN imp_r q ON q.r = o.r JOIN items i ON i.id = o.item "
+            f"WHERE i.state = 'active' AND q.c = i.category_id AND {self._same('q.v', 'i.value')} "
+            "AND (q.ref IS NULL OR q.ref = i.ref) AND NOT EXISTS (SELECT 1 FROM imp_x x "
+            "WHERE x.r = o.r AND NOT EXISTS (SELECT 1 FROM entries e WHERE e.list_id = ? "
+            "AND e.digest = x.d AND e.item_id = o.item))",
+            (list_id,),
+        )
+        same = max(cur.rowcount, 0)
+        self._q(cur, "CREATE INDEX imp_same_item ON imp_same (item)")
+        self._analyze(cur, "imp_same")
+        self._q(
+            cur,
+            "UPDATE items SET last_batch = ?, last_at = ? "
+            "WHERE EXISTS (SELECT 1 FROM imp_same s WHERE s.item = items.id)",
+            (batch_id, now_iso()),
+        )
+        return same
+
+    def _decide(self, cur: Cursor, list_id: int, plan: _Plan) -> None:
+        """Decide, record by record, what the records that change something do."""
+        records = self._q(
+            cur,
+            "SELECT q.r, q.c, q.ref, q.v FROM imp_r q WHERE q.c <> ? AND EXISTS "
+            "(SELECT 1 FROM imp_t t WHERE t.r = q.r) AND NOT EXISTS "
+            "(SELECT 1 FROM imp_same s WHERE s.r = q.r) ORDER BY q.r",
+            (REMOVE,),
+        ).fetchall()
+        if not records:
+            return
+        candidates: dict[int, list[_Candidate]] = {}
+        for row in self._q(
+            cur,
+            "SELECT t.r, i.id, i.ref, i.state, i.category_id, i.value FROM imp_t t "
+            "JOIN items i ON i.id = t.item WHERE NOT EXISTS "
+            "(SELECT 1 FROM imp_same s WHERE s.r = t.r) "
+            "ORDER BY t.r, i.id",
+        ).fetchall():
+            candidates.setdefault(int(row[0]), []).append(
+                _Candidate(int(row[1]), row[2], row[3], int(row[4]), row[5])
+            )
+        new_digests: dict[int, list[bytes]] = {}
+        for row in self._q(
+            cur,
+            "SELECT x.r, x.d FROM imp_x x WHERE x.c <> ? AND EXISTS "
+            "(SELECT 1 FROM imp_t t WHERE t.r = x.r) AND NOT EXISTS "
+            "(SELECT 1 FROM imp_same s WHERE s.r = x.r) AND NOT EXISTS (SELECT 1 FROM entries e "
+            "WHERE e.list_id = ? AND e.digest = x.d) ORDER BY x.r",
+            (REMOVE, list_id),
+        ).fetchall():
+            new_digests.setdefault(int(row[0]), []).append(bytes(row[1]))
+        # Items already decided (unchanged, or doomed by a deletion) take no second record.
+        claimed_ids = {int(r[0]) for r in self._q(cur, "SELECT item FROM imp_same").fetchall()}
+        claimed_ids |= plan.doomed
+        for number, category, ref, value in records:
+            _decide_record(
+                plan,
+                int(number),
+                int(category),
+                ref,
+                value,
+                candidates.get(int(number), []),
+                new_digests.get(int(number), []),
+                claimed_ids,
+            )
+
+    def _apply_plan(self, cur: Cursor, list_id: int, batch_id: int, plan: _Plan) -> int:
+        """Carry out the decisions; returns the items taken off the list."""
+        self._fill(cur, "imp_doomed", plan.doomed)
+        removed = self._remove_items(cur, "imp_doomed", batch_id, reason="removed")
+        if plan.rewrite:
+            self._q(
+                cur,
+                "CREATE TEMP TABLE imp_rw (item BIGINT PRIMARY KEY, target BIGINT NOT NULL, "
+                "c BIGINT NOT NULL)",
+            )
+            cur.executemany(
+                self._sql("INSERT INTO imp_rw (item, target, c) VALUES (?, ?, ?)"),
+                [(item, target, c) for item, (target, c) in sorted(plan.rewrite.items())],
+            )
+            self._rewrite_items(cur, "imp_rw", batch_id)
+        stamp = now_iso()
+        if plan.updates:
+            cur.executemany(
+                self._sql(
+                    "UPDATE items SET category_id = ?, value = ?, ref = COALESCE(ref, ?), "
+                    "state = ?, last_batch = ?, last_at = ? WHERE id = ?"
+                ),
+                [
+                    (c, value, ref, state, batch_id, stamp, item)
+                    for item, (c, value, ref, state) in sorted(plan.updates.items())
+                ],
+            )
+        for merged, into in plan.merges:
+            self._merge_governance(cur, merged, into, batch_id, stamp)
+        self._history(cur, [(r[0], batch_id, *r[2:]) for r in plan.history])
+        return removed
+
+    def _merge_governance(
+        self, cur: Cursor, merged: int, into: int, batch_id: int, stamp: str
+    ) -> None:
+        """An item whose hashes now belong to another: its match records and open hold go
+        with them, so the prevalence alarm and a hold keep covering the same hashes."""
+        self._q(
+            cur,
+            "UPDATE items SET state = 'merged', merged_into = ?, last_batch = ?, last_at = ? "
+            "WHERE id = ?",
+            (into, batch_id, stamp, merged),
+        )
+        self._q(
+            cur,
+            "INSERT INTO sightings (entry_id, client_id, day, last_seen, answered) "
+            "SELECT ?, client_id, day, last_seen, answered FROM sightings WHERE entry_id = ? "
+            "ON CONFLICT (entry_id, client_id, day) DO UPDATE SET "
+            "last_seen = CASE WHEN excluded.last_seen > sightings.last_seen "
+            "THEN excluded.last_seen ELSE sightings.last_seen END, "
+            "answered = CASE WHEN excluded.answered = 1 THEN 1 ELSE sightings.answered END",
+            (into, merged),
+        )
+        self._q(
+            cur,
+            "INSERT INTO holds (entry_id, list_id, reason, state, created_at, clients) "
+            "SELECT ?, list_id, reason, state, created_at, clients FROM holds "
+            "WHERE entry_id = ? AND state = 'open' ON CONFLICT (entry_id) DO NOTHING",
+            (into, merged),
+        )
+
+    def _insert_new(self, cur: Cursor, list_id: int, batch_id: int, plan: _Plan) -> tuple[int, int]:
+        """New items, set-wise: records that name no known item (and those `_decide` made
+        new). Returns (items, hashes) added."""
+        self._q(cur, "CREATE TEMP TABLE imp_force_new (r BIGINT PRIMARY KEY)")
+        if plan.force_new:
+            cur.executemany(
+                self._sql("INSERT INTO imp_force_new (r) VALUES (?)"),
+                [(r,) for r in sorted(plan.force_new)],
+            )
+        base = self._next_item_id(cur)
+        self._q(cur, "CREATE TEMP TABLE imp_new (r BIGINT PRIMARY KEY, item BIGINT NOT NULL)")
+        self._q(
+            cur,
+            "INSERT INTO imp_new (r, item) SELECT r, ? + ROW_NUMBER() OVER (ORDER BY r) - 1 "
+            "FROM imp_r q WHERE q.c >= 0 AND (NOT EXISTS (SELECT 1 FROM imp_t t WHERE t.r = q.r) "
+            "OR EXISTS (SELECT 1 FROM imp_force_new f WHERE f.r = q.r)) ORDER BY r",
+            (base,),
+        )
+        added = max(cur.rowcount, 0)
+        stamp = now_iso()
+        self._q(
+            cur,
+            "INSERT INTO items (id, list_id, ref, category_id, value, state, merged_into, "
+            "first_batch, last_batch, first_at, last_at) SELECT n.item, ?, q.ref, q.c, q.v, "
+            "'active', NULL, ?, ?, ?, ? FROM imp_new n JOIN imp_r q ON q.r = n.r ORDER BY n.item",
+            (list_id, batch_id, batch_id, stamp, stamp),
+        )
+        self._q(
+            cur,
+            "INSERT INTO entries (list_id, digest, category_id, batch_id, item_id) "
+            "SELECT ?, x.d, x.c, ?, n.item FROM imp_x x JOIN imp_new n ON n.r = x.r WHERE 1 = 1 "
+            # Sorted input makes the digest index inserts sequential.
+            "ORDER BY x.d ON CONFLICT (list_id, digest) DO NOTHING",
+            (list_id, batch_id),
+        )
+        hashes = max(cur.rowcount, 0)
+        # An item's first delivery is its `first_batch`; the history keeps later changes.
+        self._q(
+            cur,
+            "SELECT q.v, COUNT(*) FROM imp_r q WHERE q.c = ? AND NOT EXISTS "
+            "(SELECT 1 FROM imp_t t WHERE t.r = q.r) GROUP BY q.v ORDER BY q.v",
+            (NOT_IMPORTED,),
+        )
+        for value, count in cur.fetchall():
+            plan.skip(f"not imported (supplier value {value})", int(count))
+        return added, hashes
+
+    def _insert_adds(self, cur: Cursor, list_id: int, batch_id: int, plan: _Plan) -> int:
+        """New hashes of known items; they take the item's (new) category."""
+        if not plan.adds:
+            return 0
+        self._q(
+            cur,
+            f"CREATE TEMP TABLE imp_add (d {self.BLOB} NOT NULL, item BIGINT NOT NULL, "
+            "c BIGINT NOT NULL)",
+        )
+        cur.executemany(
+            self._sql("INSERT INTO imp_add (d, item, c) VALUES (?, ?, ?)"), sorted(plan.adds)
+        )
+        self._q(
+            cur,
+            "INSERT INTO entries (list_id, digest, category_id, batch_id, item_id) "
+            "SELECT ?, d, c, ?, item FROM imp_add WHERE 1 = 1 ORDER BY d "
+            "ON CONFLICT (list_id, digest) DO NOTHING",
+            (list_id, batch_id),
+        )
+        return max(cur.rowcount, 0)
+
+    def _seal(
+        self, cur: Cursor, list_id: int, batch_id: int, sealed: Mapping[bytes, bytes]
+    ) -> None:
+        """The sealed perceptual hashes of the entries this import added."""
+        if not sealed:
+            return
+        cur.executemany(
+            self._sql(
+                "INSERT INTO pdq_sealed (entry_id, sealed) SELECT e.id, ? FROM entries e "
+                "WHERE e.list_id = ? AND e.digest = ? AND e.batch_id = ? AND NOT EXISTS "
+                "(SELECT 1 FROM pdq_sealed s WHERE s.entry_id = e.id)"
+            ),
+            [(value, list_id, digest, batch_id) for digest, value in sealed.items()],
+        )
+
+    def _replace(self, cur: Cursor, list_id: int, batch_id: int) -> int:
+        """A complete delivery: the list's items it does not contain leave."""
+        self._q(
+            cur,
+            "CREATE TEMP TABLE imp_seen AS SELECT item FROM imp_t UNION SELECT item FROM imp_new",
+        )
+        self._q(cur, "DROP TABLE IF EXISTS imp_doomed")
+        self._q(
+            cur,
+            "CREATE TEMP TABLE imp_doomed AS SELECT id AS item FROM items WHERE list_id = ? "
+            "AND state = 'active' AND NOT EXISTS (SELECT 1 FROM imp_seen s WHERE s.item = items.id)",
+            (list_id,),
+        )
+        return self._remove_items(cur, "imp_doomed", batch_id, reason="removed")
+
+
+def _decide_record(
+    plan: _Plan,
+    number: int,
+    category: int,
+    ref: str | None,
+    value: str | None,
+    candidates: list[_Candidate],
+    new_digests: list[bytes],
+    claimed: set[int],
+) -> None:
+    free = [c for c in candidates if c.item_id not in claimed]
+    target: _Candidate | None = None
+    if ref is not None:
+        target = next((c for c in free if c.ref == ref), None)
+        if target is None:
+            target = next((c for c in free if c.ref is None and c.state == "active"), None)
+    else:
+        target = next((c for c in free if c.state == "active"), None)
+    if target is None:
+        if any(c.item_id in claimed for c in candidates):
+            plan.skip(REPEATED)
+        elif category == NOT_IMPORTED:
+            plan.skip(f"not imported (supplier value {value})")
+        elif new_digests:
+            plan.force_new.append(number)
+        else:
+            plan.skip(ON_OTHER_ITEM)
+        return
+    # Items without a supplier id that hold hashes of this record are this record's file.
+    mergees = [c for c in free if c is not target and c.state == "active" and c.ref is None]
+    for item in (target, *mergees):
+        claimed.add(item.item_id)
+        plan.touched.add(item.item_id)
+    if category == NOT_IMPORTED:
+        if target.state != "active":
+            plan.skip(f"not imported (supplier value {value})")
+            return
+        plan.doomed.update(c.item_id for c in (target, *mergees))
+        plan.changed += 1
+        plan.recategorised.append(
+            Recategorisation(
+                target.item_id, ref or target.ref, target.category_id, None, target.value, value
+            )
+        )
+        return
+    revived = target.state != "active"
+    recategorised = not revived and (target.category_id != category or target.value != value)
+    if revived or recategorised or mergees:
+        plan.rewrite[target.item_id] = (target.item_id, category)
+        for merged in mergees:
+            plan.rewrite[merged.item_id] = (target.item_id, category)
+            plan.merges.append((merged.item_id, target.item_id))
+            plan.history.append(
+                (merged.item_id, 0, "merged", merged.category_id, category, merged.value, value)
+            )
+    plan.updates[target.item_id] = (category, value, ref, "active")
+    plan.adds.extend((digest, target.item_id, category) for digest in new_digests)
+    if revived:
+        plan.added += 1
+        plan.history.append((target.item_id, 0, "restored", None, category, None, value))
+    elif recategorised:
+        plan.changed += 1
+        plan.history.append(
+            (target.item_id, 0, "recategorised", target.category_id, category, target.value, value)
+        )
+        plan.recategorised.append(
+            Recategorisation(
+                target.item_id, ref or target.ref, target.category_id, category, target.value, value
+            )
+        )
+    else:
+        plan.unchanged += 1
