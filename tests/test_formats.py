@@ -1,4 +1,5 @@
-"""Supplier file parsers: every shape the issue names, and the malformed ones."""
+"""Plain lists, checksum tool output, hashdeep and CSV: every shape real files come in, the
+malformed ones, and the record contract (every record yields something countable)."""
 
 from __future__ import annotations
 
@@ -7,21 +8,49 @@ import io
 
 import pytest
 
-from hashcheck.formats.entries import FormatError, LineError, ParsedEntry
-from hashcheck.formats.parsers import detect_format, parse
+from hashcheck.formats.entries import EntryRun, FormatError, LineError, ParsedEntry, Skipped
+from hashcheck.formats.parsers import Item, detect_format, parse
 from hashcheck.hashes.algorithms import Algorithm
 
-MD5 = hashlib.md5(b"a", usedforsecurity=False).hexdigest()
-SHA1 = hashlib.sha1(b"a", usedforsecurity=False).hexdigest()
-SHA256 = hashlib.sha256(b"a").hexdigest()
+
+def md5(text: str = "a") -> str:
+    return hashlib.md5(text.encode(), usedforsecurity=False).hexdigest()
 
 
-def run(data: bytes, fmt: str = "auto", **options: object) -> list[ParsedEntry | LineError]:
+def sha1(text: str = "a") -> str:
+    return hashlib.sha1(text.encode(), usedforsecurity=False).hexdigest()
+
+
+def sha256(text: str = "a") -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+MD5, SHA1, SHA256 = md5(), sha1(), sha256()
+
+
+def run(data: bytes, fmt: str = "auto", **options: object) -> list[Item]:
     return list(parse(io.BytesIO(data), fmt, **options))  # type: ignore[arg-type]
 
 
-def entries(items: list[ParsedEntry | LineError]) -> list[tuple[Algorithm, str]]:
-    return [(i.algorithm, i.raw.hex()) for i in items if isinstance(i, ParsedEntry)]
+def flat(items: list[Item]) -> list[tuple[int, Algorithm, str]]:
+    """(record line, algorithm, hex) of every hash, runs spelt out one line each."""
+    out = []
+    for item in items:
+        if isinstance(item, EntryRun):
+            out += [
+                (item.first_line + i, item.algorithm, r.hex()) for i, r in enumerate(item.raws())
+            ]
+        elif isinstance(item, ParsedEntry):
+            out.append((item.line, item.algorithm, item.raw.hex()))
+    return out
+
+
+def entries(items: list[Item]) -> list[tuple[Algorithm, str]]:
+    return [(algorithm, value) for _, algorithm, value in flat(items)]
+
+
+def errors(items: list[Item]) -> list[tuple[int, str]]:
+    return [(i.line, i.message) for i in items if isinstance(i, LineError)]
 
 
 def test_plain_list_with_comments_case_bom_crlf_and_truncated_last_line() -> None:
@@ -41,11 +70,17 @@ def test_plain_list_with_comments_case_bom_crlf_and_truncated_last_line() -> Non
     ]
 
 
+def test_plain_list_of_one_length_is_read_in_runs() -> None:
+    data = "".join(f"{md5(str(i))}\n" for i in range(1000)).encode()
+    items = run(data)
+    assert all(isinstance(i, EntryRun) for i in items)
+    assert sum(i.count for i in items if isinstance(i, EntryRun)) == 1000
+
+
 def test_plain_list_reports_bad_lines_with_numbers() -> None:
     items = run(f"{MD5}\nxyz\n{MD5[:-1]}\n{MD5[:-1]}g\n".encode(), "plain")
-    errors = [i for i in items if isinstance(i, LineError)]
-    assert [e.line for e in errors] == [2, 3, 4]
-    assert "not a hex string" in errors[2].message
+    assert [line for line, _ in errors(items)] == [2, 3, 4]
+    assert "not a hex string" in errors(items)[2][1]
 
 
 def test_md5sum_and_sha1sum_output() -> None:
@@ -61,13 +96,84 @@ def test_md5sum_and_sha1sum_output() -> None:
         (Algorithm.SHA1, SHA1),
         (Algorithm.MD5, MD5),
     ]
-    bad = run(f"{MD5}\n".encode(), "md5sum")
-    assert isinstance(bad[0], LineError)
+    # A bare digest is unambiguous: taken, not refused.
+    assert entries(run(f"{MD5}\n{SHA1}  x\n".encode(), "md5sum")) == [
+        (Algorithm.MD5, MD5),
+        (Algorithm.SHA1, SHA1),
+    ]
 
 
 def test_md5sum_tolerates_non_utf8_paths() -> None:
-    data = MD5.encode() + b"  caf\xe9.jpg\n"
-    assert entries(run(data, "md5sum")) == [(Algorithm.MD5, MD5)]
+    data = MD5.encode() + b"  caf\xe9.jpg\n" + SHA1.encode() + b"  caf\xe9.jpg\n"
+    assert entries(run(data, "md5sum")) == [(Algorithm.MD5, MD5), (Algorithm.SHA1, SHA1)]
+
+
+def test_md5sum_of_one_algorithm_is_read_in_runs() -> None:
+    data = "".join(f"{sha256(str(i))}  dir/file {i}.jpg\n" for i in range(500)).encode()
+    items = run(data)
+    assert all(isinstance(i, EntryRun) for i in items)
+    assert len(flat(items)) == 500
+
+
+def test_tagged_bsd_lines_mixed_with_gnu_lines() -> None:
+    data = (
+        f"SHA256 (photos/a (1).jpg) = {SHA256}\n"
+        f"MD5 (b.jpg) = {md5('b').upper()}\n"
+        f"SHA1 (c.jpg)= {sha1('c')}\n"  # BSD `shasum` leaves out a space on some systems
+        f"{md5('d')}  d.jpg\n"
+    ).encode()
+    assert detect_format(io.BytesIO(data)) == "md5sum"
+    assert flat(run(data)) == [
+        (1, Algorithm.SHA256, SHA256),
+        (2, Algorithm.MD5, md5("b")),
+        (3, Algorithm.SHA1, sha1("c")),
+        (4, Algorithm.MD5, md5("d")),
+    ]
+    refused = run(f"SHA512 (a.jpg) = {'ab' * 64}\nBLAKE9 (x) = 00\n".encode(), "md5sum")
+    assert errors(refused) == [
+        (1, "SHA512 hashes cannot be listed (only MD5, SHA-1 and SHA-256)"),
+        (2, "expected '<hex>  <path>' or '<ALGORITHM> (<path>) = <hex>', got 'BLAKE9'"),
+    ]
+
+
+def test_lines_of_one_file_are_one_record() -> None:
+    """`md5sum` and `sha1sum` output interleaved, or `--tag` lines per algorithm: the hashes
+    of one path, one after the other, are one record (they share its line)."""
+    data = (
+        f"MD5 (a.jpg) = {md5('a')}\nSHA1 (a.jpg) = {sha1('a')}\n"
+        f"{md5('b')}  b.jpg\n{sha1('b')}  b.jpg\n{md5('b2')}  b.jpg\n"
+    ).encode()
+    assert [(line, a.value) for line, a, _ in flat(run(data))] == [
+        (1, "md5"),
+        (1, "sha1"),
+        (3, "md5"),
+        (3, "sha1"),
+        (5, "md5"),  # a second MD5 for the same path is another file
+    ]
+    bad = run(f"{md5('c')}  c.jpg\n{sha1('c')[:-1]}  c.jpg\n".encode(), "md5sum")
+    assert errors(bad) == [
+        (1, "39 characters is not an MD5 (32), SHA-1 (40) or SHA-256 (64) (line 2)")
+    ]
+
+
+def test_md5deep_size_column() -> None:
+    data = f"2835  {MD5}  /evidence/a.jpg\n0  {sha1('b')}  /evidence/b c.jpg\n".encode()
+    assert detect_format(io.BytesIO(data)) == "md5sum"
+    assert entries(run(data)) == [(Algorithm.MD5, MD5), (Algorithm.SHA1, sha1("b"))]
+
+
+def test_powershell_get_filehash_table() -> None:
+    """`Get-FileHash * > hashes.txt` in Windows PowerShell 5.1 (a UTF-16 file: see sources)."""
+    data = (
+        "\r\n"
+        "Algorithm       Hash                                                                   Path\r\n"
+        "---------       ----                                                                   ----\r\n"
+        f"SHA256          {SHA256.upper()}       C:\\Users\\x\\a b.jpg\r\n"
+        f"MD5             {md5('b').upper()}                                       C:\\b.jpg\r\n"
+        "\r\n\r\n"
+    ).encode()
+    assert detect_format(io.BytesIO(data)) == "md5sum"
+    assert entries(run(data)) == [(Algorithm.SHA256, SHA256), (Algorithm.MD5, md5("b"))]
 
 
 def test_hashdeep() -> None:
@@ -81,40 +187,124 @@ def test_hashdeep() -> None:
     ).encode()
     assert detect_format(io.BytesIO(data)) == "hashdeep"
     items = run(data)
-    assert entries(items) == [
-        (Algorithm.MD5, MD5),
-        (Algorithm.SHA256, SHA256),
-        (Algorithm.SHA256, SHA256),
+    assert flat(items) == [
+        (5, Algorithm.MD5, MD5),
+        (5, Algorithm.SHA256, SHA256),
+        (6, Algorithm.SHA256, SHA256),
     ]
-    assert [i.line for i in items if isinstance(i, LineError)] == [6]
+    assert [line for line, _ in errors(items)] == [6]  # so line 6 is invalid as a whole
 
 
-def test_hashdeep_without_header_is_refused() -> None:
+def test_hashdeep_column_vocabulary() -> None:
+    """hashdeep -c md5,sha1,sha256,tiger,whirlpool, and the `sha-1`/`sha-256` spellings."""
+    tiger, whirlpool = "ab" * 24, "cd" * 64
+    data = (
+        "%%%% HASHDEEP-1.0\n"
+        "%%%% size,md5,SHA-1,sha-256,tiger,whirlpool,filename\n"
+        "# a comment of one hash sign\n"
+        f"10,{MD5},{SHA1},{SHA256},{tiger},{whirlpool},C:\\a.jpg\n"
+        f"20,,,,{tiger},{whirlpool},C:\\only-tiger.jpg\n"
+        f"30,{'*' * 32},{'*' * 40},{'*' * 64},{'*' * 48},{'*' * 128},C:\\huge.iso\n"
+        f"40,{md5('p')},{sha1('p')},{sha256('p')},{tiger},{whirlpool},/big.iso offset 0-1048575\n"
+    ).encode()
+    items = run(data)
+    assert flat(items) == [
+        (4, Algorithm.MD5, MD5),
+        (4, Algorithm.SHA1, SHA1),
+        (4, Algorithm.SHA256, SHA256),
+    ]
+    assert [(s.line, s.reason) for s in items if isinstance(s, Skipped)] == [
+        (5, "row without any hash"),
+        (6, "hashdeep left the file unhashed (over its size limit)"),
+        (7, "piecewise hash (of part of a file, hashdeep -p)"),
+    ]
+
+
+def test_hashdeep_refusals() -> None:
     with pytest.raises(FormatError, match="HASHDEEP"):
         run(f"1,{MD5},x\n".encode(), "hashdeep")
+    with pytest.raises(FormatError, match=r"line 2: unknown hashdeep column 'crc32'"):
+        run(b"%%%% HASHDEEP-1.0\n%%%% size,md5,crc32,filename\n", "hashdeep")
+    with pytest.raises(FormatError, match=r"line 2: the hashdeep header names no md5"):
+        run(b"%%%% HASHDEEP-1.0\n%%%% size,tiger,filename\n", "hashdeep")
 
 
 def test_csv_with_header_mapping_and_category_column() -> None:
     data = f"Id;MD5 Hash;SHA1;Cat\n1;{MD5};{SHA1};baseline\n2;;{SHA1};other\n".encode()
     items = run(data, "csv", columns={"md5": "md5 hash", "sha1": "SHA1"}, category_column="cat")
-    parsed = [(i.algorithm, i.category) for i in items if isinstance(i, ParsedEntry)]
+    parsed = [(i.line, i.algorithm, i.category) for i in items if isinstance(i, ParsedEntry)]
     assert parsed == [
-        (Algorithm.MD5, "baseline"),
-        (Algorithm.SHA1, "baseline"),
-        (Algorithm.SHA1, "other"),
+        (2, Algorithm.MD5, "baseline"),
+        (2, Algorithm.SHA1, "baseline"),
+        (3, Algorithm.SHA1, "other"),
     ]
 
 
-def test_csv_detects_columns_and_reports_short_rows() -> None:
-    data = f"md5,name\n{MD5},a\n{MD5}\n".encode()
+def test_csv_finds_columns_by_their_many_names() -> None:
+    data = f'"File";"SHA-256";"MD5 Hash";"PhotoDNA"\n"a.jpg";"{SHA256}";"{MD5}";"AAAA"\n'.encode()
+    assert detect_format(io.BytesIO(data)) == "csv"
+    assert entries(run(data)) == [(Algorithm.SHA256, SHA256), (Algorithm.MD5, MD5)]
+    with pytest.raises(FormatError, match=r"line 1: CSV header has two md5 columns"):
+        run(f"md5,MD5 Hash\n{MD5},{MD5}\n".encode(), "csv")
+
+
+@pytest.mark.parametrize("name", ["md5", "MD5", "SHA256", "sha-1", "Hash"])
+def test_csv_of_one_hash_column(name: str) -> None:
+    value = {"md5": MD5, "sha256": SHA256, "sha-1": SHA1, "hash": SHA1}[name.lower()]
+    data = f"{name}\r\n{value.upper()}\r\n{value}\r\n".encode()
+    assert detect_format(io.BytesIO(data)) == "csv"
+    assert [v for _, v in entries(run(data))] == [value, value]
+
+
+def test_powershell_export_csv_of_get_filehash() -> None:
+    """`Get-FileHash * | Export-Csv hashes.csv`: a #TYPE line, quoted fields, and the
+    algorithm in each row."""
+    data = (
+        "#TYPE Microsoft.PowerShell.Commands.FileHashInfo\r\n"
+        '"Algorithm","Hash","Path"\r\n'
+        f'"SHA256","{SHA256.upper()}","C:\\x.jpg"\r\n'
+        f'"MD5","{MD5.upper()}","C:\\y, z.jpg"\r\n'
+        f'"SHA512","{"AB" * 64}","C:\\w.jpg"\r\n'
+        '"SHA1","","C:\\locked.jpg"\r\n'
+    ).encode()
+    assert detect_format(io.BytesIO(data)) == "csv"
+    items = run(data)
+    assert flat(items) == [(3, Algorithm.SHA256, SHA256), (4, Algorithm.MD5, MD5)]
+    assert errors(items) == [
+        (5, "algorithm 'SHA512' cannot be listed (only MD5, SHA-1 and SHA-256)")
+    ]
+    assert [(s.line, s.reason) for s in items if isinstance(s, Skipped)] == [
+        (6, "row without any hash")
+    ]
+
+
+def test_csv_rows_count_once_each() -> None:
+    """A row without any hash is skipped (counted); a short row missing only unused columns
+    is fine; the generic `hash` column goes by length."""
+    data = f"md5,sha1,name,size\n,,empty.jpg,0\n;;;\n{MD5},{SHA1},a.jpg,1\n{MD5},,b\n".encode()
+    items = run(data, "csv")
+    assert flat(items) == [
+        (4, Algorithm.MD5, MD5),
+        (4, Algorithm.SHA1, SHA1),
+        (5, Algorithm.MD5, MD5),
+    ]
+    assert [i.line for i in items if isinstance(i, Skipped)] == [2]
+    assert errors(items) == [(3, "expected 4 fields, got 1")]
+    generic = run(f"Hash\n{MD5}\n{SHA256}\n\n,\n".encode())
+    assert entries(generic) == [(Algorithm.MD5, MD5), (Algorithm.SHA256, SHA256)]
+    assert [i.line for i in generic if isinstance(i, Skipped)] == [5]
+
+
+def test_csv_reports_rows_missing_a_hash_column() -> None:
+    data = f"name,md5\na,{MD5}\nb\n".encode()
     assert detect_format(io.BytesIO(data)) == "csv"
     items = run(data)
     assert isinstance(items[0], ParsedEntry)
-    assert isinstance(items[1], LineError) and items[1].line == 3
+    assert errors(items) == [(3, "expected 2 fields, got 1")]
 
 
 def test_csv_refusals() -> None:
-    with pytest.raises(FormatError, match="no md5, sha1, sha256 or pdq"):
+    with pytest.raises(FormatError, match=r"line 1: CSV header names no md5, sha1, sha256"):
         run(b"name,size\na,1\n", "csv")
     with pytest.raises(FormatError, match="no column"):
         run(b"md5\nx\n", "csv", columns={"md5": "hash"})
@@ -127,3 +317,40 @@ def test_binary_file_is_refused(fmt: str) -> None:
     data = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256))
     with pytest.raises(FormatError, match="binary"):
         run(data, fmt)
+
+
+def test_utf16_given_straight_to_a_parser_is_named() -> None:
+    with pytest.raises(FormatError, match="line 1: NUL bytes; this looks like UTF-16"):
+        run(f"{MD5}\r\n".encode("utf-16-le"))
+
+
+def test_json_and_xml_that_no_parser_reads_are_refused_by_name() -> None:
+    with pytest.raises(FormatError, match="not a Project VIC hash set"):
+        run(b'{\n  "value": []\n}\n')
+    with pytest.raises(FormatError, match="--format vpdq"):
+        run(b'[["' + b"0" * 64 + b',100,0.0"]]\n')
+    with pytest.raises(FormatError, match="not NCMEC hash-sharing XML"):
+        run(b'<?xml version="1.0"?>\n<hashes/>\n')
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        f"{MD5}\nnot a hash\n\n# comment\n{SHA1}\n",
+        f"{MD5}  a\nSHA256 (b) = {SHA256}\nMD5 (c) = {MD5}\n7  {SHA1}  d\nbroken line here\n",
+        f"%%%% HASHDEEP-1.0\n%%%% size,md5,sha1,filename\n1,{MD5},{SHA1},a\n2,,,b\n3,x,,c\n",
+        f"md5;sha1;pdq\n{MD5};{MD5};\n;;\n;;{SHA256}\n;;xyz\n",
+    ],
+)
+def test_every_record_yields_something_countable(data: str) -> None:
+    """The importer counts records by distinct lines: each data line must show up."""
+    text = data.encode()
+    lines = {
+        number
+        for number, line in enumerate(data.splitlines(), start=1)
+        if line.strip() and not line.startswith(("#", "%%%%", "md5;"))
+    }
+    items = run(text)
+    seen = {i.line for i in items if not isinstance(i, EntryRun)}
+    seen |= {i.first_line + n for i in items if isinstance(i, EntryRun) for n in range(i.count)}
+    assert seen == lines

@@ -1,4 +1,5 @@
-"""Supplier formats (Interpol ICSE CSV, Project VIC JSON) and explicit category maps."""
+"""Supplier formats (Interpol ICSE CSV, Project VIC JSON, NCMEC XML): records, refs,
+corrections and deletions, and explicit category maps."""
 
 from __future__ import annotations
 
@@ -11,9 +12,19 @@ import pytest
 
 from hashcheck.admin import importing
 from hashcheck.admin.errors import ImportRejected, UnknownName
-from hashcheck.formats.entries import FormatError, LineError, ParsedEntry, Skipped
+from hashcheck.formats.entries import (
+    Deletion,
+    EntryRun,
+    FormatError,
+    ItemDeletion,
+    LineError,
+    ParsedEntry,
+    PdqDeletion,
+    PdqEntry,
+    Skipped,
+)
 from hashcheck.formats.icse import HEADER
-from hashcheck.formats.parsers import detect_format, parse
+from hashcheck.formats.parsers import Item, detect_format, parse
 from hashcheck.hashes.keyed import Digester
 from hashcheck.hashes.sealing import Sealer
 from hashcheck.store.interface import Store
@@ -32,13 +43,13 @@ def sha1(text: str) -> str:
     return hashlib.sha1(text.encode(), usedforsecurity=False).hexdigest()
 
 
-def icse_row(name: str, baseline: str, *, sha: bool = True) -> str:
+def icse_row(name: str, baseline: str, *, sha: bool = True, image_id: str = "") -> str:
     return ";".join(
         [
             md5(name).upper(),
             sha1(name) if sha else "",
             "",
-            "17",
+            image_id or f"id-{name}",
             "y",
             "n",
             "n",
@@ -58,7 +69,7 @@ def vics(items: list[dict[str, object]], *, version: int = 2, bom: bool = False)
     return (b"\xef\xbb\xbf" if bom else b"") + text
 
 
-def items_of(data: bytes, fmt: str = "auto") -> list[object]:
+def items_of(data: bytes, fmt: str = "auto") -> list[Item]:
     return list(parse(io.BytesIO(data), fmt))
 
 
@@ -66,12 +77,34 @@ def test_icse_rows_carry_the_baseline_flag() -> None:
     data = "\n".join([HEADER, icse_row("a", "y"), icse_row("b", "False", sha=False)]).encode()
     assert detect_format(io.BytesIO(data)) == "icse"
     parsed = [i for i in items_of(data) if isinstance(i, ParsedEntry)]
-    assert [(p.algorithm.value, p.category) for p in parsed] == [
-        ("md5", "baseline:yes"),
-        ("sha1", "baseline:yes"),
-        ("md5", "baseline:no"),
+    assert [(p.line, p.algorithm.value, p.category, p.ref) for p in parsed] == [
+        (2, "md5", "baseline:yes", "id-a"),
+        (2, "sha1", "baseline:yes", "id-a"),
+        (3, "md5", "baseline:no", "id-b"),
     ]
     assert parsed[0].raw.hex() == md5("a")
+
+
+def test_icse_is_recognised_by_its_columns_in_any_order_and_quoting() -> None:
+    header = '"Image ID","Baseline","SHA1","MD5","PhotoDNA","Series name"'
+    rows = [
+        f'"9","t","{sha1("a")}","{md5("a")}","",""',
+        '"10","f","","","AAAABBBB","S"',  # PhotoDNA only: nothing to list
+        '"11","f","","","",""',
+    ]
+    data = "\r\n".join([header, *rows]).encode()
+    assert detect_format(io.BytesIO(data)) == "icse"
+    items = items_of(data)
+    assert [(i.line, i.algorithm.value, i.ref) for i in items if isinstance(i, ParsedEntry)] == [
+        (2, "md5", "9"),
+        (2, "sha1", "9"),
+    ]
+    assert [(i.line, i.reason) for i in items if isinstance(i, Skipped)] == [
+        (3, "row with only a PhotoDNA hash (not imported)"),
+        (4, "row without any hash"),
+    ]
+    # A plain CSV with md5 and sha1 columns is not taken for ICSE.
+    assert detect_format(io.BytesIO(f"md5;sha1\n{md5('a')};{sha1('a')}\n".encode())) == "csv"
 
 
 def test_icse_malformed_rows() -> None:
@@ -86,12 +119,12 @@ def test_icse_malformed_rows() -> None:
     errors = [i for i in items_of(data, "icse") if isinstance(i, LineError)]
     assert [e.line for e in errors] == [2, 3, 4]
     assert "Baseline must be" in errors[0].message
-    with pytest.raises(FormatError, match="not an ICSE export"):
+    with pytest.raises(FormatError, match="line 1: not an ICSE export"):
         items_of(b"MD5;SHA1\nabc;def\n", "icse")
 
 
 def test_vics_1_and_2_with_bom_and_string_categories() -> None:
-    media = [
+    media: list[dict[str, object]] = [
         {
             "MediaID": 1,
             "Category": 1,
@@ -99,16 +132,29 @@ def test_vics_1_and_2_with_bom_and_string_categories() -> None:
             "SHA1": sha1("a").upper(),
             "IsPrecategorized": "false",
         },
-        {"MediaID": 2, "Category": "2", "MD5": md5("b"), "IsPrecategorized": True},
-        {"MediaID": 3, "Category": 0, "MD5": md5("wordpress logo")},
+        {"MediaID": "2", "Category": "2", "MD5": md5("b"), "IsPrecategorized": True},
+        {"MediaID": 3.0, "Category": 0, "MD5": md5("wordpress logo")},
+        {"Category": 1, "SHA1": None, "PhotoDNA": "AAAA"},
     ]
     for version in (1, 2):
         data = vics(media, version=version, bom=version == 2)
         assert detect_format(io.BytesIO(data)) == "vics"
         parsed = items_of(data)
-        entries = [(p.algorithm.value, p.category) for p in parsed if isinstance(p, ParsedEntry)]
-        assert entries == [("md5", "vics:1"), ("sha1", "vics:1"), ("md5", "vics:2")]
-        assert [s.line for s in parsed if isinstance(s, Skipped)] == [3]
+        entries = [
+            (p.line, p.algorithm.value, p.category, p.ref)
+            for p in parsed
+            if isinstance(p, ParsedEntry)
+        ]
+        # Category 0 is delivered like any other: the importer takes such items off the list.
+        assert entries == [
+            (1, "md5", "vics:1", "1"),
+            (1, "sha1", "vics:1", "1"),
+            (2, "md5", "vics:2", "2"),
+            (3, "md5", "vics:0", "3"),
+        ]
+        assert [(s.line, s.reason) for s in parsed if isinstance(s, Skipped)] == [
+            (4, "item with only a PhotoDNA hash (not imported)")
+        ]
 
 
 def test_vics_refusals() -> None:
@@ -176,8 +222,7 @@ def test_import_needs_a_mapping_for_every_supplier_value(
         actor="t",
         category_map={"vics:1": "illegal", "vics:3": "related"},
     )
-    assert report.added == 2
-    assert report.skipped == {"VICS category 0 (known, non-pertinent)": 1}
+    assert (report.records_read, report.added, report.skipped_total) == (3, 2, 1)
     categories = {c.category_id: c.name for c in opened.categories()}
     assert sorted(
         categories[c] for c in opened.changes_since(0, 0).added.category_ids.tolist()
@@ -206,7 +251,7 @@ def test_icse_import_through_the_cli(env_for_cli: dict[str, str], tmp_path: Path
         "baseline:no=illegal",
         "--json",
     )
-    assert code == 0 and json.loads(out)["added"] == 4
+    assert code == 0 and json.loads(out)["added"] == 2  # items: two rows, two files
 
 
 @pytest.fixture
@@ -220,17 +265,21 @@ def env_for_cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, st
     return values
 
 
-def ncmec(records: str) -> bytes:
+def ncmec(records: str, *, prefix: str = "") -> bytes:
+    root = f"{prefix}:queryResult" if prefix else "queryResult"
+    declare = f"xmlns:{prefix}" if prefix else "xmlns"
     return (
-        '<?xml version="1.0" encoding="UTF-8"?>\n'
-        '<queryResult xmlns="https://hashsharing.ncmec.org/npo/v2"><images>'
-        f"{records}</images></queryResult>"
+        '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+        f'<{root} {declare}="https://hashsharing.ncmec.org/hashsharing/v2"><images>'
+        f"{records}</images></{root}>"
     ).encode()
 
 
-def image(name: str, classification: str = "A1") -> str:
+def image(name: str, classification: str = "A1", member: str = "") -> str:
+    owner = f'<member id="{member}">Member {member}</member>' if member else ""
     return (
-        f"<image><id>{name}</id><classification>{classification}</classification>"
+        f"<image>{owner}<timestamp>2017-10-24T15:00:00Z</timestamp><id>{name}</id>"
+        f"<classification>{classification}</classification>"
         f"<fingerprints><md5>{md5(name)}</md5><sha1>{sha1(name).upper()}</sha1>"
         f"<pdna>AAAA</pdna><pdq>{sha256(name)}</pdq></fingerprints></image>"
     )
@@ -241,22 +290,78 @@ def deleted(name: str) -> str:
 
 
 def test_ncmec_entries_and_deletions() -> None:
-    from hashcheck.formats.entries import Deletion, PdqEntry
-
     data = ncmec(image("a") + image("b", "B2") + deleted("old"))
     assert detect_format(io.BytesIO(data)) == "ncmec"
     parsed = items_of(data)
-    entries = [(p.algorithm.value, p.category) for p in parsed if isinstance(p, ParsedEntry)]
-    assert entries == [
-        ("md5", "ncmec:A1"),
-        ("sha1", "ncmec:A1"),
-        ("md5", "ncmec:B2"),
-        ("sha1", "ncmec:B2"),
+    entries = [
+        (p.line, p.algorithm.value, p.category, p.ref) for p in parsed if isinstance(p, ParsedEntry)
     ]
-    assert [d.raw.hex() for d in parsed if isinstance(d, Deletion)] == [md5("old")]
+    assert entries == [
+        (1, "md5", "ncmec:A1", "a"),
+        (1, "sha1", "ncmec:A1", "a"),
+        (2, "md5", "ncmec:B2", "b"),
+        (2, "sha1", "ncmec:B2", "b"),
+    ]
+    assert [(d.raw.hex(), d.ref) for d in parsed if isinstance(d, Deletion)] == [
+        (md5("old"), "old")
+    ]
     # PDQ fingerprints come as perceptual entries (PhotoDNA is left out).
     perceptual = [(p.bits.hex(), p.category) for p in parsed if isinstance(p, PdqEntry)]
     assert perceptual == [(sha256("a"), "ncmec:A1"), (sha256("b"), "ncmec:B2")]
+
+
+def test_ncmec_as_the_hash_sharing_api_delivers_it() -> None:
+    """Members own the ids; feedback names members of its own; videos may come without a
+    classification; deletions often name only the member and id."""
+    feedback = (
+        '<feedback><affirmativeFeedback type="Md5"><members timestamp="2023-06-01T12:48:14Z">'
+        '<member id="99">Someone else</member></members></affirmativeFeedback></feedback>'
+    )
+    records = (
+        image("a", member="42").replace("</image>", feedback + "</image>")
+        + '<deletedImage><member id="43">M</member><id>image4</id>'
+        "<timestamp>2017-10-24T15:10:00Z</timestamp></deletedImage>"
+        "</images><videos>"
+        f'<video><member id="42">M</member><id>video1</id><fingerprints><md5>{md5("v")}</md5>'
+        '<tmk-pdqf rel="self" href="/v2/entries/1/fingerprints/TMK_PDQF"/></fingerprints></video>'
+        '<video><member id="42">M</member><id>video2</id><classification>A2</classification>'
+        '<fingerprints><tmk-pdqf rel="self" href="/x"/></fingerprints></video>'
+        '<deletedVideo><member id="42">M</member><id>video4</id></deletedVideo>'
+        f'<deletedImage><member id="42">M</member><id>image5</id><fingerprints>'
+        f"<pdq>{sha256('p')}</pdq></fingerprints></deletedImage>"
+        "</videos><images>"
+    )
+    for prefix in ("", "ns2"):
+        data = ncmec(records, prefix=prefix)
+        assert detect_format(io.BytesIO(data)) == "ncmec"
+        parsed = items_of(data)
+        assert [
+            (p.line, type(p).__name__, getattr(p, "category", None), getattr(p, "ref", None))
+            for p in parsed
+            if not isinstance(p, Skipped | LineError | EntryRun)
+        ] == [
+            (1, "PdqEntry", "ncmec:A1", "42/a"),
+            (1, "ParsedEntry", "ncmec:A1", "42/a"),
+            (1, "ParsedEntry", "ncmec:A1", "42/a"),
+            (2, "ItemDeletion", None, "43/image4"),
+            (3, "ParsedEntry", "ncmec:unclassified", "42/video1"),
+            (5, "ItemDeletion", None, "42/video4"),
+            (6, "PdqDeletion", None, "42/image5"),
+        ]
+        assert [(s.line, s.reason) for s in parsed if isinstance(s, Skipped)] == [
+            (4, "only PhotoDNA or video (TMK) fingerprints (not imported)")
+        ]
+        assert not [e for e in parsed if isinstance(e, LineError)]
+    assert isinstance(items_of(ncmec(records))[3], ItemDeletion)
+    assert isinstance(items_of(ncmec(records))[-1], PdqDeletion)
+
+
+def test_ncmec_repeated_fingerprints_count_once() -> None:
+    twice = image("a").replace(
+        "</fingerprints>", f"<md5>{md5('a').upper()}</md5><md5/></fingerprints>"
+    )
+    parsed = [p for p in items_of(ncmec(twice)) if isinstance(p, ParsedEntry)]
+    assert [p.algorithm.value for p in parsed] == ["md5", "sha1"]
 
 
 def test_ncmec_refusals() -> None:
@@ -270,12 +375,14 @@ def test_ncmec_refusals() -> None:
     )
     with pytest.raises(FormatError, match="refused XML"):
         items_of(bomb, "ncmec")
-    no_class = "<image><fingerprints><md5>" + md5("n") + "</md5></fingerprints></image>"
+    with pytest.raises(FormatError, match="several XML documents in one file"):
+        items_of(ncmec(image("a")) + ncmec(image("b")).split(b"?>", 1)[1], "ncmec")
     bad_md5 = image("x").replace(md5("x"), "zz" * 16)
-    errors = [e for e in items_of(ncmec(no_class + bad_md5), "ncmec") if isinstance(e, LineError)]
-    assert [(e.line, e.message) for e in errors] == [
-        (1, "<image> without <classification>"),
-        (2, "md5 hash must contain only hex characters 0-9, a-f"),
+    anonymous = "<deletedVideo><timestamp>2017-10-24T15:20:00Z</timestamp></deletedVideo>"
+    errors = [e for e in items_of(ncmec(bad_md5 + anonymous), "ncmec") if isinstance(e, LineError)]
+    assert [str(e) for e in errors] == [
+        "record 1: <image> x: md5 hash must contain only hex characters 0-9, a-f",
+        "record 2: <deletedVideo> names no <id> and no MD5, SHA-1 or PDQ",
     ]
 
 
@@ -290,15 +397,16 @@ def test_ncmec_import_applies_deletions(
     report = importing.import_file(
         opened, digester, "police", first, actor="t", category_map=mapping, sealer=sealer
     )
-    assert report.added == 6  # MD5, SHA-1 and PDQ of each image
+    assert report.added == 2  # items, each with its MD5, SHA-1 and PDQ
+    assert opened.entry_count() == 6
     update = tmp_path / "update.xml"
     update.write_bytes(ncmec(image("b") + deleted("old") + deleted("never listed")))
     report = importing.import_file(
         opened, digester, "police", update, actor="t", category_map=mapping, sealer=sealer
     )
-    assert (report.added, report.deletions_read, report.removed) == (3, 2, 1)
-    # The SHA-1 and PDQ of "old" stay: the deletion record named only its MD5.
-    assert opened.entry_count() == 8
+    assert (report.added, report.deletions_read, report.removed) == (1, 2, 1)
+    # The item "old" leaves with all its hashes, though the deletion named only its MD5.
+    assert opened.entry_count() == 6
 
 
 def test_stored_supplier_maps(env_for_cli: dict[str, str], tmp_path: Path) -> None:
@@ -319,7 +427,7 @@ def test_stored_supplier_maps(env_for_cli: dict[str, str], tmp_path: Path) -> No
     path.write_text("\n".join([HEADER, icse_row("a", "y"), icse_row("b", "n")]) + "\n")
     code, out, err = run("import", "interpol", str(path), "--json")
     assert code == 0, err
-    assert json.loads(out)["added"] == 4
+    assert json.loads(out)["added"] == 2
     assert run("suppliers", "unmap", "Interpol ICSE", "baseline:no")[0] == 0
     assert run("suppliers", "unmap", "Interpol ICSE", "baseline:no")[0] == 4
     path.write_text("\n".join([HEADER, icse_row("c", "n")]) + "\n")

@@ -1,15 +1,16 @@
 """NCMEC hash-sharing XML (v2), read as a stream.
 
-`<image>` (and `<video>`) entries yield their `<md5>` and `<sha1>` fingerprints (and `<pdq>`,
-where present, as a perceptual entry) with the
-supplier category `ncmec:<classification>`; `<deletedImage>` (and `<deletedVideo>`) records
-yield deletions. PhotoDNA and TMK fingerprints are left out.
-Tags are matched without their namespace; DTDs and entities are refused. Pure: reads a
-stream, no storage.
+Each `<image>`/`<video>` is one record: its `<md5>` and `<sha1>` fingerprints (and `<pdq>` as a
+perceptual entry) with the supplier category `ncmec:<classification>` (`ncmec:unclassified`
+without one) and `<member id>/<id>` as the item's ref. A `<deletedImage>`/`<deletedVideo>`
+removes the item it names (`ItemDeletion`), or the fingerprints it carries. PhotoDNA, TMK and
+feedback are left out. Tags match without their namespace or prefix; DTDs and entities are
+refused. Pure: reads a stream, no storage.
 """
 
 from __future__ import annotations
 
+import re
 import xml.etree.ElementTree as ET  # types and errors only; parsing goes through defusedxml
 from collections.abc import Iterator
 from typing import BinaryIO
@@ -20,92 +21,146 @@ import defusedxml.ElementTree
 from hashcheck.formats.entries import (
     Deletion,
     FormatError,
+    ItemDeletion,
     LineError,
     ParsedEntry,
     PdqDeletion,
     PdqEntry,
+    Skipped,
 )
 from hashcheck.formats.pdqlist import pdq_bits
 from hashcheck.hashes.algorithms import Algorithm, InvalidHash, parse_hex
 
+UNCLASSIFIED = "unclassified"
+NOT_LISTABLE = "only PhotoDNA or video (TMK) fingerprints (not imported)"
 _ENTRIES = {"image", "video"}
 _DELETIONS = {"deletedImage", "deletedVideo"}
 _ALGORITHMS = {"md5": Algorithm.MD5, "sha1": Algorithm.SHA1}
+_ROOT = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?queryResult[\s>/]")
+Item = ParsedEntry | PdqEntry | Deletion | PdqDeletion | ItemDeletion | LineError | Skipped
 
 
 def looks_like_ncmec(head: bytes) -> bool:
-    return b"<queryResult" in head
+    return _ROOT.search(head) is not None
 
 
 def _local(tag: str) -> str:
     return tag.rsplit("}", 1)[-1]
 
 
-def parse_ncmec(
-    stream: BinaryIO,
-) -> Iterator[ParsedEntry | PdqEntry | Deletion | PdqDeletion | LineError]:
+def parse_ncmec(stream: BinaryIO) -> Iterator[Item]:
     item = 0
-    root_seen = False
+    depth = 0
     try:
         # defusedxml: no DTDs, no entity expansion, no external references from a supplier.
         events = defusedxml.ElementTree.iterparse(stream, events=("start", "end"), forbid_dtd=True)
+        parents: list[ET.Element] = []
         for event, element in events:
             name = _local(element.tag)
             if event == "start":
-                if not root_seen:
-                    root_seen = True
-                    if name != "queryResult":
-                        raise FormatError(f"not an NCMEC hash list: root element is <{name}>")
+                if depth == 0 and name != "queryResult":
+                    raise FormatError(f"not an NCMEC hash list: the root element is <{name}>")
+                depth += 1
+                parents.append(element)
                 continue
+            depth -= 1
+            parents.pop()
             if name in _ENTRIES or name in _DELETIONS:
                 item += 1
                 yield from _record(item, name, element)
-                element.clear()  # keeps memory flat on large files
+                # Keeps memory flat on large files: the record, and its place in its parent.
+                element.clear()
+                if parents:
+                    parents[-1].clear()
     except ET.ParseError as exc:
-        raise FormatError(f"malformed XML after record {item}: {exc}") from None
+        hint = ""
+        if "junk after document element" in str(exc):
+            hint = " (several XML documents in one file? import each on its own)"
+        raise FormatError(f"malformed XML after record {item}: {exc}{hint}") from None
     except defusedxml.DefusedXmlException as exc:
         raise FormatError(f"refused XML construct in a hash list: {exc}") from None
 
 
-def _record(
-    item: int, name: str, element: ET.Element
-) -> Iterator[ParsedEntry | PdqEntry | Deletion | PdqDeletion | LineError]:
-    fingerprints: list[tuple[Algorithm, str]] = []
-    perceptual: list[str] = []
-    classification = ""
-    for child in element.iter():
-        tag = _local(child.tag)
-        if tag == "classification":
-            classification = (child.text or "").strip()
-        elif tag in _ALGORITHMS:
-            fingerprints.append((_ALGORITHMS[tag], (child.text or "").strip()))
-        elif tag == "pdq":
-            perceptual.append(child.text or "")
+def _record(item: int, name: str, element: ET.Element) -> Iterator[Item]:
+    fields = _fields(element)
+    ref = _ref(fields)
+    where = f"<{name}>" + (f" {ref}" if ref else "")
     deletion = name in _DELETIONS
-    if not deletion and not classification:
-        yield LineError(item, f"<{name}> without <classification>", "record")
+    if not fields.hashes and not fields.pdq:
+        if deletion and ref is not None:
+            yield ItemDeletion(item, ref)
+        elif deletion:
+            yield LineError(item, f"{where} names no <id> and no MD5, SHA-1 or PDQ", "record")
+        else:
+            yield Skipped(item, NOT_LISTABLE)
         return
-    for text in perceptual:
+    category = f"ncmec:{fields.classification or UNCLASSIFIED}"
+    seen: set[bytes] = set()
+    for text in fields.pdq:
         try:
             bits = pdq_bits(text)
         except ValueError as exc:
-            yield LineError(item, str(exc), "record")
+            yield LineError(item, f"{where}: {exc}", "record")
             continue
-        if deletion:
-            yield PdqDeletion(item, bits)
-        else:
-            yield PdqEntry(item, bits, None, f"ncmec:{classification}")
-    if not fingerprints:
-        if deletion and not perceptual:
-            yield LineError(item, f"<{name}> without an MD5, SHA-1 or PDQ", "record")
-        return  # an image known only by PhotoDNA: nothing to import
-    for algorithm, value in fingerprints:
+        if bits in seen:
+            continue  # the same fingerprint twice in one record counts once
+        seen.add(bits)
+        yield (
+            PdqDeletion(item, bits, ref) if deletion else PdqEntry(item, bits, None, category, ref)
+        )
+    for algorithm, value in fields.hashes:
         try:
             raw = parse_hex(value, algorithm)
         except InvalidHash as exc:
-            yield LineError(item, str(exc), "record")
+            yield LineError(item, f"{where}: {exc}", "record")
             continue
+        if raw in seen:
+            continue
+        seen.add(raw)
         if deletion:
-            yield Deletion(item, algorithm, raw)
+            yield Deletion(item, algorithm, raw, ref)
         else:
-            yield ParsedEntry(item, algorithm, raw, f"ncmec:{classification}")
+            yield ParsedEntry(item, algorithm, raw, category, ref)
+
+
+class _Fields:
+    __slots__ = ("classification", "hashes", "ident", "member", "pdq")
+
+    def __init__(self) -> None:
+        self.member: str | None = None
+        self.ident: str | None = None
+        self.classification = ""
+        self.hashes: list[tuple[Algorithm, str]] = []
+        self.pdq: list[str] = []
+
+
+def _fields(element: ET.Element) -> _Fields:
+    """The record's own children only: `<feedback>` holds `<member>` elements of its own."""
+    fields = _Fields()
+    for child in element:
+        tag = _local(child.tag)
+        text = (child.text or "").strip()
+        if tag == "member":
+            fields.member = (child.get("id") or "").strip() or None
+        elif tag == "id":
+            fields.ident = text or None
+        elif tag == "classification":
+            fields.classification = text
+        elif tag == "fingerprints":
+            for fingerprint in child:
+                kind = _local(fingerprint.tag)
+                value = (fingerprint.text or "").strip()
+                if not value:
+                    continue  # `<md5/>`: no fingerprint of that kind
+                if kind in _ALGORITHMS:
+                    fields.hashes.append((_ALGORITHMS[kind], value))
+                elif kind == "pdq":
+                    fields.pdq.append(value)
+    return fields
+
+
+def _ref(fields: _Fields) -> str | None:
+    """NCMEC's ids are unique per member: `member/id`, or the id alone without a member."""
+    if fields.ident is None:
+        return None
+    return f"{fields.member}/{fields.ident}" if fields.member else fields.ident

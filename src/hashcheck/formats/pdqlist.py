@@ -1,6 +1,7 @@
 """Plain PDQ lists: one hash per line, 64 hex characters, optionally followed by its quality
-(`hash,quality`, `hash quality` or `hash;quality`). Lines with a quality below 50 are not
-imported (their hashes match far too much), and counted.
+(`hash,quality`, `hash quality` or `hash;quality`), or ThreatExchange's `pdq <hash>` form. The
+first line is data unless it is a header (`pdq`, `hash,quality`). Lines with a quality below 50
+are not imported (their hashes match far too much), and counted.
 
 Pure: reads the stream it is given.
 """
@@ -29,9 +30,13 @@ def pdq_bits(text: str) -> bytes:
 
 
 _SPLIT = re.compile(r"[,;\s]+")
+# First-line column names of PDQ lists; any other first line is data (and checked as such).
+_HEADER_NAMES = frozenset({"pdq", "hash", "pdqhash", "signal", "signalvalue", "hashvalue"})
+SIGNAL_NAME = "pdq"  # ThreatExchange's `<signal type> <hash>` lines
 
 
 def parse_pdq(stream: BinaryIO) -> Iterator[PdqEntry | LineError | Skipped]:
+    first = True
     for number, raw_line in enumerate(stream, start=1):
         try:
             line = raw_line.decode("utf-8-sig" if number == 1 else "utf-8").strip()
@@ -41,20 +46,38 @@ def parse_pdq(stream: BinaryIO) -> Iterator[PdqEntry | LineError | Skipped]:
         if not line or line.startswith("#"):
             continue
         fields = _SPLIT.split(line)
-        if fields[0].lower() in ("pdq", "hash") and number == 1:
-            continue  # a header line
-        try:
-            bits = pdq_bits(fields[0])
-        except ValueError as exc:
-            yield LineError(number, str(exc))
-            continue
-        quality: int | None = None
-        if len(fields) > 1 and fields[1]:
-            if not fields[1].isdigit() or int(fields[1]) > 100:
-                yield LineError(number, "quality must be a whole number from 0 to 100")
+        if first:
+            first = False
+            if _is_header(fields):
                 continue
-            quality = int(fields[1])
-            if quality < MIN_QUALITY:
-                yield Skipped(number, f"PDQ quality below {MIN_QUALITY}")
-                continue
-        yield PdqEntry(number, bits, quality)
+        yield _entry(number, fields)
+
+
+def _is_header(fields: list[str]) -> bool:
+    names = [re.sub(r"[^a-z]", "", field.lower()) for field in fields]
+    return names[0] in _HEADER_NAMES and not any(len(f) == HEX_LENGTH for f in fields[1:])
+
+
+def _entry(number: int, fields: list[str]) -> PdqEntry | LineError | Skipped:
+    if len(fields) > 1 and not _is_hex(fields[0]) and fields[0].isidentifier():
+        if fields[0].lower() != SIGNAL_NAME:
+            return LineError(
+                number, f"{fields[0][:20]!r} is not a PDQ hash, nor ThreatExchange's 'pdq <hash>'"
+            )
+        fields = fields[1:]  # ThreatExchange: `pdq <hash>`
+    try:
+        bits = pdq_bits(fields[0])
+    except ValueError as exc:
+        return LineError(number, str(exc))
+    quality: int | None = None
+    if len(fields) > 1 and fields[1]:
+        if not fields[1].isdigit() or int(fields[1]) > 100:
+            return LineError(number, "quality must be a whole number from 0 to 100")
+        quality = int(fields[1])
+        if quality < MIN_QUALITY:
+            return Skipped(number, f"PDQ quality below {MIN_QUALITY}")
+    return PdqEntry(number, bits, quality)
+
+
+def _is_hex(text: str) -> bool:
+    return all(c in "0123456789abcdefABCDEF" for c in text)

@@ -1,9 +1,10 @@
 """Project VIC / VICS hash sets (OData JSON 1.x and 2.0), read as a stream.
 
 Root key `odata.metadata` (1.x) or `@odata.context` (2.0, ending `/$metadata#Media`); case
-exports (`#Cases`) are refused. Each media item yields its MD5 and SHA-1 with the supplier
-category `vics:<Category>`; category 0 (known, non-pertinent) is never imported as abuse
-material and is reported as skipped. Pure: reads a stream, no storage.
+exports (`#Cases`) are refused. Each media item is one record: its MD5 and SHA-1 (SHA-256
+where given) with the supplier category `vics:<Category>` and its `MediaID` as the item's ref.
+Category 0 (known, non-pertinent) comes through as `vics:0` like any other: the importer takes
+such items off the list (Project VIC's false-positive correction). Pure: reads a stream.
 """
 
 from __future__ import annotations
@@ -17,6 +18,9 @@ from hashcheck.formats.entries import FormatError, LineError, ParsedEntry, Skipp
 from hashcheck.hashes.algorithms import Algorithm, InvalidHash, parse_hex
 
 _CONTEXT_KEYS = ("odata.metadata", "@odata.context")
+_HASH_KEYS = (("md5", Algorithm.MD5), ("sha1", Algorithm.SHA1), ("sha256", Algorithm.SHA256))
+NO_HASH = "item without an MD5 or SHA-1"
+ONLY_PHOTODNA = "item with only a PhotoDNA hash (not imported)"
 
 
 def looks_like_vics(head: bytes) -> bool:
@@ -56,14 +60,17 @@ def parse_vics(stream: BinaryIO) -> Iterator[ParsedEntry | LineError | Skipped]:
             item += 1
             yield from _media(item, media)
     except ijson.JSONError as exc:
-        raise FormatError(f"malformed JSON after item {item}: {exc}") from None
+        raise FormatError(
+            f"malformed JSON after item {item} (a truncated or damaged file?): {exc}"
+        ) from None
 
 
 def _media(item: int, media: Any) -> Iterator[ParsedEntry | LineError | Skipped]:
     if not isinstance(media, dict):
         yield LineError(item, "media item is not an object", "item")
         return
-    category = media.get("Category")
+    fields = {str(key).lower(): value for key, value in media.items()}
+    category = fields.get("category")
     if isinstance(category, float) and category.is_integer():
         category = int(category)
     if isinstance(category, str) and category.strip().isdigit():
@@ -71,25 +78,31 @@ def _media(item: int, media: Any) -> Iterator[ParsedEntry | LineError | Skipped]
     if not isinstance(category, int) or isinstance(category, bool):
         yield LineError(item, f"Category must be a number, got {str(category)[:20]!r}", "item")
         return
-    if category == 0:
-        yield Skipped(item, "VICS category 0 (known, non-pertinent)")
-        return
+    ref = _ref(fields.get("mediaid"))
     found = False
-    for key, algorithm in (("MD5", Algorithm.MD5), ("SHA1", Algorithm.SHA1)):
-        value = media.get(key)
+    for key, algorithm in _HASH_KEYS:
+        value = fields.get(key)
         if value in (None, ""):
             continue
+        found = True
         if not isinstance(value, str):
-            yield LineError(item, f"{key} must be a string", "item")
-            found = True
+            yield LineError(item, f"{key.upper()} must be a string", "item")
             continue
         try:
             raw = parse_hex(value, algorithm)
         except InvalidHash as exc:
             yield LineError(item, str(exc), "item")
-            found = True
             continue
-        yield ParsedEntry(item, algorithm, raw, f"vics:{category}")
-        found = True
+        yield ParsedEntry(item, algorithm, raw, f"vics:{category}", ref)
     if not found:
-        yield LineError(item, "neither MD5 nor SHA1", "item")
+        yield Skipped(item, ONLY_PHOTODNA if fields.get("photodna") else NO_HASH)
+
+
+def _ref(media_id: object) -> str | None:
+    """`MediaID` as text: 17, 17.0 and "17" are the same item."""
+    if isinstance(media_id, float) and media_id.is_integer():
+        media_id = int(media_id)
+    if media_id is None or isinstance(media_id, bool):
+        return None
+    text = str(media_id).strip()
+    return text or None

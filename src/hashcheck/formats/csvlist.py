@@ -1,0 +1,243 @@
+"""CSV lists with a header row, including PowerShell's `Export-Csv` of `Get-FileHash`.
+
+Hash columns are found by name (`md5`, `SHA-1`, `SHA256 Hash`, `pdq`, any case; a header of
+one such column is a list too) or mapped explicitly. A `Hash` column beside an `Algorithm`
+column (PowerShell) takes each row's algorithm from it; a `Hash` column alone goes by length.
+The delimiter is sniffed; `#` lines before the header (PowerShell's `#TYPE`) are skipped. A row
+is one record. Pure: reads the stream it is given.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import BinaryIO, TextIO
+
+from hashcheck.formats.entries import (
+    FormatError,
+    LineError,
+    ParsedEntry,
+    PdqEntry,
+    Skipped,
+    text_of,
+)
+from hashcheck.formats.lines import (
+    ALGORITHM_NAMES,
+    OTHER_ALGORITHMS,
+    algorithm_key,
+    binary_refusal,
+    hex_entry,
+)
+from hashcheck.formats.pdqlist import pdq_bits
+from hashcheck.hashes.algorithms import Algorithm
+
+PDQ_COLUMN = "pdq"
+NO_HASH = "row without any hash"
+_DELIMITERS = (",", ";", "\t", "|")
+_GENERIC = frozenset({"hash", "hashvalue", "digest", "checksum"})
+_ALGORITHM_COLUMNS = frozenset({"algorithm", "hashalgorithm", "algo", "hashtype"})
+_AFFIXES = ("checksum", "digest", "hash", "sum")
+Item = ParsedEntry | PdqEntry | LineError | Skipped
+
+
+@dataclass(frozen=True)
+class _Layout:
+    """Where a row's hashes are: (column, algorithm) pairs, None meaning the PDQ column; or
+    one generic hash column whose algorithm comes from ``algorithm_index`` or its length."""
+
+    hashes: list[tuple[int, Algorithm | None]]
+    generic: int | None = None
+    algorithm_index: int | None = None
+    category_index: int | None = None
+
+
+def hash_column_kind(name: str) -> str | None:
+    """`md5`, `sha1`, `sha256`, `pdq` or `hash` (generic) for a header name, else None."""
+    key = algorithm_key(name)
+    if key in _GENERIC:
+        return "hash"
+    for affix in _AFFIXES:
+        key = key.removeprefix(affix).removesuffix(affix)
+    return key if key in ALGORITHM_NAMES or key == PDQ_COLUMN else None
+
+
+def sniff_delimiter(line: str) -> str:
+    return max(_DELIMITERS, key=line.count)
+
+
+def parse_csv(
+    stream: BinaryIO,
+    columns: Mapping[str, str] | None = None,
+    category_column: str | None = None,
+) -> Iterator[Item]:
+    """``columns`` maps algorithm name (or `pdq`) to header name; by default the columns
+    are found by name. ``category_column`` names the supplier's category column."""
+    with text_of(stream) as text:
+        yield from _parse(text, columns, category_column)
+
+
+def _parse(
+    text: TextIO, columns: Mapping[str, str] | None, category_column: str | None
+) -> Iterator[Item]:
+    header_line, first = _header_line(text)
+    delimiter = sniff_delimiter(first)
+    header = next(csv.reader([first], delimiter=delimiter))
+    layout = _layout(header_line, header, columns, category_column)
+    reader = csv.reader(text, delimiter=delimiter)
+    try:
+        for row in reader:
+            yield from _row(header_line + reader.line_num, row, len(header), layout)
+    except csv.Error as exc:
+        raise FormatError(f"line {header_line + reader.line_num + 1}: {exc}") from None
+
+
+def _header_line(text: TextIO) -> tuple[int, str]:
+    """The header's line number and text: the first line that is neither blank nor a `#`
+    line naming no hash column."""
+    number = 0
+    while line := text.readline():
+        number += 1
+        if "\x00" in line:
+            raise binary_refusal(number, line.encode("utf-8", "replace"))
+        if not line.strip():
+            continue
+        if line.startswith("#"):
+            names = next(csv.reader([line], delimiter=sniff_delimiter(line)))
+            if not any(hash_column_kind(name) for name in names):
+                continue
+        return number, line
+    raise FormatError("CSV file has no header row")
+
+
+def _layout(
+    number: int,
+    header: Sequence[str],
+    columns: Mapping[str, str] | None,
+    category_column: str | None,
+) -> _Layout:
+    keys = [algorithm_key(name) for name in header]
+    where = f"line {number}: CSV header"
+    category_index = None
+    if category_column is not None:
+        category_index = _index(keys, category_column)
+        if category_index is None:
+            raise FormatError(f"{where} has no category column {category_column!r}")
+    if columns:
+        hashes: list[tuple[int, Algorithm | None]] = []
+        for algorithm_name, column in columns.items():
+            index = _index(keys, column)
+            if index is None:
+                raise FormatError(f"{where} has no column {column!r}; it has: {', '.join(header)}")
+            algorithm = (
+                None
+                if algorithm_name.lower() == PDQ_COLUMN
+                else Algorithm.from_name(algorithm_name)
+            )
+            hashes.append((index, algorithm))
+        return _Layout(hashes, category_index=category_index)
+    kinds: dict[str, int] = {}
+    for index, name in enumerate(header):
+        kind = hash_column_kind(name)
+        if kind is None or index == category_index:
+            continue
+        if kind in kinds:
+            raise FormatError(
+                f"{where} has two {kind} columns ({header[kinds[kind]]!r} and {name!r}); "
+                f"say which with --column {kind}=HEADER"
+            )
+        kinds[kind] = index
+    generic = kinds.pop("hash", None)
+    if kinds:
+        found = [(i, None if k == PDQ_COLUMN else ALGORITHM_NAMES[k]) for k, i in kinds.items()]
+        return _Layout(sorted(found, key=lambda f: f[0]), category_index=category_index)
+    if generic is not None:
+        algorithm_index = next((i for i, k in enumerate(keys) if k in _ALGORITHM_COLUMNS), None)
+        return _Layout([], generic, algorithm_index, category_index)
+    raise FormatError(
+        f"{where} names no md5, sha1, sha256, pdq or hash column; it has: {', '.join(header)} "
+        "(map one with --column ALGORITHM=HEADER)"
+    )
+
+
+def _index(keys: list[str], name: str) -> int | None:
+    key = algorithm_key(name)
+    return keys.index(key) if key in keys else None
+
+
+def _row(number: int, row: list[str], width: int, layout: _Layout) -> Iterator[Item]:
+    if not row or (len(row) == 1 and not row[0].strip()):
+        return  # a blank line; a row of empty cells is a row without any hash
+    if "\x00" in "".join(row):
+        raise binary_refusal(number, "".join(row).encode("utf-8", "replace"))
+    indexes = (layout.generic, layout.algorithm_index, layout.category_index)
+    needed = [i for i, _ in layout.hashes] + [i for i in indexes if i is not None]
+    if len(row) <= max(needed, default=0):
+        yield LineError(number, f"expected {width} fields, got {len(row)}")
+        return
+    category = row[layout.category_index].strip() if layout.category_index is not None else None
+    if layout.generic is not None:
+        yield from _generic(number, row, layout, category)
+        return
+    found = False
+    seen: set[tuple[Algorithm | None, bytes]] = set()
+    for index, algorithm in layout.hashes:
+        token = row[index].strip()
+        if not token:
+            continue
+        found = True
+        item = (
+            _pdq(number, token, category)
+            if algorithm is None
+            else _entry(number, token, algorithm, category)
+        )
+        key = _key(item)
+        if key is not None:
+            if key in seen:  # a hash repeated within the row counts once
+                continue
+            seen.add(key)
+        yield item
+    if not found:
+        yield Skipped(number, NO_HASH)
+
+
+def _generic(number: int, row: list[str], layout: _Layout, category: str | None) -> Iterator[Item]:
+    assert layout.generic is not None
+    token = row[layout.generic].strip()
+    if not token:
+        yield Skipped(number, NO_HASH)
+        return
+    algorithm = None
+    if layout.algorithm_index is not None:
+        name = row[layout.algorithm_index].strip()
+        key = algorithm_key(name)
+        algorithm = ALGORITHM_NAMES.get(key)
+        if algorithm is None:
+            why = "cannot be listed (only MD5, SHA-1 and SHA-256)"
+            if key not in OTHER_ALGORITHMS:
+                why = "is not a hash algorithm hashcheck knows"
+            yield LineError(number, f"algorithm {name[:20]!r} {why}")
+            return
+    yield _entry(number, token, algorithm, category)
+
+
+def _entry(number: int, token: str, algorithm: Algorithm | None, category: str | None) -> Item:
+    item = hex_entry(number, token.encode("utf-8", "replace"), algorithm)
+    if isinstance(item, ParsedEntry) and category is not None:
+        return ParsedEntry(item.line, item.algorithm, item.raw, category)
+    return item
+
+
+def _pdq(number: int, token: str, category: str | None) -> Item:
+    try:
+        return PdqEntry(number, pdq_bits(token), None, category)
+    except ValueError as exc:
+        return LineError(number, str(exc))
+
+
+def _key(item: Item) -> tuple[Algorithm | None, bytes] | None:
+    if isinstance(item, ParsedEntry):
+        return item.algorithm, item.raw
+    if isinstance(item, PdqEntry):
+        return None, item.bits
+    return None
