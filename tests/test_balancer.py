@@ -162,4 +162,6 @@ def test_killing_a_node_under_load_fails_no_request(
     assert killed.is_set() and nodes[1][1].wait(timeout=10) == -signal.SIGKILL
     assert sent == REQUESTS, f"only {sent} requests within {TIME_LIMIT}s"
     # nginx retries what was in flight on the killed node on the next one: nothing fails.
+    # It can only because the node answers in one write (hashcheck.api.onewrite): a head
+    # without its body, once passed on, could not be retried (tests/test_one_write.py).
     assert failures == []

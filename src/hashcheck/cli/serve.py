@@ -11,6 +11,7 @@ from hashcheck.config import Settings
 def serve(settings: Settings, *, with_demo: bool) -> None:
     import uvicorn
 
+    from hashcheck.api.onewrite import OneWriteHttpToolsProtocol
     from hashcheck.service import build_node
 
     if with_demo:
@@ -28,7 +29,9 @@ def serve(settings: Settings, *, with_demo: bool) -> None:
         port=settings.port,
         workers=settings.workers,
         loop="uvloop",
-        http="httptools",
+        # A response leaves in one write, so that a node dying mid-answer never hands the
+        # balancer a head without a body (which nginx could no longer retry elsewhere).
+        http=OneWriteHttpToolsProtocol,
         lifespan="on",
         access_log=settings.access_log,
         log_level=settings.log_level,
