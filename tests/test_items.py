@@ -318,3 +318,57 @@ def test_one_hash_items_of_the_same_file_merge_on_redelivery(store: Store, keyed
     assert merged.changed == 1
     (item,) = store.find_items(digests=[md5_digest, sha1_digest])
     assert (item.ref, item.category_id, len(item.hashes)) == ("id-1", illegal, 2)
+
+
+def test_an_item_is_found_by_match_id_hash_and_supplier_id_on_every_face(
+    server: ServerThread, deployment: Deployment, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from hashcheck.admin import operators
+    from hashcheck.admin.operators import Actor, Role
+    from hashcheck.cli.main import main
+
+    deliver(deployment, csv_delivery(tmp_path / "a.csv", [("f1", "illegal")]))
+    deliver(deployment, csv_delivery(tmp_path / "b.csv", [("f1", "baseline")]))
+    server.app.node.follower.refresh()
+    status, body, _ = call(
+        server.base,
+        "/v2/check",
+        {"hashes": [{"algorithm": "sha1", "hash": sha1("f1")}]},
+        auth=(deployment.client_id, deployment.secret),
+    )
+    (match,) = body["results"][0]["matches"]
+    store = deployment.store()
+    secret = operators.add(store, "vera", Role.VIEWER, actor=Actor("setup", Role.APPROVER))
+    store.close()
+    # The admin API: by the match id the client quotes, and by the file's other hash.
+    by_match = call(
+        server.base, f"/admin/v1/items?q={match['match_id']}", None, auth=("vera", secret)
+    )
+    by_hash = call(server.base, f"/admin/v1/items?q={md5('f1')}", None, auth=("vera", secret))
+    assert by_match[0] == by_hash[0] == 200
+    (shown,) = by_match[1]["items"]
+    assert by_hash[1]["items"] == [shown]
+    assert (shown["item"], shown["list"], shown["category"]) == (
+        match["item"],
+        "police",
+        "baseline",
+    )
+    assert [h["change"] for h in shown["history"]] == ["added", "recategorised"]
+    assert (shown["history"][1]["before"], shown["history"][1]["after"]) == ("illegal", "baseline")
+    assert len(shown["hashes"]) == 2
+    text = json.dumps(shown)
+    assert md5("f1") not in text and sha1("f1") not in text  # masked, never the hash
+    # The CLI answers the same view.
+    import contextlib
+    import io
+
+    monkeypatch.setenv("HASHCHECK_DATABASE_URL", deployment.url)
+    monkeypatch.setenv("HASHCHECK_KEY_FILE", str(deployment.key_file))
+    monkeypatch.setenv("HASHCHECK_ACTOR", "vera")
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        code = main(["items", "show", f"item:{match['item']}"])
+    assert code == 0
+    assert json.loads(out.getvalue()) == [shown]
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        assert main(["items", "show", "no-such-supplier-id"]) != 0

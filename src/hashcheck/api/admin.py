@@ -40,6 +40,7 @@ from hashcheck.auth.basic import parse_basic
 from hashcheck.auth.cache import CredentialCache
 from hashcheck.catalog.policy import PolicyError
 from hashcheck.hashes.keyed import Digester
+from hashcheck.hashes.matchid import MatchIds
 from hashcheck.hashes.sealing import Sealer
 from hashcheck.store import errors as store_errors
 from hashcheck.store.interface import Store
@@ -55,10 +56,12 @@ class AdminApi:
         digester: Digester,
         sealer: Sealer,
         max_upload: int,
+        match_ids: MatchIds | None = None,
     ) -> None:
         self._open_store = open_store
         self._digester = digester
         self._sealer = sealer
+        self._match_ids = match_ids
         self._max_upload = max_upload
         self._credentials = CredentialCache()
         self._credentials_lock = threading.Lock()
@@ -111,7 +114,7 @@ class AdminApi:
         upload: Path | None,
     ) -> adminroutes.Request:
         return adminroutes.Request(
-            store, actor, self._digester, self._sealer, params, query, body, upload
+            store, actor, self._digester, self._sealer, params, query, body, upload, self._match_ids
         )
 
     @contextlib.contextmanager

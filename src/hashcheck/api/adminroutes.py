@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from hashcheck.admin import audit as trail
-from hashcheck.admin import clients, disputes, governance, importing, operators, reach
+from hashcheck.admin import clients, disputes, governance, importing, items, operators, reach
 from hashcheck.admin import stats as usage
 from hashcheck.admin.errors import AdminError
 from hashcheck.admin.names import find_list
@@ -20,6 +20,7 @@ from hashcheck.api.errors import BadRequest
 from hashcheck.catalog.model import Grant
 from hashcheck.catalog.policy import SETTINGS
 from hashcheck.hashes.keyed import Digester
+from hashcheck.hashes.matchid import MatchIds
 from hashcheck.hashes.sealing import Sealer
 from hashcheck.store.interface import Store
 from hashcheck.store.records import BatchRecord
@@ -37,6 +38,7 @@ class Request:
     query: Mapping[str, str]
     body: Any  # parsed JSON object ({} when there is none)
     upload: Path | None = None  # the request body, saved to a file (imports)
+    match_ids: MatchIds | None = None  # to read the match ids clients quote
 
 
 # (status, JSON-able document)
@@ -340,6 +342,14 @@ def list_disputes(r: Request) -> Answer:
     return 200, [disputes.dispute_dict(d, names) for d in found]
 
 
+def find_items(r: Request) -> Answer:
+    query = r.query.get("q", "")
+    found = items.find(
+        r.store, r.digester, r.match_ids, query, actor=r.actor, list_name=r.query.get("list")
+    )
+    return 200, {"items": [items.view(r.store, item) for item in found]}
+
+
 def show_dispute(r: Request) -> Answer:
     return 200, disputes.dispute_dict(
         r.store.dispute(_int(r.params[0], "dispute id")), _names(r.store)
@@ -581,6 +591,14 @@ ROUTES: tuple[Route, ...] = (
         VIEW,
         "Disputes, newest first",
         query=_state("open", "upheld", "rejected"),
+    ),
+    _route(
+        "GET",
+        "/items",
+        find_items,
+        VIEW,
+        "Items by number, match id, hash (keyed, never stored) or supplier id, with history",
+        query=(Query("q"), Query("list")),
     ),
     _route("GET", "/disputes/{dispute_id}", show_dispute, VIEW, "One dispute with its notes"),
     _route("POST", "/disputes/{dispute_id}/comments", comment_dispute, OPERATE, "Add a note"),

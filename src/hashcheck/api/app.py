@@ -73,7 +73,13 @@ class HashcheckApp:
         self._admin = (
             None
             if node.store_factory is None
-            else AdminApi(node.store_factory, node.digester, node.sealer, admin_max_upload)
+            else AdminApi(
+                node.store_factory,
+                node.digester,
+                node.sealer,
+                admin_max_upload,
+                node.match_ids,
+            )
         )
         self._manage_node = manage_node
         self._auth = Authenticator(node.credentials)

@@ -7,13 +7,17 @@ from __future__ import annotations
 import argparse
 import json
 
-from hashcheck.admin import disputes, governance, operators, reach
+from hashcheck.admin import disputes, governance, items, operators, reach
+from hashcheck.admin.errors import UnknownName
 from hashcheck.admin.operators import Role, acting
+from hashcheck.admin.setup import open_key
 from hashcheck.catalog.policy import SETTINGS, Policy
 from hashcheck.cli.common import opened_store, report_change, say
 from hashcheck.cli.exitcodes import ExitCode
 from hashcheck.cli.output import as_json, render
 from hashcheck.config import Settings
+from hashcheck.hashes.keyed import Digester
+from hashcheck.hashes.matchid import MatchIds
 
 
 def categories_list(args: argparse.Namespace, settings: Settings) -> int:
@@ -172,6 +176,23 @@ def disputes_show(args: argparse.Namespace, settings: Settings) -> int:
         record = store.dispute(args.dispute_id)
         names = {item.list_id: item.name for item in store.lists()}
     say(as_json(disputes.dispute_dict(record, names)))
+    return ExitCode.OK
+
+
+def items_show(args: argparse.Namespace, settings: Settings) -> int:
+    with opened_store(settings) as store:
+        key = open_key(store, settings.key_file)
+        found = items.find(
+            store,
+            Digester(key),
+            MatchIds(key),
+            args.query,
+            actor=acting(store, settings.operator),
+            list_name=args.list_name,
+        )
+        if not found:
+            raise UnknownName(f"no item matches {args.query!r}")
+        say(as_json([items.view(store, item) for item in found]))
     return ExitCode.OK
 
 

@@ -316,6 +316,16 @@ def build_parser() -> argparse.ArgumentParser:
     hrelease = command("release", "governing.holds_release", "let a held entry answer again", holds)
     hrelease.add_argument("entry_id", type=int)
 
+    itm = group("items", "list items: one file's hashes, its supplier's id and one category")
+    ishow = command(
+        "show",
+        "governing.items_show",
+        "an item by number, match id, hash (keyed, never stored) or supplier id (JSON)",
+        itm,
+    )
+    ishow.add_argument("query", help="item:N or N, a match id, a hash in hex, or the supplier's id")
+    ishow.add_argument("--list", dest="list_name", help="only items of this list")
+
     disp = group("disputes", "clients' disputes of matches")
     listing(disp, "governing.disputes_list", "disputes, newest first").add_argument(
         "--state", choices=["open", "upheld", "rejected"]
