@@ -121,6 +121,7 @@ def test_tagged_bsd_lines_mixed_with_gnu_lines() -> None:
         f"MD5 (b.jpg) = {md5('b').upper()}\n"
         f"SHA1 (c.jpg)= {sha1('c')}\n"  # BSD `shasum` leaves out a space on some systems
         f"{md5('d')}  d.jpg\n"
+        f"SHA2-256(e.jpg)= {sha256('e')}\n"  # OpenSSL 3's `openssl dgst -sha256`
     ).encode()
     assert detect_format(io.BytesIO(data)) == "md5sum"
     assert flat(run(data)) == [
@@ -128,11 +129,16 @@ def test_tagged_bsd_lines_mixed_with_gnu_lines() -> None:
         (2, Algorithm.MD5, md5("b")),
         (3, Algorithm.SHA1, sha1("c")),
         (4, Algorithm.MD5, md5("d")),
+        (5, Algorithm.SHA256, sha256("e")),
     ]
-    refused = run(f"SHA512 (a.jpg) = {'ab' * 64}\nBLAKE9 (x) = 00\n".encode(), "md5sum")
+    refused = run(
+        f"SHA512 (a.jpg) = {'ab' * 64}\nBLAKE2b-256 (x) = 00\nCRC32  00ff00ff  y\n".encode(),
+        "md5sum",
+    )
     assert errors(refused) == [
         (1, "SHA512 hashes cannot be listed (only MD5, SHA-1 and SHA-256)"),
-        (2, "expected '<hex>  <path>' or '<ALGORITHM> (<path>) = <hex>', got 'BLAKE9'"),
+        (2, "BLAKE2b-256 hashes cannot be listed (only MD5, SHA-1 and SHA-256)"),
+        (3, "CRC32 hashes cannot be listed (only MD5, SHA-1 and SHA-256)"),
     ]
 
 
@@ -295,11 +301,19 @@ def test_csv_rows_count_once_each() -> None:
     assert [i.line for i in generic if isinstance(i, Skipped)] == [5]
 
 
+def test_csv_without_a_header() -> None:
+    data = f"{MD5},a.jpg,12\n{SHA1},b.jpg,13\nname,,\n".encode()
+    assert detect_format(io.BytesIO(data)) == "csv"
+    items = run(data)
+    assert flat(items) == [(1, Algorithm.MD5, MD5), (2, Algorithm.SHA1, SHA1)]
+    assert [line for line, _ in errors(items)] == [3]
+
+
 def test_csv_reports_rows_missing_a_hash_column() -> None:
     data = f"name,md5\na,{MD5}\nb\n".encode()
     assert detect_format(io.BytesIO(data)) == "csv"
     items = run(data)
-    assert isinstance(items[0], ParsedEntry)
+    assert flat(items) == [(2, Algorithm.MD5, MD5)]
     assert errors(items) == [(3, "expected 2 fields, got 1")]
 
 

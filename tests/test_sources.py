@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from hashcheck.admin.sources import SourceError, open_source
+from hashcheck.admin.sources import SourceError, as_file, open_source
 from hashcheck.formats.entries import EntryRun, ItemDeletion, ParsedEntry
 from hashcheck.formats.parsers import detect_format, parse
 
@@ -215,3 +215,37 @@ def test_progress_follows_the_original_file_and_nothing_is_left_behind(tmp_path:
         assert seen == sorted(seen) and seen[0] < source.size // 4
         assert seen[-1] == source.size
     assert set(Path(tempfile.gettempdir()).iterdir()) <= spooled_before
+
+
+def test_a_zipped_database_as_a_file_for_sqlite(tmp_path: Path) -> None:
+    """NIST ships NSRL RDS v3 (SQLite) zipped; SQLite needs a path."""
+    import sqlite3
+
+    database = tmp_path / "rds.db"
+    with sqlite3.connect(database) as db:
+        db.execute("CREATE TABLE FILE (md5 TEXT)")
+        db.executemany("INSERT INTO FILE VALUES (?)", [(h,) for h in MD5S])
+    db.close()
+    path = tmp_path / "RDS_modern.zip"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.write(database, "RDS/rds.db")
+    with open_source(path) as source, as_file(source) as copy:
+        assert source.read(16) == b"SQLite format 3\x00"  # rewound for its reader
+        with sqlite3.connect(copy) as db:
+            assert db.execute("SELECT count(*) FROM FILE").fetchone() == (3000,)
+        db.close()
+    assert not copy.exists()
+    with open_source(database) as source, as_file(source) as same:
+        assert same == database
+
+
+def test_a_compressed_tar_is_refused(tmp_path: Path) -> None:
+    import tarfile
+
+    inner = tmp_path / "list.txt"
+    inner.write_text(LIST)
+    path = tmp_path / "lists.tar.gz"
+    with tarfile.open(path, "w:gz") as archive:
+        archive.add(inner, "list.txt")
+    with pytest.raises(SourceError, match="a compressed tar archive; unpack it"):
+        open_source(path).__enter__()

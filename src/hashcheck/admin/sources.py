@@ -2,8 +2,9 @@
 
 `open_source(path)` yields a seekable binary stream of UTF-8 bytes named after the original
 path; decompressing and transcoding happen as the parsers read, into a private temporary file
-(memory does not grow with the file; nothing is left on disk). `SourceError` says what is wrong
-with the file and what to do. Knows no list format: that is `hashcheck.formats`.
+(memory does not grow with the file; nothing is left on disk); `as_file` gives readers that
+need a path one. `SourceError` says what is wrong with the file and what to do. Knows no list
+format: that is `hashcheck.formats`.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import gzip
 import io
 import lzma
 import re
+import shutil
 import tempfile
 import zipfile
 import zlib
@@ -101,6 +103,23 @@ def open_source(path: Path) -> Iterator[Source]:
     with contextlib.ExitStack() as stack:
         stack.callback(original.close)
         yield stack.enter_context(_opened(path, original))
+
+
+@contextlib.contextmanager
+def as_file(source: Source) -> Iterator[Path]:
+    """The list as a file on disk, for readers that need a path (SQLite: an NSRL RDS
+    database, which NIST ships zipped): the original file when nothing was undone, else a
+    private copy removed on exit."""
+    if not source.layers:
+        yield Path(source.name)
+        return
+    with tempfile.TemporaryDirectory(prefix="hashcheck-source-") as folder:
+        copy = Path(folder) / "list"
+        source.seek(0)
+        with copy.open("wb") as out:
+            shutil.copyfileobj(source, out, _CHUNK)
+        source.seek(0)
+        yield copy
 
 
 def _opened(path: Path, original: io.FileIO) -> Source:

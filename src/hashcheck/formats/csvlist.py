@@ -3,8 +3,9 @@
 Hash columns are found by name (`md5`, `SHA-1`, `SHA256 Hash`, `pdq`, any case; a header of
 one such column is a list too) or mapped explicitly. A `Hash` column beside an `Algorithm`
 column (PowerShell) takes each row's algorithm from it; a `Hash` column alone goes by length.
-The delimiter is sniffed; `#` lines before the header (PowerShell's `#TYPE`) are skipped. A row
-is one record. Pure: reads the stream it is given.
+A first line holding a hash instead of names is a row of a list without a header. The
+delimiter is sniffed; `#` lines before the header (PowerShell's `#TYPE`) are skipped. A row
+is one record; rows of a one-column list come in `EntryRun`s. Pure: reads the given stream.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from dataclasses import dataclass
 from typing import BinaryIO, TextIO
 
 from hashcheck.formats.entries import (
+    EntryRun,
     FormatError,
     LineError,
     ParsedEntry,
@@ -38,7 +40,7 @@ _DELIMITERS = (",", ";", "\t", "|")
 _GENERIC = frozenset({"hash", "hashvalue", "digest", "checksum"})
 _ALGORITHM_COLUMNS = frozenset({"algorithm", "hashalgorithm", "algo", "hashtype"})
 _AFFIXES = ("checksum", "digest", "hash", "sum")
-Item = ParsedEntry | PdqEntry | LineError | Skipped
+Item = ParsedEntry | PdqEntry | EntryRun | LineError | Skipped
 
 
 @dataclass(frozen=True)
@@ -50,6 +52,12 @@ class _Layout:
     generic: int | None = None
     algorithm_index: int | None = None
     category_index: int | None = None
+
+    @property
+    def last(self) -> int:
+        """The last column a row must have."""
+        indexes = (self.generic, self.algorithm_index, self.category_index)
+        return max([i for i, _ in self.hashes] + [i for i in indexes if i is not None])
 
 
 def hash_column_kind(name: str) -> str | None:
@@ -83,13 +91,41 @@ def _parse(
     header_line, first = _header_line(text)
     delimiter = sniff_delimiter(first)
     header = next(csv.reader([first], delimiter=delimiter))
-    layout = _layout(header_line, header, columns, category_column)
+    headerless = None if columns or category_column else _hash_cell(header)
+    if headerless is None:
+        layout = _layout(header_line, header, columns, category_column)
+    else:
+        layout = _Layout([], generic=headerless)
     reader = csv.reader(text, delimiter=delimiter)
+    run = _Run.of(layout)
+    last = layout.last
+    if headerless is not None:  # no header: the first line is a row like the others
+        yield from _row(header_line, header, len(header), layout, last)
     try:
         for row in reader:
-            yield from _row(header_line + reader.line_num, row, len(header), layout)
+            number = header_line + reader.line_num
+            if run is not None:
+                if run.add(number, row):
+                    continue
+                yield from run.flush()
+                if run.add(number, row):  # the previous run ended at a gap in the lines
+                    continue
+            yield from _row(number, row, len(header), layout, last)
+        if run is not None:
+            yield from run.flush()
     except csv.Error as exc:
         raise FormatError(f"line {header_line + reader.line_num + 1}: {exc}") from None
+
+
+def _hash_cell(row: Sequence[str]) -> int | None:
+    """The column of a hex MD5, SHA-1 or SHA-256 in a first line that names no column."""
+    if any(hash_column_kind(name) for name in row):
+        return None
+    for index, cell in enumerate(row):
+        value = cell.strip()
+        if len(value) in (32, 40, 64) and all(c in "0123456789abcdefABCDEF" for c in value):
+            return index
+    return None
 
 
 def _header_line(text: TextIO) -> tuple[int, str]:
@@ -160,19 +196,63 @@ def _layout(
     )
 
 
+class _Run:
+    """Consecutive rows of a one-hash-column CSV (no category) packed into `EntryRun`s,
+    so that such lists cost what plain lists do; any other row ends the run."""
+
+    LIMIT = 65_536
+
+    def __init__(self, index: int, algorithm: Algorithm) -> None:
+        self._index = index
+        self._algorithm = algorithm
+        self._length = algorithm.hex_length
+        self._first = 0
+        self._parts: list[bytes] = []
+
+    @classmethod
+    def of(cls, layout: _Layout) -> _Run | None:
+        if len(layout.hashes) != 1 or layout.category_index is not None:
+            return None
+        index, algorithm = layout.hashes[0]
+        return None if algorithm is None else cls(index, algorithm)
+
+    def add(self, number: int, row: list[str]) -> bool:
+        if len(row) <= self._index or len(self._parts) >= self.LIMIT:
+            return False
+        token = row[self._index].strip()
+        if len(token) != self._length:
+            return False
+        try:
+            raw = bytes.fromhex(token)
+        except ValueError:
+            return False
+        # fromhex skips whitespace: a short result means the token was not pure hex.
+        if len(raw) * 2 != self._length:
+            return False
+        if not self._parts:
+            self._first = number
+        elif number != self._first + len(self._parts):
+            return False
+        self._parts.append(raw)
+        return True
+
+    def flush(self) -> Iterator[EntryRun]:
+        if self._parts:
+            yield EntryRun(self._first, self._algorithm, b"".join(self._parts), len(self._parts))
+            self._parts = []
+
+
 def _index(keys: list[str], name: str) -> int | None:
     key = algorithm_key(name)
     return keys.index(key) if key in keys else None
 
 
-def _row(number: int, row: list[str], width: int, layout: _Layout) -> Iterator[Item]:
+def _row(number: int, row: list[str], width: int, layout: _Layout, last: int) -> Iterator[Item]:
     if not row or (len(row) == 1 and not row[0].strip()):
         return  # a blank line; a row of empty cells is a row without any hash
     if "\x00" in "".join(row):
         raise binary_refusal(number, "".join(row).encode("utf-8", "replace"))
-    indexes = (layout.generic, layout.algorithm_index, layout.category_index)
-    needed = [i for i, _ in layout.hashes] + [i for i in indexes if i is not None]
-    if len(row) <= max(needed, default=0):
+    if len(row) <= last:
         yield LineError(number, f"expected {width} fields, got {len(row)}")
         return
     category = row[layout.category_index].strip() if layout.category_index is not None else None

@@ -1,7 +1,8 @@
 """Line-oriented hash lists: plain hex lists and checksum tool output.
 
 Checksum output covers GNU `md5sum`/`sha1sum`/`sha256sum` (`<hex>  <path>`, `<hex> *<path>`),
-their `--tag` and BSD form (`SHA256 (<path>) = <hex>`), `md5deep -z` (`<size>  <hex>  <path>`)
+their `--tag` and BSD form (`SHA256 (<path>) = <hex>`, OpenSSL's `MD5(<path>)= <hex>`),
+`md5deep -z` (`<size>  <hex>  <path>`)
 and PowerShell's `Get-FileHash` table (`SHA256  <HEX>  <path>`). Consecutive lines naming the
 same path are one record (a file's MD5 and SHA-1 lines). Pure: reads the stream it is given.
 """
@@ -20,10 +21,16 @@ _HEXDIGITS = frozenset(b"0123456789abcdefABCDEF")
 _BY_LENGTH = {a.hex_length: a for a in Algorithm}
 _BLOCK_BYTES = 1 << 20
 # Algorithm names as checksum tools and PowerShell write them; the lists hold these three.
-ALGORITHM_NAMES = {"md5": Algorithm.MD5, "sha1": Algorithm.SHA1, "sha256": Algorithm.SHA256}
+ALGORITHM_NAMES = {
+    "md5": Algorithm.MD5,
+    "sha1": Algorithm.SHA1,
+    "sha256": Algorithm.SHA256,
+    "sha2256": Algorithm.SHA256,  # OpenSSL 3: `SHA2-256(<path>)= <hex>`
+}
 # Named by the tools but not listable: a line with one is refused by name, not as garbage.
 OTHER_ALGORITHMS = frozenset(
     {"sha224", "sha384", "sha512", "sha512224", "sha512256", "sha3224", "sha3256", "sha3384"}
+    | {"sha2224", "sha2384", "sha2512"}
     | {"sha3512", "blake2b", "blake2s", "blake3", "ripemd160", "mactripledes", "tiger"}
     | {"whirlpool", "crc32", "sm3", "md4", "md2"}
 )
@@ -199,7 +206,7 @@ def _checksum_fields(line: bytes) -> tuple[Algorithm | None, bytes, bytes | None
     tagged = _TAGGED.fullmatch(line)
     if tagged:
         name, path, token = tagged.groups()
-        algorithm, error = _named(name)
+        algorithm, error = _named(name, tagged=True)
         return algorithm, token, path, error
     fields = line.split(None, 2)
     if len(fields) == 1:
@@ -214,12 +221,13 @@ def _checksum_fields(line: bytes) -> tuple[Algorithm | None, bytes, bytes | None
     return None, fields[0].lstrip(b"\\"), path, ""
 
 
-def _named(name: bytes) -> tuple[Algorithm | None, str]:
+def _named(name: bytes, *, tagged: bool = False) -> tuple[Algorithm | None, str]:
+    """The algorithm a line names; in the tagged form whatever is named is an algorithm."""
     key = algorithm_key(name.decode("ascii", "replace"))
     algorithm = ALGORITHM_NAMES.get(key)
     if algorithm is not None:
         return algorithm, ""
     text = name.decode("ascii", "replace")[:20]
-    if key in OTHER_ALGORITHMS:
+    if tagged or key in OTHER_ALGORITHMS:
         return None, f"{text} hashes cannot be listed (only MD5, SHA-1 and SHA-256)"
     return None, f"expected '<hex>  <path>' or '<ALGORITHM> (<path>) = <hex>', got {text!r}"
