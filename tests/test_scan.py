@@ -254,3 +254,46 @@ def test_watch_checks_files_as_they_arrive(
         process.send_signal(signal.SIGTERM)
         code = process.wait(timeout=30)
     assert code == ExitCode.MATCHES
+
+
+def test_a_file_on_two_lists_comes_back_only_when_both_items_are_retracted(
+    server: ServerThread,
+    deployment: Deployment,
+    tree: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    store = deployment.store()
+    store.add_list("interpol", "Interpol", "", actor="t")
+    store.close()
+    list_hashes(
+        deployment, [hashlib.md5(LISTED, usedforsecurity=False).hexdigest()], list_name="interpol"
+    )
+    server.app.node.follower.refresh()
+    vault = tmp_path / "quarantine"
+    code, _ = scan(
+        monkeypatch,
+        server.base,
+        deployment,
+        str(tree),
+        "--action",
+        "quarantine",
+        "--quarantine",
+        str(vault),
+        "--report",
+        str(tmp_path / "r.jsonl"),
+    )
+    assert code == ExitCode.MATCHES
+    (record,) = [json.loads(line) for line in (vault / "manifest.jsonl").read_text().splitlines()]
+    assert len({m["match_id"] for m in record["matches"]}) == 2  # two items: two lists
+    server.app.node.flusher.flush()
+    monkeypatch.setenv("HASHCHECK_SERVICE_URL", server.base)
+    store = deployment.store()
+    first, second = sorted(b.batch_id for b in store.batches() if b.kind == "import")
+    store.rollback_batch(first, actor="t")
+    assert main(["restore", "--quarantine", str(vault), "--retracted"]) == ExitCode.OK
+    assert not (tree / "a.jpg").exists()  # the other list still holds the file
+    store.rollback_batch(second, actor="t")
+    store.close()
+    assert main(["restore", "--quarantine", str(vault), "--retracted"]) == ExitCode.OK
+    assert (tree / "a.jpg").read_bytes() == LISTED

@@ -192,9 +192,14 @@ def restore_files(args: argparse.Namespace, settings: Settings) -> int:
             except Unanswered as exc:
                 print(f"hashcheck: {exc}", file=sys.stderr)
                 return ExitCode.UNCHECKED
-        retracted = {str(item["match_id"]) for item in items}
+        retracted = vault.remember_retracted({str(item["match_id"]) for item in items})
+        # Back only when every item the file matched is retracted: one retraction covers all
+        # of an item's hashes, but a file on two lists matched two items.
         chosen = [
-            r for r in held if any(m.get("match_id") in retracted for m in r.get("matches", []))
+            r
+            for r in held
+            if r.get("matches")
+            and all(m.get("match_id") in retracted for m in r.get("matches", []))
         ]
         reason = "match retracted by the service"
     else:

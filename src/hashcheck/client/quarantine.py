@@ -18,6 +18,7 @@ from typing import Any
 
 MANIFEST = "manifest.jsonl"
 CURSOR = "retractions.cursor"
+RETRACTED = "retracted.jsonl"  # match ids the service retracted, kept across runs
 
 
 @dataclass(frozen=True)
@@ -91,3 +92,15 @@ class Quarantine:
 
     def save_cursor(self, value: int) -> None:
         (self.folder / CURSOR).write_text(str(value))
+
+    def remember_retracted(self, match_ids: set[str]) -> set[str]:
+        """Add ``match_ids`` to the retracted ones read before; returns them all. A file that
+        matched two items is restored only once both are retracted, which may take two
+        reads of the feed."""
+        path = self.folder / RETRACTED
+        known = set(path.read_text().split()) if path.exists() else set()
+        new = sorted(match_ids - known)
+        if new:
+            with path.open("a") as out:
+                out.write("".join(f"{m}\n" for m in new))
+        return known | match_ids
