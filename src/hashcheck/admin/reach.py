@@ -1,5 +1,5 @@
 """What a client's grants can match now: the one answer behind the warnings of
-`clients add|list|grant|revoke`, `lists|categories disable` and their admin API routes.
+`clients add|list|grant|revoke|enable`, `lists|categories disable` and their admin API routes.
 
 A client that can match nothing is not an error, but it looks exactly like a clean client:
 every check it sends answers `false`. So every face that shows or changes grants says so.
