@@ -301,6 +301,12 @@ def test_csv_rows_count_once_each() -> None:
     assert [i.line for i in generic if isinstance(i, Skipped)] == [5]
 
 
+def test_excel_sep_line_names_the_delimiter() -> None:
+    data = f"sep=;\r\nMD5;Name, with comma\r\n{MD5};a, b.jpg\r\n".encode()
+    assert detect_format(io.BytesIO(data)) == "csv"
+    assert flat(run(data)) == [(3, Algorithm.MD5, MD5)]
+
+
 def test_csv_without_a_header() -> None:
     data = f"{MD5},a.jpg,12\n{SHA1},b.jpg,13\nname,,\n".encode()
     assert detect_format(io.BytesIO(data)) == "csv"

@@ -249,3 +249,14 @@ def test_a_compressed_tar_is_refused(tmp_path: Path) -> None:
         archive.add(inner, "list.txt")
     with pytest.raises(SourceError, match="a compressed tar archive; unpack it"):
         open_source(path).__enter__()
+
+
+def test_classic_mac_line_endings(tmp_path: Path) -> None:
+    """Excel for Mac's "CSV (Macintosh)" ends lines with CR alone; the parsers split on LF."""
+    path = tmp_path / "mac.csv"
+    path.write_bytes(("MD5,Name\r" + "".join(f"{h},a\r" for h in MD5S)).encode())
+    assert read_back(path)[1] == ("CR line endings",)
+    assert hashes_in(path) == MD5S
+    path.write_bytes("".join(f"{h}\r" for h in MD5S).encode("utf-16"))
+    assert read_back(path)[1] == ("UTF-16LE", "CR line endings")
+    assert hashes_in(path) == MD5S

@@ -103,6 +103,9 @@ def test_icse_is_recognised_by_its_columns_in_any_order_and_quoting() -> None:
         (3, "row with only a PhotoDNA hash (not imported)"),
         (4, "row without any hash"),
     ]
+    excel = f"sep=,\n{header}\n{rows[0]}\n".encode()
+    assert detect_format(io.BytesIO(excel)) == "icse"
+    assert [i.line for i in items_of(excel) if isinstance(i, ParsedEntry)] == [3, 3]
     # A plain CSV with md5 and sha1 columns is not taken for ICSE.
     assert detect_format(io.BytesIO(f"md5;sha1\n{md5('a')};{sha1('a')}\n".encode())) == "csv"
 

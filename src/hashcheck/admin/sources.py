@@ -1,4 +1,5 @@
-"""Opening a supplier's file for the parsers: gzip/bzip2/xz, a zip holding one list, UTF-16/32.
+"""Opening a supplier's file for the parsers: gzip/bzip2/xz, a zip holding one list, UTF-16/32,
+classic Mac (CR) line endings.
 
 `open_source(path)` yields a seekable binary stream of UTF-8 bytes named after the original
 path; decompressing and transcoding happen as the parsers read, into a private temporary file
@@ -141,13 +142,20 @@ def _opened(path: Path, original: io.FileIO) -> Source:
         head = _read_upto(inner, _HEAD, path)
     _refuse_unsupported(path, head, inner is not original)
     codec, label = _encoding(head)
-    if codec is None:
-        if inner is original:
-            original.seek(0)
-            return Source(original, str(path), size, original.tell, ())
-    else:
+    if codec is not None:
         layers.append(label)
-    spool = _Spool(_chunks(path, inner, head, codec), inner)
+    text = head if codec is None else head.decode(codec, "replace").encode("utf-8", "replace")
+    # Classic Mac line endings (Excel for Mac's "CSV (Macintosh)"): the parsers split on LF.
+    old_mac = b"\r" in text and b"\n" not in text
+    if old_mac:
+        layers.append("CR line endings")
+    if not layers:
+        original.seek(0)
+        return Source(original, str(path), size, original.tell, ())
+    chunks = _chunks(path, inner, head, codec)
+    if old_mac:
+        chunks = (chunk.replace(b"\r", b"\n") for chunk in chunks)
+    spool = _Spool(chunks, inner)
 
     def position() -> int:
         # A zip's directory follows the data: done when the data is, not at the file's end.

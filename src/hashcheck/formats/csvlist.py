@@ -11,6 +11,7 @@ is one record; rows of a one-column list come in `EntryRun`s. Pure: reads the gi
 from __future__ import annotations
 
 import csv
+import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import BinaryIO, TextIO
@@ -40,6 +41,7 @@ _DELIMITERS = (",", ";", "\t", "|")
 _GENERIC = frozenset({"hash", "hashvalue", "digest", "checksum"})
 _ALGORITHM_COLUMNS = frozenset({"algorithm", "hashalgorithm", "algo", "hashtype"})
 _AFFIXES = ("checksum", "digest", "hash", "sum")
+_EXCEL_SEP = re.compile(r"sep=(.)")
 Item = ParsedEntry | PdqEntry | EntryRun | LineError | Skipped
 
 
@@ -88,33 +90,32 @@ def parse_csv(
 def _parse(
     text: TextIO, columns: Mapping[str, str] | None, category_column: str | None
 ) -> Iterator[Item]:
-    header_line, first = _header_line(text)
-    delimiter = sniff_delimiter(first)
+    number, first, delimiter = header_line(text)
     header = next(csv.reader([first], delimiter=delimiter))
     headerless = None if columns or category_column else _hash_cell(header)
     if headerless is None:
-        layout = _layout(header_line, header, columns, category_column)
+        layout = _layout(number, header, columns, category_column)
     else:
         layout = _Layout([], generic=headerless)
     reader = csv.reader(text, delimiter=delimiter)
     run = _Run.of(layout)
     last = layout.last
     if headerless is not None:  # no header: the first line is a row like the others
-        yield from _row(header_line, header, len(header), layout, last)
+        yield from _row(number, header, len(header), layout, last)
     try:
         for row in reader:
-            number = header_line + reader.line_num
+            line = number + reader.line_num
             if run is not None:
-                if run.add(number, row):
+                if run.add(line, row):
                     continue
                 yield from run.flush()
-                if run.add(number, row):  # the previous run ended at a gap in the lines
+                if run.add(line, row):  # the previous run ended at a gap in the lines
                     continue
-            yield from _row(number, row, len(header), layout, last)
+            yield from _row(line, row, len(header), layout, last)
         if run is not None:
             yield from run.flush()
     except csv.Error as exc:
-        raise FormatError(f"line {header_line + reader.line_num + 1}: {exc}") from None
+        raise FormatError(f"line {number + reader.line_num + 1}: {exc}") from None
 
 
 def _hash_cell(row: Sequence[str]) -> int | None:
@@ -128,22 +129,33 @@ def _hash_cell(row: Sequence[str]) -> int | None:
     return None
 
 
-def _header_line(text: TextIO) -> tuple[int, str]:
-    """The header's line number and text: the first line that is neither blank nor a `#`
-    line naming no hash column."""
+def header_line(text: TextIO) -> tuple[int, str, str]:
+    """The header's line number, text and delimiter: the first line that is neither blank,
+    nor Excel's `sep=;` line (which names the delimiter), nor a `#` line naming no hash
+    column."""
     number = 0
+    delimiter = None
     while line := text.readline():
         number += 1
         if "\x00" in line:
             raise binary_refusal(number, line.encode("utf-8", "replace"))
         if not line.strip():
             continue
+        if number == 1 and (separator := excel_separator(line)):
+            delimiter = separator
+            continue
         if line.startswith("#"):
             names = next(csv.reader([line], delimiter=sniff_delimiter(line)))
             if not any(hash_column_kind(name) for name in names):
                 continue
-        return number, line
+        return number, line, delimiter or sniff_delimiter(line)
     raise FormatError("CSV file has no header row")
+
+
+def excel_separator(line: str) -> str | None:
+    """The delimiter an Excel `sep=;` first line names, else None."""
+    match = _EXCEL_SEP.fullmatch(line.rstrip("\r\n"))
+    return match.group(1) if match else None
 
 
 def _layout(

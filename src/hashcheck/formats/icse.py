@@ -12,7 +12,7 @@ import csv
 from collections.abc import Iterator
 from typing import BinaryIO, TextIO
 
-from hashcheck.formats.csvlist import sniff_delimiter
+from hashcheck.formats.csvlist import excel_separator, header_line, sniff_delimiter
 from hashcheck.formats.entries import FormatError, LineError, ParsedEntry, Skipped, text_of
 from hashcheck.formats.lines import algorithm_key
 from hashcheck.hashes.algorithms import Algorithm, InvalidHash, parse_hex
@@ -35,9 +35,14 @@ _MARKERS = ("baseline", "imageid")
 
 
 def looks_like_icse(head: bytes) -> bool:
-    first = head.removeprefix(b"\xef\xbb\xbf").split(b"\n", 1)[0].decode("utf-8", "replace")
-    names = {algorithm_key(n) for n in next(csv.reader([first], delimiter=sniff_delimiter(first)))}
-    return all(m in names for m in _MARKERS) and bool(names & {"md5", "sha1"})
+    lines = head.removeprefix(b"\xef\xbb\xbf").split(b"\n", 2)
+    first = lines[0].decode("utf-8", "replace")
+    delimiter = excel_separator(first)
+    if delimiter is not None and len(lines) > 1:
+        first = lines[1].decode("utf-8", "replace")
+    names = next(csv.reader([first], delimiter=delimiter or sniff_delimiter(first)), [])
+    keys = {algorithm_key(n) for n in names}
+    return all(m in keys for m in _MARKERS) and bool(keys & {"md5", "sha1"})
 
 
 def parse_icse(stream: BinaryIO) -> Iterator[ParsedEntry | LineError | Skipped]:
@@ -46,16 +51,16 @@ def parse_icse(stream: BinaryIO) -> Iterator[ParsedEntry | LineError | Skipped]:
 
 
 def _rows(text: TextIO) -> Iterator[ParsedEntry | LineError | Skipped]:
-    first = text.readline()
-    if not first.strip():
-        raise FormatError("line 1: empty; an ICSE export starts with its header")
-    delimiter = sniff_delimiter(first)
+    try:
+        number, first, delimiter = header_line(text)
+    except FormatError:
+        raise FormatError("empty file: an ICSE export starts with its header") from None
     names = [algorithm_key(n) for n in next(csv.reader([first], delimiter=delimiter))]
     missing = [n for n in ("md5", "sha1", "baseline") if n not in names]
     if missing:
         raise FormatError(
-            f"line 1: not an ICSE export: no {', '.join(missing)} column (an ICSE header is "
-            f"{HEADER})"
+            f"line {number}: not an ICSE export: no {', '.join(missing)} column (an ICSE "
+            f"header is {HEADER})"
         )
     md5, sha1, baseline = (names.index(n) for n in ("md5", "sha1", "baseline"))
     image_id = names.index("imageid") if "imageid" in names else None
@@ -64,10 +69,10 @@ def _rows(text: TextIO) -> Iterator[ParsedEntry | LineError | Skipped]:
     try:
         for row in reader:
             yield from _row(
-                reader.line_num + 1, row, len(names), md5, sha1, baseline, image_id, photodna
+                number + reader.line_num, row, len(names), md5, sha1, baseline, image_id, photodna
             )
     except csv.Error as exc:
-        raise FormatError(f"line {reader.line_num + 1}: {exc}") from None
+        raise FormatError(f"line {number + reader.line_num + 1}: {exc}") from None
 
 
 def _row(
