@@ -226,6 +226,11 @@ def test_hashdeep_column_vocabulary() -> None:
     ]
 
 
+def test_hashdeep_with_one_algorithm_twice() -> None:
+    data = f"%%%% HASHDEEP-1.0\n%%%% size,sha1,SHA-1,filename\n1,{SHA1},{SHA1.upper()},a\n"
+    assert flat(run(data.encode())) == [(3, Algorithm.SHA1, SHA1)]
+
+
 def test_hashdeep_refusals() -> None:
     with pytest.raises(FormatError, match="HASHDEEP"):
         run(f"1,{MD5},x\n".encode(), "hashdeep")

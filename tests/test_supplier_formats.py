@@ -235,6 +235,29 @@ def test_import_needs_a_mapping_for_every_supplier_value(
     ]
 
 
+def test_vics_category_0_takes_a_delivered_item_off_the_list(
+    opened: Store, deployment: Deployment, tmp_path: Path
+) -> None:
+    """Project VIC's false-positive correction: the same MediaID, now in category 0."""
+    digester = Digester(deployment.key)
+    path = tmp_path / "vics.json"
+    mapping = {"vics:1": "illegal"}
+    first = {"MediaID": 1, "Category": 1, "MD5": md5("a"), "SHA1": sha1("a")}
+    other = {"MediaID": 2, "Category": 1, "MD5": md5("b")}
+    path.write_bytes(vics([first, other]))
+    report = importing.import_file(
+        opened, digester, "police", path, actor="t", category_map=mapping
+    )
+    assert (report.added, opened.entry_count()) == (2, 3)
+    path.write_bytes(vics([{**first, "Category": 0}, other]))
+    report = importing.import_file(
+        opened, digester, "police", path, actor="t", category_map=mapping
+    )
+    assert (report.records_read, report.changed, report.unchanged) == (2, 1, 1)
+    assert [(r["ref"], r["after_value"]) for r in report.recategorised] == [("1", "vics:0")]
+    assert opened.entry_count() == 1
+
+
 def test_icse_import_through_the_cli(env_for_cli: dict[str, str], tmp_path: Path) -> None:
     from tests.test_cli import run
 

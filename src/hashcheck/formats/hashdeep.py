@@ -83,5 +83,9 @@ def _row(
         starred = any(t for t, _ in tokens)
         yield Skipped(number, UNHASHED if starred else NO_HASH)
         return
+    seen: set[tuple[Algorithm, bytes]] = set()
     for token, algorithm in present:
+        if (algorithm, token.lower()) in seen:
+            continue  # `sha1` and `sha-1` columns both: the hash counts once
+        seen.add((algorithm, token.lower()))
         yield hex_entry(number, token, algorithm)
