@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
+import shutil
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -68,12 +70,38 @@ def store(store_url: str) -> Iterator[Store]:
 @pytest.fixture(autouse=True)
 def _no_shared_memory_left_behind() -> Iterator[None]:
     """Nodes with an index folder share their PDQ index through /dev/shm; a test's nodes
-    must not leave theirs behind."""
-    shared = Path("/dev/shm")
-    before = set(shared.glob("hashcheck-*")) if shared.is_dir() else set()
-    yield
-    if shared.is_dir():
-        import shutil
+    must not leave theirs behind. A folder another live process uses (another hashcheck on
+    this machine, another test session's node) is not this test's to remove."""
+    from hashcheck.node.pdqshare import SHARED_MEMORY, PdqShare
 
-        for folder in set(shared.glob("hashcheck-*")) - before:
+    before = set(SHARED_MEMORY.glob("hashcheck-*")) if SHARED_MEMORY.is_dir() else set()
+    yield
+    if not SHARED_MEMORY.is_dir():
+        return
+    for folder in set(SHARED_MEMORY.glob("hashcheck-*")) - before:
+        holders = _lock_holders(folder / ".alive")
+        if holders is None:  # no lock table to read: remove only what nobody uses
+            with contextlib.suppress(OSError):
+                PdqShare(folder).remove_if_abandoned()
+        elif holders <= {os.getpid()}:  # none, or nodes this test did not stop
             shutil.rmtree(folder, ignore_errors=True)
+
+
+def _lock_holders(path: Path) -> set[int] | None:
+    """The processes holding a lock on ``path`` (Linux's /proc/locks); None if unknown."""
+    try:
+        status = path.stat()
+    except FileNotFoundError:
+        return set()  # no worker ever took part in the folder
+    try:
+        table = Path("/proc/locks").read_text()
+    except OSError:
+        return None
+    where = f"{os.major(status.st_dev):02x}:{os.minor(status.st_dev):02x}:{status.st_ino}"
+    holders = set()
+    for line in table.splitlines():
+        # "1: FLOCK  ADVISORY  READ 1234 00:1b:2382 0 EOF"; a waiter's line has "->" first
+        fields = line.replace("->", "").split()
+        if len(fields) > 5 and fields[5] == where:
+            holders.add(int(fields[4]))
+    return holders

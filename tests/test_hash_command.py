@@ -11,9 +11,9 @@ import sys
 from pathlib import Path
 
 from hashcheck.cli.exitcodes import ExitCode
+from tests.pdq_reference import DATA
 from tests.test_cli import run
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "pdq"
 BRIDGE = "f8f8f0cee0f4a84f06370a22038f63f0b36e2ed596621e1d33e6b39c4e9c9b22"
 SERVER_ONLY = (
     "numpy",

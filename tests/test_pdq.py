@@ -1,11 +1,9 @@
-"""PDQ hashing against Meta's reference vectors (../shared/data/pdq), every image format the
+"""PDQ hashing against Meta's reference vectors (tests/data/pdq), every image format the
 issue names, EXIF orientation, and the quality gate."""
 
 from __future__ import annotations
 
-import csv
 import io
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -20,9 +18,8 @@ from hashcheck.pdq.algorithm import (
     pdq_from_luma,
 )
 from hashcheck.pdq.images import NotAnImage, pdq_of_image
+from tests.pdq_reference import DATA, EXPECTED
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "pdq"
-EXPECTED = list(csv.DictReader((DATA / "expected.csv").open()))
 # The reference data's own tolerance across decoders (README); with the same decoder
 # (Pillow) this implementation agrees bit for bit.
 ACROSS_DECODERS = 10

@@ -4,7 +4,6 @@ first, action review; low-quality queries flagged; rollback takes entries out.""
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,12 +15,11 @@ from hashcheck.hashes.keyed import Digester
 from hashcheck.hashes.sealing import Sealer
 from hashcheck.pdq.algorithm import distance
 from tests.http_client import call
+from tests.pdq_reference import PDQ_OF
 from tests.support import Deployment, ServerThread, make_deployment, serve, v2_check
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "pdq"
-REFERENCE = {row["file"]: row["pdq"] for row in csv.DictReader((DATA / "expected.csv").open())}
-ORIGINAL = REFERENCE["aaa-orig.jpg"]
-UNRELATED = REFERENCE["c.png"]
+ORIGINAL = PDQ_OF["aaa-orig.jpg"]
+UNRELATED = PDQ_OF["c.png"]
 
 
 def flipped(text: str, count: int) -> str:
@@ -63,7 +61,7 @@ def server(deployment: Deployment) -> Iterator[ServerThread]:
 def test_near_copies_match_with_distance_nearest_first(
     server: ServerThread, deployment: Deployment
 ) -> None:
-    blurred = REFERENCE["blur-a-lot.jpg"]
+    blurred = PDQ_OF["blur-a-lot.jpg"]
     body = v2_check(
         server,
         deployment,
@@ -176,7 +174,7 @@ def test_per_list_threshold(server: ServerThread, deployment: Deployment) -> Non
 def test_ncmec_pdq_fingerprints_import_with_the_exact_ones(
     server: ServerThread, deployment: Deployment, tmp_path: Path
 ) -> None:
-    blurred = REFERENCE["blur-a-little.jpg"]
+    blurred = PDQ_OF["blur-a-little.jpg"]
     source = tmp_path / "ncmec.xml"
     source.write_text(
         '<?xml version="1.0"?><queryResult xmlns="https://hashsharing.ncmec.org/npo/v2"><images>'
@@ -196,8 +194,8 @@ def test_ncmec_pdq_fingerprints_import_with_the_exact_ones(
         sealer=Sealer(deployment.key),
     )
     store.close()
-    # One exact and one perceptual entry added; the deleted PDQ left the list atomically.
-    assert (report.added, report.removed) == (2, 1)
+    # One item (its MD5 and its PDQ) added; the deleted PDQ's item left the list atomically.
+    assert (report.added, report.hashes_added, report.removed) == (1, 2, 1)
     server.app.node.follower.refresh()
     body = v2_check(server, deployment, [{"algorithm": "pdq", "hash": ORIGINAL}])
     distances = [m["distance"] for m in body["results"][0]["matches"]]
@@ -220,7 +218,7 @@ def test_csv_pdq_column_beside_exact_ones(
     server: ServerThread, deployment: Deployment, tmp_path: Path
 ) -> None:
     source = tmp_path / "supplier.csv"
-    shrunk = REFERENCE["shrink-a-lot.jpg"]
+    shrunk = PDQ_OF["shrink-a-lot.jpg"]
     source.write_text(f"md5;PDQ;cat\n{'cd' * 16};{shrunk};baseline\n;{'zz' * 32};baseline\n")
     store = deployment.store()
     args = (store, Digester(deployment.key), "police", source)
@@ -232,7 +230,8 @@ def test_csv_pdq_column_beside_exact_ones(
         *args, actor="t", category_column="cat", sealer=Sealer(deployment.key), skip_invalid=True
     )
     store.close()
-    assert (report.added, report.invalid) == (2, 1)
+    # One row, one item: its MD5 and its PDQ hash.
+    assert (report.added, report.hashes_added, report.invalid) == (1, 2, 1)
     server.app.node.follower.refresh()
     body = v2_check(server, deployment, [{"algorithm": "pdq", "hash": shrunk}])
     assert body["results"][0]["matches"][0]["distance"] == 0
@@ -259,7 +258,7 @@ def test_shadow_pdq_batches_count_and_do_not_answer(
     server: ServerThread, deployment: Deployment, tmp_path: Path
 ) -> None:
     source = tmp_path / "shadow.txt"
-    newcomer = REFERENCE["wee.jpg"]
+    newcomer = PDQ_OF["wee.jpg"]
     source.write_text(newcomer + "\n")
     store = deployment.store()
     report = importing.import_pdq_file(
@@ -292,20 +291,33 @@ def test_workers_of_a_node_share_one_pdq_index_in_memory(
 
     from hashcheck.node.runtime import Node
 
-    store = deployment.store()
-    workers = [Node(store, deployment.key, index_dir=tmp_path / "index") for _ in range(2)]
-    for node in workers:
-        node.follower.refresh()
-    snapshots = [node.follower.snapshot for node in workers]
+    def node(index_dir: Path) -> Node:
+        return Node(deployment.store(), deployment.key, index_dir=index_dir)
+
+    workers = [node(tmp_path / "index") for _ in range(2)]
+    # Another node on the same machine (its own index folder): its folder is not ours.
+    other = node(tmp_path / "other-index")
+    folders = {n.pdq_share.folder for n in workers if n.pdq_share is not None}
+    assert len(folders) == 1 and other.pdq_share is not None
+    (folder,) = folders
+    assert other.pdq_share.folder != folder
+    for each in [*workers, other]:
+        each.follower.refresh()
+    snapshots = [n.follower.snapshot for n in workers]
     assert all(s is not None and len(s.pdq) == 3 for s in snapshots)
-    folders = list(Path("/dev/shm").glob("hashcheck-*"))
-    (shared,) = [f for f in folders if any(f.iterdir())]
-    assert oct(shared.stat().st_mode & 0o777) == "0o700"
-    (state,) = [p for p in shared.iterdir() if p.is_dir()]
+    assert oct(folder.stat().st_mode & 0o777) == "0o700"
+    (state,) = [p for p in folder.iterdir() if p.is_dir()]
     assert all(oct(f.stat().st_mode & 0o777) == "0o600" for f in state.glob("*.npy"))
     for snapshot in snapshots:
         assert snapshot is not None
-        mapped = snapshot.pdq.entry_ids
+        mapped = snapshot.pdq.slots
         assert isinstance(mapped, np.memmap)
         assert Path(str(mapped.filename)).parent == state
-    store.close()
+    # The hashes in the clear live as long as the node: the last worker out removes them.
+    workers[0].stop()
+    assert (state / "done").exists()
+    workers[1].stop()
+    assert not folder.exists()
+    assert other.pdq_share.folder.is_dir()
+    other.stop()
+    assert not other.pdq_share.folder.exists()

@@ -1,4 +1,8 @@
-"""A node's moving parts wired together: follower, usage counters and flusher, credential cache."""
+"""A node's moving parts wired together: follower, usage counters and flusher, credential cache.
+
+Starts and stops them; a graceful stop also takes the worker out of the node's shared-memory
+PDQ folder (`node.pdqshare`), which the last worker out removes.
+"""
 
 from __future__ import annotations
 
@@ -44,6 +48,8 @@ class Node:
             files = IndexFiles(index_dir, identity)
             folder = share_folder(identity, index_dir)
             share = None if folder is None else PdqShare(folder)
+        # Where this node's workers share their PDQ index in memory; None: nowhere.
+        self.pdq_share = share
         self.sealer = Sealer(key)
         self.follower = Follower(store, poll_interval, files, self.sealer, share)
         self.counters = UsageCounters()
@@ -52,11 +58,21 @@ class Node:
         self.started_at = time.time()
 
     def start(self) -> None:
+        if self.pdq_share is not None:
+            try:
+                self.pdq_share.join_if_present()
+            except OSError as exc:  # the follower says so again, and keeps its own copy
+                log.warning("cannot use the shared-memory folder: %s", exc)
         self.follower.start()
         self.flusher.start()
 
     def stop(self) -> None:
         self.follower.stop()
+        if self.pdq_share is not None:
+            try:
+                self.pdq_share.leave()
+            except OSError as exc:
+                log.error("PDQ hashes may remain in %s: %s", self.pdq_share.folder, exc)  # noqa: TRY400 - a traceback would add nothing
         try:
             self.flusher.stop()
         except Exception as exc:  # shutting down: say what is lost rather than crash
