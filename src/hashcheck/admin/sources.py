@@ -1,11 +1,6 @@
-"""Opening a supplier's file for the parsers: gzip/bzip2/xz, a zip holding one list, UTF-16/32,
-classic Mac (CR) line endings.
-
-`open_source(path)` yields a seekable binary stream of UTF-8 bytes named after the original
-path; decompressing and transcoding happen as the parsers read, into a private temporary file
-(memory does not grow with the file; nothing is left on disk); `as_file` gives readers that
-need a path one. `SourceError` says what is wrong with the file and what to do. Knows no list
-format: that is `hashcheck.formats`.
+"""Opening a supplier's file for the parsers: undoes gzip/bzip2/xz, a zip of one list, UTF-16/32
+and CR line endings as they read, into a private temp file (seekable UTF-8, flat memory, nothing
+left on disk). `SourceError` names the file and what to do. Knows no list format.
 """
 
 from __future__ import annotations

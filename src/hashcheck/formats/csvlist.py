@@ -1,11 +1,7 @@
-"""CSV lists with a header row, including PowerShell's `Export-Csv` of `Get-FileHash`.
-
-Hash columns are found by name (`md5`, `SHA-1`, `SHA256 Hash`, `pdq`, any case; a header of
-one such column is a list too) or mapped explicitly. A `Hash` column beside an `Algorithm`
-column (PowerShell) takes each row's algorithm from it; a `Hash` column alone goes by length.
-A first line holding a hash instead of names is a row of a list without a header. The
-delimiter is sniffed; `#` lines before the header (PowerShell's `#TYPE`) are skipped. A row
-is one record; rows of a one-column list come in `EntryRun`s. Pure: reads the given stream.
+"""CSV lists: hash columns found by name (`md5`, `SHA-1`, `SHA256 Hash`, `pdq`; one column
+will do) or mapped; PowerShell's `Export-Csv` of `Get-FileHash` (`Algorithm`, `Hash`); lists
+without a header. A row is one record; a one-column list comes in `EntryRun`s.
+Pure: reads the stream it is given.
 """
 
 from __future__ import annotations

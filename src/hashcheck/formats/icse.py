@@ -1,9 +1,7 @@
-"""Interpol ICSE CSV exports: MD5, SHA-1, `Image ID` and `Baseline` columns among others.
-
-Recognised by its column names in any order, quoted or not, whatever the delimiter (`;` in
-Interpol's own exports). Each row is one record: its MD5 and SHA-1 with the supplier category
-`baseline:yes` or `baseline:no` and the `Image ID` as the item's ref; a row with only a PhotoDNA
-hash is skipped and counted. Pure: reads a stream, no storage.
+"""Interpol ICSE CSV exports, recognised by their column names in any order and quoting.
+A row is one record: its MD5 and SHA-1 with the supplier category `baseline:yes`/`baseline:no`
+and its `Image ID` as the item's ref; PhotoDNA-only rows are skipped and counted.
+Pure: reads a stream, no storage.
 """
 
 from __future__ import annotations

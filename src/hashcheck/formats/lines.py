@@ -1,10 +1,7 @@
-"""Line-oriented hash lists: plain hex lists and checksum tool output.
-
-Checksum output covers GNU `md5sum`/`sha1sum`/`sha256sum` (`<hex>  <path>`, `<hex> *<path>`),
-their `--tag` and BSD form (`SHA256 (<path>) = <hex>`, OpenSSL's `MD5(<path>)= <hex>`),
-`md5deep -z` (`<size>  <hex>  <path>`)
-and PowerShell's `Get-FileHash` table (`SHA256  <HEX>  <path>`). Consecutive lines naming the
-same path are one record (a file's MD5 and SHA-1 lines). Pure: reads the stream it is given.
+"""Line-oriented lists: plain hex digests, and checksum tool output — GNU `md5sum` and kin,
+their `--tag`/BSD/OpenSSL forms, `md5deep -z` sizes, PowerShell's `Get-FileHash` table.
+Consecutive lines naming one path are one record (a file's MD5 and SHA-1 lines).
+Pure: reads the stream it is given.
 """
 
 from __future__ import annotations

@@ -1,11 +1,7 @@
-"""NCMEC hash-sharing XML (v2), read as a stream.
-
-Each `<image>`/`<video>` is one record: its `<md5>` and `<sha1>` fingerprints (and `<pdq>` as a
-perceptual entry) with the supplier category `ncmec:<classification>` (`ncmec:unclassified`
-without one) and `<member id>/<id>` as the item's ref. A `<deletedImage>`/`<deletedVideo>`
-removes the item it names (`ItemDeletion`), or the fingerprints it carries. PhotoDNA, TMK and
-feedback are left out. Tags match without their namespace or prefix; DTDs and entities are
-refused. Pure: reads a stream, no storage.
+"""NCMEC hash-sharing XML (v2), streamed: each `<image>`/`<video>` is one record (MD5, SHA-1,
+PDQ; category `ncmec:<classification>` or `ncmec:unclassified`; ref `<member id>/<id>`), each
+`<deletedImage>`/`<deletedVideo>` removes its item or fingerprints. PhotoDNA, TMK, feedback
+are left out; namespaces and prefixes ignored; DTDs and entities refused. Pure: no storage.
 """
 
 from __future__ import annotations

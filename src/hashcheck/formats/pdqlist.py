@@ -1,8 +1,6 @@
-"""Plain PDQ lists: one hash per line, 64 hex characters, optionally followed by its quality
-(`hash,quality`, `hash quality` or `hash;quality`), or ThreatExchange's `pdq <hash>` form. The
-first line is data unless it is a header (`pdq`, `hash,quality`). Lines with a quality below 50
-are not imported (their hashes match far too much), and counted.
-
+"""Plain PDQ lists: a 64-hex hash per line, optionally its quality (`hash,quality`), or
+ThreatExchange's `pdq <hash>`; the first line is data unless it is a header. Hashes below
+quality 50 are not imported (they match far too much), and counted.
 Pure: reads the stream it is given.
 """
 

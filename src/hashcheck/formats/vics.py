@@ -1,10 +1,7 @@
-"""Project VIC / VICS hash sets (OData JSON 1.x and 2.0), read as a stream.
-
-Root key `odata.metadata` (1.x) or `@odata.context` (2.0, ending `/$metadata#Media`); case
-exports (`#Cases`) are refused. Each media item is one record: its MD5 and SHA-1 (SHA-256
-where given) with the supplier category `vics:<Category>` and its `MediaID` as the item's ref.
-Category 0 (known, non-pertinent) comes through as `vics:0` like any other: the importer takes
-such items off the list (Project VIC's false-positive correction). Pure: reads a stream.
+"""Project VIC / VICS hash sets (OData JSON 1.x and 2.0), streamed; case exports are refused.
+Each media item is one record: its MD5 and SHA-1 with the category `vics:<Category>` and its
+`MediaID` as ref. Category 0 comes through as `vics:0`: the importer takes such items off the
+list (Project VIC's false-positive correction). Pure: reads a stream.
 """
 
 from __future__ import annotations

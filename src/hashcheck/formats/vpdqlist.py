@@ -1,10 +1,7 @@
-"""vPDQ lists: videos as ThreatExchange serialises a vPDQ signal — a JSON array of
-`"hex,quality,timestamp"` frame strings — one per line (`hashcheck hash --video FILE
---vpdq-line` writes such lines), pretty-printed over several lines, or all in one JSON array
-of videos (whose errors then say "item N", the video's place in it).
-
-A video without a frame of quality 50 or more is not imported (it could only match by
-chance), and counted. Pure: reads the stream it is given.
+"""vPDQ lists: videos as JSON arrays of `"hex,quality,timestamp"` frames (ThreatExchange's
+form; `hashcheck hash --video --vpdq-line` writes it), one per line, pretty-printed, or all in
+one JSON array (errors then say "item N"). Videos without a frame of quality 50 are skipped.
+Pure: reads the stream it is given.
 """
 
 from __future__ import annotations
