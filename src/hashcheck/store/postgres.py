@@ -86,7 +86,7 @@ class PostgresStore(SqlStore):
     def _expanded(self) -> str:
         return (
             "SELECT substr(s.digests, k.i * 16 + 1, 16) AS d, s.category_id AS c, "
-            "s.rec + s.bare * k.i AS r, s.ref AS ref, s.value AS v, s.bare AS b "
+            "s.rec + s.bare * k.i AS r, s.ref AS ref, s.value AS v, s.bare AS b, k.i AS k "
             "FROM staging AS s CROSS JOIN LATERAL generate_series(0, s.n - 1) AS k(i)"
         )
 

@@ -86,7 +86,8 @@ class SqlBase(Store):
     @abc.abstractmethod
     def _expanded(self) -> str:
         """A SELECT of the staged digests one per row, as columns `d` (digest), `c`
-        (category), `r` (record number), `ref`, `v` (supplier value) and `b` (bare)."""
+        (category), `r` (record number), `ref`, `v` (supplier value), `b` (bare) and `k`
+        (the digest's place in its staging row)."""
 
     @abc.abstractmethod
     def _drop_staging(self) -> None: ...

@@ -68,7 +68,7 @@ class SqliteStore(SqlStore):
     def _expanded(self) -> str:
         return (
             "SELECT substr(s.digests, k.i * 16 + 1, 16) AS d, s.category_id AS c, "
-            "s.rec + s.bare * k.i AS r, s.ref AS ref, s.value AS v, s.bare AS b "
+            "s.rec + s.bare * k.i AS r, s.ref AS ref, s.value AS v, s.bare AS b, k.i AS k "
             "FROM temp.staging AS s JOIN temp.slots AS k ON k.i < s.n"
         )
 
