@@ -208,3 +208,45 @@ def test_parallel_digests_equal_sequential_ones(
         by_list.setdefault(list_id, set()).add(changes.added.digests[i * 16 : (i + 1) * 16])
     first, second = by_list.values()
     assert first == second
+
+
+@pytest.mark.parametrize("container", ["gzip", "zip", "utf-16le", "utf-16be", "utf-16-no-bom"])
+def test_containers_and_encodings_import_completely(
+    opened: Store, deployment: Deployment, tmp_path: Path, container: str
+) -> None:
+    """Windows tools write UTF-16 (PowerShell 5.1 redirection, Excel "Unicode Text");
+    suppliers send gzip or a zip of one list: each imports every row, as UTF-8 would."""
+    import gzip
+    import zipfile
+
+    text = "md5\tsha1\tcategory\r\n" + "".join(
+        f"{md5(n)}\t{hashlib.sha1(str(n).encode(), usedforsecurity=False).hexdigest()}\tbaseline\r\n"
+        for n in range(50)
+    )
+    path = tmp_path / "list"
+    if container == "gzip":
+        path.write_bytes(gzip.compress(text.encode()))
+    elif container == "zip":
+        with zipfile.ZipFile(path, "w") as archive:
+            archive.writestr("export/list.txt", text)
+    elif container == "utf-16-no-bom":
+        path.write_bytes(text.encode("utf-16-le"))
+    else:
+        path.write_bytes(("\ufeff" + text).encode(container))
+    report = run_import(opened, deployment, path, category_column="category")
+    assert (report.records_read, report.added, report.hashes_added) == (50, 50, 100)
+    assert opened.entry_count() == 100
+
+
+def test_a_zip_with_two_lists_is_refused_unchanged(
+    opened: Store, deployment: Deployment, tmp_path: Path
+) -> None:
+    import zipfile
+
+    path = tmp_path / "two.zip"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("a.txt", md5(1) + "\n")
+        archive.writestr("b.txt", md5(2) + "\n")
+    with pytest.raises(ImportRejected, match="nothing was changed"):
+        run_import(opened, deployment, path, category="baseline")
+    assert opened.entry_count() == 0

@@ -6,6 +6,7 @@ file with invalid lines is refused (unless skipping is allowed) before anything 
 
 from __future__ import annotations
 
+import contextlib
 import io
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -18,6 +19,7 @@ from hashcheck.admin.errors import ImportRejected
 from hashcheck.admin.names import find_category, find_list
 from hashcheck.admin.nsrl import MAGIC, looks_like_rds, parse_rds
 from hashcheck.admin.records import Categories, Item, RecordBuilder, Tally
+from hashcheck.admin.sources import Source, SourceError, as_file, open_source
 from hashcheck.catalog.model import HashList
 from hashcheck.catalog.policy import Policy, PolicyError
 from hashcheck.formats.entries import (
@@ -115,13 +117,11 @@ def _refusal(report: ImportReport | RemovalReport | Tally) -> ImportRejected:
 
 
 def _progress_reader(stream: BinaryIO, progress: Progress | None) -> Callable[[], None]:
-    name = getattr(stream, "name", None)
-    total = Path(name).stat().st_size if isinstance(name, str) else 0
-    raw = getattr(stream, "raw", stream)
+    """Progress in bytes of the original file (a gzip's compressed bytes, say)."""
 
     def tick() -> None:
-        if progress is not None:
-            progress(min(raw.tell(), total), total)
+        if progress is not None and isinstance(stream, Source):
+            progress(stream.bytes_read(), stream.size)
 
     return tick
 
@@ -312,11 +312,14 @@ def _category_warnings(store: Store, hash_list: HashList, outcome: ImportOutcome
     return warnings
 
 
-def _open(path: Path) -> BinaryIO:
+@contextlib.contextmanager
+def _open(path: Path) -> Iterator[BinaryIO]:
+    """The file as UTF-8 bytes, unpacked and transcoded as it is read (`admin.sources`)."""
     try:
-        return path.open("rb", buffering=1 << 20)
-    except OSError as exc:
-        raise ImportRejected(f"cannot read {path}: {exc.strerror}") from None
+        with open_source(path) as source:
+            yield source
+    except SourceError as exc:
+        raise ImportRejected(f"{exc}; nothing was changed") from None
 
 
 def _parse(
@@ -324,7 +327,10 @@ def _parse(
 ) -> Iterator[Item]:
     try:
         if fmt == "nsrl-rds":
-            yield from parse_rds(Path(str(stream.name)))
+            if not isinstance(stream, Source):
+                raise FormatError("an NSRL RDS database is imported from a file")
+            with as_file(stream) as database:
+                yield from parse_rds(database)
             return
         stream.seek(0)
         if fmt == "pdq":
