@@ -336,6 +336,7 @@ def test_an_item_is_found_by_match_id_hash_and_supplier_id_on_every_face(
         {"hashes": [{"algorithm": "sha1", "hash": sha1("f1")}]},
         auth=(deployment.client_id, deployment.secret),
     )
+    assert status == 200
     (match,) = body["results"][0]["matches"]
     store = deployment.store()
     secret = operators.add(store, "vera", Role.VIEWER, actor=Actor("setup", Role.APPROVER))

@@ -84,6 +84,9 @@ class Follower:
             base, cursors = None, (0, 0)
         changes = self._store.changes_since(*cursors, pdq_cursor=self._pdq_cursor)
         exact = self._apply(base, changes)
+        # The change is answered first; merging a large delta into new base arrays (O(n))
+        # comes after, so a big correction takes effect as fast as a small one.
+        self._publish(exact, changes)
         if exact.delta_size > ExactIndex.COMPACT_AFTER:
             if self._files is None:
                 exact = exact.compacted()
@@ -93,6 +96,10 @@ class Follower:
                     *_cursors(generation), pdq_cursor=self._pdq_cursor
                 )
                 exact = self._apply(generation.exact, changes)
+            self._publish(exact, changes)
+        return True
+
+    def _publish(self, exact: ExactIndex, changes: Changes) -> None:
         self._follow_pdq(exact, changes)
         records = changes.catalog
         catalog = Catalog.build(
@@ -118,7 +125,6 @@ class Follower:
                 self.generation,
             )
             self.ready.set()
-        return True
 
     def _follow_pdq(self, exact: ExactIndex, changes: Changes) -> None:
         """Open the hashes of new perceptual entries (images and videos), drop removed ones,

@@ -681,10 +681,12 @@ class ImportQueries(ItemQueries):
 
     def _replace(self, cur: Cursor, list_id: int, batch_id: int) -> int:
         """A complete delivery: the list's items it does not contain leave."""
+        self._q(cur, "CREATE TEMP TABLE imp_seen (item BIGINT PRIMARY KEY)")
         self._q(
             cur,
-            "CREATE TEMP TABLE imp_seen AS SELECT item FROM imp_t UNION SELECT item FROM imp_new",
+            "INSERT INTO imp_seen (item) SELECT item FROM imp_t UNION SELECT item FROM imp_new",
         )
+        self._analyze(cur, "imp_seen")
         self._q(cur, "DROP TABLE IF EXISTS imp_doomed")
         self._q(
             cur,

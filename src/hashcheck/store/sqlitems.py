@@ -47,7 +47,8 @@ class ItemQueries(CatalogQueries):
         )
         self._q(
             cur,
-            f"DELETE FROM entries WHERE EXISTS (SELECT 1 FROM {table} t WHERE t.item = entries.item_id)",
+            # IN probes the item index per doomed item; EXISTS would scan every entry.
+            f"DELETE FROM entries WHERE item_id IN (SELECT item FROM {table})",
         )
         self._retract_items(cur, table, reason)
         stamp = now_iso()
@@ -63,7 +64,7 @@ class ItemQueries(CatalogQueries):
         self._q(
             cur,
             "UPDATE items SET state = ?, last_batch = ?, last_at = ? WHERE state = 'active' "
-            f"AND EXISTS (SELECT 1 FROM {table} t WHERE t.item = items.id)",
+            f"AND id IN (SELECT item FROM {table})",
             (state, batch_id, stamp),
         )
         return removed
@@ -108,12 +109,11 @@ class ItemQueries(CatalogQueries):
         self._q(cur, "CREATE INDEX imp_moved_old ON imp_moved (old)")
         self._q(
             cur,
-            "DELETE FROM pdq_sealed WHERE EXISTS "
-            "(SELECT 1 FROM imp_moved m WHERE m.old = pdq_sealed.entry_id)",
+            "DELETE FROM pdq_sealed WHERE entry_id IN (SELECT old FROM imp_moved)",
         )
         self._q(
             cur,
-            "DELETE FROM entries WHERE EXISTS (SELECT 1 FROM imp_moved m WHERE m.old = entries.id)",
+            "DELETE FROM entries WHERE id IN (SELECT old FROM imp_moved)",
         )
         self._q(
             cur,
