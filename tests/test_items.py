@@ -373,3 +373,50 @@ def test_an_item_is_found_by_match_id_hash_and_supplier_id_on_every_face(
     assert json.loads(out.getvalue()) == [shown]
     with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
         assert main(["items", "show", "no-such-supplier-id"]) != 0
+
+
+def test_schema_6_entries_become_one_hash_items_keeping_their_governance(
+    store_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A deployment from before items migrates in place: each entry an item whose id is the
+    entry's, so match records, holds and disputes (which named entries) still hold."""
+    import os
+
+    from hashcheck.store import schema, sqlbase
+    from hashcheck.store.open import open_store
+
+    monkeypatch.setattr(sqlbase, "MIGRATIONS", schema.MIGRATIONS[:6])
+    old = open_store(store_url)
+    old.migrate()
+    assert old.schema_version() == 6
+    with old._tx(write=True) as cur:  # type: ignore[attr-defined]
+        q = old._q  # type: ignore[attr-defined]
+        q(cur, "INSERT INTO lists (name, supplier, created_at) VALUES ('old', 's', 'then')")
+        q(
+            cur,
+            "INSERT INTO batches (list_id, kind, source, actor, committed_at, added, unchanged) "
+            "VALUES (1, 'import', 'f', 'op', '2026-01-01T00:00:00+00:00', 2, 0)",
+        )
+        for digest in (os.urandom(16), os.urandom(16)):
+            q(
+                cur,
+                "INSERT INTO entries (list_id, digest, category_id, batch_id) VALUES (1, ?, 1, 1)",
+                (digest,),
+            )
+        q(
+            cur,
+            "INSERT INTO sightings (entry_id, client_id, day, last_seen, answered) "
+            "VALUES (2, 'acme', 20000, 1, 1)",
+        )
+    old.close()
+    monkeypatch.setattr(sqlbase, "MIGRATIONS", schema.MIGRATIONS)
+    store = open_store(store_url)
+    try:
+        assert store.migrate() == len(schema.MIGRATIONS)
+        changes = store.changes_since(0, 0)
+        assert changes.added.item_ids.tolist() == changes.added.entry_ids.tolist() == [1, 2]
+        item = store.item(2)
+        assert (item.state, item.first_batch, len(item.hashes)) == ("active", 1, 1)
+        assert store.item_matches(2) == [("acme", 20000, True)]
+    finally:
+        store.close()

@@ -141,7 +141,8 @@ def _opened(path: Path, original: io.FileIO) -> Source:
         layers.append(label)
     text = head if codec is None else head.decode(codec, "replace").encode("utf-8", "replace")
     # Classic Mac line endings (Excel for Mac's "CSV (Macintosh)"): the parsers split on LF.
-    old_mac = b"\r" in text and b"\n" not in text
+    # Binary data (an NSRL RDS SQLite database) has stray CRs too, and NUL bytes no text has.
+    old_mac = b"\r" in text and b"\n" not in text and b"\x00" not in text
     if old_mac:
         layers.append("CR line endings")
     if not layers:

@@ -168,6 +168,7 @@ class ImportQueries(ItemQueries):
         plan = _Plan()
         fast = self._first_delivery(cur, list_id, batch_id, plan)
         if fast is not None:
+            self._seal(cur, list_id, batch_id, sealed)
             return self._finish_import(
                 cur,
                 list_id,
