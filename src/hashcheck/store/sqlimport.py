@@ -308,28 +308,43 @@ class ImportQueries(ItemQueries):
         if self._q(cur, "SELECT 1 FROM staging WHERE category_id < 0 LIMIT 1").fetchone():
             return None
         total = int(self._q(cur, "SELECT COALESCE(SUM(n), 0) FROM staging").fetchone()[0])
+        plain = not self._q(
+            cur, "SELECT 1 FROM staging WHERE bare = 0 OR value IS NOT NULL LIMIT 1"
+        ).fetchone()
         base = self._next_item_id(cur)
+        stamp = now_iso()
         self._q(cur, "SAVEPOINT first_delivery")
         try:
+            # Sorted input makes the digest index inserts sequential; for a plain list the
+            # item ids follow the same order, so the item index fills sequentially too.
+            item = "? + ROW_NUMBER() OVER (ORDER BY d) - 1" if plain else "? + r"
             self._q(
                 cur,
                 "INSERT INTO entries (list_id, digest, category_id, batch_id, item_id) "
-                f"SELECT ?, d, c, ?, ? + r FROM ({self._expanded()}) s WHERE 1 = 1 "
-                # Sorted input makes the digest index inserts sequential.
+                f"SELECT ?, d, c, ?, {item} FROM ({self._expanded()}) s WHERE 1 = 1 "
                 "ORDER BY d ON CONFLICT (list_id, digest) DO NOTHING",
                 (list_id, batch_id, base),
             )
             if max(cur.rowcount, 0) != total:
                 raise _Repeated
-            stamp = now_iso()
-            self._q(
-                cur,
-                "INSERT INTO items (id, list_id, ref, category_id, value, state, merged_into, "
-                "first_batch, last_batch, first_at, last_at) "
-                f"SELECT ? + r, ?, ref, c, v, 'active', NULL, ?, ?, ?, ? FROM ({self._expanded()}) s "
-                "WHERE b = 1 OR k = 0 ORDER BY r",
-                (base, list_id, batch_id, batch_id, stamp, stamp),
-            )
+            if plain:
+                self._q(
+                    cur,
+                    "INSERT INTO items (id, list_id, ref, category_id, value, state, "
+                    "merged_into, first_batch, last_batch, first_at, last_at) "
+                    "SELECT item_id, list_id, NULL, category_id, NULL, 'active', NULL, ?, ?, "
+                    "?, ? FROM entries WHERE list_id = ? AND batch_id = ? ORDER BY item_id",
+                    (batch_id, batch_id, stamp, stamp, list_id, batch_id),
+                )
+            else:
+                self._q(
+                    cur,
+                    "INSERT INTO items (id, list_id, ref, category_id, value, state, "
+                    "merged_into, first_batch, last_batch, first_at, last_at) "
+                    f"SELECT ? + r, ?, ref, c, v, 'active', NULL, ?, ?, ?, ? FROM "
+                    f"({self._expanded()}) s WHERE b = 1 OR k = 0 ORDER BY r",
+                    (base, list_id, batch_id, batch_id, stamp, stamp),
+                )
             plan.added = max(cur.rowcount, 0)
         except Exception as exc:
             if not isinstance(exc, _Repeated) and not self._is_unique_violation(exc):
