@@ -420,3 +420,32 @@ def test_schema_6_entries_become_one_hash_items_keeping_their_governance(
         assert store.item_matches(2) == [("acme", 20000, True)]
     finally:
         store.close()
+
+
+def test_a_stored_not_imported_mapping_takes_the_file_off(
+    deployment: Deployment, tmp_path: Path
+) -> None:
+    from hashcheck.admin import suppliers
+
+    store = deployment.store()
+    suppliers.map_value(store, "National police", "cat-1", "baseline", actor="alice")
+    assert suppliers.map_value(store, "National police", "cat-0", "not-imported", actor="alice")
+    assert not suppliers.map_value(store, "National police", "cat-0", "not-imported", actor="a")
+    assert suppliers.show(store, "National police") == [
+        ("cat-0", "not-imported"),
+        ("cat-1", "baseline"),
+    ]
+    store.close()
+    deliver(deployment, csv_delivery(tmp_path / "a.csv", [("f1", "cat-1"), ("f2", "cat-1")]))
+    report = deliver(
+        deployment, csv_delivery(tmp_path / "b.csv", [("f1", "cat-0"), ("f2", "cat-1")])
+    )
+    assert (report.changed, report.removed, report.unchanged) == (1, 1, 1)
+    assert report.recategorised[0]["after"] == "not-imported"
+    store = deployment.store()
+    try:
+        assert store.entry_count() == 2  # f2's MD5 and SHA-1 only
+        (change,) = [a for a in store.audit_log(action="supplier") if '"cat-0"' in a.detail]
+        assert change.actor == "alice"
+    finally:
+        store.close()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from hashcheck.admin.errors import UnknownName
 from hashcheck.admin.names import find_category
-from hashcheck.store.interface import Store
+from hashcheck.store.interface import NOT_IMPORTED, Store
 
 
 def known_suppliers(store: Store) -> list[str]:
@@ -20,8 +20,15 @@ def _require_supplier(store: Store, supplier: str) -> None:
         )
 
 
+NOT_IMPORTED_NAME = "not-imported"
+
+
 def map_value(store: Store, supplier: str, value: str, category: str, *, actor: str) -> bool:
+    """Map a supplier value to a category, or with `not-imported` to "not abuse material":
+    an item delivered with it leaves the list."""
     _require_supplier(store, supplier)
+    if category == NOT_IMPORTED_NAME:
+        return store.set_category_mapping(supplier, value, NOT_IMPORTED, actor=actor)
     category_id = find_category(store, category).category_id
     return store.set_category_mapping(supplier, value, category_id, actor=actor)
 
@@ -33,5 +40,5 @@ def unmap_value(store: Store, supplier: str, value: str, *, actor: str) -> bool:
 
 def show(store: Store, supplier: str) -> list[tuple[str, str]]:
     _require_supplier(store, supplier)
-    names = {c.category_id: c.name for c in store.categories()}
+    names = {c.category_id: c.name for c in store.categories()} | {NOT_IMPORTED: NOT_IMPORTED_NAME}
     return [(value, names[cid]) for value, cid in store.category_map(supplier).items()]

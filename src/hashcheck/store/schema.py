@@ -150,6 +150,12 @@ MIGRATIONS: list[list[str]] = [
         "ALTER TABLE batches ADD COLUMN changed BIGINT NOT NULL DEFAULT 0",
         "ALTER TABLE batches ADD COLUMN removed BIGINT NOT NULL DEFAULT 0",
     ],
+    # 8: supplier values the operator maps to "not imported" (not abuse material): an item
+    # delivered with one leaves the list
+    [
+        """CREATE TABLE category_not_imported (
+            supplier TEXT NOT NULL, value TEXT NOT NULL, PRIMARY KEY (supplier, value))""",
+    ],
 ]
 
 STANDARD_CATEGORIES = ("baseline", "illegal", "related", "other", "known-good")

@@ -6,6 +6,7 @@ from collections.abc import Iterable
 
 from hashcheck.catalog.model import Category, Client, Grant, HashList, Severity
 from hashcheck.store.errors import AlreadyExists, NotFound
+from hashcheck.store.interface import NOT_IMPORTED
 from hashcheck.store.sqlbase import Cursor, SqlBase, now_iso
 
 
@@ -270,35 +271,52 @@ class CatalogQueries(SqlBase):
         with self._tx(write=False) as cur:
             rows = self._q(
                 cur,
-                "SELECT value, category_id FROM category_maps WHERE supplier = ? ORDER BY value",
-                (supplier,),
+                "SELECT value, category_id FROM category_maps WHERE supplier = ? UNION ALL "
+                "SELECT value, ? FROM category_not_imported WHERE supplier = ? ORDER BY 1",
+                (supplier, NOT_IMPORTED, supplier),
             ).fetchall()
         return {str(value): int(category_id) for value, category_id in rows}
+
+    def _mapping(self, cur: Cursor, supplier: str, value: str) -> int | None:
+        row = self._q(
+            cur,
+            "SELECT category_id FROM category_maps WHERE supplier = ? AND value = ?",
+            (supplier, value),
+        ).fetchone()
+        if row is not None:
+            return int(row[0])
+        skipped = self._q(
+            cur,
+            "SELECT 1 FROM category_not_imported WHERE supplier = ? AND value = ?",
+            (supplier, value),
+        ).fetchone()
+        return NOT_IMPORTED if skipped else None
 
     def set_category_mapping(
         self, supplier: str, value: str, category_id: int | None, *, actor: str
     ) -> bool:
         with self._tx(write=True) as cur:
-            row = self._q(
-                cur,
-                "SELECT category_id FROM category_maps WHERE supplier = ? AND value = ?",
-                (supplier, value),
-            ).fetchone()
-            before = None if row is None else int(row[0])
+            before = self._mapping(cur, supplier, value)
             if before == category_id:
                 return False
             if (
                 category_id is not None
+                and category_id != NOT_IMPORTED
                 and self._q(cur, "SELECT 1 FROM categories WHERE id = ?", (category_id,)).fetchone()
                 is None
             ):
                 raise NotFound(f"no category with id {category_id}")
-            self._q(
-                cur,
-                "DELETE FROM category_maps WHERE supplier = ? AND value = ?",
-                (supplier, value),
-            )
-            if category_id is not None:
+            for table in ("category_maps", "category_not_imported"):
+                self._q(
+                    cur, f"DELETE FROM {table} WHERE supplier = ? AND value = ?", (supplier, value)
+                )
+            if category_id == NOT_IMPORTED:
+                self._q(
+                    cur,
+                    "INSERT INTO category_not_imported (supplier, value) VALUES (?, ?)",
+                    (supplier, value),
+                )
+            elif category_id is not None:
                 self._q(
                     cur,
                     "INSERT INTO category_maps (supplier, value, category_id) VALUES (?, ?, ?)",
