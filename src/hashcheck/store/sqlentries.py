@@ -249,18 +249,7 @@ class EntryQueries(ImportQueries):
         ).fetchall()
         if not rows:
             return 0
-        self._q(cur, "DROP TABLE IF EXISTS imp_rw")
-        self._q(
-            cur,
-            "CREATE TEMP TABLE imp_rw (item BIGINT PRIMARY KEY, target BIGINT NOT NULL, "
-            "c BIGINT NOT NULL)",
-        )
-        cur.executemany(
-            self._sql("INSERT INTO imp_rw (item, target, c) VALUES (?, ?, ?)"),
-            [(int(r[0]), int(r[0]), int(r[1])) for r in rows],
-        )
-        self._rewrite_items(cur, "imp_rw", rollback_id)
-        self._q(cur, "DROP TABLE imp_rw")
+        self._rewrite_items(cur, [(int(r[0]), int(r[0]), int(r[1])) for r in rows], rollback_id)
         stamp = now_iso()
         cur.executemany(
             self._sql(

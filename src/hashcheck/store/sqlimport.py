@@ -556,16 +556,9 @@ class ImportQueries(ItemQueries):
         self._fill(cur, "imp_doomed", plan.doomed)
         removed = self._remove_items(cur, "imp_doomed", batch_id, reason="removed")
         if plan.rewrite:
-            self._q(
-                cur,
-                "CREATE TEMP TABLE imp_rw (item BIGINT PRIMARY KEY, target BIGINT NOT NULL, "
-                "c BIGINT NOT NULL)",
+            self._rewrite_items(
+                cur, [(item, target, c) for item, (target, c) in plan.rewrite.items()], batch_id
             )
-            cur.executemany(
-                self._sql("INSERT INTO imp_rw (item, target, c) VALUES (?, ?, ?)"),
-                [(item, target, c) for item, (target, c) in sorted(plan.rewrite.items())],
-            )
-            self._rewrite_items(cur, "imp_rw", batch_id)
         stamp = now_iso()
         if plan.updates:
             cur.executemany(

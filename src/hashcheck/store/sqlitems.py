@@ -83,10 +83,22 @@ class ItemQueries(CatalogQueries):
             (reason, now_iso()),
         )
 
-    def _rewrite_items(self, cur: Cursor, table: str, batch_id: int) -> int:
-        """Give the items in temp table ``table (item, target, c)`` their new category
-        ``c`` and owner ``target`` (itself, or the item it merges into): every entry is
-        tombstoned and written anew in ``batch_id``. Returns the entries rewritten."""
+    def _rewrite_items(
+        self, cur: Cursor, rows: Sequence[tuple[int, int, int]], batch_id: int
+    ) -> int:
+        """Give items their new category and owner: ``rows`` of (item, target, category),
+        target being the item itself or the item it merges into. Every entry is tombstoned
+        and written anew in ``batch_id``. Returns the entries rewritten."""
+        table = "imp_rw"
+        self._q(cur, f"DROP TABLE IF EXISTS {table}")
+        self._q(
+            cur,
+            f"CREATE TEMP TABLE {table} (item BIGINT PRIMARY KEY, target BIGINT NOT NULL, "
+            "c BIGINT NOT NULL)",
+        )
+        cur.executemany(
+            self._sql(f"INSERT INTO {table} (item, target, c) VALUES (?, ?, ?)"), sorted(rows)
+        )
         self._q(cur, "DROP TABLE IF EXISTS imp_moved")
         self._q(
             cur,
@@ -129,6 +141,7 @@ class ItemQueries(CatalogQueries):
         )
         self._q(cur, "DROP TABLE imp_sealed_moved")
         self._q(cur, "DROP TABLE imp_moved")
+        self._q(cur, f"DROP TABLE {table}")
         return moved
 
     def _history(
