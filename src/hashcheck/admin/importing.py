@@ -18,7 +18,14 @@ from hashcheck.admin.digesting import PARALLEL_FROM_BYTES, RunDigester
 from hashcheck.admin.errors import ImportRejected
 from hashcheck.admin.names import find_category, find_list
 from hashcheck.admin.nsrl import MAGIC, looks_like_rds, parse_rds
-from hashcheck.admin.records import Categories, Item, RecordBuilder, Tally
+from hashcheck.admin.records import (
+    NOT_IMPORTED_NAME,
+    SHOWN_ERRORS,
+    Categories,
+    Item,
+    RecordBuilder,
+    Tally,
+)
 from hashcheck.admin.sources import Source, SourceError, as_file, open_source
 from hashcheck.catalog.model import HashList
 from hashcheck.catalog.policy import Policy, PolicyError
@@ -45,9 +52,7 @@ from hashcheck.store.schema import KNOWN_GOOD
 
 _Block = TypeVar("_Block")
 CHUNK = 50_000
-SHOWN_ERRORS = 20
 Progress = Callable[[int, int], None]  # (bytes done, bytes in all)
-NOT_IMPORTED_NAME = "not-imported"  # --map VALUE=not-imported
 
 
 @dataclass
@@ -231,7 +236,8 @@ def import_file(
     return report
 
 
-_UNITS = {"vics": "item", "ncmec": "record", "vpdq": "line", "pdq": "line"}
+# What a format's errors count in, when not lines.
+_UNITS = {"vics": "item", "ncmec": "record"}
 
 
 def _detect(stream: BinaryIO, fmt: str) -> str:

@@ -46,6 +46,7 @@ _Grouped = ParsedEntry | PdqEntry | VideoEntry | LineError | Skipped | Deletion 
 # "known, non-pertinent" (Project VIC's false-positive correction moves items there).
 BUILT_IN_NOT_IMPORTED = frozenset({"vics:0"})
 SHOWN_ERRORS = 20
+NOT_IMPORTED_NAME = "not-imported"  # the category name of NOT_IMPORTED in maps and summaries
 BARE_ROW = 64
 EMPTY_ONLY = "only the empty file's hash"
 
@@ -69,7 +70,7 @@ class Categories:
             return ImportRejected(
                 f"{where}: supplier category {value!r} has no mapping; map it with "
                 f"`hashcheck suppliers map SUPPLIER {value} CATEGORY` or --map {value}=CATEGORY "
-                f"(or --map {value}=not-imported; mapped now: "
+                f"(or --map {value}={NOT_IMPORTED_NAME}; mapped now: "
                 f"{', '.join(self.ids) or 'nothing'}); nothing was changed"
             )
         return ImportRejected(
@@ -135,6 +136,7 @@ class RecordBuilder:
         self._number = 0
         self._rows: list[StageRow] = []
         self._bare: dict[tuple[int, str | None], list[bytes]] = {}
+        self._bare_count = 0
 
     def chunks(self, items: Iterable[Item]) -> Iterator[list[StageRow]]:
         group: list[_Grouped] = []
@@ -186,7 +188,7 @@ class RecordBuilder:
     def _flush_bare(self) -> None:
         for (category_id, value), digests in self._bare.items():
             self._bare_digests(category_id, value, b"".join(digests))
-        self._bare = {}
+        self._bare, self._bare_count = {}, 0
 
     def _run(self, run: EntryRun) -> None:
         self._tally.records_read += run.count
@@ -239,7 +241,8 @@ class RecordBuilder:
             return
         if ref is None and len(digests) == 1 and not isinstance(entries[0], PdqEntry | VideoEntry):
             self._bare.setdefault((category_id, value), []).append(digests[0])
-            if sum(map(len, self._bare.values())) >= BARE_ROW * 64:
+            self._bare_count += 1
+            if self._bare_count >= BARE_ROW * 64:
                 self._flush_bare()
             return
         self._add_row(category_id, digests, ref, value)

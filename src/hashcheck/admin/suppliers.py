@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from hashcheck.admin.errors import UnknownName
 from hashcheck.admin.names import find_category
+from hashcheck.admin.records import NOT_IMPORTED_NAME
 from hashcheck.store.interface import NOT_IMPORTED, Store
 
 
@@ -18,9 +19,6 @@ def _require_supplier(store: Store, supplier: str) -> None:
             f"unknown supplier {supplier!r}; suppliers of existing lists: "
             f"{', '.join(suppliers) or '(none yet)'}"
         )
-
-
-NOT_IMPORTED_NAME = "not-imported"
 
 
 def map_value(store: Store, supplier: str, value: str, category: str, *, actor: str) -> bool:

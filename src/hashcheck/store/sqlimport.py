@@ -69,7 +69,6 @@ class _Plan:
     merges: list[tuple[int, int]] = field(default_factory=list)  # (merged item, into)
     adds: list[tuple[bytes, int, int]] = field(default_factory=list)  # (digest, item, c)
     force_new: list[int] = field(default_factory=list)  # record numbers
-    touched: set[int] = field(default_factory=set)  # items delivered (kept by --replace)
     history: list[tuple[int, int, str, int | None, int | None, str | None, str | None]] = field(
         default_factory=list
     )
@@ -738,7 +737,6 @@ def _decide_record(
     mergees = [c for c in free if c is not target and c.state == "active" and c.ref is None]
     for item in (target, *mergees):
         claimed.add(item.item_id)
-        plan.touched.add(item.item_id)
     if category == NOT_IMPORTED:
         if target.state != "active":
             plan.skip(f"not imported (supplier value {value})")
