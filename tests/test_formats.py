@@ -77,6 +77,34 @@ def test_plain_list_of_one_length_is_read_in_runs() -> None:
     assert sum(i.count for i in items if isinstance(i, EntryRun)) == 1000
 
 
+@pytest.mark.parametrize("ending", [b"\n", b"\r\n"])
+def test_plain_blocks_read_whole_give_what_lines_give(ending: bytes) -> None:
+    good = [md5(str(i)) for i in range(6)]
+    cases = {
+        "uniform": (good, list(range(1, 7)), []),
+        "upper case": ([h.upper() for h in good], list(range(1, 7)), []),
+        "a space inside": (
+            [*good[:2], good[2][:10] + " " + good[2][11:], *good[3:]],
+            [1, 2, 4, 5, 6],
+            [3],
+        ),
+        "a comment as long": ([*good[:3], "#" + "x" * 31, *good[3:]], [1, 2, 3, 5, 6, 7], []),
+        "mixed lengths": ([*good[:3], sha1("m"), *good[3:]], [1, 2, 3, 4, 5, 6, 7], []),
+        "a stray CR": (
+            [*good[:3], good[3][:16] + "\r" + good[3][17:], *good[4:]],
+            [1, 2, 3, 5, 6],
+            [4],
+        ),
+    }
+    for name, (lines, numbers, bad) in cases.items():
+        data = b"".join(line.encode() + ending for line in lines)
+        items = run(data, "plain")
+        assert [line for line, _, _ in flat(items)] == numbers, name
+        assert [line for line, _ in errors(items)] == bad, name
+        values = [v for _, _, v in flat(items)]
+        assert values == [line.lower() for n, line in enumerate(lines, 1) if n in numbers], name
+
+
 def test_plain_list_reports_bad_lines_with_numbers() -> None:
     items = run(f"{MD5}\nxyz\n{MD5[:-1]}\n{MD5[:-1]}g\n".encode(), "plain")
     assert [line for line, _ in errors(items)] == [2, 3, 4]

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from multiprocessing.pool import AsyncResult, Pool
 from typing import Any
 
-from hashcheck.hashes.algorithms import EMPTY_FILE_DIGESTS, Algorithm
+from hashcheck.hashes.algorithms import EMPTY_FILE, Algorithm
 from hashcheck.hashes.keyed import Digester
 
 # Worth forking for: below this many bytes of list the pool costs more than it saves.
@@ -31,9 +31,12 @@ def _start(digester: Digester) -> None:
 def digest_run(digester: Digester, algorithm: Algorithm, packed: bytes) -> tuple[bytes, int]:
     """Keyed digests of packed raw hashes (empty-file hashes left out) and how many were."""
     size = algorithm.hex_length // 2
-    raws = [packed[i : i + size] for i in range(0, len(packed), size)]
-    kept = [raw for raw in raws if raw not in EMPTY_FILE_DIGESTS]
-    return b"".join(map(digester.for_algorithm(algorithm), kept)), len(raws) - len(kept)
+    dropped = 0
+    if packed.find(EMPTY_FILE[algorithm]) >= 0:  # rare: filter only when it is there at all
+        raws = [packed[i : i + size] for i in range(0, len(packed), size)]
+        kept = [raw for raw in raws if raw != EMPTY_FILE[algorithm]]
+        packed, dropped = b"".join(kept), len(raws) - len(kept)
+    return digester.packed(algorithm, packed), dropped
 
 
 def _work(algorithm: str, packed: bytes) -> tuple[bytes, int]:

@@ -86,14 +86,22 @@ def hex_entry(
 def parse_plain(stream: BinaryIO) -> Iterator[Item]:
     """One hex digest per line; `#` comments and blank lines are skipped.
 
-    Reads blocks of lines; a block of equally long valid hex lines becomes one `EntryRun`,
-    anything else is parsed line by line with precise errors.
+    Reads blocks of whole lines; a block of equally long valid hex lines becomes one
+    `EntryRun`, anything else is parsed line by line with precise errors.
     """
     number = 0
-    while lines := stream.readlines(_BLOCK_BYTES):
-        if number == 0 and lines[0].startswith(codecs.BOM_UTF8):
-            lines[0] = lines[0][len(codecs.BOM_UTF8) :]
+    while block := _whole_lines(stream):
+        if number == 0 and block.startswith(codecs.BOM_UTF8):
+            block = block[len(codecs.BOM_UTF8) :]
         start = number + 1
+        run = _uniform_run(start, block)
+        if run is not None:
+            number += run.count
+            yield run
+            continue
+        lines = block.split(b"\n")
+        if not lines[-1]:
+            lines.pop()
         number += len(lines)
         tokens = [line.strip() for line in lines]
         run = as_run(start, tokens)
@@ -106,6 +114,41 @@ def parse_plain(stream: BinaryIO) -> Iterator[Item]:
             if not token or token.startswith(b"#"):
                 continue
             yield hex_entry(start + offset, token)
+
+
+def _whole_lines(stream: BinaryIO) -> bytes:
+    block = stream.read(_BLOCK_BYTES)
+    if block and not block.endswith(b"\n"):
+        block += stream.readline()
+    return block
+
+
+def _uniform_run(start: int, block: bytes) -> EntryRun | None:
+    """The block as one run when it is nothing but lines of one length of hex, each ended by
+    LF or CRLF (what every tool writes): checked and decoded without splitting it up."""
+    width = block.find(b"\n") + 1
+    if width < 2:
+        return None
+    ending = b"\r\n" if block[width - 2 : width] == b"\r\n" else b"\n"
+    length = width - len(ending)
+    algorithm = _BY_LENGTH.get(length)
+    count = len(block) // width
+    if algorithm is None or count * width != len(block):
+        return None
+    for offset, char in enumerate(ending, start=length):
+        if block[offset::width] != bytes([char]) * count:
+            return None
+    text = block.replace(ending, b"")
+    if len(text) != count * length:  # a stray line ending inside a line
+        return None
+    try:
+        packed = bytes.fromhex(text.decode("ascii"))
+    except (ValueError, UnicodeDecodeError):
+        return None
+    # fromhex skips whitespace; a short result means a line was not pure hex.
+    if len(packed) * 2 != len(text):
+        return None
+    return EntryRun(start, algorithm, packed, count)
 
 
 def as_run(start: int, tokens: list[bytes]) -> EntryRun | None:

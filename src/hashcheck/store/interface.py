@@ -205,7 +205,8 @@ class Store(abc.ABC):
         digests: Sequence[bytes] = (),
         limit: int = 100,
     ) -> list[ItemRecord]:
-        """Items by the supplier's id, or holding one of the keyed ``digests``."""
+        """Items by the supplier's id, or holding one of the keyed ``digests``, on ``list_id``
+        or any list."""
 
     @abc.abstractmethod
     def item_history(self, item_id: int) -> list[ItemChange]: ...

@@ -1,6 +1,7 @@
 """Versioned schema migrations, written once for both SQL dialects.
 
-`{pk}` is an auto-increment integer key and `{blob}` a byte column; each dialect fills them in.
+`{pk}` is an auto-increment integer key, `{key}` an integer key given explicitly, and `{blob}` a
+byte column; each dialect fills them in.
 A statement `@append-only TABLE` asks the dialect for triggers that refuse UPDATE and DELETE on
 TABLE. Migrations only ever get appended.
 """
@@ -155,6 +156,23 @@ MIGRATIONS: list[list[str]] = [
     [
         """CREATE TABLE category_not_imported (
             supplier TEXT NOT NULL, value TEXT NOT NULL, PRIMARY KEY (supplier, value))""",
+    ],
+    # 9: items made cheaper to write, for large first deliveries: the id is the row key
+    # (SQLite keeps one tree instead of two), the delivery times are the batches' own, and
+    # only items with a supplier id are in the supplier-id index
+    [
+        """CREATE TABLE items_v9 (
+            id {key}, list_id BIGINT NOT NULL, ref TEXT,
+            category_id BIGINT NOT NULL, value TEXT, state TEXT NOT NULL,
+            merged_into BIGINT, first_batch BIGINT NOT NULL, last_batch BIGINT NOT NULL)""",
+        """INSERT INTO items_v9 (id, list_id, ref, category_id, value, state, merged_into,
+            first_batch, last_batch)
+            SELECT id, list_id, ref, category_id, value, state, merged_into, first_batch,
+            last_batch FROM items ORDER BY id""",
+        "DROP TABLE items",
+        "ALTER TABLE items_v9 RENAME TO items",
+        "CREATE UNIQUE INDEX items_ref ON items (list_id, ref) WHERE ref IS NOT NULL",
+        "CREATE INDEX items_list ON items (list_id, state)",
     ],
 ]
 

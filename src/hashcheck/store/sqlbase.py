@@ -43,6 +43,7 @@ class SqlBase(Store):
     """A `Store` over one connection guarded by a lock (the store is not on the hot path)."""
 
     PK: str
+    KEY: str
     BLOB: str
 
     def __init__(self) -> None:
@@ -149,7 +150,7 @@ class SqlBase(Store):
                         for guard in self._append_only(statement.split()[1]):
                             cur.execute(guard)
                         continue
-                    self._q(cur, statement.format(pk=self.PK, blob=self.BLOB))
+                    self._q(cur, statement.format(pk=self.PK, key=self.KEY, blob=self.BLOB))
                 self._q(cur, "UPDATE schema_version SET version = ?", (number,))
             return len(MIGRATIONS)
 

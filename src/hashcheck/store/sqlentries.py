@@ -21,7 +21,7 @@ from hashcheck.store.records import (
     ImportOutcome,
     RemovalOutcome,
 )
-from hashcheck.store.sqlbase import FETCH_ROWS, STAGE_ROW, Cursor, now_iso
+from hashcheck.store.sqlbase import FETCH_ROWS, STAGE_ROW, Cursor
 from hashcheck.store.sqlimport import REMOVE, ImportQueries, StageRow
 
 # A history row of batch h.batch_id is the item's last change when no later batch changed it.
@@ -250,13 +250,9 @@ class EntryQueries(ImportQueries):
         if not rows:
             return 0
         self._rewrite_items(cur, [(int(r[0]), int(r[0]), int(r[1])) for r in rows], rollback_id)
-        stamp = now_iso()
         cur.executemany(
-            self._sql(
-                "UPDATE items SET category_id = ?, value = ?, last_batch = ?, last_at = ? "
-                "WHERE id = ?"
-            ),
-            [(int(r[1]), r[2], rollback_id, stamp, int(r[0])) for r in rows],
+            self._sql("UPDATE items SET category_id = ?, value = ?, last_batch = ? WHERE id = ?"),
+            [(int(r[1]), r[2], rollback_id, int(r[0])) for r in rows],
         )
         self._history(
             cur,

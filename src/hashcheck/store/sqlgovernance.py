@@ -416,12 +416,10 @@ class GovernanceQueries(EntryQueries):
             cur, good_list, "import", f"dispute {dispute.dispute_id}", "system:disputes"
         )
         good_item = self._next_item_id(cur)
-        stamp = now_iso()
         self._q(
             cur,
             "INSERT INTO items (id, list_id, ref, category_id, value, state, merged_into, "
-            "first_batch, last_batch, first_at, last_at) "
-            "VALUES (?, ?, ?, ?, NULL, 'active', NULL, ?, ?, ?, ?)",
+            "first_batch, last_batch) VALUES (?, ?, ?, ?, NULL, 'active', NULL, ?, ?)",
             (
                 good_item,
                 good_list,
@@ -429,8 +427,6 @@ class GovernanceQueries(EntryQueries):
                 good_category,
                 good_batch,
                 good_batch,
-                stamp,
-                stamp,
             ),
         )
         cur.executemany(

@@ -16,8 +16,9 @@ from dataclasses import dataclass, field
 from hashcheck.hashes.keyed import DIGEST_BYTES
 from hashcheck.store.errors import Conflict, NotFound
 from hashcheck.store.interface import NOT_IMPORTED, REMOVE, StageRow
+from hashcheck.store.presort import PlainDelivery
 from hashcheck.store.records import RECATEGORISED_SHOWN, ImportOutcome, Recategorisation
-from hashcheck.store.sqlbase import STAGE_ROW, Cursor, now_iso
+from hashcheck.store.sqlbase import STAGE_ROW, Cursor
 from hashcheck.store.sqlitems import ItemQueries
 
 __all__ = ["NOT_IMPORTED", "REMOVE", "ImportQueries", "ReplaceRefused", "StageRow"]
@@ -84,6 +85,8 @@ class _Plan:
 
 
 class ImportQueries(ItemQueries):
+    _presorted = False  # whether the staged delivery is in digest order (`presort`)
+
     def import_records(
         self,
         list_id: int,
@@ -121,9 +124,14 @@ class ImportQueries(ItemQueries):
     def _stage_records(self, list_id: int, chunks: Iterable[Sequence[StageRow]]) -> None:
         """Stage every record before the write transaction, so parsing a large file holds no
         lock; a failure while staging (a refused file) discards everything staged."""
+        self._presorted = False
         with self._begin(write=False) as cur:
             self._require_list(cur, list_id)
             self._create_staging(cur)
+            first = not self._q(
+                cur, "SELECT 1 FROM items WHERE list_id = ? LIMIT 1", (list_id,)
+            ).fetchone()
+            plain = PlainDelivery() if first else None
             try:
                 for chunk in chunks:
                     for row in chunk:
@@ -131,7 +139,16 @@ class ImportQueries(ItemQueries):
                             raise ValueError("a staged row's digests do not match its count")
                         if row[6] and row[2] > STAGE_ROW:
                             raise ValueError(f"a bare staged row holds at most {STAGE_ROW}")
+                    if plain is not None:
+                        if plain.take(chunk):
+                            continue
+                        self._stage(cur, plain.release())
+                        plain = None
                     self._stage(cur, list(chunk))
+                if plain is not None:
+                    for rows in plain.sorted_rows(STAGE_ROW):
+                        self._stage(cur, list(rows))
+                    self._presorted = plain.in_order
             except BaseException:
                 self._drop_staging()
                 raise
@@ -311,38 +328,40 @@ class ImportQueries(ItemQueries):
             cur, "SELECT 1 FROM staging WHERE bare = 0 OR value IS NOT NULL LIMIT 1"
         ).fetchone()
         base = self._next_item_id(cur)
-        stamp = now_iso()
         self._q(cur, "SAVEPOINT first_delivery")
         try:
-            # Sorted input makes the digest index inserts sequential; for a plain list the
-            # item ids follow the same order, so the item index fills sequentially too.
-            item = "? + ROW_NUMBER() OVER (ORDER BY d) - 1" if plain else "? + r"
+            # Input in digest order makes the digest index inserts sequential; for a plain
+            # list the item ids follow the same order, so the item index fills at its end too.
+            # Staged in that order already (`presort`), the database need not sort at all.
+            presorted = self._presorted
+            item = "? + ROW_NUMBER() OVER (ORDER BY d) - 1" if plain and not presorted else "? + r"
             self._q(
                 cur,
                 "INSERT INTO entries (list_id, digest, category_id, batch_id, item_id) "
                 f"SELECT ?, d, c, ?, {item} FROM ({self._expanded()}) s WHERE 1 = 1 "
-                "ORDER BY d ON CONFLICT (list_id, digest) DO NOTHING",
+                f"{'' if presorted else 'ORDER BY d'} ON CONFLICT (list_id, digest) DO NOTHING",
                 (list_id, batch_id, base),
             )
             if max(cur.rowcount, 0) != total:
                 raise _Repeated
-            if plain:
+            if plain and not presorted:
                 self._q(
                     cur,
                     "INSERT INTO items (id, list_id, ref, category_id, value, state, "
-                    "merged_into, first_batch, last_batch, first_at, last_at) "
-                    "SELECT item_id, list_id, NULL, category_id, NULL, 'active', NULL, ?, ?, "
-                    "?, ? FROM entries WHERE list_id = ? AND batch_id = ? ORDER BY item_id",
-                    (batch_id, batch_id, stamp, stamp, list_id, batch_id),
+                    "merged_into, first_batch, last_batch) "
+                    "SELECT item_id, list_id, NULL, category_id, NULL, 'active', NULL, ?, ? "
+                    "FROM entries WHERE list_id = ? AND batch_id = ? ORDER BY item_id",
+                    (batch_id, batch_id, list_id, batch_id),
                 )
             else:
                 self._q(
                     cur,
                     "INSERT INTO items (id, list_id, ref, category_id, value, state, "
-                    "merged_into, first_batch, last_batch, first_at, last_at) "
-                    f"SELECT ? + r, ?, ref, c, v, 'active', NULL, ?, ?, ?, ? FROM "
-                    f"({self._expanded()}) s WHERE b = 1 OR k = 0 ORDER BY r",
-                    (base, list_id, batch_id, batch_id, stamp, stamp),
+                    "merged_into, first_batch, last_batch) "
+                    "SELECT ? + r, ?, ref, c, v, 'active', NULL, ?, ? FROM "
+                    f"({self._expanded()}) s WHERE b = 1 OR k = 0 "
+                    f"{'' if presorted else 'ORDER BY r'}",
+                    (base, list_id, batch_id, batch_id),
                 )
             plan.added = max(cur.rowcount, 0)
         except Exception as exc:
@@ -497,9 +516,9 @@ class ImportQueries(ItemQueries):
         self._analyze(cur, "imp_same")
         self._q(
             cur,
-            "UPDATE items SET last_batch = ?, last_at = ? "
+            "UPDATE items SET last_batch = ? "
             "WHERE EXISTS (SELECT 1 FROM imp_same s WHERE s.item = items.id)",
-            (batch_id, now_iso()),
+            (batch_id,),
         )
         return same
 
@@ -558,33 +577,29 @@ class ImportQueries(ItemQueries):
             self._rewrite_items(
                 cur, [(item, target, c) for item, (target, c) in plan.rewrite.items()], batch_id
             )
-        stamp = now_iso()
         if plan.updates:
             cur.executemany(
                 self._sql(
                     "UPDATE items SET category_id = ?, value = ?, ref = COALESCE(ref, ?), "
-                    "state = ?, last_batch = ?, last_at = ? WHERE id = ?"
+                    "state = ?, last_batch = ? WHERE id = ?"
                 ),
                 [
-                    (c, value, ref, state, batch_id, stamp, item)
+                    (c, value, ref, state, batch_id, item)
                     for item, (c, value, ref, state) in sorted(plan.updates.items())
                 ],
             )
         for merged, into in plan.merges:
-            self._merge_governance(cur, merged, into, batch_id, stamp)
+            self._merge_governance(cur, merged, into, batch_id)
         self._history(cur, [(r[0], batch_id, *r[2:]) for r in plan.history])
         return removed
 
-    def _merge_governance(
-        self, cur: Cursor, merged: int, into: int, batch_id: int, stamp: str
-    ) -> None:
+    def _merge_governance(self, cur: Cursor, merged: int, into: int, batch_id: int) -> None:
         """An item whose hashes now belong to another: its match records and open hold go
         with them, so the prevalence alarm and a hold keep covering the same hashes."""
         self._q(
             cur,
-            "UPDATE items SET state = 'merged', merged_into = ?, last_batch = ?, last_at = ? "
-            "WHERE id = ?",
-            (into, batch_id, stamp, merged),
+            "UPDATE items SET state = 'merged', merged_into = ?, last_batch = ? WHERE id = ?",
+            (into, batch_id, merged),
         )
         self._q(
             cur,
@@ -623,13 +638,12 @@ class ImportQueries(ItemQueries):
             (base,),
         )
         added = max(cur.rowcount, 0)
-        stamp = now_iso()
         self._q(
             cur,
             "INSERT INTO items (id, list_id, ref, category_id, value, state, merged_into, "
-            "first_batch, last_batch, first_at, last_at) SELECT n.item, ?, q.ref, q.c, q.v, "
-            "'active', NULL, ?, ?, ?, ? FROM imp_new n JOIN imp_r q ON q.r = n.r ORDER BY n.item",
-            (list_id, batch_id, batch_id, stamp, stamp),
+            "first_batch, last_batch) SELECT n.item, ?, q.ref, q.c, q.v, "
+            "'active', NULL, ?, ? FROM imp_new n JOIN imp_r q ON q.r = n.r ORDER BY n.item",
+            (list_id, batch_id, batch_id),
         )
         self._q(
             cur,

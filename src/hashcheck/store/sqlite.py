@@ -16,6 +16,8 @@ BUSY_TIMEOUT_MS = 30_000
 class SqliteStore(SqlStore):
     # AUTOINCREMENT: ids are never reused, which the change feed (id > cursor) relies on.
     PK = "INTEGER PRIMARY KEY AUTOINCREMENT"
+    # The row id itself: one tree, not a table and an index.
+    KEY = "INTEGER PRIMARY KEY"
     BLOB = "BLOB"
 
     def __init__(self, path: Path) -> None:

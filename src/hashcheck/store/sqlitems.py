@@ -16,9 +16,11 @@ from hashcheck.store.sqlbase import Cursor, now_iso
 from hashcheck.store.sqlcatalog import CatalogQueries
 
 _IN_CHUNK = 500
+# When an item was first and last delivered is its batches' commit time.
 _ITEM_COLUMNS = (
-    "SELECT id, list_id, ref, category_id, value, state, merged_into, first_batch, "
-    "last_batch, first_at, last_at FROM items"
+    "SELECT i.id, i.list_id, i.ref, i.category_id, i.value, i.state, i.merged_into, "
+    "i.first_batch, i.last_batch, f.committed_at, l.committed_at FROM items i "
+    "JOIN batches f ON f.id = i.first_batch JOIN batches l ON l.id = i.last_batch"
 )
 
 
@@ -63,9 +65,9 @@ class ItemQueries(CatalogQueries):
         removed = max(cur.rowcount, 0)
         self._q(
             cur,
-            "UPDATE items SET state = ?, last_batch = ?, last_at = ? WHERE state = 'active' "
+            "UPDATE items SET state = ?, last_batch = ? WHERE state = 'active' "
             f"AND id IN (SELECT item FROM {table})",
-            (state, batch_id, stamp),
+            (state, batch_id),
         )
         return removed
 
@@ -228,7 +230,7 @@ class ItemQueries(CatalogQueries):
             return self._item(cur, item_id)
 
     def _item(self, cur: Cursor, item_id: int) -> ItemRecord:
-        row = self._q(cur, f"{_ITEM_COLUMNS} WHERE id = ?", (item_id,)).fetchone()
+        row = self._q(cur, f"{_ITEM_COLUMNS} WHERE i.id = ?", (item_id,)).fetchone()
         if row is None:
             raise NotFound(f"no item {item_id}")
         hashes = tuple(
@@ -250,14 +252,14 @@ class ItemQueries(CatalogQueries):
         digests: Sequence[bytes] = (),
         limit: int = 100,
     ) -> list[ItemRecord]:
-        """Items by the supplier's id (on one list or any), or holding one of ``digests``
-        (keyed digests; the submitted hash itself never reaches the store)."""
+        """Items by the supplier's id or holding one of ``digests`` (keyed digests; the
+        submitted hash itself never reaches the store), on one list or any."""
         with self._tx(write=False) as cur:
             ids: list[int] = []
             if ref is not None:
-                where, params = "ref = ?", [ref]
+                where, params = "ref = ?", list[object]([ref])
                 if list_id is not None:
-                    where, params = "list_id = ? AND ref = ?", [str(list_id), ref]
+                    where, params = "list_id = ? AND ref = ?", [list_id, ref]
                 ids += [
                     int(r[0])
                     for r in self._q(
@@ -266,15 +268,16 @@ class ItemQueries(CatalogQueries):
                         [*params, limit],
                     ).fetchall()
                 ]
+            on_list = "" if list_id is None else " AND list_id = ?"
             for start in range(0, len(digests), _IN_CHUNK):
-                chunk = list(digests[start : start + _IN_CHUNK])
+                chunk: list[object] = list(digests[start : start + _IN_CHUNK])
                 marks = ", ".join("?" for _ in chunk)
                 ids += [
                     int(r[0])
                     for r in self._q(
                         cur,
-                        f"SELECT DISTINCT item_id FROM entries WHERE digest IN ({marks})",
-                        chunk,
+                        f"SELECT DISTINCT item_id FROM entries WHERE digest IN ({marks})" + on_list,
+                        chunk if list_id is None else [*chunk, list_id],
                     ).fetchall()
                 ]
             seen = sorted(set(ids))[:limit]
