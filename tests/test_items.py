@@ -113,6 +113,10 @@ def test_a_recategorised_file_moves_with_all_its_hashes(
         detail = json.loads(record.detail)
         assert detail["recategorised"][0]["before"]["value"] == "illegal"
         assert detail["recategorised"][0]["after"]["value"] == "baseline"
+        # The audit names the list and the categories, not only their numbers.
+        assert record.subject == "police"
+        assert detail["recategorised"][0]["before"]["category"] == "illegal"
+        assert detail["recategorised"][0]["after"]["category"] == "baseline"
         history = store.item_history(md5_match[1])
         assert [(h.change, h.after_value) for h in history] == [("recategorised", "baseline")]
     finally:

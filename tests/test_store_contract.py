@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterator
 
@@ -277,4 +278,6 @@ def test_rollback_of_an_import_batch(store: Store) -> None:
         store.rollback_batch(outcome.batch_id, actor="op")
     with pytest.raises(NotFound):
         store.rollback_batch(9999, actor="op")
-    assert [r.action for r in store.audit_log(action="batch")] == ["batch.rollback"]
+    (rollback,) = store.audit_log(action="batch")
+    assert rollback.action == "batch.rollback"
+    assert json.loads(rollback.detail)["list"] == "l"  # named, not numbered

@@ -125,6 +125,16 @@ class SqlBase(Store):
         cur.execute(self._sql(statement), params)
         return cur
 
+    def _names(self, cur: Cursor, table: str, ids: Iterable[int | None]) -> dict[int, str]:
+        """Names of lists or categories by id, for audit records that an operator reads."""
+        wanted = sorted({int(i) for i in ids if i is not None and int(i) >= 0})
+        if not wanted:
+            return {}
+        assert table in ("lists", "categories")
+        marks = ", ".join("?" for _ in wanted)
+        rows = self._q(cur, f"SELECT id, name FROM {table} WHERE id IN ({marks})", wanted)
+        return {int(i): str(name) for i, name in rows.fetchall()}
+
     def _audit(self, cur: Cursor, actor: str, action: str, subject: str, detail: Any) -> None:
         self._q(
             cur,

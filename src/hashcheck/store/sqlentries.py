@@ -128,8 +128,9 @@ class EntryQueries(ImportQueries):
                         cur,
                         actor,
                         "list.remove",
-                        str(list_id),
+                        self._names(cur, "lists", [list_id])[list_id],
                         {
+                            "list_id": list_id,
                             "batch": batch_id,
                             "source": source,
                             "removed": removed,
@@ -230,7 +231,8 @@ class EntryQueries(ImportQueries):
                 {
                     "removed": removed,
                     "reverted": reverted,
-                    "list": list_id,
+                    "list": self._names(cur, "lists", [list_id]).get(list_id),
+                    "list_id": list_id,
                     "before": {"state": state},
                     "after": {"state": "rolled-back"},
                 },

@@ -272,12 +272,15 @@ class ImportQueries(ItemQueries):
             changed=plan.changed,
             removed=removed,
         )
+        shown = plan.recategorised[:RECATEGORISED_SHOWN]
+        names = self._names(cur, "categories", [x for r in shown for x in (r.before, r.after)])
         self._audit(
             cur,
             actor,
             "list.import",
-            str(list_id),
+            self._names(cur, "lists", [list_id])[list_id],
             {
+                "list_id": list_id,
                 "batch": batch_id,
                 "source": source,
                 "shadow": shadow,
@@ -292,10 +295,13 @@ class ImportQueries(ItemQueries):
                     {
                         "item": r.item_id,
                         "ref": r.ref,
-                        "before": {"category": r.before, "value": r.before_value},
-                        "after": {"category": r.after, "value": r.after_value},
+                        "before": {"category": names.get(r.before), "value": r.before_value},
+                        "after": {
+                            "category": None if r.after is None else names.get(r.after),
+                            "value": r.after_value,
+                        },
                     }
-                    for r in plan.recategorised[:RECATEGORISED_SHOWN]
+                    for r in shown
                 ],
             },
         )
