@@ -453,3 +453,40 @@ def test_a_stored_not_imported_mapping_takes_the_file_off(
         assert change.actor == "alice"
     finally:
         store.close()
+
+
+def test_a_shadow_delivery_may_only_add(store: Store, keyed: Digester) -> None:
+    store.add_list("vic", "Project VIC", "", actor="t")
+    list_id = next(h.list_id for h in store.lists() if h.name == "vic")
+    illegal, baseline = category_id(store, "illegal"), category_id(store, "baseline")
+    store.import_records(
+        list_id, [[record(0, illegal, file_of(keyed, "x"), "m1", "vics:1")]], source="f1", actor="t"
+    )
+    before = store.changes_since(0, 0)
+    # Recategorising, removing by id, or replacing in shadow would take the item out of the
+    # answers until promotion: refused, nothing changed.
+    for rows, replace in (
+        ([record(0, baseline, file_of(keyed, "x"), "m1", "vics:2")], False),
+        ([record(0, REMOVE, [], "m1", None)], False),
+        ([record(0, illegal, file_of(keyed, "y"), "m2", "vics:1")], True),
+    ):
+        with pytest.raises(Conflict, match="shadow import may only add"):
+            store.import_records(
+                list_id, [rows], source="f2", actor="t", shadow=True, replace=replace
+            )
+    after = store.changes_since(0, 0)
+    assert after.entries_cursor == before.entries_cursor and after.removed_ids == []
+    (item,) = store.find_items(ref="m1")
+    assert item.category_id == illegal and item.state == "active"
+    # New items and new hashes of a known item wait in the shadow batch.
+    added = store.import_records(
+        list_id,
+        [
+            [record(0, illegal, [digest(keyed, "x", Algorithm.SHA1)], "m1", "vics:1")],
+            [record(1, illegal, file_of(keyed, "z"), "m3", "vics:1")],
+        ],
+        source="f3",
+        actor="t",
+        shadow=True,
+    )
+    assert store.batch(added.batch_id).state == "shadow" and added.added == 1

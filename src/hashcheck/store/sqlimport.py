@@ -84,6 +84,18 @@ class _Plan:
             self.skipped[reason] = self.skipped.get(reason, 0) + count
 
 
+def _refuse_shadow_changes(plan: _Plan, replace: bool) -> None:
+    """A shadow batch is not answered until promoted, so a change it made to a known item
+    would take that item out of the answers meanwhile: a shadow import may only add."""
+    changes = len(plan.doomed) + len(plan.rewrite) + len(plan.merges)
+    if replace or changes:
+        what = "replaces the list" if replace else f"changes or removes {changes} known items"
+        raise Conflict(
+            f"this shadow delivery {what}; a shadow import may only add (its batch is not "
+            "answered until promoted). Import it without shadow mode; nothing was changed"
+        )
+
+
 class ImportQueries(ItemQueries):
     _presorted = False  # whether the staged delivery is in digest order (`presort`)
 
@@ -206,6 +218,8 @@ class ImportQueries(ItemQueries):
         self._resolve(cur, list_id)
         plan.unchanged += self._plain_unchanged(cur, list_id, batch_id, plan)
         self._decide(cur, list_id, plan)
+        if shadow:
+            _refuse_shadow_changes(plan, replace)
         removed = self._apply_plan(cur, list_id, batch_id, plan)
         new_items, hashes_added = self._insert_new(cur, list_id, batch_id, plan)
         plan.added += new_items
