@@ -28,6 +28,9 @@ class SqliteStore(SqlStore):
             self._conn = sqlite3.connect(
                 path, isolation_level=None, check_same_thread=False, timeout=BUSY_TIMEOUT_MS / 1000
             )
+            # Large pages make a big import's inserts and commit cheaper (bench.import_rate:
+            # 10-15% at 10M). Takes effect only on a database not yet written.
+            self._conn.execute("PRAGMA page_size = 65536")
             self._conn.execute("PRAGMA journal_mode = WAL")
             self._conn.execute("PRAGMA synchronous = NORMAL")
             self._conn.execute("PRAGMA foreign_keys = ON")
