@@ -22,6 +22,8 @@ FETCH_ROWS = 50_000
 # Digests per staging row: few enough that unpacking one by `substr` stays cheap, many enough
 # that Python does one row of work per STAGE_ROW entries.
 STAGE_ROW = 64
+# Values per `IN (...)` list: well under every backend's limit on parameters.
+IN_CHUNK = 500
 
 
 class Cursor(Protocol):

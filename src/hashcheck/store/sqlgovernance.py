@@ -27,12 +27,10 @@ from hashcheck.store.records import (
     Sighting,
 )
 from hashcheck.store.schema import DISPUTED_LIST, KNOWN_GOOD
-from hashcheck.store.sqlbase import Cursor, now_iso
+from hashcheck.store.sqlbase import IN_CHUNK, Cursor, now_iso
 from hashcheck.store.sqlentries import EntryQueries
 
 SYSTEM_PREVALENCE = "system:prevalence"
-# Ids per `IN (...)` list: well under every backend's limit on parameters.
-_IN_CHUNK = 500
 # Why a client's match was retracted, by the kind of batch that tombstoned the entry.
 _REASON_OF_KIND = {"removal": "removed", "import": "removed", "rollback": "rolled-back"}
 
@@ -113,8 +111,8 @@ class GovernanceQueries(EntryQueries):
         """Which of the items ``entry_ids`` are on a list now, or live on in the item they
         were merged into (a few queries, not one per id)."""
         found: set[int] = set()
-        for start in range(0, len(entry_ids), _IN_CHUNK):
-            chunk = entry_ids[start : start + _IN_CHUNK]
+        for start in range(0, len(entry_ids), IN_CHUNK):
+            chunk = entry_ids[start : start + IN_CHUNK]
             marks = ", ".join("?" for _ in chunk)
             found.update(
                 int(row[0])
@@ -164,8 +162,8 @@ class GovernanceQueries(EntryQueries):
         since = int(time.time()) - policy.prevalence_hours * 3600
         placed: list[HoldRecord] = []
         prevalent: list[tuple[int, int]] = []
-        for start in range(0, len(entry_ids), _IN_CHUNK):
-            chunk = entry_ids[start : start + _IN_CHUNK]
+        for start in range(0, len(entry_ids), IN_CHUNK):
+            chunk = entry_ids[start : start + IN_CHUNK]
             marks = ", ".join("?" for _ in chunk)
             prevalent.extend(
                 (int(row[0]), int(row[1]))

@@ -12,10 +12,9 @@ from collections.abc import Iterable, Sequence
 
 from hashcheck.store.errors import NotFound
 from hashcheck.store.records import ItemChange, ItemRecord
-from hashcheck.store.sqlbase import Cursor, now_iso
+from hashcheck.store.sqlbase import IN_CHUNK, Cursor, now_iso
 from hashcheck.store.sqlcatalog import CatalogQueries
 
-_IN_CHUNK = 500
 # When an item was first and last delivered is its batches' commit time.
 _ITEM_COLUMNS = (
     "SELECT i.id, i.list_id, i.ref, i.category_id, i.value, i.state, i.merged_into, "
@@ -269,8 +268,8 @@ class ItemQueries(CatalogQueries):
                     ).fetchall()
                 ]
             on_list = "" if list_id is None else " AND list_id = ?"
-            for start in range(0, len(digests), _IN_CHUNK):
-                chunk: list[object] = list(digests[start : start + _IN_CHUNK])
+            for start in range(0, len(digests), IN_CHUNK):
+                chunk: list[object] = list(digests[start : start + IN_CHUNK])
                 marks = ", ".join("?" for _ in chunk)
                 ids += [
                     int(r[0])
