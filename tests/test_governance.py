@@ -274,8 +274,9 @@ def test_prevalence_hold_answers_review_and_legacy_follows_the_policy(
     assert run(deployment, "alice", "policy", "set", "hold-legacy-answer", "false")[0] == 0
     refresh(server)
     assert legacy(server, HOSTERS[3], secrets[HOSTERS[3]], ABUSE[0]) == b"false"
-    entry = json.loads(run(deployment, "carol", "holds", "list", "--format", "json")[1])[0]["entry"]
-    assert run(deployment, "alice", "holds", "release", str(entry))[0] == 0
+    (held,) = json.loads(run(deployment, "carol", "holds", "list", "--format", "json")[1])
+    assert held["item"] == match["item"]  # a hold is on the item the client was answered
+    assert run(deployment, "alice", "holds", "release", str(held["item"]))[0] == 0
     refresh(server)
     assert legacy(server, HOSTERS[3], secrets[HOSTERS[3]], ABUSE[0]) == b"true"
     (match,) = v2(server, HOSTERS[3], secrets[HOSTERS[3]], ABUSE[:1])["results"][0]["matches"]

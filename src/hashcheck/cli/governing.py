@@ -138,7 +138,8 @@ def holds_list(args: argparse.Namespace, settings: Settings) -> int:
         (h.entry_id, names.get(h.list_id, h.list_id), h.state, h.clients, h.created_at, h.reason)
         for h in found
     ]
-    say(render(("entry", "list", "state", "clients", "since", "reason"), rows, args.format))
+    # A hold is on an item (the store's column keeps its older name, entry_id).
+    say(render(("item", "list", "state", "clients", "since", "reason"), rows, args.format))
     return ExitCode.OK
 
 
