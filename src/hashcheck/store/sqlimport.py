@@ -344,17 +344,20 @@ class ImportQueries(ItemQueries):
         if self._q(cur, "SELECT 1 FROM staging WHERE category_id < 0 LIMIT 1").fetchone():
             return None
         total = int(self._q(cur, "SELECT COALESCE(SUM(n), 0) FROM staging").fetchone()[0])
-        plain = not self._q(
-            cur, "SELECT 1 FROM staging WHERE bare = 0 OR value IS NOT NULL LIMIT 1"
-        ).fetchone()
+        # Input in digest order makes the digest index inserts sequential; for a plain list
+        # the item ids follow the same order, so the item index fills at its end too. Staged
+        # in that order already (`presort`), the database need not sort at all.
+        presorted = self._presorted
+        numbered_here = (
+            not presorted
+            and not self._q(
+                cur, "SELECT 1 FROM staging WHERE bare = 0 OR value IS NOT NULL LIMIT 1"
+            ).fetchone()
+        )
         base = self._next_item_id(cur)
         self._q(cur, "SAVEPOINT first_delivery")
         try:
-            # Input in digest order makes the digest index inserts sequential; for a plain
-            # list the item ids follow the same order, so the item index fills at its end too.
-            # Staged in that order already (`presort`), the database need not sort at all.
-            presorted = self._presorted
-            item = "? + ROW_NUMBER() OVER (ORDER BY d) - 1" if plain and not presorted else "? + r"
+            item = "? + ROW_NUMBER() OVER (ORDER BY d) - 1" if numbered_here else "? + r"
             self._q(
                 cur,
                 "INSERT INTO entries (list_id, digest, category_id, batch_id, item_id) "
@@ -364,7 +367,7 @@ class ImportQueries(ItemQueries):
             )
             if max(cur.rowcount, 0) != total:
                 raise _Repeated
-            if plain and not presorted:
+            if numbered_here:
                 self._q(
                     cur,
                     "INSERT INTO items (id, list_id, ref, category_id, value, state, "
