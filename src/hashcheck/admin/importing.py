@@ -294,15 +294,14 @@ def _fill_report(report: ImportReport, tally: Tally, outcome: ImportOutcome, sto
 
 def _category_warnings(store: Store, hash_list: HashList, outcome: ImportOutcome) -> list[str]:
     """An import that no client will ever be answered from must say so."""
-    batch = store.batch(outcome.batch_id)
-    if not batch.category_ids or hash_list.known_good:
+    if not outcome.category_ids or hash_list.known_good:
         return []
     categories = {c.category_id: c for c in store.categories()}
     warnings = []
     if not hash_list.enabled:
         warnings.append(f"list {hash_list.name} is disabled: nothing on it is answered")
     clients = [c for c in store.clients() if c.enabled]
-    for category_id in batch.category_ids:
+    for category_id in outcome.category_ids:
         category = categories[category_id]
         if not category.enabled:
             warnings.append(f"category {category.name} is disabled: its entries are not answered")

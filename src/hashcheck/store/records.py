@@ -101,6 +101,7 @@ class ImportOutcome:
     hashes_added: int = 0  # entries (hashes) added, to new or known items
     replaced: int = 0  # of `removed`: items a --replace delivery did not contain
     recategorised: tuple[Recategorisation, ...] = ()  # the first RECATEGORISED_SHOWN
+    category_ids: tuple[int, ...] = ()  # of the hashes the batch added, ascending
 
 
 RECATEGORISED_SHOWN = 100

@@ -174,6 +174,22 @@ MIGRATIONS: list[list[str]] = [
         "CREATE UNIQUE INDEX items_ref ON items (list_id, ref) WHERE ref IS NOT NULL",
         "CREATE INDEX items_list ON items (list_id, state)",
     ],
+    # 10: a plain first delivery (bare hashes, no supplier ids or values) writes no item rows:
+    # its items are ids first_item..last_item, each the one entry holding that item id, in the
+    # entry's category and batch. They are written as rows (`sqlitems._write_runs`) before
+    # anything changes an item of the list; `all_items` reads both kinds.
+    [
+        """CREATE TABLE item_runs (
+            list_id BIGINT NOT NULL, first_item BIGINT NOT NULL, last_item BIGINT NOT NULL,
+            batch_id BIGINT NOT NULL)""",
+        """CREATE VIEW all_items AS
+            SELECT id, list_id, ref, category_id, value, state, merged_into, first_batch,
+            last_batch FROM items
+            UNION ALL
+            SELECT e.item_id, e.list_id, NULL, e.category_id, NULL, 'active', NULL,
+            e.batch_id, e.batch_id FROM item_runs r JOIN entries e
+            ON e.item_id BETWEEN r.first_item AND r.last_item AND e.list_id = r.list_id""",
+    ],
 ]
 
 STANDARD_CATEGORIES = ("baseline", "illegal", "related", "other", "known-good")

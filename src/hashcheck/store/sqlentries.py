@@ -205,6 +205,7 @@ class EntryQueries(ImportQueries):
                 )
             if state == "rolled-back":
                 raise Conflict(f"batch {batch_id} is rolled back already")
+            self._write_runs(cur, list_id)
             rollback_id = self._new_batch(cur, list_id, "rollback", f"batch {batch_id}", actor)
             # Items the batch brought onto the list leave it again.
             self._q(cur, "DROP TABLE IF EXISTS imp_doomed")

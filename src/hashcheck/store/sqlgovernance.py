@@ -118,7 +118,8 @@ class GovernanceQueries(EntryQueries):
                 int(row[0])
                 for row in self._q(
                     cur,
-                    f"SELECT id FROM items WHERE id IN ({marks}) AND state IN ('active', 'merged')",
+                    f"SELECT id FROM all_items WHERE id IN ({marks}) "
+                    "AND state IN ('active', 'merged')",
                     chunk,
                 ).fetchall()
             )
@@ -135,7 +136,7 @@ class GovernanceQueries(EntryQueries):
                 continue
             row = self._q(
                 cur,
-                "SELECT i.list_id, b.kind, b.source FROM items i "
+                "SELECT i.list_id, b.kind, b.source FROM all_items i "
                 "JOIN batches b ON b.id = i.last_batch WHERE i.id = ?",
                 (sighting.entry_id,),
             ).fetchone()
@@ -179,7 +180,9 @@ class GovernanceQueries(EntryQueries):
             if self._q(cur, "SELECT 1 FROM holds WHERE entry_id = ?", (entry_id,)).fetchone():
                 continue  # on hold already, or released by an operator: not again
             entry = self._q(
-                cur, "SELECT list_id FROM items WHERE id = ? AND state = 'active'", (entry_id,)
+                cur,
+                "SELECT list_id FROM all_items WHERE id = ? AND state = 'active'",
+                (entry_id,),
             ).fetchone()
             if entry is None:
                 continue
@@ -253,7 +256,7 @@ class GovernanceQueries(EntryQueries):
         with self._tx(write=True) as cur:
             entry_id = self._current_item(cur, entry_id)
             entry = self._q(
-                cur, "SELECT list_id, state FROM items WHERE id = ?", (entry_id,)
+                cur, "SELECT list_id, state FROM all_items WHERE id = ?", (entry_id,)
             ).fetchone()
             if entry is None:
                 raise NotFound("no such match")
@@ -375,7 +378,8 @@ class GovernanceQueries(EntryQueries):
             return self._dispute(cur, dispute_id)
 
     def _current_item(self, cur: Cursor, item_id: int) -> int:
-        """The item that holds a merged item's hashes now (the item itself otherwise)."""
+        """The item that holds a merged item's hashes now (the item itself otherwise; an
+        item without a row, `item_runs`, is never merged)."""
         for _ in range(64):  # merges chain rarely; a bound keeps a bad row from looping
             row = self._q(
                 cur, "SELECT state, merged_into FROM items WHERE id = ?", (item_id,)
@@ -389,7 +393,9 @@ class GovernanceQueries(EntryQueries):
         """The disputed item leaves its list with every hash, and all of them go onto the
         known-good list of disputed hashes. Returns the entries retracted."""
         item_id = self._current_item(cur, dispute.entry_id)
-        row = self._q(cur, "SELECT list_id, state FROM items WHERE id = ?", (item_id,)).fetchone()
+        row = self._q(
+            cur, "SELECT list_id, state FROM all_items WHERE id = ?", (item_id,)
+        ).fetchone()
         if row is None or row[1] != "active":
             return 0  # removed meanwhile; its retraction went out then
         list_id = int(row[0])

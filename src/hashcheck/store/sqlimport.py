@@ -140,9 +140,7 @@ class ImportQueries(ItemQueries):
         with self._begin(write=False) as cur:
             self._require_list(cur, list_id)
             self._create_staging(cur)
-            first = not self._q(
-                cur, "SELECT 1 FROM items WHERE list_id = ? LIMIT 1", (list_id,)
-            ).fetchone()
+            first = not self._has_items(cur, list_id)
             plain = PlainDelivery() if first else None
             try:
                 for chunk in chunks:
@@ -184,12 +182,16 @@ class ImportQueries(ItemQueries):
         replace: bool,
         max_removed_share: float | None,
     ) -> ImportOutcome:
+        self._write_runs(cur, list_id)
         active_before = int(
             self._q(
                 cur,
                 "SELECT COUNT(*) FROM items WHERE list_id = ? AND state = 'active'",
                 (list_id,),
             ).fetchone()[0]
+        )
+        first_entry = (
+            int(self._q(cur, "SELECT COALESCE(MAX(id), 0) FROM entries").fetchone()[0]) + 1
         )
         batch_id = self._new_batch(cur, list_id, "import", source, actor, shadow=shadow)
         collisions = self._known_good_collisions(cur, list_id)
@@ -211,6 +213,7 @@ class ImportQueries(ItemQueries):
                 not_found=0,
                 hashes_added=fast,
                 replaced=0,
+                first_entry=None,
             )
         self._materialise(cur)
         self._dedupe(cur, plan)
@@ -252,6 +255,7 @@ class ImportQueries(ItemQueries):
             not_found=not_found,
             hashes_added=hashes_added,
             replaced=replaced,
+            first_entry=first_entry,
         )
 
     def _finish_import(
@@ -270,11 +274,19 @@ class ImportQueries(ItemQueries):
         not_found: int,
         hashes_added: int,
         replaced: int,
+        first_entry: int | None,
     ) -> ImportOutcome:
+        # Only the batch's own entries are read: they have the highest ids (a scan of the
+        # whole table would cost every import as much as the list's size). A first delivery
+        # added every staged row, so its few staging rows say the same.
         categories = sorted(
             int(r[0])
             for r in self._q(
-                cur, "SELECT DISTINCT category_id FROM entries WHERE batch_id = ?", (batch_id,)
+                cur,
+                "SELECT DISTINCT category_id FROM staging"
+                if first_entry is None
+                else "SELECT DISTINCT category_id FROM entries WHERE id >= ? AND batch_id = ?",
+                () if first_entry is None else (first_entry, batch_id),
             ).fetchall()
         )
         self._finish_batch(
@@ -331,6 +343,7 @@ class ImportQueries(ItemQueries):
             hashes_added=hashes_added,
             replaced=replaced,
             recategorised=tuple(plan.recategorised[:RECATEGORISED_SHOWN]),
+            category_ids=tuple(categories),
         )
 
     def _first_delivery(self, cur: Cursor, list_id: int, batch_id: int, plan: _Plan) -> int | None:
@@ -339,7 +352,7 @@ class ImportQueries(ItemQueries):
         as bare hashes were. None (and nothing done) when the general path is needed: the
         list has items, the file deletes or does not import something, or it repeats a hash
         or a supplier id. Returns the hashes added."""
-        if self._q(cur, "SELECT 1 FROM items WHERE list_id = ? LIMIT 1", (list_id,)).fetchone():
+        if self._has_items(cur, list_id):
             return None
         if self._q(cur, "SELECT 1 FROM staging WHERE category_id < 0 LIMIT 1").fetchone():
             return None
@@ -367,15 +380,17 @@ class ImportQueries(ItemQueries):
             )
             if max(cur.rowcount, 0) != total:
                 raise _Repeated
-            if numbered_here:
-                self._q(
-                    cur,
-                    "INSERT INTO items (id, list_id, ref, category_id, value, state, "
-                    "merged_into, first_batch, last_batch) "
-                    "SELECT item_id, list_id, NULL, category_id, NULL, 'active', NULL, ?, ? "
-                    "FROM entries WHERE list_id = ? AND batch_id = ? ORDER BY item_id",
-                    (batch_id, batch_id, list_id, batch_id),
-                )
+            if numbered_here or presorted:
+                # Bare hashes only: every item is its one entry, numbered from base in order;
+                # it gets a row only when something changes the list's items (schema 10).
+                if total:
+                    self._q(
+                        cur,
+                        "INSERT INTO item_runs (list_id, first_item, last_item, batch_id) "
+                        "VALUES (?, ?, ?, ?)",
+                        (list_id, base, base + total - 1, batch_id),
+                    )
+                plan.added = total
             else:
                 self._q(
                     cur,
@@ -386,7 +401,7 @@ class ImportQueries(ItemQueries):
                     f"{'' if presorted else 'ORDER BY r'}",
                     (base, list_id, batch_id, batch_id),
                 )
-            plan.added = max(cur.rowcount, 0)
+                plan.added = max(cur.rowcount, 0)
         except Exception as exc:
             if not isinstance(exc, _Repeated) and not self._is_unique_violation(exc):
                 raise

@@ -18,13 +18,46 @@ from hashcheck.store.sqlcatalog import CatalogQueries
 # When an item was first and last delivered is its batches' commit time.
 _ITEM_COLUMNS = (
     "SELECT i.id, i.list_id, i.ref, i.category_id, i.value, i.state, i.merged_into, "
-    "i.first_batch, i.last_batch, f.committed_at, l.committed_at FROM items i "
+    "i.first_batch, i.last_batch, f.committed_at, l.committed_at FROM all_items i "
     "JOIN batches f ON f.id = i.first_batch JOIN batches l ON l.id = i.last_batch"
 )
 
 
 class ItemQueries(CatalogQueries):
     # -- writing -------------------------------------------------------------------------
+    def _write_runs(self, cur: Cursor, list_id: int) -> None:
+        """Give the items of the list's plain first delivery (schema 10: ids only, no rows)
+        their rows, before anything changes an item of the list: a change, a removal and a
+        merge then work on rows alone. Once per list, at the cost the first delivery saved."""
+        if not self._q(cur, "SELECT 1 FROM item_runs WHERE list_id = ?", (list_id,)).fetchone():
+            return
+        self._q(
+            cur,
+            "INSERT INTO items (id, list_id, ref, category_id, value, state, merged_into, "
+            "first_batch, last_batch) SELECT e.item_id, e.list_id, NULL, e.category_id, NULL, "
+            "'active', NULL, e.batch_id, e.batch_id FROM item_runs r JOIN entries e "
+            "ON e.item_id BETWEEN r.first_item AND r.last_item AND e.list_id = r.list_id "
+            "WHERE r.list_id = ? ORDER BY e.item_id",
+            (list_id,),
+        )
+        self._q(cur, "DELETE FROM item_runs WHERE list_id = ?", (list_id,))
+
+    def _write_runs_of(self, cur: Cursor, table: str, column: str = "item") -> None:
+        """`_write_runs` for every list that has an item named in temp table ``table``."""
+        for (list_id,) in self._q(
+            cur,
+            "SELECT DISTINCT r.list_id FROM item_runs r JOIN "
+            f"{table} t ON t.{column} BETWEEN r.first_item AND r.last_item",
+        ).fetchall():
+            self._write_runs(cur, int(list_id))
+
+    def _has_items(self, cur: Cursor, list_id: int) -> bool:
+        """Whether anything was ever delivered to the list (items of any state)."""
+        return any(
+            self._q(cur, f"SELECT 1 FROM {table} WHERE list_id = ? LIMIT 1", (list_id,)).fetchone()
+            for table in ("items", "item_runs")
+        )
+
     def _fill(self, cur: Cursor, table: str, ids: Iterable[int]) -> None:
         """A temporary one-column table ``table (item)`` holding ``ids``."""
         self._q(cur, f"DROP TABLE IF EXISTS {table}")
@@ -39,6 +72,7 @@ class ItemQueries(CatalogQueries):
         """Take the items named in temp table ``table`` off their lists, every hash at once:
         tombstones, retractions for every client that was answered a match on one, history.
         Returns how many active items left."""
+        self._write_runs_of(cur, table)
         self._q(
             cur,
             "INSERT INTO tombstones (entry_id, list_id, batch_id, item_id) "
@@ -100,6 +134,8 @@ class ItemQueries(CatalogQueries):
         cur.executemany(
             self._sql(f"INSERT INTO {table} (item, target, c) VALUES (?, ?, ?)"), sorted(rows)
         )
+        self._write_runs_of(cur, table)
+        self._write_runs_of(cur, table, "target")
         self._q(cur, "DROP TABLE IF EXISTS imp_moved")
         self._q(
             cur,
@@ -163,8 +199,13 @@ class ItemQueries(CatalogQueries):
 
     def _next_item_id(self, cur: Cursor) -> int:
         # Writers are serialised (the version row), and items are never deleted, so ids are
-        # never handed out twice.
-        return int(self._q(cur, "SELECT COALESCE(MAX(id), 0) FROM items").fetchone()[0]) + 1
+        # never handed out twice (nor the ids of items that have no rows yet: `item_runs`).
+        row = self._q(
+            cur,
+            "SELECT COALESCE(MAX(id), 0), "
+            "(SELECT COALESCE(MAX(last_item), 0) FROM item_runs) FROM items",
+        ).fetchone()
+        return max(int(row[0]), int(row[1])) + 1
 
     def _new_batch(
         self, cur: Cursor, list_id: int, kind: str, source: str, actor: str, *, shadow: bool = False
