@@ -14,8 +14,10 @@ from collections.abc import Iterator
 from multiprocessing.pool import AsyncResult, Pool
 from typing import Any
 
+import numpy as np
+
 from hashcheck.hashes.algorithms import EMPTY_FILE, Algorithm
-from hashcheck.hashes.keyed import Digester
+from hashcheck.hashes.keyed import DIGEST_BYTES, HMAC_BYTES, Digester
 
 # Worth forking for: below this many bytes of list the pool costs more than it saves.
 PARALLEL_FROM_BYTES = 32 << 20
@@ -31,12 +33,16 @@ def _start(digester: Digester) -> None:
 def digest_run(digester: Digester, algorithm: Algorithm, packed: bytes) -> tuple[bytes, int]:
     """Keyed digests of packed raw hashes (empty-file hashes left out) and how many were."""
     size = algorithm.hex_length // 2
+    if len(packed) % size:
+        raise ValueError(f"packed {algorithm.value} hashes must be {size} bytes each")
     dropped = 0
     if packed.find(EMPTY_FILE[algorithm]) >= 0:  # rare: filter only when it is there at all
         raws = [packed[i : i + size] for i in range(0, len(packed), size)]
         kept = [raw for raw in raws if raw != EMPTY_FILE[algorithm]]
         packed, dropped = b"".join(kept), len(raws) - len(kept)
-    return digester.packed(algorithm, packed), dropped
+    fulls = digester.joined(algorithm, [packed[i : i + size] for i in range(0, len(packed), size)])
+    digests = np.frombuffer(fulls, dtype=np.uint8).reshape(-1, HMAC_BYTES)[:, :DIGEST_BYTES]
+    return digests.tobytes(), dropped
 
 
 def _work(algorithm: str, packed: bytes) -> tuple[bytes, int]:

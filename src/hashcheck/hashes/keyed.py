@@ -62,43 +62,27 @@ class Digester:
         """A one-argument digest function bound to ``algorithm``, for tight loops."""
         return self.for_tag(algorithm.tag)
 
-    def packed(self, algorithm: Algorithm, raws: bytes) -> bytes:
-        """Keyed digests of raw hashes given back to back, back to back: for large imports,
-        where a bytes object per hash costs as much as the hash itself."""
-        size = algorithm.hex_length // 2
-        if len(raws) % size:
-            raise ValueError(f"packed {algorithm.value} hashes must be {size} bytes each")
-        # The tag is hashed into the inner state once, not once per hash.
-        tagged = self._inner.copy()
-        tagged.update(algorithm.tag)
-        inner_copy = tagged.copy
-        outer_copy = self._outer.copy
-        view = memoryview(raws)
-        fulls = []
-        for start in range(0, len(raws), size):
-            inner = inner_copy()
-            inner.update(view[start : start + size])
-            outer = outer_copy()
-            outer.update(inner.digest())
-            fulls.append(outer.digest())
-        return b"".join(full[:DIGEST_BYTES] for full in fulls)
-
     def joined(self, algorithm: Algorithm, raws: Iterable[bytes]) -> bytes:
         """The full 32-byte HMACs of many raw hashes, back to back; the keyed digest is the
-        first 16 bytes of each. For batch lookups, where cutting each digest costs more than
-        carrying its tail."""
-        inner_copy = self._inner.copy
+        first 16 bytes of each. For batch lookups and large imports, where cutting each
+        digest costs more than carrying its tail (or cutting them all at once in numpy)."""
+        return b"".join(map(self._full(algorithm.tag), raws))
+
+    def _full(self, tag: bytes) -> Callable[[bytes], bytes]:
+        # The tag is hashed into the inner state once, not once per hash.
+        tagged = self._inner.copy()
+        tagged.update(tag)
+        inner_copy = tagged.copy
         outer_copy = self._outer.copy
-        tag = algorithm.tag
 
         def full(raw: bytes) -> bytes:
             inner = inner_copy()
-            inner.update(tag + raw)
+            inner.update(raw)
             outer = outer_copy()
             outer.update(inner.digest())
             return outer.digest()
 
-        return b"".join(map(full, raws))
+        return full
 
     def pdq(self, bits: bytes) -> bytes:
         """The keyed digest of a PDQ hash: how a list entry holding it is named and deduped."""
@@ -109,14 +93,9 @@ class Digester:
         return self.for_tag(VPDQ_TAG)(frames)
 
     def for_tag(self, tag: bytes) -> Callable[[bytes], bytes]:
-        inner_copy = self._inner.copy
-        outer_copy = self._outer.copy
+        full = self._full(tag)
 
         def one(raw: bytes) -> bytes:
-            inner = inner_copy()
-            inner.update(tag + raw)
-            outer = outer_copy()
-            outer.update(inner.digest())
-            return outer.digest()[:DIGEST_BYTES]
+            return full(raw)[:DIGEST_BYTES]
 
         return one
