@@ -4,6 +4,8 @@ uploads, errors, and its OpenAPI document."""
 from __future__ import annotations
 
 import hashlib
+import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,6 +16,9 @@ from openapi_spec_validator import validate
 from hashcheck.admin import operators
 from hashcheck.admin.operators import Actor, Role
 from hashcheck.api.adminroutes import ROUTES
+from hashcheck.hashes.algorithms import Algorithm
+from hashcheck.hashes.keyed import Digester
+from hashcheck.store.records import Sighting
 from tests.http_client import call
 from tests.support import Deployment, ServerThread, basic, legacy_post, make_deployment, serve
 
@@ -179,3 +184,51 @@ def test_clients_from_the_admin_api_can_check(
     assert status == 400 and "at least 1" in refused["error"]["message"]
     status, stats = admin(server, olga, "GET", "/stats")
     assert status == 200 and isinstance(stats, list)
+
+
+def test_holds_disputes_and_proposals_name_items_lists_and_clients(
+    server: ServerThread, deployment: Deployment, accounts: dict[str, tuple[str, str]]
+) -> None:
+    olga, vera = accounts["olga"], accounts["vera"]
+    upload = (md5("held") + "\n" + md5("disputed") + "\n").encode()
+    assert (
+        admin(server, olga, "POST", "/lists/police/imports?category=baseline", raw=upload)[0] == 201
+    )
+    store = deployment.store()
+    try:
+        held, disputed = (store.find_items(digests=[d])[0].item_id for d in digest_of(deployment))
+        store.set_policy("prevalence-clients", "1", actor="test")
+        now, day = int(time.time()), int(time.time() // 86400)
+        store.record_matches(
+            [Sighting(held, client, day, now, True) for client in ("acme", "beta")], []
+        )
+        store.record_matches([Sighting(disputed, "acme", day, now, True)], [])
+        store.open_dispute("acme", disputed, day, "our own picture")
+    finally:
+        store.close()
+    status, holds = admin(server, vera, "GET", "/holds")
+    assert status == 200
+    assert [(h["item"], h["list"], h["clients"]) for h in holds] == [(held, "police", 2)]
+    status, found = admin(server, vera, "GET", "/disputes")
+    assert [(d["item"], d["list"], d["client"]) for d in found] == [(disputed, "police", "acme")]
+    status, released = admin(server, olga, "POST", f"/holds/{held}/release")
+    assert (status, released) == (200, {"item": held, "state": "released"})
+    assert admin(server, olga, "POST", "/holds/999999/release")[0] == 404
+    # A proposal says in words what it would do, naming the client, list and category.
+    status, change = admin(
+        server, olga, "POST", "/clients/acme/grants", {"list": "police", "category": "related"}
+    )
+    assert status == 202
+    status, proposals = admin(server, vera, "GET", "/proposals")
+    (proposal,) = [p for p in proposals if p["proposal_id"] == change["proposal"]]
+    what = proposal["detail"]["what"]
+    assert "acme" in what and "list police" in what and "category related" in what
+    status, audit = admin(server, vera, "GET", "/audit?limit=50")
+    (opened,) = [a for a in audit if a["action"] == "dispute.open"]
+    after = json.loads(opened["detail"])["after"]
+    assert (after["list"], after["item"]) == ("police", disputed)
+
+
+def digest_of(deployment: Deployment) -> list[bytes]:
+    digester = Digester(deployment.key)
+    return [digester.digest(Algorithm.MD5, bytes.fromhex(md5(t))) for t in ("held", "disputed")]

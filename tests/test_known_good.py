@@ -12,6 +12,7 @@ import pytest
 from hashcheck.admin import importing
 from hashcheck.admin.errors import ImportRejected
 from hashcheck.catalog.model import Grant
+from hashcheck.hashes.algorithms import Algorithm
 from hashcheck.hashes.keyed import Digester
 from tests.http_client import call
 from tests.support import Deployment, ServerThread, basic, legacy_post, make_deployment, serve
@@ -96,6 +97,11 @@ def test_known_good_hashes_never_match(
         "other",
         "nsrl",
     )
+    # The collision names the item the operator can look up: the police item of the logo.
+    police = next(h.list_id for h in store.lists() if h.name == "police")
+    logo = Digester(deployment.key).digest(Algorithm.MD5, bytes.fromhex(WORDPRESS_LOGO))
+    (item,) = store.find_items(digests=[logo], list_id=police)
+    assert collision.item_id == item.item_id
     store.close()
 
 

@@ -64,12 +64,28 @@ def release(store: Store, entry_id: int, *, actor: Actor) -> None:
     store.release_hold(entry_id, actor=actor.name)
 
 
+def hold_dict(record: HoldRecord, list_names: dict[int, str]) -> dict[str, Any]:
+    """A hold as every face shows it: on an item (the store's field keeps its older name,
+    entry_id), naming its list."""
+    return {
+        "item": record.entry_id,
+        "list": list_names.get(record.list_id, str(record.list_id)),
+        "list_id": record.list_id,
+        "state": record.state,
+        "clients": record.clients,
+        "since": record.created_at,
+        "decided_by": record.decided_by,
+        "reason": record.reason,
+    }
+
+
 def dispute_dict(record: DisputeRecord, list_names: dict[int, str]) -> dict[str, Any]:
     return {
         "dispute": record.dispute_id,
         "client": record.client_id,
-        "entry": record.entry_id,
+        "item": record.entry_id,
         "list": list_names.get(record.list_id, str(record.list_id)),
+        "list_id": record.list_id,
         "reason": record.reason,
         "state": record.state,
         "opened_at": record.opened_at,

@@ -46,7 +46,9 @@ def policy(store: Store) -> Policy:
 def _propose(
     store: Store, action: str, subject: str, detail: dict[str, Any], what: str, actor: Actor
 ) -> Change:
-    proposal = store.propose(action, subject, detail, actor=actor.name)
+    # `what` names the lists, categories and clients involved in words, so every face that
+    # shows a proposal (table, JSON, admin API, audit) says what it does without ids.
+    proposal = store.propose(action, subject, {**detail, "what": what}, actor=actor.name)
     return Change(
         False,
         f"{what} needs a second operator: proposal {proposal.proposal_id} is waiting for "
@@ -145,7 +147,12 @@ def grant(store: Store, client_id: str, given: Grant, *, actor: Actor) -> Change
             store,
             "grant.add",
             client_id,
-            {"list": given.list_id, "category": given.category_id, "covers": names},
+            {
+                "list": given.list_id,
+                "category": given.category_id,
+                "covers": names,
+                "grant": text,
+            },
             f"letting {client_id} check {text} (covers {names})",
             actor,
         )
@@ -171,12 +178,14 @@ def promote(store: Store, batch_id: int, *, actor: Actor) -> Change:
         if c in categories and rules.needs_two(categories[c].severity)
     )
     if covered:
+        list_name = next((h.name for h in store.lists() if h.list_id == batch.list_id), "?")
         return _propose(
             store,
             "batch.promote",
             str(batch_id),
-            {"covers": ", ".join(covered), "live": batch.live},
-            f"promoting batch {batch_id} (it holds {', '.join(covered)} entries)",
+            {"covers": ", ".join(covered), "live": batch.live, "list": list_name},
+            f"promoting batch {batch_id} of list {list_name} "
+            f"(it holds {', '.join(covered)} entries)",
             actor,
         )
     store.promote_batch(batch_id, actor=actor.name)

@@ -323,13 +323,14 @@ def promote_batch(r: Request) -> Answer:
 
 def list_holds(r: Request) -> Answer:
     found = disputes.holds(r.store, state=r.query.get("state"), actor=r.actor)
-    return 200, [asdict(h) for h in found]
+    names = _names(r.store)
+    return 200, [disputes.hold_dict(h, names) for h in found]
 
 
 def release_hold(r: Request) -> Answer:
-    entry = _int(r.params[0], "entry id")
-    disputes.release(r.store, entry, actor=r.actor)
-    return 200, {"entry": entry, "state": "released"}
+    item = _int(r.params[0], "item id")
+    disputes.release(r.store, item, actor=r.actor)
+    return 200, {"item": item, "state": "released"}
 
 
 def _names(store: Store) -> dict[int, str]:
@@ -452,7 +453,7 @@ def add_operator(r: Request) -> Answer:
     return 201, {"name": name, "role": role, "secret": secret}
 
 
-NUMERIC_PARAMETERS = {"batch_id", "dispute_id", "proposal_id", "entry_id"}
+NUMERIC_PARAMETERS = {"batch_id", "dispute_id", "proposal_id", "item_id"}
 
 
 def _route(
@@ -583,7 +584,7 @@ ROUTES: tuple[Route, ...] = (
         "Entries on hold (prevalence alarm)",
         query=_state("open", "released"),
     ),
-    _route("POST", "/holds/{entry_id}/release", release_hold, OPERATE, "Release a hold"),
+    _route("POST", "/holds/{item_id}/release", release_hold, OPERATE, "Release a hold"),
     _route(
         "GET",
         "/disputes",

@@ -438,7 +438,7 @@ def batches_rollback(args: argparse.Namespace, settings: Settings) -> int:
 def lists_collisions(args: argparse.Namespace, settings: Settings) -> int:
     with opened_store(settings) as store:
         found = store.known_good_collisions(max(args.limit, 1))
-    rows = [(c.list_name, c.category, c.entry_id, c.batch_id, c.known_good_list) for c in found]
-    keys = ("list", "category", "entry", "batch", "known_good_list")
+    rows = [(c.list_name, c.category, c.item_id, c.batch_id, c.known_good_list) for c in found]
+    keys = ("list", "category", "item", "batch", "known_good_list")
     say(render(keys, rows, args.format))
     return ExitCode.OK

@@ -134,19 +134,16 @@ def holds_list(args: argparse.Namespace, settings: Settings) -> int:
     with opened_store(settings) as store:
         found = disputes.holds(store, state=args.state, actor=acting(store, settings.operator))
         names = {item.list_id: item.name for item in store.lists()}
-    rows = [
-        (h.entry_id, names.get(h.list_id, h.list_id), h.state, h.clients, h.created_at, h.reason)
-        for h in found
-    ]
-    # A hold is on an item (the store's column keeps its older name, entry_id).
-    say(render(("item", "list", "state", "clients", "since", "reason"), rows, args.format))
+    keys = ("item", "list", "state", "clients", "since", "reason")
+    shown = [disputes.hold_dict(h, names) for h in found]
+    say(render(keys, [tuple(h[k] for k in keys) for h in shown], args.format))
     return ExitCode.OK
 
 
 def holds_release(args: argparse.Namespace, settings: Settings) -> int:
     with opened_store(settings) as store:
-        disputes.release(store, args.entry_id, actor=acting(store, settings.operator))
-    say(f"entry {args.entry_id} released from hold: it answers normally again")
+        disputes.release(store, args.item_id, actor=acting(store, settings.operator))
+    say(f"item {args.item_id} released from hold: it answers normally again")
     return ExitCode.OK
 
 
@@ -154,20 +151,9 @@ def disputes_list(args: argparse.Namespace, settings: Settings) -> int:
     with opened_store(settings) as store:
         found = disputes.listing(store, state=args.state, actor=acting(store, settings.operator))
         names = {item.list_id: item.name for item in store.lists()}
-    rows = [
-        (
-            d.dispute_id,
-            d.client_id,
-            d.entry_id,
-            names.get(d.list_id, d.list_id),
-            d.state,
-            d.opened_at,
-            d.reason,
-        )
-        for d in found
-    ]
-    keys = ("dispute", "client", "entry", "list", "state", "opened_at", "reason")
-    say(render(keys, rows, args.format))
+    keys = ("dispute", "client", "item", "list", "state", "opened_at", "reason")
+    shown = [disputes.dispute_dict(d, names) for d in found]
+    say(render(keys, [tuple(d[k] for k in keys) for d in shown], args.format))
     return ExitCode.OK
 
 

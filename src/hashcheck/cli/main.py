@@ -313,8 +313,8 @@ def build_parser() -> argparse.ArgumentParser:
     listing(holds, "governing.holds_list", "holds, newest first").add_argument(
         "--state", choices=["open", "released"]
     )
-    hrelease = command("release", "governing.holds_release", "let a held entry answer again", holds)
-    hrelease.add_argument("entry_id", type=int)
+    hrelease = command("release", "governing.holds_release", "let a held item answer again", holds)
+    hrelease.add_argument("item_id", type=int)
 
     itm = group("items", "list items: one file's hashes, its supplier's id and one category")
     ishow = command(

@@ -139,9 +139,10 @@ class ItemChange:
 
 @dataclass(frozen=True)
 class Collision:
-    """An entry that can never match because its digest is also on a known-good list."""
+    """A hash that can never match because its digest is also on a known-good list: of
+    which item, list, category and batch."""
 
-    entry_id: int
+    item_id: int
     list_name: str
     category: str
     batch_id: int

@@ -81,7 +81,7 @@ class EntryQueries(ImportQueries):
             # Probes the (list_id, digest) index of the known-good lists per entry.
             rows = self._q(
                 cur,
-                "SELECT e.id, l.name, c.name, e.batch_id, "
+                "SELECT e.item_id, l.name, c.name, e.batch_id, "
                 f"(SELECT a.list_id FROM entries a WHERE a.list_id IN ({marks}) "
                 "AND a.digest = e.digest LIMIT 1) AS good "
                 "FROM entries e JOIN lists l ON l.id = e.list_id AND l.known_good = 0 "

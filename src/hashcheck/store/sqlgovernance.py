@@ -202,7 +202,12 @@ class GovernanceQueries(EntryQueries):
                 SYSTEM_PREVALENCE,
                 "hold.add",
                 str(entry_id),
-                {"before": None, "after": {"state": "open", "reason": reason}},
+                {
+                    "before": None,
+                    "after": {"state": "open", "reason": reason},
+                    "item": entry_id,
+                    "list": self._names(cur, "lists", [int(entry[0])]).get(int(entry[0])),
+                },
             )
             placed.append(HoldRecord(entry_id, int(entry[0]), reason, "open", stamp, None, clients))
         return placed
@@ -283,7 +288,12 @@ class GovernanceQueries(EntryQueries):
                 str(dispute_id),
                 {
                     "before": None,
-                    "after": {"state": "open", "entry": entry_id, "list": int(entry[0])},
+                    "after": {
+                        "state": "open",
+                        "item": entry_id,
+                        "list": self._names(cur, "lists", [int(entry[0])]).get(int(entry[0])),
+                        "list_id": int(entry[0]),
+                    },
                     "reason": reason,
                 },
             )
@@ -370,7 +380,8 @@ class GovernanceQueries(EntryQueries):
                 {
                     "before": {"state": "open"},
                     "after": {"state": state},
-                    "entry": dispute.entry_id,
+                    "item": dispute.entry_id,
+                    "list": self._names(cur, "lists", [dispute.list_id]).get(dispute.list_id),
                     "retracted": retracted,
                     "comment": comment,
                 },
