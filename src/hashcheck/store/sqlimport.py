@@ -97,8 +97,6 @@ def _refuse_shadow_changes(plan: _Plan, replace: bool) -> None:
 
 
 class ImportQueries(ItemQueries):
-    _presorted = False  # whether the staged delivery is in digest order (`presort`)
-
     def import_records(
         self,
         list_id: int,
@@ -112,12 +110,13 @@ class ImportQueries(ItemQueries):
         max_removed_share: float | None = None,
     ) -> ImportOutcome:
         with self._lock:
-            self._stage_records(list_id, rows)
+            presorted = self._stage_records(list_id, rows)
             try:
                 with self._tx(write=True) as cur:
                     return self._apply_import(
                         cur,
                         list_id,
+                        presorted=presorted,
                         source=source,
                         actor=actor,
                         shadow=shadow,
@@ -133,10 +132,10 @@ class ImportQueries(ItemQueries):
         if self._q(cur, "SELECT 1 FROM lists WHERE id = ?", (list_id,)).fetchone() is None:
             raise NotFound(f"no list with id {list_id}")
 
-    def _stage_records(self, list_id: int, chunks: Iterable[Sequence[StageRow]]) -> None:
+    def _stage_records(self, list_id: int, chunks: Iterable[Sequence[StageRow]]) -> bool:
         """Stage every record before the write transaction, so parsing a large file holds no
-        lock; a failure while staging (a refused file) discards everything staged."""
-        self._presorted = False
+        lock; a failure while staging (a refused file) discards everything staged. Returns
+        whether the rows were staged in digest order (`presort`)."""
         with self._begin(write=False) as cur:
             self._require_list(cur, list_id)
             self._create_staging(cur)
@@ -158,10 +157,11 @@ class ImportQueries(ItemQueries):
                 if plain is not None:
                     for rows in plain.sorted_rows(STAGE_ROW):
                         self._stage(cur, list(rows))
-                    self._presorted = plain.in_order
+                    return plain.in_order
             except BaseException:
                 self._drop_staging()
                 raise
+        return False
 
     def _drop_import_tables(self) -> None:
         self._drop_staging()
@@ -175,6 +175,7 @@ class ImportQueries(ItemQueries):
         cur: Cursor,
         list_id: int,
         *,
+        presorted: bool,
         source: str,
         actor: str,
         shadow: bool,
@@ -196,7 +197,7 @@ class ImportQueries(ItemQueries):
         batch_id = self._new_batch(cur, list_id, "import", source, actor, shadow=shadow)
         collisions = self._known_good_collisions(cur, list_id)
         plan = _Plan()
-        fast = self._first_delivery(cur, list_id, batch_id, plan)
+        fast = self._first_delivery(cur, list_id, batch_id, plan, presorted=presorted)
         if fast is not None:
             self._seal(cur, list_id, batch_id, sealed)
             return self._finish_import(
@@ -346,7 +347,9 @@ class ImportQueries(ItemQueries):
             category_ids=tuple(categories),
         )
 
-    def _first_delivery(self, cur: Cursor, list_id: int, batch_id: int, plan: _Plan) -> int | None:
+    def _first_delivery(
+        self, cur: Cursor, list_id: int, batch_id: int, plan: _Plan, *, presorted: bool
+    ) -> int | None:
         """A list's first delivery, with nothing to resolve: every record a new item, straight
         from the staging table (no temporary tables), which keeps large first imports as fast
         as bare hashes were. None (and nothing done) when the general path is needed: the
@@ -360,7 +363,6 @@ class ImportQueries(ItemQueries):
         # Input in digest order makes the digest index inserts sequential; for a plain list
         # the item ids follow the same order, so the item index fills at its end too. Staged
         # in that order already (`presort`), the database need not sort at all.
-        presorted = self._presorted
         numbered_here = (
             not presorted
             and not self._q(
