@@ -115,6 +115,7 @@ def test_lists_imports_batches_and_the_two_person_rule(
     batch = report["batch_id"]
     status, shown = admin(server, accounts["vera"], "GET", f"/batches/{batch}")
     assert shown["state"] == "shadow" and shown["list"] == "ngo" and shown["live"] == 5
+    assert shown["categories"] == ["baseline"]
     status, change = admin(server, olga, "POST", f"/batches/{batch}/promote")
     assert status == 200 and change["applied"] is True
 

@@ -292,24 +292,30 @@ def remove_upload(r: Request) -> Answer:
 
 
 # -- batches, holds, disputes, proposals ---------------------------------------------------------
-def _batch(record: BatchRecord, names: Mapping[int, str]) -> dict[str, Any]:
-    document = asdict(record)
-    document["list"] = names.get(record.list_id, str(record.list_id))
-    return document
+def _batches(records: list[BatchRecord], store: Store) -> list[dict[str, Any]]:
+    """Batches naming their list and categories."""
+    lists = _names(store)
+    categories = {c.category_id: c.name for c in store.categories()}
+    return [
+        {
+            **asdict(record),
+            "list": lists.get(record.list_id, str(record.list_id)),
+            "categories": [categories.get(c, str(c)) for c in record.category_ids],
+        }
+        for record in records
+    ]
 
 
 def list_batches(r: Request) -> Answer:
     name = r.query.get("list")
     list_id = None if name is None else find_list(r.store, name).list_id
     limit = _int(r.query.get("limit", "100"), "limit")
-    names = {item.list_id: item.name for item in r.store.lists()}
-    return 200, [_batch(b, names) for b in r.store.batches(list_id, max(limit, 1))]
+    return 200, _batches(r.store.batches(list_id, max(limit, 1)), r.store)
 
 
 def show_batch(r: Request) -> Answer:
     record = r.store.batch(_int(r.params[0], "batch id"))
-    names = {item.list_id: item.name for item in r.store.lists()}
-    return 200, {**_batch(record, names), **governance.batch_summary(r.store, record)}
+    return 200, {**_batches([record], r.store)[0], **governance.batch_summary(r.store, record)}
 
 
 def rollback_batch(r: Request) -> Answer:
