@@ -44,7 +44,7 @@ def accounts(deployment: Deployment) -> dict[str, tuple[str, str]]:
         ("olga", Role.OPERATOR),
         ("vera", Role.VIEWER),
     ):
-        made[name] = (name, operators.add(store, name, role, actor=BOOTSTRAP))
+        made[name] = (name, operators.add(store, name, role, actor=BOOTSTRAP).secret)
     store.close()
     return made
 
@@ -233,3 +233,33 @@ def test_holds_disputes_and_proposals_name_items_lists_and_clients(
 def digest_of(deployment: Deployment) -> list[bytes]:
     digester = Digester(deployment.key)
     return [digester.digest(Algorithm.MD5, bytes.fromhex(md5(t))) for t in ("held", "disputed")]
+
+
+def test_an_approver_cannot_approve_with_an_account_they_made(
+    server: ServerThread, accounts: dict[str, tuple[str, str]]
+) -> None:
+    alice, bob = accounts["alice"], accounts["bob"]
+    status, made = admin(server, alice, "POST", "/operators", {"name": "sock", "role": "approver"})
+    assert status == 202 and made["applied"] is False and made["secret"]
+    sock = ("sock", made["secret"])
+    assert admin(server, sock, "GET", "/whoami")[0] == 403  # disabled until approved
+    status, error = admin(server, alice, "POST", f"/proposals/{made['proposal']}/approve")
+    assert status == 409
+    status, _ = admin(server, bob, "POST", f"/proposals/{made['proposal']}/approve")
+    assert status == 200
+    assert admin(server, sock, "GET", "/whoami")[1] == {"name": "sock", "role": "approver"}
+    status, change = admin(server, alice, "PUT", "/policy/two-person-severities", {"value": "none"})
+    assert status == 202
+    status, error = admin(server, sock, "POST", f"/proposals/{change['proposal']}/approve")
+    assert status == 409 and "alice created sock's account" in error["error"]["message"]
+    status, listed = admin(server, bob, "GET", "/operators")
+    assert {o["name"]: o["created_by"] for o in listed}["sock"] == "alice"
+    # Switching off is immediate; switching back on is a proposal again.
+    status, change = admin(server, bob, "POST", "/operators/sock/disable")
+    assert (status, change["applied"]) == (200, True)
+    status, change = admin(server, alice, "POST", "/operators/sock/enable")
+    assert status == 202
+    status, change = admin(server, alice, "PUT", "/operators/olga/role", {"role": "approver"})
+    assert status == 202 and "raising olga" in change["message"]
+    assert admin(server, alice, "PUT", "/operators/olga/role", {"role": "boss"})[0] == 400
+    assert admin(server, accounts["olga"], "POST", "/operators/vera/disable")[0] == 403

@@ -133,7 +133,7 @@ def deployment(store_url: str, tmp_path: Path) -> Deployment:
 @pytest.fixture
 def olga(deployment: Deployment) -> tuple[str, str]:
     store = deployment.store()
-    secret = operators.add(store, "olga", Role.OPERATOR, actor=Actor("setup", Role.APPROVER))
+    secret = operators.add(store, "olga", Role.OPERATOR, actor=Actor("setup", Role.APPROVER)).secret
     store.close()
     return "olga", secret
 

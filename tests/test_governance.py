@@ -312,11 +312,20 @@ def test_shadow_batch_answers_only_after_promotion(
 
 def test_two_person_rule_and_operator_roles(deployment: Deployment) -> None:
     # Before any account exists, anyone may act (a fresh install has to start somewhere).
-    assert run(deployment, "alice", "operators", "add", "alice", "--role", "approver")[0] == 0
+    # The first approvers are made together, so each can be the other's second person.
+    code, _ = run(deployment, "alice", "operators", "add", "alice", "bob", "--role", "approver")
+    assert code == 0
     code, out = run(deployment, "mallory", "categories", "enable", "related")
     assert code == ExitCode.DENIED and "not an enabled operator account" in out
-    assert run(deployment, "alice", "operators", "add", "bob", "--role", "approver")[0] == 0
-    assert run(deployment, "alice", "operators", "add", "vera", "--role", "viewer")[0] == 0
+    # Two approvers exist: a new account waits, disabled, for an approver other than its maker.
+    code, out = run(deployment, "alice", "operators", "add", "vera", "--role", "viewer")
+    assert code == ExitCode.PENDING and "disabled until then" in out
+    code, out = run(deployment, "vera", "proposals", "list")
+    assert code == ExitCode.DENIED and "not an enabled operator account" in out
+    code, out = run(deployment, "alice", "proposals", "list", "--format", "json")
+    (enabling,) = json.loads(out)
+    assert enabling["action"] == "operator.enable" and "made by alice" in enabling["detail"]
+    assert run(deployment, "bob", "proposals", "approve", str(enabling["proposal"]))[0] == 0
     code, out = run(deployment, "vera", "categories", "enable", "related")
     assert code == ExitCode.DENIED and "needs the operator role" in out
 
@@ -324,12 +333,12 @@ def test_two_person_rule_and_operator_roles(deployment: Deployment) -> None:
         deployment, "alice", "clients", "grant", "acme", "--list", "police", "--category", "related"
     )
     assert code == ExitCode.PENDING
-    code, out = run(deployment, "alice", "proposals", "approve", "1")
+    code, out = run(deployment, "alice", "proposals", "approve", "2")
     assert code == ExitCode.CONFLICT and "another operator must approve" in out
-    code, out = run(deployment, "vera", "proposals", "approve", "1")
+    code, out = run(deployment, "vera", "proposals", "approve", "2")
     assert code == ExitCode.DENIED
-    assert run(deployment, "bob", "proposals", "approve", "1")[0] == 0
-    code, out = run(deployment, "bob", "proposals", "approve", "1")
+    assert run(deployment, "bob", "proposals", "approve", "2")[0] == 0
+    code, out = run(deployment, "bob", "proposals", "approve", "2")
     assert code == ExitCode.CONFLICT and "approved already" in out
     code, out = run(deployment, "bob", "clients", "list", "--json")
     assert "category related of list police" in json.loads(out)[0]["grants"]
@@ -342,14 +351,14 @@ def test_two_person_rule_and_operator_roles(deployment: Deployment) -> None:
     assert run(deployment, "alice", "lists", "disable", "police")[0] == 0
     code, out = run(deployment, "alice", "lists", "enable", "police")
     assert code == ExitCode.PENDING
-    assert run(deployment, "bob", "proposals", "reject", "2")[0] == 0
+    assert run(deployment, "bob", "proposals", "reject", "3")[0] == 0
 
     # Loosening the rule itself takes two.
     code, _ = run(deployment, "alice", "policy", "set", "two-person-severities", "informational")
     assert code == ExitCode.PENDING
     code, out = run(deployment, "alice", "policy", "set", "two-person-severities", "sideways")
     assert code == ExitCode.REJECTED and "not a severity" in out
-    assert run(deployment, "bob", "proposals", "approve", "3")[0] == 0
+    assert run(deployment, "bob", "proposals", "approve", "4")[0] == 0
     code, out = run(deployment, "alice", "policy", "show", "--format", "json")
     shown = {row["name"]: row["value"] for row in json.loads(out)}
     assert shown["two-person-severities"] == "informational"
@@ -364,3 +373,74 @@ def test_two_person_rule_and_operator_roles(deployment: Deployment) -> None:
         "policy.set",
     ):
         assert expected in actions
+
+
+def _proposal_ids(deployment: Deployment, actor: str) -> list[int]:
+    code, out = run(deployment, actor, "proposals", "list", "--state", "open", "--format", "json")
+    assert code == 0
+    return [int(p["proposal"]) for p in json.loads(out)]
+
+
+def test_one_approver_cannot_make_a_second_self(deployment: Deployment) -> None:
+    """The attack: an approver makes another approver account for themselves, proposes with
+    one and approves with the other, even switching the rule off."""
+    assert run(deployment, "alice", "operators", "add", "alice", "--role", "approver")[0] == 0
+    # Alone, alice may make a second approver at once (someone has to)...
+    code, out = run(deployment, "alice", "operators", "add", "sock", "--role", "approver", "--json")
+    assert code == 0 and json.loads(out)["applied"] is True
+    # ...but the two never count as two people, in either direction.
+    code, _ = run(deployment, "alice", "policy", "set", "two-person-severities", "none")
+    assert code == ExitCode.PENDING
+    (off,) = _proposal_ids(deployment, "alice")
+    code, out = run(deployment, "sock", "proposals", "approve", str(off))
+    assert code == ExitCode.CONFLICT and "alice created sock's account" in out
+    code, _ = run(deployment, "sock", "categories", "enable", "related")
+    assert code == ExitCode.PENDING
+    (enable,) = set(_proposal_ids(deployment, "alice")) - {off}
+    code, out = run(deployment, "alice", "proposals", "approve", str(enable))
+    assert code == ExitCode.CONFLICT and "created sock's account" in out
+    # Now two approvers exist: a third account made by alice waits, disabled, and neither
+    # alice nor her own account may enable it.
+    code, out = run(deployment, "alice", "operators", "add", "puppet", "--role", "approver")
+    assert code == ExitCode.PENDING
+    (enabling,) = set(_proposal_ids(deployment, "alice")) - {off, enable}
+    for approver in ("alice", "sock"):
+        assert run(deployment, approver, "proposals", "approve", str(enabling))[0] == 9
+    code, out = run(deployment, "puppet", "proposals", "list")
+    assert code == ExitCode.DENIED
+    # Disabling and re-enabling her second account: enabling again is a proposal too.
+    assert run(deployment, "alice", "operators", "disable", "sock")[0] == 0
+    code, out = run(deployment, "alice", "operators", "enable", "sock")
+    assert code == 0  # one approver left: the rule is not in force, and sock stays alice's
+    code, out = run(deployment, "alice", "policy", "show", "--format", "json")
+    shown = {row["name"]: row["value"] for row in json.loads(out)}
+    assert shown["two-person-severities"] != "none"
+    code, out = run(deployment, "alice", "operators", "list", "--format", "json")
+    makers = {row["name"]: row["created_by"] for row in json.loads(out)}
+    assert makers == {"alice": "", "sock": "alice", "puppet": "alice"}
+    made = [r for r in store_audit(deployment) if r.action == "operator.add"]
+    assert {(r.subject, r.actor) for r in made} >= {("sock", "alice"), ("puppet", "alice")}
+
+
+def test_raising_a_role_takes_an_independent_approver(deployment: Deployment) -> None:
+    code, _ = run(deployment, "root", "operators", "add", "alice", "bob", "--role", "approver")
+    assert code == 0
+    code, _ = run(deployment, "alice", "operators", "add", "carol", "--role", "operator")
+    assert code == ExitCode.PENDING
+    (enabling,) = _proposal_ids(deployment, "bob")
+    assert run(deployment, "bob", "proposals", "approve", str(enabling))[0] == 0
+    code, _ = run(deployment, "alice", "operators", "role", "carol", "approver")
+    assert code == ExitCode.PENDING
+    (raising,) = _proposal_ids(deployment, "bob")
+    assert run(deployment, "bob", "proposals", "approve", str(raising))[0] == 0
+    code, out = run(deployment, "bob", "operators", "list", "--format", "json")
+    roles = {row["name"]: row["role"] for row in json.loads(out)}
+    assert roles["carol"] == "approver"
+    # Carol, made by alice, is never alice's second person; bob still is.
+    code, _ = run(deployment, "alice", "categories", "enable", "related")
+    (enable,) = _proposal_ids(deployment, "bob")
+    code, out = run(deployment, "carol", "proposals", "approve", str(enable))
+    assert code == ExitCode.CONFLICT and "alice created carol's account" in out
+    assert run(deployment, "bob", "proposals", "approve", str(enable))[0] == 0
+    # Lowering a role is immediate.
+    assert run(deployment, "bob", "operators", "role", "carol", "viewer")[0] == 0

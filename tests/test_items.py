@@ -343,7 +343,7 @@ def test_an_item_is_found_by_match_id_hash_and_supplier_id_on_every_face(
     assert status == 200
     (match,) = body["results"][0]["matches"]
     store = deployment.store()
-    secret = operators.add(store, "vera", Role.VIEWER, actor=Actor("setup", Role.APPROVER))
+    secret = operators.add(store, "vera", Role.VIEWER, actor=Actor("setup", Role.APPROVER)).secret
     store.close()
     # The admin API: by the match id the client quotes, and by the file's other hash.
     by_match = call(

@@ -110,7 +110,7 @@ def test_a_change_through_one_node_reaches_every_node(
     deployment: Deployment, tmp_path: Path
 ) -> None:
     store = deployment.store()
-    secret = operators.add(store, "olga", Role.OPERATOR, actor=Actor("setup", Role.APPROVER))
+    secret = operators.add(store, "olga", Role.OPERATOR, actor=Actor("setup", Role.APPROVER)).secret
     store.close()
     generators = [serve(deployment) for _ in range(3)]
     servers = [next(g) for g in generators]

@@ -86,7 +86,7 @@ def deployment(sqlite_url: str, tmp_path: Path) -> Deployment:
 @pytest.fixture
 def viewer(deployment: Deployment) -> tuple[str, str]:
     store = deployment.store()
-    secret = accounts.add(store, "vera", Role.VIEWER, actor=Actor("setup", Role.APPROVER))
+    secret = accounts.add(store, "vera", Role.VIEWER, actor=Actor("setup", Role.APPROVER)).secret
     store.close()
     return "vera", secret
 

@@ -8,9 +8,9 @@ rollback) is always immediate: containment must never wait for a second person.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
+from hashcheck.admin.change import Change, propose
 from hashcheck.admin.clients import describe_grant
 from hashcheck.admin.errors import AdminError
 from hashcheck.admin.names import find_category, find_list
@@ -23,22 +23,6 @@ from hashcheck.store.records import BatchRecord, ProposalRecord, RemovalOutcome
 MAX_PDQ_THRESHOLD = 31  # the reference's confident-match distance
 
 
-@dataclass(frozen=True)
-class Change:
-    """The result of a request to switch something on: done now, or waiting for approval."""
-
-    applied: bool
-    message: str
-    proposal: ProposalRecord | None = None
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "applied": self.applied,
-            "message": self.message,
-            "proposal": None if self.proposal is None else self.proposal.proposal_id,
-        }
-
-
 def policy(store: Store) -> Policy:
     return Policy.parse(store.policies())
 
@@ -46,15 +30,7 @@ def policy(store: Store) -> Policy:
 def _propose(
     store: Store, action: str, subject: str, detail: dict[str, Any], what: str, actor: Actor
 ) -> Change:
-    # `what` names the lists, categories and clients involved in words, so every face that
-    # shows a proposal (table, JSON, admin API, audit) says what it does without ids.
-    proposal = store.propose(action, subject, {**detail, "what": what}, actor=actor.name)
-    return Change(
-        False,
-        f"{what} needs a second operator: proposal {proposal.proposal_id} is waiting for "
-        f"approval (`hashcheck proposals approve {proposal.proposal_id}` by someone else)",
-        proposal,
-    )
+    return propose(store, action, subject, detail, what, actor.name)
 
 
 def enable_category(store: Store, name: str, *, actor: Actor) -> Change:

@@ -13,6 +13,7 @@ from typing import Any
 from hashcheck.admin import audit as trail
 from hashcheck.admin import clients, disputes, governance, importing, items, operators, reach
 from hashcheck.admin import stats as usage
+from hashcheck.admin.change import Change
 from hashcheck.admin.errors import AdminError
 from hashcheck.admin.names import find_list
 from hashcheck.admin.operators import Actor, Role
@@ -108,7 +109,7 @@ def _int(text: str, what: str) -> int:
     return int(text)
 
 
-def _change(change: governance.Change) -> Answer:
+def _change(change: Change) -> Answer:
     return (200 if change.applied else 202), change.as_dict()
 
 
@@ -447,16 +448,37 @@ def whoami(r: Request) -> Answer:
 
 
 def list_operators(r: Request) -> Answer:
-    return 200, [
-        {"name": o.name, "role": o.role, "enabled": o.enabled} for o in r.store.operators()
-    ]
+    return 200, [operators.account_dict(o) for o in r.store.operators()]
 
 
 def add_operator(r: Request) -> Answer:
     name, role = _text(r, "name"), _text(r, "role")
     assert name is not None and role is not None
-    secret = operators.add(r.store, name, Role.parse(role), actor=r.actor)
-    return 201, {"name": name, "role": role, "secret": secret}
+    made = operators.add(r.store, name, Role.parse(role), actor=r.actor)
+    return (201 if made.change.applied else 202), {
+        "name": name,
+        "role": made.role.label,
+        "secret": made.secret,
+        **made.change.as_dict(),
+    }
+
+
+def _operator_state(enabled: bool) -> Handler:
+    def handler(r: Request) -> Answer:
+        return _change(operators.set_enabled(r.store, r.params[0], enabled, actor=r.actor))
+
+    return handler
+
+
+def set_operator_role(r: Request) -> Answer:
+    role = _text(r, "role")
+    assert role is not None
+    return _change(operators.set_role(r.store, r.params[0], Role.parse(role), actor=r.actor))
+
+
+def rotate_operator(r: Request) -> Answer:
+    secret = operators.rotate(r.store, r.params[0], actor=r.actor)
+    return 200, {"name": r.params[0], "secret": secret}
 
 
 NUMERIC_PARAMETERS = {"batch_id", "dispute_id", "proposal_id", "item_id"}
@@ -666,7 +688,41 @@ ROUTES: tuple[Route, ...] = (
         query=(Query("client"), Query("list"), Query("since")),
     ),
     _route("GET", "/operators", list_operators, VIEW, "Operator accounts"),
-    _route("POST", "/operators", add_operator, APPROVE, "Add an operator; secret shown once"),
+    _route(
+        "POST",
+        "/operators",
+        add_operator,
+        APPROVE,
+        "Add an operator; secret shown once (202: disabled until a second approver enables it)",
+    ),
+    _route(
+        "POST",
+        "/operators/{name}/disable",
+        _operator_state(False),
+        APPROVE,
+        "Lock an operator account out (immediate)",
+    ),
+    _route(
+        "POST",
+        "/operators/{name}/enable",
+        _operator_state(True),
+        APPROVE,
+        "Let a disabled account act again (202 + proposal under the two-person rule)",
+    ),
+    _route(
+        "PUT",
+        "/operators/{name}/role",
+        set_operator_role,
+        APPROVE,
+        "Change an account's role (raising it: 202 + proposal under the two-person rule)",
+    ),
+    _route(
+        "POST",
+        "/operators/{name}/rotate",
+        rotate_operator,
+        VIEW,
+        "Issue a new admin API secret (another account's: approver only)",
+    ),
 )
 
 

@@ -6,7 +6,7 @@ import contextlib
 import sys
 from collections.abc import Iterator
 
-from hashcheck.admin.governance import Change
+from hashcheck.admin.change import Change
 from hashcheck.admin.reach import Reach
 from hashcheck.cli.exitcodes import ExitCode
 from hashcheck.cli.output import as_json

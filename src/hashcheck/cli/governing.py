@@ -278,36 +278,59 @@ def policy_set(args: argparse.Namespace, settings: Settings) -> int:
 
 def operators_add(args: argparse.Namespace, settings: Settings) -> int:
     with opened_store(settings) as store:
-        secret = operators.add(
-            store, args.name, Role.parse(args.role), actor=acting(store, settings.operator)
+        made = operators.add_several(
+            store, args.names, Role.parse(args.role), actor=acting(store, settings.operator)
         )
     if args.json:
-        say(as_json({"name": args.name, "role": args.role, "secret": secret}))
+        shown = [
+            {"name": m.name, "role": m.role.label, "secret": m.secret} | m.change.as_dict()
+            for m in made
+        ]
+        say(as_json(shown[0] if len(shown) == 1 else shown))
     else:
-        say(f"operator {args.name} ({args.role}) added; admin API secret: {secret}")
-        say("The secret is shown only now; hashcheck keeps only a slow hash of it.")
-    return ExitCode.OK
+        for account in made:
+            say(
+                f"operator {account.name} ({account.role.label}) added; admin API secret: "
+                f"{account.secret}"
+            )
+            if not account.change.applied:
+                say(f"  disabled until then: {account.change.message}")
+        say("Secrets are shown only now; hashcheck keeps only a slow hash of each.")
+    return ExitCode.OK if all(m.change.applied for m in made) else ExitCode.PENDING
 
 
 def operators_list(args: argparse.Namespace, settings: Settings) -> int:
     with opened_store(settings) as store:
-        rows = [(o.name, o.role, "enabled" if o.enabled else "disabled") for o in store.operators()]
-    say(render(("name", "role", "status"), rows, args.format))
+        rows = [
+            (o.name, o.role, "enabled" if o.enabled else "disabled", o.created_by or "")
+            for o in store.operators()
+        ]
+    say(render(("name", "role", "status", "created_by"), rows, args.format))
     return ExitCode.OK
 
 
 def operators_disable(args: argparse.Namespace, settings: Settings) -> int:
     with opened_store(settings) as store:
-        operators.set_enabled(store, args.name, False, actor=acting(store, settings.operator))
-    say(f"operator {args.name} disabled")
-    return ExitCode.OK
+        change = operators.set_enabled(
+            store, args.name, False, actor=acting(store, settings.operator)
+        )
+    return report_change(change, args.json)
 
 
 def operators_enable(args: argparse.Namespace, settings: Settings) -> int:
     with opened_store(settings) as store:
-        operators.set_enabled(store, args.name, True, actor=acting(store, settings.operator))
-    say(f"operator {args.name} enabled")
-    return ExitCode.OK
+        change = operators.set_enabled(
+            store, args.name, True, actor=acting(store, settings.operator)
+        )
+    return report_change(change, args.json)
+
+
+def operators_role(args: argparse.Namespace, settings: Settings) -> int:
+    with opened_store(settings) as store:
+        change = operators.set_role(
+            store, args.name, Role.parse(args.role), actor=acting(store, settings.operator)
+        )
+    return report_change(change, args.json)
 
 
 def operators_rotate(args: argparse.Namespace, settings: Settings) -> int:

@@ -363,16 +363,36 @@ def build_parser() -> argparse.ArgumentParser:
     pset.add_argument("--json", action="store_true")
 
     ops = group("operators", "operator accounts (named, with roles) for the CLI and admin API")
-    oadd = command("add", "governing.operators_add", "add an account; prints its secret once", ops)
-    oadd.add_argument("name")
+    oadd = command(
+        "add",
+        "governing.operators_add",
+        "add accounts; prints each one's secret once (the first approvers: name them together)",
+        ops,
+    )
+    oadd.add_argument("names", nargs="+", metavar="NAME")
     oadd.add_argument("--role", required=True, choices=["viewer", "operator", "approver"])
     oadd.add_argument("--json", action="store_true")
     listing(ops, "governing.operators_list", "operator accounts")
     for name, handler, text in (
-        ("disable", "governing.operators_disable", "lock an account out"),
-        ("enable", "governing.operators_enable", "let a disabled account act again"),
+        ("disable", "governing.operators_disable", "lock an account out (at once)"),
+        (
+            "enable",
+            "governing.operators_enable",
+            "let a disabled account act again (a proposal under the two-person rule)",
+        ),
     ):
-        command(name, handler, text, ops).add_argument("name")
+        switch = command(name, handler, text, ops)
+        switch.add_argument("name")
+        switch.add_argument("--json", action="store_true")
+    orole = command(
+        "role",
+        "governing.operators_role",
+        "change an account's role (raising it: a proposal under the two-person rule)",
+        ops,
+    )
+    orole.add_argument("name")
+    orole.add_argument("role", choices=["viewer", "operator", "approver"])
+    orole.add_argument("--json", action="store_true")
     orotate = command("rotate", "governing.operators_rotate", "issue a new admin API secret", ops)
     orotate.add_argument("name")
     orotate.add_argument("--json", action="store_true")

@@ -333,7 +333,17 @@ class Store(abc.ABC):
         cannot approve."""
 
     @abc.abstractmethod
-    def add_operator(self, name: str, role: str, secret_hash: str, *, actor: str) -> None: ...
+    def add_operator(
+        self,
+        name: str,
+        role: str,
+        secret_hash: str,
+        *,
+        actor: str,
+        enabled: bool = True,
+        created_by: str | None = None,
+    ) -> None:
+        """A new account; ``created_by`` the account that made it (None before any existed)."""
 
     @abc.abstractmethod
     def operators(self) -> list[OperatorRecord]: ...

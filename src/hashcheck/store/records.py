@@ -259,3 +259,4 @@ class OperatorRecord:
     role: str  # viewer | operator | approver
     enabled: bool
     secret_hash: str = field(repr=False)
+    created_by: str | None = None  # the account that created it; None: made at set-up

@@ -190,6 +190,11 @@ MIGRATIONS: list[list[str]] = [
             e.batch_id, e.batch_id FROM item_runs r JOIN entries e
             ON e.item_id BETWEEN r.first_item AND r.last_item AND e.list_id = r.list_id""",
     ],
+    # 11: who created each operator account (NULL: made before any account existed), so that
+    # an account and its creator never approve each other's proposals
+    [
+        "ALTER TABLE operators ADD COLUMN created_by TEXT",
+    ],
 ]
 
 STANDARD_CATEGORIES = ("baseline", "illegal", "related", "other", "known-good")

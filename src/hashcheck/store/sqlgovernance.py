@@ -536,8 +536,8 @@ class GovernanceQueries(EntryQueries):
             proposal = self._proposal(cur, proposal_id)
             if proposal.state != "open":
                 raise Conflict(f"proposal {proposal_id} is {proposal.state} already")
-            if approve and proposal.proposed_by == actor:
-                raise Conflict(f"{actor} proposed this change; another operator must approve it")
+            if approve:
+                self._refuse_related_approver(cur, proposal, actor)
             if approve:
                 _APPLY[proposal.action](self, cur, proposal, actor)
             state = "approved" if approve else "rejected"
@@ -555,22 +555,64 @@ class GovernanceQueries(EntryQueries):
             )
             return self._proposal(cur, proposal_id)
 
+    def _refuse_related_approver(self, cur: Cursor, proposal: ProposalRecord, actor: str) -> None:
+        """The second person must be a second person: not the proposer, not an account the
+        proposer created or that created the proposer (its creator was shown its secret), and
+        for an account's own proposal (enabling it, raising its role) not that account or its
+        creator."""
+        if proposal.proposed_by == actor:
+            raise Conflict(f"{actor} proposed this change; another operator must approve it")
+        creators = dict(self._q(cur, "SELECT name, created_by FROM operators").fetchall())
+        if creators.get(proposal.proposed_by) == actor:
+            raise Conflict(
+                f"{actor} created {proposal.proposed_by}'s account, so cannot be the second "
+                "person for its proposals; another operator must approve it"
+            )
+        if creators.get(actor) == proposal.proposed_by:
+            raise Conflict(
+                f"{proposal.proposed_by} created {actor}'s account, so {actor} cannot be the "
+                "second person for its proposals; another operator must approve it"
+            )
+        if proposal.action.startswith("operator.") and actor in (
+            proposal.subject,
+            creators.get(proposal.subject),
+        ):
+            raise Conflict(
+                f"{actor} is {proposal.subject} or created that account; another operator must "
+                "approve a change to it"
+            )
+
     def _apply_grant(self, cur: Cursor, proposal: ProposalRecord, actor: str) -> None:
         detail = proposal.detail
         grant = Grant(_optional_int(detail["list"]), _optional_int(detail["category"]))
         self._add_grant(cur, proposal.subject, grant, actor, proposal=proposal.proposal_id)
 
     # -- operator accounts ---------------------------------------------------------------
-    def add_operator(self, name: str, role: str, secret_hash: str, *, actor: str) -> None:
+    def add_operator(
+        self,
+        name: str,
+        role: str,
+        secret_hash: str,
+        *,
+        actor: str,
+        enabled: bool = True,
+        created_by: str | None = None,
+    ) -> None:
         try:
             with self._tx(write=True) as cur:
                 self._q(
                     cur,
-                    "INSERT INTO operators (name, role, enabled, secret_hash, created_at) "
-                    "VALUES (?, ?, 1, ?, ?)",
-                    (name, role, secret_hash, now_iso()),
+                    "INSERT INTO operators (name, role, enabled, secret_hash, created_at, "
+                    "created_by) VALUES (?, ?, ?, ?, ?, ?)",
+                    (name, role, int(enabled), secret_hash, now_iso(), created_by),
                 )
-                self._audit(cur, actor, "operator.add", name, {"after": {"role": role}})
+                self._audit(
+                    cur,
+                    actor,
+                    "operator.add",
+                    name,
+                    {"after": {"role": role, "enabled": enabled}, "created_by": created_by},
+                )
         except Exception as exc:
             if self._is_unique_violation(exc):
                 raise AlreadyExists(f"operator {name!r} exists already") from None
@@ -579,9 +621,10 @@ class GovernanceQueries(EntryQueries):
     def operators(self) -> list[OperatorRecord]:
         with self._tx(write=False) as cur:
             rows = self._q(
-                cur, "SELECT name, role, enabled, secret_hash FROM operators ORDER BY name"
+                cur,
+                "SELECT name, role, enabled, secret_hash, created_by FROM operators ORDER BY name",
             ).fetchall()
-        return [OperatorRecord(r[0], r[1], bool(r[2]), r[3]) for r in rows]
+        return [OperatorRecord(r[0], r[1], bool(r[2]), r[3], r[4]) for r in rows]
 
     def update_operator(
         self,
@@ -593,26 +636,45 @@ class GovernanceQueries(EntryQueries):
         role: str | None = None,
     ) -> None:
         with self._tx(write=True) as cur:
-            row = self._q(
-                cur, "SELECT role, enabled FROM operators WHERE name = ?", (name,)
-            ).fetchone()
-            if row is None:
-                raise NotFound(f"no operator {name!r}")
-            before: dict[str, Any] = {}
-            after: dict[str, Any] = {}
-            for column, value, old in (
-                ("enabled", enabled, bool(row[1])),
-                ("role", role, row[0]),
-                ("secret_hash", secret_hash, None),
-            ):
-                if value is None:
-                    continue
-                stored = int(value) if isinstance(value, bool) else value
-                self._q(cur, f"UPDATE operators SET {column} = ? WHERE name = ?", (stored, name))
-                if column != "secret_hash":
-                    before[column], after[column] = old, value
-            action = "operator.rotate" if secret_hash is not None else "operator.update"
-            self._audit(cur, actor, action, name, {"before": before, "after": after})
+            self._update_operator(
+                cur, name, actor=actor, enabled=enabled, secret_hash=secret_hash, role=role
+            )
+
+    def _apply_operator(self, cur: Cursor, proposal: ProposalRecord, actor: str) -> None:
+        if proposal.action == "operator.enable":
+            self._update_operator(cur, proposal.subject, actor=actor, enabled=True)
+        else:
+            role = str(proposal.detail["role"])
+            self._update_operator(cur, proposal.subject, actor=actor, role=role)
+
+    def _update_operator(
+        self,
+        cur: Cursor,
+        name: str,
+        *,
+        actor: str,
+        enabled: bool | None = None,
+        secret_hash: str | None = None,
+        role: str | None = None,
+    ) -> None:
+        row = self._q(cur, "SELECT role, enabled FROM operators WHERE name = ?", (name,)).fetchone()
+        if row is None:
+            raise NotFound(f"no operator {name!r}")
+        before: dict[str, Any] = {}
+        after: dict[str, Any] = {}
+        for column, value, old in (
+            ("enabled", enabled, bool(row[1])),
+            ("role", role, row[0]),
+            ("secret_hash", secret_hash, None),
+        ):
+            if value is None:
+                continue
+            stored = int(value) if isinstance(value, bool) else value
+            self._q(cur, f"UPDATE operators SET {column} = ? WHERE name = ?", (stored, name))
+            if column != "secret_hash":
+                before[column], after[column] = old, value
+        action = "operator.rotate" if secret_hash is not None else "operator.update"
+        self._audit(cur, actor, action, name, {"before": before, "after": after})
 
 
 def _apply_category(store: GovernanceQueries, cur: Cursor, p: ProposalRecord, actor: str) -> None:
@@ -647,7 +709,13 @@ def _apply_grant(store: GovernanceQueries, cur: Cursor, p: ProposalRecord, actor
     store._apply_grant(cur, p, actor)
 
 
+def _apply_operator(store: GovernanceQueries, cur: Cursor, p: ProposalRecord, actor: str) -> None:
+    store._apply_operator(cur, p, actor)
+
+
 _APPLY = {
+    "operator.enable": _apply_operator,
+    "operator.role": _apply_operator,
     "category.enable": _apply_category,
     "list.enable": _apply_list,
     "list.pdq-threshold": _apply_threshold,
