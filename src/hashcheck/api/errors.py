@@ -103,6 +103,14 @@ class PayloadTooLarge(ApiError):
     code = "payload_too_large"
 
 
+class TooManyRequests(ApiError):
+    status = 429
+    code = "too_many_requests"
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        super().__init__(message, headers=[(b"retry-after", str(retry_after).encode())])
+
+
 class NotReady(ApiError):
     status = 503
     code = "not_ready"

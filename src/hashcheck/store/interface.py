@@ -266,6 +266,10 @@ class Store(abc.ABC):
     ) -> list[StatRow]: ...
 
     @abc.abstractmethod
+    def audit_event(self, actor: str, action: str, subject: str, detail: Any) -> None:
+        """An audit record of something that changes nothing else (a sign-in held back)."""
+
+    @abc.abstractmethod
     def audit_log(
         self,
         limit: int = 100,

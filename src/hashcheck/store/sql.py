@@ -55,6 +55,11 @@ class SqlStore(GovernanceQueries):
             ).fetchall()
         return [StatRow(r[0], int(r[1]), r[2], int(r[3]), int(r[4])) for r in rows]
 
+    def audit_event(self, actor: str, action: str, subject: str, detail: Any) -> None:
+        # Not through `_tx`: nothing the nodes follow changed, so no new catalog version.
+        with self._lock, self._begin(write=True) as cur:
+            self._audit(cur, actor, action, subject, detail)
+
     def audit_log(
         self,
         limit: int = 100,
