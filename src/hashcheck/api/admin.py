@@ -20,8 +20,9 @@ from urllib.parse import parse_qsl
 
 import orjson
 
-from hashcheck.admin.errors import AdminError, ImportRejected, PermissionDenied, UnknownName
+from hashcheck.admin.errors import PermissionDenied
 from hashcheck.admin.operators import Actor, Role
+from hashcheck.admin.outcomes import Outcome, outcome_of
 from hashcheck.api import adminroutes
 from hashcheck.api.adminopenapi import document
 from hashcheck.api.errors import (
@@ -43,7 +44,6 @@ from hashcheck.auth.basic import parse_basic
 from hashcheck.auth.cache import CredentialCache
 from hashcheck.auth.secrets import hash_secret
 from hashcheck.auth.throttle import SignInThrottle
-from hashcheck.catalog.policy import PolicyError
 from hashcheck.hashes.keyed import Digester
 from hashcheck.hashes.matchid import MatchIds
 from hashcheck.hashes.sealing import Sealer
@@ -101,7 +101,7 @@ class AdminApi:
             try:
                 actor.require(route.role, f"{method} {path[len(PREFIX) - 1 :]}")
             except PermissionDenied as exc:
-                raise Forbidden(str(exc)) from None
+                raise _http_error(exc) from None
             query = _query(scope.get("query_string", b""))
             adminroutes.check_query(route, query)
             if route.upload:
@@ -252,17 +252,26 @@ async def _call(work: Callable[[], Any]) -> Any:
         return await asyncio.to_thread(work)
     except ApiError:
         raise
-    except PermissionDenied as exc:
-        raise Forbidden(str(exc)) from None
-    except (UnknownName, store_errors.NotFound) as exc:
-        raise NotFound(str(exc)) from None
-    except ImportRejected as exc:
-        raise Rejected(str(exc)) from None
-    except (AdminError, PolicyError) as exc:
-        raise BadRequest(str(exc)) from None
-    except (store_errors.AlreadyExists, store_errors.Conflict) as exc:
-        raise Conflict(str(exc)) from None
-    except store_errors.Gone as exc:
-        raise Gone(str(exc)) from None
-    except store_errors.StoreError:
-        raise NotReady("the store cannot be reached; try again shortly") from None
+    except Exception as exc:
+        raise _http_error(exc) from None
+
+
+_BY_STATUS: dict[int, type[ApiError]] = {
+    400: BadRequest,
+    403: Forbidden,
+    404: NotFound,
+    409: Conflict,
+    410: Gone,
+    422: Rejected,
+}
+
+
+def _http_error(exc: Exception) -> Exception:
+    """The admin API's answer to a service error (`admin.outcomes`, the CLI's table too)."""
+    outcome = outcome_of(exc)
+    if outcome is None:
+        return exc  # a bug: the server logs it and answers 500 without details
+    if outcome in (Outcome.STORE, Outcome.KEY):
+        # Their messages name files and URLs of the server: not for the caller.
+        return NotReady("the store cannot be reached; try again shortly")
+    return _BY_STATUS[outcome.http_status](str(exc))

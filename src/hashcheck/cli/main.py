@@ -12,28 +12,10 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from hashcheck.admin.errors import (
-    AdminError,
-    BadValue,
-    ImportRejected,
-    KeyMismatch,
-    PermissionDenied,
-    UnknownName,
-)
-from hashcheck.catalog.policy import PolicyError
+from hashcheck.admin.outcomes import outcome_of
 from hashcheck.cli.exitcodes import ExitCode
 from hashcheck.config import Settings, SettingsError
 from hashcheck.formats.names import FORMATS
-from hashcheck.hashes.keyfile import KeyFileError
-from hashcheck.store.errors import (
-    AlreadyExists,
-    Conflict,
-    Gone,
-    NotFound,
-    SchemaTooNew,
-    StoreError,
-    Unavailable,
-)
 
 Handler = Callable[[argparse.Namespace, Settings], int]
 # Handlers are named "module.function" (a module of hashcheck.cli) and imported only when their
@@ -490,26 +472,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _handler(args.handler)(args, settings)
     except SettingsError as exc:
         return _fail(ExitCode.CONFIG, str(exc))
-    except (UnknownName, NotFound, Gone) as exc:
-        return _fail(ExitCode.NOT_FOUND, str(exc))
-    except Conflict as exc:
-        return _fail(ExitCode.CONFLICT, str(exc))
-    except PolicyError as exc:
-        return _fail(ExitCode.REJECTED, str(exc))
-    except ImportRejected as exc:
-        return _fail(ExitCode.REJECTED, str(exc))
-    except (KeyFileError, KeyMismatch) as exc:
-        return _fail(ExitCode.KEY, str(exc))
-    except AlreadyExists as exc:
-        return _fail(ExitCode.EXISTS, str(exc))
-    except (Unavailable, SchemaTooNew, StoreError) as exc:
-        return _fail(ExitCode.STORE, str(exc))
-    except PermissionDenied as exc:
-        return _fail(ExitCode.DENIED, str(exc))
-    except BadValue as exc:
-        return _fail(ExitCode.USAGE, str(exc))
-    except AdminError as exc:
-        return _fail(ExitCode.REJECTED, str(exc))
+    except Exception as exc:
+        outcome = outcome_of(exc)
+        if outcome is None:
+            raise
+        return _fail(ExitCode(outcome.exit_code), str(exc))
     except KeyboardInterrupt:
         return _fail(ExitCode.INTERNAL, "interrupted; nothing partial was committed")
 
