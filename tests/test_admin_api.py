@@ -21,6 +21,7 @@ from hashcheck.hashes.keyed import Digester
 from hashcheck.store.records import Sighting
 from tests.http_client import call
 from tests.support import Deployment, ServerThread, basic, legacy_post, make_deployment, serve
+from tests.test_governance import run as run_governance
 
 BOOTSTRAP = Actor("setup", Role.APPROVER)
 
@@ -263,3 +264,45 @@ def test_an_approver_cannot_approve_with_an_account_they_made(
     assert status == 202 and "raising olga" in change["message"]
     assert admin(server, alice, "PUT", "/operators/olga/role", {"role": "boss"})[0] == 400
     assert admin(server, accounts["olga"], "POST", "/operators/vera/disable")[0] == 403
+
+
+def test_the_cli_and_the_admin_api_show_lists_alike_and_import_the_same_formats(
+    server: ServerThread,
+    deployment: Deployment,
+    accounts: dict[str, tuple[str, str]],
+    tmp_path: Path,
+) -> None:
+    olga = accounts["olga"]
+    pdq = "".join(f"{n:064x}\n" for n in (1, 1 << 200, 7 << 100)).encode()
+    status, report = admin(
+        server, olga, "POST", "/lists/police/imports?format=pdq&category=baseline", raw=pdq
+    )
+    assert (status, report["added"]) == (201, 3)
+    # A supplier's values mapped and a complete delivery replacing the list, as the CLI can.
+    vics = b"md5,category\n" + b"".join(f"{md5(f'f{n}')},{n % 2}\n".encode() for n in range(4))
+    status, report = admin(
+        server,
+        olga,
+        "POST",
+        "/lists/police/imports?category_column=category&map=0=not-imported,1=baseline",
+        raw=vics,
+    )
+    assert status == 201 and report["added"] == 2, report
+    status, refused = admin(
+        server, olga, "POST", "/lists/police/imports?category=baseline&map=nonsense", raw=vics
+    )
+    assert status == 422 and "VALUE=CATEGORY" in refused["error"]["message"]
+    status, report = admin(
+        server,
+        olga,
+        "POST",
+        "/lists/police/imports?category=baseline&replace=true&confirm_removals=true",
+        raw=(md5("f1") + "\n").encode(),
+    )
+    assert status == 201 and report["removed"] == 4, report
+    status, shown = admin(server, olga, "GET", "/lists")
+    code, out = run_governance(deployment, "olga", "lists", "list", "--json")
+    assert code == 0
+    cli = json.loads(out)
+    assert [{k: row[k] for k in cli[0]} for row in shown] == cli
+    assert cli[0]["kind"] == "hashes" and cli[0]["pdq_threshold"] == 31

@@ -70,7 +70,9 @@ def test_operator_workflow(env: dict[str, str], tmp_path: Path) -> None:
             "name": "police",
             "kind": "hashes",
             "supplier": "National police",
+            "enabled": True,
             "entries": 60,
+            "pdq_threshold": 31,
             "description": "",
         }
     ]

@@ -131,6 +131,27 @@ def _progress_reader(stream: BinaryIO, progress: Progress | None) -> Callable[[]
     return tick
 
 
+def _pairs(option: str, shape: str, specs: Sequence[str]) -> dict[str, str] | None:
+    pairs: dict[str, str] = {}
+    for spec in specs:
+        key, sep, value = spec.partition("=")
+        if not sep or not key.strip() or not value.strip():
+            raise ImportRejected(f"{option} takes {shape}, got {spec!r}")
+        pairs[key.strip()] = value.strip()
+    return pairs or None
+
+
+def category_map(option: str, specs: Sequence[str]) -> dict[str, str] | None:
+    """``VALUE=CATEGORY`` options (a supplier's value to a category, or `not-imported`)."""
+    return _pairs(option, "VALUE=CATEGORY", specs)
+
+
+def column_map(option: str, specs: Sequence[str]) -> dict[str, str] | None:
+    """``ALGORITHM=HEADER`` options: which CSV column holds which hash."""
+    columns = _pairs(option, "ALGORITHM=HEADER", specs)
+    return None if columns is None else {k.lower(): v for k, v in columns.items()}
+
+
 def import_file(
     store: Store,
     digester: Digester,

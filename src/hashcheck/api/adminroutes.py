@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from hashcheck.admin import audit as trail
-from hashcheck.admin import clients, disputes, governance, importing, items, operators, reach
+from hashcheck.admin import clients, disputes, governance, importing, items, lists, operators, reach
 from hashcheck.admin import stats as usage
 from hashcheck.admin.change import Change
 from hashcheck.admin.errors import AdminError
@@ -187,17 +187,7 @@ def revoke(r: Request) -> Answer:
 
 # -- lists, categories, imports ------------------------------------------------------------------
 def list_lists(r: Request) -> Answer:
-    return 200, [
-        {
-            "name": item.name,
-            "supplier": item.supplier,
-            "description": item.description,
-            "known_good": item.known_good,
-            "enabled": item.enabled,
-            "entries": r.store.entry_count(item.list_id),
-        }
-        for item in r.store.lists()
-    ]
+    return 200, lists.listing(r.store)
 
 
 def add_list(r: Request) -> Answer:
@@ -245,7 +235,23 @@ def disable_category(r: Request) -> Answer:
     return _disabled(r, governance.disable_category(r.store, r.params[0], actor=r.actor))
 
 
-_IMPORT_OPTIONS = {"format", "category", "category_column", "shadow", "skip_invalid"}
+_IMPORT_OPTIONS = {
+    "format",
+    "category",
+    "category_column",
+    "column",
+    "map",
+    "shadow",
+    "skip_invalid",
+    "replace",
+    "confirm_removals",
+}
+
+
+def _listed(r: Request, name: str) -> list[str]:
+    """A query option holding comma-separated KEY=VALUE pairs (the CLI's repeated option)."""
+    text = r.query.get(name, "")
+    return [part for part in text.split(",") if part.strip()]
 
 
 def import_upload(r: Request) -> Answer:
@@ -263,10 +269,14 @@ def import_upload(r: Request) -> Answer:
         actor=r.actor.name,
         fmt=r.query.get("format", "auto"),
         category=r.query.get("category"),
+        columns=importing.column_map("column", _listed(r, "column")),
         category_column=r.query.get("category_column"),
+        category_map=importing.category_map("map", _listed(r, "map")),
         skip_invalid=_flag(r.query, "skip_invalid"),
         shadow=_flag(r.query, "shadow"),
         sealer=r.sealer,
+        replace=_flag(r.query, "replace"),
+        confirm_removals=_flag(r.query, "confirm_removals"),
     )
     document = report.as_dict()
     document["source"] = "upload"  # the temporary file's path means nothing to the caller
@@ -295,12 +305,12 @@ def remove_upload(r: Request) -> Answer:
 # -- batches, holds, disputes, proposals ---------------------------------------------------------
 def _batches(records: list[BatchRecord], store: Store) -> list[dict[str, Any]]:
     """Batches naming their list and categories."""
-    lists = _names(store)
+    list_names = _names(store)
     categories = {c.category_id: c.name for c in store.categories()}
     return [
         {
             **asdict(record),
-            "list": lists.get(record.list_id, str(record.list_id)),
+            "list": list_names.get(record.list_id, str(record.list_id)),
             "categories": [categories.get(c, str(c)) for c in record.category_ids],
         }
         for record in records

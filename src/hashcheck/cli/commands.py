@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from hashcheck.admin import audit as trail
-from hashcheck.admin import clients, dates, governance, importing, reach, suppliers
+from hashcheck.admin import clients, dates, governance, importing, lists, reach, suppliers
 from hashcheck.admin import stats as usage
 from hashcheck.admin.errors import ImportRejected
 from hashcheck.admin.names import find_list
@@ -194,34 +194,10 @@ def lists_add(args: argparse.Namespace, settings: Settings) -> int:
 
 def lists_list(args: argparse.Namespace, settings: Settings) -> int:
     with opened_store(settings) as store:
-        rows = [
-            (
-                item.name,
-                "known-good" if item.known_good else "hashes",
-                item.supplier,
-                store.entry_count(item.list_id),
-                item.description,
-            )
-            for item in store.lists()
-        ]
-    keys = ("name", "kind", "supplier", "entries", "description")
-    say(render(keys, rows, _fmt(args)))
+        shown = lists.listing(store)
+    rows = [tuple(row[key] for key in lists.COLUMNS) for row in shown]
+    say(render(lists.COLUMNS, rows, _fmt(args)))
     return ExitCode.OK
-
-
-def _pairs(option: str, shape: str, specs: list[str]) -> dict[str, str] | None:
-    pairs: dict[str, str] = {}
-    for spec in specs:
-        key, sep, value = spec.partition("=")
-        if not sep or not key.strip() or not value.strip():
-            raise ImportRejected(f"{option} takes {shape}, got {spec!r}")
-        pairs[key.strip()] = value.strip()
-    return pairs or None
-
-
-def _columns(specs: list[str]) -> dict[str, str] | None:
-    columns = _pairs("--column", "ALGORITHM=HEADER", specs)
-    return None if columns is None else {k.lower(): v for k, v in columns.items()}
 
 
 def import_(args: argparse.Namespace, settings: Settings) -> int:
@@ -241,9 +217,9 @@ def import_(args: argparse.Namespace, settings: Settings) -> int:
                 actor=_as(store, settings),
                 fmt=args.format,
                 category=args.category,
-                columns=_columns(args.column),
+                columns=importing.column_map("--column", args.column),
                 category_column=args.category_column,
-                category_map=_pairs("--map", "VALUE=CATEGORY", args.category_map),
+                category_map=importing.category_map("--map", args.category_map),
                 skip_invalid=args.skip_invalid,
                 progress=bar,
                 shadow=args.shadow,
