@@ -306,3 +306,48 @@ def test_the_cli_and_the_admin_api_show_lists_alike_and_import_the_same_formats(
     cli = json.loads(out)
     assert [{k: row[k] for k in cli[0]} for row in shown] == cli
     assert cli[0]["kind"] == "hashes" and cli[0]["pdq_threshold"] == 31
+
+
+def test_thresholds_collisions_and_supplier_maps_from_the_admin_api(
+    server: ServerThread, accounts: dict[str, tuple[str, str]]
+) -> None:
+    olga, vera = accounts["olga"], accounts["vera"]
+    status, change = admin(server, olga, "PUT", "/lists/police/pdq-threshold", {"value": 20})
+    assert (status, change["applied"]) == (200, True)
+    status, change = admin(server, olga, "PUT", "/lists/police/pdq-threshold", {"value": 30})
+    assert status == 202 and "widening" in change["message"]
+    for wrong in ({"value": 32}, {"value": "20"}, {}):
+        assert admin(server, olga, "PUT", "/lists/police/pdq-threshold", wrong)[0] == 400
+    status, _ = admin(
+        server,
+        olga,
+        "POST",
+        "/lists",
+        {"name": "cms", "supplier": "CMS vendor", "known_good": True},
+    )
+    assert status == 201
+    logo = (md5("logo") + "\n").encode()
+    assert (
+        admin(server, olga, "POST", "/lists/police/imports?category=baseline", raw=logo)[0] == 201
+    )
+    assert admin(server, olga, "POST", "/lists/cms/imports", raw=logo)[0] == 201
+    status, collisions = admin(server, vera, "GET", "/collisions")
+    assert status == 200
+    assert [(c["list"], c["known_good_list"]) for c in collisions] == [("police", "cms")]
+    assert admin(server, vera, "GET", "/collisions?limit=x")[0] == 400
+    # The supplier's category map, by the supplier's name as `lists add` gave it.
+    supplier = "/suppliers/National%20police/map"
+    status, mapped = admin(server, olga, "PUT", f"{supplier}/vics:1", {"category": "illegal"})
+    assert (status, mapped["changed"]) == (200, True)
+    status, mapped = admin(server, olga, "PUT", f"{supplier}/vics:0", {"category": "not-imported"})
+    assert status == 200
+    assert admin(server, olga, "PUT", f"{supplier}/vics:2", {"category": "nope"})[0] == 404
+    assert admin(server, olga, "PUT", "/suppliers/Nobody/map/x", {"category": "illegal"})[0] == 404
+    status, shown = admin(server, vera, "GET", supplier)
+    assert shown == [
+        {"value": "vics:0", "category": "not-imported"},
+        {"value": "vics:1", "category": "illegal"},
+    ]
+    assert admin(server, vera, "DELETE", f"{supplier}/vics:1")[0] == 403
+    assert admin(server, olga, "DELETE", f"{supplier}/vics:1")[0] == 200
+    assert admin(server, olga, "DELETE", f"{supplier}/vics:1")[0] == 404

@@ -11,10 +11,20 @@ from pathlib import Path
 from typing import Any
 
 from hashcheck.admin import audit as trail
-from hashcheck.admin import clients, disputes, governance, importing, items, lists, operators, reach
+from hashcheck.admin import (
+    clients,
+    disputes,
+    governance,
+    importing,
+    items,
+    lists,
+    operators,
+    reach,
+    suppliers,
+)
 from hashcheck.admin import stats as usage
 from hashcheck.admin.change import Change
-from hashcheck.admin.errors import AdminError
+from hashcheck.admin.errors import AdminError, UnknownName
 from hashcheck.admin.names import find_list
 from hashcheck.admin.operators import Actor, Role
 from hashcheck.api.errors import BadRequest
@@ -229,6 +239,52 @@ def list_categories(r: Request) -> Answer:
 
 def enable_category(r: Request) -> Answer:
     return _change(governance.enable_category(r.store, r.params[0], actor=r.actor))
+
+
+def set_pdq_threshold(r: Request) -> Answer:
+    value = r.body.get("value")
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise AdminError('"value" must be a whole number, 0-31')
+    return _change(governance.set_pdq_threshold(r.store, r.params[0], value, actor=r.actor))
+
+
+def list_collisions(r: Request) -> Answer:
+    limit = _int(r.query.get("limit", "1000"), "limit")
+    return 200, [
+        {
+            "list": c.list_name,
+            "category": c.category,
+            "item": c.item_id,
+            "batch": c.batch_id,
+            "known_good_list": c.known_good_list,
+        }
+        for c in r.store.known_good_collisions(max(limit, 1))
+    ]
+
+
+def show_supplier_map(r: Request) -> Answer:
+    return 200, [
+        {"value": value, "category": category}
+        for value, category in suppliers.show(r.store, r.params[0])
+    ]
+
+
+def map_supplier_value(r: Request) -> Answer:
+    category = _text(r, "category")
+    assert category is not None
+    changed = suppliers.map_value(r.store, r.params[0], r.params[1], category, actor=r.actor.name)
+    return 200, {
+        "supplier": r.params[0],
+        "value": r.params[1],
+        "category": category,
+        "changed": changed,
+    }
+
+
+def unmap_supplier_value(r: Request) -> Answer:
+    if not suppliers.unmap_value(r.store, r.params[0], r.params[1], actor=r.actor.name):
+        raise UnknownName(f"{r.params[0]}: {r.params[1]} is not mapped")
+    return 200, {"supplier": r.params[0], "value": r.params[1], "changed": True}
 
 
 def disable_category(r: Request) -> Answer:
@@ -558,6 +614,36 @@ ROUTES: tuple[Route, ...] = (
         "Let a disabled list match (202 + proposal under the two-person rule)",
     ),
     _route("POST", "/lists/{list}/disable", disable_list, OPERATE, "Stop a list matching"),
+    _route(
+        "PUT",
+        "/lists/{list}/pdq-threshold",
+        set_pdq_threshold,
+        OPERATE,
+        "Set a list's PDQ threshold, 0-31 (widening it: 202 + proposal under the two-person rule)",
+    ),
+    _route(
+        "GET",
+        "/collisions",
+        list_collisions,
+        VIEW,
+        "Hashes that never match because a known-good list has them too",
+        query=(Query("limit"),),
+    ),
+    _route("GET", "/suppliers/{supplier}/map", show_supplier_map, VIEW, "A supplier's map"),
+    _route(
+        "PUT",
+        "/suppliers/{supplier}/map/{value}",
+        map_supplier_value,
+        OPERATE,
+        "Map a supplier's value onto a category (or not-imported)",
+    ),
+    _route(
+        "DELETE",
+        "/suppliers/{supplier}/map/{value}",
+        unmap_supplier_value,
+        OPERATE,
+        "Forget a supplier value (404 if it was not mapped)",
+    ),
     _route(
         "POST",
         "/lists/{list}/imports",
