@@ -10,8 +10,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from hashcheck.admin import audit as trail
 from hashcheck.admin import (
+    actions,
     clients,
     disputes,
     governance,
@@ -22,6 +22,7 @@ from hashcheck.admin import (
     reach,
     suppliers,
 )
+from hashcheck.admin import audit as trail
 from hashcheck.admin import stats as usage
 from hashcheck.admin.change import Change
 from hashcheck.admin.errors import AdminError, UnknownName
@@ -554,14 +555,14 @@ def _route(
     method: str,
     template: str,
     handler: Handler,
-    role: Role,
     summary: str,
     *,
     upload: bool = False,
     query: tuple[Query, ...] = (),
 ) -> Route:
     """A route from a path template: `{batch_id}` and the like match digits, other
-    `{name}` parameters any single path segment."""
+    `{name}` parameters any single path segment. Its role is its action's (`admin.actions`)."""
+    role = actions.by_route(method, template)[1].role
 
     def group(found: re.Match[str]) -> str:
         return r"(\d{1,18})" if found.group(1) in NUMERIC_PARAMETERS else r"([^/]{1,200})"
@@ -576,79 +577,69 @@ def _state(*choices: str) -> tuple[Query, ...]:
     return (Query("state", choices),)
 
 
-VIEW, OPERATE, APPROVE = Role.VIEWER, Role.OPERATOR, Role.APPROVER
 ROUTES: tuple[Route, ...] = (
-    _route("GET", "/whoami", whoami, VIEW, "The calling operator and role"),
-    _route("GET", "/clients", list_clients, VIEW, "Clients, status and grants"),
-    _route("POST", "/clients", add_client, OPERATE, "Add a client; its secret is shown once"),
+    _route("GET", "/whoami", whoami, "The calling operator and role"),
+    _route("GET", "/clients", list_clients, "Clients, status and grants"),
+    _route("POST", "/clients", add_client, "Add a client; its secret is shown once"),
     _route(
         "POST",
         "/clients/{client_id}/disable",
         _client_state(False),
-        OPERATE,
         "Refuse a client's requests",
     ),
     _route(
         "POST",
         "/clients/{client_id}/enable",
         _client_state(True),
-        OPERATE,
         "Accept a disabled client again",
     ),
-    _route("POST", "/clients/{client_id}/rotate", rotate_client, OPERATE, "New client secret"),
+    _route("POST", "/clients/{client_id}/rotate", rotate_client, "New client secret"),
     _route(
         "POST",
         "/clients/{client_id}/grants",
         grant,
-        OPERATE,
         "Grant a list x category (202 + proposal under the two-person rule)",
     ),
-    _route("POST", "/clients/{client_id}/revoke", revoke, OPERATE, "Take a grant away"),
-    _route("GET", "/lists", list_lists, VIEW, "Lists with entry counts"),
-    _route("POST", "/lists", add_list, OPERATE, "Create a list"),
+    _route("POST", "/clients/{client_id}/revoke", revoke, "Take a grant away"),
+    _route("GET", "/lists", list_lists, "Lists with entry counts"),
+    _route("POST", "/lists", add_list, "Create a list"),
     _route(
         "POST",
         "/lists/{list}/enable",
         enable_list,
-        OPERATE,
         "Let a disabled list match (202 + proposal under the two-person rule)",
     ),
-    _route("POST", "/lists/{list}/disable", disable_list, OPERATE, "Stop a list matching"),
+    _route("POST", "/lists/{list}/disable", disable_list, "Stop a list matching"),
     _route(
         "PUT",
         "/lists/{list}/pdq-threshold",
         set_pdq_threshold,
-        OPERATE,
         "Set a list's PDQ threshold, 0-31 (widening it: 202 + proposal under the two-person rule)",
     ),
     _route(
         "GET",
         "/collisions",
         list_collisions,
-        VIEW,
         "Hashes that never match because a known-good list has them too",
         query=(Query("limit"),),
     ),
-    _route("GET", "/suppliers/{supplier}/map", show_supplier_map, VIEW, "A supplier's map"),
+    _route("GET", "/suppliers/{supplier}/map", show_supplier_map, "A supplier's map"),
     _route(
         "PUT",
         "/suppliers/{supplier}/map/{value}",
         map_supplier_value,
-        OPERATE,
         "Map a supplier's value onto a category (or not-imported)",
     ),
     _route(
         "DELETE",
         "/suppliers/{supplier}/map/{value}",
         unmap_supplier_value,
-        OPERATE,
         "Forget a supplier value (404 if it was not mapped)",
     ),
     _route(
         "POST",
         "/lists/{list}/imports",
         import_upload,
-        OPERATE,
         "Import the uploaded file (atomic); options in the query",
         upload=True,
     ),
@@ -656,64 +647,54 @@ ROUTES: tuple[Route, ...] = (
         "POST",
         "/lists/{list}/removals",
         remove_upload,
-        OPERATE,
         "Remove the hashes in the uploaded file from the list (atomic)",
         upload=True,
     ),
-    _route("GET", "/categories", list_categories, VIEW, "Categories, severity, status"),
+    _route("GET", "/categories", list_categories, "Categories, severity, status"),
     _route(
         "POST",
         "/categories/{category}/enable",
         enable_category,
-        OPERATE,
         "Let a category match (202 + proposal under the two-person rule)",
     ),
     _route(
         "POST",
         "/categories/{category}/disable",
         disable_category,
-        OPERATE,
         "Stop a category matching",
     ),
     _route(
         "GET",
         "/batches",
         list_batches,
-        VIEW,
         "Batches, newest first",
         query=(Query("list"), Query("limit")),
     ),
-    _route(
-        "GET", "/batches/{batch_id}", show_batch, VIEW, "One batch with its shadow would-be matches"
-    ),
+    _route("GET", "/batches/{batch_id}", show_batch, "One batch with its shadow would-be matches"),
     _route(
         "POST",
         "/batches/{batch_id}/rollback",
         rollback_batch,
-        OPERATE,
         "Remove what an import added",
     ),
     _route(
         "POST",
         "/batches/{batch_id}/promote",
         promote_batch,
-        OPERATE,
         "Let a shadow batch answer (202 + proposal under the two-person rule)",
     ),
     _route(
         "GET",
         "/holds",
         list_holds,
-        VIEW,
         "Entries on hold (prevalence alarm)",
         query=_state("open", "released"),
     ),
-    _route("POST", "/holds/{item_id}/release", release_hold, OPERATE, "Release a hold"),
+    _route("POST", "/holds/{item_id}/release", release_hold, "Release a hold"),
     _route(
         "GET",
         "/disputes",
         list_disputes,
-        VIEW,
         "Disputes, newest first",
         query=_state("open", "upheld", "rejected"),
     ),
@@ -721,27 +702,22 @@ ROUTES: tuple[Route, ...] = (
         "GET",
         "/items",
         find_items,
-        VIEW,
         "Items by number, match id, hash (keyed, never stored) or supplier id, with history",
         query=(Query("q"), Query("list")),
     ),
-    _route("GET", "/disputes/{dispute_id}", show_dispute, VIEW, "One dispute with its notes"),
-    _route("POST", "/disputes/{dispute_id}/comments", comment_dispute, OPERATE, "Add a note"),
+    _route("GET", "/disputes/{dispute_id}", show_dispute, "One dispute with its notes"),
+    _route("POST", "/disputes/{dispute_id}/comments", comment_dispute, "Add a note"),
     _route(
         "POST",
         "/disputes/{dispute_id}/uphold",
         _decide_dispute(True),
-        OPERATE,
         "The match was wrong: retract the entry",
     ),
-    _route(
-        "POST", "/disputes/{dispute_id}/reject", _decide_dispute(False), OPERATE, "The match stands"
-    ),
+    _route("POST", "/disputes/{dispute_id}/reject", _decide_dispute(False), "The match stands"),
     _route(
         "GET",
         "/proposals",
         list_proposals,
-        VIEW,
         "Proposals, newest first",
         query=_state("open", "approved", "rejected"),
     ),
@@ -749,29 +725,25 @@ ROUTES: tuple[Route, ...] = (
         "POST",
         "/proposals/{proposal_id}/approve",
         _decide_proposal(True),
-        APPROVE,
         "Approve and carry out (never your own)",
     ),
     _route(
         "POST",
         "/proposals/{proposal_id}/reject",
         _decide_proposal(False),
-        OPERATE,
         "Turn a proposal down",
     ),
-    _route("GET", "/policy", show_policy, VIEW, "The governance policy"),
+    _route("GET", "/policy", show_policy, "The governance policy"),
     _route(
         "PUT",
         "/policy/{name}",
         set_policy,
-        OPERATE,
         "Change one policy value (202 + proposal when it loosens the two-person rule)",
     ),
     _route(
         "GET",
         "/audit",
         audit,
-        VIEW,
         "The audit trail, newest first",
         query=(Query("actor"), Query("action"), Query("since"), Query("limit")),
     ),
@@ -779,44 +751,38 @@ ROUTES: tuple[Route, ...] = (
         "GET",
         "/stats",
         stats,
-        VIEW,
         "Checked and matched per day, client and list",
         query=(Query("client"), Query("list"), Query("since")),
     ),
-    _route("GET", "/operators", list_operators, VIEW, "Operator accounts"),
+    _route("GET", "/operators", list_operators, "Operator accounts"),
     _route(
         "POST",
         "/operators",
         add_operator,
-        APPROVE,
         "Add an operator; secret shown once (202: disabled until a second approver enables it)",
     ),
     _route(
         "POST",
         "/operators/{name}/disable",
         _operator_state(False),
-        APPROVE,
         "Lock an operator account out (immediate)",
     ),
     _route(
         "POST",
         "/operators/{name}/enable",
         _operator_state(True),
-        APPROVE,
         "Let a disabled account act again (202 + proposal under the two-person rule)",
     ),
     _route(
         "PUT",
         "/operators/{name}/role",
         set_operator_role,
-        APPROVE,
         "Change an account's role (raising it: 202 + proposal under the two-person rule)",
     ),
     _route(
         "POST",
         "/operators/{name}/rotate",
         rotate_operator,
-        VIEW,
         "Issue a new admin API secret (another account's: approver only)",
     ),
 )
