@@ -9,11 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import math
 import tempfile
-import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl
@@ -21,7 +18,7 @@ from urllib.parse import parse_qsl
 import orjson
 
 from hashcheck.admin.errors import PermissionDenied
-from hashcheck.admin.operators import Actor, Role
+from hashcheck.admin.operators import Actor
 from hashcheck.admin.outcomes import Outcome, outcome_of
 from hashcheck.api import adminroutes
 from hashcheck.api.adminopenapi import document
@@ -36,14 +33,11 @@ from hashcheck.api.errors import (
     NotReady,
     PayloadTooLarge,
     Rejected,
-    TooManyRequests,
     Unauthorized,
 )
 from hashcheck.api.http import JSON, ClientGone, Receive, Scope, Send, read_body, respond
+from hashcheck.api.signin import SignIn, source_of
 from hashcheck.auth.basic import parse_basic
-from hashcheck.auth.cache import CredentialCache
-from hashcheck.auth.secrets import hash_secret
-from hashcheck.auth.throttle import SignInThrottle
 from hashcheck.hashes.keyed import Digester
 from hashcheck.hashes.matchid import MatchIds
 from hashcheck.hashes.sealing import Sealer
@@ -52,9 +46,6 @@ from hashcheck.store.interface import Store
 
 PREFIX = "/admin/v1/"
 MAX_JSON = 65_536
-SLOW_CHECKS_AT_ONCE = 2
-# Unknown operator names are checked against this, so that they take as long as known ones.
-_DECOY_HASH = hash_secret("decoy operator secret")
 
 
 class AdminApi:
@@ -65,17 +56,14 @@ class AdminApi:
         sealer: Sealer,
         max_upload: int,
         match_ids: MatchIds | None = None,
+        sign_in: SignIn | None = None,
     ) -> None:
         self._open_store = open_store
         self._digester = digester
         self._sealer = sealer
         self._match_ids = match_ids
         self._max_upload = max_upload
-        # Both used from the event loop only.
-        self._credentials = CredentialCache()
-        self._throttle = SignInThrottle()
-        self._slow = asyncio.Semaphore(SLOW_CHECKS_AT_ONCE)
-        self._hashing = ThreadPoolExecutor(SLOW_CHECKS_AT_ONCE, thread_name_prefix="admin-hash")
+        self._sign_in = sign_in or SignIn()
         self._openapi = orjson.dumps(document())
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -97,7 +85,9 @@ class AdminApi:
         if authorization is None or credentials is None:
             raise Unauthorized("HTTP Basic credentials of an operator account required")
         with self._store() as store:
-            actor = await self._sign_in(scope, store, authorization, *credentials)
+            actor = await self._sign_in.actor(
+                _call, store, source_of(scope), authorization, *credentials
+            )
             try:
                 actor.require(route.role, f"{method} {path[len(PREFIX) - 1 :]}")
             except PermissionDenied as exc:
@@ -139,51 +129,6 @@ class AdminApi:
         finally:
             store.close()
 
-    async def _sign_in(
-        self, scope: Scope, store: Store, authorization: bytes, name: str, secret: str
-    ) -> Actor:
-        """The operator behind the credentials. An unknown name costs the same slow hash as a
-        wrong secret; at most `SLOW_CHECKS_AT_ONCE` run at once, in a pool of their own (so a
-        flood of wrong secrets never holds up clients' checks); repeated failures back off
-        (429 with Retry-After) per source and per account from that source, except for exactly
-        the credentials that signed in before (so an operator behind the same proxy as an
-        attacker keeps working)."""
-        source = _source(scope)
-        fingerprint = self._credentials.fingerprint(authorization)
-        known = self._credentials.lookup(fingerprint)
-        if known is None or not known[2]:
-            wait = self._throttle.wait(name, source, time.monotonic())
-            if wait > 0:
-                raise TooManyRequests(
-                    f"too many failed sign-ins from here; try again in {math.ceil(wait)} s",
-                    retry_after=math.ceil(wait),
-                )
-        accounts = await _call(store.operators)
-        account = next((o for o in accounts if o.name == name), None)
-        stored = account.secret_hash if account is not None else _DECOY_HASH
-        if known is not None and known[1] == stored:
-            ok = known[2]
-        else:
-            async with self._slow:
-                ok = await asyncio.get_running_loop().run_in_executor(
-                    self._hashing, CredentialCache.verify_slowly, secret, stored
-                )
-            self._credentials.remember(fingerprint, name, stored, ok)
-        if not ok or account is None:
-            if self._throttle.failed(name, source, time.monotonic()):
-                detail = {"source": source, "account_exists": account is not None}
-                await _call(lambda: store.audit_event(name, "operator.sign-in-held", name, detail))
-            raise Unauthorized("wrong operator name or secret")
-        self._throttle.succeeded(name, source)
-        if not account.enabled:
-            raise Forbidden("this operator account is disabled")
-        return Actor(account.name, Role.parse(account.role))
-
-
-def _source(scope: Scope) -> str:
-    """The peer's address (behind the shipped nginx, the proxy's: nginx limits by client)."""
-    client = scope.get("client")
-    return str(client[0]) if client else "unknown"
 
 
 def _header(scope: Scope, name: bytes) -> bytes | None:
