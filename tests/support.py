@@ -84,6 +84,7 @@ def serve(
     poll_interval: float = 0.25,
     stats_flush_interval: float = 5.0,
     index_dir: Path | None = None,
+    console: bool = False,
 ) -> Generator[ServerThread, None, None]:
     store = deployment.store()
     node = Node(
@@ -94,7 +95,7 @@ def serve(
         store_factory=deployment.store,
         index_dir=index_dir,
     )
-    with ServerThread(HashcheckApp(node)) as server:
+    with ServerThread(HashcheckApp(node, console=console)) as server:
         assert node.follower.ready.wait(10), "first snapshot did not load"
         yield server
 

@@ -64,6 +64,9 @@ class Settings:
         True, "Serve the operator API under /admin/v1 (operator accounts only) on this node."
     )
     admin_max_upload_mb: int = _setting(4096, "Largest list file the operator API accepts, MiB.")
+    console: bool = _setting(
+        False, "Serve the operator's web console under /console/ on this node (off by default)."
+    )
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:

@@ -31,7 +31,7 @@ def build_node(settings: Settings) -> Node:
         stats_flush_interval=settings.stats_flush_interval,
         store_factory=(
             (lambda: open_store(settings.database_url, create=False))
-            if settings.admin_api
+            if settings.admin_api or settings.console
             else None
         ),
         index_dir=Path(settings.index_dir) if settings.index_dir else None,
@@ -47,4 +47,6 @@ def create_app() -> HashcheckApp:
         build_node(settings),
         max_batch=settings.max_batch,
         admin_max_upload=settings.admin_max_upload_mb * 1024 * 1024,
+        admin_api=settings.admin_api,
+        console=settings.console,
     )

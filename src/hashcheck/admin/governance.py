@@ -21,6 +21,7 @@ from hashcheck.store.interface import Store
 from hashcheck.store.records import BatchRecord, ProposalRecord, RemovalOutcome
 
 MAX_PDQ_THRESHOLD = 31  # the reference's confident-match distance
+PROPOSAL_STATES = ("open", "approved", "rejected")
 
 
 def policy(store: Store) -> Policy:
@@ -190,6 +191,13 @@ def set_policy(store: Store, name: str, value: str, *, actor: Actor) -> Change:
             )
     changed = store.set_policy(name, normalised, actor=actor.name)
     return Change(True, f"{name} {'set to' if changed else 'is already'} {normalised}")
+
+
+def proposals(store: Store, *, state: str | None, actor: Actor) -> list[ProposalRecord]:
+    actor.require(Role.VIEWER, "reading proposals")
+    if state is not None and state not in PROPOSAL_STATES:
+        raise AdminError(f"proposal state must be one of {', '.join(PROPOSAL_STATES)}")
+    return store.proposals(state)
 
 
 def decide(store: Store, proposal_id: int, *, approve: bool, actor: Actor) -> ProposalRecord:

@@ -130,7 +130,6 @@ class AdminApi:
             store.close()
 
 
-
 def _header(scope: Scope, name: bytes) -> bytes | None:
     for key, value in scope["headers"]:
         if key == name:

@@ -455,7 +455,8 @@ def _decide_dispute(upheld: bool) -> Handler:
 
 
 def list_proposals(r: Request) -> Answer:
-    return 200, [asdict(p) for p in r.store.proposals(r.query.get("state"))]
+    found = governance.proposals(r.store, state=r.query.get("state"), actor=r.actor)
+    return 200, [asdict(p) for p in found]
 
 
 def _decide_proposal(approve: bool) -> Handler:

@@ -30,6 +30,7 @@ from hashcheck.api.http import (
     respond,
 )
 from hashcheck.api.openapi import document
+from hashcheck.api.signin import SignIn
 from hashcheck.catalog.model import ClientView
 from hashcheck.hashes.algorithms import Algorithm
 from hashcheck.index.exact import Hit
@@ -67,20 +68,30 @@ class HashcheckApp:
         max_batch: int = 10_000,
         manage_node: bool = True,
         admin_max_upload: int = 4 << 30,
+        admin_api: bool = True,
+        console: bool = False,
     ) -> None:
         self.node = node
         self.max_batch = max_batch
+        sign_in = SignIn()
         self._admin = (
             None
-            if node.store_factory is None
+            if node.store_factory is None or not admin_api
             else AdminApi(
                 node.store_factory,
                 node.digester,
                 node.sealer,
                 admin_max_upload,
                 node.match_ids,
+                sign_in,
             )
         )
+        self._console = None
+        if console and node.store_factory is not None:
+            # Imported here: a node without the console needs no Jinja2.
+            from hashcheck.console.app import Console
+
+            self._console = Console(node.store_factory, node.console_key, sign_in)
         self._manage_node = manage_node
         self._auth = Authenticator(node.credentials)
         self._keyed = {a: node.digester.for_algorithm(a) for a in Algorithm}
@@ -138,6 +149,8 @@ class HashcheckApp:
             await self._dispute_status(scope, send, path[len("/v2/disputes/") :])
         elif path.startswith("/admin/v1/") and self._admin is not None:
             await self._admin(scope, receive, send)
+        elif (path == "/console" or path.startswith("/console/")) and self._console is not None:
+            await self._console(scope, receive, send)
         elif path == "/v2/retractions":
             if method not in ("GET", "HEAD"):
                 raise MethodNotAllowed("GET")

@@ -219,8 +219,9 @@ def disputes_reject(args: argparse.Namespace, settings: Settings) -> int:
 
 def proposals_list(args: argparse.Namespace, settings: Settings) -> int:
     with opened_store(settings) as store:
-        acting(store, settings.operator).require(Role.VIEWER, "reading proposals")
-        found = store.proposals(args.state)
+        found = governance.proposals(
+            store, state=args.state, actor=acting(store, settings.operator)
+        )
     rows = [
         (
             p.proposal_id,

@@ -99,3 +99,9 @@ class Digester:
             return full(raw)[:DIGEST_BYTES]
 
         return one
+
+
+def derived_key(key: ListKey, purpose: bytes) -> bytes:
+    """A key of its own for one purpose (console sessions, say), derived from the list key:
+    every node has it without storing anything more, and it reveals nothing of the list key."""
+    return hmac.new(key.secret, b"hashcheck derived key\0" + purpose, hashlib.sha256).digest()

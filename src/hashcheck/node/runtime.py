@@ -13,7 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from hashcheck.auth.cache import CredentialCache
-from hashcheck.hashes.keyed import Digester, ListKey
+from hashcheck.hashes.keyed import Digester, ListKey, derived_key
 from hashcheck.hashes.matchid import MatchIds
 from hashcheck.hashes.sealing import Sealer
 from hashcheck.node.follower import Follower
@@ -42,6 +42,7 @@ class Node:
         self.store_factory = store_factory
         self.digester = Digester(key)
         self.match_ids = MatchIds(key)
+        self.console_key = derived_key(key, b"console sessions")
         files = share = None
         if index_dir is not None:
             identity = _identity(store, key)

@@ -1,0 +1,292 @@
+"""The console's pages under /console/: sign-in and sign-out, the overview, and decisions on
+proposals. Each page turns a form into one call of the operator service (`admin`) and renders
+the answer; roles, the two-person rule and the audit are the service's. Every answer carries a
+strict Content Security Policy and may not be framed; every change needs the form's CSRF token.
+Never on the lookup path.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import re
+import time
+from collections.abc import Callable, Iterator
+from importlib import resources
+from typing import Any
+from urllib.parse import parse_qsl
+
+import jinja2
+
+from hashcheck.admin import governance, lists
+from hashcheck.admin.operators import Actor, Role
+from hashcheck.admin.outcomes import outcome_of
+from hashcheck.api.errors import ApiError, MethodNotAllowed, NotFound
+from hashcheck.api.http import Receive, Scope, Send, read_body, respond
+from hashcheck.api.signin import SignIn, source_of
+from hashcheck.console.session import COOKIE, IDLE_S, Session, Sessions, fingerprint
+from hashcheck.store import errors as store_errors
+from hashcheck.store.interface import Store
+from hashcheck.store.records import OperatorRecord
+
+PREFIX = "/console/"
+MAX_FORM = 65_536
+HTML = b"text/html; charset=utf-8"
+CSS = b"text/css; charset=utf-8"
+# No script at all yet; styles only from this node; never framed; forms post only here.
+_SECURITY = [
+    (
+        b"content-security-policy",
+        b"default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
+        b"base-uri 'none'; frame-ancestors 'none'",
+    ),
+    (b"x-frame-options", b"DENY"),
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"no-referrer"),
+    (b"cache-control", b"no-store"),
+]
+_DECISION = re.compile(r"^/console/proposals/(\d{1,18})/(approve|reject)$")
+
+
+class _Page(Exception):
+    """Answer with a page other than the one asked for (a refusal shown in words)."""
+
+    def __init__(self, status: int, template: str, **context: Any) -> None:
+        super().__init__(template)
+        self.status, self.template, self.context = status, template, context
+
+
+class Console:
+    def __init__(self, open_store: Callable[[], Store], key: bytes, sign_in: SignIn) -> None:
+        self._open_store = open_store
+        self._sessions = Sessions(key)
+        self._sign_in = sign_in
+        self._pages = jinja2.Environment(
+            loader=jinja2.PackageLoader("hashcheck.console", "templates"),
+            autoescape=True,
+            undefined=jinja2.StrictUndefined,
+        )
+        self._css = resources.files("hashcheck.console").joinpath("static/console.css").read_bytes()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path: str = scope["path"]
+        method: str = scope["method"]
+        if path == "/console":
+            await self._redirect(send, PREFIX)
+            return
+        if path == PREFIX + "static/console.css":
+            await respond(send, 200, self._css, CSS, _SECURITY)
+            return
+        try:
+            await self._route(scope, receive, send, path, method)
+        except _Page as page:
+            await self._render(send, page.status, page.template, page.context)
+
+    async def _route(
+        self, scope: Scope, receive: Receive, send: Send, path: str, method: str
+    ) -> None:
+        if path == PREFIX + "signin":
+            if method == "POST":
+                await self._signin(scope, receive, send)
+            elif method in ("GET", "HEAD"):
+                await self._render(send, 200, "signin.html", {"name": "", "error": ""})
+            else:
+                raise MethodNotAllowed("GET, POST")
+            return
+        with self._store() as store:
+            found = await self._session(scope, store)
+            if found is None:
+                await self._redirect(send, PREFIX + "signin")
+                return
+            session, account = found
+            actor = Actor(account.name, Role.parse(account.role))
+            common = {"actor": actor, "csrf": self._sessions.csrf(session)}
+            cookie = self._refreshed(scope, session, account)
+            if method == "POST":
+                form = await _form(scope, receive)
+                if not self._sessions.csrf_ok(session, form.get("csrf", "")):
+                    raise _Page(403, "refused.html", **common, message=_STALE_FORM)
+                await self._change(send, store, actor, path, form, common)
+                return
+            if method not in ("GET", "HEAD"):
+                raise MethodNotAllowed("GET")
+            if path == PREFIX:
+                context = await asyncio.to_thread(_overview, store, actor)
+                await self._render(send, 200, "overview.html", {**common, **context}, cookie)
+            elif path == PREFIX + "proposals":
+                found = await _run(lambda: governance.proposals(store, state="open", actor=actor))
+                context = {**common, "proposals": found, "done": _done(scope)}
+                await self._render(send, 200, "proposals.html", context, cookie)
+            else:
+                raise NotFound(f"no such page: {path[:100]}")
+
+    async def _change(
+        self,
+        send: Send,
+        store: Store,
+        actor: Actor,
+        path: str,
+        form: dict[str, str],
+        common: dict[str, Any],
+    ) -> None:
+        if path == PREFIX + "signout":
+            await self._redirect(send, PREFIX + "signin", _clear_cookie())
+            return
+        decision = _DECISION.match(path)
+        if decision is None:
+            raise NotFound(f"no such form: {path[:100]}")
+        proposal_id, verb = int(decision.group(1)), decision.group(2)
+        try:
+            record = await asyncio.to_thread(
+                governance.decide, store, proposal_id, approve=verb == "approve", actor=actor
+            )
+        except Exception as exc:
+            outcome = outcome_of(exc)
+            if outcome is None:
+                raise
+            found = await _run(lambda: governance.proposals(store, state="open", actor=actor))
+            raise _Page(
+                outcome.http_status,
+                "proposals.html",
+                **common,
+                proposals=found,
+                done="",
+                error=str(exc),
+            ) from None
+        await self._redirect(send, f"{PREFIX}proposals?done={record.proposal_id}-{record.state}")
+
+    async def _signin(self, scope: Scope, receive: Receive, send: Send) -> None:
+        form = await _form(scope, receive)
+        name, secret = form.get("name", "").strip(), form.get("secret", "")
+        if not name or not secret:
+            raise _Page(400, "signin.html", name=name, error="Give your account name and secret.")
+        with self._store() as store:
+            try:
+                account = await self._sign_in.account(
+                    _run, store, source_of(scope), f"{name}\n{secret}".encode(), name, secret
+                )
+            except ApiError as refused:
+                raise _Page(
+                    refused.status, "signin.html", name=name, error=refused.message
+                ) from None
+        cookie = self._sessions.issue(account.name, account.secret_hash, time.time())
+        await self._redirect(send, PREFIX, _set_cookie(scope, cookie))
+
+    async def _session(self, scope: Scope, store: Store) -> tuple[Session, OperatorRecord] | None:
+        """The signed-in operator, if the cookie is good and the account still enabled with
+        the same secret (a rotated or disabled account is signed out at its next request)."""
+        cookie = _cookie(scope)
+        session = None if cookie is None else self._sessions.read(cookie, time.time())
+        if session is None:
+            return None
+        accounts = await _run(store.operators)
+        account = next((a for a in accounts if a.name == session.name), None)
+        if (
+            account is None
+            or not account.enabled
+            or fingerprint(account.secret_hash) != session.secret_fingerprint
+        ):
+            return None
+        return session, account
+
+    def _refreshed(
+        self, scope: Scope, session: Session, account: OperatorRecord
+    ) -> list[tuple[bytes, bytes]]:
+        """A fresh cookie (the idle clock starts again) once a minute of use has passed."""
+        if time.time() - session.last_used < 60:
+            return []
+        fresh = self._sessions.issue(account.name, account.secret_hash, time.time())
+        return _set_cookie(scope, fresh)
+
+    @contextlib.contextmanager
+    def _store(self) -> Iterator[Store]:
+        try:
+            store = self._open_store()
+        except store_errors.StoreError:
+            raise _Page(503, "refused.html", actor=None, csrf="", message=_NO_STORE) from None
+        try:
+            yield store
+        finally:
+            store.close()
+
+    async def _render(
+        self,
+        send: Send,
+        status: int,
+        template: str,
+        context: dict[str, Any],
+        headers: list[tuple[bytes, bytes]] | None = None,
+    ) -> None:
+        context = {"actor": None, "csrf": "", "error": "", **context}
+        body = self._pages.get_template(template).render(**context).encode()
+        await respond(send, status, body, HTML, [*_SECURITY, *(headers or [])])
+
+    async def _redirect(
+        self, send: Send, target: str, headers: list[tuple[bytes, bytes]] | None = None
+    ) -> None:
+        extra = [(b"location", target.encode()), *_SECURITY, *(headers or [])]
+        await respond(send, 303, b"", HTML, extra)
+
+
+_STALE_FORM = (
+    "This form was not sent from a page of this console (its safety token is missing or "
+    "old); nothing was changed. Open the page again and repeat."
+)
+_NO_STORE = "The database cannot be reached just now; try again shortly."
+
+
+async def _run(work: Callable[[], Any]) -> Any:
+    return await asyncio.to_thread(work)
+
+
+def _overview(store: Store, actor: Actor) -> dict[str, Any]:
+    actor.require(Role.VIEWER, "reading the overview")
+    return {
+        "lists": lists.listing(store),
+        "proposals": len(store.proposals("open")),
+        "holds": len(store.holds("open")),
+        "disputes": len(store.disputes(state="open")),
+    }
+
+
+def _done(scope: Scope) -> str:
+    query = dict(parse_qsl(scope.get("query_string", b"").decode("latin-1")))
+    found = re.fullmatch(r"(\d{1,18})-(approved|rejected)", query.get("done", ""))
+    return f"Proposal {found.group(1)} {found.group(2)}." if found else ""
+
+
+async def _form(scope: Scope, receive: Receive) -> dict[str, str]:
+    body = await read_body(scope, receive, MAX_FORM, _header(scope, b"content-length"))
+    try:
+        return dict(parse_qsl(body.decode("utf-8"), keep_blank_values=True))
+    except UnicodeDecodeError:
+        raise _Page(400, "refused.html", message="The form was not sent as UTF-8.") from None
+
+
+def _header(scope: Scope, name: bytes) -> bytes | None:
+    for key, value in scope["headers"]:
+        if key == name:
+            return bytes(value)
+    return None
+
+
+def _cookie(scope: Scope) -> str | None:
+    raw = _header(scope, b"cookie")
+    if raw is None:
+        return None
+    for part in raw.decode("latin-1").split(";"):
+        name, _, value = part.strip().partition("=")
+        if name == COOKIE:
+            return value
+    return None
+
+
+def _set_cookie(scope: Scope, value: str) -> list[tuple[bytes, bytes]]:
+    secure = "; Secure" if scope.get("scheme") == "https" else ""
+    cookie = f"{COOKIE}={value}; Path={PREFIX}; Max-Age={IDLE_S}; HttpOnly; SameSite=Strict"
+    return [(b"set-cookie", (cookie + secure).encode())]
+
+
+def _clear_cookie() -> list[tuple[bytes, bytes]]:
+    cookie = f"{COOKIE}=; Path={PREFIX}; Max-Age=0; HttpOnly; SameSite=Strict"
+    return [(b"set-cookie", cookie.encode())]

@@ -1,0 +1,163 @@
+"""The operator console in a real browser (Playwright driving Debian's Chromium) against a
+real node: off by default, sign-in and sign-out, the overview, a proposal approved by a second
+operator and refused to its proposer and to a viewer, a form without its CSRF token refused,
+and the security headers on every page. Sessions are checked without a clock."""
+
+from __future__ import annotations
+
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import BrowserContext, Page, expect
+
+from hashcheck.admin import governance, operators
+from hashcheck.admin.operators import Actor, Role
+from hashcheck.console.session import IDLE_S, Sessions
+from tests.browser import browser
+from tests.support import Deployment, ServerThread, make_deployment, serve
+
+
+def test_sessions_are_signed_expire_when_idle_and_carry_a_csrf_token() -> None:
+    sessions = Sessions(b"k" * 32)
+    cookie = sessions.issue("alice", "scrypt$hash", now=1000.0)
+    session = sessions.read(cookie, now=1000.0 + IDLE_S - 1)
+    assert session is not None and session.name == "alice"
+    assert sessions.read(cookie, now=1000.0 + IDLE_S + 1) is None  # idle too long
+    assert (
+        sessions.read(cookie[:-2] + ("A" if cookie[-2] != "A" else "B") + cookie[-1], 1000.0)
+        is None
+    )
+    assert sessions.read("not a cookie", 1000.0) is None
+    assert Sessions(b"x" * 32).read(cookie, 1000.0) is None  # another node's key
+    token = sessions.csrf(session)
+    assert sessions.csrf_ok(session, token) and not sessions.csrf_ok(session, token[:-1] + "0")
+    other = sessions.read(sessions.issue("alice", "scrypt$rotated", 1000.0), 1000.0)
+    assert other is not None and not sessions.csrf_ok(other, token)
+
+
+@pytest.fixture
+def deployment(sqlite_url: str, tmp_path: Path) -> Deployment:
+    return make_deployment(sqlite_url, tmp_path)
+
+
+@pytest.fixture
+def accounts(deployment: Deployment) -> dict[str, str]:
+    store = deployment.store()
+    setup = Actor("setup", Role.APPROVER)
+    try:
+        made = operators.add_several(store, ["alice", "bob"], Role.APPROVER, actor=setup)
+        secrets = {m.name: m.secret for m in made}
+        secrets["vera"] = operators.add(store, "vera", Role.VIEWER, actor=setup).secret
+    finally:
+        store.close()
+    return secrets
+
+
+@pytest.fixture
+def console(deployment: Deployment) -> Iterator[ServerThread]:
+    yield from serve(deployment, console=True)
+
+
+@pytest.fixture
+def context() -> Iterator[BrowserContext]:
+    with browser() as opened:
+        yield opened
+
+
+def test_the_console_is_off_by_default(deployment: Deployment) -> None:
+    for server in serve(deployment):
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(server.base + "/console/", timeout=10)  # noqa: S310
+        assert refused.value.code == 404
+
+
+def sign_in(page: Page, base: str, name: str, secret: str) -> None:
+    page.goto(base + "/console/")
+    expect(page).to_have_url(base + "/console/signin")
+    page.get_by_label("Account name").fill(name)
+    page.get_by_label("Secret").fill(secret)
+    page.get_by_role("button", name="Sign in").click()
+
+
+def test_sign_in_overview_and_sign_out(
+    console: ServerThread, accounts: dict[str, str], context: BrowserContext
+) -> None:
+    page = context.new_page()
+    sign_in(page, console.base, "alice", "not her secret")
+    expect(page.get_by_role("alert")).to_contain_text("wrong operator name or secret")
+    expect(page.get_by_label("Account name")).to_have_value("alice")  # what she typed stays
+    sign_in(page, console.base, "alice", accounts["alice"])
+    expect(page).to_have_url(console.base + "/console/")
+    expect(page.get_by_role("heading", name="Overview")).to_be_visible()
+    expect(page.get_by_role("row", name="police")).to_contain_text("National police")
+    expect(page.get_by_text("alice (approver)")).to_be_visible()
+    response = page.request.get(console.base + "/console/")
+    policy = response.headers["content-security-policy"]
+    assert "frame-ancestors 'none'" in policy and "script-src" not in policy
+    assert response.headers["x-frame-options"] == "DENY"
+    cookie = next(c for c in context.cookies() if c["name"] == "hashcheck_console")
+    assert cookie["httpOnly"] and cookie["sameSite"] == "Strict"
+    page.get_by_role("button", name="Sign out").click()
+    expect(page).to_have_url(console.base + "/console/signin")
+    page.goto(console.base + "/console/proposals")
+    expect(page).to_have_url(console.base + "/console/signin")
+
+
+def test_a_proposal_is_approved_by_a_second_operator_only(
+    console: ServerThread,
+    deployment: Deployment,
+    accounts: dict[str, str],
+    context: BrowserContext,
+) -> None:
+    store = deployment.store()
+    try:
+        change = governance.enable_category(store, "related", actor=Actor("alice", Role.APPROVER))
+    finally:
+        store.close()
+    assert change.proposal is not None
+    number = change.proposal.proposal_id
+    page = context.new_page()
+    sign_in(page, console.base, "alice", accounts["alice"])
+    page.get_by_role("link", name="Proposals").first.click()
+    expect(page.get_by_role("row", name=f"{number}")).to_contain_text("enabling category related")
+    page.get_by_role("button", name=f"Approve proposal {number}").click()
+    expect(page.get_by_role("alert")).to_contain_text("another operator must approve")
+    # A form posted without its token (from another site, say) changes nothing.
+    refused = page.request.post(console.base + f"/console/proposals/{number}/approve", form={})
+    assert refused.status == 403 and "safety token" in refused.text()
+    page.get_by_role("button", name="Sign out").click()
+    sign_in(page, console.base, "vera", accounts["vera"])
+    page.goto(console.base + "/console/proposals")
+    page.get_by_role("button", name=f"Approve proposal {number}").click()
+    expect(page.get_by_role("alert")).to_contain_text("needs the approver role")
+    page.get_by_role("button", name="Sign out").click()
+    sign_in(page, console.base, "bob", accounts["bob"])
+    page.goto(console.base + "/console/proposals")
+    page.get_by_role("button", name=f"Approve proposal {number}").click()
+    expect(page.get_by_role("status")).to_have_text(f"Proposal {number} approved.")
+    store = deployment.store()
+    try:
+        assert next(c for c in store.categories() if c.name == "related").enabled
+        (approval,) = store.audit_log(10, action="proposal.approve")
+    finally:
+        store.close()
+    assert approval.actor == "bob"
+
+
+def test_the_setting_switches_the_console_on(
+    deployment: Deployment, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from hashcheck import service
+
+    monkeypatch.setenv("HASHCHECK_DATABASE_URL", deployment.url)
+    monkeypatch.setenv("HASHCHECK_KEY_FILE", str(deployment.key_file))
+    for on, expected in (("true", True), ("false", False)):
+        monkeypatch.setenv("HASHCHECK_CONSOLE", on)
+        app = service.create_app()
+        try:
+            assert (app._console is not None) is expected
+        finally:
+            app.node.store.close()
