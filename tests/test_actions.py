@@ -5,6 +5,7 @@ action is offered by each face or says why not."""
 from __future__ import annotations
 
 import argparse
+import re
 
 from hashcheck.admin.actions import ACTIONS, NOT_ACTIONS
 from hashcheck.api.adminroutes import ROUTES
@@ -48,3 +49,17 @@ def test_every_action_is_on_every_face_or_says_why_not() -> None:
         if (action.cli is None or action.api is None) and not action.missing
     ]
     assert lacking == []
+
+
+def test_the_consoles_pages_and_forms_are_actions_of_the_table() -> None:
+    from hashcheck.console.app import _FORMS, _PAGES
+
+    declared = {a.console for a in ACTIONS.values() if a.console is not None}
+    forms = {
+        f[0].pattern.replace(r"(\d{1,18})", "{n}").removeprefix("^/console/").rstrip("$")
+        for f in _FORMS
+    }
+    served = set(_PAGES) | {re.sub(r"\{\w+\}", "{n}", form) for form in forms}
+    assert {re.sub(r"\{\w+\}", "{n}", page) for page in declared} <= served
+    # Every page and form of the console carries out an action the table names.
+    assert served <= {re.sub(r"\{\w+\}", "{n}", page) for page in declared}

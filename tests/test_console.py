@@ -5,6 +5,8 @@ and the security headers on every page. Sessions are checked without a clock."""
 
 from __future__ import annotations
 
+import hashlib
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -13,9 +15,12 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import BrowserContext, Page, expect
 
-from hashcheck.admin import governance, operators
+from hashcheck.admin import governance, importing, operators
 from hashcheck.admin.operators import Actor, Role
 from hashcheck.console.session import IDLE_S, Sessions
+from hashcheck.hashes.algorithms import Algorithm
+from hashcheck.hashes.keyed import Digester
+from hashcheck.store.records import Sighting
 from tests.browser import browser
 from tests.support import Deployment, ServerThread, make_deployment, serve
 
@@ -51,6 +56,7 @@ def accounts(deployment: Deployment) -> dict[str, str]:
         made = operators.add_several(store, ["alice", "bob"], Role.APPROVER, actor=setup)
         secrets = {m.name: m.secret for m in made}
         secrets["vera"] = operators.add(store, "vera", Role.VIEWER, actor=setup).secret
+        secrets["olga"] = operators.add(store, "olga", Role.OPERATOR, actor=setup).secret
     finally:
         store.close()
     return secrets
@@ -126,7 +132,7 @@ def test_a_proposal_is_approved_by_a_second_operator_only(
     page.get_by_role("button", name=f"Approve proposal {number}").click()
     expect(page.get_by_role("alert")).to_contain_text("another operator must approve")
     # A form posted without its token (from another site, say) changes nothing.
-    refused = page.request.post(console.base + f"/console/proposals/{number}/approve", form={})
+    refused = page.request.post(console.base + f"/console/proposals/{number}", form={})
     assert refused.status == 403 and "safety token" in refused.text()
     page.get_by_role("button", name="Sign out").click()
     sign_in(page, console.base, "vera", accounts["vera"])
@@ -161,3 +167,77 @@ def test_the_setting_switches_the_console_on(
             assert (app._console is not None) is expected
         finally:
             app.node.store.close()
+
+
+def test_holds_disputes_items_and_the_audit_trail(
+    console: ServerThread,
+    deployment: Deployment,
+    accounts: dict[str, str],
+    context: BrowserContext,
+    tmp_path: Path,
+) -> None:
+    held_md5, disputed_md5 = md5("held file"), md5("disputed file")
+    source = tmp_path / "list.txt"
+    source.write_text(f"{held_md5}\n{disputed_md5}\n")
+    store = deployment.store()
+    try:
+        importing.import_file(
+            store, Digester(deployment.key), "police", source, actor="t", category="baseline"
+        )
+        digester = Digester(deployment.key)
+        held, disputed = (
+            store.find_items(digests=[digester.digest(Algorithm.MD5, bytes.fromhex(h))])[0].item_id
+            for h in (held_md5, disputed_md5)
+        )
+        store.set_policy("prevalence-clients", "1", actor="t")
+        now, day = int(time.time()), int(time.time() // 86400)
+        store.record_matches([Sighting(held, c, day, now, True) for c in ("acme", "beta")], [])
+        store.record_matches([Sighting(disputed, "acme", day, now, True)], [])
+        dispute = store.open_dispute("acme", disputed, day, "a photo of our own office")
+    finally:
+        store.close()
+    page = context.new_page()
+    sign_in(page, console.base, "olga", accounts["olga"])
+    page.get_by_role("link", name="Holds and disputes").click()
+    hold_row = page.get_by_role("row").filter(
+        has=page.get_by_role("button", name=f"Release item {held}")
+    )
+    expect(hold_row).to_contain_text("police")
+    expect(hold_row).to_contain_text("matched for 2 clients")
+    page.get_by_role("button", name=f"Release item {held}").click()
+    expect(page.get_by_role("status")).to_contain_text(f"Item {held} released")
+    # Deciding a dispute needs a reason; without one nothing is decided.
+    page.get_by_role("button", name=f"Uphold dispute {dispute.dispute_id}").click()
+    expect(page.get_by_text("a photo of our own office")).to_be_visible()  # still open
+    page.get_by_label("Why you decide so").fill("checked: not abuse material")
+    page.get_by_role("button", name=f"Uphold dispute {dispute.dispute_id}").click()
+    expect(page.get_by_role("status")).to_contain_text(f"Dispute {dispute.dispute_id} upheld")
+    # Its hash, pasted (posted, never in the address), is now on the known-good list of
+    # disputed hashes; the item itself, by its number, is off its list.
+    page.get_by_role("link", name="Items").click()
+    page.get_by_label("Its number").fill(disputed_md5)
+    page.get_by_role("button", name="Find").click()
+    expect(page.get_by_role("heading", level=2)).to_contain_text("on disputed: known-good")
+    assert disputed_md5 not in page.url and disputed_md5 not in page.content()
+    page.get_by_label("Its number").fill(str(disputed))
+    page.get_by_role("button", name="Find").click()
+    expect(page.get_by_role("heading", name=f"Item {disputed} on police")).to_contain_text(
+        "removed"
+    )
+    # The audit trail shows who did it, filtered, and exports as CSV.
+    page.get_by_role("link", name="Audit").click()
+    page.get_by_label("Who").fill("olga")
+    page.get_by_role("button", name="Filter").click()
+    expect(page.get_by_role("row", name="dispute.uphold")).to_contain_text("olga")
+    with page.expect_download() as download:
+        page.get_by_role("link", name="Export as CSV").click()
+    exported = Path(download.value.path()).read_text()
+    assert exported.startswith("at,actor,action,subject,detail")
+    assert "olga,dispute.uphold" in exported and "hold.release" in exported
+    page.get_by_label("Since").fill("last tuesday")
+    page.get_by_role("button", name="Filter").click()
+    expect(page.get_by_role("alert")).to_be_visible()
+
+
+def md5(text: str) -> str:
+    return hashlib.md5(text.encode(), usedforsecurity=False).hexdigest()

@@ -18,7 +18,8 @@ class Action:
     role: Role
     cli: str | None  # the command's words, e.g. "clients add"
     api: tuple[str, str] | None  # (method, route template under /admin/v1)
-    missing: str = ""  # why a face above is None
+    missing: str = ""  # why the CLI or the API does not offer it
+    console: str | None = None  # the console's page or form (path under /console/)
 
 
 ACTIONS: dict[str, Action] = {
@@ -32,7 +33,7 @@ ACTIONS: dict[str, Action] = {
     "clients.grant": Action(OPERATE, "clients grant", ("POST", "/clients/{client_id}/grants")),
     "clients.revoke": Action(OPERATE, "clients revoke", ("POST", "/clients/{client_id}/revoke")),
     # lists, suppliers, imports
-    "lists.list": Action(VIEW, "lists list", ("GET", "/lists")),
+    "lists.list": Action(VIEW, "lists list", ("GET", "/lists"), console=""),
     "lists.add": Action(OPERATE, "lists add", ("POST", "/lists")),
     "lists.enable": Action(OPERATE, "lists enable", ("POST", "/lists/{list}/enable")),
     "lists.disable": Action(OPERATE, "lists disable", ("POST", "/lists/{list}/disable")),
@@ -62,32 +63,49 @@ ACTIONS: dict[str, Action] = {
     ),
     "batches.promote": Action(OPERATE, "batches promote", ("POST", "/batches/{batch_id}/promote")),
     # items, holds, disputes
-    "items.show": Action(VIEW, "items show", ("GET", "/items")),
-    "holds.list": Action(VIEW, "holds list", ("GET", "/holds")),
-    "holds.release": Action(OPERATE, "holds release", ("POST", "/holds/{item_id}/release")),
-    "disputes.list": Action(VIEW, "disputes list", ("GET", "/disputes")),
+    "items.show": Action(VIEW, "items show", ("GET", "/items"), console="items"),
+    "holds.list": Action(VIEW, "holds list", ("GET", "/holds"), console="decisions"),
+    "holds.release": Action(
+        OPERATE,
+        "holds release",
+        ("POST", "/holds/{item_id}/release"),
+        console="holds/{item_id}/release",
+    ),
+    "disputes.list": Action(VIEW, "disputes list", ("GET", "/disputes"), console="decisions"),
     "disputes.show": Action(VIEW, "disputes show", ("GET", "/disputes/{dispute_id}")),
     "disputes.comment": Action(
         OPERATE, "disputes comment", ("POST", "/disputes/{dispute_id}/comments")
     ),
     "disputes.uphold": Action(
-        OPERATE, "disputes uphold", ("POST", "/disputes/{dispute_id}/uphold")
+        OPERATE,
+        "disputes uphold",
+        ("POST", "/disputes/{dispute_id}/uphold"),
+        console="disputes/{dispute_id}",
     ),
     "disputes.reject": Action(
-        OPERATE, "disputes reject", ("POST", "/disputes/{dispute_id}/reject")
+        OPERATE,
+        "disputes reject",
+        ("POST", "/disputes/{dispute_id}/reject"),
+        console="disputes/{dispute_id}",
     ),
     # the two-person rule and the policy
-    "proposals.list": Action(VIEW, "proposals list", ("GET", "/proposals")),
+    "proposals.list": Action(VIEW, "proposals list", ("GET", "/proposals"), console="proposals"),
     "proposals.approve": Action(
-        APPROVE, "proposals approve", ("POST", "/proposals/{proposal_id}/approve")
+        APPROVE,
+        "proposals approve",
+        ("POST", "/proposals/{proposal_id}/approve"),
+        console="proposals/{proposal_id}",
     ),
     "proposals.reject": Action(
-        OPERATE, "proposals reject", ("POST", "/proposals/{proposal_id}/reject")
+        OPERATE,
+        "proposals reject",
+        ("POST", "/proposals/{proposal_id}/reject"),
+        console="proposals/{proposal_id}",
     ),
     "policy.show": Action(VIEW, "policy show", ("GET", "/policy")),
     "policy.set": Action(OPERATE, "policy set", ("PUT", "/policy/{name}")),
     # what happened
-    "audit": Action(VIEW, "audit", ("GET", "/audit")),
+    "audit": Action(VIEW, "audit", ("GET", "/audit"), console="audit"),
     "stats": Action(VIEW, "stats", ("GET", "/stats")),
     # operator accounts
     "operators.list": Action(VIEW, "operators list", ("GET", "/operators")),

@@ -91,7 +91,9 @@ class HashcheckApp:
             # Imported here: a node without the console needs no Jinja2.
             from hashcheck.console.app import Console
 
-            self._console = Console(node.store_factory, node.console_key, sign_in)
+            self._console = Console(
+                node.store_factory, node.console_key, sign_in, node.digester, node.match_ids
+            )
         self._manage_node = manage_node
         self._auth = Authenticator(node.credentials)
         self._keyed = {a: node.digester.for_algorithm(a) for a in Algorithm}

@@ -14,17 +14,19 @@ import time
 from collections.abc import Callable, Iterator
 from importlib import resources
 from typing import Any
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, urlencode
 
 import jinja2
 
-from hashcheck.admin import governance, lists
 from hashcheck.admin.operators import Actor, Role
 from hashcheck.admin.outcomes import outcome_of
 from hashcheck.api.errors import ApiError, MethodNotAllowed, NotFound
 from hashcheck.api.http import Receive, Scope, Send, read_body, respond
 from hashcheck.api.signin import SignIn, source_of
+from hashcheck.console import pages
 from hashcheck.console.session import COOKIE, IDLE_S, Session, Sessions, fingerprint
+from hashcheck.hashes.keyed import Digester
+from hashcheck.hashes.matchid import MatchIds
 from hashcheck.store import errors as store_errors
 from hashcheck.store.interface import Store
 from hashcheck.store.records import OperatorRecord
@@ -33,6 +35,7 @@ PREFIX = "/console/"
 MAX_FORM = 65_536
 HTML = b"text/html; charset=utf-8"
 CSS = b"text/css; charset=utf-8"
+CSV = b"text/csv; charset=utf-8"
 # No script at all yet; styles only from this node; never framed; forms post only here.
 _SECURITY = [
     (
@@ -45,7 +48,38 @@ _SECURITY = [
     (b"referrer-policy", b"no-referrer"),
     (b"cache-control", b"no-store"),
 ]
-_DECISION = re.compile(r"^/console/proposals/(\d{1,18})/(approve|reject)$")
+# GET pages: path under /console/ -> (template, what it shows).
+_PAGES: dict[str, tuple[str, Any]] = {
+    "": ("overview.html", pages.overview),
+    "proposals": ("proposals.html", pages.proposals),
+    "decisions": ("decisions.html", pages.decisions),
+    "items": ("items.html", pages.item_lookup),
+    "audit": ("audit.html", pages.audit_page),
+}
+# Forms: (path, what it does, the page to go back to, its template, what that page shows).
+_FORMS: tuple[tuple[re.Pattern[str], Any, str, str, Any], ...] = (
+    (
+        re.compile(r"^/console/proposals/(\d{1,18})$"),
+        pages.decide_proposal,
+        "proposals",
+        "proposals.html",
+        pages.proposals,
+    ),
+    (
+        re.compile(r"^/console/holds/(\d{1,18})/release$"),
+        pages.release_hold,
+        "decisions",
+        "decisions.html",
+        pages.decisions,
+    ),
+    (
+        re.compile(r"^/console/disputes/(\d{1,18})$"),
+        pages.decide_dispute,
+        "decisions",
+        "decisions.html",
+        pages.decisions,
+    ),
+)
 
 
 class _Page(Exception):
@@ -57,8 +91,17 @@ class _Page(Exception):
 
 
 class Console:
-    def __init__(self, open_store: Callable[[], Store], key: bytes, sign_in: SignIn) -> None:
+    def __init__(
+        self,
+        open_store: Callable[[], Store],
+        key: bytes,
+        sign_in: SignIn,
+        digester: Digester,
+        match_ids: MatchIds,
+    ) -> None:
         self._open_store = open_store
+        self._digester = digester
+        self._match_ids = match_ids
         self._sessions = Sessions(key)
         self._sign_in = sign_in
         self._pages = jinja2.Environment(
@@ -106,19 +149,52 @@ class Console:
                 form = await _form(scope, receive)
                 if not self._sessions.csrf_ok(session, form.get("csrf", "")):
                     raise _Page(403, "refused.html", **common, message=_STALE_FORM)
+                if path == PREFIX + "items":
+                    # A lookup, posted so that a pasted hash never sits in an address (and
+                    # so in no proxy's access log); it changes nothing.
+                    await self._show(scope, send, store, actor, path, common, cookie, form)
+                    return
                 await self._change(send, store, actor, path, form, common)
                 return
             if method not in ("GET", "HEAD"):
                 raise MethodNotAllowed("GET")
-            if path == PREFIX:
-                context = await asyncio.to_thread(_overview, store, actor)
-                await self._render(send, 200, "overview.html", {**common, **context}, cookie)
-            elif path == PREFIX + "proposals":
-                found = await _run(lambda: governance.proposals(store, state="open", actor=actor))
-                context = {**common, "proposals": found, "done": _done(scope)}
-                await self._render(send, 200, "proposals.html", context, cookie)
-            else:
-                raise NotFound(f"no such page: {path[:100]}")
+            await self._show(scope, send, store, actor, path, common, cookie)
+
+    async def _show(
+        self,
+        scope: Scope,
+        send: Send,
+        store: Store,
+        actor: Actor,
+        path: str,
+        common: dict[str, Any],
+        cookie: list[tuple[bytes, bytes]],
+        form: dict[str, str] | None = None,
+    ) -> None:
+        query = _query(scope) if form is None else form
+        if path == PREFIX + "audit.csv":
+            body = await _run(lambda: pages.audit_csv(store, actor, query))
+            disposition = (b"content-disposition", b'attachment; filename="audit.csv"')
+            await respond(send, 200, body, CSV, [*_SECURITY, disposition])
+            return
+        page = _PAGES.get(path[len(PREFIX) :])
+        if page is None:
+            raise NotFound(f"no such page: {path[:100]}")
+        template, build = page
+        try:
+            context = await _run(lambda: self._build(build, store, actor, query))
+        except Exception as exc:
+            outcome = outcome_of(exc)
+            if outcome is None:
+                raise
+            raise _Page(outcome.http_status, "refused.html", **common, message=str(exc)) from None
+        done = self._sessions.verified(query.get("done", ""), query.get("sig", ""))
+        await self._render(send, 200, template, {**common, **context, "done": done}, cookie)
+
+    def _build(self, build: Any, store: Store, actor: Actor, query: dict[str, str]) -> Any:
+        if build is pages.item_lookup:
+            return build(store, actor, query, self._digester, self._match_ids)
+        return build(store, actor, query)
 
     async def _change(
         self,
@@ -132,28 +208,30 @@ class Console:
         if path == PREFIX + "signout":
             await self._redirect(send, PREFIX + "signin", _clear_cookie())
             return
-        decision = _DECISION.match(path)
-        if decision is None:
+        matched = [(form_of, found) for form_of in _FORMS if (found := form_of[0].match(path))]
+        if not matched:
             raise NotFound(f"no such form: {path[:100]}")
-        proposal_id, verb = int(decision.group(1)), decision.group(2)
+        (_, change, back, template, build), found = matched[0]
+        number = int(found.group(1))
         try:
-            record = await asyncio.to_thread(
-                governance.decide, store, proposal_id, approve=verb == "approve", actor=actor
-            )
+            message = await _run(lambda: change(store, actor, number, form))
         except Exception as exc:
             outcome = outcome_of(exc)
             if outcome is None:
                 raise
-            found = await _run(lambda: governance.proposals(store, state="open", actor=actor))
+            # The page again, with why, and what the operator typed kept.
+            context = await _run(lambda: build(store, actor, {}))
             raise _Page(
                 outcome.http_status,
-                "proposals.html",
+                template,
                 **common,
-                proposals=found,
+                **context,
                 done="",
                 error=str(exc),
+                typed={"number": number, **form},
             ) from None
-        await self._redirect(send, f"{PREFIX}proposals?done={record.proposal_id}-{record.state}")
+        sig = self._sessions.sign(message)
+        await self._redirect(send, f"{PREFIX}{back}?{urlencode({'done': message, 'sig': sig})}")
 
     async def _signin(self, scope: Scope, receive: Receive, send: Send) -> None:
         form = await _form(scope, receive)
@@ -217,7 +295,7 @@ class Console:
         context: dict[str, Any],
         headers: list[tuple[bytes, bytes]] | None = None,
     ) -> None:
-        context = {"actor": None, "csrf": "", "error": "", **context}
+        context = {"actor": None, "csrf": "", "error": "", "done": "", "typed": None, **context}
         body = self._pages.get_template(template).render(**context).encode()
         await respond(send, status, body, HTML, [*_SECURITY, *(headers or [])])
 
@@ -239,20 +317,12 @@ async def _run(work: Callable[[], Any]) -> Any:
     return await asyncio.to_thread(work)
 
 
-def _overview(store: Store, actor: Actor) -> dict[str, Any]:
-    actor.require(Role.VIEWER, "reading the overview")
-    return {
-        "lists": lists.listing(store),
-        "proposals": len(store.proposals("open")),
-        "holds": len(store.holds("open")),
-        "disputes": len(store.disputes(state="open")),
-    }
-
-
-def _done(scope: Scope) -> str:
-    query = dict(parse_qsl(scope.get("query_string", b"").decode("latin-1")))
-    found = re.fullmatch(r"(\d{1,18})-(approved|rejected)", query.get("done", ""))
-    return f"Proposal {found.group(1)} {found.group(2)}." if found else ""
+def _query(scope: Scope) -> dict[str, str]:
+    raw = scope.get("query_string", b"")
+    try:
+        return dict(parse_qsl(raw.decode("utf-8"), keep_blank_values=True))
+    except UnicodeDecodeError:
+        raise _Page(400, "refused.html", message="The address is not UTF-8.") from None
 
 
 async def _form(scope: Scope, receive: Receive) -> dict[str, str]:

@@ -1,0 +1,136 @@
+"""What each console page shows and what each form does: one call of the operator service
+(`admin`) per page or form, its answer put in the shape a template renders. Runs in a worker
+thread (the store is read here); knows nothing of HTTP, cookies or HTML.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from typing import Any
+
+from hashcheck.admin import audit, disputes, governance, items, lists
+from hashcheck.admin.errors import AdminError
+from hashcheck.admin.operators import Actor, Role
+from hashcheck.hashes.keyed import Digester
+from hashcheck.hashes.matchid import MatchIds
+from hashcheck.store.interface import Store
+
+AUDIT_SHOWN = 200
+
+
+def overview(store: Store, actor: Actor, query: dict[str, str]) -> dict[str, Any]:
+    actor.require(Role.VIEWER, "reading the overview")
+    return {
+        "lists": lists.listing(store),
+        "proposals": len(store.proposals("open")),
+        "holds": len(store.holds("open")),
+        "disputes": len(store.disputes(state="open")),
+    }
+
+
+def proposals(store: Store, actor: Actor, query: dict[str, str]) -> dict[str, Any]:
+    return {"proposals": governance.proposals(store, state="open", actor=actor)}
+
+
+def decisions(store: Store, actor: Actor, query: dict[str, str]) -> dict[str, Any]:
+    """Open holds and disputes, each dispute with its item's story beside it."""
+    names = {h.list_id: h.name for h in store.lists()}
+    held = [disputes.hold_dict(h, names) for h in disputes.holds(store, state="open", actor=actor)]
+    found = []
+    for record in disputes.listing(store, state="open", actor=actor):
+        shown = disputes.dispute_dict(record, names)
+        try:
+            shown["story"] = items.view(store, store.item(record.entry_id))
+        except LookupError:
+            shown["story"] = None
+        found.append(shown)
+    return {"holds": held, "disputes": found}
+
+
+def item_lookup(
+    store: Store, actor: Actor, query: dict[str, str], digester: Digester, match_ids: MatchIds
+) -> dict[str, Any]:
+    """Items by number, match id, pasted hash (keyed here, never kept) or supplier's id."""
+    asked = query.get("q", "").strip()
+    if not asked:
+        return {"q": "", "found": None}
+    found = items.find(store, digester, match_ids, asked, actor=actor)
+    # The hash asked for is not echoed back into the page (nor into its address bar's
+    # history beyond this answer): only the number of what it found.
+    return {
+        "q": "" if _looks_like_hash(asked) else asked,
+        "found": [items.view(store, i) for i in found],
+    }
+
+
+def audit_page(store: Store, actor: Actor, query: dict[str, str]) -> dict[str, Any]:
+    actor.require(Role.VIEWER, "reading the audit trail")
+    filters = {k: query.get(k, "").strip() for k in ("actor", "action", "since")}
+    records = audit.read(
+        store,
+        AUDIT_SHOWN,
+        actor=filters["actor"] or None,
+        action=filters["action"] or None,
+        since=filters["since"] or None,
+    )
+    return {"filters": filters, "records": records, "shown": AUDIT_SHOWN}
+
+
+def audit_csv(store: Store, actor: Actor, query: dict[str, str]) -> bytes:
+    """The filtered trail as CSV (every matching record, newest first)."""
+    actor.require(Role.VIEWER, "reading the audit trail")
+    records = audit.read(
+        store,
+        1_000_000,
+        actor=query.get("actor") or None,
+        action=query.get("action") or None,
+        since=query.get("since") or None,
+    )
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(("at", "actor", "action", "subject", "detail"))
+    for r in records:
+        writer.writerow((r.at, r.actor, r.action, _safe_cell(r.subject), _safe_cell(r.detail)))
+    return out.getvalue().encode()
+
+
+def decide_proposal(store: Store, actor: Actor, number: int, form: dict[str, str]) -> str:
+    verb = form.get("verdict", "")
+    if verb not in ("approve", "reject"):
+        raise AdminError("choose approve or reject")
+    record = governance.decide(store, number, approve=verb == "approve", actor=actor)
+    return f"Proposal {record.proposal_id} {record.state}."
+
+
+def release_hold(store: Store, actor: Actor, number: int, form: dict[str, str]) -> str:
+    disputes.release(store, number, actor=actor)
+    return f"Item {number} released from hold: it answers normally again."
+
+
+def decide_dispute(store: Store, actor: Actor, number: int, form: dict[str, str]) -> str:
+    verdict = form.get("verdict", "")
+    if verdict not in ("uphold", "reject"):
+        raise AdminError("choose uphold or reject")
+    record = disputes.resolve(
+        store,
+        number,
+        upheld=verdict == "uphold",
+        comment_text=form.get("reason", ""),
+        actor=actor,
+    )
+    if record.state == "upheld":
+        return (
+            f"Dispute {record.dispute_id} upheld: item {record.entry_id} is off its list with "
+            "every hash, and its clients are told."
+        )
+    return f"Dispute {record.dispute_id} rejected: the match stands."
+
+
+def _looks_like_hash(text: str) -> bool:
+    return len(text) in (32, 40, 64) and all(c in "0123456789abcdefABCDEF" for c in text)
+
+
+def _safe_cell(text: str) -> str:
+    # A cell a spreadsheet would run as a formula is quoted (CSV injection).
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
