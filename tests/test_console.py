@@ -106,6 +106,10 @@ def test_sign_in_overview_and_sign_out(
     assert response.headers["x-frame-options"] == "DENY"
     cookie = next(c for c in context.cookies() if c["name"] == "hashcheck_console")
     assert cookie["httpOnly"] and cookie["sameSite"] == "Strict"
+    missing = page.goto(console.base + "/console/no-such-page")
+    assert missing is not None and missing.status == 404
+    expect(page.get_by_role("alert")).to_contain_text("no such page")
+    page.goto(console.base + "/console/")
     page.get_by_role("button", name="Sign out").click()
     expect(page).to_have_url(console.base + "/console/signin")
     page.goto(console.base + "/console/proposals")
@@ -241,3 +245,51 @@ def test_holds_disputes_items_and_the_audit_trail(
 
 def md5(text: str) -> str:
     return hashlib.md5(text.encode(), usedforsecurity=False).hexdigest()
+
+
+def test_a_shadow_import_is_promoted_and_another_rolled_back(
+    console: ServerThread,
+    deployment: Deployment,
+    accounts: dict[str, str],
+    context: BrowserContext,
+    tmp_path: Path,
+) -> None:
+    source = tmp_path / "list.txt"
+    source.write_text("".join(md5(f"shadow {n}") + "\n" for n in range(3)))
+    store = deployment.store()
+    try:
+        shadow = importing.import_file(
+            store,
+            Digester(deployment.key),
+            "police",
+            source,
+            actor="t",
+            category="related",
+            shadow=True,
+        )
+    finally:
+        store.close()
+    page = context.new_page()
+    sign_in(page, console.base, "alice", accounts["alice"])
+    page.get_by_role("link", name="Batches").click()
+    row = page.get_by_role("row").filter(
+        has=page.get_by_role("button", name=f"Promote batch {shadow.batch_id}")
+    )
+    expect(row).to_contain_text("shadow: 0 would-be matches")
+    page.get_by_role("button", name=f"Promote batch {shadow.batch_id}").click()
+    # `related` is under the two-person rule: a proposal, approved by someone else.
+    expect(page.get_by_role("status")).to_contain_text("needs a second operator")
+    page.get_by_role("button", name="Sign out").click()
+    sign_in(page, console.base, "bob", accounts["bob"])
+    page.goto(console.base + "/console/proposals")
+    page.get_by_role("button", name="Approve proposal").first.click()
+    expect(page.get_by_role("status")).to_contain_text("approved")
+    page.goto(console.base + "/console/batches")
+    expect(page.get_by_role("button", name=f"Promote batch {shadow.batch_id}")).to_have_count(0)
+    page.get_by_role("button", name=f"Roll back batch {shadow.batch_id}").click()
+    expect(page.get_by_role("status")).to_contain_text("3 items taken off")
+    store = deployment.store()
+    try:
+        assert store.batch(shadow.batch_id).state == "rolled-back"
+    finally:
+        store.close()

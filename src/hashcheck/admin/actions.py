@@ -56,12 +56,20 @@ ACTIONS: dict[str, Action] = {
     "categories.disable": Action(
         OPERATE, "categories disable", ("POST", "/categories/{category}/disable")
     ),
-    "batches.list": Action(VIEW, "batches list", ("GET", "/batches")),
+    "batches.list": Action(VIEW, "batches list", ("GET", "/batches"), console="batches"),
     "batches.show": Action(VIEW, "batches show", ("GET", "/batches/{batch_id}")),
     "batches.rollback": Action(
-        OPERATE, "batches rollback", ("POST", "/batches/{batch_id}/rollback")
+        OPERATE,
+        "batches rollback",
+        ("POST", "/batches/{batch_id}/rollback"),
+        console="batches/{batch_id}/rollback",
     ),
-    "batches.promote": Action(OPERATE, "batches promote", ("POST", "/batches/{batch_id}/promote")),
+    "batches.promote": Action(
+        OPERATE,
+        "batches promote",
+        ("POST", "/batches/{batch_id}/promote"),
+        console="batches/{batch_id}/promote",
+    ),
     # items, holds, disputes
     "items.show": Action(VIEW, "items show", ("GET", "/items"), console="items"),
     "holds.list": Action(VIEW, "holds list", ("GET", "/holds"), console="decisions"),

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import re
 import time
 from collections.abc import Callable, Iterator
@@ -21,7 +22,7 @@ import jinja2
 from hashcheck.admin.operators import Actor, Role
 from hashcheck.admin.outcomes import outcome_of
 from hashcheck.api.errors import ApiError, MethodNotAllowed, NotFound
-from hashcheck.api.http import Receive, Scope, Send, read_body, respond
+from hashcheck.api.http import ClientGone, Receive, Scope, Send, read_body, respond
 from hashcheck.api.signin import SignIn, source_of
 from hashcheck.console import pages
 from hashcheck.console.session import COOKIE, IDLE_S, Session, Sessions, fingerprint
@@ -30,6 +31,8 @@ from hashcheck.hashes.matchid import MatchIds
 from hashcheck.store import errors as store_errors
 from hashcheck.store.interface import Store
 from hashcheck.store.records import OperatorRecord
+
+log = logging.getLogger("hashcheck.console")
 
 PREFIX = "/console/"
 MAX_FORM = 65_536
@@ -53,6 +56,7 @@ _PAGES: dict[str, tuple[str, Any]] = {
     "": ("overview.html", pages.overview),
     "proposals": ("proposals.html", pages.proposals),
     "decisions": ("decisions.html", pages.decisions),
+    "batches": ("batches.html", pages.batches),
     "items": ("items.html", pages.item_lookup),
     "audit": ("audit.html", pages.audit_page),
 }
@@ -64,6 +68,20 @@ _FORMS: tuple[tuple[re.Pattern[str], Any, str, str, Any], ...] = (
         "proposals",
         "proposals.html",
         pages.proposals,
+    ),
+    (
+        re.compile(r"^/console/batches/(\d{1,18})/promote$"),
+        pages.promote_batch,
+        "batches",
+        "batches.html",
+        pages.batches,
+    ),
+    (
+        re.compile(r"^/console/batches/(\d{1,18})/rollback$"),
+        pages.rollback_batch,
+        "batches",
+        "batches.html",
+        pages.batches,
     ),
     (
         re.compile(r"^/console/holds/(\d{1,18})/release$"),
@@ -124,6 +142,16 @@ class Console:
             await self._route(scope, receive, send, path, method)
         except _Page as page:
             await self._render(send, page.status, page.template, page.context)
+        except ClientGone:
+            raise
+        except ApiError as refused:
+            headers = [(k, v) for k, v in refused.headers if k != b"www-authenticate"]
+            context = {"message": refused.message}
+            await self._render(send, refused.status, "refused.html", context, headers)
+        except Exception:
+            log.exception("unexpected error on %s", path)
+            context = {"message": "Something went wrong on the server; nothing was changed."}
+            await self._render(send, 500, "refused.html", context)
 
     async def _route(
         self, scope: Scope, receive: Receive, send: Send, path: str, method: str

@@ -17,6 +17,7 @@ from hashcheck.hashes.matchid import MatchIds
 from hashcheck.store.interface import Store
 
 AUDIT_SHOWN = 200
+BATCHES_SHOWN = 50
 
 
 def overview(store: Store, actor: Actor, query: dict[str, str]) -> dict[str, Any]:
@@ -46,6 +47,25 @@ def decisions(store: Store, actor: Actor, query: dict[str, str]) -> dict[str, An
             shown["story"] = None
         found.append(shown)
     return {"holds": held, "disputes": found}
+
+
+def batches(store: Store, actor: Actor, query: dict[str, str]) -> dict[str, Any]:
+    """The newest batches, names for numbers, shadow ones with their would-be matches."""
+    actor.require(Role.VIEWER, "reading batches")
+    names = {h.list_id: h.name for h in store.lists()}
+    categories = {c.category_id: c.name for c in store.categories()}
+    shown = []
+    for batch in store.batches(None, BATCHES_SHOWN):
+        row: dict[str, Any] = {
+            "batch": batch,
+            "list": names.get(batch.list_id, str(batch.list_id)),
+            "categories": [categories.get(c, str(c)) for c in batch.category_ids],
+            "shadow": None,
+        }
+        if batch.state == "shadow":
+            row["shadow"] = governance.batch_summary(store, batch)
+        shown.append(row)
+    return {"batches": shown}
 
 
 def item_lookup(
@@ -101,6 +121,18 @@ def decide_proposal(store: Store, actor: Actor, number: int, form: dict[str, str
         raise AdminError("choose approve or reject")
     record = governance.decide(store, number, approve=verb == "approve", actor=actor)
     return f"Proposal {record.proposal_id} {record.state}."
+
+
+def promote_batch(store: Store, actor: Actor, number: int, form: dict[str, str]) -> str:
+    return governance.promote(store, number, actor=actor).message
+
+
+def rollback_batch(store: Store, actor: Actor, number: int, form: dict[str, str]) -> str:
+    outcome = governance.rollback(store, number, actor=actor)
+    return (
+        f"Batch {number} rolled back (batch {outcome.batch_id}): {outcome.removed} items "
+        "taken off, every node answers it within a second."
+    )
 
 
 def release_hold(store: Store, actor: Actor, number: int, form: dict[str, str]) -> str:
