@@ -55,10 +55,17 @@ def test_the_consoles_pages_and_forms_are_actions_of_the_table() -> None:
     from hashcheck.console.app import _FORMS, _PAGES
 
     declared = {a.console for a in ACTIONS.values() if a.console is not None}
-    forms = {
-        f[0].pattern.replace(r"(\d{1,18})", "{n}").removeprefix("^/console/").rstrip("$")
-        for f in _FORMS
-    }
+    forms: set[str] = set()
+    for form in _FORMS:
+        path = re.sub(r"\((?!\?:)[^)]*\)", "{n}", form[0].pattern)
+        path = path.removeprefix("^/console/").rstrip("$")
+        alternatives = re.search(r"\(\?:([^)]*)\)", path)
+        if alternatives is None:
+            forms.add(path)
+        else:
+            for word in alternatives.group(1).split("|"):
+                forms.add(path.replace(alternatives.group(0), word))
+    # A form with a choice names its action by the `verdict` it posts.
     served = set(_PAGES) | {re.sub(r"\{\w+\}", "{n}", form) for form in forms}
     assert {re.sub(r"\{\w+\}", "{n}", page) for page in declared} <= served
     # Every page and form of the console carries out an action the table names.

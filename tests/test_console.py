@@ -5,7 +5,9 @@ and the security headers on every page. Sessions are checked without a clock."""
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import json
 import time
 import urllib.error
 import urllib.request
@@ -293,3 +295,47 @@ def test_a_shadow_import_is_promoted_and_another_rolled_back(
         assert store.batch(shadow.batch_id).state == "rolled-back"
     finally:
         store.close()
+
+
+def test_clients_secrets_and_a_grant_approved_by_a_second_operator(
+    console: ServerThread, deployment: Deployment, accounts: dict[str, str], context: BrowserContext
+) -> None:
+    page = context.new_page()
+    sign_in(page, console.base, "alice", accounts["alice"])
+    page.get_by_role("link", name="Clients").click()
+    page.get_by_label("New client").fill("Beta hosting")
+    page.get_by_role("button", name="Add client").click()
+    expect(page.get_by_role("status")).to_contain_text("shown only once")
+    secret = page.locator("#new-secret").inner_text()
+    assert len(secret) >= 20 and secret not in page.url
+    beta = page.get_by_role("status").inner_text().split()[1]
+    # The secret works at once against the real node, and then only once shown.
+    auth = base64.b64encode(f"{beta}:{secret}".encode()).decode()
+    request = urllib.request.Request(  # noqa: S310 - loopback
+        console.base + "/v2/check",
+        data=json.dumps({"md5": [md5("x")]}).encode(),
+        headers={"Authorization": f"Basic {auth}", "Content-Type": "application/json"},
+    )
+    console.app.node.follower.refresh()
+    with urllib.request.urlopen(request, timeout=10) as answered:  # noqa: S310
+        assert answered.status == 200
+    page.goto(console.base + "/console/clients")
+    expect(page.locator("#new-secret")).to_have_count(0)
+    # A grant of a covered category is a proposal; another operator approves it.
+    page.get_by_role("button", name=f"Grant police related to {beta}").click()
+    expect(page.get_by_role("status")).to_contain_text("needs a second operator")
+    page.get_by_role("button", name="Sign out").click()
+    sign_in(page, console.base, "bob", accounts["bob"])
+    page.goto(console.base + "/console/proposals")
+    page.get_by_role("button", name="Approve proposal").first.click()
+    expect(page.get_by_role("status")).to_contain_text("approved")
+    page.goto(console.base + "/console/clients")
+    expect(page.get_by_role("button", name=f"Revoke police related from {beta}")).to_be_visible()
+    page.get_by_role("button", name=f"Disable {beta}").click()
+    expect(page.get_by_role("status")).to_contain_text(f"Client {beta} disabled")
+    # A viewer sees the clients but may change nothing.
+    page.get_by_role("button", name="Sign out").click()
+    sign_in(page, console.base, "vera", accounts["vera"])
+    page.goto(console.base + "/console/clients")
+    page.get_by_role("button", name=f"Enable {beta}").click()
+    expect(page.get_by_role("alert")).to_contain_text("needs the operator role")

@@ -25,12 +25,32 @@ class Action:
 ACTIONS: dict[str, Action] = {
     "whoami": Action(VIEW, None, ("GET", "/whoami"), "the CLI acts as HASHCHECK_ACTOR"),
     # clients and their grants
-    "clients.list": Action(VIEW, "clients list", ("GET", "/clients")),
-    "clients.add": Action(OPERATE, "clients add", ("POST", "/clients")),
-    "clients.disable": Action(OPERATE, "clients disable", ("POST", "/clients/{client_id}/disable")),
-    "clients.enable": Action(OPERATE, "clients enable", ("POST", "/clients/{client_id}/enable")),
-    "clients.rotate": Action(OPERATE, "clients rotate", ("POST", "/clients/{client_id}/rotate")),
-    "clients.grant": Action(OPERATE, "clients grant", ("POST", "/clients/{client_id}/grants")),
+    "clients.list": Action(VIEW, "clients list", ("GET", "/clients"), console="clients"),
+    "clients.add": Action(OPERATE, "clients add", ("POST", "/clients"), console="clients/new"),
+    "clients.disable": Action(
+        OPERATE,
+        "clients disable",
+        ("POST", "/clients/{client_id}/disable"),
+        console="clients/{client_id}/disable",
+    ),
+    "clients.enable": Action(
+        OPERATE,
+        "clients enable",
+        ("POST", "/clients/{client_id}/enable"),
+        console="clients/{client_id}/enable",
+    ),
+    "clients.rotate": Action(
+        OPERATE,
+        "clients rotate",
+        ("POST", "/clients/{client_id}/rotate"),
+        console="clients/{client_id}/rotate",
+    ),
+    "clients.grant": Action(
+        OPERATE,
+        "clients grant",
+        ("POST", "/clients/{client_id}/grants"),
+        console="clients/{client_id}/grants",
+    ),
     "clients.revoke": Action(OPERATE, "clients revoke", ("POST", "/clients/{client_id}/revoke")),
     # lists, suppliers, imports
     "lists.list": Action(VIEW, "lists list", ("GET", "/lists"), console=""),

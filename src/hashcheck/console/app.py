@@ -19,6 +19,8 @@ from urllib.parse import parse_qsl, urlencode
 
 import jinja2
 
+from hashcheck.admin.actions import ACTIONS
+from hashcheck.admin.errors import AdminError
 from hashcheck.admin.operators import Actor, Role
 from hashcheck.admin.outcomes import outcome_of
 from hashcheck.api.errors import ApiError, MethodNotAllowed, NotFound
@@ -51,51 +53,69 @@ _SECURITY = [
     (b"referrer-policy", b"no-referrer"),
     (b"cache-control", b"no-store"),
 ]
-# GET pages: path under /console/ -> (template, what it shows).
-_PAGES: dict[str, tuple[str, Any]] = {
-    "": ("overview.html", pages.overview),
-    "proposals": ("proposals.html", pages.proposals),
-    "decisions": ("decisions.html", pages.decisions),
-    "batches": ("batches.html", pages.batches),
-    "items": ("items.html", pages.item_lookup),
-    "audit": ("audit.html", pages.audit_page),
+# GET pages: path under /console/ -> (action, template, what it shows). The action names the
+# least role (`admin.actions`), checked before anything is read.
+_PAGES: dict[str, tuple[str, str, Any]] = {
+    "": ("lists.list", "overview.html", pages.overview),
+    "proposals": ("proposals.list", "proposals.html", pages.proposals),
+    "decisions": ("disputes.list", "decisions.html", pages.decisions),
+    "batches": ("batches.list", "batches.html", pages.batches),
+    "items": ("items.show", "items.html", pages.item_lookup),
+    "audit": ("audit", "audit.html", pages.audit_page),
+    "clients": ("clients.list", "clients.html", pages.clients),
 }
-# Forms: (path, what it does, the page to go back to, its template, what that page shows).
-_FORMS: tuple[tuple[re.Pattern[str], Any, str, str, Any], ...] = (
+# Forms: (path, action, what it does, the page to go back to). A form's answer is shown on
+# that page; `secret` forms show it at once (a secret never travels in an address). A form
+# with a choice (approve or reject) names its action by the `verdict` it posts.
+_FORMS: tuple[tuple[re.Pattern[str], str, Any, str], ...] = (
     (
         re.compile(r"^/console/proposals/(\d{1,18})$"),
+        "proposals.{verdict}",
         pages.decide_proposal,
         "proposals",
-        "proposals.html",
-        pages.proposals,
     ),
     (
         re.compile(r"^/console/batches/(\d{1,18})/promote$"),
+        "batches.promote",
         pages.promote_batch,
         "batches",
-        "batches.html",
-        pages.batches,
     ),
     (
         re.compile(r"^/console/batches/(\d{1,18})/rollback$"),
+        "batches.rollback",
         pages.rollback_batch,
         "batches",
-        "batches.html",
-        pages.batches,
     ),
     (
         re.compile(r"^/console/holds/(\d{1,18})/release$"),
+        "holds.release",
         pages.release_hold,
         "decisions",
-        "decisions.html",
-        pages.decisions,
     ),
     (
         re.compile(r"^/console/disputes/(\d{1,18})$"),
+        "disputes.{verdict}",
         pages.decide_dispute,
         "decisions",
-        "decisions.html",
-        pages.decisions,
+    ),
+    (re.compile(r"^/console/clients/new$"), "clients.add", pages.add_client, "clients"),
+    (
+        re.compile(r"^/console/clients/([\w.-]{1,64})/(?:disable|enable)$"),
+        "clients.disable",
+        pages.switch_client,
+        "clients",
+    ),
+    (
+        re.compile(r"^/console/clients/([\w.-]{1,64})/rotate$"),
+        "clients.rotate",
+        pages.rotate_client,
+        "clients",
+    ),
+    (
+        re.compile(r"^/console/clients/([\w.-]{1,64})/grants$"),
+        "clients.grant",
+        pages.change_grant,
+        "clients",
     ),
 )
 
@@ -139,9 +159,10 @@ class Console:
             await respond(send, 200, self._css, CSS, _SECURITY)
             return
         try:
-            await self._route(scope, receive, send, path, method)
-        except _Page as page:
-            await self._render(send, page.status, page.template, page.context)
+            try:
+                await self._route(scope, receive, send, path, method)
+            except _Page as page:
+                await self._render(send, page.status, page.template, page.context)
         except ClientGone:
             raise
         except ApiError as refused:
@@ -208,8 +229,9 @@ class Console:
         page = _PAGES.get(path[len(PREFIX) :])
         if page is None:
             raise NotFound(f"no such page: {path[:100]}")
-        template, build = page
+        action, template, build = page
         try:
+            actor.require(ACTIONS[action].role, f"this page ({action})")
             context = await _run(lambda: self._build(build, store, actor, query))
         except Exception as exc:
             outcome = outcome_of(exc)
@@ -239,27 +261,38 @@ class Console:
         matched = [(form_of, found) for form_of in _FORMS if (found := form_of[0].match(path))]
         if not matched:
             raise NotFound(f"no such form: {path[:100]}")
-        (_, change, back, template, build), found = matched[0]
-        number = int(found.group(1))
+        (_, action, change, back), found = matched[0]
+        key = found.group(1) if found.groups() else ""
+        form = {**form, "path": path}
         try:
-            message = await _run(lambda: change(store, actor, number, form))
+            action = _action(action, form)
+            actor.require(ACTIONS[action].role, f"this change ({action})")
+            answer = await _run(lambda: change(store, actor, key, form))
         except Exception as exc:
             outcome = outcome_of(exc)
             if outcome is None:
                 raise
             # The page again, with why, and what the operator typed kept.
+            _, template, build = _PAGES[back]
             context = await _run(lambda: build(store, actor, {}))
             raise _Page(
                 outcome.http_status,
                 template,
                 **common,
                 **context,
-                done="",
                 error=str(exc),
-                typed={"number": number, **form},
+                typed={"key": key, **form},
             ) from None
-        sig = self._sessions.sign(message)
-        await self._redirect(send, f"{PREFIX}{back}?{urlencode({'done': message, 'sig': sig})}")
+        if isinstance(answer, pages.Shown):
+            # Shown at once, never carried in an address: a new secret, say.
+            _, template, build = _PAGES[back]
+            context = await _run(lambda: build(store, actor, {}))
+            await self._render(
+                send, 200, template, {**common, **context, "done": answer.message, "shown": answer}
+            )
+            return
+        sig = self._sessions.sign(answer)
+        await self._redirect(send, f"{PREFIX}{back}?{urlencode({'done': answer, 'sig': sig})}")
 
     async def _signin(self, scope: Scope, receive: Receive, send: Send) -> None:
         form = await _form(scope, receive)
@@ -323,7 +356,15 @@ class Console:
         context: dict[str, Any],
         headers: list[tuple[bytes, bytes]] | None = None,
     ) -> None:
-        context = {"actor": None, "csrf": "", "error": "", "done": "", "typed": None, **context}
+        context = {
+            "actor": None,
+            "csrf": "",
+            "error": "",
+            "done": "",
+            "typed": None,
+            "shown": None,
+            **context,
+        }
         body = self._pages.get_template(template).render(**context).encode()
         await respond(send, status, body, HTML, [*_SECURITY, *(headers or [])])
 
@@ -343,6 +384,17 @@ _NO_STORE = "The database cannot be reached just now; try again shortly."
 
 async def _run(work: Callable[[], Any]) -> Any:
     return await asyncio.to_thread(work)
+
+
+def _action(template: str, form: dict[str, str]) -> str:
+    """The action a form carries out; a form with a choice (approve or reject) names it in
+    its `verdict` field, checked against the table."""
+    if "{verdict}" not in template:
+        return template
+    action = template.replace("{verdict}", form.get("verdict", ""))
+    if action not in ACTIONS:
+        raise AdminError("choose one of the form's buttons")
+    return action
 
 
 def _query(scope: Scope) -> dict[str, str]:

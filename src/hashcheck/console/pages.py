@@ -7,9 +7,12 @@ from __future__ import annotations
 
 import csv
 import io
+from dataclasses import dataclass
 from typing import Any
 
-from hashcheck.admin import audit, disputes, governance, items, lists
+from hashcheck.admin import audit, disputes, governance, items, lists, reach
+from hashcheck.admin import clients as admin_clients
+from hashcheck.admin.clients import describe_grant
 from hashcheck.admin.errors import AdminError
 from hashcheck.admin.operators import Actor, Role
 from hashcheck.hashes.keyed import Digester
@@ -115,7 +118,8 @@ def audit_csv(store: Store, actor: Actor, query: dict[str, str]) -> bytes:
     return out.getvalue().encode()
 
 
-def decide_proposal(store: Store, actor: Actor, number: int, form: dict[str, str]) -> str:
+def decide_proposal(store: Store, actor: Actor, key: str, form: dict[str, str]) -> str:
+    number = int(key)
     verb = form.get("verdict", "")
     if verb not in ("approve", "reject"):
         raise AdminError("choose approve or reject")
@@ -123,11 +127,12 @@ def decide_proposal(store: Store, actor: Actor, number: int, form: dict[str, str
     return f"Proposal {record.proposal_id} {record.state}."
 
 
-def promote_batch(store: Store, actor: Actor, number: int, form: dict[str, str]) -> str:
-    return governance.promote(store, number, actor=actor).message
+def promote_batch(store: Store, actor: Actor, key: str, form: dict[str, str]) -> str:
+    return governance.promote(store, int(key), actor=actor).message
 
 
-def rollback_batch(store: Store, actor: Actor, number: int, form: dict[str, str]) -> str:
+def rollback_batch(store: Store, actor: Actor, key: str, form: dict[str, str]) -> str:
+    number = int(key)
     outcome = governance.rollback(store, number, actor=actor)
     return (
         f"Batch {number} rolled back (batch {outcome.batch_id}): {outcome.removed} items "
@@ -135,12 +140,14 @@ def rollback_batch(store: Store, actor: Actor, number: int, form: dict[str, str]
     )
 
 
-def release_hold(store: Store, actor: Actor, number: int, form: dict[str, str]) -> str:
+def release_hold(store: Store, actor: Actor, key: str, form: dict[str, str]) -> str:
+    number = int(key)
     disputes.release(store, number, actor=actor)
     return f"Item {number} released from hold: it answers normally again."
 
 
-def decide_dispute(store: Store, actor: Actor, number: int, form: dict[str, str]) -> str:
+def decide_dispute(store: Store, actor: Actor, key: str, form: dict[str, str]) -> str:
+    number = int(key)
     verdict = form.get("verdict", "")
     if verdict not in ("uphold", "reject"):
         raise AdminError("choose uphold or reject")
@@ -157,6 +164,110 @@ def decide_dispute(store: Store, actor: Actor, number: int, form: dict[str, str]
             "every hash, and its clients are told."
         )
     return f"Dispute {record.dispute_id} rejected: the match stands."
+
+
+@dataclass(frozen=True)
+class Shown:
+    """A form's answer to show at once on the page, never carried in an address."""
+
+    message: str
+    secret: str = ""
+    client_id: str = ""
+
+
+def clients(store: Store, actor: Actor, query: dict[str, str]) -> dict[str, Any]:
+    """Clients with what they can match, and each one's grants as a lists x categories
+    matrix: which cells it has, and which would need a second operator to grant."""
+    actor.require(Role.VIEWER, "reading clients")
+    reaches = reach.reach(store)
+    rules = governance.policy(store)
+    all_lists = store.lists()
+    categories = store.categories()
+    shown = []
+    for client in store.clients():
+        granted = {(g.list_id, g.category_id) for g in client.grants}
+        shown.append(
+            {
+                "client": client,
+                "reach": reaches.get(client.client_id),
+                "grants": [describe_grant(store, g) for g in client.grants],
+                "every": [
+                    {
+                        "category": c,
+                        "has": (None, c.category_id) in granted or (None, None) in granted,
+                    }
+                    for c in categories
+                ],
+                "matrix": [
+                    {
+                        "list": h,
+                        "cells": [
+                            {
+                                "category": c,
+                                "has": bool(
+                                    granted
+                                    & {
+                                        (h.list_id, c.category_id),
+                                        (None, c.category_id),
+                                        (h.list_id, None),
+                                        (None, None),
+                                    }
+                                ),
+                                "direct": (h.list_id, c.category_id) in granted,
+                                "two": rules.needs_two(c.severity),
+                            }
+                            for c in categories
+                        ],
+                    }
+                    for h in all_lists
+                    if not h.known_good
+                ],
+            }
+        )
+    return {"clients": shown, "categories": categories}
+
+
+def add_client(store: Store, actor: Actor, key: str, form: dict[str, str]) -> Shown:
+    name = form.get("name", "").strip()
+    if not name:
+        raise AdminError("give the client a name (the hosting provider's)")
+    issued = admin_clients.add_client(store, name, actor=actor.name)
+    return Shown(
+        f"Client {issued.client_id} ({name}) added; it checks the baseline category of every "
+        "list. Give it the secret below now: it is shown only once.",
+        issued.secret,
+        issued.client_id,
+    )
+
+
+def switch_client(store: Store, actor: Actor, key: str, form: dict[str, str]) -> str:
+    enabled = form["path"].endswith("/enable")
+    store.set_client_enabled(key, enabled, actor=actor.name)
+    if enabled:
+        return f"Client {key} enabled: its checks are answered again."
+    return f"Client {key} disabled: every node refuses its requests within a second."
+
+
+def rotate_client(store: Store, actor: Actor, key: str, form: dict[str, str]) -> Shown:
+    issued = admin_clients.rotate_secret(store, key, actor=actor.name)
+    return Shown(
+        f"Client {key} has a new secret; the old one stops working within a second. "
+        "Give it the new one now: it is shown only once.",
+        issued.secret,
+        key,
+    )
+
+
+def change_grant(store: Store, actor: Actor, key: str, form: dict[str, str]) -> str:
+    given = admin_clients.resolve_grant(
+        store, form.get("list") or None, form.get("category") or None
+    )
+    text = describe_grant(store, given)
+    if form.get("verb") == "revoke":
+        if governance.revoke(store, key, given, actor=actor):
+            return f"{key} no longer checks {text}."
+        return f"{key} did not check {text}; nothing changed."
+    return governance.grant(store, key, given, actor=actor).message
 
 
 def _looks_like_hash(text: str) -> bool:
