@@ -22,7 +22,7 @@ from hashcheck.admin.operators import Actor, Role
 from hashcheck.console.session import IDLE_S, Sessions
 from hashcheck.hashes.algorithms import Algorithm
 from hashcheck.hashes.keyed import Digester
-from hashcheck.store.records import Sighting
+from hashcheck.store.records import Sighting, StatRow
 from tests.browser import browser
 from tests.support import Deployment, ServerThread, make_deployment, serve
 
@@ -339,3 +339,36 @@ def test_clients_secrets_and_a_grant_approved_by_a_second_operator(
     page.goto(console.base + "/console/clients")
     page.get_by_role("button", name=f"Enable {beta}").click()
     expect(page.get_by_role("alert")).to_contain_text("needs the operator role")
+
+
+def test_statistics_and_operator_accounts(
+    console: ServerThread, deployment: Deployment, accounts: dict[str, str], context: BrowserContext
+) -> None:
+    store = deployment.store()
+    try:
+        police = next(h.list_id for h in store.lists() if h.name == "police")
+        store.add_stats(
+            [
+                StatRow("acme", police, "2026-11-30", 1200, 3),
+                StatRow("acme", police, "2026-12-01", 600, 0),
+            ]
+        )
+    finally:
+        store.close()
+    page = context.new_page()
+    sign_in(page, console.base, "vera", accounts["vera"])
+    page.get_by_role("link", name="Statistics").click()
+    expect(page.get_by_role("row", name="2026-11-30 1,200 3")).to_be_visible()
+    expect(page.get_by_role("meter").first).to_have_attribute("value", "100")
+    page.get_by_label("Since").fill("2026-12-01")
+    page.get_by_role("button", name="Filter").click()
+    expect(page.get_by_role("row", name="2026-11-30 1,200 3")).to_have_count(0)
+    with page.expect_download() as download:
+        page.get_by_role("link", name="Export as CSV").click()
+    rows = Path(download.value.path()).read_text().splitlines()
+    assert rows == ["day,client,list,checked,matched", "2026-12-01,acme,police,600,0"]
+    page.get_by_label("Client id").fill("nobody")
+    page.get_by_role("button", name="Filter").click()
+    expect(page.get_by_role("alert")).to_contain_text("unknown client")
+    page.get_by_role("link", name="Operators").click()
+    expect(page.get_by_role("row", name="olga")).to_contain_text("the set-up")

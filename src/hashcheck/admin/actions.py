@@ -134,9 +134,9 @@ ACTIONS: dict[str, Action] = {
     "policy.set": Action(OPERATE, "policy set", ("PUT", "/policy/{name}")),
     # what happened
     "audit": Action(VIEW, "audit", ("GET", "/audit"), console="audit"),
-    "stats": Action(VIEW, "stats", ("GET", "/stats")),
+    "stats": Action(VIEW, "stats", ("GET", "/stats"), console="statistics"),
     # operator accounts
-    "operators.list": Action(VIEW, "operators list", ("GET", "/operators")),
+    "operators.list": Action(VIEW, "operators list", ("GET", "/operators"), console="operators"),
     "operators.add": Action(APPROVE, "operators add", ("POST", "/operators")),
     "operators.disable": Action(
         APPROVE, "operators disable", ("POST", "/operators/{name}/disable")

@@ -63,7 +63,11 @@ _PAGES: dict[str, tuple[str, str, Any]] = {
     "items": ("items.show", "items.html", pages.item_lookup),
     "audit": ("audit", "audit.html", pages.audit_page),
     "clients": ("clients.list", "clients.html", pages.clients),
+    "statistics": ("stats", "statistics.html", pages.statistics),
+    "operators": ("operators.list", "operators.html", pages.operators_page),
 }
+# CSV exports: path under /console/ -> what it writes (each checks the viewer role itself).
+_EXPORTS: dict[str, Any] = {"audit.csv": pages.audit_csv, "statistics.csv": pages.statistics_csv}
 # Forms: (path, action, what it does, the page to go back to). A form's answer is shown on
 # that page; `secret` forms show it at once (a secret never travels in an address). A form
 # with a choice (approve or reject) names its action by the `verdict` it posts.
@@ -221,9 +225,11 @@ class Console:
         form: dict[str, str] | None = None,
     ) -> None:
         query = _query(scope) if form is None else form
-        if path == PREFIX + "audit.csv":
-            body = await _run(lambda: pages.audit_csv(store, actor, query))
-            disposition = (b"content-disposition", b'attachment; filename="audit.csv"')
+        export = _EXPORTS.get(path[len(PREFIX) :])
+        if export is not None:
+            body = await _run(lambda: export(store, actor, query))
+            name = path[len(PREFIX) :]
+            disposition = (b"content-disposition", f'attachment; filename="{name}"'.encode())
             await respond(send, 200, body, CSV, [*_SECURITY, disposition])
             return
         page = _PAGES.get(path[len(PREFIX) :])

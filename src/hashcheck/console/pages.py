@@ -12,6 +12,8 @@ from typing import Any
 
 from hashcheck.admin import audit, disputes, governance, items, lists, reach
 from hashcheck.admin import clients as admin_clients
+from hashcheck.admin import operators as accounts
+from hashcheck.admin import stats as usage
 from hashcheck.admin.clients import describe_grant
 from hashcheck.admin.errors import AdminError
 from hashcheck.admin.operators import Actor, Role
@@ -20,6 +22,7 @@ from hashcheck.hashes.matchid import MatchIds
 from hashcheck.store.interface import Store
 
 AUDIT_SHOWN = 200
+STATS_SHOWN = 1000
 BATCHES_SHOWN = 50
 
 
@@ -116,6 +119,53 @@ def audit_csv(store: Store, actor: Actor, query: dict[str, str]) -> bytes:
     for r in records:
         writer.writerow((r.at, r.actor, r.action, _safe_cell(r.subject), _safe_cell(r.detail)))
     return out.getvalue().encode()
+
+
+def statistics(store: Store, actor: Actor, query: dict[str, str]) -> dict[str, Any]:
+    """Checked and matched per day, client and list, filtered, with totals per day (the page
+    draws them as bars without script)."""
+    actor.require(Role.VIEWER, "reading statistics")
+    filters = {k: query.get(k, "").strip() for k in ("client", "list", "since")}
+    lines = usage.read(
+        store,
+        client=filters["client"] or None,
+        list_name=filters["list"] or None,
+        since=filters["since"] or None,
+    )
+    per_day: dict[str, list[int]] = {}
+    for line in lines:
+        day = per_day.setdefault(line.day, [0, 0])
+        day[0] += line.checked
+        day[1] += line.matched
+    most = max((checked for checked, _ in per_day.values()), default=0) or 1
+    days = [
+        {"day": day, "checked": c, "matched": m, "width": round(100 * c / most)}
+        for day, (c, m) in sorted(per_day.items())
+    ]
+    return {"filters": filters, "lines": lines[-STATS_SHOWN:], "days": days[-90:]}
+
+
+def statistics_csv(store: Store, actor: Actor, query: dict[str, str]) -> bytes:
+    actor.require(Role.VIEWER, "reading statistics")
+    lines = usage.read(
+        store,
+        client=query.get("client") or None,
+        list_name=query.get("list") or None,
+        since=query.get("since") or None,
+    )
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(("day", "client", "list", "checked", "matched"))
+    for line in lines:
+        writer.writerow(
+            (line.day, _safe_cell(line.client), _safe_cell(line.list), line.checked, line.matched)
+        )
+    return out.getvalue().encode()
+
+
+def operators_page(store: Store, actor: Actor, query: dict[str, str]) -> dict[str, Any]:
+    actor.require(Role.VIEWER, "reading operator accounts")
+    return {"accounts": [accounts.account_dict(a) for a in store.operators()]}
 
 
 def decide_proposal(store: Store, actor: Actor, key: str, form: dict[str, str]) -> str:
