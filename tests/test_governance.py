@@ -444,3 +444,21 @@ def test_raising_a_role_takes_an_independent_approver(deployment: Deployment) ->
     assert run(deployment, "bob", "proposals", "approve", str(enable))[0] == 0
     # Lowering a role is immediate.
     assert run(deployment, "bob", "operators", "role", "carol", "viewer")[0] == 0
+
+
+def test_the_cli_checks_every_actions_role_from_the_table(deployment: Deployment) -> None:
+    code, _ = run(deployment, "root", "operators", "add", "alice", "vera", "--role", "viewer")
+    assert code == 0
+    # A viewer reads...
+    assert run(deployment, "vera", "clients", "list")[0] == 0
+    assert run(deployment, "vera", "audit")[0] == 0
+    # ...and is refused every change, before anything is touched.
+    code, out = run(deployment, "vera", "clients", "add", "Gamma hosting")
+    assert code == ExitCode.DENIED and "needs the operator role" in out
+    code, out = run(deployment, "vera", "lists", "add", "extra", "--supplier", "x")
+    assert code == ExitCode.DENIED
+    # A name that is no account may not even read, once accounts exist.
+    code, out = run(deployment, "mallory", "clients", "list")
+    assert code == ExitCode.DENIED and "not an enabled operator account" in out
+    # Client tools and installation commands are no operator actions.
+    assert run(deployment, "mallory", "migrate")[0] == 0

@@ -8,36 +8,20 @@ somewhere); from then on the acting name must be an enabled account.
 
 from __future__ import annotations
 
-import enum
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from hashcheck.admin.change import Change, propose
 from hashcheck.admin.errors import AdminError, PermissionDenied, UnknownName
+from hashcheck.admin.roles import Role
 from hashcheck.auth.secrets import hash_secret, new_secret, verify_secret
 from hashcheck.store.interface import Store
 from hashcheck.store.records import OperatorRecord
 
+__all__ = ["Actor", "NewAccount", "Role", "acting", "add", "add_several", "authenticate"]
+
 _NAME = re.compile(r"^[a-z][a-z0-9._-]{1,63}$")
-
-
-class Role(enum.IntEnum):
-    VIEWER = 1
-    OPERATOR = 2
-    APPROVER = 3
-
-    @classmethod
-    def parse(cls, text: str) -> Role:
-        try:
-            return cls[text.strip().upper()]
-        except KeyError:
-            names = ", ".join(r.name.lower() for r in cls)
-            raise AdminError(f"unknown role {text!r}; roles: {names}") from None
-
-    @property
-    def label(self) -> str:
-        return self.name.lower()
 
 
 @dataclass(frozen=True)

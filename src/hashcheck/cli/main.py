@@ -12,6 +12,7 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from hashcheck.admin.actions import ACTIONS
 from hashcheck.admin.outcomes import outcome_of
 from hashcheck.cli.exitcodes import ExitCode
 from hashcheck.config import Settings, SettingsError
@@ -469,6 +470,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             port=getattr(args, "port", None),
             workers=getattr(args, "workers", None),
         )
+        _require_role(args, settings)
         return _handler(args.handler)(args, settings)
     except SettingsError as exc:
         return _fail(ExitCode.CONFIG, str(exc))
@@ -479,6 +481,24 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _fail(ExitCode(outcome.exit_code), str(exc))
     except KeyboardInterrupt:
         return _fail(ExitCode.INTERNAL, "interrupted; nothing partial was committed")
+
+
+def _require_role(args: argparse.Namespace, settings: Settings) -> None:
+    """The acting operator's role against the action the command carries out, from the same
+    table the admin API and the console check (`admin.actions`): a viewer reads, and is
+    refused every change, on every face."""
+    words = " ".join(
+        part for part in (args.command, getattr(args, "action", None)) if isinstance(part, str)
+    )
+    found = next((a for a in ACTIONS.values() if a.cli == words), None)
+    if found is None:
+        return  # installation commands and client tools: not operator actions
+    # Imported here: the client-only install (hash, scan, restore) needs no store.
+    from hashcheck.admin.operators import acting
+    from hashcheck.cli.common import opened_store
+
+    with opened_store(settings) as store:
+        acting(store, settings.operator).require(found.role, f"`hashcheck {words}`")
 
 
 def _handler(name: str) -> Handler:
