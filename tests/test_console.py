@@ -372,3 +372,27 @@ def test_statistics_and_operator_accounts(
     expect(page.get_by_role("alert")).to_contain_text("unknown client")
     page.get_by_role("link", name="Operators").click()
     expect(page.get_by_role("row", name="olga")).to_contain_text("the set-up")
+
+
+def test_a_session_that_ends_mid_form_loses_nothing_typed(
+    console: ServerThread, deployment: Deployment, accounts: dict[str, str], context: BrowserContext
+) -> None:
+    page = context.new_page()
+    sign_in(page, console.base, "olga", accounts["olga"])
+    page.goto(console.base + "/console/clients")
+    page.get_by_label("New client").fill("Delta hosting")
+    context.clear_cookies()  # as when the session ends while the operator types
+    page.get_by_role("button", name="Add client").click()
+    expect(page.get_by_role("alert")).to_contain_text("Your session ended")
+    page.get_by_label("Account name").fill("olga")
+    page.get_by_label("Secret").fill(accounts["olga"])
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("status")).to_contain_text("What you typed is below")
+    expect(page.get_by_label("New client")).to_have_value("Delta hosting")
+    store = deployment.store()
+    try:
+        assert all(c.name != "Delta hosting" for c in store.clients())  # not sent by itself
+    finally:
+        store.close()
+    page.get_by_role("button", name="Add client").click()
+    expect(page.get_by_role("status")).to_contain_text("(Delta hosting) added")

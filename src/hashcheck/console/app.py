@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import re
 import time
@@ -185,13 +186,19 @@ class Console:
             if method == "POST":
                 await self._signin(scope, receive, send)
             elif method in ("GET", "HEAD"):
-                await self._render(send, 200, "signin.html", {"name": "", "error": ""})
+                await self._render(send, 200, "signin.html", {"name": "", "kept": ""})
             else:
                 raise MethodNotAllowed("GET, POST")
             return
         with self._store() as store:
             found = await self._session(scope, store)
             if found is None:
+                if method == "POST" and path != PREFIX + "signout":
+                    # The session ended while the operator filled in a form: sign in again
+                    # and get the form back with what was typed (not sent: its page again).
+                    typed = {k: v for k, v in (await _form(scope, receive)).items() if k != "csrf"}
+                    kept = json.dumps({"path": path, "typed": typed})
+                    raise _Page(401, "signin.html", name="", kept=kept, error=_ENDED)
                 await self._redirect(send, PREFIX + "signin")
                 return
             session, account = found
@@ -315,7 +322,27 @@ class Console:
                     refused.status, "signin.html", name=name, error=refused.message
                 ) from None
         cookie = self._sessions.issue(account.name, account.secret_hash, time.time())
-        await self._redirect(send, PREFIX, _set_cookie(scope, cookie))
+        kept = _kept(form.get("kept", ""))
+        if kept is None:
+            await self._redirect(send, PREFIX, _set_cookie(scope, cookie))
+            return
+        path, typed = kept
+        back = next((f[3] for f in _FORMS if f[0].match(path)), "")
+        _, template, build = _PAGES[back]
+        actor = Actor(account.name, Role.parse(account.role))
+        session = self._sessions.read(cookie, time.time())
+        assert session is not None
+        with self._store() as store:
+            context = await _run(lambda: build(store, actor, {}))
+        number = re.search(r"/(\d{1,18}|[\w.-]{1,64})(?:/\w+)?$", path)
+        context = {
+            **context,
+            "actor": actor,
+            "csrf": self._sessions.csrf(session),
+            "typed": {"key": number.group(1) if number else "", **typed},
+            "done": "Signed in again. What you typed is below: check it and send it again.",
+        }
+        await self._render(send, 200, template, context, _set_cookie(scope, cookie))
 
     async def _session(self, scope: Scope, store: Store) -> tuple[Session, OperatorRecord] | None:
         """The signed-in operator, if the cookie is good and the account still enabled with
@@ -369,6 +396,7 @@ class Console:
             "done": "",
             "typed": None,
             "shown": None,
+            "kept": "",
             **context,
         }
         body = self._pages.get_template(template).render(**context).encode()
@@ -386,6 +414,31 @@ _STALE_FORM = (
     "old); nothing was changed. Open the page again and repeat."
 )
 _NO_STORE = "The database cannot be reached just now; try again shortly."
+_ENDED = (
+    "Your session ended (30 minutes unused, or the account changed). Sign in again: the form "
+    "you were sending is then shown again with what you typed."
+)
+MAX_KEPT = 16_384
+
+
+def _kept(text: str) -> tuple[str, dict[str, str]] | None:
+    """The form a sign-in brings back: its path (one of the console's forms) and fields."""
+    if not text or len(text) > MAX_KEPT:
+        return None
+    try:
+        kept = json.loads(text)
+    except ValueError:
+        return None
+    if not isinstance(kept, dict):
+        return None
+    path, typed = kept.get("path"), kept.get("typed")
+    if not isinstance(path, str) or not any(f[0].match(path) for f in _FORMS):
+        return None
+    if not isinstance(typed, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in typed.items()
+    ):
+        return None
+    return path, typed
 
 
 async def _run(work: Callable[[], Any]) -> Any:
