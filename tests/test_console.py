@@ -6,8 +6,10 @@ and the security headers on every page. Sessions are checked without a clock."""
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import hashlib
 import json
+import os
 import time
 import urllib.error
 import urllib.request
@@ -97,9 +99,13 @@ def test_sign_in_overview_and_sign_out(
     sign_in(page, console.base, "alice", "not her secret")
     expect(page.get_by_role("alert")).to_contain_text("wrong operator name or secret")
     expect(page.get_by_label("Account name")).to_have_value("alice")  # what she typed stays
+    console.app.node.flusher.flush()  # the node reports itself (every 30 s on its own)
     sign_in(page, console.base, "alice", accounts["alice"])
     expect(page).to_have_url(console.base + "/console/")
     expect(page.get_by_role("heading", name="Overview")).to_be_visible()
+    node = page.get_by_role("row").filter(has_text=f":{os.getpid()}")
+    expect(node).to_contain_text("ready")
+    expect(node).to_contain_text("s ago")
     expect(page.get_by_role("row", name="police")).to_contain_text("National police")
     expect(page.get_by_text("alice (approver)")).to_be_visible()
     response = page.request.get(console.base + "/console/")
@@ -396,3 +402,31 @@ def test_a_session_that_ends_mid_form_loses_nothing_typed(
         store.close()
     page.get_by_role("button", name="Add client").click()
     expect(page.get_by_role("status")).to_contain_text("(Delta hosting) added")
+
+
+def test_the_overview_tells_silent_and_lagging_nodes_apart(deployment: Deployment) -> None:
+    from hashcheck.console.pages import node_states
+    from hashcheck.store.records import NodeStatus
+
+    store = deployment.store()
+    try:
+        now = 2_000_000_000.0
+        version = store.version()
+
+        def at(seconds_ago: float) -> str:
+            return dt.datetime.fromtimestamp(now - seconds_ago, dt.UTC).isoformat()
+
+        store.report_node(NodeStatus("up:1", at(600), at(5), True, version, 10, at(5)))
+        store.report_node(NodeStatus("lag:2", at(600), at(10), True, version - 1, 10, at(60)))
+        store.report_node(NodeStatus("quiet:3", at(600), at(200), True, version, 10, at(200)))
+        store.report_node(NodeStatus("new:4", at(2), at(1), False, -1, 0, None))
+        store.report_node(NodeStatus("gone:5", at(90_000), at(90_000), True, version, 10, None))
+        states = {n["status"].node: n["state"] for n in node_states(store, now)}
+    finally:
+        store.close()
+    assert states == {
+        "up:1": "ready",
+        "lag:2": "ready, catching up",
+        "quiet:3": "silent: no report for a while (stopped, or cut off from the store)",
+        "new:4": "starting",
+    }

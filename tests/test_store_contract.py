@@ -281,3 +281,35 @@ def test_rollback_of_an_import_batch(store: Store) -> None:
     (rollback,) = store.audit_log(action="batch")
     assert rollback.action == "batch.rollback"
     assert json.loads(rollback.detail)["list"] == "l"  # named, not numbered
+
+
+def test_node_status_is_one_row_per_process_replaced_and_bumps_no_version(store: Store) -> None:
+    from hashcheck.store.records import NodeStatus
+
+    version = store.version()
+    first = NodeStatus(
+        "host-a:1", "2026-12-03T08:00:00+00:00", "2026-12-03T08:00:05+00:00", False, -1, 0, None
+    )
+    store.report_node(first)
+    later = NodeStatus(
+        "host-a:1",
+        first.started_at,
+        "2026-12-03T08:00:35+00:00",
+        True,
+        7,
+        120,
+        "2026-12-03T08:00:35+00:00",
+    )
+    store.report_node(later)
+    other = NodeStatus(
+        "host-b:9",
+        first.started_at,
+        "2026-12-03T08:00:20+00:00",
+        True,
+        7,
+        120,
+        "2026-12-03T08:00:20+00:00",
+    )
+    store.report_node(other)
+    assert store.nodes() == [later, other]  # the newest report first
+    assert store.version() == version  # nodes follow nothing a report changes

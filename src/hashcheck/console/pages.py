@@ -6,7 +6,9 @@ thread (the store is read here); knows nothing of HTTP, cookies or HTML.
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,8 +22,12 @@ from hashcheck.admin.operators import Actor, Role
 from hashcheck.hashes.keyed import Digester
 from hashcheck.hashes.matchid import MatchIds
 from hashcheck.store.interface import Store
+from hashcheck.store.records import NODE_REPORT_EVERY_S
 
 AUDIT_SHOWN = 200
+# A node that has not reported for three report periods is shown as silent; after a day, not.
+NODE_SILENT_S = 3 * NODE_REPORT_EVERY_S
+NODE_FORGOTTEN_S = 86_400
 STATS_SHOWN = 1000
 BATCHES_SHOWN = 50
 
@@ -29,11 +35,46 @@ BATCHES_SHOWN = 50
 def overview(store: Store, actor: Actor, query: dict[str, str]) -> dict[str, Any]:
     actor.require(Role.VIEWER, "reading the overview")
     return {
+        "nodes": node_states(store, time.time()),
         "lists": lists.listing(store),
         "proposals": len(store.proposals("open")),
         "holds": len(store.holds("open")),
         "disputes": len(store.disputes(state="open")),
     }
+
+
+def node_states(store: Store, now: float) -> list[dict[str, Any]]:
+    """Each node process that reported within a day: whether it answers, from which catalog
+    version against the store's, and how long ago it last knew itself current."""
+    version = store.version()
+    shown = []
+    for status in store.nodes():
+        seen = now - _moment(status.seen_at)
+        if seen > NODE_FORGOTTEN_S:
+            continue
+        current = None if status.current_at is None else now - _moment(status.current_at)
+        if seen > NODE_SILENT_S:
+            state = "silent: no report for a while (stopped, or cut off from the store)"
+        elif not status.ready:
+            state = "starting"
+        elif status.version < version:
+            state = "ready, catching up"
+        else:
+            state = "ready"
+        shown.append(
+            {
+                "status": status,
+                "state": state,
+                "seen_s": round(seen),
+                "current_s": None if current is None else round(current),
+                "behind": max(version - status.version, 0),
+            }
+        )
+    return shown
+
+
+def _moment(iso: str) -> float:
+    return dt.datetime.fromisoformat(iso).timestamp()
 
 
 def proposals(store: Store, actor: Actor, query: dict[str, str]) -> dict[str, Any]:

@@ -6,8 +6,11 @@ PDQ folder (`node.pdqshare`), which the last worker out removes.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
+import os
 import secrets
+import socket
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -21,6 +24,7 @@ from hashcheck.node.indexfile import IndexFiles
 from hashcheck.node.pdqshare import PdqShare, share_folder
 from hashcheck.node.usage import UsageCounters, UsageFlusher
 from hashcheck.store.interface import Store
+from hashcheck.store.records import NodeStatus
 
 log = logging.getLogger("hashcheck.node")
 
@@ -54,9 +58,23 @@ class Node:
         self.sealer = Sealer(key)
         self.follower = Follower(store, poll_interval, files, self.sealer, share)
         self.counters = UsageCounters()
-        self.flusher = UsageFlusher(self.counters, store, stats_flush_interval)
+        self.flusher = UsageFlusher(self.counters, store, stats_flush_interval, self.status)
         self.credentials = CredentialCache()
         self.started_at = time.time()
+
+    def status(self) -> NodeStatus:
+        """How this node process is: what the console's overview shows of it."""
+        snapshot = self.follower.snapshot
+        current = self.follower.last_success
+        return NodeStatus(
+            node=f"{socket.gethostname()}:{os.getpid()}",
+            started_at=_iso(self.started_at),
+            seen_at=_iso(time.time()),
+            ready=self.follower.ready.is_set(),
+            version=-1 if snapshot is None else snapshot.catalog.version,
+            entries=0 if snapshot is None else len(snapshot.exact),
+            current_at=None if not current else _iso(current),
+        )
 
     def start(self) -> None:
         if self.pdq_share is not None:
@@ -80,6 +98,10 @@ class Node:
             log.error("usage counts since the last flush are lost; the store refused them: %s", exc)  # noqa: TRY400 - a traceback would add nothing
         finally:
             self.store.close()
+
+
+def _iso(moment: float) -> str:
+    return dt.datetime.fromtimestamp(moment, dt.UTC).isoformat(timespec="seconds")
 
 
 def _identity(store: Store, key: ListKey) -> str:

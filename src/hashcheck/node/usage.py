@@ -11,13 +11,15 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 from hashcheck.node.periodic import Periodic
 from hashcheck.store.interface import Store
-from hashcheck.store.records import ShadowRow, Sighting, StatRow
+from hashcheck.store.records import NODE_REPORT_EVERY_S, NodeStatus, ShadowRow, Sighting, StatRow
 
 log = logging.getLogger("hashcheck.usage")
+# How often a node process tells the store how it is (the console's overview shows it).
+REPORT_EVERY_S = NODE_REPORT_EVERY_S
 Key = tuple[str, int, str]
 
 
@@ -134,9 +136,17 @@ class UsageCounters:
 
 
 class UsageFlusher:
-    def __init__(self, counters: UsageCounters, store: Store, interval: float = 5.0) -> None:
+    def __init__(
+        self,
+        counters: UsageCounters,
+        store: Store,
+        interval: float = 5.0,
+        report: Callable[[], NodeStatus] | None = None,
+    ) -> None:
         self._counters = counters
         self._store = store
+        self._report = report
+        self._reported_at = 0.0
         # A failed flush keeps the counts in memory; they go out with the next one.
         self._loop = Periodic(
             "hashcheck-usage",
@@ -173,7 +183,19 @@ class UsageFlusher:
                         hold.list_id,
                         hold.reason,
                     )
+            self._report_status()
             return len(rows) + len(sightings) + len(shadow)
+
+    def _report_status(self) -> None:
+        """Say how the node is, every `REPORT_EVERY_S` (not every flush: each report is a
+        write); a refused report is logged and tried again at the next flush."""
+        if self._report is None or time.monotonic() - self._reported_at < REPORT_EVERY_S:
+            return
+        try:
+            self._store.report_node(self._report())
+            self._reported_at = time.monotonic()
+        except Exception as exc:
+            log.warning("could not report this node's status to the store: %s", exc)
 
     def start(self) -> None:
         self._loop.start()

@@ -21,6 +21,7 @@ from hashcheck.store.records import (
     ImportOutcome,
     ItemChange,
     ItemRecord,
+    NodeStatus,
     OperatorRecord,
     ProposalRecord,
     RemovalOutcome,
@@ -264,6 +265,14 @@ class Store(abc.ABC):
     def read_stats(
         self, *, client_id: str | None = None, list_id: int | None = None, since: str | None = None
     ) -> list[StatRow]: ...
+
+    @abc.abstractmethod
+    def report_node(self, status: NodeStatus) -> None:
+        """Keep what a node process says about itself (one row per process, replaced)."""
+
+    @abc.abstractmethod
+    def nodes(self) -> list[NodeStatus]:
+        """What the node processes last said, most recent first."""
 
     @abc.abstractmethod
     def audit_event(self, actor: str, action: str, subject: str, detail: Any) -> None:

@@ -253,6 +253,23 @@ class ProposalRecord:
     decided_at: str | None
 
 
+# How often a node process reports its status: the writer's promise and the readers' clock.
+NODE_REPORT_EVERY_S = 30.0
+
+
+@dataclass(frozen=True)
+class NodeStatus:
+    """How one node process last said it was."""
+
+    node: str  # host:pid
+    started_at: str
+    seen_at: str  # when it said so
+    ready: bool
+    version: int  # the catalog version its index answers from
+    entries: int
+    current_at: str | None  # when it last knew it was up to date with the store
+
+
 @dataclass(frozen=True)
 class OperatorRecord:
     name: str

@@ -195,6 +195,14 @@ MIGRATIONS: list[list[str]] = [
     [
         "ALTER TABLE operators ADD COLUMN created_by TEXT",
     ],
+    # 12: each node process says how it is (the console's overview): ready, the catalog
+    # version its index answers from, its entries, and when it last knew itself current
+    [
+        """CREATE TABLE node_status (
+            node TEXT PRIMARY KEY, started_at TEXT NOT NULL, seen_at TEXT NOT NULL,
+            ready INTEGER NOT NULL, version BIGINT NOT NULL, entries BIGINT NOT NULL,
+            current_at TEXT)""",
+    ],
 ]
 
 STANDARD_CATEGORIES = ("baseline", "illegal", "related", "other", "known-good")

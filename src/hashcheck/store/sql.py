@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from hashcheck.store.records import AuditRecord, StatRow
+from hashcheck.store.records import AuditRecord, NodeStatus, StatRow
 from hashcheck.store.sqlbase import STAGE_ROW, Cursor
 from hashcheck.store.sqlgovernance import GovernanceQueries
 
@@ -54,6 +54,36 @@ class SqlStore(GovernanceQueries):
                 params,
             ).fetchall()
         return [StatRow(r[0], int(r[1]), r[2], int(r[3]), int(r[4])) for r in rows]
+
+    def report_node(self, status: NodeStatus) -> None:
+        # Not through `_tx`: a report changes nothing the nodes follow.
+        with self._lock, self._begin(write=True) as cur:
+            self._q(
+                cur,
+                "INSERT INTO node_status (node, started_at, seen_at, ready, version, entries, "
+                "current_at) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (node) DO UPDATE SET "
+                "started_at = excluded.started_at, seen_at = excluded.seen_at, "
+                "ready = excluded.ready, version = excluded.version, entries = excluded.entries, "
+                "current_at = excluded.current_at",
+                (
+                    status.node,
+                    status.started_at,
+                    status.seen_at,
+                    int(status.ready),
+                    status.version,
+                    status.entries,
+                    status.current_at,
+                ),
+            )
+
+    def nodes(self) -> list[NodeStatus]:
+        with self._tx(write=False) as cur:
+            rows = self._q(
+                cur,
+                "SELECT node, started_at, seen_at, ready, version, entries, current_at "
+                "FROM node_status ORDER BY seen_at DESC",
+            ).fetchall()
+        return [NodeStatus(r[0], r[1], r[2], bool(r[3]), int(r[4]), int(r[5]), r[6]) for r in rows]
 
     def audit_event(self, actor: str, action: str, subject: str, detail: Any) -> None:
         # Not through `_tx`: nothing the nodes follow changed, so no new catalog version.
