@@ -6,6 +6,7 @@ import contextlib
 import os
 import secrets
 import shutil
+import tempfile
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,19 +19,29 @@ from hashcheck.store.open import open_store
 
 @pytest.fixture(scope="session")
 def postgres_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A PostgreSQL server from the pgserver package, started for this test session."""
-    os.environ.setdefault("XDG_RUNTIME_DIR", str(tmp_path_factory.mktemp("xdg")))
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        import pgserver
+    """A PostgreSQL server from the pgserver package, started for this test session.
 
-        server = pgserver.get_server(  # type: ignore[attr-defined]
-            tmp_path_factory.mktemp("pg"), cleanup_mode="stop"
-        )
+    Its data lives in a folder of its own, not under pytest's numbered temporary folders:
+    another test session on the machine prunes old ones of those, and with them this
+    server's socket and data while it runs."""
+    # (pgserver's lock file may live there: it is written again at exit, and only read at
+    # start-up, so pytest's folders suit it.)
+    os.environ.setdefault("XDG_RUNTIME_DIR", str(tmp_path_factory.mktemp("xdg")))
+    folder = Path(tempfile.mkdtemp(prefix="hashcheck-pg-"))
     try:
-        yield server.get_uri()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            import pgserver
+
+            server = pgserver.get_server(  # type: ignore[attr-defined]
+                folder / "pg", cleanup_mode="stop"
+            )
+        try:
+            yield server.get_uri()
+        finally:
+            server.cleanup()
     finally:
-        server.cleanup()
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.fixture

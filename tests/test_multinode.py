@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
+import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -193,11 +195,16 @@ def own_postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     os.environ.setdefault("XDG_RUNTIME_DIR", str(tmp_path_factory.mktemp("xdg")))
     import pgserver
 
-    server = pgserver.get_server(tmp_path_factory.mktemp("pg-own"), cleanup_mode="stop")  # type: ignore[attr-defined]
+    # Its data outside pytest's numbered folders, which other test sessions prune.
+    folder = Path(tempfile.mkdtemp(prefix="hashcheck-pg-own-"))
     try:
-        yield server
+        server = pgserver.get_server(folder / "pg", cleanup_mode="stop")  # type: ignore[attr-defined]
+        try:
+            yield server
+        finally:
+            server.cleanup()
     finally:
-        server.cleanup()
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def test_postgres_outage_keeps_answers_and_counts(own_postgres: Any, tmp_path: Path) -> None:
