@@ -132,8 +132,7 @@ def view(store: Store, item: ItemRecord) -> dict[str, Any]:
         "matches": list(matches.values()),
         "holds": [
             {"state": h.state, "since": h.created_at, "clients": h.clients, "reason": h.reason}
-            for h in store.holds()
-            if h.entry_id == item.item_id
+            for h in store.holds(entry_id=item.item_id)
         ],
         "disputes": [
             {
@@ -144,7 +143,6 @@ def view(store: Store, item: ItemRecord) -> dict[str, Any]:
                 "reason": d.reason,
                 "opened_at": d.opened_at,
             }
-            for d in store.disputes()
-            if d.entry_id == item.item_id
+            for d in store.disputes(entry_id=item.item_id)
         ],
     }

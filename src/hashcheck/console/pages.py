@@ -28,19 +28,15 @@ AUDIT_SHOWN = 200
 # A node that has not reported for three report periods is shown as silent; after a day, not.
 NODE_SILENT_S = 3 * NODE_REPORT_EVERY_S
 NODE_FORGOTTEN_S = 86_400
-STATS_SHOWN = 1000
+STATS_SHOWN = 200
 BATCHES_SHOWN = 50
 
 
 def overview(store: Store, actor: Actor, query: dict[str, str]) -> dict[str, Any]:
     actor.require(Role.VIEWER, "reading the overview")
-    return {
-        "nodes": node_states(store, time.time()),
-        "lists": lists.listing(store),
-        "proposals": len(store.proposals("open")),
-        "holds": len(store.holds("open")),
-        "disputes": len(store.disputes(state="open")),
-    }
+    return {"nodes": node_states(store, time.time()), "lists": lists.listing(store)} | dict(
+        store.waiting()
+    )
 
 
 def node_states(store: Store, now: float) -> list[dict[str, Any]]:

@@ -303,7 +303,12 @@ class Store(abc.ABC):
     def shadow_stats(self, batch_id: int | None = None) -> list[ShadowRow]: ...
 
     @abc.abstractmethod
-    def holds(self, state: str | None = None) -> list[HoldRecord]: ...
+    def holds(self, state: str | None = None, entry_id: int | None = None) -> list[HoldRecord]:
+        """Holds, newest first; of one state, of one item."""
+
+    @abc.abstractmethod
+    def waiting(self) -> dict[str, int]:
+        """How many proposals, holds and disputes are open (`proposals`, `holds`, `disputes`)."""
 
     @abc.abstractmethod
     def release_hold(self, entry_id: int, *, actor: str) -> None: ...
@@ -317,7 +322,12 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     def disputes(
-        self, *, state: str | None = None, client_id: str | None = None, limit: int = 1000
+        self,
+        *,
+        state: str | None = None,
+        client_id: str | None = None,
+        entry_id: int | None = None,
+        limit: int = 1000,
     ) -> list[DisputeRecord]: ...
 
     @abc.abstractmethod

@@ -224,8 +224,13 @@ class GovernanceQueries(EntryQueries):
         return [ShadowRow(r[0], int(r[1]), r[2], int(r[3])) for r in rows]
 
     # -- holds ---------------------------------------------------------------------------
-    def holds(self, state: str | None = None) -> list[HoldRecord]:
-        where, params = ("WHERE state = ? ", [state]) if state else ("", [])
+    def holds(self, state: str | None = None, entry_id: int | None = None) -> list[HoldRecord]:
+        clauses, params = [], []
+        for column, value in (("state", state), ("entry_id", entry_id)):
+            if value is not None:
+                clauses.append(f"{column} = ?")
+                params.append(value)
+        where = f"WHERE {' AND '.join(clauses)} " if clauses else ""
         with self._tx(write=False) as cur:
             rows = self._q(
                 cur,
@@ -234,6 +239,15 @@ class GovernanceQueries(EntryQueries):
                 params,
             ).fetchall()
         return [HoldRecord(int(r[0]), int(r[1]), r[2], r[3], r[4], r[5], int(r[6])) for r in rows]
+
+    def waiting(self) -> dict[str, int]:
+        with self._tx(write=False) as cur:
+            return {
+                name: int(
+                    self._q(cur, f"SELECT COUNT(*) FROM {name} WHERE state = 'open'").fetchone()[0]
+                )
+                for name in ("proposals", "holds", "disputes")
+            }
 
     def release_hold(self, entry_id: int, *, actor: str) -> None:
         with self._tx(write=True) as cur:
@@ -318,10 +332,16 @@ class GovernanceQueries(EntryQueries):
         return _dispute_record(row, notes)
 
     def disputes(
-        self, *, state: str | None = None, client_id: str | None = None, limit: int = 1000
+        self,
+        *,
+        state: str | None = None,
+        client_id: str | None = None,
+        entry_id: int | None = None,
+        limit: int = 1000,
     ) -> list[DisputeRecord]:
-        clauses, params = [], []
-        for column, value in (("state", state), ("client_id", client_id)):
+        clauses: list[str] = []
+        params: list[object] = []
+        for column, value in (("state", state), ("client_id", client_id), ("entry_id", entry_id)):
             if value is not None:
                 clauses.append(f"{column} = ?")
                 params.append(value)
