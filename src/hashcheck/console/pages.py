@@ -9,6 +9,7 @@ import csv
 import datetime as dt
 import io
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,7 +23,7 @@ from hashcheck.admin.operators import Actor, Role
 from hashcheck.hashes.keyed import Digester
 from hashcheck.hashes.matchid import MatchIds
 from hashcheck.store.interface import Store
-from hashcheck.store.records import NODE_REPORT_EVERY_S
+from hashcheck.store.records import NODE_REPORT_EVERY_S, AuditRecord
 
 AUDIT_SHOWN = 200
 # A node that has not reported for three report periods is shown as silent; after a day, not.
@@ -128,47 +129,28 @@ def item_lookup(
 
 
 def audit_page(store: Store, actor: Actor, query: dict[str, str]) -> dict[str, Any]:
-    actor.require(Role.VIEWER, "reading the audit trail")
-    filters = {k: query.get(k, "").strip() for k in ("actor", "action", "since")}
-    records = audit.read(
-        store,
-        AUDIT_SHOWN,
-        actor=filters["actor"] or None,
-        action=filters["action"] or None,
-        since=filters["since"] or None,
-    )
+    filters = _filters(query, ("actor", "action", "since"))
+    records = _audit_records(store, actor, filters, AUDIT_SHOWN)
     return {"filters": filters, "records": records, "shown": AUDIT_SHOWN}
 
 
 def audit_csv(store: Store, actor: Actor, query: dict[str, str]) -> bytes:
     """The filtered trail as CSV (every matching record, newest first)."""
-    actor.require(Role.VIEWER, "reading the audit trail")
-    records = audit.read(
-        store,
-        1_000_000,
-        actor=query.get("actor") or None,
-        action=query.get("action") or None,
-        since=query.get("since") or None,
+    filters = _filters(query, ("actor", "action", "since"))
+    return _csv(
+        ("at", "actor", "action", "subject", "detail"),
+        (
+            (r.at, r.actor, r.action, _safe_cell(r.subject), _safe_cell(r.detail))
+            for r in _audit_records(store, actor, filters, 1_000_000)
+        ),
     )
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(("at", "actor", "action", "subject", "detail"))
-    for r in records:
-        writer.writerow((r.at, r.actor, r.action, _safe_cell(r.subject), _safe_cell(r.detail)))
-    return out.getvalue().encode()
 
 
 def statistics(store: Store, actor: Actor, query: dict[str, str]) -> dict[str, Any]:
     """Checked and matched per day, client and list, filtered, with totals per day (the page
     draws them as bars without script)."""
-    actor.require(Role.VIEWER, "reading statistics")
-    filters = {k: query.get(k, "").strip() for k in ("client", "list", "since")}
-    lines = usage.read(
-        store,
-        client=filters["client"] or None,
-        list_name=filters["list"] or None,
-        since=filters["since"] or None,
-    )
+    filters = _filters(query, ("client", "list", "since"))
+    lines = _stat_lines(store, actor, filters)
     per_day: dict[str, list[int]] = {}
     for line in lines:
         day = per_day.setdefault(line.day, [0, 0])
@@ -183,20 +165,48 @@ def statistics(store: Store, actor: Actor, query: dict[str, str]) -> dict[str, A
 
 
 def statistics_csv(store: Store, actor: Actor, query: dict[str, str]) -> bytes:
-    actor.require(Role.VIEWER, "reading statistics")
-    lines = usage.read(
-        store,
-        client=query.get("client") or None,
-        list_name=query.get("list") or None,
-        since=query.get("since") or None,
+    filters = _filters(query, ("client", "list", "since"))
+    return _csv(
+        ("day", "client", "list", "checked", "matched"),
+        (
+            (line.day, _safe_cell(line.client), _safe_cell(line.list), line.checked, line.matched)
+            for line in _stat_lines(store, actor, filters)
+        ),
     )
+
+
+def _filters(query: dict[str, str], names: tuple[str, ...]) -> dict[str, str]:
+    return {name: query.get(name, "").strip() for name in names}
+
+
+def _audit_records(
+    store: Store, actor: Actor, filters: dict[str, str], limit: int
+) -> list[AuditRecord]:
+    actor.require(Role.VIEWER, "reading the audit trail")
+    return audit.read(
+        store,
+        limit,
+        actor=filters["actor"] or None,
+        action=filters["action"] or None,
+        since=filters["since"] or None,
+    )
+
+
+def _stat_lines(store: Store, actor: Actor, filters: dict[str, str]) -> list[usage.StatLine]:
+    actor.require(Role.VIEWER, "reading statistics")
+    return usage.read(
+        store,
+        client=filters["client"] or None,
+        list_name=filters["list"] or None,
+        since=filters["since"] or None,
+    )
+
+
+def _csv(header: tuple[str, ...], rows: Iterable[tuple[object, ...]]) -> bytes:
     out = io.StringIO()
     writer = csv.writer(out)
-    writer.writerow(("day", "client", "list", "checked", "matched"))
-    for line in lines:
-        writer.writerow(
-            (line.day, _safe_cell(line.client), _safe_cell(line.list), line.checked, line.matched)
-        )
+    writer.writerow(header)
+    writer.writerows(rows)
     return out.getvalue().encode()
 
 
