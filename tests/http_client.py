@@ -7,6 +7,7 @@ import urllib.error
 import urllib.request
 from typing import Any
 
+from tests import contracts
 from tests.support import basic
 
 
@@ -19,6 +20,8 @@ def call(
     raw: bytes | None = None,
     method: str | None = None,
 ) -> tuple[int, Any, dict[str, str]]:
+    """(status, parsed body, headers); the answer is checked against the server's own OpenAPI
+    document (`tests.contracts`) before it is returned."""
     data = raw if raw is not None else None if payload is None else json.dumps(payload).encode()
     request = urllib.request.Request(base + path, data=data, method=method)  # noqa: S310
     if auth is not None:
@@ -27,8 +30,9 @@ def call(
         request.add_header("Content-Type", "application/json")
     try:
         with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
-            body = response.read()
-            return response.status, json.loads(body), dict(response.headers)
+            status, body, headers = response.status, response.read(), dict(response.headers)
     except urllib.error.HTTPError as error:
-        body = error.read()
-        return error.code, json.loads(body), dict(error.headers)
+        status, body, headers = error.code, error.read(), dict(error.headers)
+    document = json.loads(body)
+    contracts.check(base, request.get_method(), path, status, document)
+    return status, document, headers

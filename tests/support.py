@@ -20,6 +20,7 @@ from hashcheck.hashes.keyed import ListKey
 from hashcheck.node.runtime import Node
 from hashcheck.store.interface import Store
 from hashcheck.store.open import open_store
+from tests import contracts
 
 
 @dataclass
@@ -76,6 +77,7 @@ class ServerThread:
         self.server.should_exit = True
         self.thread.join(timeout=30)
         self.sock.close()
+        contracts.forget(self.base)  # its port may serve another server next
 
 
 def serve(

@@ -179,7 +179,7 @@ def test_clients_from_the_admin_api_can_check(
     status, error = admin(
         server, olga, "POST", f"/clients/{issued['client_id']}/grants", {"list": "police"}
     )
-    assert status == 400 and '"category" is required' in error["error"]["message"]
+    assert status == 400 and "missing required field `category`" in error["error"]["message"]
     status, policy = admin(server, olga, "GET", "/policy")
     assert {p["name"] for p in policy} >= {"two-person-severities", "prevalence-clients"}
     status, refused = admin(server, olga, "PUT", "/policy/prevalence-clients", {"value": "0"})

@@ -8,18 +8,21 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from hashcheck.api.adminroutes import NUMERIC_PARAMETERS, ROUTES
-from hashcheck.api.openapi import ERROR_SCHEMA
+from hashcheck.api import schema
+from hashcheck.api.adminroutes import NUMERIC_PARAMETERS, ROUTES, Route
 
-_ERRORS = {
-    "400": "malformed request, a value the operation refuses, a date that is not one, or a "
+# What any route may answer before its own work: a body or query that does not fit, the
+# sign-in, and the store.
+_ALWAYS = {
+    400: "malformed body or query, a value the operation refuses, a date that is not one, or a "
     "query parameter the route does not read",
-    "401": "missing or wrong operator credentials",
-    "403": "the operator's role does not allow this, or the account is disabled",
-    "404": "no such client, list, category, batch, dispute or proposal",
-    "409": "does not fit the current state (exists already, decided already, own proposal)",
-    "503": "the store cannot be reached",
+    401: "missing or wrong operator credentials",
+    403: "the operator's role does not allow this, or the account is disabled",
+    429: "too many failed sign-ins from this source or for this account (Retry-After)",
+    503: "the store cannot be reached",
 }
+_NOT_FOUND = "no such client, list, category, batch, item, dispute, proposal or account"
+_CONFLICT = "does not fit the current state (exists already, decided already, own proposal)"
 _IMPORT_QUERY = ("format", "category", "category_column", "shadow", "skip_invalid")
 # Any other query parameter, or a value outside an enum, is refused with 400.
 _QUERY_TEXT = {
@@ -31,83 +34,25 @@ _QUERY_TEXT = {
 }
 _REMOVAL_QUERY = ("format", "skip_invalid")
 
-# Whether a client can match anything now: every answer about a client carries it, since a
-# client that can match nothing gets `false` for every check, which looks like "clean".
-REACH_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "properties": {
-        "can_match": {
-            "type": "boolean",
-            "description": "false: no grant reaches an enabled list and category, so every "
-            "check this client sends answers false",
-        },
-        "checks_lists": {
-            "type": "array",
-            "items": {"type": "string"},
-            "description": "the lists its checks are answered from now",
-        },
-        "warning": {"type": ["string", "null"], "description": "why it can match nothing"},
-    },
-    "required": ["can_match", "checks_lists", "warning"],
-}
-_REACH = {"$ref": "#/components/schemas/Reach"}
-_CLIENT = {
-    "allOf": [
-        {
-            "type": "object",
-            "properties": {
-                "client_id": {"type": "string"},
-                "name": {"type": "string"},
-                "enabled": {"type": "boolean"},
-                "grants": {"type": "array", "items": {"type": "string"}},
-            },
-        },
-        _REACH,
-    ]
-}
-_DISABLED = {
-    "type": "object",
-    "properties": {
-        "changed": {"type": "boolean"},
-        "clients_matching_nothing": {
-            "type": "array",
-            "items": {"type": "string"},
-            "description": "enabled clients that can match nothing now",
-        },
-    },
-}
-# (method, template) -> (status, schema) of the documented success answers.
-_ANSWERS: dict[tuple[str, str], tuple[str, dict[str, Any]]] = {
-    ("GET", "/clients"): ("200", {"type": "array", "items": _CLIENT}),
-    ("POST", "/clients"): (
-        "201",
-        {
-            "allOf": [
-                {
-                    "type": "object",
-                    "properties": {"client_id": {"type": "string"}, "secret": {"type": "string"}},
-                },
-                _REACH,
-            ]
-        },
-    ),
-    **{
-        ("POST", f"/clients/{{client_id}}/{action}"): ("200", _REACH)
-        for action in ("enable", "disable", "grants", "revoke")
-    },
-    ("POST", "/lists/{list}/disable"): ("200", _DISABLED),
-    ("POST", "/categories/{category}/disable"): ("200", _DISABLED),
-}
+_SUCCESS = {201: "created", 202: "a proposal waits for a second operator"}
 
 
-def _error(description: str) -> dict[str, Any]:
-    return {
-        "description": description,
-        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
-    }
+def _errors(route: Route) -> dict[int, str]:
+    """Every error status the route can answer, from what it reads and does."""
+    errors = dict(_ALWAYS)
+    reads = {q.name for q in route.query or ()}
+    if "{" in route.template or route.body is not None or reads & {"list", "client"}:
+        errors[404] = _NOT_FOUND
+    if route.method != "GET":
+        errors[409] = _CONFLICT
+    if route.body is not None or route.upload:
+        errors[413] = "body or upload too large"
+    if route.upload:
+        errors[422] = "the file failed validation; nothing was imported"
+    return errors
 
 
-def _operation(route: Any) -> dict[str, Any]:
+def _operation(route: Route, of: dict[Any, Any]) -> dict[str, Any]:
     names = re.findall(r"\{(\w+)\}", route.template)
     parameters: list[dict[str, Any]] = [
         {
@@ -124,31 +69,20 @@ def _operation(route: Any) -> dict[str, Any]:
             {"name": name, "in": "query", "schema": {"type": "string"}} for name in options
         ]
     for query in route.query or ():
-        schema: dict[str, Any] = {"type": "string"}
+        text: dict[str, Any] = {"type": "string"}
         if query.choices:
-            schema["enum"] = list(query.choices)
-        parameter: dict[str, Any] = {"name": query.name, "in": "query", "schema": schema}
+            text["enum"] = list(query.choices)
+        parameter: dict[str, Any] = {"name": query.name, "in": "query", "schema": text}
         if query.name in _QUERY_TEXT:
             parameter["description"] = _QUERY_TEXT[query.name]
         parameters.append(parameter)
-    responses: dict[str, Any] = {
-        "200": {"description": "done", "content": {"application/json": {"schema": {}}}},
-        **{status: _error(text) for status, text in _ERRORS.items()},
-    }
-    if route.method == "POST" and route.summary.startswith(("Add", "Create", "Import")):
-        responses["201"] = {"description": "created", "content": {"application/json": {}}}
-    if "202" in route.summary or "proposal" in route.summary:
-        responses["202"] = {"description": "a proposal waits for a second operator"}
-    answer = _ANSWERS.get((route.method, route.template))
-    if answer is not None:
-        status, schema = answer
-        responses[status] = {
-            "description": responses.get(status, {}).get("description", "done"),
-            "content": {"application/json": {"schema": schema}},
-        }
-    if route.upload:
-        responses["413"] = _error("upload too large")
-        responses["422"] = _error("the file failed validation; nothing was imported")
+    responses = schema.answers(
+        {
+            status: (_SUCCESS.get(status, "done"), of[model])
+            for status, model in route.answers.items()
+        },
+        _errors(route),
+    )
     operation: dict[str, Any] = {
         "summary": route.summary,
         "description": f"Role: {route.role.label} or above.",
@@ -161,15 +95,19 @@ def _operation(route: Any) -> dict[str, Any]:
             "required": True,
             "content": {"application/octet-stream": {"schema": {}}},
         }
-    elif route.method in ("POST", "PUT"):
-        operation["requestBody"] = {"content": {"application/json": {"schema": {"type": "object"}}}}
+    elif route.body is not None:
+        operation["requestBody"] = {"content": schema.content(of[route.body])}
     return operation
 
 
 def document() -> dict[str, Any]:
+    types = {model for route in ROUTES for model in route.answers.values()}
+    types |= {route.body for route in ROUTES if route.body is not None}
+    of, named = schema.components(sorted(types, key=repr))
     paths: dict[str, dict[str, Any]] = {}
     for route in ROUTES:
-        paths.setdefault("/admin/v1" + route.template, {})[route.method.lower()] = _operation(route)
+        operation = _operation(route, of)
+        paths.setdefault("/admin/v1" + route.template, {})[route.method.lower()] = operation
     return {
         "openapi": "3.1.0",
         "info": {
@@ -182,7 +120,7 @@ def document() -> dict[str, Any]:
         },
         "components": {
             "securitySchemes": {"basic": {"type": "http", "scheme": "basic"}},
-            "schemas": {"Error": ERROR_SCHEMA, "Reach": REACH_SCHEMA},
+            "schemas": named,
         },
         "paths": paths,
     }

@@ -26,8 +26,11 @@ from hashcheck.admin import audit as trail
 from hashcheck.admin import stats as usage
 from hashcheck.admin.change import Change
 from hashcheck.admin.errors import AdminError, UnknownName
+from hashcheck.admin.importing import ImportReport, RemovalReport
 from hashcheck.admin.names import find_list
 from hashcheck.admin.operators import Actor, Role
+from hashcheck.admin.stats import StatLine
+from hashcheck.api import adminmodels as models
 from hashcheck.api.errors import BadRequest
 from hashcheck.catalog.model import Grant
 from hashcheck.catalog.policy import SETTINGS
@@ -35,7 +38,7 @@ from hashcheck.hashes.keyed import Digester
 from hashcheck.hashes.matchid import MatchIds
 from hashcheck.hashes.sealing import Sealer
 from hashcheck.store.interface import Store
-from hashcheck.store.records import BatchRecord
+from hashcheck.store.records import AuditRecord, BatchRecord, ProposalRecord
 
 
 @dataclass
@@ -48,7 +51,7 @@ class Request:
     sealer: Sealer
     params: tuple[str, ...]  # path parameters, in order
     query: Mapping[str, str]
-    body: Any  # parsed JSON object ({} when there is none)
+    body: Any  # the route's body model, decoded (None for GET and uploads)
     upload: Path | None = None  # the request body, saved to a file (imports)
     match_ids: MatchIds | None = None  # to read the match ids clients quote
 
@@ -74,6 +77,10 @@ class Route:
     role: Role
     template: str  # e.g. /batches/{batch_id}/rollback (for the OpenAPI document)
     summary: str
+    # What it answers: status -> the model of the body (`api.adminmodels`, a record type, or
+    # a list of one). An answer of another status or shape is a bug, never sent.
+    answers: Mapping[int, Any]
+    body: Any = None  # the request body's model; None: no JSON body (GET, uploads)
     upload: bool = False  # the body is a file, not JSON
     # The query parameters it reads; None: the handler checks its own (uploads).
     query: tuple[Query, ...] | None = ()
@@ -92,15 +99,6 @@ def check_query(route: Route, query: Mapping[str, str]) -> None:
             raise BadRequest(f"unknown query parameter {name!r} (this route reads: {usable})")
         if known[name].choices and value not in known[name].choices:
             raise BadRequest(f"{name} must be one of {', '.join(known[name].choices)}")
-
-
-def _text(request: Request, name: str, *, required: bool = True) -> str | None:
-    value = request.body.get(name)
-    if value is None and not required:
-        return None
-    if not isinstance(value, str) or not value.strip():
-        raise AdminError(f'"{name}" must be a non-empty string')
-    return value.strip()
 
 
 def _flag(mapping: Mapping[str, Any], name: str, default: bool = False) -> bool:
@@ -122,6 +120,10 @@ def _int(text: str, what: str) -> int:
 
 def _change(change: Change) -> Answer:
     return (200 if change.applied else 202), change.as_dict()
+
+
+# A change an operator may be asked to approve: 200 applied, 202 waiting as a proposal.
+_CHANGED = {200: models.Change, 202: models.Change}
 
 
 # -- clients -----------------------------------------------------------------------------------
@@ -146,16 +148,14 @@ def list_clients(r: Request) -> Answer:
 
 
 def add_client(r: Request) -> Answer:
-    name = _text(r, "name")
-    assert name is not None
-    client_id = _text(r, "client_id", required=False)
+    body: models.NewClient = r.body
     issued = clients.add_client(
         r.store,
-        name,
+        body.name.strip(),
         actor=r.actor.name,
-        client_id=client_id,
+        client_id=None if body.client_id is None else body.client_id.strip(),
         # The conservative default grant (baseline of every list) unless told otherwise.
-        grants=None if _flag(r.body, "default_grant", True) else [],
+        grants=None if body.default_grant else [],
     )
     return 201, {
         "client_id": issued.client_id,
@@ -178,12 +178,8 @@ def rotate_client(r: Request) -> Answer:
 
 
 def _grant_of(r: Request) -> Grant:
-    for name in ("list", "category"):
-        if name not in r.body:
-            raise AdminError(f'"{name}" is required: a name, or null for every one')
-        if r.body[name] is not None and not isinstance(r.body[name], str):
-            raise AdminError(f'"{name}" must be a name or null')
-    return clients.resolve_grant(r.store, r.body["list"], r.body["category"])
+    body: models.GrantBody = r.body
+    return clients.resolve_grant(r.store, body.list_name, body.category)
 
 
 def grant(r: Request) -> Answer:
@@ -202,11 +198,13 @@ def list_lists(r: Request) -> Answer:
 
 
 def add_list(r: Request) -> Answer:
-    name, supplier = _text(r, "name"), _text(r, "supplier")
-    assert name is not None and supplier is not None
-    description = _text(r, "description", required=False) or ""
+    body: models.NewList = r.body
     created = r.store.add_list(
-        name, supplier, description, actor=r.actor.name, known_good=_flag(r.body, "known_good")
+        body.name.strip(),
+        body.supplier.strip(),
+        body.description.strip(),
+        actor=r.actor.name,
+        known_good=body.known_good,
     )
     return 201, {"name": created.name, "supplier": created.supplier}
 
@@ -243,10 +241,8 @@ def enable_category(r: Request) -> Answer:
 
 
 def set_pdq_threshold(r: Request) -> Answer:
-    value = r.body.get("value")
-    if not isinstance(value, int) or isinstance(value, bool):
-        raise AdminError('"value" must be a whole number, 0-31')
-    return _change(governance.set_pdq_threshold(r.store, r.params[0], value, actor=r.actor))
+    body: models.Threshold = r.body
+    return _change(governance.set_pdq_threshold(r.store, r.params[0], body.value, actor=r.actor))
 
 
 def list_collisions(r: Request) -> Answer:
@@ -271,8 +267,8 @@ def show_supplier_map(r: Request) -> Answer:
 
 
 def map_supplier_value(r: Request) -> Answer:
-    category = _text(r, "category")
-    assert category is not None
+    body: models.SupplierCategory = r.body
+    category = body.category.strip()
     changed = suppliers.map_value(r.store, r.params[0], r.params[1], category, actor=r.actor.name)
     return 200, {
         "supplier": r.params[0],
@@ -432,21 +428,20 @@ def show_dispute(r: Request) -> Answer:
 
 
 def comment_dispute(r: Request) -> Answer:
-    text = _text(r, "text")
-    assert text is not None
-    record = disputes.comment(r.store, _int(r.params[0], "dispute id"), text, actor=r.actor)
+    body: models.Comment = r.body
+    dispute_id = _int(r.params[0], "dispute id")
+    record = disputes.comment(r.store, dispute_id, body.text.strip(), actor=r.actor)
     return 200, disputes.dispute_dict(record, _names(r.store))
 
 
 def _decide_dispute(upheld: bool) -> Handler:
     def handler(r: Request) -> Answer:
-        reason = _text(r, "reason")
-        assert reason is not None
+        body: models.Decision = r.body
         record = disputes.resolve(
             r.store,
             _int(r.params[0], "dispute id"),
             upheld=upheld,
-            comment_text=reason,
+            comment_text=body.reason.strip(),
             actor=r.actor,
         )
         return 200, disputes.dispute_dict(record, _names(r.store))
@@ -456,7 +451,7 @@ def _decide_dispute(upheld: bool) -> Handler:
 
 def list_proposals(r: Request) -> Answer:
     found = governance.proposals(r.store, state=r.query.get("state"), actor=r.actor)
-    return 200, [asdict(p) for p in found]
+    return 200, found
 
 
 def _decide_proposal(approve: bool) -> Handler:
@@ -464,7 +459,7 @@ def _decide_proposal(approve: bool) -> Handler:
         record = governance.decide(
             r.store, _int(r.params[0], "proposal id"), approve=approve, actor=r.actor
         )
-        return 200, asdict(record)
+        return 200, record
 
     return handler
 
@@ -484,9 +479,8 @@ def show_policy(r: Request) -> Answer:
 
 
 def set_policy(r: Request) -> Answer:
-    value = _text(r, "value")
-    assert value is not None
-    return _change(governance.set_policy(r.store, r.params[0], value, actor=r.actor))
+    body: models.PolicyValue = r.body
+    return _change(governance.set_policy(r.store, r.params[0], body.value.strip(), actor=r.actor))
 
 
 def audit(r: Request) -> Answer:
@@ -498,7 +492,7 @@ def audit(r: Request) -> Answer:
         action=r.query.get("action"),
         since=r.query.get("since"),
     )
-    return 200, [asdict(a) for a in records]
+    return 200, records
 
 
 def stats(r: Request) -> Answer:
@@ -508,7 +502,7 @@ def stats(r: Request) -> Answer:
         list_name=r.query.get("list"),
         since=r.query.get("since"),
     )
-    return 200, [asdict(line) for line in lines]
+    return 200, lines
 
 
 def whoami(r: Request) -> Answer:
@@ -520,9 +514,9 @@ def list_operators(r: Request) -> Answer:
 
 
 def add_operator(r: Request) -> Answer:
-    name, role = _text(r, "name"), _text(r, "role")
-    assert name is not None and role is not None
-    made = operators.add(r.store, name, Role.parse(role), actor=r.actor)
+    body: models.NewOperator = r.body
+    name = body.name.strip()
+    made = operators.add(r.store, name, Role.parse(body.role), actor=r.actor)
     return (201 if made.change.applied else 202), {
         "name": name,
         "role": made.role.label,
@@ -539,9 +533,8 @@ def _operator_state(enabled: bool) -> Handler:
 
 
 def set_operator_role(r: Request) -> Answer:
-    role = _text(r, "role")
-    assert role is not None
-    return _change(operators.set_role(r.store, r.params[0], Role.parse(role), actor=r.actor))
+    body: models.RoleBody = r.body
+    return _change(operators.set_role(r.store, r.params[0], Role.parse(body.role), actor=r.actor))
 
 
 def rotate_operator(r: Request) -> Answer:
@@ -557,7 +550,9 @@ def _route(
     template: str,
     handler: Handler,
     summary: str,
+    answers: Mapping[int, Any],
     *,
+    body: Any = models.NoBody,
     upload: bool = False,
     query: tuple[Query, ...] = (),
 ) -> Route:
@@ -570,7 +565,16 @@ def _route(
 
     pattern = re.compile("^/admin/v1" + re.sub(r"\{(\w+)\}", group, template) + "$")
     return Route(
-        method, pattern, handler, role, template, summary, upload, None if upload else query
+        method,
+        pattern,
+        handler,
+        role,
+        template,
+        summary,
+        answers,
+        None if method == "GET" or upload else body,
+        upload,
+        None if upload else query,
     )
 
 
@@ -579,69 +583,122 @@ def _state(*choices: str) -> tuple[Query, ...]:
 
 
 ROUTES: tuple[Route, ...] = (
-    _route("GET", "/whoami", whoami, "The calling operator and role"),
-    _route("GET", "/clients", list_clients, "Clients, status and grants"),
-    _route("POST", "/clients", add_client, "Add a client; its secret is shown once"),
+    _route("GET", "/whoami", whoami, "The calling operator and role", {200: models.Whoami}),
+    _route(
+        "GET", "/clients", list_clients, "Clients, status and grants", {200: list[models.Client]}
+    ),
+    _route(
+        "POST",
+        "/clients",
+        add_client,
+        "Add a client; its secret is shown once",
+        {201: models.IssuedClient},
+        body=models.NewClient,
+    ),
     _route(
         "POST",
         "/clients/{client_id}/disable",
         _client_state(False),
         "Refuse a client's requests",
+        {200: models.ClientState},
     ),
     _route(
         "POST",
         "/clients/{client_id}/enable",
         _client_state(True),
         "Accept a disabled client again",
+        {200: models.ClientState},
     ),
-    _route("POST", "/clients/{client_id}/rotate", rotate_client, "New client secret"),
+    _route(
+        "POST",
+        "/clients/{client_id}/rotate",
+        rotate_client,
+        "New client secret",
+        {200: models.ClientSecret},
+    ),
     _route(
         "POST",
         "/clients/{client_id}/grants",
         grant,
         "Grant a list x category (202 + proposal under the two-person rule)",
+        {200: models.GrantChange, 202: models.GrantChange},
+        body=models.GrantBody,
     ),
-    _route("POST", "/clients/{client_id}/revoke", revoke, "Take a grant away"),
-    _route("GET", "/lists", list_lists, "Lists with entry counts"),
-    _route("POST", "/lists", add_list, "Create a list"),
+    _route(
+        "POST",
+        "/clients/{client_id}/revoke",
+        revoke,
+        "Take a grant away",
+        {200: models.Revoked},
+        body=models.GrantBody,
+    ),
+    _route("GET", "/lists", list_lists, "Lists with entry counts", {200: list[models.HashList]}),
+    _route(
+        "POST",
+        "/lists",
+        add_list,
+        "Create a list",
+        {201: models.NewListAnswer},
+        body=models.NewList,
+    ),
     _route(
         "POST",
         "/lists/{list}/enable",
         enable_list,
         "Let a disabled list match (202 + proposal under the two-person rule)",
+        _CHANGED,
     ),
-    _route("POST", "/lists/{list}/disable", disable_list, "Stop a list matching"),
+    _route(
+        "POST",
+        "/lists/{list}/disable",
+        disable_list,
+        "Stop a list matching",
+        {200: models.Disabled},
+    ),
     _route(
         "PUT",
         "/lists/{list}/pdq-threshold",
         set_pdq_threshold,
         "Set a list's PDQ threshold, 0-31 (widening it: 202 + proposal under the two-person rule)",
+        _CHANGED,
+        body=models.Threshold,
     ),
     _route(
         "GET",
         "/collisions",
         list_collisions,
         "Hashes that never match because a known-good list has them too",
+        {200: list[models.Collision]},
         query=(Query("limit"),),
     ),
-    _route("GET", "/suppliers/{supplier}/map", show_supplier_map, "A supplier's map"),
+    _route(
+        "GET",
+        "/suppliers/{supplier}/map",
+        show_supplier_map,
+        "A supplier's map",
+        {200: list[models.SupplierValue]},
+    ),
     _route(
         "PUT",
         "/suppliers/{supplier}/map/{value}",
         map_supplier_value,
         "Map a supplier's value onto a category (or not-imported)",
+        {200: models.Mapped},
+        body=models.SupplierCategory,
     ),
     _route(
         "DELETE",
         "/suppliers/{supplier}/map/{value}",
         unmap_supplier_value,
         "Forget a supplier value (404 if it was not mapped)",
+        {200: models.Unmapped},
     ),
     _route(
         "POST",
         "/lists/{list}/imports",
         import_upload,
         "Import the uploaded file (atomic); options in the query",
+        {201: ImportReport},
         upload=True,
     ),
     _route(
@@ -649,54 +706,76 @@ ROUTES: tuple[Route, ...] = (
         "/lists/{list}/removals",
         remove_upload,
         "Remove the hashes in the uploaded file from the list (atomic)",
+        {200: RemovalReport},
         upload=True,
     ),
-    _route("GET", "/categories", list_categories, "Categories, severity, status"),
+    _route(
+        "GET",
+        "/categories",
+        list_categories,
+        "Categories, severity, status",
+        {200: list[models.Category]},
+    ),
     _route(
         "POST",
         "/categories/{category}/enable",
         enable_category,
         "Let a category match (202 + proposal under the two-person rule)",
+        _CHANGED,
     ),
     _route(
         "POST",
         "/categories/{category}/disable",
         disable_category,
         "Stop a category matching",
+        {200: models.Disabled},
     ),
     _route(
         "GET",
         "/batches",
         list_batches,
         "Batches, newest first",
+        {200: list[models.Batch]},
         query=(Query("list"), Query("limit")),
     ),
-    _route("GET", "/batches/{batch_id}", show_batch, "One batch with its shadow would-be matches"),
+    _route(
+        "GET",
+        "/batches/{batch_id}",
+        show_batch,
+        "One batch with its shadow would-be matches",
+        {200: models.BatchShown},
+    ),
     _route(
         "POST",
         "/batches/{batch_id}/rollback",
         rollback_batch,
         "Remove what an import added",
+        {200: models.RolledBack},
     ),
     _route(
         "POST",
         "/batches/{batch_id}/promote",
         promote_batch,
         "Let a shadow batch answer (202 + proposal under the two-person rule)",
+        _CHANGED,
     ),
     _route(
         "GET",
         "/holds",
         list_holds,
         "Entries on hold (prevalence alarm)",
+        {200: list[models.Hold]},
         query=_state("open", "released"),
     ),
-    _route("POST", "/holds/{item_id}/release", release_hold, "Release a hold"),
+    _route(
+        "POST", "/holds/{item_id}/release", release_hold, "Release a hold", {200: models.Released}
+    ),
     _route(
         "GET",
         "/disputes",
         list_disputes,
         "Disputes, newest first",
+        {200: list[models.Dispute]},
         query=_state("open", "upheld", "rejected"),
     ),
     _route(
@@ -704,22 +783,46 @@ ROUTES: tuple[Route, ...] = (
         "/items",
         find_items,
         "Items by number, match id, hash (keyed, never stored) or supplier id, with history",
+        {200: models.Items},
         query=(Query("q"), Query("list")),
     ),
-    _route("GET", "/disputes/{dispute_id}", show_dispute, "One dispute with its notes"),
-    _route("POST", "/disputes/{dispute_id}/comments", comment_dispute, "Add a note"),
+    _route(
+        "GET",
+        "/disputes/{dispute_id}",
+        show_dispute,
+        "One dispute with its notes",
+        {200: models.Dispute},
+    ),
+    _route(
+        "POST",
+        "/disputes/{dispute_id}/comments",
+        comment_dispute,
+        "Add a note",
+        {200: models.Dispute},
+        body=models.Comment,
+    ),
     _route(
         "POST",
         "/disputes/{dispute_id}/uphold",
         _decide_dispute(True),
         "The match was wrong: retract the entry",
+        {200: models.Dispute},
+        body=models.Decision,
     ),
-    _route("POST", "/disputes/{dispute_id}/reject", _decide_dispute(False), "The match stands"),
+    _route(
+        "POST",
+        "/disputes/{dispute_id}/reject",
+        _decide_dispute(False),
+        "The match stands",
+        {200: models.Dispute},
+        body=models.Decision,
+    ),
     _route(
         "GET",
         "/proposals",
         list_proposals,
         "Proposals, newest first",
+        {200: list[ProposalRecord]},
         query=_state("open", "approved", "rejected"),
     ),
     _route(
@@ -727,25 +830,30 @@ ROUTES: tuple[Route, ...] = (
         "/proposals/{proposal_id}/approve",
         _decide_proposal(True),
         "Approve and carry out (never your own)",
+        {200: ProposalRecord},
     ),
     _route(
         "POST",
         "/proposals/{proposal_id}/reject",
         _decide_proposal(False),
         "Turn a proposal down",
+        {200: ProposalRecord},
     ),
-    _route("GET", "/policy", show_policy, "The governance policy"),
+    _route("GET", "/policy", show_policy, "The governance policy", {200: list[models.Setting]}),
     _route(
         "PUT",
         "/policy/{name}",
         set_policy,
         "Change one policy value (202 + proposal when it loosens the two-person rule)",
+        _CHANGED,
+        body=models.PolicyValue,
     ),
     _route(
         "GET",
         "/audit",
         audit,
         "The audit trail, newest first",
+        {200: list[AuditRecord]},
         query=(Query("actor"), Query("action"), Query("since"), Query("limit")),
     ),
     _route(
@@ -753,38 +861,46 @@ ROUTES: tuple[Route, ...] = (
         "/stats",
         stats,
         "Checked and matched per day, client and list",
+        {200: list[StatLine]},
         query=(Query("client"), Query("list"), Query("since")),
     ),
-    _route("GET", "/operators", list_operators, "Operator accounts"),
+    _route("GET", "/operators", list_operators, "Operator accounts", {200: list[models.Operator]}),
     _route(
         "POST",
         "/operators",
         add_operator,
         "Add an operator; secret shown once (202: disabled until a second approver enables it)",
+        {201: models.NewOperatorAnswer, 202: models.NewOperatorAnswer},
+        body=models.NewOperator,
     ),
     _route(
         "POST",
         "/operators/{name}/disable",
         _operator_state(False),
         "Lock an operator account out (immediate)",
+        _CHANGED,
     ),
     _route(
         "POST",
         "/operators/{name}/enable",
         _operator_state(True),
         "Let a disabled account act again (202 + proposal under the two-person rule)",
+        _CHANGED,
     ),
     _route(
         "PUT",
         "/operators/{name}/role",
         set_operator_role,
         "Change an account's role (raising it: 202 + proposal under the two-person rule)",
+        _CHANGED,
+        body=models.RoleBody,
     ),
     _route(
         "POST",
         "/operators/{name}/rotate",
         rotate_operator,
         "Issue a new admin API secret (another account's: approver only)",
+        {200: models.OperatorSecret},
     ),
 )
 

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 import orjson
+from msgspec.json import encode
 
 from hashcheck.api import disputes, legacy, v2
 from hashcheck.api.admin import AdminApi
@@ -31,6 +32,7 @@ from hashcheck.api.http import (
 )
 from hashcheck.api.openapi import document
 from hashcheck.api.signin import SignIn
+from hashcheck.api.v2models import Alive, Ready
 from hashcheck.catalog.model import ClientView
 from hashcheck.hashes.algorithms import Algorithm
 from hashcheck.index.exact import Hit
@@ -54,6 +56,7 @@ def _answer(body: bytes) -> tuple[dict[str, Any], dict[str, Any]]:
 
 
 _STORE_ERROR = "the store cannot be reached; the node's log says why"
+_ALIVE = encode(Alive(status="alive"))
 
 # The two legacy answers, built once: they are most of what the server sends.
 _TRUE_START, _TRUE_BODY = _answer(legacy.TRUE)
@@ -161,7 +164,7 @@ class HashcheckApp:
             if method not in ("GET", "HEAD"):
                 raise MethodNotAllowed("GET")
             if path == "/healthz":
-                await respond(send, 200, b'{"status":"alive"}', JSON)
+                await respond(send, 200, _ALIVE, JSON)
             elif path == "/readyz":
                 await self._ready(send)
             else:
@@ -277,22 +280,20 @@ class HashcheckApp:
     async def _ready(self, send: Send) -> None:
         follower = self.node.follower
         snapshot = follower.snapshot
+        # The error itself goes to the log: it may name hosts, users or paths.
+        store_error = _STORE_ERROR if follower.last_error else None
         if snapshot is None:
-            body: dict[str, Any] = {
-                "status": "starting",
-                "store_error": _STORE_ERROR if follower.last_error else None,
-            }
-            await respond(send, 503, orjson.dumps(body), JSON, [(b"retry-after", b"1")])
+            starting = Ready(status="starting", store_error=store_error)
+            await respond(send, 503, encode(starting), JSON, [(b"retry-after", b"1")])
             return
-        body = {
-            "status": "degraded" if follower.last_error else "ready",
-            "index_version": snapshot.version,
-            "entries": len(snapshot.exact),
-            "snapshot_age_seconds": round(time.time() - follower.last_success, 3),
-            # The error itself goes to the log: it may name hosts, users or paths.
-            "store_error": _STORE_ERROR if follower.last_error else None,
-        }
-        await respond(send, 200, orjson.dumps(body), JSON)
+        ready = Ready(
+            status="degraded" if follower.last_error else "ready",
+            index_version=snapshot.version,
+            entries=len(snapshot.exact),
+            snapshot_age_seconds=round(time.time() - follower.last_success, 3),
+            store_error=store_error,
+        )
+        await respond(send, 200, encode(ready), JSON)
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
         while True:

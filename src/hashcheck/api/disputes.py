@@ -7,12 +7,12 @@ accepted only from the client it was issued to; no submitted hash is involved an
 
 from __future__ import annotations
 
-from typing import Any
 from urllib.parse import parse_qs
 
-import orjson
+import msgspec
 
 from hashcheck.api.errors import BadRequest, Gone, NotFound
+from hashcheck.api.v2models import Dispute, DisputeRequest, Note, Retraction, Retractions
 from hashcheck.hashes.matchid import MatchIds
 from hashcheck.index.snapshot import Snapshot
 from hashcheck.store.errors import Gone as StoreGone
@@ -20,27 +20,22 @@ from hashcheck.store.errors import NotFound as StoreNotFound
 from hashcheck.store.interface import Store
 from hashcheck.store.records import DisputeRecord
 
-MAX_REASON = 2000
 MAX_BODY = 8192
 FEED_LIMIT = 1000
+
+
+_REQUEST = msgspec.json.Decoder(DisputeRequest)
 
 
 def parse_dispute(body: bytes) -> tuple[str, str]:
     """(match id, reason) from `{"match_id": "...", "reason": "..."}`."""
     try:
-        document = orjson.loads(body)
-    except orjson.JSONDecodeError:
+        request = _REQUEST.decode(body)
+    except msgspec.ValidationError as exc:
+        raise BadRequest(f'{exc} (give {{"match_id": ..., "reason": ...}})') from None
+    except msgspec.DecodeError:
         raise BadRequest("body is not valid JSON") from None
-    if not isinstance(document, dict):
-        raise BadRequest('body must be a JSON object: {"match_id": ..., "reason": ...}')
-    match_id, reason = document.get("match_id"), document.get("reason")
-    if not isinstance(match_id, str) or not match_id:
-        raise BadRequest('"match_id" must be the match id string from a /v2/check answer')
-    if not isinstance(reason, str) or not reason.strip():
-        raise BadRequest('"reason" must be a non-empty string saying why the match is wrong')
-    if len(reason) > MAX_REASON:
-        raise BadRequest(f'"reason" is longer than {MAX_REASON} characters')
-    return match_id, reason.strip()
+    return request.match_id, request.reason.strip()
 
 
 def open_dispute(
@@ -71,18 +66,18 @@ def own_dispute(store: Store, client_id: str, text_id: str) -> DisputeRecord:
 
 def dispute_body(record: DisputeRecord, match_ids: MatchIds, snapshot: Snapshot) -> bytes:
     hash_list = snapshot.catalog.lists.get(record.list_id)
-    document: dict[str, Any] = {
-        "dispute_id": record.dispute_id,
-        "match_id": match_ids.issue(record.entry_id, record.day, record.client_id),
-        "list": hash_list.name if hash_list else None,
-        "reason": record.reason,
-        "state": record.state,
-        "opened_at": record.opened_at,
-        "decided_at": record.decided_at,
+    answer = Dispute(
+        dispute_id=record.dispute_id,
+        match_id=match_ids.issue(record.entry_id, record.day, record.client_id),
+        list_name=hash_list.name if hash_list else None,
+        reason=record.reason,
+        state=record.state,
+        opened_at=record.opened_at,
+        decided_at=record.decided_at,
         # Operator notes are written for the client: the decision's reason and comments.
-        "notes": [{"at": n.at, "text": n.text} for n in record.notes],
-    }
-    return orjson.dumps(document)
+        notes=[Note(at=n.at, text=n.text) for n in record.notes],
+    )
+    return msgspec.json.encode(answer)
 
 
 def feed_query(query_string: bytes) -> tuple[int, int]:
@@ -114,19 +109,16 @@ def feed_body(
     records = store.retractions(client_id, since, limit)
     lists = snapshot.catalog.lists
     items = [
-        {
-            "cursor": r.seq,
-            "match_id": match_ids.issue(r.entry_id, r.day, client_id),
-            "list": lists[r.list_id].name if r.list_id in lists else None,
-            "reason": r.reason,
-            "retracted_at": r.at,
-        }
+        Retraction(
+            cursor=r.seq,
+            match_id=match_ids.issue(r.entry_id, r.day, client_id),
+            list_name=lists[r.list_id].name if r.list_id in lists else None,
+            reason=r.reason,
+            retracted_at=r.at,
+        )
         for r in records
     ]
-    return orjson.dumps(
-        {
-            "retractions": items,
-            "next": records[-1].seq if records else since,
-            "more": len(records) == limit,
-        }
+    page = Retractions(
+        retractions=items, next=records[-1].seq if records else since, more=len(records) == limit
     )
+    return msgspec.json.encode(page)

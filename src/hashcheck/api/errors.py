@@ -17,9 +17,27 @@ No error body is ever exactly `true` or `false`: legacy clients read only the bo
 
 from __future__ import annotations
 
-from typing import Any
+import msgspec
+from msgspec import UNSET, Struct, UnsetType
 
-import orjson
+
+class ItemProblem(Struct, kw_only=True):
+    """What is wrong with one item of a batch, by its position."""
+
+    index: int
+    message: str
+
+
+class ErrorDetail(Struct, kw_only=True):
+    code: str
+    message: str
+    details: list[ItemProblem] | UnsetType = UNSET
+
+
+class ErrorBody(Struct, kw_only=True):
+    """Every JSON error answer: `{"error": {"code", "message", "details"?}}`."""
+
+    error: ErrorDetail
 
 
 class ApiError(Exception):
@@ -31,7 +49,7 @@ class ApiError(Exception):
         message: str,
         *,
         headers: list[tuple[bytes, bytes]] | None = None,
-        details: list[dict[str, Any]] | None = None,
+        details: list[ItemProblem] | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
@@ -42,10 +60,9 @@ class ApiError(Exception):
         return f"error: {self.message}\n".encode()
 
     def json_body(self) -> bytes:
-        error: dict[str, Any] = {"code": self.code, "message": self.message}
-        if self.details is not None:
-            error["details"] = self.details
-        return orjson.dumps({"error": error})
+        details = UNSET if self.details is None else self.details
+        detail = ErrorDetail(code=self.code, message=self.message, details=details)
+        return msgspec.json.encode(ErrorBody(error=detail))
 
 
 class BadRequest(ApiError):

@@ -10,11 +10,14 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+import msgspec
 import numpy as np
-import orjson
+from msgspec import UNSET, UnsetType
 
-from hashcheck.api.errors import BadRequest, InvalidHashes
+from hashcheck.api.errors import ApiError, BadRequest, InvalidHashes, ItemProblem
 from hashcheck.api.perceptual import pdq_matches, video_matches
+from hashcheck.api.v2models import CheckRequest, CheckResponse, HashItem, Result
+from hashcheck.api.v2models import Match as MatchAnswer
 from hashcheck.api.vpdq import VPDQ, VideoQuery, parse_video, shares
 from hashcheck.catalog.model import ClientView
 from hashcheck.hashes.algorithms import Algorithm
@@ -49,73 +52,140 @@ class Batch:
         return len(self.raws)
 
 
+_REQUEST = msgspec.json.Decoder(CheckRequest)
+_COMPACT = ("md5", "sha1", "sha256", "pdq")
+
+
+class _Loose(msgspec.Struct, kw_only=True):
+    """A request's outline with its items left undecoded: read only to name every bad item."""
+
+    hashes: list[msgspec.Raw] | UnsetType = UNSET
+    md5: list[msgspec.Raw] | UnsetType = UNSET
+    sha1: list[msgspec.Raw] | UnsetType = UNSET
+    sha256: list[msgspec.Raw] | UnsetType = UNSET
+    pdq: list[msgspec.Raw] | UnsetType = UNSET
+    only_matches: bool = False
+
+
+_LOOSE = msgspec.json.Decoder(_Loose)
+_ITEM = msgspec.json.Decoder(HashItem)
+_TEXT = msgspec.json.Decoder(str)
+_ANSWER = msgspec.json.Encoder()
+
+
 def parse_request(body: bytes, max_batch: int) -> Batch:
     """The batch in ``body``; raises with every bad item's index if any item is malformed.
 
-    Two shapes: ``{"hashes": [{"algorithm": "md5", "hash": "..."}, ...]}``, or the compact
-    ``{"md5": ["...", ...], "sha1": [...], "sha256": [...]}`` (answered in that order).
+    Two shapes (`api.v2models.CheckRequest`): ``{"hashes": [{"algorithm": "md5", "hash":
+    "..."}, ...]}``, or the compact ``{"md5": ["...", ...], "sha1": [...], "sha256": [...]}``
+    (answered in that order).
     """
     try:
-        document = orjson.loads(body)
-    except orjson.JSONDecodeError:
+        request = _REQUEST.decode(body)
+    except msgspec.ValidationError as exc:
+        raise _item_errors(body, exc) from None
+    except msgspec.DecodeError:
         raise BadRequest("body is not valid JSON") from None
-    if not isinstance(document, dict):
-        raise BadRequest('body must be a JSON object: {"hashes": [...]}')
-    only_matches = document.get("only_matches", False)
-    if not isinstance(only_matches, bool):
-        raise BadRequest('"only_matches" must be true or false')
-    compact = [name for name in _HEX_LENGTHS if name in document]
-    if "hashes" in document:
+    compact = [name for name in _COMPACT if getattr(request, name) is not UNSET]
+    qualities: dict[int, int] = {}
+    videos: dict[int, VideoQuery] = {}
+    if request.hashes is not UNSET:
         if compact:
             raise BadRequest('give either "hashes" or lists under "md5", "sha1", "sha256"')
-        names, texts = _object_columns(document["hashes"], max_batch)
-        qualities = _qualities(document["hashes"])
-        videos = _videos(document["hashes"], max_batch)
+        items = request.hashes
+        _count(len(items), max_batch)
+        names: list[str] = [item.algorithm for item in items]
+        texts: list[Any] = [item.hash for item in items]
+        qualities, videos = _extras(items, max_batch)
     elif compact:
-        names, texts = _compact_columns(document, compact, max_batch)
-        qualities, videos = {}, {}
+        names, texts = [], []
+        for name in compact:
+            values = getattr(request, name)
+            names.extend([name] * len(values))
+            texts.extend(values)
+        _count(len(texts), max_batch)
     else:
         raise BadRequest('give "hashes" (a list of objects) or lists under "md5", "sha1", "sha256"')
-    batch = _validated(names, texts, only_matches)
+    batch = _validated(names, texts, request.only_matches)
     batch.qualities.update(qualities)
     batch.videos.update(videos)
     return batch
 
 
-def _videos(items: list[Any], max_batch: int) -> dict[int, VideoQuery]:
-    """The vpdq items, by position; each counts against the limit as its frames."""
-    found: dict[int, VideoQuery] = {}
-    errors = []
-    for index, item in enumerate(items):
-        if item["algorithm"] != VPDQ:
-            continue
-        try:
-            found[index] = parse_video(item)
-        except ValueError as exc:
-            errors.append({"index": index, "message": str(exc)})
-    if errors:
-        raise _invalid(errors)
-    _count(len(items) - len(found) + sum(video.given for video in found.values()), max_batch)
-    return found
+def _item_errors(body: bytes, error: msgspec.ValidationError) -> ApiError:
+    """Every item the model refused, by index; or the one error of the document's outline."""
+    try:
+        outline = _LOOSE.decode(body)
+    except msgspec.DecodeError as whole:
+        return BadRequest(str(whole))
+    # The items the model takes are checked as hashes too: the answer lists every bad item.
+    problems: list[ItemProblem] = []
+    if outline.hashes is not UNSET:
+        for index, raw in enumerate(outline.hashes):
+            try:
+                item = _ITEM.decode(raw)
+            except msgspec.ValidationError as bad:
+                problems.append(ItemProblem(index=index, message=str(bad)))
+                continue
+            problem = _misplaced(item) or _check_item(item.algorithm, item.hash)[0]
+            if problem is not None:
+                problems.append(ItemProblem(index=index, message=problem))
+    position = 0
+    for name in _COMPACT:
+        values = getattr(outline, name)
+        for raw in () if values is UNSET else values:
+            try:
+                problem, _ = _check_item(name, _TEXT.decode(raw))
+            except msgspec.ValidationError:
+                problem = f"a {name} hash is a string"
+            if problem is not None:
+                problems.append(ItemProblem(index=position, message=problem))
+            position += 1
+    return _invalid(problems) if problems else BadRequest(str(error))
 
 
-def _qualities(items: list[Any]) -> dict[int, int]:
-    """The optional `quality` of PDQ items (0-100), by position."""
-    found: dict[int, int] = {}
-    errors = []
-    for index, item in enumerate(items):
-        if "quality" not in item:
-            continue
-        quality = item["quality"]
-        if item.get("algorithm") != PDQ:
-            errors.append({"index": index, "message": '"quality" belongs to pdq hashes only'})
-        elif not isinstance(quality, int) or isinstance(quality, bool) or not 0 <= quality <= 100:
-            errors.append({"index": index, "message": '"quality" must be a whole number 0-100'})
-        else:
-            found[index] = quality
-    if errors:
-        raise _invalid(errors)
-    return found
+def _misplaced(item: HashItem) -> str | None:
+    """What is wrong with an item's fields for its algorithm, if anything."""
+    if item.algorithm == VPDQ:
+        if item.hash is not UNSET:
+            return 'a vpdq item gives "frames", not "hash"'
+        if item.frames is UNSET:
+            return '"frames" must be a non-empty list of "hex,quality,timestamp" strings'
+    elif item.frames is not UNSET:
+        return '"frames" belong to vpdq items only'
+    if item.quality is not UNSET and item.algorithm != PDQ:
+        return '"quality" belongs to pdq hashes only'
+    return None
+
+
+def _extras(items: list[HashItem], max_batch: int) -> tuple[dict[int, int], dict[int, VideoQuery]]:
+    """The PDQ qualities and the videos, by position; a video counts as its frames."""
+    qualities: dict[int, int] = {}
+    videos: dict[int, VideoQuery] = {}
+    problems: list[ItemProblem] = []
+    special = [
+        index
+        for index, item in enumerate(items)
+        if item.algorithm == VPDQ or item.quality is not UNSET or item.frames is not UNSET
+    ]
+    for index in special:
+        item = items[index]
+        problem = _misplaced(item)
+        if problem is None and item.algorithm == VPDQ:
+            assert item.frames is not UNSET  # `_misplaced` saw to it
+            try:
+                videos[index] = parse_video(item.frames)
+            except ValueError as exc:
+                problem = str(exc)
+        if problem is None and item.quality is not UNSET:
+            qualities[index] = item.quality
+        if problem is not None:
+            problems.append(ItemProblem(index=index, message=problem))
+    if problems:
+        raise _invalid(problems)
+    if videos:
+        _count(len(items) - len(videos) + sum(v.given for v in videos.values()), max_batch)
+    return qualities, videos
 
 
 def _count(count: int, max_batch: int) -> None:
@@ -125,53 +195,17 @@ def _count(count: int, max_batch: int) -> None:
         raise BadRequest(f"{count} hashes in one request; the limit is {max_batch}")
 
 
-def _object_columns(items: object, max_batch: int) -> tuple[list[Any], list[Any]]:
-    if not isinstance(items, list):
-        raise BadRequest('"hashes" must be a list of {"algorithm", "hash"} objects')
-    _count(len(items), max_batch)
-    try:
-        names = [item["algorithm"] for item in items]
-        # A video gives frames instead of a hash (`_videos` reads them).
-        return names, [
-            "" if name == VPDQ else item["hash"] for name, item in zip(names, items, strict=True)
-        ]
-    except (KeyError, TypeError):
-        errors = [
-            {"index": index, "message": 'must be an object {"algorithm": ..., "hash": ...}'}
-            for index, item in enumerate(items)
-            if not isinstance(item, dict)
-            or "algorithm" not in item
-            or ("hash" not in item and item["algorithm"] != VPDQ)
-        ]
-        raise _invalid(errors) from None
-
-
-def _compact_columns(
-    document: dict[str, Any], compact: list[str], max_batch: int
-) -> tuple[list[Any], list[Any]]:
-    names: list[str] = []
-    texts: list[Any] = []
-    for name in compact:
-        values = document[name]
-        if not isinstance(values, list):
-            raise BadRequest(f'"{name}" must be a list of hex strings')
-        names.extend([name] * len(values))
-        texts.extend(values)
-    _count(len(texts), max_batch)
-    return names, texts
-
-
 def _validated(names: list[Any], texts: list[Any], only_matches: bool) -> Batch:
     fast = _uniform(names, texts, only_matches)
     if fast is not None:
         return fast
     raws: list[bytes] = []
     clean: list[str] = []
-    errors: list[dict[str, Any]] = []
+    errors: list[ItemProblem] = []
     for index, (name, value) in enumerate(zip(names, texts, strict=True)):
         problem, text = _check_item(name, value)
         if problem is not None:
-            errors.append({"index": index, "message": problem})
+            errors.append(ItemProblem(index=index, message=problem))
         else:
             clean.append(text)
             raws.append(bytes.fromhex(text))
@@ -206,14 +240,13 @@ def _uniform(names: list[Any], texts: list[Any], only_matches: bool) -> Batch | 
     return Batch(names, texts, raws, only_matches)
 
 
-def _check_item(name: object, value: object) -> tuple[str | None, str]:
-    """(problem, lower-case hex) for one item."""
+def _check_item(name: str, value: object) -> tuple[str | None, str]:
+    """(problem, lower-case hex) for one item; its algorithm is one the model knows."""
     if name == VPDQ:
         return None, ""
-    if not isinstance(name, str) or name not in _HEX_LENGTHS:
-        return f"algorithm must be one of {', '.join([*_HEX_LENGTHS, VPDQ])}", ""
-    if not isinstance(value, str):
-        return '"hash" must be a string', ""
+    if value is UNSET:
+        return f'a {name} item gives "hash"', ""
+    assert isinstance(value, str)  # the model's type
     text = value.strip()
     length = _HEX_LENGTHS[name]
     if len(text) != length or not _HEX.issuperset(text):
@@ -221,7 +254,7 @@ def _check_item(name: object, value: object) -> tuple[str | None, str]:
     return None, text.lower()
 
 
-def _invalid(errors: list[dict[str, Any]]) -> InvalidHashes:
+def _invalid(errors: list[ItemProblem]) -> InvalidHashes:
     return InvalidHashes(
         f"{len(errors)} invalid item(s); nothing was checked",
         details=errors[:SHOWN_ITEM_ERRORS],
@@ -274,11 +307,11 @@ def check(
     matched_lists: dict[int, int] = {}
     matched_entries: list[int] = []
     shadowed: list[tuple[int, int]] = []
-    results: list[dict[str, Any]] = (
+    results: list[Result] = (
         []
         if batch.only_matches
         else [
-            {"algorithm": name, "hash": text, "match": False, "matches": []}
+            Result(algorithm=name, hash=text, match=False, matches=())
             for name, text in zip(names, batch.texts, strict=True)
         ]
     )
@@ -299,7 +332,7 @@ def check(
             if not videos:
                 continue
             answers = [
-                {**_match(m, match_ids.issue(m.item_id, day, client_id), VPDQ), **shares(c)}
+                _match(m, match_ids.issue(m.item_id, day, client_id), VPDQ, **shares(c))
                 for m, c in videos
             ]
             matches = [m for m, _ in videos]
@@ -314,7 +347,7 @@ def check(
             if not near:
                 continue
             answers = [
-                {**_match(m, match_ids.issue(m.item_id, day, client_id), "pdq"), "distance": d}
+                _match(m, match_ids.issue(m.item_id, day, client_id), PDQ, distance=d)
                 for m, d in near
             ]
             matches = [m for m, _ in near]
@@ -333,57 +366,60 @@ def check(
             results.append(result)
         else:
             result = results[position]
-        result["match"] = True
-        result["matches"] = answers
-    body = orjson.dumps({"version": snapshot.version, "checked": len(batch), "results": results})
+        result.match = True
+        result.matches = tuple(answers)
+    body = _ANSWER.encode(
+        CheckResponse(version=snapshot.version, checked=len(batch), results=results)
+    )
     return Outcome(body, matched_lists, matched_entries, shadowed)
 
 
-def _flag(batch: Batch, results: list[dict[str, Any]], position: int, reason: str) -> None:
+def _flag(batch: Batch, results: list[Result], position: int, reason: str) -> None:
     """Say why an item was not checked; under only_matches too, where an absent item would
     read as "checked, no match"."""
     if batch.only_matches:
         results.append(_listed(batch, position))
-        results[-1]["flag"] = reason
+        results[-1].flag = reason
     else:
-        results[position]["flag"] = reason
+        results[position].flag = reason
 
 
-def _listed(batch: Batch, position: int) -> dict[str, Any]:
+def _listed(batch: Batch, position: int) -> Result:
     """An item's result under only_matches, where results name their position."""
     video = batch.videos.get(position)
     if video is not None:
-        return {"index": position, **_video_result(video)}
-    return {
-        "index": position,
-        "algorithm": batch.algorithms[position],
-        "hash": batch.texts[position],
-        "match": False,
-        "matches": [],
-    }
+        result = _video_result(video)
+        result.index = position
+        return result
+    return Result(
+        index=position,
+        algorithm=batch.algorithms[position],
+        hash=batch.texts[position],
+        match=False,
+        matches=(),
+    )
 
 
-def _video_result(video: VideoQuery) -> dict[str, Any]:
+def _video_result(video: VideoQuery) -> Result:
     """A video's result names its frames, not a hash: how many came, how many count."""
-    return {
-        "algorithm": VPDQ,
-        "frames": video.given,
-        "usable_frames": len(video.frames) // HASH_BYTES,
-        "match": False,
-        "matches": [],
-    }
+    return Result(
+        algorithm=VPDQ,
+        frames=video.given,
+        usable_frames=len(video.frames) // HASH_BYTES,
+        match=False,
+        matches=(),
+    )
 
 
-def _match(match: Match, match_id: str, kind: str = "exact") -> dict[str, Any]:
-    answer: dict[str, Any] = {
-        "list": match.list_name,
-        "category": match.category,
-        "severity": match.severity,
-        "action": match.action.value,
-        "kind": kind,
-        "item": match.item_id,
-        "match_id": match_id,
-    }
-    if match.hold is not None:
-        answer["hold"] = match.hold
-    return answer
+def _match(match: Match, match_id: str, kind: str = "exact", **extra: Any) -> MatchAnswer:
+    return MatchAnswer(
+        list_name=match.list_name,
+        category=match.category,
+        severity=match.severity,
+        action=match.action.value,
+        kind=kind,
+        item=match.item_id,
+        match_id=match_id,
+        hold=UNSET if match.hold is None else match.hold,
+        **extra,
+    )

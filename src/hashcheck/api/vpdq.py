@@ -10,7 +10,6 @@ stored videos with a frame near one of the query's compared whole; one matches w
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from hashcheck.pdq.video import BadFeature, Comparison, parse_feature, usable_frames
 
@@ -25,15 +24,9 @@ class VideoQuery:
     given: int  # frames in the request
 
 
-def parse_video(item: dict[str, Any]) -> VideoQuery:
-    """The video of one request item; ValueError with the reason otherwise."""
-    if "hash" in item:
-        raise ValueError('a vpdq item gives "frames", not "hash"')
-    frames = item.get("frames")
-    if not isinstance(frames, list) or not frames:
-        raise ValueError('"frames" must be a non-empty list of "hex,quality,timestamp" strings')
-    if len(frames) > MAX_FRAMES_PER_VIDEO:
-        raise ValueError(f"more than {MAX_FRAMES_PER_VIDEO} frames in one video")
+def parse_video(frames: list[str]) -> VideoQuery:
+    """The video of one request item's frames (their count checked by the model); ValueError
+    with the reason otherwise."""
     try:
         features = [parse_feature(frame) for frame in frames]
     except BadFeature as exc:

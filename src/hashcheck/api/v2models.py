@@ -1,0 +1,171 @@
+"""The v2 API's bodies, declared once: msgspec decodes requests into them, encodes answers from
+them, and /v2/openapi.json's schemas are generated from them.
+
+Owns shapes only. What a hash must look like (hex of its algorithm's length) is checked by
+`api.v2`'s hex path, which the ``pattern`` in the schemas describes but msgspec does not run:
+a regular expression per hash costs three times what the whole decoding does.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from msgspec import UNSET, Meta, Struct, UnsetType, field
+
+from hashcheck.api.vpdq import MAX_FRAMES_PER_VIDEO
+
+Algorithm = Literal["md5", "sha1", "sha256", "pdq", "vpdq"]
+Hex = Annotated[str, Meta(extra_json_schema={"pattern": r"^\s*[0-9a-fA-F]+\s*$"})]
+Hexes = list[Hex] | UnsetType
+
+
+def one_of(*values: str) -> object:
+    """A text field of an answer that takes one of ``values``: a plain ``str`` to the code that
+    fills it in (no cast at every site), an enum in the schema."""
+    return Meta(extra_json_schema={"enum": list(values)})
+
+
+MAX_REASON = 2000
+AnsweredAlgorithm = Annotated[str, one_of("md5", "sha1", "sha256", "pdq", "vpdq")]
+
+
+class HashItem(Struct, kw_only=True):
+    """One hash to check, or a video (vpdq) given as its frames."""
+
+    algorithm: Algorithm
+    hash: (
+        Annotated[Hex, Meta(description="every algorithm but vpdq: hex of its length (pdq: 64)")]
+        | UnsetType
+    ) = UNSET
+    frames: (
+        Annotated[
+            list[str],
+            Meta(
+                min_length=1,
+                max_length=MAX_FRAMES_PER_VIDEO,
+                description='vpdq only: "hex,quality,timestamp" per frame (each counts against the '
+                "batch limit)",
+            ),
+        ]
+        | UnsetType
+    ) = UNSET
+    quality: (
+        Annotated[int, Meta(ge=0, le=100, description="pdq only: below 50 it is not matched")]
+        | UnsetType
+    ) = UNSET
+
+
+class CheckRequest(Struct, kw_only=True):
+    """Either ``hashes`` (one object per hash) or lists under md5, sha1, sha256, pdq (taken in
+    that order), not both."""
+
+    hashes: list[HashItem] | UnsetType = UNSET
+    md5: Hexes = UNSET
+    sha1: Hexes = UNSET
+    sha256: Hexes = UNSET
+    pdq: Hexes = UNSET
+    only_matches: Annotated[bool, Meta(description="answer only the hashes that matched")] = False
+
+
+class Match(Struct, kw_only=True):
+    """One list entry a hash matched, as this client may see it."""
+
+    list_name: str = field(name="list")
+    category: str
+    severity: Annotated[str, one_of("severe", "sensitive", "informational")]
+    action: Annotated[str, one_of("remove", "review")]
+    kind: Annotated[str, one_of("exact", "pdq", "vpdq")]
+    item: Annotated[int, Meta(description="the list item (one file's hashes) that matched")]
+    match_id: str
+    distance: (
+        Annotated[int, Meta(description="pdq only: Hamming distance to the list entry")] | UnsetType
+    ) = UNSET
+    target_percent: (
+        Annotated[float, Meta(description="vpdq only: share of the stored video's frames matched")]
+        | UnsetType
+    ) = UNSET
+    query_percent: (
+        Annotated[float, Meta(description="vpdq only: share of the query's frames matched")]
+        | UnsetType
+    ) = UNSET
+    hold: (
+        Annotated[str, Meta(description="while the entry is on hold: why (action is then review)")]
+        | UnsetType
+    ) = UNSET
+
+
+class Result(Struct, kw_only=True):
+    """The answer for one submitted hash or video."""
+
+    index: Annotated[int, Meta(description="position in the request (only_matches)")] | (
+        UnsetType
+    ) = UNSET
+    algorithm: AnsweredAlgorithm
+    hash: Annotated[str, Meta(description="every kind but vpdq")] | UnsetType = UNSET
+    frames: Annotated[int, Meta(description="vpdq: frames given")] | UnsetType = UNSET
+    usable_frames: (
+        Annotated[int, Meta(description="vpdq: distinct frames of quality 50 or more")] | UnsetType
+    ) = UNSET
+    match: bool
+    flag: (
+        Annotated[str, Meta(description="why a hash or video was not checked (low quality)")]
+        | UnsetType
+    ) = UNSET
+    matches: tuple[Match, ...]
+
+
+class CheckResponse(Struct, kw_only=True):
+    version: Annotated[int, Meta(description="the index version that answered")]
+    checked: int
+    results: list[Result]
+
+
+class DisputeRequest(Struct, kw_only=True, forbid_unknown_fields=True):
+    match_id: Annotated[str, Meta(min_length=1, description="from a /v2/check answer")]
+    reason: Annotated[
+        str, Meta(pattern=r"\S", max_length=MAX_REASON, description="why the match is wrong")
+    ]
+
+
+class Note(Struct, kw_only=True):
+    at: str
+    text: str
+
+
+class Dispute(Struct, kw_only=True):
+    dispute_id: int
+    match_id: str
+    list_name: str | None = field(name="list")
+    reason: str
+    state: Annotated[str, one_of("open", "upheld", "rejected")]
+    opened_at: str
+    decided_at: str | None
+    notes: Annotated[list[Note], Meta(description="the operator's decision and comments")]
+
+
+class Retraction(Struct, kw_only=True):
+    cursor: int
+    match_id: str
+    list_name: str | None = field(name="list")
+    reason: Annotated[str, one_of("removed", "rolled-back", "dispute-upheld")]
+    retracted_at: str
+
+
+class Retractions(Struct, kw_only=True):
+    retractions: list[Retraction]
+    next: Annotated[int, Meta(description="the cursor for `since`")]
+    more: Annotated[bool, Meta(description="another page is waiting")]
+
+
+class Alive(Struct, kw_only=True):
+    status: Annotated[str, one_of("alive")]
+
+
+class Ready(Struct, kw_only=True):
+    status: Annotated[str, one_of("ready", "degraded", "starting")]
+    index_version: int | UnsetType = UNSET
+    entries: int | UnsetType = UNSET
+    snapshot_age_seconds: float | UnsetType = UNSET
+    store_error: Annotated[
+        str | None, Meta(description="set while the store cannot be reached (details in the log)")
+    ]
