@@ -10,6 +10,7 @@ import datetime as dt
 import hashlib
 import json
 import os
+import re
 import time
 import urllib.error
 import urllib.request
@@ -365,7 +366,16 @@ def test_statistics_and_operator_accounts(
     sign_in(page, console.base, "vera", accounts["vera"])
     page.get_by_role("link", name="Statistics").click()
     expect(page.get_by_role("row", name="2026-11-30 1,200 3")).to_be_visible()
-    expect(page.get_by_role("meter").first).to_have_attribute("value", "100")
+    checked = page.get_by_role("img", name="Hashes checked per day from 2026-11-30 to 2026-12-01")
+    expect(checked).to_contain_text("at most 1,200")
+    # Bars scale to the busiest day: 1,200 fills the chart, 600 half of it; 3 matches fill theirs.
+    heights = [
+        float(h)
+        for h in checked.locator("rect").evaluate_all("r => r.map(b => b.getAttribute('height'))")
+    ]
+    assert heights == [140.0, 70.0]  # (no day between them)
+    matched = page.get_by_role("img", name="Matches per day from 2026-11-30 to 2026-12-01")
+    assert matched.locator("rect").first.get_attribute("height") == "140.0"
     page.get_by_label("Since").fill("2026-12-01")
     page.get_by_role("button", name="Filter").click()
     expect(page.get_by_role("row", name="2026-11-30 1,200 3")).to_have_count(0)
@@ -376,6 +386,20 @@ def test_statistics_and_operator_accounts(
     page.get_by_label("Client id").fill("nobody")
     page.get_by_role("button", name="Filter").click()
     expect(page.get_by_role("alert")).to_contain_text("unknown client")
+    # The overview charts the last 30 days (the rows above may be older than that).
+    today = dt.datetime.now(dt.UTC).date().isoformat()
+    store = deployment.store()
+    try:
+        store.add_stats([StatRow("acme", police, today, 77, 1)])
+    finally:
+        store.close()
+    page.get_by_role("link", name="Overview", exact=True).click()
+    recent = page.get_by_role(
+        "img", name=re.compile(r"^Hashes checked per day from .* to " + today)
+    )
+    expect(recent).to_contain_text(f"{today}: 77")
+    # Thirty bars, one a day, quiet days too.
+    expect(recent.locator("rect")).to_have_count(30)
     page.get_by_role("link", name="Operators").click()
     expect(page.get_by_role("row", name="olga")).to_contain_text("the set-up")
 

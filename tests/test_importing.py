@@ -8,8 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from hashcheck.admin import audit as trail
 from hashcheck.admin import importing
 from hashcheck.admin.errors import ImportRejected, UnknownName
+from hashcheck.hashes.algorithms import Algorithm
 from hashcheck.hashes.keyed import Digester
 from hashcheck.store.interface import Store
 from tests.support import Deployment, make_deployment
@@ -250,3 +252,36 @@ def test_a_zip_with_two_lists_is_refused_unchanged(
     with pytest.raises(ImportRejected, match="nothing was changed"):
         run_import(opened, deployment, path, category="baseline")
     assert opened.entry_count() == 0
+
+
+def test_a_dry_run_says_what_the_import_would_do_and_changes_nothing(
+    opened: Store, deployment: Deployment, tmp_path: Path
+) -> None:
+    first = write(tmp_path / "first.txt", [md5(n) for n in range(10)])
+    run_import(opened, deployment, first, category="baseline")
+
+    keyed = Digester(deployment.key).for_algorithm(Algorithm.MD5)
+    digests = [keyed(bytes.fromhex(md5(n))) for n in range(25)]
+
+    def state() -> tuple[object, ...]:
+        return (
+            opened.version(),
+            opened.entry_count(),
+            opened.batches(None, 100),
+            trail.read(opened, 1000),
+            opened.find_items(digests=digests, limit=1000),
+        )
+
+    before = state()
+    # Five recategorised, two new, and as a complete delivery five gone.
+    delivery = write(tmp_path / "next.txt", [md5(n) for n in (*range(5), 20, 21)])
+    options = {"category": "related", "replace": True, "confirm_removals": True}
+    dry = run_import(opened, deployment, delivery, dry_run=True, **options)
+    assert dry.dry_run and dry.batch_id == 0
+    assert (dry.added, dry.changed, dry.removed, dry.hashes_added) == (2, 5, 5, 2)
+    assert state() == before
+    real = run_import(opened, deployment, delivery, **options)
+    assert not real.dry_run and real.batch_id > 0
+    seen = ("added", "changed", "unchanged", "removed", "replaced", "hashes_added", "recategorised")
+    assert {k: getattr(real, k) for k in seen} == {k: getattr(dry, k) for k in seen}
+    assert state() != before

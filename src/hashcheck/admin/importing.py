@@ -82,6 +82,7 @@ class ImportReport:
     seconds: float = 0.0
     shadow: bool = False  # landed in shadow mode: counted, not answered, until promoted
     replace: bool = False
+    dry_run: bool = False  # what the import would do; nothing was changed (batch_id 0)
 
     def as_dict(self) -> dict[str, object]:
         return dict(self.__dict__)
@@ -171,6 +172,7 @@ def import_file(
     sealer: Sealer | None = None,
     replace: bool = False,
     confirm_removals: bool = False,
+    dry_run: bool = False,
 ) -> ImportReport:
     """Import ``path`` (a file, or hex hashes given one by one) into ``list_name``.
 
@@ -183,7 +185,8 @@ def import_file(
     with ``sealer``; without one, a file holding them is refused.
 
     A ``shadow`` import lands as a batch whose would-be matches are counted per client but
-    not answered until it is promoted (or rolled back).
+    not answered until it is promoted (or rolled back). A ``dry_run`` reads, checks and
+    resolves everything as the import would, reports it, and changes nothing.
 
     Every entry gets ``category``, or the supplier's value for it (a CSV column, the VICS
     `Category`, the ICSE `Baseline` flag) translated by the list supplier's stored map and
@@ -221,6 +224,7 @@ def import_file(
         str(path) if isinstance(path, Path) else source,
         shadow=shadow,
         replace=replace,
+        dry_run=dry_run,
     )
     opened = _open(path) if isinstance(path, Path) else io.BytesIO("\n".join(path).encode())
     size = _size(path) if isinstance(path, Path) else 0
@@ -250,8 +254,11 @@ def import_file(
             sealed=builder.sealed,
             replace=replace,
             max_removed_share=None if confirm_removals else _replace_share(store),
+            dry_run=dry_run,
         )
     _fill_report(report, tally, outcome, store)
+    if dry_run:
+        report.batch_id = 0  # none was kept
     report.warnings = _category_warnings(store, hash_list, outcome)
     report.seconds = round(time.monotonic() - started, 3)
     return report

@@ -9,7 +9,7 @@ import re
 from typing import Any
 
 from hashcheck.api import schema
-from hashcheck.api.adminroutes import NUMERIC_PARAMETERS, ROUTES, Route
+from hashcheck.api.adminroutes import IMPORT_OPTIONS, NUMERIC_PARAMETERS, ROUTES, Route
 
 # What any route may answer before its own work: a body or query that does not fit, the
 # sign-in, and the store.
@@ -23,7 +23,6 @@ _ALWAYS = {
 }
 _NOT_FOUND = "no such client, list, category, batch, item, dispute, proposal or account"
 _CONFLICT = "does not fit the current state (exists already, decided already, own proposal)"
-_IMPORT_QUERY = ("format", "category", "category_column", "shadow", "skip_invalid")
 # Any other query parameter, or a value outside an enum, is refused with 400.
 _QUERY_TEXT = {
     "since": "stats: the first day, YYYY-MM-DD; audit: a day or an ISO time (UTC unless it "
@@ -64,7 +63,7 @@ def _operation(route: Route, of: dict[Any, Any]) -> dict[str, Any]:
         for name in names
     ]
     if route.upload:
-        options = _IMPORT_QUERY if route.template.endswith("/imports") else _REMOVAL_QUERY
+        options = sorted(IMPORT_OPTIONS) if route.template.endswith("/imports") else _REMOVAL_QUERY
         parameters += [
             {"name": name, "in": "query", "schema": {"type": "string"}} for name in options
         ]

@@ -288,7 +288,7 @@ def disable_category(r: Request) -> Answer:
     return _disabled(r, governance.disable_category(r.store, r.params[0], actor=r.actor))
 
 
-_IMPORT_OPTIONS = {
+IMPORT_OPTIONS = {
     "format",
     "category",
     "category_column",
@@ -298,6 +298,7 @@ _IMPORT_OPTIONS = {
     "skip_invalid",
     "replace",
     "confirm_removals",
+    "dry_run",
 }
 
 
@@ -308,10 +309,10 @@ def _listed(r: Request, name: str) -> list[str]:
 
 
 def import_upload(r: Request) -> Answer:
-    unknown = set(r.query) - _IMPORT_OPTIONS
+    unknown = set(r.query) - IMPORT_OPTIONS
     if unknown:
         raise AdminError(
-            f"unknown import option {sorted(unknown)[0]!r}; use {', '.join(sorted(_IMPORT_OPTIONS))}"
+            f"unknown import option {sorted(unknown)[0]!r}; use {', '.join(sorted(IMPORT_OPTIONS))}"
         )
     assert r.upload is not None
     report = importing.import_file(
@@ -330,10 +331,11 @@ def import_upload(r: Request) -> Answer:
         sealer=r.sealer,
         replace=_flag(r.query, "replace"),
         confirm_removals=_flag(r.query, "confirm_removals"),
+        dry_run=_flag(r.query, "dry_run"),
     )
     document = report.as_dict()
     document["source"] = "upload"  # the temporary file's path means nothing to the caller
-    return 201, document
+    return (200 if report.dry_run else 201), document
 
 
 def remove_upload(r: Request) -> Answer:
@@ -697,8 +699,9 @@ ROUTES: tuple[Route, ...] = (
         "POST",
         "/lists/{list}/imports",
         import_upload,
-        "Import the uploaded file (atomic); options in the query",
-        {201: ImportReport},
+        "Import the uploaded file (atomic); options in the query (dry_run=true: 200, what it "
+        "would do, nothing changed)",
+        {200: ImportReport, 201: ImportReport},
         upload=True,
     ),
     _route(

@@ -226,19 +226,24 @@ def import_(args: argparse.Namespace, settings: Settings) -> int:
                 sealer=Sealer(key),
                 replace=args.replace,
                 confirm_removals=args.confirm_removals,
+                dry_run=args.dry_run,
             )
         finally:
             bar.finish()
     if args.json:
         say(as_json(report.as_dict()))
         return ExitCode.OK
+    if report.dry_run:
+        say("DRY RUN: nothing was changed; without --dry-run this import would do the following")
     if report.shadow:
         say(
             f"SHADOW MODE: batch {report.batch_id} is counted, not answered; see "
             f"`hashcheck batches show {report.batch_id}`, then `batches promote` or `rollback`"
         )
+    done = "would import into" if report.dry_run else "imported into"
+    batch = "dry run" if report.dry_run else f"batch {report.batch_id}"
     say(
-        f"imported into {report.list_name} (batch {report.batch_id}) in {report.seconds:.1f}s: "
+        f"{done} {report.list_name} ({batch}) in {report.seconds:.1f}s: "
         f"{report.records_read} items read: {report.added} added, {report.changed} changed, "
         f"{report.unchanged} unchanged, {report.skipped_total} skipped, "
         f"{report.invalid} invalid; {report.hashes_added} hashes added"

@@ -421,6 +421,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="the file is the supplier's complete list: items of the list it lacks leave it",
     )
     imp.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="read and check the file, say what the import would do (added, recategorised, "
+        "removed, known-good collisions), and change nothing",
+    )
+    imp.add_argument(
         "--confirm-removals",
         action="store_true",
         help="let a --replace delivery take more off than policy replace-max-removed-percent",

@@ -20,6 +20,7 @@ from hashcheck.admin import stats as usage
 from hashcheck.admin.clients import describe_grant
 from hashcheck.admin.errors import AdminError
 from hashcheck.admin.operators import Actor, Role
+from hashcheck.console import charts
 from hashcheck.hashes.keyed import Digester
 from hashcheck.hashes.matchid import MatchIds
 from hashcheck.store.interface import Store
@@ -30,14 +31,22 @@ AUDIT_SHOWN = 200
 NODE_SILENT_S = 3 * NODE_REPORT_EVERY_S
 NODE_FORGOTTEN_S = 86_400
 STATS_SHOWN = 200
+CHART_DAYS = 90  # the statistics page's charts
+OVERVIEW_DAYS = 30  # the overview's
 BATCHES_SHOWN = 50
 
 
 def overview(store: Store, actor: Actor, query: dict[str, str]) -> dict[str, Any]:
     actor.require(Role.VIEWER, "reading the overview")
-    return {"nodes": node_states(store, time.time()), "lists": lists.listing(store)} | dict(
-        store.waiting()
-    )
+    today = dt.datetime.now(dt.UTC).date()
+    since = (today - dt.timedelta(days=OVERVIEW_DAYS - 1)).isoformat()
+    return {
+        "nodes": node_states(store, time.time()),
+        "lists": lists.listing(store),
+        "charts": charts.checks_and_matches(usage.days(store, since=since), since),
+        "chart_days": OVERVIEW_DAYS,
+        **dict(store.waiting()),
+    }
 
 
 def node_states(store: Store, now: float) -> list[dict[str, Any]]:
@@ -147,21 +156,19 @@ def audit_csv(store: Store, actor: Actor, query: dict[str, str]) -> bytes:
 
 
 def statistics(store: Store, actor: Actor, query: dict[str, str]) -> dict[str, Any]:
-    """Checked and matched per day, client and list, filtered, with totals per day (the page
-    draws them as bars without script)."""
+    """Checked and matched per day (charts and a table, summed in the database), and the
+    newest rows per client, list and day; the CSV export has every row."""
     filters = _filters(query, ("client", "list", "since"))
-    lines = _stat_lines(store, actor, filters)
-    per_day: dict[str, list[int]] = {}
-    for line in lines:
-        day = per_day.setdefault(line.day, [0, 0])
-        day[0] += line.checked
-        day[1] += line.matched
-    most = max((checked for checked, _ in per_day.values()), default=0) or 1
-    days = [
-        {"day": day, "checked": c, "matched": m, "width": round(100 * c / most)}
-        for day, (c, m) in sorted(per_day.items())
-    ]
-    return {"filters": filters, "lines": lines[-STATS_SHOWN:], "days": days[-90:]}
+    actor.require(Role.VIEWER, "reading statistics")
+    client, list_name, since = _stat_filter(filters)
+    days = usage.days(store, client=client, list_name=list_name, since=since)[-CHART_DAYS:]
+    lines = usage.read(store, client=client, list_name=list_name, since=since, newest=STATS_SHOWN)
+    return {
+        "filters": filters,
+        "lines": lines,
+        "days": days,
+        "charts": charts.checks_and_matches(days),
+    }
 
 
 def statistics_csv(store: Store, actor: Actor, query: dict[str, str]) -> bytes:
@@ -194,12 +201,13 @@ def _audit_records(
 
 def _stat_lines(store: Store, actor: Actor, filters: dict[str, str]) -> list[usage.StatLine]:
     actor.require(Role.VIEWER, "reading statistics")
-    return usage.read(
-        store,
-        client=filters["client"] or None,
-        list_name=filters["list"] or None,
-        since=filters["since"] or None,
-    )
+    client, list_name, since = _stat_filter(filters)
+    return usage.read(store, client=client, list_name=list_name, since=since)
+
+
+def _stat_filter(filters: dict[str, str]) -> tuple[str | None, str | None, str | None]:
+    """(client, list, since) of a statistics filter; empty fields filter nothing."""
+    return filters["client"] or None, filters["list"] or None, filters["since"] or None
 
 
 def _csv(header: tuple[str, ...], rows: Iterable[tuple[object, ...]]) -> bytes:

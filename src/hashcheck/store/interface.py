@@ -183,6 +183,7 @@ class Store(abc.ABC):
         sealed: Mapping[bytes, bytes] | None = None,
         replace: bool = False,
         max_removed_share: float | None = None,
+        dry_run: bool = False,
     ) -> ImportOutcome:
         """Import a delivery of records (items) atomically, resolving each against the items
         on the list: by supplier id, else by any of its hashes. A known item delivered with
@@ -192,7 +193,8 @@ class Store(abc.ABC):
         the delivery is the whole list: items it lacks leave; if more than
         ``max_removed_share`` of the list's items would leave, `Conflict` and nothing changes.
         ``sealed`` (keyed digest -> sealed perceptual hash) is read after every row has been
-        consumed."""
+        consumed. A ``dry_run`` does all of it and rolls it back: the outcome says what the
+        import would do, and nothing is changed (no batch, no audit, no new version)."""
 
     @abc.abstractmethod
     def item(self, item_id: int) -> ItemRecord: ...
@@ -263,8 +265,20 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     def read_stats(
+        self,
+        *,
+        client_id: str | None = None,
+        list_id: int | None = None,
+        since: str | None = None,
+        newest: int | None = None,
+    ) -> list[StatRow]:
+        """Rows per client, list and day, oldest first; with ``newest`` only the last so many."""
+
+    @abc.abstractmethod
+    def stat_days(
         self, *, client_id: str | None = None, list_id: int | None = None, since: str | None = None
-    ) -> list[StatRow]: ...
+    ) -> list[tuple[str, int, int]]:
+        """(day, checked, matched) summed over the rows the filter keeps, oldest day first."""
 
     @abc.abstractmethod
     def report_node(self, status: NodeStatus) -> None:

@@ -203,6 +203,11 @@ MIGRATIONS: list[list[str]] = [
             ready INTEGER NOT NULL, version BIGINT NOT NULL, entries BIGINT NOT NULL,
             current_at TEXT)""",
     ],
+    # 13: statistics read by day (the console's charts, a period's newest rows) without a
+    # scan of every client's and list's rows
+    [
+        "CREATE INDEX stats_by_day ON stats (day)",
+    ],
 ]
 
 STANDARD_CATEGORIES = ("baseline", "illegal", "related", "other", "known-good")

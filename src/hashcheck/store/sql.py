@@ -34,8 +34,45 @@ class SqlStore(GovernanceQueries):
             )
 
     def read_stats(
-        self, *, client_id: str | None = None, list_id: int | None = None, since: str | None = None
+        self,
+        *,
+        client_id: str | None = None,
+        list_id: int | None = None,
+        since: str | None = None,
+        newest: int | None = None,
     ) -> list[StatRow]:
+        where, params = self._stat_filter(client_id, list_id, since)
+        order = "day, client_id, list_id"
+        if newest is not None:
+            order = "day DESC, client_id DESC, list_id DESC LIMIT ?"
+            params.append(newest)
+        with self._tx(write=False) as cur:
+            rows = self._q(
+                cur,
+                f"SELECT client_id, list_id, day, checked, matched FROM stats {where} "
+                f"ORDER BY {order}",
+                params,
+            ).fetchall()
+        found = [StatRow(r[0], int(r[1]), r[2], int(r[3]), int(r[4])) for r in rows]
+        return found[::-1] if newest is not None else found
+
+    def stat_days(
+        self, *, client_id: str | None = None, list_id: int | None = None, since: str | None = None
+    ) -> list[tuple[str, int, int]]:
+        where, params = self._stat_filter(client_id, list_id, since)
+        with self._tx(write=False) as cur:
+            rows = self._q(
+                cur,
+                f"SELECT day, SUM(checked), SUM(matched) FROM stats {where} "
+                "GROUP BY day ORDER BY day",
+                params,
+            ).fetchall()
+        return [(str(r[0]), int(r[1]), int(r[2])) for r in rows]
+
+    @staticmethod
+    def _stat_filter(
+        client_id: str | None, list_id: int | None, since: str | None
+    ) -> tuple[str, list[Any]]:
         clauses: list[str] = []
         params: list[Any] = []
         for column, value in (("client_id", client_id), ("list_id", list_id)):
@@ -45,15 +82,7 @@ class SqlStore(GovernanceQueries):
         if since is not None:
             clauses.append("day >= ?")
             params.append(since)
-        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
-        with self._tx(write=False) as cur:
-            rows = self._q(
-                cur,
-                "SELECT client_id, list_id, day, checked, matched FROM stats "
-                f"{where} ORDER BY day, client_id, list_id",
-                params,
-            ).fetchall()
-        return [StatRow(r[0], int(r[1]), r[2], int(r[3]), int(r[4])) for r in rows]
+        return (f"WHERE {' AND '.join(clauses)}" if clauses else ""), params
 
     def report_node(self, status: NodeStatus) -> None:
         # Not through `_tx`: a report changes nothing the nodes follow.

@@ -43,6 +43,14 @@ _TEMP_TABLES = (
 )
 
 
+class _DryRun(Exception):
+    """Not an error: how a dry run leaves its transaction, undoing all of it."""
+
+    def __init__(self, outcome: ImportOutcome) -> None:
+        super().__init__("dry run")
+        self.outcome = outcome
+
+
 class _Repeated(Exception):
     """A first delivery repeats a hash: the general path sorts that out."""
 
@@ -108,12 +116,13 @@ class ImportQueries(ItemQueries):
         sealed: Mapping[bytes, bytes] | None = None,
         replace: bool = False,
         max_removed_share: float | None = None,
+        dry_run: bool = False,
     ) -> ImportOutcome:
         with self._lock:
             presorted = self._stage_records(list_id, rows)
             try:
                 with self._tx(write=True) as cur:
-                    return self._apply_import(
+                    outcome = self._apply_import(
                         cur,
                         list_id,
                         presorted=presorted,
@@ -124,6 +133,12 @@ class ImportQueries(ItemQueries):
                         replace=replace,
                         max_removed_share=max_removed_share,
                     )
+                    if dry_run:
+                        # Leaving the transaction by an exception rolls all of it back.
+                        raise _DryRun(outcome)
+                    return outcome
+            except _DryRun as done:
+                return done.outcome
             finally:
                 self._drop_import_tables()
 
