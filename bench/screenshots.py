@@ -16,6 +16,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from playwright.sync_api import Page
 from tests.browser import browser
 from tests.support import Deployment, make_deployment, serve
 
@@ -32,6 +33,7 @@ PAGES = (
     ("proposals", "Proposals", "/console/proposals"),
     ("decisions", "Holds and disputes", "/console/decisions"),
     ("clients", "Clients and their grants", "/console/clients"),
+    ("imports", "Imports: a file's dry run before it lands", "/console/imports"),
     ("batches", "Batches", "/console/batches"),
     ("items", "An item, found by its number", "/console/items?q=1"),
     ("statistics", "Statistics", "/console/statistics"),
@@ -92,6 +94,17 @@ def populate(deployment: Deployment, folder: Path) -> str:
         store.close()
 
 
+def dry_run(page: Page, folder: Path) -> None:
+    """Upload a next delivery of the police list, so that the page shows its dry run."""
+    delivery = folder / "police-2026-12.txt"
+    delivery.write_text("".join(md5(f"file {n}") + "\n" for n in range(30, 55)))
+    page.get_by_label("List", exact=True).select_option("police")
+    page.get_by_label("File", exact=True).set_input_files(delivery)
+    page.get_by_label("Category of every item").select_option("illegal")
+    page.get_by_role("button", name="Upload and check (dry run)").click()
+    page.get_by_role("heading", name=re.compile("^Dry run of")).wait_for()
+
+
 def main() -> None:
     SHOTS.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as folder:
@@ -110,6 +123,8 @@ def main() -> None:
                 page.wait_for_url(server.base + "/console/")
                 for name, _, path in PAGES[1:]:
                     page.goto(server.base + path)
+                    if name == "imports":
+                        dry_run(page, Path(folder))
                     page.screenshot(path=SHOTS / f"{name}.png", full_page=True)
     listing = "\n".join(
         f"### {title}\n\n![{title}](console/{name}.png)\n" for name, title, _ in PAGES

@@ -22,14 +22,18 @@ FLAGS = [
 
 
 @contextmanager
-def browser() -> Iterator[BrowserContext]:
+def browser(*, scripts: bool = True) -> Iterator[BrowserContext]:
     chromium = program("chromium", "chromium", also=("/usr/bin",))
     with (
         tempfile.TemporaryDirectory(prefix="hashcheck-chromium-") as profile,
         sync_playwright() as pw,
     ):
         context = pw.chromium.launch_persistent_context(
-            profile, executable_path=chromium, headless=True, args=FLAGS
+            profile,
+            executable_path=chromium,
+            headless=True,
+            args=FLAGS,
+            java_script_enabled=scripts,
         )
         try:
             yield context

@@ -111,7 +111,8 @@ def test_sign_in_overview_and_sign_out(
     expect(page.get_by_text("alice (approver)")).to_be_visible()
     response = page.request.get(console.base + "/console/")
     policy = response.headers["content-security-policy"]
-    assert "frame-ancestors 'none'" in policy and "script-src" not in policy
+    assert "frame-ancestors 'none'" in policy and "script-src 'self';" in policy
+    assert "unsafe" not in policy
     assert response.headers["x-frame-options"] == "DENY"
     cookie = next(c for c in context.cookies() if c["name"] == "hashcheck_console")
     assert cookie["httpOnly"] and cookie["sameSite"] == "Strict"

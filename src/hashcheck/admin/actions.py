@@ -66,7 +66,7 @@ ACTIONS: dict[str, Action] = {
     "suppliers.unmap": Action(
         OPERATE, "suppliers unmap", ("DELETE", "/suppliers/{supplier}/map/{value}")
     ),
-    "lists.import": Action(OPERATE, "import", ("POST", "/lists/{list}/imports")),
+    "lists.import": Action(OPERATE, "import", ("POST", "/lists/{list}/imports"), console="imports"),
     "lists.remove": Action(OPERATE, "remove", ("POST", "/lists/{list}/removals")),
     # categories and batches
     "categories.list": Action(VIEW, "categories list", ("GET", "/categories")),

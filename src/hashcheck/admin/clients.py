@@ -1,12 +1,16 @@
-"""Client credentials and grants, as the operator manages them."""
+"""Client credentials and grants, as the operator manages them, and clients as every face
+lists them."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from hashcheck.admin import reach
 from hashcheck.admin.names import find_category, find_list
+from hashcheck.admin.operators import Actor, Role
+from hashcheck.admin.reach import Reach
 from hashcheck.auth.secrets import hash_secret, new_client_id, new_secret
-from hashcheck.catalog.model import Grant
+from hashcheck.catalog.model import Client, Grant
 from hashcheck.store.interface import Store
 
 DEFAULT_CATEGORY = "baseline"
@@ -48,9 +52,34 @@ def resolve_grant(store: Store, list_name: str | None, category_name: str | None
     return Grant(list_id, category_id)
 
 
+@dataclass(frozen=True)
+class ClientLine:
+    """A client as every face lists it: its record, its grants in words, what it can match."""
+
+    client: Client
+    grants: tuple[str, ...]
+    reach: Reach
+
+
+def listing(store: Store, *, actor: Actor) -> list[ClientLine]:
+    """Every client, read once with the lists and categories its grants name."""
+    actor.require(Role.VIEWER, "reading clients")
+    lists = {item.list_id: item.name for item in store.lists()}
+    categories = {item.category_id: item.name for item in store.categories()}
+    reaches = reach.reach(store)
+    return [
+        ClientLine(c, tuple(_words(g, lists, categories) for g in c.grants), reaches[c.client_id])
+        for c in store.clients()
+    ]
+
+
 def describe_grant(store: Store, grant: Grant) -> str:
     lists = {item.list_id: item.name for item in store.lists()}
     categories = {item.category_id: item.name for item in store.categories()}
+    return _words(grant, lists, categories)
+
+
+def _words(grant: Grant, lists: dict[int, str], categories: dict[int, str]) -> str:
     list_part = "every list" if grant.list_id is None else f"list {lists[grant.list_id]}"
     category_part = (
         "every category"

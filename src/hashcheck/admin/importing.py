@@ -40,6 +40,7 @@ from hashcheck.formats.entries import (
     Skipped,
     VideoEntry,
 )
+from hashcheck.formats.names import IMPORT_FORMATS
 from hashcheck.formats.parsers import detect_format, parse
 from hashcheck.formats.pdqlist import parse_pdq
 from hashcheck.formats.vpdqlist import parse_vpdq
@@ -53,6 +54,8 @@ from hashcheck.store.schema import KNOWN_GOOD
 _Block = TypeVar("_Block")
 CHUNK = 50_000
 Progress = Callable[[int, int], None]  # (bytes done, bytes in all)
+# The formats an import reads, for the faces that offer a choice (the console's form).
+READABLE_FORMATS: tuple[str, ...] = IMPORT_FORMATS
 
 
 @dataclass
@@ -173,8 +176,10 @@ def import_file(
     replace: bool = False,
     confirm_removals: bool = False,
     dry_run: bool = False,
+    source: str | None = None,
 ) -> ImportReport:
-    """Import ``path`` (a file, or hex hashes given one by one) into ``list_name``.
+    """Import ``path`` (a file, or hex hashes given one by one) into ``list_name``; the batch
+    records ``source`` as where it came from (default: the file's name).
 
     Every supplier record is an item: a known one (same supplier id, or holding one of its
     hashes) is updated — recategorised, extended, or taken off the list by a value that is
@@ -218,10 +223,11 @@ def import_file(
         kind = "vPDQ" if fmt == "vpdq" else "PDQ"
         raise ImportRejected(f"a {kind} list needs --category; nothing was changed")
     default_category = None if category is None else find_category(store, category).category_id
-    source = path.name if isinstance(path, Path) else "command line"
+    named = source
+    source = source or (path.name if isinstance(path, Path) else "command line")
     report = ImportReport(
         list_name,
-        str(path) if isinstance(path, Path) else source,
+        named or (str(path) if isinstance(path, Path) else source),
         shadow=shadow,
         replace=replace,
         dry_run=dry_run,

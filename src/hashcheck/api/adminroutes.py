@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from hashcheck.admin import (
     actions,
+    batches,
+    categories,
     clients,
     disputes,
     governance,
@@ -27,7 +29,6 @@ from hashcheck.admin import stats as usage
 from hashcheck.admin.change import Change
 from hashcheck.admin.errors import AdminError, UnknownName
 from hashcheck.admin.importing import ImportReport, RemovalReport
-from hashcheck.admin.names import find_list
 from hashcheck.admin.operators import Actor, Role
 from hashcheck.admin.stats import StatLine
 from hashcheck.api import adminmodels as models
@@ -38,7 +39,7 @@ from hashcheck.hashes.keyed import Digester
 from hashcheck.hashes.matchid import MatchIds
 from hashcheck.hashes.sealing import Sealer
 from hashcheck.store.interface import Store
-from hashcheck.store.records import AuditRecord, BatchRecord, ProposalRecord
+from hashcheck.store.records import AuditRecord, ProposalRecord
 
 
 @dataclass
@@ -134,16 +135,15 @@ def _reach(r: Request, client_id: str) -> dict[str, Any]:
 
 
 def list_clients(r: Request) -> Answer:
-    reaches = reach.reach(r.store)
     return 200, [
         {
-            "client_id": c.client_id,
-            "name": c.name,
-            "enabled": c.enabled,
-            "grants": [clients.describe_grant(r.store, g) for g in c.grants],
-            **reaches[c.client_id].as_dict(),
+            "client_id": line.client.client_id,
+            "name": line.client.name,
+            "enabled": line.client.enabled,
+            "grants": list(line.grants),
+            **line.reach.as_dict(),
         }
-        for c in r.store.clients()
+        for line in clients.listing(r.store, actor=r.actor)
     ]
 
 
@@ -223,17 +223,7 @@ def disable_list(r: Request) -> Answer:
 
 
 def list_categories(r: Request) -> Answer:
-    rules = governance.policy(r.store)
-    return 200, [
-        {
-            "name": c.name,
-            "severity": c.severity.value,
-            "enabled": c.enabled,
-            "two_person": rules.needs_two(c.severity),
-            "description": c.description,
-        }
-        for c in r.store.categories()
-    ]
+    return 200, categories.listing(r.store, actor=r.actor)
 
 
 def enable_category(r: Request) -> Answer:
@@ -358,30 +348,14 @@ def remove_upload(r: Request) -> Answer:
 
 
 # -- batches, holds, disputes, proposals ---------------------------------------------------------
-def _batches(records: list[BatchRecord], store: Store) -> list[dict[str, Any]]:
-    """Batches naming their list and categories."""
-    list_names = _names(store)
-    categories = {c.category_id: c.name for c in store.categories()}
-    return [
-        {
-            **asdict(record),
-            "list": list_names.get(record.list_id, str(record.list_id)),
-            "categories": [categories.get(c, str(c)) for c in record.category_ids],
-        }
-        for record in records
-    ]
-
-
 def list_batches(r: Request) -> Answer:
-    name = r.query.get("list")
-    list_id = None if name is None else find_list(r.store, name).list_id
     limit = _int(r.query.get("limit", "100"), "limit")
-    return 200, _batches(r.store.batches(list_id, max(limit, 1)), r.store)
+    found = batches.listing(r.store, actor=r.actor, list_name=r.query.get("list"), limit=limit)
+    return 200, [line.as_dict() for line in found]
 
 
 def show_batch(r: Request) -> Answer:
-    record = r.store.batch(_int(r.params[0], "batch id"))
-    return 200, {**_batches([record], r.store)[0], **governance.batch_summary(r.store, record)}
+    return 200, batches.show(r.store, _int(r.params[0], "batch id"), actor=r.actor).as_dict()
 
 
 def rollback_batch(r: Request) -> Answer:

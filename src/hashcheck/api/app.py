@@ -95,7 +95,13 @@ class HashcheckApp:
             from hashcheck.console.app import Console
 
             self._console = Console(
-                node.store_factory, node.console_key, sign_in, node.digester, node.match_ids
+                node.store_factory,
+                node.console_key,
+                sign_in,
+                node.digester,
+                node.match_ids,
+                node.sealer,
+                admin_max_upload,
             )
         self._manage_node = manage_node
         self._auth = Authenticator(node.credentials)
@@ -303,6 +309,8 @@ class HashcheckApp:
                     self.node.start()
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
+                if self._console is not None:
+                    self._console.close()
                 if self._manage_node:
                     self.node.stop()
                 await send({"type": "lifespan.shutdown.complete"})

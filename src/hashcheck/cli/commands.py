@@ -5,10 +5,9 @@ from __future__ import annotations
 import argparse
 
 from hashcheck.admin import audit as trail
-from hashcheck.admin import clients, dates, governance, importing, lists, reach, suppliers
+from hashcheck.admin import batches, clients, dates, governance, importing, lists, reach, suppliers
 from hashcheck.admin import stats as usage
 from hashcheck.admin.errors import ImportRejected
-from hashcheck.admin.names import find_list
 from hashcheck.admin.operators import Role, acting
 from hashcheck.admin.setup import initialise, open_key
 from hashcheck.catalog.model import Grant
@@ -80,40 +79,36 @@ def clients_add(args: argparse.Namespace, settings: Settings) -> int:
 
 def clients_list(args: argparse.Namespace, settings: Settings) -> int:
     with opened_store(settings) as store:
-        reaches = reach.reach(store)
-        found = [
-            (c, "; ".join(clients.describe_grant(store, g) for g in c.grants) or "(nothing)")
-            for c in store.clients()
-        ]
+        found = clients.listing(store, actor=acting(store, settings.operator))
     if args.json:
         say(
             as_json(
                 [
                     {
-                        "client_id": c.client_id,
-                        "name": c.name,
-                        "status": "enabled" if c.enabled else "disabled",
-                        "grants": grants,
-                        **reaches[c.client_id].as_dict(),
+                        "client_id": line.client.client_id,
+                        "name": line.client.name,
+                        "status": "enabled" if line.client.enabled else "disabled",
+                        "grants": "; ".join(line.grants) or "(nothing)",
+                        **line.reach.as_dict(),
                     }
-                    for c, grants in found
+                    for line in found
                 ]
             )
         )
         return ExitCode.OK
     rows = [
         (
-            c.client_id,
-            c.name,
-            "enabled" if c.enabled else "disabled",
-            grants,
-            "yes" if reaches[c.client_id].can_match else "NO",
+            line.client.client_id,
+            line.client.name,
+            "enabled" if line.client.enabled else "disabled",
+            "; ".join(line.grants) or "(nothing)",
+            "yes" if line.reach.can_match else "NO",
         )
-        for c, grants in found
+        for line in found
     ]
     say(render(("client_id", "name", "status", "grants", "can_match"), rows, "table"))
-    for c, _ in found:
-        warn_reach(reaches[c.client_id])
+    for line in found:
+        warn_reach(line.reach)
     return ExitCode.OK
 
 
@@ -363,23 +358,27 @@ def suppliers_show(args: argparse.Namespace, settings: Settings) -> int:
 
 def batches_list(args: argparse.Namespace, settings: Settings) -> int:
     with opened_store(settings) as store:
-        list_id = None if args.list_name is None else find_list(store, args.list_name).list_id
-        names = {item.list_id: item.name for item in store.lists()}
-        rows = [
-            (
-                b.batch_id,
-                names.get(b.list_id, b.list_id),
-                b.kind,
-                b.state,
-                b.source,
-                b.actor,
-                b.committed_at,
-                b.added,
-                b.unchanged,
-                b.live,
-            )
-            for b in store.batches(list_id, max(args.limit, 1))
-        ]
+        found = batches.listing(
+            store,
+            actor=acting(store, settings.operator),
+            list_name=args.list_name,
+            limit=args.limit,
+        )
+    rows = [
+        (
+            line.record.batch_id,
+            line.list_name,
+            line.record.kind,
+            line.record.state,
+            line.record.source,
+            line.record.actor,
+            line.record.committed_at,
+            line.record.added,
+            line.record.unchanged,
+            line.record.live,
+        )
+        for line in found
+    ]
     keys = (
         "batch",
         "list",

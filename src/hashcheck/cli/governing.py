@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import argparse
 import json
+from typing import Any
 
-from hashcheck.admin import disputes, governance, items, operators, reach
+from hashcheck.admin import batches, categories, disputes, governance, items, operators, reach
 from hashcheck.admin.errors import UnknownName
 from hashcheck.admin.operators import Role, acting
 from hashcheck.admin.setup import open_key
@@ -22,17 +23,17 @@ from hashcheck.hashes.matchid import MatchIds
 
 def categories_list(args: argparse.Namespace, settings: Settings) -> int:
     with opened_store(settings) as store:
-        rules = governance.policy(store)
-        rows = [
-            (
-                c.name,
-                c.severity.value,
-                "enabled" if c.enabled else "disabled",
-                "yes" if rules.needs_two(c.severity) else "no",
-                c.description,
-            )
-            for c in store.categories()
-        ]
+        found = categories.listing(store, actor=acting(store, settings.operator))
+    rows = [
+        (
+            c.name,
+            c.severity,
+            "enabled" if c.enabled else "disabled",
+            "yes" if c.two_person else "no",
+            c.description,
+        )
+        for c in found
+    ]
     keys = ("name", "severity", "status", "two_person", "description")
     say(render(keys, rows, args.format))
     return ExitCode.OK
@@ -98,19 +99,17 @@ def batches_promote(args: argparse.Namespace, settings: Settings) -> int:
 
 def batches_show(args: argparse.Namespace, settings: Settings) -> int:
     with opened_store(settings) as store:
-        acting(store, settings.operator).require(Role.VIEWER, "reading batches")
-        batch = store.batch(args.batch_id)
-        summary = governance.batch_summary(store, batch)
-        names = {item.list_id: item.name for item in store.lists()}
-        categories = {c.category_id: c.name for c in store.categories()}
+        line = batches.show(store, args.batch_id, actor=acting(store, settings.operator))
+    batch = line.record
+    summary: dict[str, Any] = dict(line.shadow or {})
     summary.update(
         {
-            "list": names.get(batch.list_id, batch.list_id),
+            "list": line.list_name,
             "kind": batch.kind,
             "source": batch.source,
             "actor": batch.actor,
             "at": batch.committed_at,
-            "categories": [categories.get(c, str(c)) for c in batch.category_ids],
+            "categories": list(line.categories),
             "shadow": batch.shadow,
         }
     )

@@ -16,7 +16,7 @@ from hashcheck.admin.actions import ACTIONS
 from hashcheck.admin.outcomes import outcome_of
 from hashcheck.cli.exitcodes import ExitCode
 from hashcheck.config import Settings, SettingsError
-from hashcheck.formats.names import FORMATS
+from hashcheck.formats.names import FORMATS, IMPORT_FORMATS
 
 Handler = Callable[[argparse.Namespace, Settings], int]
 # Handlers are named "module.function" (a module of hashcheck.cli) and imported only when their
@@ -24,7 +24,6 @@ Handler = Callable[[argparse.Namespace, Settings], int]
 # dependencies.
 # NSRL RDS is an SQLite database, opened by path rather than parsed as a stream; PDQ lists
 # (perceptual hashes) are never auto-detected: 64 hex characters could also be SHA-256.
-IMPORT_FORMATS = [*FORMATS, "nsrl-rds", "pdq", "vpdq"]
 REMOVE_FORMATS = [*FORMATS, "pdq", "vpdq"]
 
 

@@ -27,10 +27,14 @@ from hashcheck.admin.outcomes import outcome_of
 from hashcheck.api.errors import ApiError, MethodNotAllowed, NotFound
 from hashcheck.api.http import ClientGone, Receive, Scope, Send, read_body, respond
 from hashcheck.api.signin import SignIn, source_of
+from hashcheck.console import imports as list_imports
 from hashcheck.console import pages
+from hashcheck.console.held import HeldUploads
 from hashcheck.console.session import COOKIE, IDLE_S, Session, Sessions, fingerprint
+from hashcheck.console.uploads import boundary_of, receive_upload
 from hashcheck.hashes.keyed import Digester
 from hashcheck.hashes.matchid import MatchIds
+from hashcheck.hashes.sealing import Sealer
 from hashcheck.store import errors as store_errors
 from hashcheck.store.interface import Store
 from hashcheck.store.records import OperatorRecord
@@ -42,12 +46,14 @@ MAX_FORM = 65_536
 HTML = b"text/html; charset=utf-8"
 CSS = b"text/css; charset=utf-8"
 CSV = b"text/csv; charset=utf-8"
-# No script at all yet; styles only from this node; never framed; forms post only here.
+SCRIPT = b"text/javascript; charset=utf-8"
+# Script and styles only from this node's files (none inline); never framed; forms post only
+# here; the upload's progress is the one script, and it talks to this node alone.
 _SECURITY = [
     (
         b"content-security-policy",
-        b"default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
-        b"base-uri 'none'; frame-ancestors 'none'",
+        b"default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
+        b"connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'",
     ),
     (b"x-frame-options", b"DENY"),
     (b"x-content-type-options", b"nosniff"),
@@ -66,6 +72,7 @@ _PAGES: dict[str, tuple[str, str, Any]] = {
     "clients": ("clients.list", "clients.html", pages.clients),
     "statistics": ("stats", "statistics.html", pages.statistics),
     "operators": ("operators.list", "operators.html", pages.operators_page),
+    "imports": ("lists.import", "imports.html", list_imports.page),
 }
 # CSV exports: path under /console/ -> what it writes (each checks the viewer role itself).
 _EXPORTS: dict[str, Any] = {"audit.csv": pages.audit_csv, "statistics.csv": pages.statistics_csv}
@@ -104,6 +111,9 @@ _FORMS: tuple[tuple[re.Pattern[str], str, Any, str], ...] = (
         "decisions",
     ),
     (re.compile(r"^/console/clients/new$"), "clients.add", pages.add_client, "clients"),
+    # An upload (multipart) is received by the console itself; this is the decision after
+    # its dry run: land it active or in shadow, or discard it.
+    (re.compile(r"^/console/imports$"), "lists.import", list_imports.land, "imports"),
     (
         re.compile(r"^/console/clients/([\w.-]{1,64})/(?:disable|enable)$"),
         "clients.disable",
@@ -141,10 +151,14 @@ class Console:
         sign_in: SignIn,
         digester: Digester,
         match_ids: MatchIds,
+        sealer: Sealer,
+        max_upload: int,
     ) -> None:
         self._open_store = open_store
         self._digester = digester
         self._match_ids = match_ids
+        self._max_upload = max_upload
+        self._tools = list_imports.ImportTools(HeldUploads(), digester, sealer)
         self._sessions = Sessions(key)
         self._sign_in = sign_in
         self._pages = jinja2.Environment(
@@ -152,7 +166,15 @@ class Console:
             autoescape=True,
             undefined=jinja2.StrictUndefined,
         )
-        self._css = resources.files("hashcheck.console").joinpath("static/console.css").read_bytes()
+        static = resources.files("hashcheck.console").joinpath("static")
+        self._static = {
+            "console.css": (static.joinpath("console.css").read_bytes(), CSS),
+            "upload.js": (static.joinpath("upload.js").read_bytes(), SCRIPT),
+        }
+
+    def close(self) -> None:
+        """Forget every held upload (the node stops)."""
+        self._tools.held.close()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path: str = scope["path"]
@@ -160,8 +182,9 @@ class Console:
         if path == "/console":
             await self._redirect(send, PREFIX)
             return
-        if path == PREFIX + "static/console.css":
-            await respond(send, 200, self._css, CSS, _SECURITY)
+        asset = self._static.get(path.removeprefix(PREFIX + "static/"))
+        if asset is not None and path.startswith(PREFIX + "static/"):
+            await respond(send, 200, asset[0], asset[1], _SECURITY)
             return
         try:
             try:
@@ -192,7 +215,11 @@ class Console:
             return
         with self._store() as store:
             found = await self._session(scope, store)
+            upload = boundary_of(_header(scope, b"content-type")) if method == "POST" else None
             if found is None:
+                if upload is not None:
+                    # Not read: a file cannot be kept for a form shown again.
+                    raise _Page(401, "signin.html", name="", kept="", error=_ENDED_UPLOAD)
                 if method == "POST" and path != PREFIX + "signout":
                     # The session ended while the operator filled in a form: sign in again
                     # and get the form back with what was typed (not sent: its page again).
@@ -205,6 +232,11 @@ class Console:
             actor = Actor(account.name, Role.parse(account.role))
             common = {"actor": actor, "csrf": self._sessions.csrf(session)}
             cookie = self._refreshed(scope, session, account)
+            if upload is not None:
+                if path != PREFIX + "imports":
+                    raise NotFound(f"no upload form at {path[:100]}")
+                await self._upload(scope, receive, send, store, actor, session, common, upload)
+                return
             if method == "POST":
                 form = await _form(scope, receive)
                 if not self._sessions.csrf_ok(session, form.get("csrf", "")):
@@ -257,7 +289,85 @@ class Console:
     def _build(self, build: Any, store: Store, actor: Actor, query: dict[str, str]) -> Any:
         if build is pages.item_lookup:
             return build(store, actor, query, self._digester, self._match_ids)
+        if build is list_imports.page:
+            return build(store, actor, query, self._tools)
         return build(store, actor, query)
+
+    async def _upload(
+        self,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        store: Store,
+        actor: Actor,
+        session: Session,
+        common: dict[str, Any],
+        boundary: bytes,
+    ) -> None:
+        """Receive a list file, dry-run it, hold it, and show what it would do."""
+        try:
+            actor.require(ACTIONS["lists.import"].role, "this change (lists.import)")
+        except Exception as exc:
+            raise _Page(403, "refused.html", **common, message=str(exc)) from None
+        held = self._tools.held
+        token, target = held.new()
+        length = _header(scope, b"content-length")
+        declared = int(length) if length is not None and length.isdigit() else None
+        fields: dict[str, str] = {}
+        try:
+            try:
+                received = await receive_upload(
+                    receive, boundary, target, self._max_upload, declared
+                )
+                fields = received.fields
+                if not self._sessions.csrf_ok(session, fields.get("csrf", "")):
+                    raise _Page(403, "refused.html", **common, message=_STALE_FORM)
+                await _run(
+                    lambda: list_imports.dry_run(
+                        store, actor, self._tools, token, received.filename, received.size, fields
+                    )
+                )
+            except BaseException:
+                held.drop(token)  # refused or failed: nothing of it is kept
+                raise
+        except ApiError as refused:
+            if refused.status >= 500:
+                raise
+            await self._form_again(
+                send, store, actor, common, fields, refused.status, refused.message
+            )
+            return
+        except Exception as exc:
+            outcome = outcome_of(exc)
+            if outcome is None:
+                raise
+            await self._form_again(
+                send, store, actor, common, fields, outcome.http_status, str(exc)
+            )
+            return
+        await self._redirect(send, f"{PREFIX}imports?{urlencode({'held': token})}")
+
+    async def _form_again(
+        self,
+        send: Send,
+        store: Store,
+        actor: Actor,
+        common: dict[str, Any],
+        fields: dict[str, str],
+        status: int,
+        why: str,
+    ) -> None:
+        """The upload form again with why it was refused and what was chosen (not the file:
+        a browser never lets a page fill in a file)."""
+        context = await _run(lambda: list_imports.page(store, actor, {}, self._tools))
+        typed = {k: v for k, v in fields.items() if k != "csrf"}
+        context = {
+            **common,
+            **context,
+            "error": f"{why.rstrip('.')}. Choose the file again.",
+            "typed": typed,
+        }
+        await self._render(send, status, "imports.html", context)
 
     async def _change(
         self,
@@ -280,14 +390,17 @@ class Console:
         try:
             action = _action(action, form)
             actor.require(ACTIONS[action].role, f"this change ({action})")
-            answer = await _run(lambda: change(store, actor, key, form))
+            if change is list_imports.land:
+                answer = await _run(lambda: change(store, actor, form, self._tools))
+            else:
+                answer = await _run(lambda: change(store, actor, key, form))
         except Exception as exc:
             outcome = outcome_of(exc)
             if outcome is None:
                 raise
             # The page again, with why, and what the operator typed kept.
             _, template, build = _PAGES[back]
-            context = await _run(lambda: build(store, actor, {}))
+            context = await _run(lambda: self._build(build, store, actor, {}))
             raise _Page(
                 outcome.http_status,
                 template,
@@ -299,7 +412,7 @@ class Console:
         if isinstance(answer, pages.Shown):
             # Shown at once, never carried in an address: a new secret, say.
             _, template, build = _PAGES[back]
-            context = await _run(lambda: build(store, actor, {}))
+            context = await _run(lambda: self._build(build, store, actor, {}))
             await self._render(
                 send, 200, template, {**common, **context, "done": answer.message, "shown": answer}
             )
@@ -333,7 +446,7 @@ class Console:
         session = self._sessions.read(cookie, time.time())
         assert session is not None
         with self._store() as store:
-            context = await _run(lambda: build(store, actor, {}))
+            context = await _run(lambda: self._build(build, store, actor, {}))
         number = re.search(r"/(\d{1,18}|[\w.-]{1,64})(?:/\w+)?$", path)
         context = {
             **context,
@@ -414,6 +527,10 @@ _STALE_FORM = (
     "old); nothing was changed. Open the page again and repeat."
 )
 _NO_STORE = "The database cannot be reached just now; try again shortly."
+_ENDED_UPLOAD = (
+    "Your session ended (30 minutes unused, or the account changed), so the upload was not "
+    "read. Sign in again and choose the file again: nothing was imported."
+)
 _ENDED = (
     "Your session ended (30 minutes unused, or the account changed). Sign in again: the form "
     "you were sending is then shown again with what you typed."

@@ -13,7 +13,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from hashcheck.admin import audit, disputes, governance, items, lists, reach
+from hashcheck.admin import audit, disputes, governance, items, lists
+from hashcheck.admin import batches as admin_batches
 from hashcheck.admin import clients as admin_clients
 from hashcheck.admin import operators as accounts
 from hashcheck.admin import stats as usage
@@ -104,21 +105,8 @@ def decisions(store: Store, actor: Actor, query: dict[str, str]) -> dict[str, An
 
 def batches(store: Store, actor: Actor, query: dict[str, str]) -> dict[str, Any]:
     """The newest batches, names for numbers, shadow ones with their would-be matches."""
-    actor.require(Role.VIEWER, "reading batches")
-    names = {h.list_id: h.name for h in store.lists()}
-    categories = {c.category_id: c.name for c in store.categories()}
-    shown = []
-    for batch in store.batches(None, BATCHES_SHOWN):
-        row: dict[str, Any] = {
-            "batch": batch,
-            "list": names.get(batch.list_id, str(batch.list_id)),
-            "categories": [categories.get(c, str(c)) for c in batch.category_ids],
-            "shadow": None,
-        }
-        if batch.state == "shadow":
-            row["shadow"] = governance.batch_summary(store, batch)
-        shown.append(row)
-    return {"batches": shown}
+    found = admin_batches.listing(store, actor=actor, limit=BATCHES_SHOWN, shadows=True)
+    return {"batches": found}
 
 
 def item_lookup(
@@ -283,19 +271,18 @@ class Shown:
 def clients(store: Store, actor: Actor, query: dict[str, str]) -> dict[str, Any]:
     """Clients with what they can match, and each one's grants as a lists x categories
     matrix: which cells it has, and which would need a second operator to grant."""
-    actor.require(Role.VIEWER, "reading clients")
-    reaches = reach.reach(store)
     rules = governance.policy(store)
     all_lists = store.lists()
     categories = store.categories()
     shown = []
-    for client in store.clients():
+    for line in admin_clients.listing(store, actor=actor):
+        client = line.client
         granted = {(g.list_id, g.category_id) for g in client.grants}
         shown.append(
             {
                 "client": client,
-                "reach": reaches.get(client.client_id),
-                "grants": [describe_grant(store, g) for g in client.grants],
+                "reach": line.reach,
+                "grants": line.grants,
                 "every": [
                     {
                         "category": c,
