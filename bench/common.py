@@ -168,11 +168,15 @@ def process(
 
 
 @contextlib.contextmanager
-def hashcheck_server(deployment: BenchDeployment, workers: int = 1) -> Iterator[str]:
+def hashcheck_server(
+    deployment: BenchDeployment, workers: int = 1, settings: dict[str, str] | None = None
+) -> Iterator[str]:
+    """A `hashcheck serve` process on a free loopback port; ``settings`` adds environment."""
     port = free_port()
     executable = str(Path(sys.executable).with_name("hashcheck"))
     with process(
-        [executable, "serve", "--port", str(port), "--workers", str(workers)], deployment.env()
+        [executable, "serve", "--port", str(port), "--workers", str(workers)],
+        {**deployment.env(), **(settings or {})},
     ):
         base = f"http://127.0.0.1:{port}"
         wait_http(base + "/readyz")
