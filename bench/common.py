@@ -167,6 +167,14 @@ def process(
             proc.kill()
 
 
+def legacy_bodies(deployment: BenchDeployment) -> list[str]:
+    """A thousand legacy check bodies, listed and unlisted in turn: a scan that finds
+    something now and then."""
+    listed = [raw.hex() for raw in deployment.listed[:500]]
+    unlisted = [raw.hex() for raw in random_md5s(500, seed=99)]
+    return [h for pair in zip(listed, unlisted, strict=True) for h in pair]
+
+
 @contextlib.contextmanager
 def hashcheck_server(
     deployment: BenchDeployment, workers: int = 1, settings: dict[str, str] | None = None

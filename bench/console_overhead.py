@@ -17,7 +17,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from bench.common import deploy, hashcheck_server, random_md5s, run_wrk, write_result
+from bench.common import deploy, hashcheck_server, legacy_bodies, run_wrk, write_result
 
 
 def main() -> None:
@@ -30,9 +30,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         scratch = Path(folder)
         deployment = deploy(scratch / "deployment", args.entries)
-        listed = [raw.hex() for raw in deployment.listed[:500]]
-        unlisted = [raw.hex() for raw in random_md5s(500, seed=99)]
-        bodies = [h for pair in zip(listed, unlisted, strict=True) for h in pair]
+        bodies = legacy_bodies(deployment)
         with (
             hashcheck_server(deployment) as off_base,
             hashcheck_server(deployment, settings={"HASHCHECK_CONSOLE": "true"}) as on_base,

@@ -20,7 +20,7 @@ from bench.common import (
     ceiling_server,
     deploy,
     hashcheck_server,
-    random_md5s,
+    legacy_bodies,
     run_wrk,
     write_result,
 )
@@ -48,10 +48,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         scratch = Path(folder)
         deployment = deploy(scratch / "deployment", args.entries)
-        # Half listed, half not, as in a scan that finds something now and then.
-        listed = [raw.hex() for raw in deployment.listed[:500]]
-        unlisted = [raw.hex() for raw in random_md5s(500, seed=99)]
-        bodies = [h for pair in zip(listed, unlisted, strict=True) for h in pair]
+        bodies = legacy_bodies(deployment)
         results: dict[str, Any] = {
             "entries": args.entries,
             "seconds": args.seconds,

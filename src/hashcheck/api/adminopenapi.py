@@ -9,7 +9,13 @@ import re
 from typing import Any
 
 from hashcheck.api import schema
-from hashcheck.api.adminroutes import IMPORT_OPTIONS, NUMERIC_PARAMETERS, ROUTES, Route
+from hashcheck.api.adminroutes import (
+    IMPORT_OPTIONS,
+    NUMERIC_PARAMETERS,
+    REMOVAL_OPTIONS,
+    ROUTES,
+    Route,
+)
 
 # What any route may answer before its own work: a body or query that does not fit, the
 # sign-in, and the store.
@@ -31,7 +37,6 @@ _QUERY_TEXT = {
     "list": "one list by name (404 if there is none)",
     "limit": "at most this many (a whole number)",
 }
-_REMOVAL_QUERY = ("format", "skip_invalid")
 
 _SUCCESS = {201: "created", 202: "a proposal waits for a second operator"}
 
@@ -63,7 +68,8 @@ def _operation(route: Route, of: dict[Any, Any]) -> dict[str, Any]:
         for name in names
     ]
     if route.upload:
-        options = sorted(IMPORT_OPTIONS) if route.template.endswith("/imports") else _REMOVAL_QUERY
+        imports = route.template.endswith("/imports")
+        options = sorted(IMPORT_OPTIONS if imports else REMOVAL_OPTIONS)
         parameters += [
             {"name": name, "in": "query", "schema": {"type": "string"}} for name in options
         ]

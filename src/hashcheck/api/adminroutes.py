@@ -290,6 +290,7 @@ IMPORT_OPTIONS = {
     "confirm_removals",
     "dry_run",
 }
+REMOVAL_OPTIONS = {"format", "skip_invalid"}
 
 
 def _listed(r: Request, name: str) -> list[str]:
@@ -329,9 +330,11 @@ def import_upload(r: Request) -> Answer:
 
 
 def remove_upload(r: Request) -> Answer:
-    unknown = set(r.query) - {"format", "skip_invalid"}
+    unknown = set(r.query) - REMOVAL_OPTIONS
     if unknown:
-        raise AdminError(f"unknown removal option {sorted(unknown)[0]!r}; use format, skip_invalid")
+        raise AdminError(
+            f"unknown removal option {sorted(unknown)[0]!r}; use {', '.join(sorted(REMOVAL_OPTIONS))}"
+        )
     assert r.upload is not None
     report = importing.remove_file(
         r.store,

@@ -9,7 +9,6 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from hashcheck.admin.stats import DayTotal
 
@@ -37,10 +36,8 @@ class Chart:
     height: int = HEIGHT
 
 
-def chart(label: str, days: Sequence[DayTotal], value: Callable[[DayTotal], int]) -> Chart | None:
-    """One bar per day, scaled to the busiest; None when there is no day to draw."""
-    if not days:
-        return None
+def chart(label: str, days: Sequence[DayTotal], value: Callable[[DayTotal], int]) -> Chart:
+    """One bar per day (at least one day), scaled to the busiest."""
     values = [value(day) for day in days]
     most = max(values)
     step = WIDTH / len(days)
@@ -78,11 +75,12 @@ def every_day(days: Sequence[DayTotal], first: str | None = None) -> list[DayTot
     return filled
 
 
-def checks_and_matches(days: Sequence[DayTotal], first: str | None = None) -> list[Any]:
+def checks_and_matches(days: Sequence[DayTotal], first: str | None = None) -> list[Chart]:
     """The two charts every page shows: hashes checked, and matches, per day."""
     days = every_day(days, first)
-    drawn = [
+    if not days:
+        return []
+    return [
         chart("Hashes checked per day", days, lambda d: d.checked),
         chart("Matches per day", days, lambda d: d.matched),
     ]
-    return [c for c in drawn if c is not None]
