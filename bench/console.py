@@ -105,7 +105,7 @@ def run(count: int) -> dict[str, Any]:
         started = time.perf_counter()
         deployment, secret, probe = populate(Path(folder), count)
         built = time.perf_counter() - started
-        for server in serve(deployment, console=True):
+        for server in serve(deployment, console=True, load_timeout=600):
             port = server.port
             form = urllib.parse.urlencode({"name": "alice", "secret": secret})
             connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)

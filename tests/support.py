@@ -87,6 +87,7 @@ def serve(
     stats_flush_interval: float = 5.0,
     index_dir: Path | None = None,
     console: bool = False,
+    load_timeout: float = 10.0,
 ) -> Generator[ServerThread, None, None]:
     store = deployment.store()
     node = Node(
@@ -98,7 +99,7 @@ def serve(
         index_dir=index_dir,
     )
     with ServerThread(HashcheckApp(node, console=console)) as server:
-        assert node.follower.ready.wait(10), "first snapshot did not load"
+        assert node.follower.ready.wait(load_timeout), "first snapshot did not load"
         yield server
 
 
