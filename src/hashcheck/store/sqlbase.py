@@ -127,6 +127,17 @@ class SqlBase(Store):
         cur.execute(self._sql(statement), params)
         return cur
 
+    def _sized(self, cur: Cursor, list_id: int, delta: int) -> None:
+        """Keep ``list_sizes`` right: ``delta`` entries were just added to (or, negative,
+        deleted from) the list. Every statement that adds or deletes entries calls this."""
+        if delta:
+            self._q(
+                cur,
+                "INSERT INTO list_sizes (list_id, entries) VALUES (?, ?) ON CONFLICT (list_id) "
+                "DO UPDATE SET entries = list_sizes.entries + excluded.entries",
+                (list_id, delta),
+            )
+
     def _names(self, cur: Cursor, table: str, ids: Iterable[int | None]) -> dict[int, str]:
         """Names of lists or categories by id, for audit records that an operator reads."""
         wanted = sorted({int(i) for i in ids if i is not None and int(i) >= 0})

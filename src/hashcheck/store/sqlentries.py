@@ -268,13 +268,14 @@ class EntryQueries(ImportQueries):
 
     def entry_count(self, list_id: int | None = None) -> int:
         with self._tx(write=False) as cur:
+            # Kept by every write (schema 14): a COUNT(*) of a large list takes half a second.
             if list_id is None:
-                row = self._q(cur, "SELECT COUNT(*) FROM entries").fetchone()
+                row = self._q(cur, "SELECT SUM(entries) FROM list_sizes").fetchone()
             else:
                 row = self._q(
-                    cur, "SELECT COUNT(*) FROM entries WHERE list_id = ?", (list_id,)
+                    cur, "SELECT entries FROM list_sizes WHERE list_id = ?", (list_id,)
                 ).fetchone()
-            return int(row[0])
+            return int(row[0]) if row is not None and row[0] is not None else 0
 
     def changes_since(
         self, entries_cursor: int, tombstones_cursor: int, pdq_cursor: int | None = None

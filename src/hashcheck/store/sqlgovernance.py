@@ -471,13 +471,16 @@ class GovernanceQueries(EntryQueries):
                 good_batch,
             ),
         )
-        cur.executemany(
-            self._sql(
+        added = 0
+        for digest in digests:  # an item's few hashes; one by one for an exact row count
+            self._q(
+                cur,
                 "INSERT INTO entries (list_id, digest, category_id, batch_id, item_id) "
-                "VALUES (?, ?, ?, ?, ?) ON CONFLICT (list_id, digest) DO NOTHING"
-            ),
-            [(good_list, d, good_category, good_batch, good_item) for d in digests],
-        )
+                "VALUES (?, ?, ?, ?, ?) ON CONFLICT (list_id, digest) DO NOTHING",
+                (good_list, digest, good_category, good_batch, good_item),
+            )
+            added += max(cur.rowcount, 0)
+        self._sized(cur, good_list, added)
         self._finish_batch(cur, good_batch, 1, 0, [good_category])
         return len(digests)
 

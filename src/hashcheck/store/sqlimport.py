@@ -397,6 +397,7 @@ class ImportQueries(ItemQueries):
             )
             if max(cur.rowcount, 0) != total:
                 raise _Repeated
+            self._sized(cur, list_id, total)
             if numbered_here or presorted:
                 # Bare hashes only: every item is its one entry, numbered from base in order;
                 # it gets a row only when something changes the list's items (schema 10).
@@ -709,6 +710,7 @@ class ImportQueries(ItemQueries):
             (list_id, batch_id),
         )
         hashes = max(cur.rowcount, 0)
+        self._sized(cur, list_id, hashes)
         # An item's first delivery is its `first_batch`; the history keeps later changes.
         self._q(
             cur,
@@ -739,7 +741,9 @@ class ImportQueries(ItemQueries):
             "ON CONFLICT (list_id, digest) DO NOTHING",
             (list_id, batch_id),
         )
-        return max(cur.rowcount, 0)
+        added = max(cur.rowcount, 0)
+        self._sized(cur, list_id, added)
+        return added
 
     def _seal(
         self, cur: Cursor, list_id: int, batch_id: int, sealed: Mapping[bytes, bytes]

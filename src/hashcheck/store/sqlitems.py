@@ -80,11 +80,18 @@ class ItemQueries(CatalogQueries):
             "ON t.item = e.item_id ORDER BY e.id",
             (batch_id,),
         )
+        leaving = self._q(
+            cur,
+            f"SELECT list_id, COUNT(*) FROM entries WHERE item_id IN (SELECT item FROM {table}) "
+            "GROUP BY list_id",
+        ).fetchall()
         self._q(
             cur,
             # IN probes the item index per doomed item; EXISTS would scan every entry.
             f"DELETE FROM entries WHERE item_id IN (SELECT item FROM {table})",
         )
+        for list_id, count in leaving:
+            self._sized(cur, int(list_id), -int(count))
         self._retract_items(cur, table, reason)
         stamp = now_iso()
         self._q(
@@ -308,7 +315,9 @@ class ItemQueries(CatalogQueries):
                         [*params, limit],
                     ).fetchall()
                 ]
-            on_list = "" if list_id is None else " AND list_id = ?"
+            # The (list_id, digest) index answers only with the list named: on any list, each
+            # list is probed (a digest alone would scan every entry).
+            on_list = "(SELECT id FROM lists)" if list_id is None else "(?)"
             for start in range(0, len(digests), IN_CHUNK):
                 chunk: list[object] = list(digests[start : start + IN_CHUNK])
                 marks = ", ".join("?" for _ in chunk)
@@ -316,8 +325,9 @@ class ItemQueries(CatalogQueries):
                     int(r[0])
                     for r in self._q(
                         cur,
-                        f"SELECT DISTINCT item_id FROM entries WHERE digest IN ({marks})" + on_list,
-                        chunk if list_id is None else [*chunk, list_id],
+                        f"SELECT DISTINCT item_id FROM entries WHERE list_id IN {on_list} "
+                        f"AND digest IN ({marks})",
+                        chunk if list_id is None else [list_id, *chunk],
                     ).fetchall()
                 ]
             seen = sorted(set(ids))[:limit]
