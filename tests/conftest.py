@@ -86,7 +86,7 @@ def _list_sizes_agree(store: Store) -> None:
     try:
         added = store.changes_since(0, 0).added
         lists = [h.list_id for h in store.lists()]
-    except Exception:  # noqa: BLE001 - a test that broke or closed its store on purpose
+    except Exception:  # a test that broke or closed its store on purpose
         return
     counted = collections.Counter(int(i) for i in added.list_ids.tolist())
     kept = {list_id: store.entry_count(list_id) for list_id in lists}
