@@ -18,6 +18,7 @@ import pytest
 import uvicorn
 
 from hashcheck.client import AsyncHashcheckClient, HashcheckClient, Outcome
+from hashcheck.client.protocol import CredentialsRefused
 from tests.support import Deployment, ServerThread, list_hashes, make_deployment, serve
 
 LISTED = hashlib.md5(b"listed", usedforsecurity=False).hexdigest()
@@ -69,10 +70,15 @@ def test_three_outcomes_over_v2_and_legacy(server: ServerThread, deployment: Dep
         assert api.check_legacy("md5", CLEAN).clean
         with pytest.raises(ValueError, match="32 hex"):
             api.check_one("md5", "abc")
+    # Wrong credentials are no check result: every later call would be refused too.
     wrong = HashcheckClient(server.base, deployment.client_id, "wrong", backoff=0.01)
-    denied = wrong.check_one("md5", LISTED)
-    assert denied.outcome is Outcome.INDETERMINATE and "401" in (denied.reason or "")
-    assert wrong.check_legacy("md5", LISTED).outcome is Outcome.INDETERMINATE
+    with pytest.raises(CredentialsRefused, match="HTTP 401") as refused:
+        wrong.check_one("md5", LISTED)
+    assert refused.value.status == 401
+    with pytest.raises(CredentialsRefused, match="HTTP 401"):
+        wrong.check_legacy("md5", LISTED)
+    with pytest.raises(CredentialsRefused, match="HTTP 401"):
+        wrong.retractions()
     wrong.close()
 
 
@@ -202,8 +208,9 @@ def test_matches_land_on_their_own_items_whatever_the_order(
 def test_odd_only_matches_answers_are_indeterminate(results: list[dict[str, Any]]) -> None:
     """Out of range, repeated, for another hash, a bool index, no index: none reads clean."""
     from hashcheck.client import protocol
+    from hashcheck.client.queries import Query
 
-    items = [("md5", CLEAN), ("md5", "0" * 32)]
+    items = [Query("md5", CLEAN), Query("md5", "0" * 32)]
     found = protocol.read_v2(items, 200, {"version": 1, "checked": 2, "results": results})
     assert [r.outcome for r in found] == [Outcome.INDETERMINATE] * 2
     assert protocol.read_v2(items, 200, {"checked": 3, "results": []})[0].outcome is (

@@ -92,7 +92,7 @@ def test_scan_report_exit_codes_and_resume(
     assert found["a.jpg"]["sha1"] == hashlib.sha1(LISTED, usedforsecurity=False).hexdigest()
     assert found["b.txt"]["outcome"] == "no_match" and found["link-in"]["outcome"] == "no_match"
     assert "3/3 files, 1 matched" in err  # progress: done/total (the total from a pre-walk)
-    # Resumed: nothing is scanned twice.
+    # Resumed: no file is read again, and the match still in place is said again (exit 10).
     code, err = scan(
         monkeypatch,
         server.base,
@@ -103,8 +103,23 @@ def test_scan_report_exit_codes_and_resume(
         "--state",
         str(state),
     )
-    assert code == ExitCode.OK and "0/0 files" in err
-    assert len(report.read_text().splitlines()) == 3
+    assert code == ExitCode.MATCHES, err
+    assert "3/3 files, 1 matched" in err and "3 answered in an earlier run" in err
+    lines = [json.loads(line) for line in report.read_text().splitlines()]
+    assert len(lines) == 4 and lines[-1]["earlier"] and lines[-1]["outcome"] == "match"
+    first = next(line for line in lines if line["outcome"] == "match")
+    assert lines[-1]["match_ids"] == first["match_ids"] and first["items"]
+    # A changed file is checked again; --rescan checks every file.
+    (tree / "sub" / "b.txt").write_bytes(LISTED)
+    code, err = scan(monkeypatch, server.base, deployment, str(tree), "--state", str(state))
+    assert code == ExitCode.MATCHES and "3/3 files, 3 matched" in err
+    assert "1 answered in an earlier run" in err  # a.jpg; b.txt and its link changed
+    code, err = scan(
+        monkeypatch, server.base, deployment, str(tree), "--state", str(state), "--rescan"
+    )
+    assert code == ExitCode.MATCHES and "earlier run" not in err
+    assert oct(state.stat().st_mode & 0o777) == "0o600"
+    (tree / "sub" / "b.txt").write_bytes(b"harmless\n")
     # Filters: only what is wanted is checked.
     csv_report = tmp_path / "report.csv"
     code, _ = scan(

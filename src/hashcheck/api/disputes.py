@@ -112,6 +112,7 @@ def feed_body(
         Retraction(
             cursor=r.seq,
             match_id=match_ids.issue(r.entry_id, r.day, client_id),
+            item=r.entry_id,
             list_name=lists[r.list_id].name if r.list_id in lists else None,
             reason=r.reason,
             retracted_at=r.at,

@@ -146,6 +146,7 @@ class Dispute(Struct, kw_only=True):
 class Retraction(Struct, kw_only=True):
     cursor: int
     match_id: str
+    item: Annotated[int, Meta(description="the item retracted: every hash of it, every day")]
     list_name: str | None = field(name="list")
     reason: Annotated[str, one_of("removed", "rolled-back", "dispute-upheld")]
     retracted_at: str

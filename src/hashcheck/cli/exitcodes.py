@@ -20,3 +20,5 @@ class ExitCode(enum.IntEnum):
     PENDING = 11  # the change needs a second operator: a proposal was filed instead
     DENIED = 12  # the acting operator's role does not allow this
     UNCHECKED = 13  # `hashcheck scan`: no match, but some files could not be checked
+    REFUSED = 14  # `hashcheck scan`, `restore`: the service refused the client's credentials
+    INSTALL = 15  # this installation lacks the extra the command needs (the message names it)

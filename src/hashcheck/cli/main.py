@@ -15,6 +15,7 @@ from pathlib import Path
 from hashcheck.admin.actions import ACTIONS
 from hashcheck.admin.outcomes import outcome_of
 from hashcheck.cli.exitcodes import ExitCode
+from hashcheck.cli.extras import missing_extra
 from hashcheck.config import Settings, SettingsError
 from hashcheck.formats.names import FORMATS, IMPORT_FORMATS
 
@@ -89,12 +90,23 @@ def build_parser() -> argparse.ArgumentParser:
     scanning = command(
         "scan",
         "scanning.scan_paths",
-        "check every file under PATH against the service (exit 0 clean, 10 matches, 13 unchecked)",
+        "check every file under PATH (a folder or a file) against the service (exit 0 clean, "
+        "10 matches, 13 unchecked, 14 credentials refused)",
     )
     scanning.add_argument("paths", nargs="+", metavar="PATH")
     scanning.add_argument("--report", type=Path, help="write the report here (default stdout)")
     scanning.add_argument("--format", default="jsonl", choices=["jsonl", "csv"])
-    scanning.add_argument("--state", type=Path, help="resume file: finished paths, appended")
+    scanning.add_argument(
+        "--state", type=Path, help="resume file: each checked file's answer, appended"
+    )
+    scanning.add_argument(
+        "--rescan", action="store_true", help="ignore the answers in --state and check every file"
+    )
+    scanning.add_argument(
+        "--no-pdq",
+        action="store_true",
+        help="exact hashes only: no PDQ of images, no vPDQ of videos",
+    )
     scanning.add_argument("--include", action="append", default=[], metavar="GLOB")
     scanning.add_argument("--exclude", action="append", default=[], metavar="GLOB")
     scanning.add_argument("--min-size", type=int, default=0, metavar="BYTES")
@@ -107,6 +119,13 @@ def build_parser() -> argparse.ArgumentParser:
         choices=["report", "quarantine"],
         help="report only (default), or move matched files into --quarantine (never delete)",
     )
+    scanning.add_argument(
+        "--action-review",
+        default="report",
+        choices=["report", "quarantine"],
+        help="what --action quarantine does with files whose matches are all `review` (near "
+        "or held matches): report them (default) or quarantine them too",
+    )
     scanning.add_argument("--quarantine", type=Path, metavar="DIR", help="the quarantine folder")
     scanning.add_argument(
         "--watch",
@@ -114,6 +133,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="keep watching the one folder given and check files as they arrive (until "
         "SIGINT/SIGTERM)",
     )
+    quarantine = command("quarantine", "scanning.quarantine_list", "the quarantine's files")
+    quarantine.add_argument("action", choices=["list"])
+    quarantine.add_argument("--quarantine", type=Path, required=True, metavar="DIR")
+    quarantine.add_argument("--json", action="store_true", help="one JSON object per line")
     restoring = command(
         "restore", "scanning.restore_files", "put quarantined files back where they were"
     )
@@ -479,6 +502,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _handler(args.handler)(args, settings)
     except SettingsError as exc:
         return _fail(ExitCode.CONFIG, str(exc))
+    except ModuleNotFoundError as exc:
+        message = missing_extra(exc, args.command)
+        if message is None:
+            raise
+        return _fail(ExitCode.INSTALL, message)
     except Exception as exc:
         outcome = outcome_of(exc)
         if outcome is None:

@@ -1,5 +1,6 @@
-"""`hashcheck scan PATH...`: the client-side sweep of stored files, with a report, resume, and
-an exit code that never says "clean" for a file that was not checked. No server dependency.
+"""`hashcheck scan PATH...`, `hashcheck quarantine list` and `hashcheck restore`: the
+client-side sweep of stored files, with a report, resume, quarantine, and an exit code that
+never says "clean" for a file that was not checked. No server dependency.
 """
 
 from __future__ import annotations
@@ -16,14 +17,30 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from hashcheck.cli.exitcodes import ExitCode
-from hashcheck.client.quarantine import Quarantine
+from hashcheck.client.protocol import CredentialsRefused, Unanswered
+from hashcheck.client.quarantine import NoQuarantine, NotHeld, Quarantine
 from hashcheck.client.results import Outcome
-from hashcheck.client.scan import FileReport, Filters, scan, walk
-from hashcheck.client.sync import HashcheckClient, Unanswered
+from hashcheck.client.scan import FileReport, Filters, Found, Hashing, scan, walk
+from hashcheck.client.state import ScanState
+from hashcheck.client.sync import HashcheckClient
 from hashcheck.client.watch import watch
 from hashcheck.config import Settings
 
-CSV_FIELDS = ("path", "outcome", "size", "md5", "sha1", "sha256", "lists", "reason")
+CSV_FIELDS = (
+    "path",
+    "outcome",
+    "size",
+    "md5",
+    "sha1",
+    "sha256",
+    "pdq",
+    "lists",
+    "match_ids",
+    "items",
+    "reason",
+    "notes",
+    "earlier",
+)
 
 
 class ScanError(ValueError):
@@ -42,12 +59,6 @@ def _since(text: str | None) -> float | None:
     return moment.timestamp()
 
 
-def _done(state: Path | None) -> set[str]:
-    if state is None or not state.exists():
-        return set()
-    return {line.rstrip("\n") for line in state.open(encoding="utf-8") if line.strip()}
-
-
 class _Writer:
     def __init__(self, out: TextIO, fmt: str) -> None:
         self._out = out
@@ -60,7 +71,6 @@ class _Writer:
         if self._csv is None:
             self._out.write(json.dumps(row, sort_keys=True) + "\n")
         else:
-            lists = ";".join(sorted({m["list"] for m in row["matches"]}))
             self._csv.writerow(
                 [
                     row["path"],
@@ -69,11 +79,44 @@ class _Writer:
                     row.get("md5", ""),
                     row.get("sha1", ""),
                     row.get("sha256", ""),
-                    lists,
+                    row.get("pdq", ""),
+                    ";".join(sorted({m["list"] for m in row["matches"]})),
+                    ";".join(row["match_ids"]),
+                    ";".join(str(i) for i in row["items"]),
                     row["reason"] or "",
+                    "; ".join(row["notes"]),
+                    "yes" if row["earlier"] else "",
                 ]
             )
         self._out.flush()
+
+
+class _Vault:
+    """What `--action quarantine` does with a matched file: every file with a `remove`
+    match is moved in; one whose matches are all `review` (near or held matches: a question,
+    not a verdict) only with `--action-review quarantine`."""
+
+    def __init__(self, quarantine: Quarantine | None, review: str) -> None:
+        self._quarantine = quarantine
+        self._review = review == "quarantine"
+
+    def take(self, report: FileReport) -> None:
+        if self._quarantine is None or report.outcome is not Outcome.MATCH:
+            return
+        if not self._review and all(m.action == "review" for m in report.matches):
+            report.notes.append("review match: left in place (--action-review report)")
+            return
+        held = self._quarantine.hold(Path(report.path), report.as_dict())
+        report.reason = f"quarantined as {held.stored}"
+
+
+def _refused(exc: CredentialsRefused) -> int:
+    print(
+        f"hashcheck: {exc}; check HASHCHECK_CLIENT_ID and HASHCHECK_CLIENT_SECRET "
+        "(nothing more was checked)",
+        file=sys.stderr,
+    )
+    return ExitCode.REFUSED
 
 
 def scan_paths(args: argparse.Namespace, settings: Settings) -> int:
@@ -83,7 +126,7 @@ def scan_paths(args: argparse.Namespace, settings: Settings) -> int:
     roots = [Path(p) for p in args.paths]
     missing = [str(p) for p in roots if not p.is_dir() and not p.is_file()]
     if missing:
-        print(f"hashcheck: no such path: {', '.join(missing)}", file=sys.stderr)
+        print(f"hashcheck: no such file or folder: {', '.join(missing)}", file=sys.stderr)
         return ExitCode.NOT_FOUND
     try:
         filters = Filters(
@@ -99,22 +142,42 @@ def scan_paths(args: argparse.Namespace, settings: Settings) -> int:
     if args.action == "quarantine" and args.quarantine is None:
         print("hashcheck: --action quarantine needs --quarantine DIR", file=sys.stderr)
         return ExitCode.USAGE
-    vault = Quarantine(args.quarantine) if args.action == "quarantine" else None
-    if args.watch:
-        return _watch(args, settings, roots, filters, vault)
-    done = _done(args.state)
+    if args.rescan and args.state is None:
+        print("hashcheck: --rescan goes with --state FILE", file=sys.stderr)
+        return ExitCode.USAGE
+    hashing = Hashing(perceptual=not args.no_pdq)
+    vault = _Vault(
+        Quarantine(args.quarantine) if args.action == "quarantine" else None, args.action_review
+    )
+    try:
+        if args.watch:
+            return _watch(args, settings, roots, filters, hashing, vault)
+        return _scan(args, settings, roots, filters, hashing, vault)
+    except CredentialsRefused as exc:
+        return _refused(exc)
+    except OSError as exc:  # the report or state file cannot be written
+        print(f"hashcheck: {exc.filename or ''}: {exc.strerror or exc}", file=sys.stderr)
+        return ExitCode.REJECTED
+
+
+def _scan(
+    args: argparse.Namespace,
+    settings: Settings,
+    roots: list[Path],
+    filters: Filters,
+    hashing: Hashing,
+    vault: _Vault,
+) -> int:
+    state = ScanState(args.state, fresh=args.rescan) if args.state else None
     # A quick walk first, for the total the progress line's ETA needs (no file is read).
-    total = sum(
-        1
-        for item in walk(roots, filters)
-        if not isinstance(item, FileReport) and str(item[0]) not in done
-    )
+    total = sum(1 for item in walk(roots, filters) if isinstance(item, Found))
     counts = dict.fromkeys(Outcome, 0)
+    earlier = 0
     started = time.monotonic()
+    resumed = state is not None and len(state) > 0
     report_out: Any = (
-        args.report.open("a" if done else "w", encoding="utf-8") if args.report else sys.stdout
+        args.report.open("a" if resumed else "w", encoding="utf-8") if args.report else sys.stdout
     )
-    state_out = args.state.open("a", encoding="utf-8") if args.state else None
     try:
         writer = _Writer(report_out, args.format)
         with HashcheckClient(
@@ -124,25 +187,29 @@ def scan_paths(args: argparse.Namespace, settings: Settings) -> int:
                 client,
                 roots,
                 filters=filters,
-                skip=done.__contains__,
+                hashing=hashing,
+                earlier=state.earlier if state is not None else lambda _: None,
                 workers=args.workers,
             ):
-                if vault is not None and report.outcome is Outcome.MATCH:
-                    held = vault.hold(Path(report.path), report.as_dict())
-                    report.reason = f"quarantined as {held.stored}"
-                writer.write(report)
                 counts[report.outcome] += 1
-                if state_out is not None and report.hashes:
-                    state_out.write(report.path + "\n")
-                    state_out.flush()
-                _progress(counts, started, total)
+                if report.earlier:
+                    earlier += 1
+                    if report.outcome is Outcome.MATCH:
+                        vault.take(report)
+                        writer.write(report)  # still in place: said again
+                else:
+                    vault.take(report)
+                    writer.write(report)
+                    if state is not None:
+                        state.record(report)
+                _progress(counts, started, total, earlier)
     finally:
         if report_out is not sys.stdout:
             report_out.close()
-        if state_out is not None:
-            state_out.close()
+        if state is not None:
+            state.close()
     sys.stderr.write("\n" if sys.stderr.isatty() else "")
-    _progress(counts, started, total, final=True)
+    _progress(counts, started, total, earlier, final=True)
     if counts[Outcome.MATCH]:
         return ExitCode.MATCHES
     if counts[Outcome.INDETERMINATE]:
@@ -151,7 +218,12 @@ def scan_paths(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _progress(
-    counts: dict[Outcome, int], started: float, total: int | None = None, *, final: bool = False
+    counts: dict[Outcome, int],
+    started: float,
+    total: int | None = None,
+    earlier: int = 0,
+    *,
+    final: bool = False,
 ) -> None:
     """A bar with rate and ETA on a terminal; a plain line every 1,000 files otherwise."""
     checked = sum(counts.values())
@@ -159,11 +231,13 @@ def _progress(
     if not final and not terminal and checked % 1000:
         return
     elapsed = max(time.monotonic() - started, 1e-6)
-    rate = checked / elapsed
+    rate = max(checked - earlier, 0) / elapsed
     line = (
         f"{checked}{'' if total is None else f'/{total}'} files, {counts[Outcome.MATCH]} matched, "
         f"{counts[Outcome.INDETERMINATE]} not checked, {rate:,.0f} files/s"
     )
+    if earlier:
+        line += f" ({earlier} answered in an earlier run, from the state file)"
     if total and not final and rate > 0:
         remaining = max(total - checked, 0) / rate
         line += f", ETA {int(remaining // 60)}:{int(remaining % 60):02d}"
@@ -176,11 +250,39 @@ def _progress(
     sys.stderr.flush()
 
 
+def quarantine_list(args: argparse.Namespace, settings: Settings) -> int:
+    """The files in the quarantine: where each came from, when, and what it matched."""
+    try:
+        held = Quarantine.existing(args.quarantine).held()
+    except NoQuarantine as exc:
+        print(f"hashcheck: {exc}", file=sys.stderr)
+        return ExitCode.NOT_FOUND
+    for record in sorted(held, key=lambda r: str(r["at"])):
+        if args.json:
+            sys.stdout.write(json.dumps(record, sort_keys=True) + "\n")
+            continue
+        matches = record.get("matches") or []
+        lists = ",".join(sorted({str(m.get("list")) for m in matches})) or "-"
+        items = ",".join(str(m.get("item")) for m in matches if m.get("item") is not None)
+        sys.stdout.write(
+            f"{record['at']}  {record['stored']}  {record['original']}  lists {lists}"
+            f"  items {items or '-'}\n"
+        )
+    print(f"{len(held)} file(s) held", file=sys.stderr)
+    return ExitCode.OK
+
+
 def restore_files(args: argparse.Namespace, settings: Settings) -> int:
-    """Put quarantined files back: named ones, or those whose matches the service retracted."""
-    vault = Quarantine(args.quarantine)
-    held = vault.held()
-    if args.retracted:
+    """Put quarantined files back: named ones, or those whose every matched item the service
+    retracted."""
+    try:
+        vault = Quarantine.existing(args.quarantine)
+        chosen = None if args.retracted else vault.held_from(args.paths)
+    except (NoQuarantine, NotHeld) as exc:
+        print(f"hashcheck: {exc}", file=sys.stderr)
+        return ExitCode.NOT_FOUND
+    cursor = None
+    if chosen is None:
         if not settings.client_id or not settings.client_secret:
             print("hashcheck: set HASHCHECK_CLIENT_ID and HASHCHECK_CLIENT_SECRET", file=sys.stderr)
             return ExitCode.CONFIG
@@ -189,24 +291,16 @@ def restore_files(args: argparse.Namespace, settings: Settings) -> int:
         ) as client:
             try:
                 items, cursor = client.retractions(vault.cursor())
+            except CredentialsRefused as exc:
+                return _refused(exc)
             except Unanswered as exc:
                 print(f"hashcheck: {exc}", file=sys.stderr)
                 return ExitCode.UNCHECKED
-        retracted = vault.remember_retracted({str(item["match_id"]) for item in items})
-        # Back only when every item the file matched is retracted: one retraction covers all
-        # of an item's hashes, but a file on two lists matched two items.
-        chosen = [
-            r
-            for r in held
-            if r.get("matches")
-            and all(m.get("match_id") in retracted for m in r.get("matches", []))
-        ]
-        reason = "match retracted by the service"
+        retracted = vault.remember_retracted(items)
+        chosen = [r for r in vault.held() if retracted.covers(r)]
+        reason = "every matched item retracted by the service"
     else:
-        wanted = {str(Path(p).absolute()) for p in args.paths}
-        chosen = [r for r in held if r["original"] in wanted]
         reason = "restored by the operator"
-        cursor = None
     failed = False
     for record in chosen:
         try:
@@ -217,6 +311,9 @@ def restore_files(args: argparse.Namespace, settings: Settings) -> int:
             failed = True
     if cursor is not None:
         vault.save_cursor(cursor)  # only after every retracted file was handled
+    print(
+        f"{len(chosen)} file(s) to restore, {'some' if failed else 'none'} failed", file=sys.stderr
+    )
     return ExitCode.REJECTED if failed else ExitCode.OK
 
 
@@ -225,7 +322,8 @@ def _watch(
     settings: Settings,
     roots: list[Path],
     filters: Filters,
-    vault: Quarantine | None,
+    hashing: Hashing,
+    vault: _Vault,
 ) -> int:
     """Check files as they arrive until SIGINT or SIGTERM."""
     if len(roots) != 1 or not roots[0].is_dir():
@@ -239,18 +337,26 @@ def _watch(
     writer = _Writer(report_out, args.format)
 
     def on_report(report: FileReport) -> None:
-        if vault is not None and report.outcome is Outcome.MATCH:
-            report.reason = (
-                f"quarantined as {vault.hold(Path(report.path), report.as_dict()).stored}"
-            )
+        vault.take(report)
         writer.write(report)
         counts[report.outcome] += 1
+
+    def on_notice(text: str) -> None:
+        print(f"hashcheck: {text}", file=sys.stderr, flush=True)
 
     try:
         with HashcheckClient(
             settings.service_url, settings.client_id, settings.client_secret
         ) as client:
-            watch(client, roots[0], on_report, stop, filters=filters)
+            watch(
+                client,
+                roots[0],
+                on_report,
+                stop,
+                filters=filters,
+                hashing=hashing,
+                on_notice=on_notice,
+            )
     finally:
         if report_out is not sys.stdout:
             report_out.close()

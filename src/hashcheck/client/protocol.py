@@ -10,15 +10,25 @@ from __future__ import annotations
 
 import json
 import random
-from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from hashcheck.client.results import Match, Outcome, Result, indeterminate
+from hashcheck.client.queries import HEX_LENGTHS, Query
+from hashcheck.client.results import Match, Outcome, Result, frames_of, indeterminate
 
-HEX_LENGTHS = {"md5": 32, "sha1": 40, "sha256": 64, "pdq": 64}
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 MAX_RETRY_AFTER = 60.0
+# The service will not take these credentials: every later request would be refused too.
+REFUSED_STATUSES = frozenset({401, 403})
+
+
+class CredentialsRefused(Exception):
+    """The service refused the client's credentials (401) or their use (403). Not a check
+    result: nothing was checked, and nothing will be until the credentials are fixed."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(f"the service refused the credentials (HTTP {status}): {message}")
+        self.status = status
 
 
 @dataclass(frozen=True)
@@ -65,43 +75,46 @@ class Retries:
         return wait
 
 
-def normalise(items: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
-    """(algorithm, lower-case hex); ValueError for a malformed item (a caller's bug, raised
-    before anything is sent)."""
-    checked = []
-    for algorithm, value in items:
-        name = algorithm.lower()
-        text = value.strip().lower()
-        if name not in HEX_LENGTHS:
-            raise ValueError(f"unknown algorithm {algorithm!r}; use {', '.join(HEX_LENGTHS)}")
-        if len(text) != HEX_LENGTHS[name] or any(c not in "0123456789abcdef" for c in text):
-            raise ValueError(f"{name} hash must be {HEX_LENGTHS[name]} hex characters")
-        checked.append((name, text))
-    return checked
+def batches(items: list[Query], size: int) -> list[list[Query]]:
+    """Consecutive runs of ``items`` that each weigh at most ``size`` (a video weighs its
+    frames; one heavier than ``size`` goes alone, and the service says so)."""
+    runs: list[list[Query]] = []
+    weight = 0
+    for query in items:
+        if runs and weight + query.weight <= size:
+            runs[-1].append(query)
+            weight += query.weight
+        else:
+            runs.append([query])
+            weight = query.weight
+    return runs
 
 
-def batches(items: list[tuple[str, str]], size: int) -> list[list[tuple[str, str]]]:
-    return [items[i : i + size] for i in range(0, len(items), size)]
+def _compact(items: list[Query]) -> bool:
+    return all(q.compact for q in items)
 
 
-def _sent_order(items: list[tuple[str, str]]) -> list[int]:
+def _sent_order(items: list[Query]) -> list[int]:
     """Positions of ``items`` in the order the compact shape sends them: by algorithm (md5,
     sha1, sha256, pdq — the service's order), each algorithm's in the caller's order."""
     rank = {name: number for number, name in enumerate(HEX_LENGTHS)}
-    return sorted(range(len(items)), key=lambda position: rank[items[position][0]])
+    return sorted(range(len(items)), key=lambda position: rank[items[position].algorithm])
 
 
-def v2_body(items: list[tuple[str, str]]) -> dict[str, Any]:
-    """The compact shape with `only_matches`: the cheapest for the service to read and answer
-    (a bulk scan hears only of matches, and of hashes that could not be checked)."""
+def v2_body(items: list[Query]) -> dict[str, Any]:
+    """With `only_matches` (a bulk scan hears only of matches, and of hashes that could not be
+    checked). The compact shape when it can carry every item (the cheapest for the service
+    to read); one object per item when a PDQ quality or a video comes along."""
+    if not _compact(items):
+        return {"hashes": [q.body() for q in items], "only_matches": True}
     body: dict[str, Any] = {}
-    for algorithm, text in items:
-        body.setdefault(algorithm, []).append(text)
+    for query in items:
+        body.setdefault(query.algorithm, []).append(query.hash)
     body["only_matches"] = True
     return body
 
 
-def read_v2_response(items: list[tuple[str, str]], status: int, content: bytes) -> list[Result]:
+def read_v2_response(items: list[Query], status: int, content: bytes) -> list[Result]:
     try:
         document = json.loads(content)
     except ValueError:
@@ -109,18 +122,24 @@ def read_v2_response(items: list[tuple[str, str]], status: int, content: bytes) 
     return read_v2(items, status, document)
 
 
-def read_v2(items: list[tuple[str, str]], status: int, document: Any) -> list[Result]:
+def read_v2(items: list[Query], status: int, document: Any) -> list[Result]:
     """Results for ``items`` from an `only_matches` answer: a hash absent from it is clean
     only when the answer says every hash of the batch was checked."""
+    if status in REFUSED_STATUSES:
+        raise CredentialsRefused(status, _error_message(document))
     if status != 200:
         message = _error_message(document)
         return indeterminate(items, f"HTTP {status}: {message}")
     checked = document.get("checked") if isinstance(document, dict) else None
     results = document.get("results") if isinstance(document, dict) else None
-    if checked != len(items) or isinstance(checked, bool) or not isinstance(results, list):
+    if (
+        checked != sum(q.weight for q in items)
+        or isinstance(checked, bool)
+        or not isinstance(results, list)
+    ):
         return indeterminate(items, "the answer does not say every hash was checked")
-    order = _sent_order(items)
-    found = [Result(algorithm, text, Outcome.NO_MATCH) for algorithm, text in items]
+    order = _sent_order(items) if _compact(items) else list(range(len(items)))
+    found = [Result(q.algorithm, q.hash, Outcome.NO_MATCH, frames=frames_of(q)) for q in items]
     seen: set[int] = set()
     try:
         for answer in results:
@@ -135,38 +154,59 @@ def read_v2(items: list[tuple[str, str]], status: int, document: Any) -> list[Re
     return found
 
 
-def _result(item: tuple[str, str], answer: Any) -> Result:
-    algorithm, text = item
-    if answer["algorithm"] != algorithm or answer["hash"] != text:
+def _result(query: Query, answer: Any) -> Result:
+    if answer["algorithm"] != query.algorithm:
+        raise ValueError("results out of order")
+    if query.algorithm == "vpdq":
+        if answer["frames"] != len(query.frames):
+            raise ValueError("results out of order")
+    elif answer["hash"] != query.hash:
         raise ValueError("results out of order")
     matched = answer["match"]
     if not isinstance(matched, bool):
         raise TypeError('"match" is not a boolean')
+    frames = frames_of(query)
     if not matched:
         flag = answer.get("flag")
-        if flag is not None:  # e.g. a PDQ hash of too low quality: not checked
-            return Result(algorithm, text, Outcome.INDETERMINATE, reason=str(flag))
-        return Result(algorithm, text, Outcome.NO_MATCH)
-    matches = tuple(
-        Match(
-            list=m["list"],
-            category=m["category"],
-            severity=m["severity"],
-            action=m["action"],
-            kind=m["kind"],
-            match_id=m["match_id"],
-            distance=m.get("distance"),
-            hold=m.get("hold"),
-        )
-        for m in answer["matches"]
-    )
+        if flag is not None:  # e.g. a PDQ hash of too low quality: looked at, not matched
+            return Result(
+                query.algorithm,
+                query.hash,
+                Outcome.INDETERMINATE,
+                reason=str(flag),
+                flag=str(flag),
+                frames=frames,
+            )
+        return Result(query.algorithm, query.hash, Outcome.NO_MATCH, frames=frames)
+    matches = tuple(_match(m) for m in answer["matches"])
     if not matches:
         raise ValueError("a match without matches")
-    return Result(algorithm, text, Outcome.MATCH, matches)
+    return Result(query.algorithm, query.hash, Outcome.MATCH, matches, frames=frames)
 
 
-def read_legacy(item: tuple[str, str], status: int, body: bytes) -> Result:
-    algorithm, text = item
+def _match(m: Any) -> Match:
+    item = m.get("item")
+    if item is not None and type(item) is not int:
+        raise TypeError('"item" is not a number')
+    return Match(
+        list=m["list"],
+        category=m["category"],
+        severity=m["severity"],
+        action=m["action"],
+        kind=m["kind"],
+        match_id=m["match_id"],
+        item=item,
+        distance=m.get("distance"),
+        hold=m.get("hold"),
+        target_percent=m.get("target_percent"),
+        query_percent=m.get("query_percent"),
+    )
+
+
+def read_legacy(item: Query, status: int, body: bytes) -> Result:
+    algorithm, text = item.algorithm, item.hash
+    if status in REFUSED_STATUSES:
+        raise CredentialsRefused(status, body[:80].decode("utf-8", "replace").strip())
     if status == 200 and body == b"true":
         return Result(algorithm, text, Outcome.MATCH)
     if status == 200 and body == b"false":
@@ -180,3 +220,75 @@ def _error_message(document: Any) -> str:
         return str(document["error"]["message"])
     except (KeyError, TypeError):
         return "no error message"
+
+
+class Unanswered(RuntimeError):
+    """The service gave no usable answer where the caller needs one (not a check result):
+    ``status`` is the HTTP status when there was one."""
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+@dataclass(frozen=True)
+class Dispute:
+    """A dispute of a match, as the service keeps it (the operator decides it)."""
+
+    dispute_id: int
+    match_id: str
+    list: str | None
+    reason: str
+    state: str  # open | upheld | rejected
+    opened_at: str
+    decided_at: str | None
+    notes: tuple[tuple[str, str], ...]  # (at, text): the operator's decision and comments
+
+
+def dispute_body(match_id: str, reason: str) -> dict[str, str]:
+    if not match_id.strip():
+        raise ValueError("say which match: its match_id from a check answer")
+    if not reason.strip() or len(reason) > 2000:
+        raise ValueError("a dispute needs a reason of 1-2,000 characters")
+    return {"match_id": match_id.strip(), "reason": reason}
+
+
+def read_dispute(status: int, content: bytes, wanted: str) -> Dispute:
+    document = _answer(status, content, wanted, (200, 201))
+    try:
+        return Dispute(
+            dispute_id=int(document["dispute_id"]),
+            match_id=str(document["match_id"]),
+            list=document["list"],
+            reason=str(document["reason"]),
+            state=str(document["state"]),
+            opened_at=str(document["opened_at"]),
+            decided_at=document["decided_at"],
+            notes=tuple((str(n["at"]), str(n["text"])) for n in document["notes"]),
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise Unanswered(f"{wanted}: unexpected answer from the service: {exc!r}") from None
+
+
+def read_retractions(status: int, content: bytes) -> tuple[list[dict[str, Any]], int, bool]:
+    """One page of the retraction feed: (retractions, next cursor, more to read)."""
+    document = _answer(status, content, "the retraction feed", (200,))
+    try:
+        items = list(document["retractions"])
+        if not all(isinstance(i, dict) and isinstance(i.get("match_id"), str) for i in items):
+            raise ValueError("a retraction without its match_id")
+        return items, int(document["next"]), bool(document["more"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise Unanswered(f"the retraction feed: unexpected answer: {exc!r}") from None
+
+
+def _answer(status: int, content: bytes, wanted: str, ok: tuple[int, ...]) -> Any:
+    try:
+        document = json.loads(content)
+    except ValueError:
+        document = None
+    if status in REFUSED_STATUSES:
+        raise CredentialsRefused(status, _error_message(document))
+    if status not in ok:
+        raise Unanswered(f"{wanted}: HTTP {status}: {_error_message(document)}", status)
+    return document

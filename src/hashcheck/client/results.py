@@ -5,6 +5,8 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
+from hashcheck.client.queries import Query
+
 
 class Outcome(enum.Enum):
     MATCH = "match"
@@ -18,10 +20,13 @@ class Match:
     category: str
     severity: str
     action: str  # remove | review
-    kind: str  # exact | pdq
+    kind: str  # exact | pdq | vpdq
     match_id: str
+    item: int | None = None  # the list item (one file's hashes) matched: the same for each
     distance: int | None = None  # pdq only
     hold: str | None = None  # why the operator's alarm holds the entry (action is review)
+    target_percent: float | None = None  # vpdq: share of the stored video's frames matched
+    query_percent: float | None = None  # vpdq: share of the query's frames matched
 
 
 @dataclass(frozen=True)
@@ -30,7 +35,11 @@ class Result:
     hash: str
     outcome: Outcome
     matches: tuple[Match, ...] = ()
-    reason: str | None = None  # why the outcome is indeterminate (or a quality flag)
+    reason: str | None = None  # why the outcome is indeterminate
+    # The service looked and would not match it (a PDQ hash or video of too low quality):
+    # indeterminate for this hash, but no failure to reach the service.
+    flag: str | None = None
+    frames: int | None = None  # vpdq: the frames sent (hash is then empty)
 
     @property
     def matched(self) -> bool:
@@ -42,5 +51,13 @@ class Result:
         return self.outcome is Outcome.NO_MATCH
 
 
-def indeterminate(items: list[tuple[str, str]], reason: str) -> list[Result]:
-    return [Result(a, h, Outcome.INDETERMINATE, reason=reason) for a, h in items]
+def indeterminate(items: list[Query], reason: str) -> list[Result]:
+    return [
+        Result(q.algorithm, q.hash, Outcome.INDETERMINATE, reason=reason, frames=frames_of(q))
+        for q in items
+    ]
+
+
+def frames_of(query: Query) -> int | None:
+    """A video's number of frames; None for a hash."""
+    return len(query.frames) if query.algorithm == "vpdq" else None

@@ -1,27 +1,30 @@
-"""Scanning stored files: walk the roots, hash each file once (in parallel), check the hashes
-in batches, and say per file: match, no match, or could not be checked.
+"""Scanning stored files: walk the roots (folders or single files), hash each file once (in
+parallel: exact hashes, PDQ of images, vPDQ of videos), check the hashes in batches, and say
+per file: match, no match, or could not be checked.
 
 Never follows a symbolic link out of the given roots; skips devices, sockets and FIFOs;
 reports what it cannot read. A file is clean only if every one of its hashes came back
-"no match". Reads files and talks to the service through `HashcheckClient`; nothing else.
+"no match" (`verdicts`). Reads files and talks to the service through `HashcheckClient`;
+nothing else.
 """
 
 from __future__ import annotations
 
 import fnmatch
+import functools
 import os
 import stat
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
-from hashcheck.client.files import digests
-from hashcheck.client.results import Match, Outcome, Result
+from hashcheck.client.files import FileHashes, hash_file
+from hashcheck.client.queries import Query
+from hashcheck.client.results import Match, Outcome
 from hashcheck.client.sync import HashcheckClient
-
-ALGORITHMS = ("md5", "sha1", "sha256")
+from hashcheck.client.verdicts import verdict
 
 
 @dataclass(frozen=True)
@@ -44,14 +47,41 @@ class Filters:
         return self.since is None or status.st_mtime >= self.since
 
 
+@dataclass(frozen=True)
+class Hashing:
+    """What to make of each file besides its exact hashes."""
+
+    perceptual: bool = True  # PDQ of images (the `pdq` extra) and vPDQ of videos
+    videos: bool = True  # vPDQ needs FFmpeg's programs; without them it is skipped, said so
+
+
+class Found(NamedTuple):
+    """A regular file to scan, as the walk saw it."""
+
+    path: Path
+    size: int
+    mtime_ns: int
+
+
 @dataclass
 class FileReport:
     path: str
     outcome: Outcome
     size: int = 0
-    hashes: dict[str, str] = field(default_factory=dict)
+    hashes: dict[str, Any] = field(default_factory=dict)
     matches: list[Match] = field(default_factory=list)
     reason: str | None = None
+    notes: list[str] = field(default_factory=list)  # what of a checked file was not checked
+    mtime_ns: int = 0
+    earlier: bool = False  # the answer of an earlier run, from the state file
+
+    @property
+    def match_ids(self) -> list[str]:
+        return list(dict.fromkeys(m.match_id for m in self.matches))
+
+    @property
+    def items(self) -> list[int]:
+        return list(dict.fromkeys(m.item for m in self.matches if m.item is not None))
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -60,55 +90,78 @@ class FileReport:
             "size": self.size,
             **self.hashes,
             "matches": [m.__dict__ for m in self.matches],
+            "match_ids": self.match_ids,
+            "items": self.items,
             "reason": self.reason,
+            "notes": self.notes,
+            "earlier": self.earlier,
         }
 
 
-def walk(roots: Sequence[Path], filters: Filters) -> Iterator[tuple[Path, int] | FileReport]:
-    """(file, size) for every regular file to scan, and a report for what is skipped."""
+def walk(roots: Sequence[Path], filters: Filters) -> Iterator[Found | FileReport]:
+    """Every regular file to scan, and a report for what cannot be read. A root may be a
+    folder (walked; filters on the path below it) or a file (filters on its name)."""
     resolved = [root.resolve() for root in roots]
     for root in roots:
-        stack = [root]
-        while stack:
-            folder = stack.pop()
+        try:
+            status = root.stat()
+        except OSError as exc:
+            yield FileReport(str(root), Outcome.INDETERMINATE, reason=f"unreadable: {exc.strerror}")
+            continue
+        if stat.S_ISREG(status.st_mode):
+            if filters.wanted(root.name, status):
+                yield Found(root, status.st_size, status.st_mtime_ns)
+            continue
+        yield from _walk_folder(root, resolved, filters)
+
+
+def _walk_folder(
+    root: Path, resolved: list[Path], filters: Filters
+) -> Iterator[Found | FileReport]:
+    stack = [root]
+    while stack:
+        folder = stack.pop()
+        try:
+            entries = sorted(os.scandir(folder), key=lambda e: e.name)
+        except OSError as exc:
+            yield FileReport(
+                str(folder), Outcome.INDETERMINATE, reason=f"unreadable: {exc.strerror}"
+            )
+            continue
+        for entry in entries:
+            path = Path(entry.path)
             try:
-                entries = sorted(os.scandir(folder), key=lambda e: e.name)
+                status = entry.stat(follow_symlinks=False)
+                if stat.S_ISLNK(status.st_mode):
+                    target = path.resolve()
+                    if not any(target.is_relative_to(r) for r in resolved):
+                        continue  # a link out of the roots: never followed
+                    status = target.stat()
+                    if stat.S_ISDIR(status.st_mode):
+                        continue  # its target is walked as part of its root
             except OSError as exc:
                 yield FileReport(
-                    str(folder), Outcome.INDETERMINATE, reason=f"unreadable: {exc.strerror}"
+                    str(path), Outcome.INDETERMINATE, reason=f"unreadable: {exc.strerror}"
                 )
                 continue
-            for entry in entries:
-                path = Path(entry.path)
-                try:
-                    status = entry.stat(follow_symlinks=False)
-                    if stat.S_ISLNK(status.st_mode):
-                        target = path.resolve()
-                        if not any(target.is_relative_to(r) for r in resolved):
-                            continue  # a link out of the roots: never followed
-                        status = target.stat()
-                        if stat.S_ISDIR(status.st_mode):
-                            continue  # its target is walked as part of its root
-                except OSError as exc:
-                    yield FileReport(
-                        str(path), Outcome.INDETERMINATE, reason=f"unreadable: {exc.strerror}"
-                    )
-                    continue
-                if stat.S_ISDIR(status.st_mode):
-                    stack.append(path)
-                elif stat.S_ISREG(status.st_mode):
-                    relative = str(path.relative_to(root))
-                    if filters.wanted(relative, status):
-                        yield path, status.st_size
-                # devices, sockets and FIFOs are skipped: reading them could block or mislead
+            if stat.S_ISDIR(status.st_mode):
+                stack.append(path)
+            elif stat.S_ISREG(status.st_mode) and filters.wanted(
+                str(path.relative_to(root)), status
+            ):
+                yield Found(path, status.st_size, status.st_mtime_ns)
+            # devices, sockets and FIFOs are skipped: reading them could block or mislead
 
 
-def hash_many(files: list[Path], workers: int | None = None) -> Iterator[dict[str, str] | str]:
-    """Digests of many files, in order (or the reason a file could not be read), spread over
-    worker processes in chunks: per-file Python work would otherwise hold one core."""
+def hash_many(
+    files: list[Path], workers: int | None = None, hashing: Hashing | None = None
+) -> Iterator[FileHashes | str]:
+    """The hashes of many files, in order (or the reason a file could not be read), spread
+    over worker processes in chunks: per-file Python work would otherwise hold one core."""
     count = workers or os.cpu_count() or 2
+    work = functools.partial(_hashes_or_reason, hashing=hashing or Hashing())
     with ProcessPoolExecutor(max_workers=count) as pool:
-        yield from pool.map(_digests_or_reason, files, chunksize=_chunk(len(files), count))
+        yield from pool.map(work, files, chunksize=_chunk(len(files), count))
 
 
 def _chunk(files: int, workers: int) -> int:
@@ -117,21 +170,11 @@ def _chunk(files: int, workers: int) -> int:
     return max(1, min(256, files // (workers * 4)))
 
 
-def _digests_or_reason(path: Path) -> dict[str, str] | str:
+def _hashes_or_reason(path: Path, hashing: Hashing) -> FileHashes | str:
     try:
-        return digests(path)
+        return hash_file(path, perceptual=hashing.perceptual, videos=hashing.videos)
     except OSError as exc:
-        return f"unreadable: {exc.strerror}"
-
-
-def _hash(item: tuple[Path, int]) -> FileReport:
-    path, size = item
-    try:
-        return FileReport(str(path), Outcome.INDETERMINATE, size, digests(path))
-    except OSError as exc:
-        return FileReport(
-            str(path), Outcome.INDETERMINATE, size, reason=f"unreadable: {exc.strerror}"
-        )
+        return f"unreadable: {exc.strerror or exc}"
 
 
 def scan(
@@ -139,62 +182,66 @@ def scan(
     roots: Sequence[Path],
     *,
     filters: Filters | None = None,
-    skip: Callable[[str], bool] = lambda _: False,
+    hashing: Hashing | None = None,
+    earlier: Callable[[Found], FileReport | None] = lambda _: None,
     batch_files: int = 1000,
     workers: int | None = None,
 ) -> Iterator[FileReport]:
     """One report per file (and per unreadable entry), in batches as they are checked. Files
-    are hashed in worker processes (one read each), batches checked as they fill."""
+    are hashed in worker processes (one read each), batches checked as they fill. A file
+    ``earlier`` has an answer for (the state of an interrupted run) is reported with that
+    answer, not read again. Raises `CredentialsRefused` at the first batch the service
+    refuses: nothing more can be checked."""
     count = workers or os.cpu_count() or 2
+    work = functools.partial(_hashes_or_reason, hashing=hashing or Hashing())
     with ProcessPoolExecutor(max_workers=count) as pool:
-        files: list[tuple[Path, int]] = []
+        files: list[Found] = []
         for item in walk(roots, filters or Filters()):
             if isinstance(item, FileReport):
                 yield item
-            elif not skip(str(item[0])):
-                files.append(item)
+                continue
+            known = earlier(item)
+            if known is not None:
+                yield known
+                continue
+            files.append(item)
             if len(files) >= batch_files:
-                yield from _check(client, _hashed(pool, count, files))
+                found = pool.map(work, [f.path for f in files], chunksize=_chunk(len(files), count))
+                yield from _check(client, files, list(found))
                 files = []
         if files:
-            yield from _check(client, _hashed(pool, count, files))
+            found = pool.map(work, [f.path for f in files], chunksize=_chunk(len(files), count))
+            yield from _check(client, files, list(found))
 
 
-def _hashed(
-    pool: ProcessPoolExecutor, workers: int, files: list[tuple[Path, int]]
-) -> list[FileReport]:
-    found = pool.map(
-        _digests_or_reason, [path for path, _ in files], chunksize=_chunk(len(files), workers)
-    )
-    return [
-        FileReport(str(path), Outcome.INDETERMINATE, size, hashes)
-        if isinstance(hashes, dict)
-        else FileReport(str(path), Outcome.INDETERMINATE, size, reason=hashes)
-        for (path, size), hashes in zip(files, found, strict=True)
-    ]
+def check_files(
+    client: HashcheckClient, files: list[Found], hashing: Hashing | None = None
+) -> Iterator[FileReport]:
+    """Hash (in this process) and check a given set of files: watch mode's few files."""
+    chosen = hashing or Hashing()
+    return _check(client, files, [_hashes_or_reason(f.path, chosen) for f in files])
 
 
-def check_files(client: HashcheckClient, files: list[tuple[Path, int]]) -> Iterator[FileReport]:
-    """Hash (in this process) and check a given set of (file, size): watch mode's few files."""
-    return _check(client, [_hash(item) for item in files])
-
-
-def _check(client: HashcheckClient, reports: list[FileReport]) -> Iterator[FileReport]:
-    hashed = [r for r in reports if r.hashes]
-    items = [(a, r.hashes[a]) for r in hashed for a in ALGORITHMS]
-    results = client.check(items) if items else []
-    for number, report in enumerate(hashed):
-        _decide(report, results[number * len(ALGORITHMS) : (number + 1) * len(ALGORITHMS)])
-    yield from reports
-
-
-def _decide(report: FileReport, results: list[Result]) -> None:
-    """Match if any hash matched; clean only if every hash was answered "no match"."""
-    report.matches = [m for r in results for m in r.matches]
-    if any(r.outcome is Outcome.MATCH for r in results):
-        report.outcome = Outcome.MATCH
-    elif all(r.outcome is Outcome.NO_MATCH for r in results):
-        report.outcome = Outcome.NO_MATCH
-    else:
-        report.outcome = Outcome.INDETERMINATE
-        report.reason = next(r.reason for r in results if r.outcome is Outcome.INDETERMINATE)
+def _check(
+    client: HashcheckClient, files: list[Found], hashed: list[FileHashes | str]
+) -> Iterator[FileReport]:
+    queries: list[Query] = []
+    spans: list[tuple[int, int]] = []
+    for made in hashed:
+        asked = made.queries() if isinstance(made, FileHashes) else []
+        spans.append((len(queries), len(queries) + len(asked)))
+        queries.extend(asked)
+    results = client.check(queries) if queries else []
+    for found, made, (start, end) in zip(files, hashed, spans, strict=True):
+        report = FileReport(str(found.path), Outcome.INDETERMINATE, found.size)
+        report.mtime_ns = found.mtime_ns
+        if isinstance(made, str):
+            report.reason = made
+        else:
+            report.hashes = made.as_dict()
+            decided = verdict(results[start:end], made)
+            report.outcome = decided.outcome
+            report.matches = list(decided.matches)
+            report.reason = decided.reason
+            report.notes = list(decided.notes)
+        yield report

@@ -1,21 +1,25 @@
 """The synchronous client (for upload handlers and scripts): connection reuse, timeouts,
-retries with backoff, batches split to the service's limit."""
+retries with backoff, batches split to the service's limit. `AsyncHashcheckClient` has the
+same methods (a test holds them to it)."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Iterable
+from pathlib import Path
 from types import TracebackType
 from typing import Any
 
 import httpx
 
 from hashcheck.client import protocol
+from hashcheck.client.files import FileHashes, hash_file
+from hashcheck.client.protocol import CredentialsRefused, Dispute, Unanswered
+from hashcheck.client.queries import Query, normalise
 from hashcheck.client.results import Result, indeterminate
+from hashcheck.client.verdicts import Verdict, verdict
 
-
-class Unanswered(RuntimeError):
-    """The service gave no usable answer where the caller needs one (not a check result)."""
+__all__ = ["CredentialsRefused", "Dispute", "Unanswered"]
 
 
 class HashcheckClient:
@@ -54,9 +58,11 @@ class HashcheckClient:
     def close(self) -> None:
         self._http.close()
 
-    def check(self, items: Iterable[tuple[str, str]]) -> list[Result]:
-        """One `Result` per (algorithm, hex) item, in order, through POST /v2/check."""
-        normal = protocol.normalise(items)
+    def check(self, items: Iterable[tuple[str, str] | Query]) -> list[Result]:
+        """One `Result` per item — (algorithm, hex) or a `Query` (a PDQ hash with its quality,
+        a video's frames) — in order, through POST /v2/check. Raises `CredentialsRefused` when
+        the service refuses the credentials: nothing can be checked until they are fixed."""
+        normal = normalise(items)
         results: list[Result] = []
         for batch in protocol.batches(normal, self._max_batch):
             results.extend(self._batch(batch))
@@ -65,32 +71,56 @@ class HashcheckClient:
     def check_one(self, algorithm: str, value: str) -> Result:
         return self.check([(algorithm, value)])[0]
 
-    def retractions(self, since: int = 0) -> tuple[list[dict[str, object]], int]:
-        """Matches this client was answered that have since been retracted (the service's
-        feed), after cursor ``since``: (items, next cursor). Raises `Unanswered` when the
-        service does not answer: a feed must not look empty by mistake."""
-        items: list[dict[str, object]] = []
-        while True:
-            response = self._send("GET", "/v2/retractions", params={"since": since})
-            if isinstance(response, str) or response.status_code != 200:
-                detail = response if isinstance(response, str) else f"HTTP {response.status_code}"
-                raise Unanswered(f"the retraction feed did not answer: {detail}")
-            page = response.json()
-            items.extend(page["retractions"])
-            since = int(page["next"])
-            if not page["more"]:
-                return items, since
+    @staticmethod
+    def hash_file(path: Path, *, perceptual: bool = True, videos: bool = True) -> FileHashes:
+        """Every hash of a file the service can match (`hashcheck.client.files.hash_file`)."""
+        return hash_file(path, perceptual=perceptual, videos=videos)
+
+    def check_file(self, path: Path, *, perceptual: bool = True, videos: bool = True) -> Verdict:
+        """A file's verdict: hashed here (never sent), its hashes checked in one batch."""
+        hashes = hash_file(path, perceptual=perceptual, videos=videos)
+        return verdict(self.check(hashes.queries()), hashes)
 
     def check_legacy(self, algorithm: str, value: str) -> Result:
         """Through the legacy API (POST /v1/check/{md5,sha1}): exactly `true` or `false`
         counts; anything else is indeterminate."""
-        item = protocol.normalise([(algorithm, value)])[0]
-        response = self._send("POST", f"/v1/check/{item[0]}", content=item[1].encode())
+        item = normalise([(algorithm, value)])[0]
+        response = self._send("POST", f"/v1/check/{item.algorithm}", content=item.hash.encode())
         if isinstance(response, str):
             return indeterminate([item], response)[0]
         return protocol.read_legacy(item, response.status_code, response.content)
 
-    def _batch(self, batch: list[tuple[str, str]]) -> list[Result]:
+    def retractions(self, since: int = 0) -> tuple[list[dict[str, Any]], int]:
+        """Matches this client was answered that have since been retracted (the service's
+        feed), after cursor ``since``: (items, next cursor). Raises `Unanswered` when the
+        service does not answer: a feed must not look empty by mistake."""
+        items: list[dict[str, Any]] = []
+        while True:
+            response = self._send("GET", "/v2/retractions", params={"since": since})
+            if isinstance(response, str):
+                raise Unanswered(f"the retraction feed did not answer: {response}")
+            page, since, more = protocol.read_retractions(response.status_code, response.content)
+            items.extend(page)
+            if not more:
+                return items, since
+
+    def open_dispute(self, match_id: str, reason: str) -> Dispute:
+        """Dispute a match (its `match_id` from a check answer): the operator reviews it."""
+        body = protocol.dispute_body(match_id, reason)
+        response = self._send("POST", "/v2/disputes", json=body)
+        return self._dispute(response, "opening the dispute")
+
+    def dispute(self, dispute_id: int) -> Dispute:
+        """A dispute this client opened: its state and the operator's notes."""
+        response = self._send("GET", f"/v2/disputes/{int(dispute_id)}")
+        return self._dispute(response, f"dispute {dispute_id}")
+
+    def _dispute(self, response: httpx.Response | str, wanted: str) -> Dispute:
+        if isinstance(response, str):
+            raise Unanswered(f"{wanted}: {response}")
+        return protocol.read_dispute(response.status_code, response.content, wanted)
+
+    def _batch(self, batch: list[Query]) -> list[Result]:
         response = self._send("POST", "/v2/check", json=protocol.v2_body(batch))
         if isinstance(response, str):
             return indeterminate(batch, response)
