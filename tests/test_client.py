@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import inspect
 import json
 import socket
 import subprocess
@@ -18,7 +19,7 @@ import pytest
 import uvicorn
 
 from hashcheck.client import AsyncHashcheckClient, HashcheckClient, Outcome
-from hashcheck.client.protocol import CredentialsRefused
+from hashcheck.client.protocol import CredentialsRefused, Unanswered
 from tests.support import Deployment, ServerThread, list_hashes, make_deployment, serve
 
 LISTED = hashlib.md5(b"listed", usedforsecurity=False).hexdigest()
@@ -216,3 +217,95 @@ def test_odd_only_matches_answers_are_indeterminate(results: list[dict[str, Any]
     assert protocol.read_v2(items, 200, {"checked": 3, "results": []})[0].outcome is (
         Outcome.INDETERMINATE
     )
+
+
+def test_both_clients_offer_the_same_methods() -> None:
+    """The async client is the sync one's twin: the same public methods, the same
+    parameters, every one a coroutine where the sync one does I/O."""
+
+    def public(cls: type) -> dict[str, inspect.Signature]:
+        return {
+            name: inspect.signature(member)
+            for name, member in vars(cls).items()
+            if not name.startswith("_") and callable(member)
+        }
+
+    sync, aio = public(HashcheckClient), public(AsyncHashcheckClient)
+    assert sync.keys() == aio.keys()
+    wanted = {"check", "check_one", "check_file", "hash_file", "check_legacy", "retractions"}
+    assert wanted | {"open_dispute", "dispute", "close"} <= sync.keys()
+    for name, signature in sync.items():
+        assert list(signature.parameters) == list(aio[name].parameters), name
+        member = vars(AsyncHashcheckClient)[name]
+        if not isinstance(member, staticmethod):
+            assert inspect.iscoroutinefunction(member), name
+
+
+def test_disputes_and_retractions_through_both_clients(
+    server: ServerThread, deployment: Deployment
+) -> None:
+    with client(server, deployment) as api:
+        (result,) = api.check([("md5", LISTED)])
+        (match,) = result.matches
+        assert match.item is not None
+        opened = api.open_dispute(match.match_id, "our own photo")
+        assert opened.state == "open" and opened.match_id == match.match_id
+        assert api.dispute(opened.dispute_id) == opened
+        with pytest.raises(Unanswered, match="HTTP 404") as missing:
+            api.dispute(opened.dispute_id + 1000)
+        assert missing.value.status == 404
+        with pytest.raises(ValueError, match="reason"):
+            api.open_dispute(match.match_id, " ")
+        server.app.node.flusher.flush()
+        store = deployment.store()
+        store.resolve_dispute(opened.dispute_id, upheld=True, comment="yes", actor="op")
+        store.close()
+        items, cursor = api.retractions()
+        assert [(r["match_id"], r["item"]) for r in items] == [(match.match_id, match.item)]
+
+    async def scenario() -> tuple[int, str, int]:
+        async with AsyncHashcheckClient(
+            server.base, deployment.client_id, deployment.secret
+        ) as aio:
+            again, _ = await aio.retractions()
+            read = await aio.dispute(opened.dispute_id)
+            return len(again), read.state, cursor
+
+    assert asyncio.run(scenario()) == (1, "upheld", cursor)
+
+
+def test_server_commands_in_a_client_only_install_name_the_extra(tmp_path: Path) -> None:
+    """No traceback: the command says which part of hashcheck to install (exit 15)."""
+    program = (
+        "import sys\n"
+        f"for name in {SERVER_ONLY!r}:\n"
+        "    sys.modules[name] = None\n"
+        "from hashcheck.cli.main import main\n"
+        "sys.exit(main(sys.argv[1:]))\n"
+    )
+    env = {"HASHCHECK_DATABASE_URL": f"sqlite:///{tmp_path / 'h.db'}", "PATH": "/usr/bin:/bin"}
+    for command in (["serve"], ["lists", "list"], ["init"]):
+        done = subprocess.run(
+            [sys.executable, "-c", program, *command],
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=60,
+            env={**env, "HASHCHECK_KEY_FILE": str(tmp_path / "k.key")},
+        )
+        assert done.returncode == 15, (command, done.stderr)
+        assert "Traceback" not in done.stderr
+        assert "pip install 'hashcheck[server]'" in done.stderr, done.stderr
+    # The client's own commands still run.
+    sample = tmp_path / "f.txt"
+    sample.write_bytes(b"x")
+    done = subprocess.run(
+        [sys.executable, "-c", program, "hash", str(sample)],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    assert (
+        done.returncode == 0 and hashlib.md5(b"x", usedforsecurity=False).hexdigest() in done.stdout
+    ), done.stderr

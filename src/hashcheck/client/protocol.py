@@ -132,11 +132,7 @@ def read_v2(items: list[Query], status: int, document: Any) -> list[Result]:
         return indeterminate(items, f"HTTP {status}: {message}")
     checked = document.get("checked") if isinstance(document, dict) else None
     results = document.get("results") if isinstance(document, dict) else None
-    if (
-        checked != sum(q.weight for q in items)
-        or isinstance(checked, bool)
-        or not isinstance(results, list)
-    ):
+    if checked != len(items) or isinstance(checked, bool) or not isinstance(results, list):
         return indeterminate(items, "the answer does not say every hash was checked")
     order = _sent_order(items) if _compact(items) else list(range(len(items)))
     found = [Result(q.algorithm, q.hash, Outcome.NO_MATCH, frames=frames_of(q)) for q in items]
