@@ -9,7 +9,7 @@ import io
 import json
 import os
 import socket
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -312,3 +312,61 @@ def test_a_file_on_two_lists_comes_back_only_when_both_items_are_retracted(
     store.close()
     assert main(["restore", "--quarantine", str(vault), "--retracted"]) == ExitCode.OK
     assert (tree / "a.jpg").read_bytes() == LISTED
+
+
+def test_watch_keeps_filters_renames_and_overflows_in_step(tmp_path: Path) -> None:
+    """The watcher's bookkeeping on a real inotify: filters in folders made after the start,
+    a folder renamed inside the tree and one moved out, and a queue overflow (the kernel's
+    IN_Q_OVERFLOW, given here as the kernel gives it) answered by a full rescan, said."""
+    import time
+
+    from hashcheck.client.scan import Filters
+    from hashcheck.client.watch import IN_Q_OVERFLOW, Event, Inotify, _arrived, _watch_tree
+
+    root = tmp_path / "inbox"
+    root.mkdir()
+    wanted = Filters(exclude=["*.tmp"], max_size=100)
+    notices: list[str] = []
+    notify = Inotify()
+
+    def settle(expected: set[str], until: Callable[[], bool] = lambda: True) -> set[str]:
+        """Read events until the expected files arrived and ``until`` holds (a bounded wait
+        on the inotify descriptor)."""
+        seen: set[str] = set()
+        deadline = time.monotonic() + 10
+        while not (expected <= seen and until()) and time.monotonic() < deadline:
+            events = list(notify.events(0.2))
+            seen |= {
+                str(f.path.relative_to(root))
+                for f in _arrived(notify, root, wanted, events, notices.append)
+            }
+        return seen
+
+    try:
+        _watch_tree(notify, root)
+        (root / "new" / "deeper").mkdir(parents=True)
+        (root / "new" / "deeper" / "keep.jpg").write_bytes(b"keep")
+        (root / "new" / "deeper" / "skip.tmp").write_bytes(b"skip")
+        (root / "new" / "big.bin").write_bytes(b"x" * 1000)
+        assert settle({"new/deeper/keep.jpg"}) == {"new/deeper/keep.jpg"}
+        # Renamed inside the tree: watched under the new name, its files not checked again.
+        (root / "new").rename(root / "renamed")
+        assert settle(set(), lambda: root / "renamed" / "deeper" in notify.folders()) == set()
+        assert not any(f.is_relative_to(root / "new") for f in notify.folders())
+        (root / "renamed" / "deeper" / "later.jpg").write_bytes(b"later")
+        assert settle({"renamed/deeper/later.jpg"}) == {"renamed/deeper/later.jpg"}
+        # Moved out of the tree: no longer watched.
+        (root / "renamed").rename(tmp_path / "gone")
+        settle(set(), lambda: notify.folders() == [root])
+        assert notify.folders() == [root]
+        # Events were lost: the whole tree is scanned again, with the filters.
+        (root / "one.jpg").write_bytes(b"1")
+        (root / "sub").mkdir()
+        (root / "sub" / "two.txt").write_bytes(b"2")
+        (root / "sub" / "three.tmp").write_bytes(b"3")
+        found = _arrived(notify, root, wanted, [Event(Path(), IN_Q_OVERFLOW, 0)], notices.append)
+        assert sorted(str(f.path.relative_to(root)) for f in found) == ["one.jpg", "sub/two.txt"]
+        assert len(notices) == 1 and "overflowed" in notices[0] and "again" in notices[0]
+        assert root / "sub" in notify.folders()  # watches in step with the tree again
+    finally:
+        notify.close()
