@@ -1,66 +1,115 @@
-"""Upload guards for Python web apps: check an upload's hashes before accepting it.
+"""Upload guards for Python web apps: check an upload's hashes before the app accepts it.
 
-`UploadGuard.decide(data)` for any framework; `GuardMiddleware` for ASGI apps (it checks the
-raw body of the requests it is told to guard). A match rejects the upload; when the service
-cannot answer, the guard fails closed (rejects, "try again later") unless configured to fail
-open. Never sends the file, only its hashes.
+`GuardMiddleware` (ASGI: Starlette, FastAPI, ...) and `hashcheck.client.wsgiguard` (WSGI:
+Flask, Django, ...) read the body of the requests they are told to guard as it streams in
+(spooled to disk, memory flat: `uploads.UploadReader`), hash every part of a
+`multipart/form-data` body — or the raw body — and check all of them in one request. A match
+rejects the upload (422); a body that is not the multipart it claims is refused (400); when
+the service cannot answer, the guard fails closed (503, "try again") unless configured to fail
+open. `UploadGuard.decide(data)` checks bytes already in hand. Never sends the file, only its
+hashes.
 """
 
 from __future__ import annotations
 
-import hashlib
-from collections.abc import Awaitable, Callable, MutableMapping
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, MutableMapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from hashcheck.client.aio import AsyncHashcheckClient
+from hashcheck.client.protocol import CredentialsRefused
+from hashcheck.client.queries import Query
 from hashcheck.client.results import Outcome, Result
+from hashcheck.client.uploads import MalformedUpload, Part, UploadReader
+from hashcheck.client.verdicts import verdict
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 App = Callable[[Scope, Receive, Send], Awaitable[None]]
+REPLAY_CHUNK = 1 << 16
+log = logging.getLogger("hashcheck.guard")
 
 
 @dataclass(frozen=True)
 class Decision:
     allowed: bool
-    status: int  # what to answer when not allowed: 422 (match) or 503 (could not check)
+    status: int  # what to answer when not allowed: 422 (match), 400 (malformed), 503
     reason: str
     results: tuple[Result, ...] = ()
 
 
-def _items(data: bytes) -> list[tuple[str, str]]:
-    return [
-        ("md5", hashlib.md5(data, usedforsecurity=False).hexdigest()),
-        ("sha1", hashlib.sha1(data, usedforsecurity=False).hexdigest()),
-        ("sha256", hashlib.sha256(data).hexdigest()),
+def queries_of(parts: Sequence[Part]) -> list[Query]:
+    """Every hash of every part, each once (many empty fields share one)."""
+    found: dict[Query, None] = {}
+    for part in parts:
+        if part.hashes is not None:
+            found.update(dict.fromkeys(part.hashes.queries()))
+    return list(found)
+
+
+def decision(
+    parts: Sequence[Part], asked: list[Query], results: Sequence[Result], *, fail_closed: bool
+) -> Decision:
+    """Reject on any part's match; accept only when every part was checked (or fail open)."""
+    answer = dict(zip(asked, results, strict=True))
+    verdicts = [
+        verdict([answer[q] for q in part.hashes.queries()], part.hashes)
+        for part in parts
+        if part.hashes is not None
     ]
+    kept = tuple(results)
+    if any(v.outcome is Outcome.MATCH for v in verdicts):
+        return Decision(False, 422, "this file is not accepted", kept)
+    unchecked = [v for v in verdicts if v.outcome is not Outcome.NO_MATCH]
+    if not unchecked:
+        return Decision(True, 200, "checked: no match", kept)
+    reason = unchecked[0].reason or "not checked"
+    if fail_closed:
+        return Decision(False, 503, f"upload could not be checked, try again ({reason})", kept)
+    return Decision(True, 200, f"not checked, accepted (fail open): {reason}", kept)
+
+
+def refused(exc: CredentialsRefused, *, fail_closed: bool) -> Decision:
+    # Every upload is affected until the credentials are fixed: said loudly in the log.
+    log.error("hashcheck upload guard: %s", exc)
+    if fail_closed:
+        return Decision(False, 503, "upload could not be checked, try again later")
+    return Decision(True, 200, "not checked, accepted (fail open): credentials refused")
 
 
 class UploadGuard:
     def __init__(self, client: AsyncHashcheckClient, *, fail_closed: bool = True) -> None:
         self._client = client
-        self._fail_closed = fail_closed
+        self.fail_closed = fail_closed
 
-    async def decide(self, data: bytes) -> Decision:
-        results = tuple(await self._client.check(_items(data)))
-        if any(r.outcome is Outcome.MATCH for r in results):
-            return Decision(False, 422, "this file is not accepted", results)
-        if all(r.outcome is Outcome.NO_MATCH for r in results):
-            return Decision(True, 200, "checked: no match", results)
-        reason = next(r.reason or "" for r in results if r.outcome is Outcome.INDETERMINATE)
-        if self._fail_closed:
-            return Decision(
-                False, 503, f"upload could not be checked, try again ({reason})", results
-            )
-        return Decision(True, 200, f"not checked, accepted (fail open): {reason}", results)
+    async def decide(self, data: bytes, content_type: str | None = None) -> Decision:
+        """The decision on a body already in memory (a raw body, or a multipart one)."""
+        reader = UploadReader(content_type)
+        try:
+            reader.feed(data)
+            parts = await asyncio.to_thread(reader.finish)
+        except MalformedUpload as exc:
+            return Decision(False, 400, str(exc))
+        finally:
+            reader.close()
+        return await self.decide_parts(parts)
+
+    async def decide_parts(self, parts: Sequence[Part]) -> Decision:
+        asked = queries_of(parts)
+        try:
+            results = await self._client.check(asked)
+        except CredentialsRefused as exc:
+            return refused(exc, fail_closed=self.fail_closed)
+        return decision(parts, asked, results, fail_closed=self.fail_closed)
 
 
 class GuardMiddleware:
     """ASGI middleware: requests for which ``guarded(scope)`` is true have their body checked
-    before the app sees it (up to ``max_body`` bytes; larger uploads are refused)."""
+    before the app sees it (up to ``max_body`` bytes; larger uploads are refused, 413)."""
 
     def __init__(
         self,
@@ -68,7 +117,7 @@ class GuardMiddleware:
         guard: UploadGuard,
         guarded: Callable[[Scope], bool],
         *,
-        max_body: int = 256 << 20,
+        max_body: int = 4 << 30,
     ) -> None:
         self._app = app
         self._guard = guard
@@ -79,35 +128,59 @@ class GuardMiddleware:
         if scope["type"] != "http" or not self._guarded(scope):
             await self._app(scope, receive, send)
             return
-        chunks: list[bytes] = []
-        size = 0
-        while True:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                return
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            if size > self._max_body:
-                await _answer(send, 413, b"upload too large to check")
-                return
-            chunks.append(chunk)
-            if not message.get("more_body", False):
-                break
-        body = b"".join(chunks)
-        decision = await self._guard.decide(body)
-        if not decision.allowed:
-            await _answer(send, decision.status, decision.reason.encode())
+        try:
+            reader = UploadReader(_header(scope, b"content-type"))
+        except MalformedUpload as exc:
+            await _answer(send, 400, str(exc).encode())
             return
-        replayed = False
+        try:
+            while True:
+                message = await receive()
+                if message["type"] == "http.disconnect":
+                    return
+                reader.feed(message.get("body", b""))
+                if reader.size > self._max_body:
+                    await _answer(send, 413, b"upload too large to check")
+                    return
+                if not message.get("more_body", False):
+                    break
+            parts = await asyncio.to_thread(reader.finish)  # PDQ decoding: off the loop
+        except MalformedUpload as exc:
+            await _answer(send, 400, str(exc).encode())
+            reader.close()
+            return
+        try:
+            decided = await self._guard.decide_parts(parts)
+            if not decided.allowed:
+                await _answer(send, decided.status, decided.reason.encode())
+                return
+            await self._app(scope, _replay(reader, receive), send)
+        finally:
+            reader.close()
 
-        async def replay() -> Message:
-            nonlocal replayed
-            if replayed:
-                return await receive()
-            replayed = True
-            return {"type": "http.request", "body": body, "more_body": False}
 
-        await self._app(scope, replay, send)
+def _replay(reader: UploadReader, receive: Receive) -> Receive:
+    """The app's `receive`: the spooled body again, in chunks, then what the client sends."""
+    body = reader.body()
+    done = False
+
+    async def replay() -> Message:
+        nonlocal done
+        if done:
+            return await receive()
+        chunk = body.read(REPLAY_CHUNK)
+        more = len(chunk) == REPLAY_CHUNK
+        done = not more
+        return {"type": "http.request", "body": chunk, "more_body": more}
+
+    return replay
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope.get("headers", []):
+        if key.lower() == name:
+            return bytes(value).decode("latin-1")
+    return None
 
 
 async def _answer(send: Send, status: int, body: bytes) -> None:

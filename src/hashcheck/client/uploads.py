@@ -1,0 +1,228 @@
+"""Reading an upload as it streams in, for the upload guards: the raw body is spooled to a
+temporary file (memory stays flat for any size; the app later gets the body back unchanged),
+and every part of a `multipart/form-data` body — or the whole body otherwise — is hashed on
+the way: MD5, SHA-1 and SHA-256, and PDQ of images when the `pdq` extra is installed.
+
+Multipart bodies are parsed by python-multipart (the `guard` extra). A body that is not the
+multipart it claims to be is refused (`MalformedUpload`), never passed on unchecked. Sends
+nothing anywhere.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import tempfile
+from dataclasses import dataclass, field
+from typing import IO, Any
+
+from hashcheck.client.files import SNIFF, FileHashes, kind
+
+SPOOL_IN_MEMORY = 1 << 20  # bytes of a body (or an image part) kept in memory before disk
+
+
+class MalformedUpload(ValueError):
+    """The body cannot be read as what its Content-Type says: it is refused unchecked."""
+
+
+@dataclass
+class Part:
+    """One file (or field) of the upload: its form name and file name, as sent."""
+
+    name: str
+    filename: str | None
+    size: int = 0
+    hashes: FileHashes | None = None
+
+
+@dataclass
+class _Open:
+    part: Part
+    md5: Any = field(default_factory=lambda: hashlib.md5(usedforsecurity=False))
+    sha1: Any = field(default_factory=lambda: hashlib.sha1(usedforsecurity=False))
+    sha256: Any = field(default_factory=hashlib.sha256)
+    head: bytes = b""
+    undecided: bool = False  # whether it is an image is not known yet
+    image: IO[bytes] | None = None  # the part's bytes, kept only while it may be an image
+
+
+class UploadReader:
+    """Feed it the body's chunks, then `finish`; `body()` gives the raw body back."""
+
+    def __init__(self, content_type: str | None, *, perceptual: bool = True) -> None:
+        self._perceptual = perceptual
+        # Closed by `close`, which the guards call whatever happens to the request.
+        self._raw: IO[bytes] = tempfile.SpooledTemporaryFile(SPOOL_IN_MEMORY)  # noqa: SIM115
+        self.size = 0
+        self.parts: list[Part] = []
+        self._open: _Open | None = None
+        self._ended = False
+        self._parser: Any = None
+        header = (content_type or "").strip()
+        if header.lower().startswith("multipart/form-data"):
+            self._parser = _multipart(header, self)
+        else:
+            self._begin(Part("body", None))
+
+    def feed(self, chunk: bytes) -> None:
+        if not chunk:
+            return
+        self._raw.write(chunk)
+        self.size += len(chunk)
+        if self._parser is None:
+            self._data(chunk)
+            return
+        if self._ended:
+            return  # bytes after the closing boundary: epilogue, ignored as the app will
+        try:
+            self._parser.write(chunk)
+        except Exception as exc:  # python-multipart's parse errors; all mean the same here
+            raise MalformedUpload(f"malformed multipart body: {exc}") from None
+
+    def finish(self) -> list[Part]:
+        """Every part with its hashes (PDQ of images decoded here: slow, call it off a
+        server's event loop)."""
+        if self._parser is None:
+            self._end()
+        elif not self._ended:
+            raise MalformedUpload("the multipart body ends before its closing boundary")
+        return self.parts
+
+    def body(self) -> IO[bytes]:
+        self._raw.seek(0)
+        return self._raw
+
+    def close(self) -> None:
+        self._raw.close()
+        if self._open is not None and self._open.image is not None:
+            self._open.image.close()
+
+    # -- the parser's callbacks ------------------------------------------------------------
+    def _begin(self, part: Part) -> None:
+        self._open = _Open(part)
+        if self._perceptual:
+            self._open.undecided = True
+            self._open.image = tempfile.SpooledTemporaryFile(SPOOL_IN_MEMORY)  # noqa: SIM115
+
+    def _data(self, data: bytes) -> None:
+        current = self._open
+        if current is None:
+            return
+        current.part.size += len(data)
+        current.md5.update(data)
+        current.sha1.update(data)
+        current.sha256.update(data)
+        if current.undecided:
+            # Kept until its first bytes say whether it is an image (PDQ needs all of it).
+            current.head += data[: SNIFF - len(current.head)]
+            assert current.image is not None
+            current.image.write(data)
+            if len(current.head) >= SNIFF:
+                self._decide(current)
+        elif current.image is not None:
+            current.image.write(data)
+
+    def _decide(self, current: _Open) -> None:
+        current.undecided = False
+        if kind(current.head, _suffix(current.part.filename)) != "image":
+            assert current.image is not None
+            current.image.close()
+            current.image = None
+
+    def _end(self) -> None:
+        current = self._open
+        if current is None:
+            return
+        self._open = None
+        if current.undecided:
+            self._decide(current)
+        pdq: str | None = None
+        quality: int | None = None
+        skipped: tuple[str, ...] = ()
+        if current.image is not None:
+            current.image.seek(0)
+            pdq, quality, skipped = _pdq(current.image)
+            current.image.close()
+        current.part.hashes = FileHashes(
+            current.md5.hexdigest(),
+            current.sha1.hexdigest(),
+            current.sha256.hexdigest(),
+            pdq=pdq,
+            pdq_quality=quality,
+            skipped=skipped,
+        )
+        self.parts.append(current.part)
+
+
+def _suffix(filename: str | None) -> str:
+    if not filename or "." not in filename:
+        return ""
+    return "." + filename.rsplit(".", 1)[1].lower()
+
+
+def _pdq(stream: IO[bytes]) -> tuple[str | None, int | None, tuple[str, ...]]:
+    try:
+        from hashcheck.pdq.images import NotAnImage, pdq_of_image
+    except ImportError:
+        return None, None, ("PDQ skipped: install hashcheck[pdq] to hash images",)
+    try:
+        hashed = pdq_of_image(stream)  # type: ignore[arg-type]  # a binary file object
+    except NotAnImage as exc:
+        return None, None, (f"PDQ skipped: {exc}",)
+    return hashed.hex, hashed.quality, ()
+
+
+def _multipart(content_type: str, reader: UploadReader) -> Any:
+    try:
+        from python_multipart.multipart import MultipartParser, parse_options_header
+    except ImportError:  # pragma: no cover - depends on the installed extras
+        raise MalformedUpload(
+            "multipart uploads need python-multipart: install hashcheck[guard]"
+        ) from None
+    _, options = parse_options_header(content_type)
+    boundary = options.get(b"boundary")
+    if not boundary:
+        raise MalformedUpload("multipart body without a boundary in its Content-Type")
+    headers: dict[bytes, bytes] = {}
+    field_name: list[bytes] = []
+    field_value: list[bytes] = []
+
+    def on_part_begin() -> None:
+        headers.clear()
+
+    def on_header_field(data: bytes, start: int, end: int) -> None:
+        field_name.append(data[start:end])
+
+    def on_header_value(data: bytes, start: int, end: int) -> None:
+        field_value.append(data[start:end])
+
+    def on_header_end() -> None:
+        headers[b"".join(field_name).lower()] = b"".join(field_value)
+        field_name.clear()
+        field_value.clear()
+
+    def on_headers_finished() -> None:
+        _, disposition = parse_options_header(headers.get(b"content-disposition", b""))
+        name = disposition.get(b"name", b"").decode("utf-8", "replace")
+        filename = disposition.get(b"filename")
+        reader._begin(Part(name, None if filename is None else filename.decode("utf-8", "replace")))
+
+    def on_part_data(data: bytes, start: int, end: int) -> None:
+        reader._data(data[start:end])
+
+    def on_part_end() -> None:
+        reader._end()
+
+    def on_end() -> None:
+        reader._ended = True
+
+    callbacks: Any = {
+        "on_part_begin": on_part_begin,
+        "on_header_field": on_header_field,
+        "on_header_value": on_header_value,
+        "on_header_end": on_header_end,
+        "on_headers_finished": on_headers_finished,
+        "on_part_data": on_part_data,
+        "on_part_end": on_part_end,
+        "on_end": on_end,
+    }
+    return MultipartParser(boundary, callbacks, max_header_count=16)

@@ -1,0 +1,120 @@
+"""The upload guard for WSGI apps (Flask, Django, ...): the same reading, checks and answers as
+the ASGI `GuardMiddleware` (`hashcheck.client.guard`), with the synchronous client.
+
+The body is read from ``wsgi.input`` as it streams (spooled to disk, memory flat), every part
+checked; the app then reads the same body from the spooled copy. Never sends the file.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+from hashcheck.client.guard import Decision, decision, queries_of, refused
+from hashcheck.client.protocol import CredentialsRefused
+from hashcheck.client.sync import HashcheckClient
+from hashcheck.client.uploads import MalformedUpload, Part, UploadReader
+
+Environ = dict[str, Any]
+StartResponse = Callable[..., Any]
+WsgiApp = Callable[[Environ, StartResponse], Iterable[bytes]]
+READ_CHUNK = 1 << 16
+_REASONS = {400: "Bad Request", 413: "Content Too Large", 422: "Unprocessable Content"}
+
+
+class SyncUploadGuard:
+    def __init__(self, client: HashcheckClient, *, fail_closed: bool = True) -> None:
+        self._client = client
+        self.fail_closed = fail_closed
+
+    def decide_parts(self, parts: Sequence[Part]) -> Decision:
+        asked = queries_of(parts)
+        try:
+            results = self._client.check(asked)
+        except CredentialsRefused as exc:
+            return refused(exc, fail_closed=self.fail_closed)
+        return decision(parts, asked, results, fail_closed=self.fail_closed)
+
+
+class WsgiGuard:
+    """WSGI middleware: requests for which ``guarded(environ)`` is true have their body
+    checked before the app sees it (up to ``max_body`` bytes; larger ones are refused)."""
+
+    def __init__(
+        self,
+        app: WsgiApp,
+        guard: SyncUploadGuard,
+        guarded: Callable[[Environ], bool],
+        *,
+        max_body: int = 4 << 30,
+    ) -> None:
+        self._app = app
+        self._guard = guard
+        self._guarded = guarded
+        self._max_body = max_body
+
+    def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+        if not self._guarded(environ):
+            return self._app(environ, start_response)
+        try:
+            reader = UploadReader(environ.get("CONTENT_TYPE"))
+        except MalformedUpload as exc:
+            return _refuse(start_response, 400, str(exc))
+        try:
+            refusal = self._read(environ, reader)
+            if refusal is None:
+                decided = self._guard.decide_parts(reader.finish())
+                if decided.allowed:
+                    environ["wsgi.input"] = reader.body()
+                    environ["CONTENT_LENGTH"] = str(reader.size)
+                    return _closing(self._app(environ, start_response), reader)
+                refusal = decided.status, decided.reason
+        except MalformedUpload as exc:
+            refusal = 400, str(exc)
+        reader.close()
+        return _refuse(start_response, *refusal)
+
+    def _read(self, environ: Environ, reader: UploadReader) -> tuple[int, str] | None:
+        stream = environ["wsgi.input"]
+        text = environ.get("CONTENT_LENGTH") or ""
+        if text.strip():
+            if not text.strip().isdigit():
+                return 400, "Content-Length is not a number"
+            remaining: int | None = int(text)
+            if remaining is not None and remaining > self._max_body:
+                return 413, "upload too large to check"
+        elif environ.get("wsgi.input_terminated"):
+            remaining = None  # chunked: read to the end the server marks
+        else:
+            remaining = 0
+        while remaining is None or remaining > 0:
+            chunk = stream.read(READ_CHUNK if remaining is None else min(READ_CHUNK, remaining))
+            if not chunk:
+                if remaining:
+                    raise MalformedUpload("the body ended before its Content-Length")
+                break
+            reader.feed(chunk)
+            if remaining is not None:
+                remaining -= len(chunk)
+            if reader.size > self._max_body:
+                return 413, "upload too large to check"
+        return None
+
+
+def _refuse(start_response: StartResponse, status: int, reason: str) -> list[bytes]:
+    start_response(
+        f"{status} {_REASONS.get(status, 'Service Unavailable')}",
+        [("Content-Type", "text/plain; charset=utf-8")],
+    )
+    return [reason.encode()]
+
+
+def _closing(answer: Iterable[bytes], reader: UploadReader) -> Iterable[bytes]:
+    """The app's answer; the spooled body is closed when the server is done with it."""
+    try:
+        yield from answer
+    finally:
+        close = getattr(answer, "close", None)
+        if close is not None:
+            close()
+        reader.close()

@@ -1,0 +1,204 @@
+"""The upload guards in front of real web apps a hoster runs — a Starlette app (ASGI, uvicorn)
+and a Flask app (WSGI, werkzeug's server) — on loopback against a real hashcheck server:
+ordinary HTML-form uploads (`multipart/form-data`) of a listed file are refused, every file
+part counts, a resized copy of a listed image is caught by PDQ, the app receives the body
+unchanged, and malformed bodies are refused with a clear answer, never passed on unchecked."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import socket
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+from flask import Flask, request
+from PIL import Image
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse
+from starlette.routing import Route
+from werkzeug.serving import make_server
+
+from hashcheck.admin import importing
+from hashcheck.client import AsyncHashcheckClient, HashcheckClient
+from hashcheck.client.guard import GuardMiddleware, UploadGuard
+from hashcheck.client.wsgiguard import SyncUploadGuard, WsgiGuard
+from hashcheck.hashes.keyed import Digester
+from hashcheck.hashes.sealing import Sealer
+from hashcheck.pdq.images import pdq_of_image
+from tests.pdq_reference import DATA
+from tests.support import Deployment, ServerThread, list_hashes, make_deployment, serve
+
+LISTED = b"bytes of a listed file\n"
+ORIGINAL = DATA / "aaa-orig.jpg"
+
+
+@pytest.fixture
+def deployment(sqlite_url: str, tmp_path: Path) -> Deployment:
+    deployed = make_deployment(sqlite_url, tmp_path)
+    list_hashes(deployed, [hashlib.sha256(LISTED).hexdigest()])
+    images = tmp_path / "images.pdq"
+    images.write_text(f"pdq,quality\n{pdq_of_image(ORIGINAL).hex},100\n")
+    store = deployed.store()
+    importing.import_pdq_file(
+        store,
+        Digester(deployed.key),
+        Sealer(deployed.key),
+        "police",
+        images,
+        actor="t",
+        category="baseline",
+    )
+    store.close()
+    return deployed
+
+
+@pytest.fixture
+def server(deployment: Deployment) -> Iterator[ServerThread]:
+    yield from serve(deployment)
+
+
+def resized_jpeg() -> bytes:
+    out = io.BytesIO()
+    with Image.open(ORIGINAL) as image:
+        image.resize((image.width // 2, image.height // 2)).save(out, "JPEG", quality=80)
+    return out.getvalue()
+
+
+def starlette_app(base: str, credentials: tuple[str, str]) -> Any:
+    async def upload(request: Request) -> PlainTextResponse:
+        form = await request.form()
+        sizes = [
+            f"{name}={len(await value.read())}"
+            for name, value in form.multi_items()
+            if not isinstance(value, str)
+        ]
+        return PlainTextResponse("stored " + " ".join(sorted(sizes)), status_code=201)
+
+    app = Starlette(routes=[Route("/upload", upload, methods=["POST"])])
+    client = AsyncHashcheckClient(base, *credentials, retries=1, backoff=0.01)
+    return GuardMiddleware(app, UploadGuard(client), guarded=lambda s: s["method"] == "POST")
+
+
+def flask_app(base: str, credentials: tuple[str, str]) -> Any:
+    app = Flask("hoster")
+
+    @app.post("/upload")
+    def upload() -> tuple[str, int]:
+        sizes = [f"{name}={len(f.read())}" for name, f in request.files.items(multi=True)]
+        return "stored " + " ".join(sorted(sizes)), 201
+
+    client = HashcheckClient(base, *credentials, retries=1, backoff=0.01)
+    return WsgiGuard(
+        app.wsgi_app, SyncUploadGuard(client), guarded=lambda e: e["REQUEST_METHOD"] == "POST"
+    )
+
+
+def run_asgi(app: Any) -> Iterator[str]:
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(16)
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]})
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
+        sock.close()
+
+
+def run_wsgi(app: Any) -> Iterator[str]:
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join(timeout=30)
+        server.server_close()
+
+
+FRAMEWORKS: dict[str, tuple[Callable[..., Any], Callable[[Any], Iterator[str]]]] = {
+    "starlette": (starlette_app, run_asgi),
+    "flask": (flask_app, run_wsgi),
+}
+
+
+@pytest.fixture(params=sorted(FRAMEWORKS))
+def app_url(
+    request: pytest.FixtureRequest, server: ServerThread, deployment: Deployment
+) -> Iterator[str]:
+    build, run = FRAMEWORKS[request.param]
+    yield from run(build(server.base, (deployment.client_id, deployment.secret)))
+
+
+def test_form_uploads_of_listed_files_are_refused(app_url: str) -> None:
+    url = app_url + "/upload"
+    clean = httpx.post(url, files={"photo": ("holiday.jpg", b"holiday photo")}, data={"t": "x"})
+    assert clean.status_code == 201 and clean.text == "stored photo=13"  # the body, unchanged
+    listed = httpx.post(url, files={"photo": ("photo.bin", LISTED)})
+    assert listed.status_code == 422 and "not accepted" in listed.text
+    # Any file part counts, the second of three too.
+    several = [("a", ("a.txt", b"one")), ("b", ("b.bin", LISTED)), ("c", ("c.txt", b""))]
+    assert httpx.post(url, files=several).status_code == 422
+    # A part without a file name (a plain field holding the bytes) is checked too.
+    assert httpx.post(url, files={"field": (None, LISTED)}).status_code == 422
+    # A resized copy of a listed image: other bytes, caught by its PDQ hash.
+    assert httpx.post(url, files={"p": ("p.jpg", resized_jpeg())}).status_code == 422
+    # A 0-byte file and a corrupt JPEG are checked by their exact hashes, and accepted.
+    broken = ORIGINAL.read_bytes()[:600]
+    empty = httpx.post(url, files={"e": ("e.jpg", b""), "b": ("b.jpg", broken)})
+    assert empty.status_code == 201 and empty.text == "stored b=600 e=0"
+    # The raw body of a non-form upload is what is checked.
+    assert httpx.post(url, content=LISTED).status_code == 422
+
+
+@pytest.mark.parametrize(
+    ("content_type", "body", "says"),
+    [
+        ("multipart/form-data", b"--x\r\n\r\nabc\r\n--x--\r\n", "without a boundary"),
+        (
+            "multipart/form-data; boundary=x",
+            b'--x\r\nContent-Disposition: form-data; name="f"; filename="a"\r\n\r\ncut off',
+            "ends before",
+        ),
+        ("multipart/form-data; boundary=x", b"--x\r\nno header end\r\n", "malformed"),
+        ("multipart/form-data; boundary=x", b"garbage that is no multipart", "multipart"),
+    ],
+)
+def test_malformed_multipart_bodies_are_refused_not_passed_on(
+    app_url: str, content_type: str, body: bytes, says: str
+) -> None:
+    answer = httpx.post(app_url + "/upload", content=body, headers={"Content-Type": content_type})
+    assert answer.status_code == 400 and says in answer.text, answer.text
+
+
+def test_a_large_upload_streams_through_to_disk(app_url: str) -> None:
+    """32 MiB in 1 MiB pieces: spooled to a temporary file, checked, handed on whole."""
+    piece = bytes(range(256)) * 4096
+
+    def body() -> Iterator[bytes]:
+        boundary = b"--b0undary"
+        yield (
+            boundary + b'\r\nContent-Disposition: form-data; name="big"; filename="big.bin"\r\n\r\n'
+        )
+        for _ in range(32):
+            yield piece
+        yield b"\r\n" + boundary + b"--\r\n"
+
+    answer = httpx.post(
+        app_url + "/upload",
+        content=body(),
+        headers={"Content-Type": "multipart/form-data; boundary=b0undary"},
+        timeout=60,
+    )
+    assert answer.status_code == 201 and answer.text == f"stored big={32 << 20}"
