@@ -15,6 +15,7 @@ from typing import Any
 import httpx
 import pytest
 import uvicorn
+from bench.debian import program
 
 from hashcheck.client import AsyncHashcheckClient
 from hashcheck.client.guard import GuardMiddleware, UploadGuard
@@ -126,3 +127,30 @@ def test_the_curl_example(server: ServerThread, deployment: Deployment, tmp_path
     assert check(clean, server.base) == 0
     assert check(clean, server.base, secret="wrong") == 2  # 401: not checked, not accepted
     assert check(clean, f"http://127.0.0.1:{closed_port()}") == 2
+
+
+def test_the_php_example(server: ServerThread, deployment: Deployment, tmp_path: Path) -> None:
+    """The original service's real clients were PHP: the example runs on Debian's php-cli."""
+    php = program("php", "php-cli", also=("/usr/bin",))
+    listed, clean = tmp_path / "listed.bin", tmp_path / "clean.bin"
+    listed.write_bytes(LISTED)
+    clean.write_bytes(b"holiday photo")
+    script = str(ROOT / "examples" / "check-upload.php")
+
+    def check(path: Path, url: str, secret: str = deployment.secret) -> tuple[int, str]:
+        env = {
+            **os.environ,
+            "HASHCHECK_SERVICE_URL": url,
+            "HASHCHECK_CLIENT_ID": deployment.client_id,
+            "HASHCHECK_CLIENT_SECRET": secret,
+        }
+        done = subprocess.run(
+            [php, script, str(path)], env=env, check=False, capture_output=True, timeout=60
+        )
+        return done.returncode, done.stdout.decode().strip()
+
+    assert check(listed, server.base) == (1, "match")
+    assert check(clean, server.base) == (0, "no_match")
+    assert check(clean, server.base, secret="wrong") == (2, "unchecked")  # 401
+    assert check(clean, f"http://127.0.0.1:{closed_port()}") == (2, "unchecked")
+    assert check(tmp_path / "missing.bin", server.base) == (2, "unchecked")
