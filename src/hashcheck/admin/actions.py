@@ -155,6 +155,7 @@ NOT_ACTIONS: dict[str, str] = {
     "hash": "a client tool: hashes files on the hoster's machine",
     "scan": "a client tool: checks the hoster's files against a node",
     "restore": "a client tool: puts back files whose matches were retracted",
+    "quarantine": "a client tool: lists the files a scan moved into the quarantine",
 }
 
 
