@@ -48,11 +48,12 @@ def tree(tmp_path: Path) -> Path:
 
 
 def scan(
-    monkeypatch: pytest.MonkeyPatch, url: str, deployment: Deployment, *args: str
+    monkeypatch: pytest.MonkeyPatch, url: str, deployment: Deployment, *args: str, secret: str = ""
 ) -> tuple[int, str]:
+    """`hashcheck scan ARGS` as the deployment's client (or with another ``secret``)."""
     monkeypatch.setenv("HASHCHECK_SERVICE_URL", url)
     monkeypatch.setenv("HASHCHECK_CLIENT_ID", deployment.client_id)
-    monkeypatch.setenv("HASHCHECK_CLIENT_SECRET", deployment.secret)
+    monkeypatch.setenv("HASHCHECK_CLIENT_SECRET", secret or deployment.secret)
     err = io.StringIO()
     with contextlib.redirect_stderr(err):
         code = main(["scan", *args])

@@ -27,6 +27,7 @@ from hashcheck.pdq.images import pdq_of_image
 from hashcheck.pdq.videofiles import video_features
 from tests.pdq_reference import DATA
 from tests.support import Deployment, ServerThread, list_hashes, make_deployment, serve
+from tests.test_scan import rows, scan
 
 ORIGINAL = DATA / "aaa-orig.jpg"
 LISTED = b"an exactly listed file\n"
@@ -85,25 +86,6 @@ def tree(tmp_path: Path, videos: dict[str, Path]) -> Path:
     (root / "empty.txt").write_bytes(b"")
     (root / "copy.mp4").write_bytes(videos["copy"].read_bytes())
     return root
-
-
-def scan(
-    monkeypatch: pytest.MonkeyPatch, url: str, deployment: Deployment, *args: str, secret: str = ""
-) -> tuple[int, str]:
-    monkeypatch.setenv("HASHCHECK_SERVICE_URL", url)
-    monkeypatch.setenv("HASHCHECK_CLIENT_ID", deployment.client_id)
-    monkeypatch.setenv("HASHCHECK_CLIENT_SECRET", secret or deployment.secret)
-    err = io.StringIO()
-    with contextlib.redirect_stderr(err):
-        code = main(["scan", *args])
-    return code, err.getvalue()
-
-
-def rows(report: Path) -> dict[str, dict[str, object]]:
-    return {
-        Path(str(row["path"])).name: row
-        for row in (json.loads(line) for line in report.read_text().splitlines())
-    }
 
 
 def test_near_copies_of_listed_images_and_videos_match(

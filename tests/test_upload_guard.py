@@ -64,6 +64,11 @@ def run_app(
         UploadGuard(client, fail_closed=fail_closed),
         guarded=lambda scope: scope["method"] == "PUT",
     )
+    yield from run_asgi(app)
+
+
+def run_asgi(app: Any) -> Iterator[str]:
+    """An ASGI app on a free loopback port, served by uvicorn in a thread, until closed."""
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     sock.listen(16)

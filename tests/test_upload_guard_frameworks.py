@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import socket
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -16,7 +15,6 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from flask import Flask, request
 from PIL import Image
 from starlette.applications import Starlette
@@ -34,6 +32,7 @@ from hashcheck.hashes.sealing import Sealer
 from hashcheck.pdq.images import pdq_of_image
 from tests.pdq_reference import DATA
 from tests.support import Deployment, ServerThread, list_hashes, make_deployment, serve
+from tests.test_upload_guard import run_asgi
 
 LISTED = b"bytes of a listed file\n"
 ORIGINAL = DATA / "aaa-orig.jpg"
@@ -98,21 +97,6 @@ def flask_app(base: str, credentials: tuple[str, str]) -> Any:
     return WsgiGuard(
         app.wsgi_app, SyncUploadGuard(client), guarded=lambda e: e["REQUEST_METHOD"] == "POST"
     )
-
-
-def run_asgi(app: Any) -> Iterator[str]:
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    sock.listen(16)
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]})
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=30)
-        sock.close()
 
 
 def run_wsgi(app: Any) -> Iterator[str]:
