@@ -133,23 +133,22 @@ class GuardMiddleware:
         except MalformedUpload as exc:
             await _answer(send, 400, str(exc).encode())
             return
-        try:
-            while True:
-                message = await receive()
-                if message["type"] == "http.disconnect":
-                    return
-                reader.feed(message.get("body", b""))
-                if reader.size > self._max_body:
-                    await _answer(send, 413, b"upload too large to check")
-                    return
-                if not message.get("more_body", False):
-                    break
-            parts = await asyncio.to_thread(reader.finish)  # PDQ decoding: off the loop
-        except MalformedUpload as exc:
-            await _answer(send, 400, str(exc).encode())
-            reader.close()
-            return
-        try:
+        try:  # the spooled body is closed whatever happens: disconnect, refusal, the app
+            try:
+                while True:
+                    message = await receive()
+                    if message["type"] == "http.disconnect":
+                        return
+                    reader.feed(message.get("body", b""))
+                    if reader.size > self._max_body:
+                        await _answer(send, 413, b"upload too large to check")
+                        return
+                    if not message.get("more_body", False):
+                        break
+                parts = await asyncio.to_thread(reader.finish)  # PDQ decoding: off the loop
+            except MalformedUpload as exc:
+                await _answer(send, 400, str(exc).encode())
+                return
             decided = await self._guard.decide_parts(parts)
             if not decided.allowed:
                 await _answer(send, decided.status, decided.reason.encode())
