@@ -110,6 +110,10 @@ class _Vault:
         report.reason = f"quarantined as {held.stored}"
 
 
+def _client(settings: Settings) -> HashcheckClient:
+    return HashcheckClient(settings.service_url, settings.client_id, settings.client_secret)
+
+
 def _refused(exc: CredentialsRefused) -> int:
     print(
         f"hashcheck: {exc}; check HASHCHECK_CLIENT_ID and HASHCHECK_CLIENT_SECRET "
@@ -180,9 +184,7 @@ def _scan(
     )
     try:
         writer = _Writer(report_out, args.format)
-        with HashcheckClient(
-            settings.service_url, settings.client_id, settings.client_secret
-        ) as client:
+        with _client(settings) as client:
             for report in scan(
                 client,
                 roots,
@@ -192,16 +194,13 @@ def _scan(
                 workers=args.workers,
             ):
                 counts[report.outcome] += 1
-                if report.earlier:
-                    earlier += 1
-                    if report.outcome is Outcome.MATCH:
-                        vault.take(report)
-                        writer.write(report)  # still in place: said again
-                else:
+                earlier += report.earlier
+                # An earlier answer is said again only for a match: the file is still there.
+                if not report.earlier or report.outcome is Outcome.MATCH:
                     vault.take(report)
                     writer.write(report)
-                    if state is not None:
-                        state.record(report)
+                if state is not None:
+                    state.record(report)  # keeps only new answers
                 _progress(counts, started, total, earlier)
     finally:
         if report_out is not sys.stdout:
@@ -286,9 +285,7 @@ def restore_files(args: argparse.Namespace, settings: Settings) -> int:
         if not settings.client_id or not settings.client_secret:
             print("hashcheck: set HASHCHECK_CLIENT_ID and HASHCHECK_CLIENT_SECRET", file=sys.stderr)
             return ExitCode.CONFIG
-        with HashcheckClient(
-            settings.service_url, settings.client_id, settings.client_secret
-        ) as client:
+        with _client(settings) as client:
             try:
                 items, cursor = client.retractions(vault.cursor())
             except CredentialsRefused as exc:
@@ -345,9 +342,7 @@ def _watch(
         print(f"hashcheck: {text}", file=sys.stderr, flush=True)
 
     try:
-        with HashcheckClient(
-            settings.service_url, settings.client_id, settings.client_secret
-        ) as client:
+        with _client(settings) as client:
             watch(
                 client,
                 roots[0],

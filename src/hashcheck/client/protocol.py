@@ -115,11 +115,15 @@ def v2_body(items: list[Query]) -> dict[str, Any]:
 
 
 def read_v2_response(items: list[Query], status: int, content: bytes) -> list[Result]:
+    return read_v2(items, status, _document(content))
+
+
+def _document(content: bytes) -> Any:
+    """The answer's JSON, or None when it is none (an error page, a cut-off body)."""
     try:
-        document = json.loads(content)
+        return json.loads(content)
     except ValueError:
-        document = None
-    return read_v2(items, status, document)
+        return None
 
 
 def read_v2(items: list[Query], status: int, document: Any) -> list[Result]:
@@ -279,10 +283,7 @@ def read_retractions(status: int, content: bytes) -> tuple[list[dict[str, Any]],
 
 
 def _answer(status: int, content: bytes, wanted: str, ok: tuple[int, ...]) -> Any:
-    try:
-        document = json.loads(content)
-    except ValueError:
-        document = None
+    document = _document(content)
     if status in REFUSED_STATUSES:
         raise CredentialsRefused(status, _error_message(document))
     if status not in ok:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from hashcheck.client.queries import Query
@@ -49,6 +50,16 @@ class Result:
     def clean(self) -> bool:
         """True only for a real "no match" answer; False for matches and for errors."""
         return self.outcome is Outcome.NO_MATCH
+
+
+def match_ids_of(matches: Iterable[Match]) -> tuple[str, ...]:
+    """The match ids of ``matches``, each once, in order (one item's hashes share one)."""
+    return tuple(dict.fromkeys(m.match_id for m in matches))
+
+
+def items_of(matches: Iterable[Match]) -> tuple[int, ...]:
+    """The items ``matches`` are of, each once, in order."""
+    return tuple(dict.fromkeys(m.item for m in matches if m.item is not None))
 
 
 def indeterminate(items: list[Query], reason: str) -> list[Result]:

@@ -22,7 +22,7 @@ from typing import Any, NamedTuple
 
 from hashcheck.client.files import FileHashes, hash_file
 from hashcheck.client.queries import Query
-from hashcheck.client.results import Match, Outcome
+from hashcheck.client.results import Match, Outcome, items_of, match_ids_of
 from hashcheck.client.sync import HashcheckClient
 from hashcheck.client.verdicts import verdict
 
@@ -77,11 +77,11 @@ class FileReport:
 
     @property
     def match_ids(self) -> list[str]:
-        return list(dict.fromkeys(m.match_id for m in self.matches))
+        return list(match_ids_of(self.matches))
 
     @property
     def items(self) -> list[int]:
-        return list(dict.fromkeys(m.item for m in self.matches if m.item is not None))
+        return list(items_of(self.matches))
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -195,6 +195,12 @@ def scan(
     count = workers or os.cpu_count() or 2
     work = functools.partial(_hashes_or_reason, hashing=hashing or Hashing())
     with ProcessPoolExecutor(max_workers=count) as pool:
+
+        def checked(files: list[Found]) -> Iterator[FileReport]:
+            paths = [f.path for f in files]
+            found = pool.map(work, paths, chunksize=_chunk(len(files), count))
+            return _check(client, files, list(found))
+
         files: list[Found] = []
         for item in walk(roots, filters or Filters()):
             if isinstance(item, FileReport):
@@ -206,12 +212,10 @@ def scan(
                 continue
             files.append(item)
             if len(files) >= batch_files:
-                found = pool.map(work, [f.path for f in files], chunksize=_chunk(len(files), count))
-                yield from _check(client, files, list(found))
+                yield from checked(files)
                 files = []
         if files:
-            found = pool.map(work, [f.path for f in files], chunksize=_chunk(len(files), count))
-            yield from _check(client, files, list(found))
+            yield from checked(files)
 
 
 def check_files(

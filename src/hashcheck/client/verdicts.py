@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from hashcheck.client.files import FileHashes
-from hashcheck.client.results import Match, Outcome, Result
+from hashcheck.client.results import Match, Outcome, Result, items_of, match_ids_of
 
 
 @dataclass(frozen=True)
@@ -22,11 +22,11 @@ class Verdict:
 
     @property
     def match_ids(self) -> tuple[str, ...]:
-        return tuple(dict.fromkeys(m.match_id for m in self.matches))
+        return match_ids_of(self.matches)
 
     @property
     def items(self) -> tuple[int, ...]:
-        return tuple(dict.fromkeys(m.item for m in self.matches if m.item is not None))
+        return items_of(self.matches)
 
 
 def verdict(results: Sequence[Result], hashes: FileHashes | None = None) -> Verdict:
