@@ -209,6 +209,30 @@ def list_hashes(
         store.close()
 
 
+def list_perceptual(
+    deployment: Deployment, source: Path, *, videos: bool = False, list_name: str = "police"
+) -> None:
+    """Import a PDQ list file (or, with ``videos``, a vPDQ one) as baseline, as the CLI would."""
+    from hashcheck.admin import importing
+    from hashcheck.hashes.keyed import Digester
+    from hashcheck.hashes.sealing import Sealer
+
+    store = deployment.store()
+    try:
+        importing.import_pdq_file(
+            store,
+            Digester(deployment.key),
+            Sealer(deployment.key),
+            list_name,
+            source,
+            actor="test",
+            category="baseline",
+            videos=videos,
+        )
+    finally:
+        store.close()
+
+
 def v2_check(server: ServerThread, deployment: Deployment, items: list[dict[str, Any]]) -> Any:
     """POST /v2/check with ``items`` as the deployment's client; the answer, which must be 200."""
     from tests.http_client import call

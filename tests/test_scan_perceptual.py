@@ -18,15 +18,19 @@ import pytest
 from bench.debian import program
 from PIL import Image
 
-from hashcheck.admin import importing
 from hashcheck.cli.exitcodes import ExitCode
 from hashcheck.cli.main import main
-from hashcheck.hashes.keyed import Digester
-from hashcheck.hashes.sealing import Sealer
 from hashcheck.pdq.images import pdq_of_image
 from hashcheck.pdq.videofiles import video_features
 from tests.pdq_reference import DATA
-from tests.support import Deployment, ServerThread, list_hashes, make_deployment, serve
+from tests.support import (
+    Deployment,
+    ServerThread,
+    list_hashes,
+    list_perceptual,
+    make_deployment,
+    serve,
+)
 from tests.test_scan import rows, scan
 
 ORIGINAL = DATA / "aaa-orig.jpg"
@@ -58,15 +62,12 @@ def videos(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 def deployment(sqlite_url: str, tmp_path: Path, videos: dict[str, Path]) -> Deployment:
     deployed = make_deployment(sqlite_url, tmp_path)
     list_hashes(deployed, [hashlib.md5(LISTED, usedforsecurity=False).hexdigest()])
-    store = deployed.store()
     images = tmp_path / "images.pdq"
     images.write_text(f"pdq,quality\n{pdq_of_image(ORIGINAL).hex},100\n")
     movies = tmp_path / "videos.vpdq"
     movies.write_text(json.dumps([str(f) for f in video_features(videos["original"])]) + "\n")
-    args = (store, Digester(deployed.key), Sealer(deployed.key), "police")
-    importing.import_pdq_file(*args, images, actor="t", category="baseline")
-    importing.import_pdq_file(*args, movies, actor="t", category="baseline", videos=True)
-    store.close()
+    list_perceptual(deployed, images)
+    list_perceptual(deployed, movies, videos=True)
     return deployed
 
 

@@ -23,15 +23,19 @@ from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 from werkzeug.serving import make_server
 
-from hashcheck.admin import importing
 from hashcheck.client import AsyncHashcheckClient, HashcheckClient
 from hashcheck.client.guard import GuardMiddleware, UploadGuard
 from hashcheck.client.wsgiguard import SyncUploadGuard, WsgiGuard
-from hashcheck.hashes.keyed import Digester
-from hashcheck.hashes.sealing import Sealer
 from hashcheck.pdq.images import pdq_of_image
 from tests.pdq_reference import DATA
-from tests.support import Deployment, ServerThread, list_hashes, make_deployment, serve
+from tests.support import (
+    Deployment,
+    ServerThread,
+    list_hashes,
+    list_perceptual,
+    make_deployment,
+    serve,
+)
 from tests.test_upload_guard import run_asgi
 
 LISTED = b"bytes of a listed file\n"
@@ -44,17 +48,7 @@ def deployment(sqlite_url: str, tmp_path: Path) -> Deployment:
     list_hashes(deployed, [hashlib.sha256(LISTED).hexdigest()])
     images = tmp_path / "images.pdq"
     images.write_text(f"pdq,quality\n{pdq_of_image(ORIGINAL).hex},100\n")
-    store = deployed.store()
-    importing.import_pdq_file(
-        store,
-        Digester(deployed.key),
-        Sealer(deployed.key),
-        "police",
-        images,
-        actor="t",
-        category="baseline",
-    )
-    store.close()
+    list_perceptual(deployed, images)
     return deployed
 
 
