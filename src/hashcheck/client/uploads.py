@@ -10,6 +10,7 @@ nothing anywhere.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import tempfile
 from dataclasses import dataclass, field
@@ -55,6 +56,7 @@ class UploadReader:
         self.size = 0
         self.parts: list[Part] = []
         self._open: _Open | None = None
+        self._images: list[tuple[Part, IO[bytes]]] = []  # image parts, PDQ still to make
         self._ended = False
         self._parser: Any = None
         header = (content_type or "").strip()
@@ -85,6 +87,15 @@ class UploadReader:
             self._end()
         elif not self._ended:
             raise MalformedUpload("the multipart body ends before its closing boundary")
+        while self._images:
+            part, image = self._images.pop()
+            with image:
+                image.seek(0)
+                pdq, quality, skipped = _pdq(image)
+            assert part.hashes is not None
+            part.hashes = dataclasses.replace(
+                part.hashes, pdq=pdq, pdq_quality=quality, skipped=skipped
+            )
         return self.parts
 
     def body(self) -> IO[bytes]:
@@ -95,6 +106,8 @@ class UploadReader:
         self._raw.close()
         if self._open is not None and self._open.image is not None:
             self._open.image.close()
+        for _, image in self._images:
+            image.close()
 
     # -- the parser's callbacks ------------------------------------------------------------
     def _begin(self, part: Part) -> None:
@@ -135,21 +148,12 @@ class UploadReader:
         self._open = None
         if current.undecided:
             self._decide(current)
-        pdq: str | None = None
-        quality: int | None = None
-        skipped: tuple[str, ...] = ()
-        if current.image is not None:
-            current.image.seek(0)
-            pdq, quality, skipped = _pdq(current.image)
-            current.image.close()
         current.part.hashes = FileHashes(
-            current.md5.hexdigest(),
-            current.sha1.hexdigest(),
-            current.sha256.hexdigest(),
-            pdq=pdq,
-            pdq_quality=quality,
-            skipped=skipped,
+            current.md5.hexdigest(), current.sha1.hexdigest(), current.sha256.hexdigest()
         )
+        if current.image is not None:
+            # Decoded in `finish`, not here: this runs inside `feed`, on a server's event loop.
+            self._images.append((current.part, current.image))
         self.parts.append(current.part)
 
 
