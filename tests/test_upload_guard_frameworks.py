@@ -37,15 +37,20 @@ from tests.support import (
     serve,
 )
 from tests.test_upload_guard import run_asgi
+from tests.test_uploads import cut
 
 LISTED = b"bytes of a listed file\n"
 ORIGINAL = DATA / "aaa-orig.jpg"
+PIECE = bytes(range(256)) * 4096  # 1 MiB
+BIG_LISTED = PIECE * 3 + b"the end of a large listed file"
 
 
 @pytest.fixture
 def deployment(sqlite_url: str, tmp_path: Path) -> Deployment:
     deployed = make_deployment(sqlite_url, tmp_path)
-    list_hashes(deployed, [hashlib.sha256(LISTED).hexdigest()])
+    # A large file listed by MD5 alone: its MD5 is the one made on a lane beside the SHA pair.
+    big = hashlib.md5(BIG_LISTED, usedforsecurity=False).hexdigest()
+    list_hashes(deployed, [hashlib.sha256(LISTED).hexdigest(), big])
     images = tmp_path / "images.pdq"
     images.write_text(f"pdq,quality\n{pdq_of_image(ORIGINAL).hex},100\n")
     list_perceptual(deployed, images)
@@ -160,9 +165,30 @@ def test_malformed_multipart_bodies_are_refused_not_passed_on(
     assert answer.status_code == 400 and says in answer.text, answer.text
 
 
+def test_a_large_listed_file_is_refused_whatever_its_pieces(app_url: str) -> None:
+    """Streamed in pieces of every size, small and large, as clients and servers cut them."""
+    head = b'--b0undary\r\nContent-Disposition: form-data; name="big"; filename="big.bin"\r\n\r\n'
+    body = head + BIG_LISTED + b"\r\n--b0undary--\r\n"
+    answer = httpx.post(
+        app_url + "/upload",
+        content=iter(cut(body, [1, 100, 40_000, 1 << 20, 7, 300_000])),
+        headers={"Content-Type": "multipart/form-data; boundary=b0undary"},
+        timeout=60,
+    )
+    assert answer.status_code == 422, answer.text
+    one_byte_off = body.replace(b"the end", b"The end")
+    answer = httpx.post(
+        app_url + "/upload",
+        content=one_byte_off,
+        headers={"Content-Type": "multipart/form-data; boundary=b0undary"},
+        timeout=60,
+    )
+    assert answer.status_code == 201 and answer.text == f"stored big={len(BIG_LISTED)}"
+
+
 def test_a_large_upload_streams_through_to_disk(app_url: str) -> None:
     """32 MiB in 1 MiB pieces: spooled to a temporary file, checked, handed on whole."""
-    piece = bytes(range(256)) * 4096
+    piece = PIECE
 
     def body() -> Iterator[bytes]:
         boundary = b"--b0undary"

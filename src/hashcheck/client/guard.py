@@ -30,7 +30,7 @@ Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 App = Callable[[Scope, Receive, Send], Awaitable[None]]
-REPLAY_CHUNK = 1 << 16
+REPLAY_CHUNK = 1 << 20
 log = logging.getLogger("hashcheck.guard")
 
 

@@ -12,13 +12,17 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import queue
 import tempfile
+import threading
 from dataclasses import dataclass, field
 from typing import IO, Any
 
 from hashcheck.client.files import SNIFF, FileHashes, kind
 
 SPOOL_IN_MEMORY = 1 << 20  # bytes of a body (or an image part) kept in memory before disk
+PARALLEL_FROM = 1 << 15  # a part that has a piece this large gets its MD5 made on a lane
+LANE_PIECES = 16  # pieces a lane may lag behind: bounds the memory it holds
 
 
 class MalformedUpload(ValueError):
@@ -35,12 +39,63 @@ class Part:
     hashes: FileHashes | None = None
 
 
+class _Lane:
+    """The MD5 of one large part, made on a thread of its own while the caller makes SHA-1 and
+    SHA-256: MD5 is the slowest of the three and cannot be split, and hashlib releases the GIL
+    for large updates, so the two run on two cores. Pieces reach it in order."""
+
+    def __init__(self, digest: Any) -> None:
+        self._digest = digest
+        self._pieces: queue.SimpleQueue[bytes | memoryview | None] = queue.SimpleQueue()
+        self._room = threading.Semaphore(LANE_PIECES)
+        self._thread = threading.Thread(target=self._run, name="hashcheck-md5", daemon=True)
+        self._thread.start()
+
+    def put(self, data: bytes | memoryview) -> None:
+        self._room.acquire()
+        self._pieces.put(data)
+
+    def join(self) -> None:
+        self._pieces.put(None)
+        self._thread.join()
+
+    def _run(self) -> None:
+        while (data := self._pieces.get()) is not None:
+            self._digest.update(data)
+            self._room.release()
+
+
 @dataclass
-class _Open:
-    part: Part
+class _Digests:
     md5: Any = field(default_factory=lambda: hashlib.md5(usedforsecurity=False))
     sha1: Any = field(default_factory=lambda: hashlib.sha1(usedforsecurity=False))
     sha256: Any = field(default_factory=hashlib.sha256)
+    lane: _Lane | None = None
+
+    def update(self, data: bytes | memoryview) -> None:
+        if self.lane is None and len(data) >= PARALLEL_FROM:
+            self.lane = _Lane(self.md5)
+        if self.lane is None:
+            self.md5.update(data)
+        else:
+            self.lane.put(data)
+        self.sha1.update(data)
+        self.sha256.update(data)
+
+    def stop(self) -> None:
+        if self.lane is not None:
+            self.lane.join()
+            self.lane = None
+
+    def hashes(self) -> FileHashes:
+        self.stop()
+        return FileHashes(self.md5.hexdigest(), self.sha1.hexdigest(), self.sha256.hexdigest())
+
+
+@dataclass
+class _Open:
+    part: Part
+    digests: _Digests = field(default_factory=_Digests)
     head: bytes = b""
     undecided: bool = False  # whether it is an image is not known yet
     image: IO[bytes] | None = None  # the part's bytes, kept only while it may be an image
@@ -104,8 +159,10 @@ class UploadReader:
 
     def close(self) -> None:
         self._raw.close()
-        if self._open is not None and self._open.image is not None:
-            self._open.image.close()
+        if self._open is not None:
+            self._open.digests.stop()  # a part cut off (disconnect, refusal): its lane ends
+            if self._open.image is not None:
+                self._open.image.close()
         for _, image in self._images:
             image.close()
 
@@ -116,17 +173,15 @@ class UploadReader:
             self._open.undecided = True
             self._open.image = tempfile.SpooledTemporaryFile(SPOOL_IN_MEMORY)  # noqa: SIM115
 
-    def _data(self, data: bytes) -> None:
+    def _data(self, data: bytes | memoryview) -> None:
         current = self._open
         if current is None:
             return
         current.part.size += len(data)
-        current.md5.update(data)
-        current.sha1.update(data)
-        current.sha256.update(data)
+        current.digests.update(data)
         if current.undecided:
             # Kept until its first bytes say whether it is an image (PDQ needs all of it).
-            current.head += data[: SNIFF - len(current.head)]
+            current.head += bytes(data[: SNIFF - len(current.head)])
             assert current.image is not None
             current.image.write(data)
             if len(current.head) >= SNIFF:
@@ -148,9 +203,7 @@ class UploadReader:
         self._open = None
         if current.undecided:
             self._decide(current)
-        current.part.hashes = FileHashes(
-            current.md5.hexdigest(), current.sha1.hexdigest(), current.sha256.hexdigest()
-        )
+        current.part.hashes = current.digests.hashes()
         if current.image is not None:
             # Decoded in `finish`, not here: this runs inside `feed`, on a server's event loop.
             self._images.append((current.part, current.image))
@@ -211,7 +264,7 @@ def _multipart(content_type: str, reader: UploadReader) -> Any:
         reader._begin(Part(name, None if filename is None else filename.decode("utf-8", "replace")))
 
     def on_part_data(data: bytes, start: int, end: int) -> None:
-        reader._data(data[start:end])
+        reader._data(memoryview(data)[start:end])  # a view: a part's bytes are not copied
 
     def on_part_end() -> None:
         reader._end()

@@ -18,7 +18,7 @@ from hashcheck.client.uploads import MalformedUpload, Part, UploadReader
 Environ = dict[str, Any]
 StartResponse = Callable[..., Any]
 WsgiApp = Callable[[Environ, StartResponse], Iterable[bytes]]
-READ_CHUNK = 1 << 16
+READ_CHUNK = 1 << 18
 _REASONS = {400: "Bad Request", 413: "Content Too Large", 422: "Unprocessable Content"}
 
 
