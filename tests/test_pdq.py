@@ -106,3 +106,65 @@ def test_tiny_flat_and_broken_inputs() -> None:
         parse_hex("abc")
     with pytest.raises(ValueError, match="hex"):
         parse_hex("zz" * 32)
+
+
+def _box1d(values: list[float], window: int) -> list[float]:
+    """pdqhashing.cpp's box1DFloat, transcribed loop for loop (in double precision)."""
+    half = (window + 2) // 2
+    phase_1 = half - 1
+    phase_2 = window - half + 1
+    phase_3 = len(values) - window
+    phase_4 = half - 1
+    out: list[float] = []
+    total, count, li, ri = 0.0, 0, 0, 0
+    for _ in range(phase_1):
+        total += values[ri]
+        count += 1
+        ri += 1
+    for _ in range(phase_2):
+        total += values[ri]
+        count += 1
+        ri += 1
+        out.append(total / count)
+    for _ in range(phase_3):
+        total += values[ri] - values[li]
+        ri += 1
+        li += 1
+        out.append(total / count)
+    for _ in range(phase_4):
+        total -= values[li]
+        count -= 1
+        li += 1
+        out.append(total / count)
+    return out
+
+
+def _pdq_step_by_step(luma: np.ndarray) -> tuple[bytes, int]:
+    """The reference's order of work — filter rows, then columns, twice; decimate; DCT — for
+    comparison with the matrix form the implementation uses."""
+    from hashcheck.pdq import algorithm
+
+    rows, cols = luma.shape
+    grid = [list(map(float, row)) for row in luma]
+    for _ in range(2):
+        grid = [_box1d(row, algorithm._window(cols)) for row in grid]
+        columns = [
+            _box1d(list(column), algorithm._window(rows)) for column in zip(*grid, strict=True)
+        ]
+        grid = [list(row) for row in zip(*columns, strict=True)]
+    picked_rows = [int((i + 0.5) * rows / 64) for i in range(64)]
+    picked_cols = [int((j + 0.5) * cols / 64) for j in range(64)]
+    small = np.array([[grid[i][j] for j in picked_cols] for i in picked_rows])
+    dct = algorithm._dct_matrix()
+    return algorithm._bits(dct @ small @ dct.T), algorithm._quality(small)
+
+
+@pytest.mark.parametrize("shape", [(5, 7), (64, 64), (97, 130), (129, 257), (300, 211)])
+def test_the_matrix_form_equals_the_reference_order_of_work(shape: tuple[int, int]) -> None:
+    """Sizes past 128 pixels have filter windows wider than one: the edges of the window,
+    where it grows and shrinks, are where a rewrite would go wrong."""
+    generator = np.random.default_rng(sum(shape))
+    y, x = np.mgrid[0 : shape[0], 0 : shape[1]]
+    luma = np.round(128 + 90 * np.sin(x / 9.0) * np.cos(y / 13.0) + generator.random(shape) * 20)
+    found = pdq_from_luma(luma)
+    assert (found.bits, found.quality) == _pdq_step_by_step(luma)

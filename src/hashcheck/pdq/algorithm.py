@@ -85,7 +85,7 @@ def _build_reducer(length: int) -> Floats:
     window = _window(length)
     for _ in range(_JAROSZ_PASSES):
         rows = _through_box(rows, window)
-    return rows
+    return np.ascontiguousarray(rows)
 
 
 def _through_box(rows: Floats, window: int) -> Floats:
@@ -96,12 +96,12 @@ def _through_box(rows: Floats, window: int) -> Floats:
     half = (window + 2) // 2
     lows = np.clip(np.arange(length) - (window - half), 0, length)
     highs = np.clip(np.arange(length) + half, 0, length)
-    weighted = rows / (highs - lows)
-    # Output k adds weighted[:, k] to inputs lows[k] .. highs[k] - 1: a difference array.
-    steps: Floats = np.zeros((rows.shape[0], length + 1))
-    np.add.at(steps, (slice(None), lows), weighted)
-    np.add.at(steps, (slice(None), highs), -weighted)
-    out: Floats = np.cumsum(steps[:, :length], axis=1)
+    weighted = (rows / (highs - lows)).T
+    # Output k adds weighted[k] to inputs lows[k] .. highs[k] - 1: a difference array.
+    steps: Floats = np.zeros((length + 1, rows.shape[0]))
+    np.add.at(steps, lows, weighted)
+    np.add.at(steps, highs, -weighted)
+    out: Floats = np.cumsum(steps[:length], axis=0).T
     return out
 
 
