@@ -201,3 +201,25 @@ def test_review_matches_stay_in_place_unless_asked_and_the_quarantine_lists(
     with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
         code = main(["restore", "--quarantine", str(vault), "--path", str(tree / "exact.bin")])
     assert code == ExitCode.OK and (tree / "exact.bin").read_bytes() == LISTED
+
+
+def _blas_threads() -> int:
+    from threadpoolctl import threadpool_info
+
+    return max(int(pool["num_threads"]) for pool in threadpool_info() if pool["user_api"] == "blas")
+
+
+def test_each_scan_worker_keeps_its_matrix_products_on_its_own_core() -> None:
+    """Workers are one per core already: BLAS threads of their own would contend."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    from hashcheck.client.scan import _worker_start
+
+    assert _blas_threads() >= 1  # numpy's BLAS is loaded and seen
+    with ProcessPoolExecutor(max_workers=2, initializer=_worker_start) as pool:
+        assert set(pool.map(_blas_threads_after_pdq, range(4))) == {1}
+
+
+def _blas_threads_after_pdq(_: int) -> int:
+    pdq_of_image(ORIGINAL)
+    return _blas_threads()

@@ -160,8 +160,19 @@ def hash_many(
     over worker processes in chunks: per-file Python work would otherwise hold one core."""
     count = workers or os.cpu_count() or 2
     work = functools.partial(_hashes_or_reason, hashing=hashing or Hashing())
-    with ProcessPoolExecutor(max_workers=count) as pool:
+    with ProcessPoolExecutor(max_workers=count, initializer=_worker_start) as pool:
         yield from pool.map(work, files, chunksize=_chunk(len(files), count))
+
+
+def _worker_start() -> None:
+    """Each worker process is one core's work: numpy's own BLAS threads (PDQ's matrix
+    products) would only contend with the other workers, and on a busy machine a small
+    product then waits milliseconds for threads to wake."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # a client-only install: no numpy either
+        return
+    threadpool_limits(1, user_api="blas")
 
 
 def _chunk(files: int, workers: int) -> int:
@@ -194,7 +205,7 @@ def scan(
     refuses: nothing more can be checked."""
     count = workers or os.cpu_count() or 2
     work = functools.partial(_hashes_or_reason, hashing=hashing or Hashing())
-    with ProcessPoolExecutor(max_workers=count) as pool:
+    with ProcessPoolExecutor(max_workers=count, initializer=_worker_start) as pool:
 
         def checked(files: list[Found]) -> Iterator[FileReport]:
             paths = [f.path for f in files]
