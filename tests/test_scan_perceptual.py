@@ -178,6 +178,12 @@ def test_review_matches_stay_in_place_unless_asked_and_the_quarantine_lists(
         "exact.bin",
         "resized.jpg",
     ]
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(io.StringIO()):
+        assert main(["quarantine", "list", "--quarantine", str(vault)]) == ExitCode.OK
+    for line in out.getvalue().splitlines():
+        items = line.split("  items ")[1].split(",")
+        assert items != ["-"] and len(items) == len(set(items)), line  # each item once
     # An unknown path or folder is said, and nothing moves.
     err = io.StringIO()
     with contextlib.redirect_stderr(err):

@@ -262,7 +262,9 @@ def quarantine_list(args: argparse.Namespace, settings: Settings) -> int:
             continue
         matches = record.get("matches") or []
         lists = ",".join(sorted({str(m.get("list")) for m in matches})) or "-"
-        items = ",".join(str(m.get("item")) for m in matches if m.get("item") is not None)
+        # Several hashes of one file (its MD5 and its PDQ, a video's frames) match one item.
+        matched = dict.fromkeys(str(m["item"]) for m in matches if m.get("item") is not None)
+        items = ",".join(matched)
         sys.stdout.write(
             f"{record['at']}  {record['stored']}  {record['original']}  lists {lists}"
             f"  items {items or '-'}\n"
