@@ -33,6 +33,7 @@ from hashcheck.admin.operators import Actor, Role
 from hashcheck.admin.stats import StatLine
 from hashcheck.api import adminmodels as models
 from hashcheck.api.errors import BadRequest
+from hashcheck.api.numbers import whole_number
 from hashcheck.catalog.model import Grant
 from hashcheck.catalog.policy import SETTINGS
 from hashcheck.hashes.keyed import Digester
@@ -114,9 +115,10 @@ def _flag(mapping: Mapping[str, Any], name: str, default: bool = False) -> bool:
 
 
 def _int(text: str, what: str) -> int:
-    if not text.isdigit() or len(text) > 18:
+    value = whole_number(text)
+    if value is None:
         raise AdminError(f"{what} must be a whole number")
-    return int(text)
+    return value
 
 
 def _change(change: Change) -> Answer:

@@ -12,6 +12,7 @@ from urllib.parse import parse_qs
 import msgspec
 
 from hashcheck.api.errors import BadRequest, Gone, NotFound
+from hashcheck.api.numbers import whole_number
 from hashcheck.api.v2models import Dispute, DisputeRequest, Note, Retraction, Retractions
 from hashcheck.hashes.matchid import MatchIds
 from hashcheck.index.snapshot import Snapshot
@@ -53,10 +54,11 @@ def open_dispute(
 
 
 def own_dispute(store: Store, client_id: str, text_id: str) -> DisputeRecord:
-    if not text_id.isdigit() or len(text_id) > 18:
+    dispute_id = whole_number(text_id)
+    if dispute_id is None:
         raise NotFound("no such dispute")
     try:
-        record = store.dispute(int(text_id))
+        record = store.dispute(dispute_id)
     except StoreNotFound:
         raise NotFound("no such dispute") from None
     if record.client_id != client_id:
@@ -98,9 +100,10 @@ def _number(fields: dict[str, list[str]], name: str, default: int, low: int, hig
     values = fields.get(name)
     if not values:
         return default
-    if len(values) > 1 or not values[0].isdigit() or not low <= int(values[0]) <= high:
+    value = whole_number(values[0], low=low, high=high) if len(values) == 1 else None
+    if value is None:
         raise BadRequest(f"{name} must be a whole number from {low} to {high}")
-    return int(values[0])
+    return value
 
 
 def feed_body(

@@ -79,7 +79,8 @@ def submitted_hash(body: bytes, algorithm: Algorithm) -> bytes:
         values = [value for name, value in fields if name == "hash"]
         if len(values) != 1:
             raise BadRequest('form body must have exactly one "hash" field')
-        text = values[0].encode("ascii")
+        # Percent-decoding may have made any character (%C3%A9, %FF): hex or refused below.
+        text = values[0].encode("utf-8", "replace")
     try:
         return parse_hex(text, algorithm)
     except InvalidHash as exc:
