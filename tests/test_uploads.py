@@ -106,3 +106,27 @@ def test_a_body_cut_off_is_refused_and_its_lane_ended() -> None:
     finally:
         reader.close()
     assert not lanes()
+
+
+@pytest.mark.parametrize("size", [1, 2, 7])
+def test_misplaced_delimiters_are_found_however_the_body_is_cut(size: int) -> None:
+    from tests.test_upload_guard_frameworks import AMBIGUOUS
+
+    for case, (parameters, body) in AMBIGUOUS.items():
+        with pytest.raises(MalformedUpload):
+            reader = UploadReader(f"multipart/form-data; {parameters}")
+            try:
+                for piece in cut(body, [size]):
+                    reader.feed(piece)
+                reader.finish()
+            finally:
+                reader.close()
+            pytest.fail(f"{case} was read")
+    inside = form({"a": b"--" + BOUNDARY.encode() + b"x in the content, no delimiter"})
+    with pytest.raises(MalformedUpload, match="no delimiter"):
+        reader = UploadReader(f"multipart/form-data; boundary={BOUNDARY}")
+        try:
+            for piece in cut(inside, [size]):
+                reader.feed(piece)
+        finally:
+            reader.close()

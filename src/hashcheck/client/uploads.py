@@ -19,6 +19,13 @@ from dataclasses import dataclass, field
 from typing import IO, Any
 
 from hashcheck.client.files import SNIFF, FileHashes, kind
+from hashcheck.client.multipart import (
+    Ambiguous,
+    Delimiters,
+    boundary_of,
+    check_header,
+    is_multipart,
+)
 
 SPOOL_IN_MEMORY = 1 << 20  # bytes of a body (or an image part) kept in memory before disk
 PARALLEL_FROM = 1 << 15  # a part that has a piece this large gets its MD5 made on a lane
@@ -114,9 +121,15 @@ class UploadReader:
         self._images: list[tuple[Part, IO[bytes]]] = []  # image parts, PDQ still to make
         self._ended = False
         self._parser: Any = None
-        header = (content_type or "").strip()
-        if header.lower().startswith("multipart/form-data"):
-            self._parser = _multipart(header, self)
+        self._delimiters: Delimiters | None = None
+        header = content_type or ""
+        if is_multipart(header):
+            try:
+                boundary = boundary_of(header)
+            except Ambiguous as exc:
+                raise MalformedUpload(str(exc)) from None
+            self._delimiters = Delimiters(boundary)
+            self._parser = _multipart(boundary, self)
         else:
             self._begin(Part("body", None))
 
@@ -128,10 +141,15 @@ class UploadReader:
         if self._parser is None:
             self._data(chunk)
             return
-        if self._ended:
-            return  # bytes after the closing boundary: epilogue, ignored as the app will
+        assert self._delimiters is not None
         try:
-            self._parser.write(chunk)
+            self._delimiters.feed(chunk)
+            if not self._ended:  # after the closing boundary: white space, checked above
+                self._parser.write(chunk)
+        except MalformedUpload:
+            raise
+        except Ambiguous as exc:
+            raise MalformedUpload(str(exc)) from None
         except Exception as exc:  # python-multipart's parse errors; all mean the same here
             raise MalformedUpload(f"malformed multipart body: {exc}") from None
 
@@ -142,6 +160,12 @@ class UploadReader:
             self._end()
         elif not self._ended:
             raise MalformedUpload("the multipart body ends before its closing boundary")
+        else:
+            assert self._delimiters is not None
+            try:
+                self._delimiters.finish()
+            except Ambiguous as exc:
+                raise MalformedUpload(str(exc)) from None
         while self._images:
             part, image = self._images.pop()
             with image:
@@ -228,23 +252,21 @@ def _pdq(stream: IO[bytes]) -> tuple[str | None, int | None, tuple[str, ...]]:
     return hashed.hex, hashed.quality, ()
 
 
-def _multipart(content_type: str, reader: UploadReader) -> Any:
+def _multipart(boundary: bytes, reader: UploadReader) -> Any:
     try:
         from python_multipart.multipart import MultipartParser, parse_options_header
     except ImportError:  # pragma: no cover - depends on the installed extras
         raise MalformedUpload(
             "multipart uploads need python-multipart: install hashcheck[guard]"
         ) from None
-    _, options = parse_options_header(content_type)
-    boundary = options.get(b"boundary")
-    if not boundary:
-        raise MalformedUpload("multipart body without a boundary in its Content-Type")
     headers: dict[bytes, bytes] = {}
+    seen: set[bytes] = set()
     field_name: list[bytes] = []
     field_value: list[bytes] = []
 
     def on_part_begin() -> None:
         headers.clear()
+        seen.clear()
 
     def on_header_field(data: bytes, start: int, end: int) -> None:
         field_name.append(data[start:end])
@@ -253,9 +275,14 @@ def _multipart(content_type: str, reader: UploadReader) -> Any:
         field_value.append(data[start:end])
 
     def on_header_end() -> None:
-        headers[b"".join(field_name).lower()] = b"".join(field_value)
+        name, value = b"".join(field_name).lower(), b"".join(field_value)
         field_name.clear()
         field_value.clear()
+        try:
+            check_header(name, value, seen)
+        except Ambiguous as exc:
+            raise MalformedUpload(str(exc)) from None
+        headers[name] = value
 
     def on_headers_finished() -> None:
         _, disposition = parse_options_header(headers.get(b"content-disposition", b""))
@@ -282,4 +309,7 @@ def _multipart(content_type: str, reader: UploadReader) -> Any:
         "on_part_end": on_part_end,
         "on_end": on_end,
     }
-    return MultipartParser(boundary, callbacks, max_header_count=16)
+    try:
+        return MultipartParser(boundary, callbacks, max_header_count=16)
+    except Exception as exc:  # its own refusals of a boundary
+        raise MalformedUpload(f"malformed multipart body: {exc}") from None
