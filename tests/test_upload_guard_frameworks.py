@@ -13,6 +13,7 @@ import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote_from_bytes
 
 import httpx
 import pytest
@@ -261,6 +262,20 @@ def test_bodies_parsers_could_read_differently_are_refused(app_url: str, case: s
         headers={"Content-Type": f"multipart/form-data; {parameters}"},
     )
     assert answer.status_code == 400, (answer.status_code, answer.text)
+
+
+def test_a_listed_file_as_a_form_value_is_refused(app_url: str) -> None:
+    """A urlencoded form: the app reads each value decoded, so that is what is checked."""
+    url = app_url + "/upload"
+    form = {"Content-Type": "application/x-www-form-urlencoded"}
+    plain = httpx.post(url, content=b"t=x&photo=" + quote_from_bytes(LISTED).encode(), headers=form)
+    assert plain.status_code == 422, plain.text
+    every_byte = "".join(f"%{b:02X}" for b in LISTED)  # all escaped, + for spaces
+    assert httpx.post(url, content=f"photo={every_byte}&z=1", headers=form).status_code == 422
+    spaced = LISTED.replace(b" ", b"+")
+    assert httpx.post(url, content=b"a=1&b=" + spaced, headers=form).status_code == 422
+    clean = httpx.post(url, content=b"photo=holiday&t=x", headers=form)
+    assert clean.status_code == 201 and clean.text == "stored ", clean.text
 
 
 def test_ordinary_clients_boundaries_are_accepted(app_url: str) -> None:

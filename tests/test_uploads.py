@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import os
 import threading
+from urllib.parse import quote_plus
 
 import pytest
 
@@ -130,3 +131,27 @@ def test_misplaced_delimiters_are_found_however_the_body_is_cut(size: int) -> No
                 reader.feed(piece)
         finally:
             reader.close()
+
+
+@pytest.mark.parametrize("size", [1, 2, 3, 1000])
+def test_form_values_are_hashed_decoded_however_the_body_is_cut(size: int) -> None:
+    values = {
+        "a": b"plain",
+        "b": b"with spaces & 100% odd \xff bytes",
+        "c": b"",
+        "d": os.urandom(5000),
+    }
+    body = "&".join(f"{name}={quote_plus(value)}" for name, value in values.items())
+    body += "&lone&e=%zz%4"  # a field without a value; escapes that are none
+    reader = UploadReader("application/x-www-form-urlencoded; charset=utf-8")
+    try:
+        for piece in cut(body.encode(), [size]):
+            reader.feed(piece)
+        read = reader.finish()
+    finally:
+        reader.close()
+    found = {part.name: part.hashes.md5 for part in read if part.hashes is not None}
+    expected = {**values, "e": b"%zz%4", "body": body.encode()}
+    assert found == {
+        name: hashlib.md5(v, usedforsecurity=False).hexdigest() for name, v in expected.items()
+    }

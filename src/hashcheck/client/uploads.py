@@ -26,6 +26,7 @@ from hashcheck.client.multipart import (
     check_header,
     is_multipart,
 )
+from hashcheck.client.urlencoded import FormFields, is_urlencoded
 
 SPOOL_IN_MEMORY = 1 << 20  # bytes of a body (or an image part) kept in memory before disk
 PARALLEL_FROM = 1 << 15  # a part that has a piece this large gets its MD5 made on a lane
@@ -117,7 +118,9 @@ class UploadReader:
         self._raw: IO[bytes] = tempfile.SpooledTemporaryFile(SPOOL_IN_MEMORY)  # noqa: SIM115
         self.size = 0
         self.parts: list[Part] = []
-        self._open: _Open | None = None
+        self._open: _Open | None = None  # the multipart part or form field being read
+        self._whole: _Open | None = None  # the raw body, when it is not multipart
+        self._fields: FormFields | None = None
         self._images: list[tuple[Part, IO[bytes]]] = []  # image parts, PDQ still to make
         self._ended = False
         self._parser: Any = None
@@ -130,16 +133,21 @@ class UploadReader:
                 raise MalformedUpload(str(exc)) from None
             self._delimiters = Delimiters(boundary)
             self._parser = _multipart(boundary, self)
-        else:
-            self._begin(Part("body", None))
+            return
+        self._whole = self._opened(Part("body", None))
+        if is_urlencoded(header):
+            # The app reads the fields' decoded values: each is checked as well as the body.
+            self._fields = FormFields(self._field, self._data, self._end)
 
     def feed(self, chunk: bytes) -> None:
         if not chunk:
             return
         self._raw.write(chunk)
         self.size += len(chunk)
-        if self._parser is None:
-            self._data(chunk)
+        if self._whole is not None:
+            self._write(self._whole, chunk)
+            if self._fields is not None:
+                self._fields.feed(chunk)
             return
         assert self._delimiters is not None
         try:
@@ -156,8 +164,11 @@ class UploadReader:
     def finish(self) -> list[Part]:
         """Every part with its hashes (PDQ of images decoded here: slow, call it off a
         server's event loop)."""
-        if self._parser is None:
-            self._end()
+        if self._whole is not None:
+            whole, self._whole = self._whole, None
+            self._closed(whole)
+            if self._fields is not None:
+                self._fields.finish()
         elif not self._ended:
             raise MalformedUpload("the multipart body ends before its closing boundary")
         else:
@@ -183,24 +194,39 @@ class UploadReader:
 
     def close(self) -> None:
         self._raw.close()
-        if self._open is not None:
-            self._open.digests.stop()  # a part cut off (disconnect, refusal): its lane ends
-            if self._open.image is not None:
-                self._open.image.close()
+        for cut_off in (self._open, self._whole):  # a disconnect, a refusal: lanes end
+            if cut_off is not None:
+                cut_off.digests.stop()
+                if cut_off.image is not None:
+                    cut_off.image.close()
         for _, image in self._images:
             image.close()
 
-    # -- the parser's callbacks ------------------------------------------------------------
+    # -- the parsers' callbacks ------------------------------------------------------------
     def _begin(self, part: Part) -> None:
-        self._open = _Open(part)
-        if self._perceptual:
-            self._open.undecided = True
-            self._open.image = tempfile.SpooledTemporaryFile(SPOOL_IN_MEMORY)  # noqa: SIM115
+        self._open = self._opened(part)
+
+    def _field(self, name: str) -> None:
+        self._begin(Part(name, None))
 
     def _data(self, data: bytes | memoryview) -> None:
-        current = self._open
-        if current is None:
-            return
+        if self._open is not None:
+            self._write(self._open, data)
+
+    def _end(self) -> None:
+        current, self._open = self._open, None
+        if current is not None:
+            self._closed(current)
+
+    # -- one part ----------------------------------------------------------------------------
+    def _opened(self, part: Part) -> _Open:
+        opened = _Open(part)
+        if self._perceptual:
+            opened.undecided = True
+            opened.image = tempfile.SpooledTemporaryFile(SPOOL_IN_MEMORY)  # noqa: SIM115
+        return opened
+
+    def _write(self, current: _Open, data: bytes | memoryview) -> None:
         current.part.size += len(data)
         current.digests.update(data)
         if current.undecided:
@@ -220,11 +246,7 @@ class UploadReader:
             current.image.close()
             current.image = None
 
-    def _end(self) -> None:
-        current = self._open
-        if current is None:
-            return
-        self._open = None
+    def _closed(self, current: _Open) -> None:
         if current.undecided:
             self._decide(current)
         current.part.hashes = current.digests.hashes()
