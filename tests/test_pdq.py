@@ -168,3 +168,39 @@ def test_the_matrix_form_equals_the_reference_order_of_work(shape: tuple[int, in
     luma = np.round(128 + 90 * np.sin(x / 9.0) * np.cos(y / 13.0) + generator.random(shape) * 20)
     found = pdq_from_luma(luma)
     assert (found.bits, found.quality) == _pdq_step_by_step(luma)
+
+
+def _png_claiming(width: int, height: int) -> bytes:
+    """A PNG header for a 1-bit image of that size: a few dozen bytes that would decode to
+    width × height pixels (a decompression bomb's first step)."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return (
+            struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+        )
+
+    header = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IEND", b"")
+
+
+def test_images_claiming_too_many_pixels_are_not_decoded() -> None:
+    before = Image.MAX_IMAGE_PIXELS
+    with pytest.raises(NotAnImage, match="9000 × 9000 pixels, more than"):
+        pdq_of_image(io.BytesIO(_png_claiming(9000, 9000)))
+    assert before == Image.MAX_IMAGE_PIXELS  # the host app's own Pillow setting is its own
+    with pytest.raises(NotAnImage, match="more than the 100 hashed"):
+        pdq_of_image(DATA / "aaa-orig.jpg", max_pixels=100)
+
+
+def test_rgb_images_hash_alike_a_band_at_a_time_or_whole() -> None:
+    from hashcheck.pdq import algorithm
+
+    generator = np.random.default_rng(5)
+    y, x = np.mgrid[0:700, 0:3000]
+    base = 128 + 90 * np.sin(x / 40.0) * np.cos(y / 25.0)
+    rgb = np.clip(base[..., None] + generator.random((700, 3000, 3)) * 30, 0, 255).astype(np.uint8)
+    whole = pdq_from_luma(luma_from_rgb(rgb))
+    banded = algorithm.pdq_from_rgb(rgb)  # 349 rows a band here: three bands
+    assert (banded.bits, banded.quality) == (whole.bits, whole.quality)

@@ -11,28 +11,38 @@ from typing import BinaryIO
 
 import numpy as np
 
-from hashcheck.pdq.algorithm import PdqHash, luma_from_rgb, pdq_from_luma
+from hashcheck.pdq.algorithm import PdqHash, pdq_from_rgb
 
-# Decompression bombs: Pillow refuses images over this many pixels (its own default warns at
-# ~89M and refuses at twice that; hashing needs no more than a large photograph).
-MAX_PIXELS = 100_000_000
+# Decompression bombs: larger images are not decoded (a few kilobytes of PNG can claim
+# 10,000 × 10,000 pixels; decoding takes gigabytes). 50 M covers a 48-megapixel photograph.
+MAX_PIXELS = 50_000_000
 
 
 class NotAnImage(ValueError):
     """The file is not an image this installation can decode."""
 
 
-def pdq_of_image(source: Path | BinaryIO) -> PdqHash:
+def pdq_of_image(source: Path | BinaryIO, *, max_pixels: int = MAX_PIXELS) -> PdqHash:
+    """Refuses (`NotAnImage`) an image of more than ``max_pixels`` before decoding it. Pillow's
+    own limit (`Image.MAX_IMAGE_PIXELS`, a process-wide setting of the app this may run in)
+    is left as it is."""
     try:
         from PIL import Image, ImageOps, UnidentifiedImageError
     except ImportError:  # pragma: no cover - depends on the installed extras
         raise NotAnImage("PDQ needs Pillow: install hashcheck[pdq]") from None
-    Image.MAX_IMAGE_PIXELS = MAX_PIXELS
     try:
-        with Image.open(source) as image:
+        with Image.open(source) as image:  # reads the header only: the size, not the pixels
+            width, height = image.size
+            if width * height > max_pixels:
+                raise NotAnImage(f"{width} × {height} pixels, more than the {max_pixels:,} hashed")
             image.seek(0)  # the first frame of a GIF or animated WebP
-            upright = ImageOps.exif_transpose(image)
-            rgb = np.asarray(upright.convert("RGB"), dtype=np.uint8)
+            image.load()
+            # In place, and converted only when it is not RGB already: copies of a large
+            # photograph are what costs memory here.
+            ImageOps.exif_transpose(image, in_place=True)
+            rgb = np.asarray(image if image.mode == "RGB" else image.convert("RGB"), dtype=np.uint8)
+    except NotAnImage:
+        raise
     except (UnidentifiedImageError, Image.DecompressionBombError, OSError, ValueError) as exc:
         raise NotAnImage(f"cannot decode the image: {exc}") from None
-    return pdq_from_luma(luma_from_rgb(rgb))
+    return pdq_from_rgb(rgb)
