@@ -16,7 +16,16 @@ import pytest
 
 from hashcheck.cli.exitcodes import ExitCode
 from hashcheck.cli.main import main
-from tests.support import Deployment, ServerThread, list_hashes, make_deployment, serve
+from tests.support import (
+    Deployment,
+    ServerThread,
+    basic,
+    legacy_post,
+    list_hashes,
+    make_deployment,
+    serve,
+    within_deadline,
+)
 
 LISTED = b"the listed file's bytes\n"
 
@@ -87,13 +96,17 @@ def test_scan_report_exit_codes_and_resume(
     )
     assert code == ExitCode.MATCHES, err
     found = rows(report)
-    # The link out of the tree and the FIFO are not scanned; the link inside is.
-    assert set(found) == {"a.jpg", "b.txt", "link-in"}
+    # The link out of the tree is not followed but said; the FIFO is not a file; the link
+    # inside is checked.
+    assert set(found) == {"a.jpg", "b.txt", "link-in", "link-out"}
     assert found["a.jpg"]["outcome"] == "match"
     assert found["a.jpg"]["sha1"] == hashlib.sha1(LISTED, usedforsecurity=False).hexdigest()
     assert found["b.txt"]["outcome"] == "no_match" and found["link-in"]["outcome"] == "no_match"
-    assert "3/3 files, 1 matched" in err  # progress: done/total (the total from a pre-walk)
-    # Resumed: no file is read again, and the match still in place is said again (exit 10).
+    assert found["link-out"]["outcome"] == "indeterminate"
+    assert "out of the scanned roots" in str(found["link-out"]["reason"])
+    assert "4/4 files, 1 matched, 1 not checked" in err  # done/total (total from a pre-walk)
+    # Resumed: no file is read again, every one asked again, and the match still in place
+    # said again (exit 10); the unchanged "no match" answers are not repeated in the report.
     code, err = scan(
         monkeypatch,
         server.base,
@@ -105,16 +118,18 @@ def test_scan_report_exit_codes_and_resume(
         str(state),
     )
     assert code == ExitCode.MATCHES, err
-    assert "3/3 files, 1 matched" in err and "3 answered in an earlier run" in err
+    assert "4/4 files, 1 matched" in err and "3 hashed in an earlier run" in err
     lines = [json.loads(line) for line in report.read_text().splitlines()]
-    assert len(lines) == 4 and lines[-1]["earlier"] and lines[-1]["outcome"] == "match"
+    again = lines[4:]
+    assert {Path(line["path"]).name for line in again} == {"a.jpg", "link-out"}
+    assert all(line["earlier"] for line in again if line["outcome"] == "match")
     first = next(line for line in lines if line["outcome"] == "match")
-    assert lines[-1]["match_ids"] == first["match_ids"] and first["items"]
-    # A changed file is checked again; --rescan checks every file.
+    assert again[-1]["match_ids"] == first["match_ids"] and first["items"]
+    # A changed file is read again; --rescan reads every file.
     (tree / "sub" / "b.txt").write_bytes(LISTED)
     code, err = scan(monkeypatch, server.base, deployment, str(tree), "--state", str(state))
-    assert code == ExitCode.MATCHES and "3/3 files, 3 matched" in err
-    assert "1 answered in an earlier run" in err  # a.jpg; b.txt and its link changed
+    assert code == ExitCode.MATCHES and "4/4 files, 3 matched" in err
+    assert "1 hashed in an earlier run" in err  # a.jpg; b.txt and its link changed
     code, err = scan(
         monkeypatch, server.base, deployment, str(tree), "--state", str(state), "--rescan"
     )
@@ -130,6 +145,8 @@ def test_scan_report_exit_codes_and_resume(
         str(tree),
         "--exclude",
         "*.jpg",
+        "--exclude",
+        "link-out",
         "--format",
         "csv",
         "--report",
@@ -142,7 +159,16 @@ def test_scan_report_exit_codes_and_resume(
     assert code == ExitCode.OK
     old = tree / "sub" / "b.txt"
     os.utime(old, (1_000_000_000, 1_000_000_000))  # modified in 2001
-    code, err = scan(monkeypatch, server.base, deployment, str(tree), "--since", "2020-01-01")
+    code, err = scan(
+        monkeypatch,
+        server.base,
+        deployment,
+        str(tree),
+        "--since",
+        "2020-01-01",
+        "--exclude",
+        "link-out",
+    )
     assert code == ExitCode.MATCHES and "1/1 files" in err  # b.txt is older; its link too
     code, err = scan(monkeypatch, server.base, deployment, str(tree), "--since", "yesterday")
     assert code == ExitCode.USAGE
@@ -371,3 +397,70 @@ def test_watch_keeps_filters_renames_and_overflows_in_step(tmp_path: Path) -> No
         assert root / "sub" in notify.folders()  # watches in step with the tree again
     finally:
         notify.close()
+
+
+def test_a_state_file_never_keeps_a_file_clean_after_its_list_changed(
+    server: ServerThread,
+    deployment: Deployment,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A periodic sweep with --state: a file listed after the first run is found by the next;
+    a file swapped for other bytes with its old size and times set back is read again."""
+    root = tmp_path / "sweep"
+    root.mkdir()
+    later = b"listed only after the first sweep"
+    (root / "later.bin").write_bytes(later)
+    swapped = root / "swapped.bin"
+    swapped.write_bytes(b"x" * len(LISTED))
+    state = tmp_path / "sweep.state"
+    code, err = scan(monkeypatch, server.base, deployment, str(root), "--state", str(state))
+    assert code == ExitCode.OK, err
+    list_hashes(deployment, [hashlib.md5(later, usedforsecurity=False).hexdigest()])
+    wait_until_listed(server, deployment, later)
+    times = swapped.stat()
+    swapped.write_bytes(LISTED)  # the same size
+    os.utime(swapped, ns=(times.st_atime_ns, times.st_mtime_ns))  # and the old time
+    report = tmp_path / "sweep.jsonl"
+    code, err = scan(
+        monkeypatch,
+        server.base,
+        deployment,
+        str(root),
+        "--state",
+        str(state),
+        "--report",
+        str(report),
+    )
+    assert code == ExitCode.MATCHES, err
+    found = rows(report)
+    assert found["later.bin"]["outcome"] == "match" and found["later.bin"]["earlier"]
+    assert found["swapped.bin"]["outcome"] == "match" and not found["swapped.bin"]["earlier"]
+
+
+def wait_until_listed(server: ServerThread, deployment: Deployment, data: bytes) -> None:
+    """The node has loaded the new entries (it follows the store's change feed)."""
+    digest = hashlib.md5(data, usedforsecurity=False).hexdigest()
+
+    def listed() -> bytes:
+        auth = basic(deployment.client_id, deployment.secret)
+        return legacy_post(server.port, "/v1/check/md5", digest.encode(), auth).body
+
+    within_deadline(listed, b"true", 10.0)
+
+
+def test_a_loop_of_links_is_said_and_the_scan_goes_on(
+    server: ServerThread, deployment: Deployment, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = tmp_path / "loops"
+    root.mkdir()
+    (root / "loop-a").symlink_to(root / "loop-b")
+    (root / "loop-b").symlink_to(root / "loop-a")
+    (root / "listed.bin").write_bytes(LISTED)
+    report = tmp_path / "loops.jsonl"
+    code, err = scan(monkeypatch, server.base, deployment, str(root), "--report", str(report))
+    assert code == ExitCode.MATCHES, err
+    found = rows(report)
+    assert found["listed.bin"]["outcome"] == "match"
+    assert found["loop-a"]["outcome"] == found["loop-b"]["outcome"] == "indeterminate"
+    assert "3/3 files" in err

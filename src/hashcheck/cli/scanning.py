@@ -20,7 +20,7 @@ from hashcheck.cli.exitcodes import ExitCode
 from hashcheck.client.protocol import CredentialsRefused, Unanswered
 from hashcheck.client.quarantine import NoQuarantine, NotHeld, Quarantine
 from hashcheck.client.results import Outcome
-from hashcheck.client.scan import FileReport, Filters, Found, Hashing, scan, walk
+from hashcheck.client.scan import FileReport, Filters, Hashing, scan, walk
 from hashcheck.client.state import ScanState
 from hashcheck.client.sync import HashcheckClient
 from hashcheck.client.watch import watch
@@ -174,7 +174,7 @@ def _scan(
 ) -> int:
     state = ScanState(args.state, fresh=args.rescan) if args.state else None
     # A quick walk first, for the total the progress line's ETA needs (no file is read).
-    total = sum(1 for item in walk(roots, filters) if isinstance(item, Found))
+    total = sum(1 for _ in walk(roots, filters))  # files, and what will be said unreadable
     counts = dict.fromkeys(Outcome, 0)
     earlier = 0
     started = time.monotonic()
@@ -195,12 +195,18 @@ def _scan(
             ):
                 counts[report.outcome] += 1
                 earlier += report.earlier
-                # An earlier answer is said again only for a match: the file is still there.
-                if not report.earlier or report.outcome is Outcome.MATCH:
+                # A file hashed in an earlier run is asked again and reported again when it
+                # matches (it is still there) or its answer changed (a list changed).
+                before = state.outcome_before(report.path) if state is not None else None
+                if (
+                    not report.earlier
+                    or report.outcome is Outcome.MATCH
+                    or (before != report.outcome.value)
+                ):
                     vault.take(report)
                     writer.write(report)
                 if state is not None:
-                    state.record(report)  # keeps only new answers
+                    state.record(report)
                 _progress(counts, started, total, earlier)
     finally:
         if report_out is not sys.stdout:
@@ -236,7 +242,7 @@ def _progress(
         f"{counts[Outcome.INDETERMINATE]} not checked, {rate:,.0f} files/s"
     )
     if earlier:
-        line += f" ({earlier} answered in an earlier run, from the state file)"
+        line += f" ({earlier} hashed in an earlier run, from the state file, and asked again)"
     if total and not final and rate > 0:
         remaining = max(total - checked, 0) / rate
         line += f", ETA {int(remaining // 60)}:{int(remaining % 60):02d}"

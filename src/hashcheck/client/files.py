@@ -82,6 +82,35 @@ class FileHashes:
             found.append(Query("vpdq", frames=self.vpdq))
         return found
 
+    def stored(self) -> dict[str, Any]:
+        """Every field, for a scan's state file (`from_stored` reads it back)."""
+        return {**dataclasses.asdict(self), "vpdq": list(self.vpdq), "skipped": list(self.skipped)}
+
+    @classmethod
+    def from_stored(cls, fields: Any) -> FileHashes:
+        """Raises ValueError for anything `stored` did not write."""
+        if not isinstance(fields, dict) or not all(
+            isinstance(fields.get(name), str) for name in ("md5", "sha1", "sha256")
+        ):
+            raise ValueError("not stored file hashes")
+        pdq, quality = fields.get("pdq"), fields.get("pdq_quality")
+        vpdq, skipped = fields.get("vpdq", []), fields.get("skipped", [])
+        if not (pdq is None or isinstance(pdq, str)) or not (
+            quality is None or isinstance(quality, int)
+        ):
+            raise ValueError("not stored file hashes")
+        if not all(isinstance(v, str) for v in [*vpdq, *skipped]):
+            raise ValueError("not stored file hashes")
+        return cls(
+            fields["md5"],
+            fields["sha1"],
+            fields["sha256"],
+            pdq,
+            quality,
+            tuple(vpdq),
+            tuple(skipped),
+        )
+
     def as_dict(self) -> dict[str, Any]:
         shown: dict[str, Any] = {"md5": self.md5, "sha1": self.sha1, "sha256": self.sha256}
         if self.pdq is not None:

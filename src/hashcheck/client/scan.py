@@ -26,6 +26,8 @@ from hashcheck.client.results import Match, Outcome, items_of, match_ids_of
 from hashcheck.client.sync import HashcheckClient
 from hashcheck.client.verdicts import verdict
 
+OUTSIDE = "a symbolic link out of the scanned roots: not followed (scan where it points)"
+
 
 @dataclass(frozen=True)
 class Filters:
@@ -61,6 +63,12 @@ class Found(NamedTuple):
     path: Path
     size: int
     mtime_ns: int
+    inode: int = 0
+    ctime_ns: int = 0  # set by every write and by setting the times back: no one can forge it
+
+    @classmethod
+    def of(cls, path: Path, status: os.stat_result) -> Found:
+        return cls(path, status.st_size, status.st_mtime_ns, status.st_ino, status.st_ctime_ns)
 
 
 @dataclass
@@ -73,7 +81,10 @@ class FileReport:
     reason: str | None = None
     notes: list[str] = field(default_factory=list)  # what of a checked file was not checked
     mtime_ns: int = 0
-    earlier: bool = False  # the answer of an earlier run, from the state file
+    inode: int = 0
+    ctime_ns: int = 0
+    earlier: bool = False  # hashed in an earlier run (the state file), answered now
+    made: FileHashes | None = None  # every hash of the file, for the state file
 
     @property
     def match_ids(self) -> list[str]:
@@ -110,7 +121,7 @@ def walk(roots: Sequence[Path], filters: Filters) -> Iterator[Found | FileReport
             continue
         if stat.S_ISREG(status.st_mode):
             if filters.wanted(root.name, status):
-                yield Found(root, status.st_size, status.st_mtime_ns)
+                yield Found.of(root, status)
             continue
         yield from _walk_folder(root, resolved, filters)
 
@@ -135,7 +146,11 @@ def _walk_folder(
                 if stat.S_ISLNK(status.st_mode):
                     target = path.resolve()
                     if not any(target.is_relative_to(r) for r in resolved):
-                        continue  # a link out of the roots: never followed
+                        # Never followed, but said (unless filtered out: its target's size
+                        # and time count): a web server may serve what it points to.
+                        if _outside_wanted(path, root, filters):
+                            yield FileReport(str(path), Outcome.INDETERMINATE, reason=OUTSIDE)
+                        continue
                     status = target.stat()
                     if stat.S_ISDIR(status.st_mode):
                         continue  # its target is walked as part of its root
@@ -144,13 +159,23 @@ def _walk_folder(
                     str(path), Outcome.INDETERMINATE, reason=f"unreadable: {exc.strerror}"
                 )
                 continue
+            except RuntimeError:  # Path.resolve on a loop of links (Python 3.11, 3.12)
+                yield FileReport(str(path), Outcome.INDETERMINATE, reason="a loop of links")
+                continue
             if stat.S_ISDIR(status.st_mode):
                 stack.append(path)
             elif stat.S_ISREG(status.st_mode) and filters.wanted(
                 str(path.relative_to(root)), status
             ):
-                yield Found(path, status.st_size, status.st_mtime_ns)
+                yield Found.of(path, status)
             # devices, sockets and FIFOs are skipped: reading them could block or mislead
+
+
+def _outside_wanted(link: Path, root: Path, filters: Filters) -> bool:
+    try:
+        return filters.wanted(str(link.relative_to(root)), link.stat())
+    except OSError:
+        return True  # a dangling link, or one it cannot stat: said
 
 
 def hash_many(
@@ -194,39 +219,41 @@ def scan(
     *,
     filters: Filters | None = None,
     hashing: Hashing | None = None,
-    earlier: Callable[[Found], FileReport | None] = lambda _: None,
+    earlier: Callable[[Found], FileHashes | None] = lambda _: None,
     batch_files: int = 1000,
     workers: int | None = None,
 ) -> Iterator[FileReport]:
     """One report per file (and per unreadable entry), in batches as they are checked. Files
     are hashed in worker processes (one read each), batches checked as they fill. A file
-    ``earlier`` has an answer for (the state of an interrupted run) is reported with that
-    answer, not read again. Raises `CredentialsRefused` at the first batch the service
-    refuses: nothing more can be checked."""
+    ``earlier`` has hashes for (the state file of an earlier run, the file unchanged) is not
+    read again, but asked again like every other: lists change between runs. Raises
+    `CredentialsRefused` at the first batch the service refuses: nothing more can be
+    checked."""
     count = workers or os.cpu_count() or 2
     work = functools.partial(_hashes_or_reason, hashing=hashing or Hashing())
     with ProcessPoolExecutor(max_workers=count, initializer=_worker_start) as pool:
 
-        def checked(files: list[Found]) -> Iterator[FileReport]:
-            paths = [f.path for f in files]
-            found = pool.map(work, paths, chunksize=_chunk(len(files), count))
-            return _check(client, files, list(found))
+        def checked(batch: list[tuple[Found, FileHashes | None]]) -> Iterator[FileReport]:
+            unread = [f.path for f, known in batch if known is None]
+            read = iter(pool.map(work, unread, chunksize=_chunk(len(unread), count)))
+            made = [next(read) if known is None else known for _, known in batch]
+            for report, (_, known) in zip(
+                _check(client, [f for f, _ in batch], made), batch, strict=True
+            ):
+                report.earlier = known is not None
+                yield report
 
-        files: list[Found] = []
+        batch: list[tuple[Found, FileHashes | None]] = []
         for item in walk(roots, filters or Filters()):
             if isinstance(item, FileReport):
                 yield item
                 continue
-            known = earlier(item)
-            if known is not None:
-                yield known
-                continue
-            files.append(item)
-            if len(files) >= batch_files:
-                yield from checked(files)
-                files = []
-        if files:
-            yield from checked(files)
+            batch.append((item, earlier(item)))
+            if len(batch) >= batch_files:
+                yield from checked(batch)
+                batch = []
+        if batch:
+            yield from checked(batch)
 
 
 def check_files(
@@ -249,11 +276,12 @@ def _check(
     results = client.check(queries) if queries else []
     for found, made, (start, end) in zip(files, hashed, spans, strict=True):
         report = FileReport(str(found.path), Outcome.INDETERMINATE, found.size)
-        report.mtime_ns = found.mtime_ns
+        report.mtime_ns, report.inode, report.ctime_ns = found.mtime_ns, found.inode, found.ctime_ns
         if isinstance(made, str):
             report.reason = made
         else:
             report.hashes = made.as_dict()
+            report.made = made
             decided = verdict(results[start:end], made)
             report.outcome = decided.outcome
             report.matches = list(decided.matches)

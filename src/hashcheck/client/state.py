@@ -1,11 +1,13 @@
-"""A scan's state file: the answer each checked file got, so that an interrupted or repeated
-scan goes on where it stopped and still reports what it found before.
+"""A scan's state file: the hashes each file had, so that an interrupted or repeated scan does
+not read an unchanged file again — but asks about it again: a list may have gained the file
+since (a "no match" kept from an earlier run would hide it for ever).
 
-One JSON line per answered file (appended as answers come in; the last line of a path wins):
-its path, size and modification time, the outcome and the matches. An answer counts again only
-for the same file unchanged (same size and time); a file that could not be checked is never
-kept, so it is tried again. Lines this version cannot read (an older state file: bare paths)
-are ignored, and those files checked again. File system work only.
+One JSON line per hashed file (appended as answers come in; the last line of a path wins):
+its path, size, modification and change times and inode, every hash (`FileHashes.stored`),
+and the outcome it got. A file counts as unchanged only if all four are the same (the change
+time cannot be set back, so a file rewritten with its old size and modification time is read
+again). Lines this version cannot read (older state files, lines damaged by hand) are
+ignored, and those files read again. File system work only.
 """
 
 from __future__ import annotations
@@ -16,15 +18,15 @@ import os
 from pathlib import Path
 from typing import IO, Any
 
-from hashcheck.client.results import Match, Outcome
+from hashcheck.client.files import FileHashes
 from hashcheck.client.scan import FileReport, Found
 
-_KEPT = (Outcome.MATCH, Outcome.NO_MATCH)
+_IDENTITY = ("size", "mtime_ns", "inode", "ctime_ns")
 
 
 class ScanState:
     def __init__(self, path: Path, *, fresh: bool = False) -> None:
-        """``fresh``: start over (``--rescan``): earlier answers are not read, and the file is
+        """``fresh``: start over (``--rescan``): earlier hashes are not read, and the file is
         written anew."""
         self.path = path
         self._known: dict[str, dict[str, Any]] = {} if fresh else _read(path)
@@ -36,38 +38,38 @@ class ScanState:
     def __len__(self) -> int:
         return len(self._known)
 
-    def earlier(self, found: Found) -> FileReport | None:
-        """The answer the file got before, if it is the same file still."""
+    def earlier(self, found: Found) -> FileHashes | None:
+        """The hashes the file had before, if it is the same file still."""
         record = self._known.get(str(found.path))
-        if record is None or record.get("size") != found.size:
+        if record is None:
             return None
-        if record.get("mtime_ns") != found.mtime_ns:
+        if [record.get(name) for name in _IDENTITY] != [
+            found.size,
+            found.mtime_ns,
+            found.inode,
+            found.ctime_ns,
+        ]:
             return None
         try:
-            return FileReport(
-                str(found.path),
-                Outcome(record["outcome"]),
-                found.size,
-                dict(record.get("hashes", {})),
-                [Match(**m) for m in record.get("matches", [])],
-                notes=list(record.get("notes", [])),
-                mtime_ns=found.mtime_ns,
-                earlier=True,
-            )
-        except (KeyError, TypeError, ValueError):
-            return None  # a line damaged by hand: check the file again
+            return FileHashes.from_stored(record.get("hashes"))
+        except ValueError:
+            return None  # a line damaged by hand: read the file again
+
+    def outcome_before(self, path: str) -> str | None:
+        record = self._known.get(path)
+        return None if record is None else str(record.get("outcome"))
 
     def record(self, report: FileReport) -> None:
-        if report.outcome not in _KEPT or report.earlier:
-            return
+        if report.made is None:
+            return  # not read: nothing to keep, it is read next time
         line = {
             "path": report.path,
             "size": report.size,
             "mtime_ns": report.mtime_ns,
+            "inode": report.inode,
+            "ctime_ns": report.ctime_ns,
             "outcome": report.outcome.value,
-            "hashes": report.hashes,
-            "matches": [m.__dict__ for m in report.matches],
-            "notes": report.notes,
+            "hashes": report.made.stored(),
         }
         self._out.write(json.dumps(line, sort_keys=True) + "\n")
         self._out.flush()

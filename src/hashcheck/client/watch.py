@@ -198,4 +198,4 @@ def _found(root: Path, wanted: Filters, path: Path) -> Found | None:
         return None  # gone again already
     if not stat.S_ISREG(status.st_mode) or not wanted.wanted(str(path.relative_to(root)), status):
         return None
-    return Found(path, status.st_size, status.st_mtime_ns)
+    return Found.of(path, status)
