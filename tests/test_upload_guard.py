@@ -100,7 +100,16 @@ def test_the_middleware_rejects_matches_and_fails_closed(
     app = run_app(down, credentials, fail_closed=True)
     base = next(app)
     try:
-        assert httpx.put(base + "/upload", content=b"holiday photo").status_code == 503
+        answer = httpx.put(base + "/upload", content=b"holiday photo")
+        # Why it failed is for the hoster's log; the uploader reads no internals.
+        assert answer.status_code == 503
+        assert answer.text == "upload could not be checked, try again later"
+        twice = httpx.put(
+            base + "/upload",
+            content=LISTED,
+            headers=[("Content-Type", "text/plain"), ("Content-Type", "multipart/form-data")],
+        )
+        assert twice.status_code == 400 and "more than one Content-Type" in twice.text
     finally:
         app.close()
     app = run_app(down, credentials, fail_closed=False)

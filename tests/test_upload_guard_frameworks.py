@@ -36,6 +36,7 @@ from tests.support import (
     list_hashes,
     list_perceptual,
     make_deployment,
+    raw_request,
     serve,
 )
 from tests.test_upload_guard import run_asgi
@@ -335,3 +336,22 @@ def test_a_large_upload_streams_through_to_disk(app_url: str) -> None:
         timeout=60,
     )
     assert answer.status_code == 201 and answer.text == f"stored big={32 << 20}"
+
+
+def test_a_content_length_of_other_digits_is_refused(
+    server: ServerThread, deployment: Deployment
+) -> None:
+    """ "²" passes str.isdigit; werkzeug's server hands it on as it came."""
+    credentials = (deployment.client_id, deployment.secret)
+    app = run_wsgi(flask_app(server.base, credentials))
+    base = next(app)
+    try:
+        port = int(base.rsplit(":", 1)[1])
+        request = (
+            b"POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: \xb2\r\n"
+            b"Connection: close\r\n\r\nab"
+        )
+        answer = raw_request(port, request)
+        assert answer.status == 400 and b"not a number" in answer.body
+    finally:
+        next(app, None)  # the server stops

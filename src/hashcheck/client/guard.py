@@ -68,8 +68,11 @@ def decision(
     if not unchecked:
         return Decision(True, 200, "checked: no match", kept)
     reason = unchecked[0].reason or "not checked"
+    # The reason (a connection error, the service's answer) is for the hoster's log, not for
+    # the person uploading.
+    log.warning("hashcheck upload guard: an upload could not be checked: %s", reason)
     if fail_closed:
-        return Decision(False, 503, f"upload could not be checked, try again ({reason})", kept)
+        return Decision(False, 503, "upload could not be checked, try again later", kept)
     return Decision(True, 200, f"not checked, accepted (fail open): {reason}", kept)
 
 
@@ -128,8 +131,12 @@ class GuardMiddleware:
         if scope["type"] != "http" or not self._guarded(scope):
             await self._app(scope, receive, send)
             return
+        types = [v for k, v in scope.get("headers", []) if k.lower() == b"content-type"]
+        if len(types) > 1:  # the app may read the other one
+            await _answer(send, 400, b"more than one Content-Type header")
+            return
         try:
-            reader = UploadReader(_header(scope, b"content-type"))
+            reader = UploadReader(bytes(types[0]).decode("latin-1") if types else None)
         except MalformedUpload as exc:
             await _answer(send, 400, str(exc).encode())
             return
@@ -173,13 +180,6 @@ def _replay(reader: UploadReader, receive: Receive) -> Receive:
         return {"type": "http.request", "body": chunk, "more_body": more}
 
     return replay
-
-
-def _header(scope: Scope, name: bytes) -> str | None:
-    for key, value in scope.get("headers", []):
-        if key.lower() == name:
-            return bytes(value).decode("latin-1")
-    return None
 
 
 async def _answer(send: Send, status: int, body: bytes) -> None:

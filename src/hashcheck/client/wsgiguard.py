@@ -78,7 +78,7 @@ class WsgiGuard:
         stream = environ["wsgi.input"]
         text = environ.get("CONTENT_LENGTH") or ""
         if text.strip():
-            if not text.strip().isdigit():
+            if not (text.strip().isascii() and text.strip().isdigit()):  # "²" is a digit too
                 return 400, "Content-Length is not a number"
             remaining: int | None = int(text)
             if remaining is not None and remaining > self._max_body:
