@@ -51,11 +51,12 @@ def make_deployment(url: str, folder: Path, list_name: str = "police") -> Deploy
 class ServerThread:
     """The real ASGI app under uvicorn on a random loopback port, in a thread."""
 
-    def __init__(self, app: HashcheckApp) -> None:
+    def __init__(self, app: HashcheckApp, port: int = 0) -> None:
+        """``port``: a given one (a service coming back where clients wait for it)."""
         self.app = app
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind(("127.0.0.1", 0))
+        self.sock.bind(("127.0.0.1", port))
         # Listening before the server runs: connections queue instead of being refused.
         self.sock.listen(128)
         self.port = self.sock.getsockname()[1]
@@ -88,6 +89,7 @@ def serve(
     index_dir: Path | None = None,
     console: bool = False,
     load_timeout: float = 10.0,
+    port: int = 0,
 ) -> Generator[ServerThread, None, None]:
     store = deployment.store()
     node = Node(
@@ -98,7 +100,7 @@ def serve(
         store_factory=deployment.store,
         index_dir=index_dir,
     )
-    with ServerThread(HashcheckApp(node, console=console)) as server:
+    with ServerThread(HashcheckApp(node, console=console), port) as server:
         assert node.follower.ready.wait(load_timeout), "first snapshot did not load"
         yield server
 

@@ -249,7 +249,9 @@ def test_watch_checks_files_as_they_arrive(
 
     inbox = tmp_path / "inbox"
     inbox.mkdir()
+    (inbox / "there-before.bin").write_bytes(LISTED)  # checked by the scan the watch begins with
     report = tmp_path / "watch.jsonl"
+    state = tmp_path / "watch.state"
     env = {
         **os.environ,
         "HASHCHECK_SERVICE_URL": server.base,
@@ -258,7 +260,7 @@ def test_watch_checks_files_as_they_arrive(
     }
     executable = str(Path(sys.executable).with_name("hashcheck"))
     process = subprocess.Popen(
-        [executable, "scan", "--watch", str(inbox), "--report", str(report)],
+        [executable, "scan", "--watch", str(inbox), "--report", str(report), "--state", str(state)],
         env=env,
         stderr=subprocess.PIPE,
         text=True,
@@ -292,6 +294,9 @@ def test_watch_checks_files_as_they_arrive(
         found = reported(before + 2)
         assert found["upload.jpg"]["outcome"] == "match"
         assert found["moved.txt"]["outcome"] == "no_match"
+        assert found["there-before.bin"]["outcome"] == "match"
+        kept = {Path(json.loads(line)["path"]).name for line in state.read_text().splitlines()}
+        assert {"there-before.bin", "upload.jpg", "moved.txt"} <= kept
     finally:
         process.send_signal(signal.SIGTERM)
         code = process.wait(timeout=30)
@@ -348,13 +353,14 @@ def test_watch_keeps_filters_renames_and_overflows_in_step(tmp_path: Path) -> No
     import time
 
     from hashcheck.client.scan import Filters
-    from hashcheck.client.watch import IN_Q_OVERFLOW, Event, Inotify, _arrived, _watch_tree
+    from hashcheck.client.watch import IN_Q_OVERFLOW, Arrivals, Event, Inotify, _watch_tree
 
     root = tmp_path / "inbox"
     root.mkdir()
     wanted = Filters(exclude=["*.tmp"], max_size=100)
     notices: list[str] = []
     notify = Inotify()
+    arrivals = Arrivals(notify, root, wanted, notices.append)
 
     def settle(expected: set[str], until: Callable[[], bool] = lambda: True) -> set[str]:
         """Read events until the expected files arrived and ``until`` holds (a bounded wait
@@ -363,10 +369,7 @@ def test_watch_keeps_filters_renames_and_overflows_in_step(tmp_path: Path) -> No
         deadline = time.monotonic() + 10
         while not (expected <= seen and until()) and time.monotonic() < deadline:
             events = list(notify.events(0.2))
-            seen |= {
-                str(f.path.relative_to(root))
-                for f in _arrived(notify, root, wanted, events, notices.append)
-            }
+            seen |= {str(f.path.relative_to(root)) for f in arrivals.take(events)}
         return seen
 
     try:
@@ -382,8 +385,27 @@ def test_watch_keeps_filters_renames_and_overflows_in_step(tmp_path: Path) -> No
         assert not any(f.is_relative_to(root / "new") for f in notify.folders())
         (root / "renamed" / "deeper" / "later.jpg").write_bytes(b"later")
         assert settle({"renamed/deeper/later.jpg"}) == {"renamed/deeper/later.jpg"}
+        # Written, renamed, written again before any event is read: each file is found where
+        # it is now (its events name the folder by its first name).
+        for n in range(3):
+            (root / f"a{n}").mkdir()
+        settle(set(), lambda: all(root / f"a{n}" in notify.folders() for n in range(3)))
+        for n in range(3):
+            (root / f"a{n}").rename(root / f"b{n}")
+            (root / f"b{n}" / "six.jpg").write_bytes(b"6")
+            (root / f"b{n}").rename(root / f"c{n}")
+            (root / f"c{n}" / "seven.jpg").write_bytes(b"7")
+        late = {f"c{n}/{name}" for n in range(3) for name in ("six.jpg", "seven.jpg")}
+        assert settle(late) == late
+        # A hard link made into the tree: no write, no close; checked at once.
+        outside = tmp_path / "elsewhere.jpg"
+        outside.write_bytes(b"linked")
+        os.link(outside, root / "linked.jpg")
+        assert settle({"linked.jpg"}) == {"linked.jpg"}
         # Moved out of the tree: no longer watched.
         (root / "renamed").rename(tmp_path / "gone")
+        for n in range(3):
+            (root / f"c{n}").rename(tmp_path / f"gone{n}")
         settle(set(), lambda: notify.folders() == [root])
         assert notify.folders() == [root]
         # Events were lost: the whole tree is scanned again, with the filters.
@@ -391,8 +413,12 @@ def test_watch_keeps_filters_renames_and_overflows_in_step(tmp_path: Path) -> No
         (root / "sub").mkdir()
         (root / "sub" / "two.txt").write_bytes(b"2")
         (root / "sub" / "three.tmp").write_bytes(b"3")
-        found = _arrived(notify, root, wanted, [Event(Path(), IN_Q_OVERFLOW, 0)], notices.append)
-        assert sorted(str(f.path.relative_to(root)) for f in found) == ["one.jpg", "sub/two.txt"]
+        found = arrivals.take([Event(-1, "", IN_Q_OVERFLOW, 0)])
+        assert sorted(str(f.path.relative_to(root)) for f in found) == [
+            "linked.jpg",
+            "one.jpg",
+            "sub/two.txt",
+        ]
         assert len(notices) == 1 and "overflowed" in notices[0] and "again" in notices[0]
         assert root / "sub" in notify.folders()  # watches in step with the tree again
     finally:
@@ -464,3 +490,55 @@ def test_a_loop_of_links_is_said_and_the_scan_goes_on(
     assert found["listed.bin"]["outcome"] == "match"
     assert found["loop-a"]["outcome"] == found["loop-b"]["outcome"] == "indeterminate"
     assert "3/3 files" in err
+
+
+def test_watch_tries_again_what_it_could_not_check(
+    deployment: Deployment, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The service is down when a file is seen: it is reported not checked, then checked
+    once the service is back (on the same address), without a new event for it."""
+    import socket
+    import threading
+
+    from hashcheck.client import HashcheckClient
+    from hashcheck.client import watch as watching
+    from hashcheck.client.scan import FileReport
+
+    monkeypatch.setattr(watching, "RETRY_FIRST", 0.2)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    (inbox / "listed.bin").write_bytes(LISTED)
+    outcomes: list[str] = []
+    changed = threading.Condition()
+
+    def on_report(report: FileReport) -> None:
+        with changed:
+            outcomes.append(report.outcome.value)
+            changed.notify_all()
+
+    def wait_for(outcome: str) -> None:
+        with changed:
+            assert changed.wait_for(lambda: outcome in outcomes, timeout=30), outcomes
+
+    client = HashcheckClient(
+        f"http://127.0.0.1:{port}", deployment.client_id, deployment.secret, retries=0
+    )
+    stop = threading.Event()
+    watcher = threading.Thread(target=watching.watch, args=(client, inbox, on_report, stop))
+    watcher.start()
+    try:
+        wait_for("indeterminate")
+        service = serve(deployment, port=port)
+        next(service)
+        try:
+            wait_for("match")
+        finally:
+            next(service, None)
+    finally:
+        stop.set()
+        watcher.join(timeout=30)
+        client.close()
+    assert outcomes[0] == "indeterminate" and outcomes[-1] == "match"

@@ -338,13 +338,17 @@ def _watch(
     for number in (signal.SIGINT, signal.SIGTERM):
         signal.signal(number, lambda *_: stop.set())
     counts = dict.fromkeys(Outcome, 0)
+    started = time.monotonic()
     report_out: Any = args.report.open("a", encoding="utf-8") if args.report else sys.stdout
     writer = _Writer(report_out, args.format)
+    state = ScanState(args.state, fresh=args.rescan) if args.state else None
 
     def on_report(report: FileReport) -> None:
         vault.take(report)
         writer.write(report)
         counts[report.outcome] += 1
+        if state is not None:
+            state.record(report)
 
     def on_notice(text: str) -> None:
         print(f"hashcheck: {text}", file=sys.stderr, flush=True)
@@ -359,11 +363,14 @@ def _watch(
                 filters=filters,
                 hashing=hashing,
                 on_notice=on_notice,
+                earlier=state.earlier if state is not None else lambda _: None,
             )
     finally:
         if report_out is not sys.stdout:
             report_out.close()
-    _progress(counts, time.monotonic(), final=True)
+        if state is not None:
+            state.close()
+    _progress(counts, started, final=True)
     if counts[Outcome.MATCH]:
         return ExitCode.MATCHES
     return ExitCode.UNCHECKED if counts[Outcome.INDETERMINATE] else ExitCode.OK
