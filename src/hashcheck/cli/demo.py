@@ -94,5 +94,10 @@ Try it (a listed hash answers true, any other false):
 A perceptual (PDQ) hash 3 bits away from the demo list's one matches with its distance:
   curl -u {auth} -H 'content-type: application/json' \\
        --data '{{"hashes": [{{"algorithm": "pdq", "hash": "{DEMO_PDQ_QUERY}"}}]}}' {base_url}/v2/check
+A file whose bytes are listed (its MD5 is the second line's), to try `hashcheck scan` and
+the upload guards (docs/clients.md) with:
+  printf 'hashcheck demo 0' > listed.bin
+  HASHCHECK_SERVICE_URL={base_url} HASHCHECK_CLIENT_ID={DEMO_CLIENT} \\
+  HASHCHECK_CLIENT_SECRET={DEMO_SECRET} .venv/bin/hashcheck scan listed.bin   # exit 10: match
 Readiness: curl {base_url}/readyz      Stop: Ctrl-C
 """
