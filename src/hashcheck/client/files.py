@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import io
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -122,24 +123,30 @@ class FileHashes:
 
 def digests(path: Path) -> dict[str, str]:
     """MD5, SHA-1 and SHA-256 of the file, from one pass over it."""
-    exact, _ = _exact(path)
+    exact, _, _ = _exact(path)
     return exact
 
 
-def _exact(path: Path) -> tuple[dict[str, str], bytes]:
+def _exact(path: Path) -> tuple[dict[str, str], bytes, bytes | None]:
+    """The digests, the first bytes, and the whole file when it came in one read (a small
+    file: an image among them is decoded from these bytes, not read a second time)."""
     md5 = hashlib.md5(usedforsecurity=False)
     sha1 = hashlib.sha1(usedforsecurity=False)
     sha256 = hashlib.sha256()
     head = b""
+    whole: bytes | None = None
     with path.open("rb") as stream:
         while chunk := stream.read(CHUNK):
             if not head:
                 head = chunk[:SNIFF]
+                whole = chunk
+            else:
+                whole = None
             md5.update(chunk)
             sha1.update(chunk)
             sha256.update(chunk)
     exact = {"md5": md5.hexdigest(), "sha1": sha1.hexdigest(), "sha256": sha256.hexdigest()}
-    return exact, head
+    return exact, head, whole
 
 
 def kind(head: bytes, suffix: str = "") -> str | None:
@@ -181,11 +188,11 @@ def hash_file(
 ) -> FileHashes:
     """Every hash of ``path`` the service can match. OSError when the file cannot be read;
     a perceptual hash that cannot be made is left out with the reason in ``skipped``."""
-    exact, head = _exact(path)
+    exact, head, whole = _exact(path)
     plain = FileHashes(exact["md5"], exact["sha1"], exact["sha256"])
     found = kind(head, path.suffix.lower())
     if found == "image" and perceptual:
-        pdq, quality, skipped = _image(path)
+        pdq, quality, skipped = _image(path if whole is None else io.BytesIO(whole))
         return dataclasses.replace(plain, pdq=pdq, pdq_quality=quality, skipped=skipped)
     if found == "video" and perceptual and videos:
         frames, skipped = _video(path, seconds_per_hash)
@@ -193,7 +200,7 @@ def hash_file(
     return plain
 
 
-def _image(path: Path) -> tuple[str | None, int | None, tuple[str, ...]]:
+def _image(path: Path | io.BytesIO) -> tuple[str | None, int | None, tuple[str, ...]]:
     try:
         from hashcheck.pdq.images import NotAnImage, pdq_of_image
     except ImportError:

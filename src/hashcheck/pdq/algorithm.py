@@ -72,6 +72,8 @@ def pdq_from_rgb(rgb: npt.NDArray[np.uint8]) -> PdqHash:
         return PdqHash(bytes(HASH_BYTES), 0)
     left, right = _reducer(rows), _reducer(cols).T
     band = max(1, _BAND_PIXELS // cols)
+    if band >= rows:  # most images: one band, without the bookkeeping
+        return _hashed(left @ ((rgb.astype(np.float64) @ _LUMA) @ right))
     small: Floats = np.zeros((64, 64))
     for start in range(0, rows, band):
         luma = rgb[start : start + band].astype(np.float64) @ _LUMA
@@ -151,10 +153,12 @@ def _bits(coefficients: Floats) -> bytes:
     prints the 16-bit words from the last to the first."""
     flat = coefficients.reshape(-1)
     median = np.sort(flat)[(len(flat) + 1) // 2 - 1]  # Torben's median: the lower one
-    set_bits = flat > median
-    words = set_bits.reshape(16, 16).astype(np.uint32) << np.arange(16, dtype=np.uint32)
-    values = words.sum(axis=1)
-    return b"".join(int(v).to_bytes(2, "big") for v in values[::-1])
+    set_bits = (flat > median).reshape(16, 16)
+    words = (set_bits * _WORD_BITS).sum(axis=1)
+    return bytes(words[::-1].astype(">u2").tobytes())
+
+
+_WORD_BITS = np.uint32(1) << np.arange(16, dtype=np.uint32)
 
 
 def distance(a: bytes, b: bytes) -> int:

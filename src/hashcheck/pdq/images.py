@@ -43,6 +43,9 @@ def pdq_of_image(source: Path | BinaryIO, *, max_pixels: int = MAX_PIXELS) -> Pd
             rgb = np.asarray(image if image.mode == "RGB" else image.convert("RGB"), dtype=np.uint8)
     except NotAnImage:
         raise
-    except (UnidentifiedImageError, Image.DecompressionBombError, OSError, ValueError) as exc:
+    except UnidentifiedImageError:
+        # Its own message names the file object (a repr, for bytes in memory).
+        raise NotAnImage("cannot decode the image: not a format this Pillow reads") from None
+    except (Image.DecompressionBombError, OSError, ValueError) as exc:
         raise NotAnImage(f"cannot decode the image: {exc}") from None
     return pdq_from_rgb(rgb)
