@@ -16,6 +16,7 @@ import uvicorn
 from hashcheck.admin import clients
 from hashcheck.admin.setup import initialise
 from hashcheck.api.app import HashcheckApp
+from hashcheck.api.edge import EdgeHttpProtocol
 from hashcheck.hashes.keyed import ListKey
 from hashcheck.node.runtime import Node
 from hashcheck.store.interface import Store
@@ -60,8 +61,15 @@ class ServerThread:
         # Listening before the server runs: connections queue instead of being refused.
         self.sock.listen(128)
         self.port = self.sock.getsockname()[1]
+        # The protocol `hashcheck serve` uses: what it refuses is tested as it runs.
         config = uvicorn.Config(
-            app, lifespan="on", log_level="warning", access_log=False, loop="asyncio"
+            app,
+            lifespan="on",
+            log_level="warning",
+            access_log=False,
+            loop="asyncio",
+            http=EdgeHttpProtocol,
+            ws="none",
         )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]})

@@ -5,6 +5,7 @@ paths may decode to any character."""
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 
 import httpx
@@ -87,3 +88,70 @@ def test_percent_encoded_form_values_are_refused_not_500(
         },
     )
     assert answer.status_code == 400 and answer.text not in ("true", "false"), answer.text
+
+
+def _exchange(port: int, head: bytes, later: bytes = b"") -> bytes:
+    """Send ``head``; once the server answered (or after a bounded wait for an answer that a
+    vulnerable server never sends), send ``later`` in a packet of its own; everything the
+    server sends until it closes."""
+    import socket
+
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as conn:
+        conn.sendall(head)
+        conn.settimeout(3)
+        try:
+            received = conn.recv(65536)
+        except TimeoutError:
+            received = b""
+        if later:
+            with contextlib.suppress(OSError):  # closed after its answer: nothing more is read
+                conn.sendall(later)
+        conn.settimeout(5)
+        with contextlib.suppress(OSError):
+            while chunk := conn.recv(65536):
+                received += chunk
+    return received
+
+
+def test_a_body_after_an_upgrade_header_is_never_read_as_a_request(
+    server: ServerThread, deployed: Deployment
+) -> None:
+    """The smuggling case: the body of an `Upgrade: h2c` request, arriving in a later packet,
+    is itself a check. It must not be answered."""
+    auth = basic(deployed.client_id, deployed.secret).encode()
+    smuggled = (
+        b"POST /v1/test/check/md5 HTTP/1.1\r\nHost: x\r\nAuthorization: " + auth + b"\r\n"
+        b"Content-Length: 32\r\n\r\n258228aed7b04862fb4f41da4cde67e5"
+    )
+    head = (
+        b"POST /v1/check/md5 HTTP/1.1\r\nHost: x\r\nAuthorization: " + auth + b"\r\n"
+        b"Connection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQAAP__\r\n"
+        b"Content-Length: " + str(len(smuggled)).encode() + b"\r\n\r\n"
+    )
+    answer = _exchange(server.port, head, smuggled)
+    assert answer.count(b"HTTP/1.1 ") == 1, answer
+    assert answer.startswith(b"HTTP/1.1 400") and b"true" not in answer
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        b"Connection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\n"
+        b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n",
+        b"Upgrade: h2c\r\n",  # without Connection: upgrade
+    ],
+    ids=["websocket", "bare-upgrade"],
+)
+def test_upgrade_headers_on_the_check_paths_are_refused(
+    server: ServerThread, deployed: Deployment, headers: bytes
+) -> None:
+    auth = basic(deployed.client_id, deployed.secret).encode()
+    head = (
+        b"POST /v1/check/md5 HTTP/1.1\r\nHost: x\r\nAuthorization: "
+        + auth
+        + b"\r\n"
+        + headers
+        + b"Content-Length: 32\r\n\r\n258228aed7b04862fb4f41da4cde67e5"
+    )
+    answer = _exchange(server.port, head)
+    assert answer.startswith(b"HTTP/1.1 400") and b"does not upgrade" in answer, answer

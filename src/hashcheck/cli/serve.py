@@ -11,7 +11,7 @@ from hashcheck.config import Settings
 def serve(settings: Settings, *, with_demo: bool) -> None:
     import uvicorn
 
-    from hashcheck.api.onewrite import OneWriteHttpToolsProtocol
+    from hashcheck.api.edge import EdgeHttpProtocol
     from hashcheck.service import build_node
 
     if with_demo:
@@ -31,7 +31,8 @@ def serve(settings: Settings, *, with_demo: bool) -> None:
         loop="uvloop",
         # A response leaves in one write, so that a node dying mid-answer never hands the
         # balancer a head without a body (which nginx could no longer retry elsewhere).
-        http=OneWriteHttpToolsProtocol,
+        http=EdgeHttpProtocol,
+        ws="none",  # nothing here speaks WebSocket; upgrades are refused (api/edge.py)
         lifespan="on",
         access_log=settings.access_log,
         log_level=settings.log_level,
