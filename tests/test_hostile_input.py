@@ -5,6 +5,7 @@ paths may decode to any character."""
 
 from __future__ import annotations
 
+import base64
 import contextlib
 from collections.abc import Iterator
 
@@ -155,3 +156,107 @@ def test_upgrade_headers_on_the_check_paths_are_refused(
     )
     answer = _exchange(server.port, head)
     assert answer.startswith(b"HTTP/1.1 400") and b"does not upgrade" in answer, answer
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [
+        ("POST", "/v1/check/md5", b"258228aed7b04862fb4f41da4cde67e5"),
+        ("POST", "/v1/test/check/md5", b"258228aed7b04862fb4f41da4cde67e5"),
+        ("GET", "/v2/retractions", b""),
+        ("GET", "/admin/v1/audit", b""),
+    ],
+)
+def test_two_authorization_headers_are_refused_everywhere(
+    server: ServerThread,
+    deployed: Deployment,
+    operator: dict[str, str],
+    method: str,
+    path: str,
+    body: bytes,
+) -> None:
+    good = (
+        operator["Authorization"]
+        if path.startswith("/admin")
+        else basic(deployed.client_id, deployed.secret)
+    )
+    for pair in ([good, "Basic bm9ib2R5Om5vdGhpbmc="], ["Basic bm9ib2R5Om5vdGhpbmc=", good]):
+        answer = httpx.request(
+            method,
+            server.base + path,
+            content=body,
+            headers=[("Authorization", value) for value in pair],
+        )
+        assert answer.status_code == 400, (pair, answer.text)
+        assert "more than one Authorization" in answer.text
+        assert answer.text not in ("true", "false")
+
+
+@pytest.mark.parametrize(
+    "token",
+    [
+        base64.urlsafe_b64encode(b"acme:s?>?>x").decode(),  # base64url: '_' for '/'
+        base64.b64encode(b"acme:secret").decode().rstrip("="),  # padding left off
+        "YWNt ZTpzZWNyZXQ=",
+    ],
+    ids=["base64url", "unpadded", "inner-space"],
+)
+def test_basic_credentials_are_decoded_strictly(server: ServerThread, token: str) -> None:
+    """RFC 7617: the standard base64 alphabet, padded; anything else is no credential."""
+    answer = httpx.post(
+        server.base + "/v1/check/md5",
+        content=b"258228aed7b04862fb4f41da4cde67e5",
+        headers={"Authorization": f"Basic {token}"},
+    )
+    assert answer.status_code == 401 and answer.text not in ("true", "false")
+
+
+@pytest.mark.parametrize(
+    ("path", "status"),
+    [
+        ("/%61dmin/v1/audit", 404),  # percent-encoded: no way past a proxy filtering /admin/
+        ("/admin/v1/%61udit", 404),
+        ("/v1/check/%6Dd5", 404),
+        ("/v2/%63heck", 404),
+    ],
+)
+def test_routing_is_on_the_path_as_sent(
+    server: ServerThread, operator: dict[str, str], path: str, status: int
+) -> None:
+    answer = httpx.request(
+        "POST" if path.startswith("/v") else "GET", server.base + path, headers=operator
+    )
+    assert answer.status_code == status and answer.text not in ("true", "false"), answer.text
+
+
+@pytest.mark.parametrize(
+    ("kind", "body", "says"),
+    [
+        ("lists", {"name": "police/ne", "supplier": "x"}, "'/'"),
+        ("lists", {"name": "x" * 201, "supplier": "x"}, "at most 200"),
+        ("lists", {"name": "tab\tinside", "supplier": "x"}, "control"),
+        ("clients", {"name": "Acme", "client_id": "acme:eu"}, "':'"),
+        ("clients", {"name": "Acme", "client_id": "acme/eu"}, "'/'"),
+        ("clients", {"name": "Acme", "client_id": "acme\x07"}, "control"),
+    ],
+)
+def test_names_the_api_creates_are_names_it_can_manage(
+    server: ServerThread, operator: dict[str, str], kind: str, body: dict[str, str], says: str
+) -> None:
+    answer = httpx.post(f"{server.base}/admin/v1/{kind}", json=body, headers=operator)
+    assert answer.status_code == 400 and says in answer.json()["error"]["message"], answer.text
+
+
+def test_a_name_with_escapes_in_its_path_is_managed(
+    server: ServerThread, operator: dict[str, str]
+) -> None:
+    created = httpx.post(
+        f"{server.base}/admin/v1/lists",
+        json={"name": "two words: é", "supplier": "NGO"},
+        headers=operator,
+    )
+    assert created.status_code == 201, created.text
+    answer = httpx.post(
+        f"{server.base}/admin/v1/lists/two%20words%3A%20%C3%A9/disable", headers=operator
+    )
+    assert answer.status_code == 200, answer.text

@@ -57,6 +57,7 @@ _BY_ERROR: tuple[tuple[type[BaseException], Outcome], ...] = (
     (store.Gone, Outcome.GONE),
     (store.AlreadyExists, Outcome.EXISTS),
     (store.Conflict, Outcome.CONFLICT),
+    (store.Invalid, Outcome.REJECTED),
     (store.StoreError, Outcome.STORE),
 )
 

@@ -9,6 +9,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 from hashcheck.admin import (
     actions,
@@ -542,7 +543,7 @@ def _route(
     role = actions.by_route(method, template)[1].role
 
     def group(found: re.Match[str]) -> str:
-        return r"(\d{1,18})" if found.group(1) in NUMERIC_PARAMETERS else r"([^/]{1,200})"
+        return r"(\d{1,18})" if found.group(1) in NUMERIC_PARAMETERS else r"([^/]{1,600})"
 
     pattern = re.compile("^/admin/v1" + re.sub(r"\{(\w+)\}", group, template) + "$")
     return Route(
@@ -896,6 +897,7 @@ def match(method: str, path: str) -> tuple[Route, tuple[str, ...]] | str | None:
         if found is None:
             continue
         if route.method == method or (method == "HEAD" and route.method == "GET"):
-            return route, found.groups()
+            # Matched on the raw path; a name's percent-escapes are decoded here.
+            return route, tuple(unquote(part, errors="replace") for part in found.groups())
         allowed.append(route.method)
     return ", ".join(sorted(set(allowed))) if allowed else None

@@ -29,6 +29,7 @@ from hashcheck.api.http import (
     auth_and_length,
     read_body,
     respond,
+    single_authorization,
 )
 from hashcheck.api.openapi import document
 from hashcheck.api.signin import SignIn
@@ -114,14 +115,21 @@ class HashcheckApp:
             return
         if scope["type"] != "http":
             return
+        raw = scope.get("raw_path")
+        if raw:
+            # Routed on the path as sent, as a proxy in front saw it: `/%61dmin/v1/...` is no
+            # way past one that filters on `/admin/`. Path parameters are decoded by their
+            # routes after matching.
+            scope["path"] = bytes(raw).decode("latin-1")
         path: str = scope["path"]
         legacy_path = path.startswith("/v1/")
         try:
             # The hot path first, without a detour through the general dispatcher.
             target = legacy.ROUTES.get(path)
             if target is not None and scope["method"] == "POST":
-                await self._legacy(scope, receive, send, *target)
+                await self._legacy(scope, receive, send, *target)  # one header pass there
             else:
+                single_authorization(scope)
                 await self._dispatch(scope, receive, send, path)
         except ClientGone:
             return

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
-from hashcheck.api.errors import PayloadTooLarge
+from hashcheck.api.errors import BadRequest, PayloadTooLarge
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -22,10 +22,23 @@ def auth_and_length(scope: Scope) -> tuple[bytes | None, bytes | None]:
     authorization = length = None
     for key, value in scope["headers"]:
         if key == b"authorization":
+            if authorization is not None:
+                raise _two_authorizations()
             authorization = bytes(value)
         elif key == b"content-length":
             length = bytes(value)
     return authorization, length
+
+
+def single_authorization(scope: Scope) -> None:
+    """Two Authorization headers are refused on every path: parts of a stack read them
+    differently (the first, the last, both joined), so which credential counts is unclear."""
+    if sum(1 for key, _ in scope["headers"] if key == b"authorization") > 1:
+        raise _two_authorizations()
+
+
+def _two_authorizations() -> BadRequest:
+    return BadRequest("more than one Authorization header")
 
 
 async def read_body(

@@ -32,3 +32,7 @@ class Conflict(StoreError):
 
 class Gone(StoreError):
     """The thing referred to existed but no longer does (e.g. a retracted entry)."""
+
+
+class Invalid(StoreError):
+    """A value the store will not keep (a name no face could manage): nothing was changed."""

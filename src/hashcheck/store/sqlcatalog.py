@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from hashcheck.catalog.model import Category, Client, Grant, HashList, Severity
-from hashcheck.store.errors import AlreadyExists, NotFound
+from hashcheck.catalog.names import name_problem
+from hashcheck.store.errors import AlreadyExists, Invalid, NotFound
 from hashcheck.store.interface import NOT_IMPORTED
 from hashcheck.store.sqlbase import Cursor, SqlBase, now_iso
 
@@ -48,6 +49,7 @@ class CatalogQueries(SqlBase):
     def add_list(
         self, name: str, supplier: str, description: str, *, actor: str, known_good: bool = False
     ) -> HashList:
+        _refuse(name_problem(name, "a list name"))
         try:
             with self._tx(write=True) as cur:
                 self._q(
@@ -133,6 +135,7 @@ class CatalogQueries(SqlBase):
     def add_client(
         self, client_id: str, name: str, secret_hash: str, grants: Iterable[Grant], *, actor: str
     ) -> Client:
+        _refuse(name_problem(client_id, "a client id", credential=True))
         grant_list = list(grants)
         stamp = now_iso()
         try:
@@ -343,3 +346,8 @@ class CatalogQueries(SqlBase):
 
 def _grants(grants: Iterable[Grant]) -> list[dict[str, int | None]]:
     return [{"list": g.list_id, "category": g.category_id} for g in grants]
+
+
+def _refuse(problem: str | None) -> None:
+    if problem is not None:
+        raise Invalid(problem)
