@@ -260,3 +260,42 @@ def test_a_name_with_escapes_in_its_path_is_managed(
         f"{server.base}/admin/v1/lists/two%20words%3A%20%C3%A9/disable", headers=operator
     )
     assert answer.status_code == 200, answer.text
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("prevalence-hours", "99999999999999999999"),  # made every statistics flush fail
+        ("prevalence-hours", "²"),
+        ("prevalence-clients", "0"),
+        ("match-retention-days", "100000"),
+        ("replace-max-removed-percent", "nan"),
+    ],
+)
+def test_policy_values_are_bounded_where_they_are_set(
+    server: ServerThread, operator: dict[str, str], name: str, value: str
+) -> None:
+    answer = httpx.put(
+        f"{server.base}/admin/v1/policy/{name}", json={"value": value}, headers=operator
+    )
+    assert answer.status_code == 400, answer.text
+    assert name in answer.json()["error"]["message"]
+
+
+@pytest.mark.parametrize(
+    "upload",
+    [b"PK\x03\x04" + b"\x00" * 40, b"\x1f\x8b\x08\x00" + b"\xff" * 40, b"BZh9" + b"\x00" * 40],
+    ids=["zip", "gzip", "bzip2"],
+)
+def test_a_refused_upload_does_not_say_where_it_lay(
+    server: ServerThread, operator: dict[str, str], upload: bytes
+) -> None:
+    answer = httpx.post(
+        f"{server.base}/admin/v1/lists/police/imports?category=baseline",
+        content=upload,
+        headers=operator,
+    )
+    assert 400 <= answer.status_code < 500, answer.text
+    message = answer.json()["error"]["message"]
+    assert "hashcheck-upload" not in message and "/tmp" not in message, message
+    assert "the upload" in message

@@ -99,7 +99,10 @@ class AdminApi:
                 with _upload_file(scope, self._max_upload) as target:
                     await _save(receive, target, self._max_upload)
                     request = self._request(store, actor, params, query, None, target)
-                    status, answer = await _call(lambda: route.handler(request))
+                    try:
+                        status, answer = await _call(lambda: route.handler(request))
+                    except ApiError as error:
+                        raise _unplaced(error, target) from None
             else:
                 body = await read_body(scope, receive, MAX_JSON, _header(scope, b"content-length"))
                 request = self._request(store, actor, params, query, _decoded(route, body), None)
@@ -198,6 +201,15 @@ async def _save(receive: Receive, target: Path, limit: int) -> None:
                 await asyncio.to_thread(out.write, chunk)
             if not message.get("more_body", False):
                 return
+
+
+def _unplaced(error: ApiError, target: Path) -> ApiError:
+    """The error without where the upload lay on this server (a refused file's message names
+    its path: the operator's own file on the CLI, a temporary one here)."""
+    for placed in (str(target), str(target.parent)):
+        error.message = error.message.replace(placed, "the upload")
+    error.args = (error.message,)
+    return error
 
 
 async def _call(work: Callable[[], Any]) -> Any:

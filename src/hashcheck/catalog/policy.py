@@ -77,10 +77,12 @@ class Policy:
         values = {**DEFAULTS, **stored}
         return cls(
             two_person=_severities(values["two-person-severities"]),
-            prevalence_clients=_positive("prevalence-clients", values["prevalence-clients"]),
-            prevalence_hours=_positive("prevalence-hours", values["prevalence-hours"]),
+            prevalence_clients=_positive(
+                "prevalence-clients", values["prevalence-clients"], 1_000_000
+            ),
+            prevalence_hours=_positive("prevalence-hours", values["prevalence-hours"], 24 * 366),
             hold_legacy_answer=_answer(values["hold-legacy-answer"]),
-            retention_days=_positive("match-retention-days", values["match-retention-days"]),
+            retention_days=_positive("match-retention-days", values["match-retention-days"], 3660),
             replace_max_removed_percent=_percent(
                 "replace-max-removed-percent", values["replace-max-removed-percent"]
             ),
@@ -117,21 +119,23 @@ def _severities(text: str) -> frozenset[Severity]:
     return frozenset(chosen)
 
 
-def _positive(name: str, text: str) -> int:
-    try:
-        number = int(text)
-    except ValueError:
-        raise PolicyError(f"{name} must be a whole number, got {text!r}") from None
-    if number < 1:
-        raise PolicyError(f"{name} must be at least 1, got {number}")
+def _positive(name: str, text: str, most: int) -> int:
+    """1 to ``most``: a value past it would pass here and fail every use (a window of 10^20
+    hours made every statistics flush fail, silently)."""
+    digits = text.strip()
+    if not (digits.isascii() and digits.isdigit()) or len(digits) > 12:
+        raise PolicyError(f"{name} must be a whole number from 1 to {most:,}, got {text[:40]!r}")
+    number = int(digits)
+    if not 1 <= number <= most:
+        raise PolicyError(f"{name} must be a whole number from 1 to {most:,}, got {number:,}")
     return number
 
 
 def _percent(name: str, text: str) -> float:
     try:
-        number = float(text)
+        number = float(text) if text.strip().isascii() else float("nan")
     except ValueError:
-        raise PolicyError(f"{name} must be a number from 0 to 100, got {text!r}") from None
+        raise PolicyError(f"{name} must be a number from 0 to 100, got {text[:40]!r}") from None
     if not 0 <= number <= 100:  # also refuses NaN
         raise PolicyError(f"{name} must be a number from 0 to 100, got {text!r}")
     return number
