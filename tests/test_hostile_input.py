@@ -299,3 +299,52 @@ def test_a_refused_upload_does_not_say_where_it_lay(
     message = answer.json()["error"]["message"]
     assert "hashcheck-upload" not in message and "/tmp" not in message, message
     assert "the upload" in message
+
+
+@pytest.mark.parametrize(
+    ("head", "status"),
+    [
+        (b"GET /healthz?" + b"a" * 9000 + b" HTTP/1.1\r\nHost: x\r\n\r\n", 414),
+        (b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * (1 << 20) + b"\r\n\r\n", 431),
+        (
+            b"GET /healthz HTTP/1.1\r\nHost: x\r\n"
+            + b"".join(b"X-%d: 1\r\n" % n for n in range(10_000))
+            + b"\r\n",
+            431,
+        ),
+    ],
+    ids=["long-request-line", "1-MB-header", "10000-headers"],
+)
+def test_request_heads_are_bounded(server: ServerThread, head: bytes, status: int) -> None:
+    answer = _exchange(server.port, head)
+    assert answer.startswith(b"HTTP/1.1 %d" % status), answer[:200]
+    assert answer.count(b"HTTP/1.1 ") == 1
+
+
+def test_slow_and_silent_connections_are_closed(
+    server: ServerThread, deployed: Deployment, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Slowloris (a head that never ends), a connection that sends nothing, and a body that
+    stops: each is answered 408 and closed at its deadline, not held open for ever."""
+    import socket
+
+    from hashcheck.api import edge
+
+    monkeypatch.setattr(edge, "HEAD_SECONDS", 0.5)
+    monkeypatch.setattr(edge, "BODY_IDLE_SECONDS", 0.5)
+    for start in (
+        b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: a",
+        b"",
+        b"POST /v1/check/md5 HTTP/1.1\r\nHost: x\r\nAuthorization: "
+        + basic(deployed.client_id, deployed.secret).encode()
+        + b"\r\nContent-Length: 32\r\n\r\n2582",
+    ):
+        with socket.create_connection(("127.0.0.1", server.port), timeout=10) as conn:
+            conn.sendall(start)
+            received = b""
+            while chunk := conn.recv(65536):  # returns when the server closes (or times out)
+                received += chunk
+        assert received.startswith(b"HTTP/1.1 408"), (start, received)
+        assert b"true" not in received and b"false" not in received
+    ok = httpx.get(server.base + "/healthz")  # a normal request is served as before
+    assert ok.status_code == 200

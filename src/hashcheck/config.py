@@ -41,6 +41,11 @@ class Settings:
     host: str = _setting("127.0.0.1", "Address `serve` listens on.")
     port: int = _setting(8080, "Port `serve` listens on.")
     workers: int = _setting(1, "Worker processes for `serve`.")
+    max_connections: int = _setting(
+        1000,
+        "Open connections (and requests in progress) per worker; beyond it requests are "
+        "answered 503 at once.",
+    )
     poll_interval: float = _setting(
         0.25, "Seconds between checks of the store for changes (propagation delay)."
     )
@@ -86,6 +91,8 @@ class Settings:
             raise SettingsError(f"HASHCHECK_PORT must be 1-65535, got {self.port}")
         if self.workers < 1:
             raise SettingsError("HASHCHECK_WORKERS must be at least 1")
+        if self.max_connections < 1:
+            raise SettingsError("HASHCHECK_MAX_CONNECTIONS must be at least 1")
         if self.admin_max_upload_mb < 1:
             raise SettingsError("HASHCHECK_ADMIN_MAX_UPLOAD_MB must be at least 1")
         if self.max_batch < 1:

@@ -7,29 +7,92 @@ write (`onewrite`), and what a node refuses before any request reaches the app.
   check hidden in a body could be answered as if it had been sent on its own (request
   smuggling past a proxy that saw one request). The service never upgrades, and nginx in
   front of it does not forward `Upgrade` (`deploy/nginx.conf`).
+- **Bounded heads.** A request line over `MAX_LINE` bytes is 414; more than `MAX_HEADERS`
+  header lines, or a head (request line and headers) over `MAX_HEAD` bytes, 431 — counted as
+  the bytes arrive, before httptools has buffered a header line of any length.
+- **Deadlines.** A connection whose request head is not complete within `HEAD_SECONDS` of its
+  first byte (or of the connection, for one that sends nothing) is answered 408 and closed
+  (slowloris, silent connections); so is a body that sends nothing for `BODY_IDLE_SECONDS`
+  while the node is waiting for it. Idle keep-alive connections are uvicorn's
+  `timeout_keep_alive`; the cap on connections per worker is its `limit_concurrency` (503).
 
 Parses no HTTP itself and knows nothing of the app.
 """
 
 from __future__ import annotations
 
+import asyncio
+from typing import Any
+
 from hashcheck.api.onewrite import OneWriteHttpToolsProtocol
 
 UPGRADE_REFUSED = "this service does not upgrade connections: send the request without Upgrade"
+MAX_LINE = 8 * 1024
+MAX_HEADERS = 100
+MAX_HEAD = 24 * 1024  # the request line and 16 KiB of headers
+HEAD_SECONDS = 10.0
+BODY_IDLE_SECONDS = 30.0
+_REASONS = {400: "Bad Request", 408: "Request Timeout", 414: "URI Too Long"}
+_REASONS[431] = "Request Header Fields Too Large"
 
 
 class EdgeHttpProtocol(OneWriteHttpToolsProtocol):
     _refused = False
+    _in_head = True
+    _head_bytes = 0
+    _header_count = 0
+    _timer: asyncio.TimerHandle | None = None
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._arm(HEAD_SECONDS)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._disarm()
+        super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
-        if not self._refused:  # after a refusal nothing more on this connection is read
-            super().data_received(data)
+        if self._refused:
+            return  # after a refusal nothing more on this connection is read
+        if self._in_head:
+            self._head_bytes += len(data)
+            if self._head_bytes > MAX_HEAD:
+                self._refuse(431, "the request head is too large")
+                return
+        elif self._timer is not None:
+            self._arm(BODY_IDLE_SECONDS)  # the body is coming: the idle clock starts again
+        super().data_received(data)
+
+    # -- parser callbacks -------------------------------------------------------------------
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        self._in_head, self._header_count = True, 0
+        self._arm(HEAD_SECONDS)
+
+    def on_url(self, url: bytes) -> None:
+        if self._refused:
+            return
+        super().on_url(url)
+        if len(self.url) > MAX_LINE:
+            self._refuse(414, "the request line is too long")
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        if self._refused:
+            return
+        self._header_count += 1
+        if self._header_count > MAX_HEADERS:
+            self._refuse(431, "too many header lines")
+            return
+        super().on_header(name, value)
 
     def on_headers_complete(self) -> None:
-        if any(name == b"upgrade" for name, _ in self.headers):
-            self._refused = True
-            self.send_400_response(UPGRADE_REFUSED)  # closes the connection
+        if self._refused:
             return
+        self._in_head, self._head_bytes = False, 0
+        if any(name == b"upgrade" for name, _ in self.headers):
+            self._refuse(400, UPGRADE_REFUSED)
+            return
+        self._arm(BODY_IDLE_SECONDS)
         super().on_headers_complete()
 
     def on_body(self, body: bytes) -> None:
@@ -37,11 +100,48 @@ class EdgeHttpProtocol(OneWriteHttpToolsProtocol):
             super().on_body(body)
 
     def on_message_complete(self) -> None:
-        if not self._refused:
-            super().on_message_complete()
+        if self._refused:
+            return
+        self._disarm()
+        self._in_head, self._head_bytes = True, 0  # what comes next is the next request's head
+        super().on_message_complete()
 
     def _should_upgrade(self) -> bool:
         return False
 
     def _unsupported_upgrade_warning(self) -> None:
         """Answered already (400), not a server problem to warn about."""
+
+    # -- deadlines and refusals ---------------------------------------------------------------
+    def _arm(self, seconds: float) -> None:
+        self._disarm()
+        self._timer = self.loop.call_later(seconds, self._deadline)
+
+    def _disarm(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    def _deadline(self) -> None:
+        self._timer = None
+        if self._refused or self.transport.is_closing():
+            return
+        if not self._in_head and self.flow is not None and self.flow.read_paused:
+            self._arm(BODY_IDLE_SECONDS)  # the app is not reading yet: not the client's delay
+            return
+        cycle: Any = self.cycle
+        if not self._in_head and cycle is not None and cycle.response_started:
+            self.transport.close()  # answered already; the rest of the body never came
+            return
+        self._refuse(408, "the request did not arrive in time")
+
+    def _refuse(self, status: int, reason: str) -> None:
+        self._refused = True
+        self._disarm()
+        body = reason.encode()
+        self.transport.write(
+            f"HTTP/1.1 {status} {_REASONS[status]}\r\ncontent-type: text/plain; charset=utf-8"
+            f"\r\ncontent-length: {len(body)}\r\nconnection: close\r\n\r\n".encode()
+            + body
+        )
+        self.transport.close()

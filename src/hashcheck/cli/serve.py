@@ -28,6 +28,7 @@ def serve(settings: Settings, *, with_demo: bool) -> None:
         host=settings.host,
         port=settings.port,
         workers=settings.workers,
+        limit_concurrency=settings.max_connections,
         loop="uvloop",
         # A response leaves in one write, so that a node dying mid-answer never hands the
         # balancer a head without a body (which nginx could no longer retry elsewhere).
