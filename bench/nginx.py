@@ -7,7 +7,7 @@ import contextlib
 import re
 import signal
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from bench.debian import program
@@ -35,10 +35,13 @@ def render(ports: list[int], listen: int) -> str:
 
 
 @contextlib.contextmanager
-def running_nginx(ports: list[int], listen: int, folder: Path) -> Iterator[subprocess.Popen[bytes]]:
-    """nginx in the foreground with the rendered config; stopped gracefully afterwards."""
+def running_nginx(
+    ports: list[int], listen: int, folder: Path, edit: Callable[[str], str] = lambda text: text
+) -> Iterator[subprocess.Popen[bytes]]:
+    """nginx in the foreground with the rendered config (changed by ``edit``: a test that
+    shortens a deadline); stopped gracefully afterwards."""
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / "hashcheck.conf").write_text(render(ports, listen))
+    (folder / "hashcheck.conf").write_text(edit(render(ports, listen)))
     (folder / "nginx.conf").write_text(
         f"daemon off;\nworker_processes 1;\npid {folder}/nginx.pid;\n"
         f"error_log {folder}/error.log warn;\n"

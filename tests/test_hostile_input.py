@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import contextlib
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -348,3 +349,52 @@ def test_slow_and_silent_connections_are_closed(
         assert b"true" not in received and b"false" not in received
     ok = httpx.get(server.base + "/healthz")  # a normal request is served as before
     assert ok.status_code == 200
+
+
+def test_the_shipped_nginx_keeps_the_same_limits(server: ServerThread, tmp_path: Path) -> None:
+    """deploy/nginx/hashcheck.conf in front of a node: an oversized head is refused by nginx
+    itself, a slow head is closed at its deadline (the shipped 10 s shortened to 1 s here), and
+    an ordinary check passes."""
+    import socket
+
+    from bench import nginx
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        listen = probe.getsockname()[1]
+    text = nginx.render([server.port], listen)
+    assert "client_header_timeout 10s;" in text and "large_client_header_buffers 4 8k;" in text
+
+    def faster(text: str) -> str:
+        return text.replace("client_header_timeout 10s;", "client_header_timeout 1s;")
+
+    with nginx.running_nginx([server.port], listen, tmp_path / "nginx", faster):
+        health = _until_served(listen)
+        assert health.startswith(b"HTTP/1.1 200")
+        big = b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * (1 << 20) + b"\r\n\r\n"
+        assert _exchange(listen, big).startswith(b"HTTP/1.1 400")
+        many = (
+            b"GET /healthz HTTP/1.1\r\nHost: x\r\n"
+            + b"".join(b"X-Header-%05d: %s\r\n" % (n, b"v" * 100) for n in range(1000))
+            + b"\r\n"
+        )
+        assert _exchange(listen, many).startswith(b"HTTP/1.1 400")
+        with socket.create_connection(("127.0.0.1", listen), timeout=10) as conn:
+            conn.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: a")
+            received = b""
+            while chunk := conn.recv(65536):  # nginx closes at its deadline
+                received += chunk
+        assert b"200" not in received
+
+
+def _until_served(port: int) -> bytes:
+    """nginx's first answer once it listens (a bounded wait on its start)."""
+    import time
+
+    deadline = time.monotonic() + 20
+    while True:
+        try:
+            return _exchange(port, b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        except OSError:
+            assert time.monotonic() < deadline, "nginx did not start"
+            time.sleep(0.05)  # not listening yet: a start-up poll
