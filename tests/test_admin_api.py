@@ -183,7 +183,7 @@ def test_clients_from_the_admin_api_can_check(
     status, policy = admin(server, olga, "GET", "/policy")
     assert {p["name"] for p in policy} >= {"two-person-severities", "prevalence-clients"}
     status, refused = admin(server, olga, "PUT", "/policy/prevalence-clients", {"value": "0"})
-    assert status == 400 and "at least 1" in refused["error"]["message"]
+    assert status == 400 and "from 1 to" in refused["error"]["message"]
     status, stats = admin(server, olga, "GET", "/stats")
     assert status == 200 and isinstance(stats, list)
 

@@ -41,6 +41,7 @@ class EdgeHttpProtocol(OneWriteHttpToolsProtocol):
     _in_head = True
     _head_bytes = 0
     _header_count = 0
+    _parsed_a_part = False  # a head or a message was completed by the bytes being parsed
     _timer: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
@@ -54,14 +55,18 @@ class EdgeHttpProtocol(OneWriteHttpToolsProtocol):
     def data_received(self, data: bytes) -> None:
         if self._refused:
             return  # after a refusal nothing more on this connection is read
-        if self._in_head:
+        self._parsed_a_part = False
+        super().data_received(data)
+        if self._refused:
+            return
+        if self._in_head and not self._parsed_a_part:
+            # No head or message was completed by these bytes: all of them were head. (A chunk
+            # that completes one may carry a body or the next head's start: not counted.)
             self._head_bytes += len(data)
             if self._head_bytes > MAX_HEAD:
                 self._refuse(431, "the request head is too large")
-                return
         elif self._timer is not None:
             self._arm(BODY_IDLE_SECONDS)  # the body is coming: the idle clock starts again
-        super().data_received(data)
 
     # -- parser callbacks -------------------------------------------------------------------
     def on_message_begin(self) -> None:
@@ -88,7 +93,7 @@ class EdgeHttpProtocol(OneWriteHttpToolsProtocol):
     def on_headers_complete(self) -> None:
         if self._refused:
             return
-        self._in_head, self._head_bytes = False, 0
+        self._in_head, self._head_bytes, self._parsed_a_part = False, 0, True
         if any(name == b"upgrade" for name, _ in self.headers):
             self._refuse(400, UPGRADE_REFUSED)
             return
@@ -103,7 +108,8 @@ class EdgeHttpProtocol(OneWriteHttpToolsProtocol):
         if self._refused:
             return
         self._disarm()
-        self._in_head, self._head_bytes = True, 0  # what comes next is the next request's head
+        # What comes next is the next request's head.
+        self._in_head, self._head_bytes, self._parsed_a_part = True, 0, True
         super().on_message_complete()
 
     def _should_upgrade(self) -> bool:
