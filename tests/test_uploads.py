@@ -111,9 +111,9 @@ def test_a_body_cut_off_is_refused_and_its_lane_ended() -> None:
 
 @pytest.mark.parametrize("size", [1, 2, 7])
 def test_misplaced_delimiters_are_found_however_the_body_is_cut(size: int) -> None:
-    from tests.test_upload_guard_frameworks import AMBIGUOUS
+    from tests.test_upload_guard_frameworks import AMBIGUOUS, UNSENDABLE
 
-    for case, (parameters, body) in AMBIGUOUS.items():
+    for case, (parameters, body) in {**AMBIGUOUS, **UNSENDABLE}.items():
         with pytest.raises(MalformedUpload):
             reader = UploadReader(f"multipart/form-data; {parameters}")
             try:

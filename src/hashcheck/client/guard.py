@@ -111,14 +111,16 @@ class UploadGuard:
 
 
 class GuardMiddleware:
-    """ASGI middleware: requests for which ``guarded(scope)`` is true have their body checked
-    before the app sees it (up to ``max_body`` bytes; larger uploads are refused, 413)."""
+    """ASGI middleware: every request with a body — or those for which ``guarded(scope)`` is
+    true — has its body checked before the app sees it (up to ``max_body`` bytes; larger
+    uploads are refused, 413). Guard every method: Starlette and Werkzeug read a form sent
+    with GET or OPTIONS as readily as one sent with POST."""
 
     def __init__(
         self,
         app: App,
         guard: UploadGuard,
-        guarded: Callable[[Scope], bool],
+        guarded: Callable[[Scope], bool] = lambda scope: True,
         *,
         max_body: int = 4 << 30,
     ) -> None:
@@ -128,7 +130,7 @@ class GuardMiddleware:
         self._max_body = max_body
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not self._guarded(scope):
+        if scope["type"] != "http" or not self._guarded(scope) or not _has_body(scope):
             await self._app(scope, receive, send)
             return
         types = [v for k, v in scope.get("headers", []) if k.lower() == b"content-type"]
@@ -163,6 +165,18 @@ class GuardMiddleware:
             await self._app(scope, _replay(reader, receive), send)
         finally:
             reader.close()
+
+
+def _has_body(scope: Scope) -> bool:
+    """A request without Content-Length (or with 0) and without Transfer-Encoding has no body
+    (RFC 9112): nothing to check, and no check request for it."""
+    for key, value in scope.get("headers", []):
+        name = key.lower()
+        if name == b"transfer-encoding" or (
+            name == b"content-length" and bytes(value).strip() != b"0"
+        ):
+            return True
+    return False
 
 
 def _replay(reader: UploadReader, receive: Receive) -> Receive:

@@ -24,6 +24,7 @@ from hashcheck.client.multipart import (
     Delimiters,
     boundary_of,
     check_header,
+    check_part,
     is_multipart,
 )
 from hashcheck.client.urlencoded import FormFields, is_urlencoded
@@ -308,6 +309,10 @@ def _multipart(boundary: bytes, reader: UploadReader) -> Any:
 
     def on_headers_finished() -> None:
         _, disposition = parse_options_header(headers.get(b"content-disposition", b""))
+        try:
+            check_part(headers, b"filename" in disposition)
+        except Ambiguous as exc:
+            raise MalformedUpload(str(exc)) from None
         name = disposition.get(b"name", b"").decode("utf-8", "replace")
         filename = disposition.get(b"filename")
         reader._begin(Part(name, None if filename is None else filename.decode("utf-8", "replace")))

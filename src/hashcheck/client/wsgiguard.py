@@ -37,14 +37,15 @@ class SyncUploadGuard:
 
 
 class WsgiGuard:
-    """WSGI middleware: requests for which ``guarded(environ)`` is true have their body
-    checked before the app sees it (up to ``max_body`` bytes; larger ones are refused)."""
+    """WSGI middleware: every request with a body — or those for which ``guarded(environ)``
+    is true — has its body checked before the app sees it (up to ``max_body`` bytes; larger
+    ones are refused). Guard every method: Werkzeug reads a form sent with GET too."""
 
     def __init__(
         self,
         app: WsgiApp,
         guard: SyncUploadGuard,
-        guarded: Callable[[Environ], bool],
+        guarded: Callable[[Environ], bool] = lambda environ: True,
         *,
         max_body: int = 4 << 30,
     ) -> None:
@@ -54,7 +55,7 @@ class WsgiGuard:
         self._max_body = max_body
 
     def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
-        if not self._guarded(environ):
+        if not self._guarded(environ) or not _has_body(environ):
             return self._app(environ, start_response)
         try:
             reader = UploadReader(environ.get("CONTENT_TYPE"))
@@ -99,6 +100,12 @@ class WsgiGuard:
             if reader.size > self._max_body:
                 return 413, "upload too large to check"
         return None
+
+
+def _has_body(environ: Environ) -> bool:
+    """No Content-Length (or 0) and not chunked: no body (RFC 9112), nothing to check."""
+    length = (environ.get("CONTENT_LENGTH") or "").strip()
+    return bool(environ.get("wsgi.input_terminated")) or length not in ("", "0")
 
 
 def _refuse(start_response: StartResponse, status: int, reason: str) -> list[bytes]:
