@@ -15,7 +15,7 @@ import pytest
 
 from hashcheck.admin import operators
 from hashcheck.admin.operators import Actor, Role
-from tests.support import Deployment, ServerThread, basic, make_deployment, serve
+from tests.support import Deployment, ServerThread, basic, legacy_post, make_deployment, serve
 
 
 @pytest.fixture(scope="module")
@@ -398,3 +398,46 @@ def _until_served(port: int) -> bytes:
         except OSError:
             assert time.monotonic() < deadline, "nginx did not start"
             time.sleep(0.05)  # not listening yet: a start-up poll
+
+
+def test_wrong_secrets_back_off_without_holding_back_a_known_client(
+    deployment_with_two: tuple[Deployment, str, str], tmp_path: Path
+) -> None:
+    """A burst of wrong secrets from one address: after a few, 429 with Retry-After and no
+    slow hash; a client that signed in before keeps its answers (never `true`/`false` for
+    a refused one)."""
+    deployed, other_id, other_secret = deployment_with_two
+    service = serve(deployed)
+    server = next(service)
+    try:
+        good = basic(deployed.client_id, deployed.secret)
+        body = b"258228aed7b04862fb4f41da4cde67e5"
+        assert legacy_post(server.port, "/v1/test/check/md5", body, good).body == b"true"
+        statuses = []
+        for n in range(12):
+            wrong = basic(other_id, f"guess-{n}")
+            statuses.append(legacy_post(server.port, "/v1/test/check/md5", body, wrong))
+        assert [r.status for r in statuses[:5]] == [401] * 5
+        held = statuses[-1]
+        assert held.status == 429 and int(held.headers["retry-after"]) >= 1
+        assert held.body not in (b"true", b"false")
+        # Even its right secret waits now, from this address...
+        right = legacy_post(server.port, "/v1/test/check/md5", body, basic(other_id, other_secret))
+        assert right.status == 429
+        # ...while the client that signed in before is answered as ever.
+        assert legacy_post(server.port, "/v1/test/check/md5", body, good).body == b"true"
+    finally:
+        next(service, None)
+
+
+@pytest.fixture
+def deployment_with_two(sqlite_url: str, tmp_path: Path) -> tuple[Deployment, str, str]:
+    from hashcheck.admin import clients
+
+    deployed = make_deployment(sqlite_url, tmp_path)
+    store = deployed.store()
+    try:
+        issued = clients.add_client(store, "Other hosting", actor="test", client_id="other")
+    finally:
+        store.close()
+    return deployed, issued.client_id, issued.secret

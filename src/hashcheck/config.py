@@ -41,6 +41,11 @@ class Settings:
     host: str = _setting("127.0.0.1", "Address `serve` listens on.")
     port: int = _setting(8080, "Port `serve` listens on.")
     workers: int = _setting(1, "Worker processes for `serve`.")
+    trusted_proxies: str = _setting(
+        "127.0.0.1",
+        "Addresses of the proxies in front of `serve` (comma-separated; `*` for any): the "
+        "client address they name in X-Forwarded-For is the one failed sign-ins back off by.",
+    )
     max_connections: int = _setting(
         1000,
         "Open connections (and requests in progress) per worker; beyond it requests are "

@@ -32,7 +32,7 @@ from hashcheck.api.http import (
     single_authorization,
 )
 from hashcheck.api.openapi import document
-from hashcheck.api.signin import SignIn
+from hashcheck.api.signin import SignIn, source_of
 from hashcheck.api.v2models import Alive, Ready
 from hashcheck.catalog.model import ClientView
 from hashcheck.hashes.algorithms import Algorithm
@@ -199,7 +199,7 @@ class HashcheckApp:
         authorization, length = auth_and_length(scope)
         view = self._auth.cached(snapshot, authorization)
         if view is None:
-            view = await self._auth.client(snapshot, authorization)
+            view = await self._auth.client(snapshot, authorization, source_of(scope))
         body = await read_body(scope, receive, legacy.MAX_BODY, length)
         raw = legacy.submitted_hash(body, algorithm)
         if test:
@@ -231,7 +231,7 @@ class HashcheckApp:
     async def _v2_check(self, scope: Scope, receive: Receive, send: Send) -> None:
         snapshot = self._snapshot()
         authorization, length = auth_and_length(scope)
-        view = await self._auth.client(snapshot, authorization)
+        view = await self._auth.client(snapshot, authorization, source_of(scope))
         body = await read_body(scope, receive, self.max_batch * v2.BYTES_PER_ITEM + 1024, length)
         items = v2.parse_request(body, self.max_batch)
         outcome = v2.check(snapshot, view, items, self.node.digester, self.node.match_ids)
@@ -249,7 +249,7 @@ class HashcheckApp:
     async def _client(self, scope: Scope) -> tuple[Snapshot, ClientView]:
         snapshot = self._snapshot()
         authorization, _ = auth_and_length(scope)
-        return snapshot, await self._auth.client(snapshot, authorization)
+        return snapshot, await self._auth.client(snapshot, authorization, source_of(scope))
 
     async def _in_store(self, work: Callable[[], _T]) -> _T:
         """Run store work off the event loop; an unreachable store is a 503, never a 500."""

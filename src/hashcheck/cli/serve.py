@@ -29,6 +29,8 @@ def serve(settings: Settings, *, with_demo: bool) -> None:
         port=settings.port,
         workers=settings.workers,
         limit_concurrency=settings.max_connections,
+        proxy_headers=True,
+        forwarded_allow_ips=settings.trusted_proxies,
         loop="uvloop",
         # A response leaves in one write, so that a node dying mid-answer never hands the
         # balancer a head without a body (which nginx could no longer retry elsewhere).
