@@ -321,3 +321,26 @@ def test_workers_of_a_node_share_one_pdq_index_in_memory(
     assert other.pdq_share.folder.is_dir()
     other.stop()
     assert not other.pdq_share.folder.exists()
+
+
+def test_perceptual_batches_are_answered_off_the_event_loop(
+    server: ServerThread, deployment: Deployment, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Where each batch is answered: a PDQ batch on the perceptual threads (seconds for ten
+    thousand hashes must not hold the loop every other check runs on), an exact one in place."""
+    import threading
+
+    from hashcheck.api import v2
+
+    answered_on: list[str] = []
+    check = v2.check
+
+    def spied(*args: object, **kwargs: object) -> object:
+        answered_on.append(threading.current_thread().name)
+        return check(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(v2, "check", spied)
+    v2_check(server, deployment, [{"algorithm": "pdq", "hash": ORIGINAL}])
+    v2_check(server, deployment, [{"algorithm": "md5", "hash": "0" * 32}])
+    loop_thread = server.thread.name
+    assert answered_on[0].startswith("perceptual") and answered_on[1] == loop_thread

@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import logging
+import sys
 from pathlib import Path
 
 from hashcheck.admin.setup import open_key
@@ -40,6 +41,9 @@ def build_node(settings: Settings) -> Node:
 
 def create_app() -> HashcheckApp:
     settings = Settings.from_env()
+    # Perceptual batches run on threads (`api.app`); while they hold the GIL the event loop
+    # waits for it up to this long (Python's default is 5 ms, a legacy check's whole budget).
+    sys.setswitchinterval(0.001)
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )

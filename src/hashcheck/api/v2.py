@@ -271,6 +271,12 @@ class Outcome:
     shadowed: list[tuple[int, int]]  # (entry id, batch id) of shadow would-be matches
 
 
+def is_perceptual(batch: Batch) -> bool:
+    """Whether answering it means searching the perceptual index: work of milliseconds per
+    hash, where an exact hash is a microsecond's."""
+    return not _PERCEPTUAL.isdisjoint(batch.algorithms)
+
+
 def check(
     snapshot: Snapshot,
     view: ClientView,

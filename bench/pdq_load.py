@@ -1,0 +1,108 @@
+"""Benchmark (issue 14): cheap checks while the most expensive allowed batches run.
+
+A `hashcheck serve` process on loopback with 10,000 MD5s and 100,000 PDQ hashes. A client
+sends legacy checks one after another on one connection: first alone (the reference, same
+run), then while 4 other connections each post v2 batches of 10,000 PDQ hashes (the largest
+batch allowed) one after another. Prints and writes the legacy check's median and p99 in both
+phases and how long the PDQ batches took. Perceptual batches are answered on threads of
+their own, one per client at a time (`api.app`); before, they ran on the event loop.
+
+    .venv/bin/python -m bench.pdq_load [--checks N] [--batch N] [--pdq N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import httpx
+
+from bench.auth_flood import basic, checks, p99
+from bench.common import CLIENT_ID, CLIENT_SECRET, deploy, hashcheck_server, write_result
+from hashcheck.admin import importing
+from hashcheck.hashes.keyed import Digester
+from hashcheck.hashes.keyfile import read_key_file
+from hashcheck.hashes.sealing import Sealer
+from hashcheck.store.open import open_store
+
+
+def list_pdq(deployment_url: str, key_file: Path, count: int, folder: Path) -> None:
+    key = read_key_file(key_file)
+    source = folder / "pdq.txt"
+    source.write_text("".join(os.urandom(32).hex() + "\n" for _ in range(count)))
+    store = open_store(deployment_url)
+    try:
+        importing.import_pdq_file(
+            store, Digester(key), Sealer(key), "bench", source, actor="bench", category="baseline"
+        )
+    finally:
+        store.close()
+
+
+def pdq_batches(base: str, size: int, stop: threading.Event, took: list[float]) -> None:
+    body = {"hashes": [{"algorithm": "pdq", "hash": os.urandom(32).hex()} for _ in range(size)]}
+    headers = {"Authorization": basic(CLIENT_ID, CLIENT_SECRET)}
+    with httpx.Client(base_url=base, headers=headers, timeout=300) as client:
+        while not stop.is_set():
+            started = time.perf_counter()
+            answer = client.post("/v2/check", json=body)
+            if answer.status_code != 200:
+                raise RuntimeError(f"a PDQ batch was answered {answer.status_code}")
+            took.append(time.perf_counter() - started)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--checks", type=int, default=1000)
+    parser.add_argument("--batch", type=int, default=10_000)
+    parser.add_argument("--pdq", type=int, default=100_000)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as folder:
+        deployment = deploy(Path(folder) / "deployment", 10_000)
+        list_pdq(deployment.url, deployment.key_file, args.pdq, Path(folder))
+        with hashcheck_server(deployment) as base:
+            checks(base, 200)  # signed in and warm
+            quiet = checks(base, args.checks)
+            stop = threading.Event()
+            took: list[float] = []
+            heavy = [
+                threading.Thread(target=pdq_batches, args=(base, args.batch, stop, took))
+                for _ in range(4)
+            ]
+            for thread in heavy:
+                thread.start()
+            while not took:  # the first batch is in: all four are under way
+                time.sleep(0.05)  # a start-up poll on the benchmark's own threads
+            during = checks(base, args.checks)
+            stop.set()
+            for thread in heavy:
+                thread.join(timeout=600)
+    result = {
+        "pdq_entries": args.pdq,
+        "pdq_batch": args.batch,
+        "concurrent_pdq_clients": 4,
+        "pdq_batches_done": len(took),
+        "pdq_batch_median_s": round(statistics.median(took), 2),
+        "legacy_quiet_median_ms": round(statistics.median(quiet), 2),
+        "legacy_quiet_p99_ms": round(p99(quiet), 2),
+        "legacy_during_median_ms": round(statistics.median(during), 2),
+        "legacy_during_p99_ms": round(p99(during), 2),
+        "ratio_p99_during_to_quiet": round(p99(during) / p99(quiet), 2),
+    }
+    print(
+        f"legacy check alone: median {result['legacy_quiet_median_ms']} ms, p99 "
+        f"{result['legacy_quiet_p99_ms']} ms; during 4 concurrent {args.batch}-hash PDQ batches "
+        f"({len(took)} done, median {result['pdq_batch_median_s']} s each): median "
+        f"{result['legacy_during_median_ms']} ms, p99 {result['legacy_during_p99_ms']} ms "
+        f"(ratio {result['ratio_p99_during_to_quiet']})"
+    )
+    write_result("pdq_load", result)
+
+
+if __name__ == "__main__":
+    main()
