@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 from collections.abc import Iterator
@@ -205,3 +206,52 @@ def test_operator_adds_single_known_good_hashes(
     assert run("import", "reviewed", str(tmp_path / "x"), "--hash", ABUSE)[0] == 5
     code, out, _ = run("audit", "--action", "list.import", "--format", "json")
     assert len(json.loads(out)) == 1
+
+
+def test_hostile_rds_databases_are_refused_and_closed(
+    deployment: Deployment, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An uploaded RDS is SQL someone wrote: a recursive view is refused; a view that makes
+    up rows is cut off at what the file could hold; a view that stalls is interrupted. Each
+    ends with the database closed (its file can be removed at once) and nothing imported."""
+    import sqlite3
+
+    from hashcheck.admin import nsrl
+
+    recursive = tmp_path / "recursive.db"
+    make_rds(recursive, ["a"], view=False)
+    with contextlib.closing(sqlite3.connect(recursive)) as rds, rds:
+        rds.execute(
+            "CREATE VIEW DISTINCT_HASH AS WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL "
+            "SELECT i + 1 FROM n) SELECT printf('%064x', i) AS sha256 FROM n"
+        )
+    # Rows made up without RECURSIVE: a cross join of the table with itself, many times over.
+    inflated = tmp_path / "inflated.db"
+    make_rds(inflated, [str(n) for n in range(40)], view=False)
+    with contextlib.closing(sqlite3.connect(inflated)) as rds, rds:
+        rds.execute(
+            "CREATE VIEW DISTINCT_HASH AS SELECT printf('%064x', abs(random())) AS sha256 "
+            "FROM FILE a, FILE b, FILE c, FILE d"
+        )
+    monkeypatch.setattr(nsrl, "STALL_SECONDS", 0.5)
+    stalled = tmp_path / "stalled.db"
+    make_rds(stalled, [str(n) for n in range(300)], view=False)
+    with contextlib.closing(sqlite3.connect(stalled)) as rds, rds:
+        rds.execute(  # no row until a billion comparisons are done
+            "CREATE VIEW DISTINCT_HASH AS SELECT a.sha256 FROM FILE a, FILE b, FILE c, FILE d "
+            "WHERE a.sha256 = 'none' || b.sha1 || c.md5 || d.file_name"
+        )
+    store = deployment.store()
+    before = len(store.batches())
+    try:
+        for database, says in (
+            (recursive, "recursive view"),
+            (inflated, "more rows than"),
+            (stalled, "no row for"),
+        ):
+            with pytest.raises(ImportRejected, match=says):
+                importing.import_file(store, Digester(deployment.key), "nsrl", database, actor="t")
+            database.rename(database.with_suffix(".checked"))  # not held open
+        assert len(store.batches()) == before  # nothing imported
+    finally:
+        store.close()

@@ -368,8 +368,9 @@ def _parse(
         if fmt == "nsrl-rds":
             if not isinstance(stream, Source):
                 raise FormatError("an NSRL RDS database is imported from a file")
-            with as_file(stream) as database:
-                yield from parse_rds(database)
+            # Closed however the import ends: the database connection with it.
+            with as_file(stream) as database, contextlib.closing(parse_rds(database)) as rows:
+                yield from rows
             return
         stream.seek(0)
         if fmt == "pdq":

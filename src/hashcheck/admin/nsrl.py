@@ -3,12 +3,18 @@
 Yields its SHA-256, SHA-1 and MD5 values as runs, for known-good lists. It lives with the
 importer rather than in `formats` because it opens a database file (read-only, never
 written) instead of reading a stream.
+
+An uploaded database is hostile until read: its view is SQL someone wrote. A recursive view
+is refused; a query that produces no row for `STALL_SECONDS` is interrupted; and no database
+yields more rows than its size could hold (`_most_rows`) — a view that makes rows up (a
+self-recursive one kept a core busy and a temporary file growing 10 MB/s) is cut off there.
 """
 
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
+import time
+from collections.abc import Generator, Iterator
 from pathlib import Path
 
 from hashcheck.formats.entries import EntryRun, FormatError, LineError
@@ -16,6 +22,8 @@ from hashcheck.hashes.algorithms import Algorithm
 
 MAGIC = b"SQLite format 3\x00"
 _ROWS = 50_000
+STALL_SECONDS = 60.0
+_PROGRESS_STEPS = 100_000  # SQLite VM steps between looks at the clock
 _COLUMNS = (("sha256", Algorithm.SHA256), ("sha1", Algorithm.SHA1), ("md5", Algorithm.MD5))
 
 
@@ -23,11 +31,17 @@ def looks_like_rds(head: bytes) -> bool:
     return head.startswith(MAGIC)
 
 
-def parse_rds(path: Path) -> Iterator[EntryRun | LineError]:
+def parse_rds(path: Path) -> Generator[EntryRun | LineError, None, None]:
     try:
         conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
     except sqlite3.Error as exc:
         raise FormatError(f"cannot open as an NSRL RDS database: {exc}") from None
+    last_row = [time.monotonic()]
+    # Nonzero interrupts the statement: a query that has produced no row for too long.
+    conn.set_progress_handler(
+        lambda: int(time.monotonic() - last_row[0] > STALL_SECONDS), _PROGRESS_STEPS
+    )
+    most = _most_rows(path)
     try:
         source = _source(conn)
         columns = [name for name, _ in _COLUMNS if name in source[1]]
@@ -36,15 +50,32 @@ def parse_rds(path: Path) -> Iterator[EntryRun | LineError]:
         cursor = conn.execute(f"SELECT {', '.join(columns)} FROM {source[0]}")
         number = 0
         while rows := cursor.fetchmany(_ROWS):
+            last_row[0] = time.monotonic()
             start = number + 1
             number += len(rows)
+            if number > most:
+                raise FormatError(
+                    f"NSRL RDS: {source[0]} yields more rows than a database of this size "
+                    "holds; a real RDS's view makes none up"
+                )
             for index, name in enumerate(columns):
                 algorithm = dict(_COLUMNS)[name]
                 yield from _run(start, algorithm, [row[index] for row in rows])
+    except sqlite3.OperationalError as exc:
+        if "interrupt" in str(exc):
+            raise FormatError(
+                f"NSRL RDS: no row for {STALL_SECONDS:.0f} s; the database's view does not end"
+            ) from None
+        raise FormatError(f"not a readable NSRL RDS database: {exc}") from None
     except sqlite3.DatabaseError as exc:
         raise FormatError(f"not a readable NSRL RDS database: {exc}") from None
     finally:
         conn.close()
+
+
+def _most_rows(path: Path) -> int:
+    """Rows a database of this size can hold at most: each needs at least an MD5's 16 bytes."""
+    return path.stat().st_size // 16 + 1000
 
 
 def _source(conn: sqlite3.Connection) -> tuple[str, set[str]]:
@@ -53,6 +84,11 @@ def _source(conn: sqlite3.Connection) -> tuple[str, set[str]]:
             "SELECT 1 FROM sqlite_master WHERE name = ? AND type IN ('table', 'view')", (name,)
         ).fetchone()
         if found:
+            sql = conn.execute(
+                "SELECT coalesce(sql, '') FROM sqlite_master WHERE name = ?", (name,)
+            ).fetchone()[0]
+            if "recursive" in str(sql).lower():
+                raise FormatError(f"NSRL RDS: {name} is a recursive view; a real RDS's is not")
             info = conn.execute(f"PRAGMA table_info({name})").fetchall()
             return name, {str(row[1]).lower() for row in info}
     raise FormatError("not an NSRL RDS v3 database: no DISTINCT_HASH view or FILE table")
