@@ -441,3 +441,31 @@ def deployment_with_two(sqlite_url: str, tmp_path: Path) -> tuple[Deployment, st
     finally:
         store.close()
     return deployed, issued.client_id, issued.secret
+
+
+@pytest.mark.parametrize(
+    ("query", "status", "says"),
+    [
+        ("?category=baseline&colour=red", 400, "unknown import option"),
+        ("?category=baseline&dry_run=perhaps", 400, "true or false"),
+        ("?category=nonesuch", 404, "nonesuch"),
+    ],
+)
+def test_upload_options_are_refused_before_the_upload_is_read(
+    server: ServerThread, operator: dict[str, str], query: str, status: int, says: str
+) -> None:
+    """A 4 GiB upload declared, not one byte of it sent: the answer comes at once."""
+    head = (
+        f"POST /admin/v1/lists/police/imports{query} HTTP/1.1\r\nHost: x\r\n"
+        f"Authorization: {operator['Authorization']}\r\nContent-Length: {4 << 30}\r\n\r\n"
+    ).encode()
+    import socket
+
+    with socket.create_connection(("127.0.0.1", server.port), timeout=5) as conn:
+        conn.sendall(head)
+        answer = b""
+        while b"\r\n\r\n" not in answer or says.encode() not in answer:
+            chunk = conn.recv(65536)  # an answer only after the body would time out here
+            assert chunk, answer
+            answer += chunk
+    assert answer.startswith(b"HTTP/1.1 %d" % status), answer[:300]

@@ -96,17 +96,24 @@ class AdminApi:
             query = _query(scope.get("query_string", b""))
             adminroutes.check_query(route, query)
             if route.upload:
-                with _upload_file(scope, self._max_upload) as target:
-                    await _save(receive, target, self._max_upload)
+                # Refused before a byte of the file is read (an upload may be gigabytes).
+                precheck = route.precheck
+                if precheck is not None:
+                    early = self._request(store, actor, params, query, None, None)
+                    await _call(lambda: precheck(early))
+            else:
+                body = await read_body(scope, receive, MAX_JSON, _header(scope, b"content-length"))
+                request = self._request(store, actor, params, query, _decoded(route, body), None)
+                status, answer = await _call(lambda: route.handler(request))
+        if route.upload:
+            with _upload_file(scope, self._max_upload) as target:
+                await _save(receive, target, self._max_upload)  # no store held meanwhile
+                with self._store() as store:
                     request = self._request(store, actor, params, query, None, target)
                     try:
                         status, answer = await _call(lambda: route.handler(request))
                     except ApiError as error:
                         raise _unplaced(error, target) from None
-            else:
-                body = await read_body(scope, receive, MAX_JSON, _header(scope, b"content-length"))
-                request = self._request(store, actor, params, query, _decoded(route, body), None)
-                status, answer = await _call(lambda: route.handler(request))
         await respond(send, status, _encoded(route, status, answer), JSON)
 
     def _request(

@@ -30,6 +30,7 @@ from hashcheck.admin import stats as usage
 from hashcheck.admin.change import Change
 from hashcheck.admin.errors import AdminError, UnknownName
 from hashcheck.admin.importing import ImportReport, RemovalReport
+from hashcheck.admin.names import find_category, find_list
 from hashcheck.admin.operators import Actor, Role
 from hashcheck.admin.stats import StatLine
 from hashcheck.api import adminmodels as models
@@ -87,6 +88,8 @@ class Route:
     upload: bool = False  # the body is a file, not JSON
     # The query parameters it reads; None: the handler checks its own (uploads).
     query: tuple[Query, ...] | None = ()
+    # An upload's options, checked before its body is read (up to gigabytes).
+    precheck: Callable[[Request], None] | None = None
 
 
 def check_query(route: Route, query: Mapping[str, str]) -> None:
@@ -302,12 +305,38 @@ def _listed(r: Request, name: str) -> list[str]:
     return [part for part in text.split(",") if part.strip()]
 
 
-def import_upload(r: Request) -> Answer:
+_IMPORT_FLAGS = ("shadow", "skip_invalid", "replace", "confirm_removals", "dry_run")
+
+
+def import_options(r: Request) -> None:
+    """Everything about an import that can be refused without its file: the options, the
+    list, the category."""
     unknown = set(r.query) - IMPORT_OPTIONS
     if unknown:
         raise AdminError(
             f"unknown import option {sorted(unknown)[0]!r}; use {', '.join(sorted(IMPORT_OPTIONS))}"
         )
+    for flag in _IMPORT_FLAGS:
+        _flag(r.query, flag)
+    importing.column_map("column", _listed(r, "column"))
+    importing.category_map("map", _listed(r, "map"))
+    find_list(r.store, r.params[0])
+    if r.query.get("category"):
+        find_category(r.store, r.query["category"])
+
+
+def removal_options(r: Request) -> None:
+    unknown = set(r.query) - REMOVAL_OPTIONS
+    if unknown:
+        raise AdminError(
+            f"unknown removal option {sorted(unknown)[0]!r}; use {', '.join(sorted(REMOVAL_OPTIONS))}"
+        )
+    _flag(r.query, "skip_invalid")
+    find_list(r.store, r.params[0])
+
+
+def import_upload(r: Request) -> Answer:
+    import_options(r)
     assert r.upload is not None
     report = importing.import_file(
         r.store,
@@ -333,11 +362,7 @@ def import_upload(r: Request) -> Answer:
 
 
 def remove_upload(r: Request) -> Answer:
-    unknown = set(r.query) - REMOVAL_OPTIONS
-    if unknown:
-        raise AdminError(
-            f"unknown removal option {sorted(unknown)[0]!r}; use {', '.join(sorted(REMOVAL_OPTIONS))}"
-        )
+    removal_options(r)
     assert r.upload is not None
     report = importing.remove_file(
         r.store,
@@ -537,6 +562,7 @@ def _route(
     body: Any = models.NoBody,
     upload: bool = False,
     query: tuple[Query, ...] = (),
+    precheck: Callable[[Request], None] | None = None,
 ) -> Route:
     """A route from a path template: `{batch_id}` and the like match digits, other
     `{name}` parameters any single path segment. Its role is its action's (`admin.actions`)."""
@@ -557,6 +583,7 @@ def _route(
         None if method == "GET" or upload else body,
         upload,
         None if upload else query,
+        precheck,
     )
 
 
@@ -683,6 +710,7 @@ ROUTES: tuple[Route, ...] = (
         "would do, nothing changed)",
         {200: ImportReport, 201: ImportReport},
         upload=True,
+        precheck=import_options,
     ),
     _route(
         "POST",
@@ -691,6 +719,7 @@ ROUTES: tuple[Route, ...] = (
         "Remove the hashes in the uploaded file from the list (atomic)",
         {200: RemovalReport},
         upload=True,
+        precheck=removal_options,
     ),
     _route(
         "GET",
