@@ -294,6 +294,11 @@ def test_degraded_when_the_store_is_gone(server: ServerThread, deployment: Deplo
     assert "hashcheck.db" not in json.dumps(body) and body["store_error"]
     answer = v2_check(server, deployment, [{"algorithm": "md5", "hash": md5("severe")}])
     assert answer["results"][0]["match"] is True
+    # The check's counts cannot be written either: kept, tried again, and said.
+    with pytest.raises(Exception):  # noqa: B017 - whatever the closed store raises
+        node.flusher.flush()
+    status, body, _ = call(server.base, "/readyz")
+    assert body["status"] == "degraded" and body["stats_flush_failures"] >= 1
 
 
 def test_uniform_batch_answers_every_position_in_order(

@@ -72,9 +72,13 @@ def test_counts_survive_a_failed_flush(store: Store) -> None:
     counters.count("acme", (1, 2), {1: 1}, hashes=3)
     with pytest.raises(ConnectionError):
         flusher.flush()
+    with pytest.raises(ConnectionError):
+        flusher.flush()
+    assert flusher.failures == 2  # said, on /readyz: never a silent loss
     counters.count("acme", (1,), None, hashes=1)
     flaky.down = False
     assert flusher.flush() == 2
+    assert flusher.failures == 0
     rows = {(r.list_id, r.checked, r.matched) for r in store.read_stats()}
     assert rows == {(1, 4, 1), (2, 3, 0)}
     assert flusher.flush() == 0

@@ -320,12 +320,14 @@ class HashcheckApp:
             starting = Ready(status="starting", store_error=store_error)
             await respond(send, 503, encode(starting), JSON, [(b"retry-after", b"1")])
             return
+        failures = self.node.flusher.failures
         ready = Ready(
-            status="degraded" if follower.last_error else "ready",
+            status="degraded" if follower.last_error or failures else "ready",
             index_version=snapshot.version,
             entries=len(snapshot.exact),
             snapshot_age_seconds=round(time.time() - follower.last_success, 3),
             store_error=store_error,
+            stats_flush_failures=failures,
         )
         await respond(send, 200, encode(ready), JSON)
 

@@ -170,3 +170,10 @@ class Ready(Struct, kw_only=True):
     store_error: Annotated[
         str | None, Meta(description="set while the store cannot be reached (details in the log)")
     ]
+    stats_flush_failures: Annotated[
+        int,
+        Meta(
+            description="usage counts and match records this node could not write, in a row: "
+            "kept in memory and tried again at every flush; above 0 the node is degraded"
+        ),
+    ] = 0

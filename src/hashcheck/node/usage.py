@@ -157,9 +157,23 @@ class UsageFlusher:
             first_at_once=False,
         )
         self._flush_lock = threading.Lock()
+        # Flushes that failed in a row: /readyz says degraded while it is above 0, never
+        # silently (the counts are kept and tried again, but the statistics, the prevalence
+        # alarm and the retraction feeds wait for them).
+        self.failures = 0
 
     def flush(self) -> int:
         """Write the counts and match records so far; returns the number of rows written."""
+        try:
+            written = self._flush()
+        except Exception:
+            self.failures += 1
+            log.warning("usage flush failed %d time(s) in a row; tried again", self.failures)
+            raise
+        self.failures = 0
+        return written
+
+    def _flush(self) -> int:
         with self._flush_lock:
             rows = self._counters.drain()
             sightings, shadow = self._counters.drain_matches()
