@@ -181,6 +181,13 @@ def test_help_everywhere(command: list[str]) -> None:
     assert code == 0 and out.startswith("usage: hashcheck")
 
 
+def test_version_is_the_installed_one() -> None:
+    from importlib.metadata import version
+
+    code, out, _ = run("--version")
+    assert code == 0 and out.strip() == f"hashcheck {version('hashcheck')}"
+
+
 def test_installed_entry_point_runs(env: dict[str, str]) -> None:
     executable = Path(sys.executable).with_name("hashcheck")
     result = subprocess.run(

@@ -45,12 +45,25 @@ def _common() -> _Parser:
     return common
 
 
+def _version() -> str:
+    """The installed distribution's version (what `pip install` put there)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("hashcheck")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        return "unknown (not installed)"
+
+
 def build_parser() -> argparse.ArgumentParser:
     common = _common()
     parser = _Parser(
         prog="hashcheck",
         description="Self-hostable hash check service: keyed hash lists, clients, statistics.",
         parents=[common],
+    )
+    parser.add_argument(
+        "--version", action="version", version=f"hashcheck {_version()}", help="print the version"
     )
     sub = parser.add_subparsers(
         dest="command", required=True, metavar="COMMAND", parser_class=_Parser
