@@ -16,6 +16,7 @@ import uvicorn
 from hashcheck.admin import clients
 from hashcheck.admin.setup import initialise
 from hashcheck.api.app import HashcheckApp
+from hashcheck.api.budgets import Budgets
 from hashcheck.api.edge import EdgeHttpProtocol
 from hashcheck.hashes.keyed import ListKey
 from hashcheck.node.runtime import Node
@@ -98,6 +99,7 @@ def serve(
     console: bool = False,
     load_timeout: float = 10.0,
     port: int = 0,
+    budgets: Budgets | None = None,
 ) -> Generator[ServerThread, None, None]:
     store = deployment.store()
     node = Node(
@@ -108,7 +110,7 @@ def serve(
         store_factory=deployment.store,
         index_dir=index_dir,
     )
-    with ServerThread(HashcheckApp(node, console=console), port) as server:
+    with ServerThread(HashcheckApp(node, console=console, budgets=budgets), port) as server:
         assert node.follower.ready.wait(load_timeout), "first snapshot did not load"
         yield server
 

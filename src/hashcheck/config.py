@@ -46,6 +46,15 @@ class Settings:
         "Addresses of the proxies in front of `serve` (comma-separated; `*` for any): the "
         "client address they name in X-Forwarded-For is the one failed sign-ins back off by.",
     )
+    client_requests_per_second: float = _setting(
+        0.0, "Requests one client may send a node per second (0: no limit); 10 s of it in a burst."
+    )
+    client_work_per_second: float = _setting(
+        1_000_000.0,
+        "Work one client may ask of a node per second, in exact lookups (a PDQ hash or video "
+        "frame counts 1,000); 10 s of it in a burst, and never less than a full batch. 0: no "
+        "limit.",
+    )
     max_connections: int = _setting(
         1000,
         "Open connections (and requests in progress) per worker; beyond it requests are "
@@ -96,6 +105,8 @@ class Settings:
             raise SettingsError(f"HASHCHECK_PORT must be 1-65535, got {self.port}")
         if self.workers < 1:
             raise SettingsError("HASHCHECK_WORKERS must be at least 1")
+        if self.client_requests_per_second < 0 or self.client_work_per_second < 0:
+            raise SettingsError("client budgets must be 0 (no limit) or more")
         if self.max_connections < 1:
             raise SettingsError("HASHCHECK_MAX_CONNECTIONS must be at least 1")
         if self.admin_max_upload_mb < 1:

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from hashcheck.admin.setup import open_key
 from hashcheck.api.app import HashcheckApp
+from hashcheck.api.budgets import PERCEPTUAL_COST, Budgets
 from hashcheck.config import Settings
 from hashcheck.node.runtime import Node
 from hashcheck.store.open import open_store
@@ -53,4 +54,9 @@ def create_app() -> HashcheckApp:
         admin_max_upload=settings.admin_max_upload_mb * 1024 * 1024,
         admin_api=settings.admin_api,
         console=settings.console,
+        budgets=Budgets(
+            settings.client_requests_per_second,
+            settings.client_work_per_second,
+            largest_request=settings.max_batch * PERCEPTUAL_COST,
+        ),
     )

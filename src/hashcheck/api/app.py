@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -19,7 +20,8 @@ from msgspec.json import encode
 from hashcheck.api import disputes, legacy, v2
 from hashcheck.api.admin import AdminApi
 from hashcheck.api.authn import Authenticator
-from hashcheck.api.errors import ApiError, MethodNotAllowed, NotFound, NotReady
+from hashcheck.api.budgets import PERCEPTUAL_COST, Budgets
+from hashcheck.api.errors import ApiError, MethodNotAllowed, NotFound, NotReady, TooManyRequests
 from hashcheck.api.http import (
     JSON,
     TEXT,
@@ -76,9 +78,13 @@ class HashcheckApp:
         admin_max_upload: int = 4 << 30,
         admin_api: bool = True,
         console: bool = False,
+        budgets: Budgets | None = None,
     ) -> None:
         self.node = node
         self.max_batch = max_batch
+        self._budgets = budgets or Budgets(
+            work_per_second=1_000_000, largest_request=max_batch * PERCEPTUAL_COST
+        )
         sign_in = SignIn()
         self._admin = (
             None
@@ -207,6 +213,7 @@ class HashcheckApp:
         view = self._auth.cached(snapshot, authorization)
         if view is None:
             view = await self._auth.client(snapshot, authorization, source_of(scope))
+        self._spend(view, 1)
         body = await read_body(scope, receive, legacy.MAX_BODY, length)
         raw = legacy.submitted_hash(body, algorithm)
         if test:
@@ -242,6 +249,7 @@ class HashcheckApp:
         body = await read_body(scope, receive, self.max_batch * v2.BYTES_PER_ITEM + 1024, length)
         items = v2.parse_request(body, self.max_batch)
         client_id = view.client.client_id
+        self._spend(view, v2.cost(items))
         if v2.is_perceptual(items):
             turn = self._perceptual_turns.setdefault(client_id, asyncio.Lock())
             async with turn:
@@ -269,7 +277,19 @@ class HashcheckApp:
     async def _client(self, scope: Scope) -> tuple[Snapshot, ClientView]:
         snapshot = self._snapshot()
         authorization, _ = auth_and_length(scope)
-        return snapshot, await self._auth.client(snapshot, authorization, source_of(scope))
+        view = await self._auth.client(snapshot, authorization, source_of(scope))
+        self._spend(view, 1)
+        return snapshot, view
+
+    def _spend(self, view: ClientView, cost: int) -> None:
+        """Take the request from the client's budgets, or refuse it (429) with the wait."""
+        wait = self._budgets.wait(view.client.client_id, cost, time.monotonic())
+        if wait > 0:
+            seconds = max(1, math.ceil(wait))
+            raise TooManyRequests(
+                f"over this client's budget on this node; try again in {seconds} s",
+                retry_after=seconds,
+            )
 
     async def _in_store(self, work: Callable[[], _T]) -> _T:
         """Run store work off the event loop; an unreachable store is a 503, never a 500."""

@@ -14,6 +14,7 @@ import msgspec
 import numpy as np
 from msgspec import UNSET, UnsetType
 
+from hashcheck.api.budgets import PERCEPTUAL_COST
 from hashcheck.api.errors import ApiError, BadRequest, InvalidHashes, ItemProblem
 from hashcheck.api.perceptual import pdq_matches, video_matches
 from hashcheck.api.v2models import CheckRequest, CheckResponse, HashItem, Result
@@ -269,6 +270,15 @@ class Outcome:
     matched_lists: dict[int, int]  # list id -> hashes that matched it
     matched_entries: list[int]  # entry ids answered as matches
     shadowed: list[tuple[int, int]]  # (entry id, batch id) of shadow would-be matches
+
+
+def cost(batch: Batch) -> int:
+    """What answering it costs, in exact lookups (`api.budgets`): a PDQ hash or a video's
+    frame searches the perceptual index."""
+    frames = sum(len(video.frames) // 32 for video in batch.videos.values())
+    images = sum(1 for name in batch.algorithms if name == PDQ)
+    exact = len(batch) - images - len(batch.videos)
+    return exact + PERCEPTUAL_COST * (images + frames)
 
 
 def is_perceptual(batch: Batch) -> bool:
