@@ -469,3 +469,34 @@ def test_upload_options_are_refused_before_the_upload_is_read(
             assert chunk, answer
             answer += chunk
     assert answer.startswith(b"HTTP/1.1 %d" % status), answer[:300]
+
+
+@pytest.mark.parametrize(
+    ("query", "status"),
+    [
+        ("9223372036854775808", 200),  # 19 digits: no item number, looked up as a reference
+        ("item:9223372036854775808", 400),
+        ("item:%C2%B2", 400),
+        ("item:%D9%A3", 400),  # Arabic-Indic three
+        ("12345678901234567890123456789012", 200),  # an MD5 of digits only is a hash
+    ],
+)
+def test_item_lookups_read_numbers_strictly(
+    server: ServerThread, operator: dict[str, str], query: str, status: int
+) -> None:
+    answer = httpx.get(f"{server.base}/admin/v1/items?q={query}", headers=operator)
+    assert answer.status_code == status, answer.text
+
+
+def test_an_item_whose_hash_is_all_digits_is_found_by_it(
+    server: ServerThread, operator: dict[str, str]
+) -> None:
+    digits = "12345678901234567890123456789012"
+    imported = httpx.post(
+        f"{server.base}/admin/v1/lists/police/imports?category=baseline",
+        content=digits.encode() + b"\n",
+        headers=operator,
+    )
+    assert imported.status_code == 201, imported.text
+    found = httpx.get(f"{server.base}/admin/v1/items?q={digits}", headers=operator)
+    assert found.status_code == 200 and len(found.json()["items"]) == 1, found.text

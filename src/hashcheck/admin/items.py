@@ -45,7 +45,14 @@ def find(
             raise AdminError(f"no list {list_name!r}")
         list_id = found[0].list_id
     number = query.removeprefix("item:")
-    if number.isdigit():
+    # ASCII digits only ("²" and "٣" pass isdigit), and at most 18 of them: a hash of digits
+    # alone (32 or more) is a hash, and a longer "number" fits no database integer.
+    plain = number.isascii() and number.isdigit() and len(number) <= 18
+    if query.startswith("item:") and not plain:
+        raise AdminError(
+            f"item numbers are whole numbers of at most 18 digits, not {number[:40]!r}"
+        )
+    if plain:
         try:
             return [store.item(int(number))]
         except NotFound:

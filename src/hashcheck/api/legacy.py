@@ -38,7 +38,8 @@ def route(path: str) -> tuple[Algorithm, bool] | None:
     try:
         algorithm = Algorithm(name)
     except ValueError:
-        raise NotFound(f"unknown algorithm {name[:40]!r}; use md5 or sha1") from None
+        algorithms = ", ".join(a.value for a in Algorithm)
+        raise NotFound(f"unknown algorithm {name[:40]!r}; use {algorithms}") from None
     if test and algorithm not in TEST_POSITIVES:
         raise NotFound(f"no test endpoint for {algorithm.value}; use md5 or sha1")
     return algorithm, test
