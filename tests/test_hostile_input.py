@@ -500,3 +500,19 @@ def test_an_item_whose_hash_is_all_digits_is_found_by_it(
     assert imported.status_code == 201, imported.text
     found = httpx.get(f"{server.base}/admin/v1/items?q={digits}", headers=operator)
     assert found.status_code == 200 and len(found.json()["items"]) == 1, found.text
+
+
+@pytest.mark.parametrize("path", ["/admin/v1/audit", "/admin/v1/batches", "/admin/v1/collisions"])
+@pytest.mark.parametrize("limit", ["0", "100001"])
+def test_listing_limits_mean_the_same_everywhere(
+    server: ServerThread, operator: dict[str, str], path: str, limit: str
+) -> None:
+    answer = httpx.get(f"{server.base}{path}?limit={limit}", headers=operator)
+    assert answer.status_code == 400 and "from 1 to" in answer.text, answer.text
+
+
+def test_an_unknown_list_is_not_found_on_item_lookups(
+    server: ServerThread, operator: dict[str, str]
+) -> None:
+    answer = httpx.get(f"{server.base}/admin/v1/items?q=abc&list=nolist", headers=operator)
+    assert answer.status_code == 404, answer.text

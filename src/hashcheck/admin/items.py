@@ -11,6 +11,7 @@ import datetime as dt
 from typing import Any
 
 from hashcheck.admin.errors import AdminError
+from hashcheck.admin.names import find_list
 from hashcheck.admin.operators import Actor, Role
 from hashcheck.hashes.algorithms import Algorithm
 from hashcheck.hashes.keyed import Digester
@@ -40,10 +41,7 @@ def find(
         raise AdminError("say which item: its number, a match id, a hash or the supplier's id")
     list_id = None
     if list_name is not None:
-        found = [h for h in store.lists() if h.name == list_name]
-        if not found:
-            raise AdminError(f"no list {list_name!r}")
-        list_id = found[0].list_id
+        list_id = find_list(store, list_name).list_id  # 404 for an unknown one, as elsewhere
     number = query.removeprefix("item:")
     # ASCII digits only ("²" and "٣" pass isdigit), and at most 18 of them: a hash of digits
     # alone (32 or more) is a hash, and a longer "number" fits no database integer.

@@ -118,6 +118,18 @@ def _flag(mapping: Mapping[str, Any], name: str, default: bool = False) -> bool:
     raise AdminError(f'"{name}" must be true or false')
 
 
+MOST_ROWS = 100_000
+
+
+def _limit(r: Request, default: int) -> int:
+    """How many rows a listing answers: 1 to `MOST_ROWS` (0 read as one row on one route and
+    as all of them on another)."""
+    value = whole_number(r.query.get("limit", str(default)), low=1, high=MOST_ROWS)
+    if value is None:
+        raise AdminError(f"limit must be a whole number from 1 to {MOST_ROWS:,}")
+    return value
+
+
 def _int(text: str, what: str) -> int:
     value = whole_number(text)
     if value is None:
@@ -242,7 +254,7 @@ def set_pdq_threshold(r: Request) -> Answer:
 
 
 def list_collisions(r: Request) -> Answer:
-    limit = _int(r.query.get("limit", "1000"), "limit")
+    limit = _limit(r, 1000)
     return 200, [
         {
             "list": c.list_name,
@@ -380,7 +392,7 @@ def remove_upload(r: Request) -> Answer:
 
 # -- batches, holds, disputes, proposals ---------------------------------------------------------
 def list_batches(r: Request) -> Answer:
-    limit = _int(r.query.get("limit", "100"), "limit")
+    limit = _limit(r, 100)
     found = batches.listing(r.store, actor=r.actor, list_name=r.query.get("list"), limit=limit)
     return 200, [line.as_dict() for line in found]
 
@@ -491,7 +503,7 @@ def set_policy(r: Request) -> Answer:
 
 
 def audit(r: Request) -> Answer:
-    limit = _int(r.query.get("limit", "100"), "limit")
+    limit = _limit(r, 100)
     records = trail.read(
         r.store,
         max(limit, 1),
