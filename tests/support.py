@@ -50,6 +50,16 @@ def make_deployment(url: str, folder: Path, list_name: str = "police") -> Deploy
     return Deployment(url, folder / "list.key", key, issued.client_id, issued.secret)
 
 
+def another_client(deployment: Deployment, client_id: str = "other") -> tuple[str, str]:
+    """A second client of the deployment (the baseline of every list): its id and secret."""
+    store = deployment.store()
+    try:
+        issued = clients.add_client(store, "Other hosting", actor="test", client_id=client_id)
+    finally:
+        store.close()
+    return issued.client_id, issued.secret
+
+
 class ServerThread:
     """The real ASGI app under uvicorn on a random loopback port, in a thread."""
 

@@ -10,9 +10,16 @@ from pathlib import Path
 
 import pytest
 
-from hashcheck.admin import clients
 from hashcheck.api.budgets import PERCEPTUAL_COST, Bucket, Budgets
-from tests.support import Deployment, ServerThread, basic, legacy_post, make_deployment, serve
+from tests.support import (
+    Deployment,
+    ServerThread,
+    another_client,
+    basic,
+    legacy_post,
+    make_deployment,
+    serve,
+)
 
 TEST_MD5 = b"258228aed7b04862fb4f41da4cde67e5"
 
@@ -37,12 +44,7 @@ def test_a_refused_request_takes_nothing() -> None:
 @pytest.fixture
 def two_clients(sqlite_url: str, tmp_path: Path) -> tuple[Deployment, str, str]:
     deployed = make_deployment(sqlite_url, tmp_path)
-    store = deployed.store()
-    try:
-        other = clients.add_client(store, "Other", actor="test", client_id="other")
-    finally:
-        store.close()
-    return deployed, other.client_id, other.secret
+    return (deployed, *another_client(deployed))
 
 
 @pytest.fixture

@@ -15,7 +15,15 @@ import pytest
 
 from hashcheck.admin import operators
 from hashcheck.admin.operators import Actor, Role
-from tests.support import Deployment, ServerThread, basic, legacy_post, make_deployment, serve
+from tests.support import (
+    Deployment,
+    ServerThread,
+    another_client,
+    basic,
+    legacy_post,
+    make_deployment,
+    serve,
+)
 
 
 @pytest.fixture(scope="module")
@@ -432,15 +440,8 @@ def test_wrong_secrets_back_off_without_holding_back_a_known_client(
 
 @pytest.fixture
 def deployment_with_two(sqlite_url: str, tmp_path: Path) -> tuple[Deployment, str, str]:
-    from hashcheck.admin import clients
-
     deployed = make_deployment(sqlite_url, tmp_path)
-    store = deployed.store()
-    try:
-        issued = clients.add_client(store, "Other hosting", actor="test", client_id="other")
-    finally:
-        store.close()
-    return deployed, issued.client_id, issued.secret
+    return (deployed, *another_client(deployed))
 
 
 @pytest.mark.parametrize(
