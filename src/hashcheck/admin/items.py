@@ -13,6 +13,7 @@ from typing import Any
 from hashcheck.admin.errors import AdminError
 from hashcheck.admin.names import find_list
 from hashcheck.admin.operators import Actor, Role
+from hashcheck.catalog.numbers import MAX_STORED, whole_number
 from hashcheck.hashes.algorithms import Algorithm
 from hashcheck.hashes.keyed import Digester
 from hashcheck.hashes.matchid import PREFIX, MatchIds
@@ -42,17 +43,17 @@ def find(
     list_id = None
     if list_name is not None:
         list_id = find_list(store, list_name).list_id  # 404 for an unknown one, as elsewhere
-    number = query.removeprefix("item:")
-    # ASCII digits only ("²" and "٣" pass isdigit), and at most 18 of them: a hash of digits
-    # alone (32 or more) is a hash, and a longer "number" fits no database integer.
-    plain = number.isascii() and number.isdigit() and len(number) <= 18
-    if query.startswith("item:") and not plain:
+    # ASCII digits within a database integer ("²" and "٣" pass isdigit): a hash of digits
+    # alone (32 or more) is a hash, not a number.
+    number = whole_number(query.removeprefix("item:"))
+    if query.startswith("item:") and number is None:
         raise AdminError(
-            f"item numbers are whole numbers of at most 18 digits, not {number[:40]!r}"
+            f"item numbers are whole numbers up to {MAX_STORED:,}, "
+            f"not {query.removeprefix('item:')[:40]!r}"
         )
-    if plain:
+    if number is not None:
         try:
-            return [store.item(int(number))]
+            return [store.item(number)]
         except NotFound:
             return []
     if query.startswith(PREFIX):

@@ -35,8 +35,8 @@ from hashcheck.admin.operators import Actor, Role
 from hashcheck.admin.stats import StatLine
 from hashcheck.api import adminmodels as models
 from hashcheck.api.errors import BadRequest
-from hashcheck.api.numbers import whole_number
 from hashcheck.catalog.model import Grant
+from hashcheck.catalog.numbers import whole_number
 from hashcheck.catalog.policy import SETTINGS
 from hashcheck.hashes.keyed import Digester
 from hashcheck.hashes.matchid import MatchIds

@@ -12,8 +12,8 @@ from urllib.parse import parse_qs
 import msgspec
 
 from hashcheck.api.errors import BadRequest, Gone, NotFound
-from hashcheck.api.numbers import whole_number
 from hashcheck.api.v2models import Dispute, DisputeRequest, Note, Retraction, Retractions
+from hashcheck.catalog.numbers import whole_number
 from hashcheck.hashes.matchid import MatchIds
 from hashcheck.index.snapshot import Snapshot
 from hashcheck.store.errors import Gone as StoreGone

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from hashcheck.catalog.numbers import whole_number
 from hashcheck.catalog.severity import Severity
 
 _SEVERITY_NAMES = {s.value: s for s in Severity}
@@ -122,12 +123,9 @@ def _severities(text: str) -> frozenset[Severity]:
 def _positive(name: str, text: str, most: int) -> int:
     """1 to ``most``: a value past it would pass here and fail every use (a window of 10^20
     hours made every statistics flush fail, silently)."""
-    digits = text.strip()
-    if not (digits.isascii() and digits.isdigit()) or len(digits) > 12:
+    number = whole_number(text.strip(), low=1, high=most)
+    if number is None:
         raise PolicyError(f"{name} must be a whole number from 1 to {most:,}, got {text[:40]!r}")
-    number = int(digits)
-    if not 1 <= number <= most:
-        raise PolicyError(f"{name} must be a whole number from 1 to {most:,}, got {number:,}")
     return number
 
 

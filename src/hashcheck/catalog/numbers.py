@@ -1,4 +1,5 @@
-"""Whole numbers from request text — path segments, query parameters, form values: ASCII
+"""Whole numbers from outside text — path segments, query parameters, form values, operator
+input, policy values: ASCII
 digits only (Python's `int` and `str.isdigit` also take "²" or "٣"), at most 19 of them, and
 within the range the caller names (by default what a database's 64-bit integer holds).
 
