@@ -11,7 +11,8 @@ from urllib.parse import quote_plus
 
 import pytest
 
-from hashcheck.client.uploads import PARALLEL_FROM, MalformedUpload, UploadReader
+from hashcheck.client.multipart import MalformedUpload
+from hashcheck.client.uploads import PARALLEL_FROM, UploadReader
 
 BOUNDARY = "b0undary"
 

@@ -19,10 +19,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from hashcheck.client.aio import AsyncHashcheckClient
+from hashcheck.client.multipart import MalformedUpload
 from hashcheck.client.protocol import CredentialsRefused
 from hashcheck.client.queries import Query
 from hashcheck.client.results import Outcome, Result
-from hashcheck.client.uploads import MalformedUpload, Part, UploadReader
+from hashcheck.client.uploads import Part, UploadReader
 from hashcheck.client.verdicts import verdict
 
 Scope = MutableMapping[str, Any]

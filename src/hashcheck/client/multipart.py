@@ -2,8 +2,8 @@
 be what any framework behind it could take from the same bytes. Parsers differ (Werkzeug
 takes a bare LF before a delimiter, Django decodes base64 parts and reads parts after the
 closing boundary, RFC 2231 `boundary*=` parameters are read by some and ignored by others), so
-anything on which two well-known parsers could disagree is refused (`MalformedUpload`), never
-passed on:
+anything on which two well-known parsers could disagree is refused (`Ambiguous`, a
+`MalformedUpload`), never passed on:
 
 - the boundary: one `boundary` parameter, no extended (`*`) parameters, no parameter twice,
   1–70 characters that need no quoting or escaping in any parser;
@@ -38,8 +38,12 @@ SINGLE_HEADERS = (b"content-disposition", b"content-type", b"content-transfer-en
 IDENTITY_ENCODINGS = (b"7bit", b"8bit", b"binary")
 
 
-class Ambiguous(ValueError):
-    """Parsers could read this body differently: it is refused."""
+class MalformedUpload(ValueError):
+    """The body cannot be read as what its Content-Type says: it is refused unchecked."""
+
+
+class Ambiguous(MalformedUpload):
+    """Parsers could read this body differently: it is refused like a malformed one."""
 
 
 def is_multipart(content_type: str) -> bool:

@@ -20,8 +20,8 @@ from typing import IO, Any
 
 from hashcheck.client.files import SNIFF, FileHashes, kind
 from hashcheck.client.multipart import (
-    Ambiguous,
     Delimiters,
+    MalformedUpload,
     boundary_of,
     check_header,
     check_part,
@@ -32,10 +32,6 @@ from hashcheck.client.urlencoded import FormFields, is_urlencoded
 SPOOL_IN_MEMORY = 1 << 20  # bytes of a body (or an image part) kept in memory before disk
 PARALLEL_FROM = 1 << 15  # a part that has a piece this large gets its MD5 made on a lane
 LANE_PIECES = 16  # pieces a lane may lag behind: bounds the memory it holds
-
-
-class MalformedUpload(ValueError):
-    """The body cannot be read as what its Content-Type says: it is refused unchecked."""
 
 
 @dataclass
@@ -128,10 +124,7 @@ class UploadReader:
         self._delimiters: Delimiters | None = None
         header = content_type or ""
         if is_multipart(header):
-            try:
-                boundary = boundary_of(header)
-            except Ambiguous as exc:
-                raise MalformedUpload(str(exc)) from None
+            boundary = boundary_of(header)
             self._delimiters = Delimiters(boundary)
             self._parser = _multipart(boundary, self)
             return
@@ -157,8 +150,6 @@ class UploadReader:
                 self._parser.write(chunk)
         except MalformedUpload:
             raise
-        except Ambiguous as exc:
-            raise MalformedUpload(str(exc)) from None
         except Exception as exc:  # python-multipart's parse errors; all mean the same here
             raise MalformedUpload(f"malformed multipart body: {exc}") from None
 
@@ -174,10 +165,7 @@ class UploadReader:
             raise MalformedUpload("the multipart body ends before its closing boundary")
         else:
             assert self._delimiters is not None
-            try:
-                self._delimiters.finish()
-            except Ambiguous as exc:
-                raise MalformedUpload(str(exc)) from None
+            self._delimiters.finish()
         while self._images:
             part, image = self._images.pop()
             with image:
@@ -301,18 +289,12 @@ def _multipart(boundary: bytes, reader: UploadReader) -> Any:
         name, value = b"".join(field_name).lower(), b"".join(field_value)
         field_name.clear()
         field_value.clear()
-        try:
-            check_header(name, value, seen)
-        except Ambiguous as exc:
-            raise MalformedUpload(str(exc)) from None
+        check_header(name, value, seen)
         headers[name] = value
 
     def on_headers_finished() -> None:
         _, disposition = parse_options_header(headers.get(b"content-disposition", b""))
-        try:
-            check_part(headers, b"filename" in disposition)
-        except Ambiguous as exc:
-            raise MalformedUpload(str(exc)) from None
+        check_part(headers, b"filename" in disposition)
         name = disposition.get(b"name", b"").decode("utf-8", "replace")
         filename = disposition.get(b"filename")
         reader._begin(Part(name, None if filename is None else filename.decode("utf-8", "replace")))

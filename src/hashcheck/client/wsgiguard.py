@@ -11,9 +11,10 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from hashcheck.client.guard import Decision, decision, queries_of, refused
+from hashcheck.client.multipart import MalformedUpload
 from hashcheck.client.protocol import CredentialsRefused
 from hashcheck.client.sync import HashcheckClient
-from hashcheck.client.uploads import MalformedUpload, Part, UploadReader
+from hashcheck.client.uploads import Part, UploadReader
 
 Environ = dict[str, Any]
 StartResponse = Callable[..., Any]
