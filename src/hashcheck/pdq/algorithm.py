@@ -68,12 +68,10 @@ def pdq_from_rgb(rgb: npt.NDArray[np.uint8]) -> PdqHash:
     if rgb.ndim != 3 or rgb.shape[2] != 3:
         raise ValueError("expected an H x W x 3 RGB array")
     rows, cols = rgb.shape[:2]
-    if rows < MIN_HASHABLE_DIM or cols < MIN_HASHABLE_DIM:
-        return PdqHash(bytes(HASH_BYTES), 0)
+    if rows * cols <= _BAND_PIXELS or min(rows, cols) < MIN_HASHABLE_DIM:
+        return pdq_from_luma(luma_from_rgb(rgb))  # most images and video frames: one band
+    band = max(1, _BAND_PIXELS // cols)  # rows of luminance at once
     left, right = _reducer(rows), _reducer(cols).T
-    band = max(1, _BAND_PIXELS // cols)
-    if band >= rows:  # most images: one band, without the bookkeeping
-        return _hashed(left @ ((rgb.astype(np.float64) @ _LUMA) @ right))
     small: Floats = np.zeros((64, 64))
     for start in range(0, rows, band):
         luma = rgb[start : start + band].astype(np.float64) @ _LUMA

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from hashcheck.pdq.algorithm import luma_from_rgb, pdq_from_luma
+from hashcheck.pdq.algorithm import pdq_from_rgb
 from hashcheck.pdq.video import Feature
 
 # A frame larger than this (8K) is refused rather than read: a crafted header could otherwise
@@ -147,7 +147,7 @@ def video_features(path: Path, seconds_per_hash: float = 1.0) -> list[Feature]:
                 pixels = np.frombuffer(frame, dtype=np.uint8).reshape(
                     stream.height, stream.width, 3
                 )
-                hashed = pdq_from_luma(luma_from_rgb(pixels))
+                hashed = pdq_from_rgb(pixels)
                 number = len(features) * step
                 features.append(
                     Feature(hashed.bits, hashed.quality, float(number / stream.frame_rate))
