@@ -65,3 +65,10 @@ def test_over_its_budget_a_client_is_told_when_to_come_back(
     assert int(refused.headers["retry-after"]) >= 1
     other = basic(other_id, other_secret)
     assert legacy_post(server.port, "/v1/test/check/md5", TEST_MD5, other).body == b"true"
+
+
+def test_the_setting_and_the_app_default_to_the_same_work_budget() -> None:
+    from hashcheck.api.budgets import DEFAULT_WORK_PER_SECOND
+    from hashcheck.config import Settings
+
+    assert Settings().client_work_per_second == DEFAULT_WORK_PER_SECOND

@@ -50,7 +50,7 @@ class Settings:
         0.0, "Requests one client may send a node per second (0: no limit); 10 s of it in a burst."
     )
     client_work_per_second: float = _setting(
-        1_000_000.0,
+        1_000_000.0,  # = api.budgets.DEFAULT_WORK_PER_SECOND
         "Work one client may ask of a node per second, in exact lookups (a PDQ hash or video "
         "frame counts 1,000); 10 s of it in a burst, and never less than a full batch. 0: no "
         "limit.",

@@ -20,7 +20,7 @@ from msgspec.json import encode
 from hashcheck.api import disputes, legacy, v2
 from hashcheck.api.admin import AdminApi
 from hashcheck.api.authn import Authenticator
-from hashcheck.api.budgets import PERCEPTUAL_COST, Budgets
+from hashcheck.api.budgets import DEFAULT_WORK_PER_SECOND, PERCEPTUAL_COST, Budgets
 from hashcheck.api.errors import ApiError, MethodNotAllowed, NotFound, NotReady, TooManyRequests
 from hashcheck.api.http import (
     JSON,
@@ -83,7 +83,7 @@ class HashcheckApp:
         self.node = node
         self.max_batch = max_batch
         self._budgets = budgets or Budgets(
-            work_per_second=1_000_000, largest_request=max_batch * PERCEPTUAL_COST
+            work_per_second=DEFAULT_WORK_PER_SECOND, largest_request=max_batch * PERCEPTUAL_COST
         )
         sign_in = SignIn()
         self._admin = (

@@ -14,6 +14,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 PERCEPTUAL_COST = 1000
+# A node's default (HASHCHECK_CLIENT_WORK_PER_SECOND's, in `config`, which imports nothing):
+# one full batch of 10,000 PDQ hashes per 10 s; exact hashes practically unbounded.
+DEFAULT_WORK_PER_SECOND = 1_000_000
 
 
 @dataclass
