@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import BrowserContext, Page, expect
 
-from hashcheck.admin import governance, importing, operators
+from hashcheck.admin import clients, governance, importing, operators
 from hashcheck.admin.operators import Actor, Role
 from hashcheck.console.session import IDLE_S, Sessions
 from hashcheck.hashes.algorithms import Algorithm
@@ -455,3 +455,36 @@ def test_the_overview_tells_silent_and_lagging_nodes_apart(deployment: Deploymen
         "quiet:3": "silent: no report for a while (stopped, or cut off from the store)",
         "new:4": "starting",
     }
+
+
+def test_a_client_s_budgets_are_set_on_its_page_whatever_its_id(
+    console: ServerThread, deployment: Deployment, accounts: dict[str, str], context: BrowserContext
+) -> None:
+    odd = "Hoster één 50%?#"  # any character but '/' and ':' may be a client id
+    store = deployment.store()
+    try:
+        clients.add_client(store, "Odd hosting", actor="test", client_id=odd)
+    finally:
+        store.close()
+    page = context.new_page()
+    sign_in(page, console.base, "olga", accounts["olga"])
+    page.goto(console.base + "/console/clients")
+    form = page.locator("form").filter(has=page.get_by_role("button", name=f"Set budgets of {odd}"))
+    form.get_by_label("Requests per second").fill("99999999999999999999")  # digits, too many
+    form.get_by_role("button").click()
+    expect(page.get_by_role("alert")).to_contain_text("a whole number")
+    form = page.locator("form").filter(has=page.get_by_role("button", name=f"Set budgets of {odd}"))
+    form.get_by_label("Requests per second").fill("7")
+    form.get_by_label("Work per second").fill("0")
+    form.get_by_role("button").click()
+    expect(page.get_by_role("status")).to_contain_text(f"The budgets of {odd} are set")
+    store = deployment.store()
+    try:
+        mine = next(c for c in store.clients() if c.client_id == odd)
+        assert (mine.requests_per_second, mine.work_per_second) == (7, 0)
+    finally:
+        store.close()
+    form = page.locator("form").filter(has=page.get_by_role("button", name=f"Set budgets of {odd}"))
+    expect(form.get_by_label("Requests per second")).to_have_value("7")
+    page.get_by_role("button", name=f"New secret for {odd}").click()
+    expect(page.get_by_role("status")).to_contain_text(f"Client {odd} has a new secret")

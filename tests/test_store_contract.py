@@ -62,8 +62,16 @@ def test_clients_grants_and_secret(store: Store) -> None:
     assert acme.grants == (Grant(hash_list.list_id, None),)
     with pytest.raises(NotFound):
         store.set_client_enabled("nobody", True, actor="op")
+    assert (acme.requests_per_second, acme.work_per_second) == (None, None)
+    assert store.set_client_budgets("acme", 0, 2**40, actor="op")
+    assert not store.set_client_budgets("acme", 0, 2**40, actor="op")  # so already
+    (acme,) = store.clients()
+    assert (acme.requests_per_second, acme.work_per_second) == (0, 2**40)
+    with pytest.raises(NotFound):
+        store.set_client_budgets("nobody", 1, 1, actor="op")
     actions = [record.action for record in store.audit_log()]
     assert "client.disable" in actions and "grant.remove" in actions
+    assert actions.count("client.budgets") == 1
 
 
 def test_import_is_atomic_idempotent_and_fed(store: Store) -> None:

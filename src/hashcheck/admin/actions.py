@@ -52,6 +52,12 @@ ACTIONS: dict[str, Action] = {
         console="clients/{client_id}/grants",
     ),
     "clients.revoke": Action(OPERATE, "clients revoke", ("POST", "/clients/{client_id}/revoke")),
+    "clients.budgets": Action(
+        OPERATE,
+        "clients budgets",
+        ("PUT", "/clients/{client_id}/budgets"),
+        console="clients/{client_id}/budgets",
+    ),
     # lists, suppliers, imports
     "lists.list": Action(VIEW, "lists list", ("GET", "/lists"), console=""),
     "lists.add": Action(OPERATE, "lists add", ("POST", "/lists")),

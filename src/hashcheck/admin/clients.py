@@ -3,14 +3,17 @@ lists them."""
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass
 
 from hashcheck.admin import reach
+from hashcheck.admin.errors import AdminError
 from hashcheck.admin.names import find_category, find_list
 from hashcheck.admin.operators import Actor, Role
 from hashcheck.admin.reach import Reach
 from hashcheck.auth.secrets import hash_secret, new_client_id, new_secret
 from hashcheck.catalog.model import Client, Grant
+from hashcheck.store.errors import NotFound
 from hashcheck.store.interface import Store
 
 DEFAULT_CATEGORY = "baseline"
@@ -43,6 +46,64 @@ def rotate_secret(store: Store, client_id: str, *, actor: str) -> IssuedCredenti
     issued = IssuedCredentials(client_id, new_secret())
     store.set_client_secret(client_id, hash_secret(issued.secret), actor=actor)
     return issued
+
+
+# The bounds of a client's own budgets, declared once for every face (0 is no limit).
+MOST_REQUESTS_PER_SECOND = 1_000_000
+MOST_WORK_PER_SECOND = 1_000_000_000_000
+
+
+class Keep(enum.Enum):
+    """A budget the operator did not mention: it stays as it is."""
+
+    KEEP = "keep"
+
+
+KEEP = Keep.KEEP
+
+
+@dataclass(frozen=True)
+class ClientBudgets:
+    client_id: str
+    requests_per_second: int | None  # None: the node's setting
+    work_per_second: int | None
+    changed: bool
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "client_id": self.client_id,
+            "requests_per_second": self.requests_per_second,
+            "work_per_second": self.work_per_second,
+            "changed": self.changed,
+        }
+
+
+def set_budgets(
+    store: Store,
+    client_id: str,
+    *,
+    requests_per_second: int | Keep | None = KEEP,
+    work_per_second: int | Keep | None = KEEP,
+    actor: Actor,
+) -> ClientBudgets:
+    """A client's own budgets on every node (`api.budgets`): requests and work per second,
+    0 for no limit, None for the node's settings. Every node applies them within a second;
+    audited."""
+    actor.require(Role.OPERATOR, "setting a client's budgets")
+    current = next((c for c in store.clients() if c.client_id == client_id), None)
+    if current is None:
+        raise NotFound(f"no client {client_id!r}")
+    requests = current.requests_per_second if requests_per_second is KEEP else requests_per_second
+    work = current.work_per_second if work_per_second is KEEP else work_per_second
+    _bounded("requests per second", requests, MOST_REQUESTS_PER_SECOND)
+    _bounded("work per second", work, MOST_WORK_PER_SECOND)
+    changed = store.set_client_budgets(client_id, requests, work, actor=actor.name)
+    return ClientBudgets(client_id, requests, work, changed)
+
+
+def _bounded(what: str, value: int | None, most: int) -> None:
+    if value is not None and not 0 <= value <= most:
+        raise AdminError(f"a client's {what} is 0 (no limit) to {most:,}, got {value:,}")
 
 
 def resolve_grant(store: Store, list_name: str | None, category_name: str | None) -> Grant:

@@ -13,6 +13,7 @@ from typing import Annotated, Literal
 
 from msgspec import UNSET, Meta, Struct, UnsetType, field
 
+from hashcheck.admin.clients import MOST_REQUESTS_PER_SECOND, MOST_WORK_PER_SECOND
 from hashcheck.api.v2models import one_of
 
 # A name or text that is not blank (surrounding blanks are dropped by the route).
@@ -107,11 +108,52 @@ class Reach(Answer):
     warning: Annotated[str | None, Meta(description="why it can match nothing")]
 
 
+RequestsPerSecond = (
+    Annotated[
+        int,
+        Meta(
+            ge=0,
+            le=MOST_REQUESTS_PER_SECOND,
+            description="requests per second on each node; 0: no limit; null: the node's setting",
+        ),
+    ]
+    | None
+)
+WorkPerSecond = (
+    Annotated[
+        int,
+        Meta(
+            ge=0,
+            le=MOST_WORK_PER_SECOND,
+            description="exact-hash lookups per second on each node (a PDQ hash or video frame "
+            "costs 1,000); 0: no limit; null: the node's setting",
+        ),
+    ]
+    | None
+)
+
+
 class Client(Reach):
     client_id: str
     name: str
     enabled: bool
     grants: list[str]
+    requests_per_second: RequestsPerSecond
+    work_per_second: WorkPerSecond
+
+
+class Budgets(Request):
+    """Either budget left out stays as it is."""
+
+    requests_per_second: RequestsPerSecond | UnsetType = UNSET
+    work_per_second: WorkPerSecond | UnsetType = UNSET
+
+
+class ClientBudgets(Answer):
+    client_id: str
+    requests_per_second: RequestsPerSecond
+    work_per_second: WorkPerSecond
+    changed: Annotated[bool, Meta(description="false: they were so already")]
 
 
 class IssuedClient(Reach):

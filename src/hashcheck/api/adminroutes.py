@@ -11,6 +11,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
 
+from msgspec import UNSET
+
 from hashcheck.admin import (
     actions,
     batches,
@@ -159,6 +161,8 @@ def list_clients(r: Request) -> Answer:
             "name": line.client.name,
             "enabled": line.client.enabled,
             "grants": list(line.grants),
+            "requests_per_second": line.client.requests_per_second,
+            "work_per_second": line.client.work_per_second,
             **line.reach.as_dict(),
         }
         for line in clients.listing(r.store, actor=r.actor)
@@ -193,6 +197,18 @@ def _client_state(enabled: bool) -> Handler:
 def rotate_client(r: Request) -> Answer:
     issued = clients.rotate_secret(r.store, r.params[0], actor=r.actor.name)
     return 200, {"client_id": issued.client_id, "secret": issued.secret}
+
+
+def set_budgets(r: Request) -> Answer:
+    body: models.Budgets = r.body
+    keep = clients.KEEP
+    return 200, clients.set_budgets(
+        r.store,
+        r.params[0],
+        requests_per_second=keep if body.requests_per_second is UNSET else body.requests_per_second,
+        work_per_second=keep if body.work_per_second is UNSET else body.work_per_second,
+        actor=r.actor,
+    ).as_dict()
 
 
 def _grant_of(r: Request) -> Grant:
@@ -652,6 +668,14 @@ ROUTES: tuple[Route, ...] = (
         "Take a grant away",
         {200: models.Revoked},
         body=models.GrantBody,
+    ),
+    _route(
+        "PUT",
+        "/clients/{client_id}/budgets",
+        set_budgets,
+        "Set a client's own budgets on every node (null: the node's settings; left out: kept)",
+        {200: models.ClientBudgets},
+        body=models.Budgets,
     ),
     _route("GET", "/lists", list_lists, "Lists with entry counts", {200: list[models.HashList]}),
     _route(

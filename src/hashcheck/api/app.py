@@ -283,7 +283,14 @@ class HashcheckApp:
 
     def _spend(self, view: ClientView, cost: int) -> None:
         """Take the request from the client's budgets, or refuse it (429) with the wait."""
-        wait = self._budgets.wait(view.client.client_id, cost, time.monotonic())
+        client = view.client
+        wait = self._budgets.wait(
+            client.client_id,
+            cost,
+            time.monotonic(),
+            requests_per_second=client.requests_per_second,
+            work_per_second=client.work_per_second,
+        )
         if wait > 0:
             seconds = max(1, math.ceil(wait))
             raise TooManyRequests(

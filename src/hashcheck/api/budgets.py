@@ -19,41 +19,54 @@ PERCEPTUAL_COST = 1000
 DEFAULT_WORK_PER_SECOND = 1_000_000
 
 
+@dataclass(frozen=True)
+class Limit:
+    rate: float  # per second; 0 is no limit
+    capacity: float
+
+
 @dataclass
 class _Bucket:
     tokens: float
     at: float
+    limit: Limit
 
 
 class Bucket:
     def __init__(self, rate: float, capacity: float) -> None:
-        self.rate = rate
-        self.capacity = capacity
+        self.limit = Limit(rate, capacity)
         self._by_client: dict[str, _Bucket] = {}  # clients are few: no eviction needed
 
-    def wait(self, client_id: str, cost: float, now: float) -> float:
-        """Seconds until ``cost`` fits (0: taken now)."""
-        if self.rate <= 0:
+    def wait(self, client_id: str, cost: float, now: float, limit: Limit | None = None) -> float:
+        """Seconds until ``cost`` fits (0: taken now); ``limit`` is the client's own, when
+        the operator gave it one (it takes effect on the next request)."""
+        limit = limit or self.limit
+        if limit.rate <= 0:
             return 0.0
         bucket = self._by_client.get(client_id)
         if bucket is None:
-            bucket = self._by_client[client_id] = _Bucket(self.capacity, now)
-        bucket.tokens = min(self.capacity, bucket.tokens + (now - bucket.at) * self.rate)
+            bucket = self._by_client[client_id] = _Bucket(limit.capacity, now, limit)
+        elif bucket.limit != limit:
+            bucket.limit = limit
+            bucket.tokens = min(bucket.tokens, limit.capacity)
+        bucket.tokens = min(limit.capacity, bucket.tokens + (now - bucket.at) * limit.rate)
         bucket.at = now
-        needed = min(cost, self.capacity)
+        needed = min(cost, limit.capacity)
         if bucket.tokens >= needed:
             bucket.tokens -= needed
             return 0.0
-        return (needed - bucket.tokens) / self.rate
+        return (needed - bucket.tokens) / limit.rate
 
     def refund(self, client_id: str, cost: float) -> None:
         bucket = self._by_client.get(client_id)
-        if bucket is not None and self.rate > 0:
-            bucket.tokens = min(self.capacity, bucket.tokens + cost)
+        if bucket is not None and bucket.limit.rate > 0:
+            bucket.tokens = min(bucket.limit.capacity, bucket.tokens + cost)
 
 
 class Budgets:
-    """Both budgets of every client: requests per second and work per second."""
+    """Both budgets of every client: requests per second and work per second, the node's
+    own unless the operator set the client's (`Client.requests_per_second`,
+    `Client.work_per_second`)."""
 
     def __init__(
         self,
@@ -63,16 +76,41 @@ class Budgets:
         burst_seconds: float = 10.0,
         largest_request: float = 0.0,
     ) -> None:
-        self._requests = Bucket(requests_per_second, max(1.0, requests_per_second * burst_seconds))
-        self._work = Bucket(work_per_second, max(largest_request, work_per_second * burst_seconds))
+        self._burst_seconds = burst_seconds
+        self._largest_request = largest_request
+        requests, work = (
+            self._requests_limit(requests_per_second),
+            self._work_limit(work_per_second),
+        )
+        self._requests = Bucket(requests.rate, requests.capacity)
+        self._work = Bucket(work.rate, work.capacity)
 
-    def wait(self, client_id: str, cost: float, now: float) -> float:
+    def _requests_limit(self, rate: float) -> Limit:
+        return Limit(rate, max(1.0, rate * self._burst_seconds))
+
+    def _work_limit(self, rate: float) -> Limit:
+        return Limit(rate, max(self._largest_request, rate * self._burst_seconds))
+
+    def wait(
+        self,
+        client_id: str,
+        cost: float,
+        now: float,
+        *,
+        requests_per_second: float | None = None,
+        work_per_second: float | None = None,
+    ) -> float:
         """Seconds the client must wait before this request (0: go ahead, and it is
-        counted); a refused request takes nothing from either budget."""
-        waits = self._requests.wait(client_id, 1, now)
+        counted); a refused request takes nothing from either budget. A rate given here is
+        the client's own (None: the node's)."""
+        requests = (
+            None if requests_per_second is None else self._requests_limit(requests_per_second)
+        )
+        waits = self._requests.wait(client_id, 1, now, requests)
         if waits > 0:
             return waits
-        work = self._work.wait(client_id, cost, now)
-        if work > 0:
+        work = None if work_per_second is None else self._work_limit(work_per_second)
+        waits = self._work.wait(client_id, cost, now, work)
+        if waits > 0:
             self._requests.refund(client_id, 1)  # it was not served
-        return work
+        return waits

@@ -65,6 +65,9 @@ class Client:
     enabled: bool
     secret_hash: str = field(repr=False)
     grants: tuple[Grant, ...] = ()
+    # The operator's budgets for this client on each node (None: the node's settings).
+    requests_per_second: int | None = None
+    work_per_second: int | None = None
 
 
 @dataclass(frozen=True)

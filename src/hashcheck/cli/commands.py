@@ -89,6 +89,8 @@ def clients_list(args: argparse.Namespace, settings: Settings) -> int:
                         "name": line.client.name,
                         "status": "enabled" if line.client.enabled else "disabled",
                         "grants": "; ".join(line.grants) or "(nothing)",
+                        "requests_per_second": line.client.requests_per_second,
+                        "work_per_second": line.client.work_per_second,
                         **line.reach.as_dict(),
                     }
                     for line in found
@@ -102,11 +104,13 @@ def clients_list(args: argparse.Namespace, settings: Settings) -> int:
             line.client.name,
             "enabled" if line.client.enabled else "disabled",
             "; ".join(line.grants) or "(nothing)",
+            f"{_rate(line.client.requests_per_second)} req/s, "
+            f"{_rate(line.client.work_per_second)} work/s",
             "yes" if line.reach.can_match else "NO",
         )
         for line in found
     ]
-    say(render(("client_id", "name", "status", "grants", "can_match"), rows, "table"))
+    say(render(("client_id", "name", "status", "grants", "budgets", "can_match"), rows, "table"))
     for line in found:
         warn_reach(line.reach)
     return ExitCode.OK
@@ -126,6 +130,30 @@ def clients_enable(args: argparse.Namespace, settings: Settings) -> int:
     say(f"client {args.client_id} enabled")
     warn_reach(found)
     return ExitCode.OK
+
+
+def clients_budgets(args: argparse.Namespace, settings: Settings) -> int:
+    with opened_store(settings) as store:
+        done = clients.set_budgets(
+            store,
+            args.client_id,
+            requests_per_second=getattr(args, "requests_per_second", clients.KEEP),
+            work_per_second=getattr(args, "work_per_second", clients.KEEP),
+            actor=acting(store, settings.operator),
+        )
+    if args.json:
+        say(as_json(done.as_dict()))
+    else:
+        say(
+            f"client {done.client_id}: {_rate(done.requests_per_second)} requests and "
+            f"{_rate(done.work_per_second)} work per second on each node"
+            + ("" if done.changed else " (unchanged)")
+        )
+    return ExitCode.OK
+
+
+def _rate(value: int | None) -> str:
+    return "the node's" if value is None else "unlimited" if value == 0 else f"{value:,}"
 
 
 def clients_rotate(args: argparse.Namespace, settings: Settings) -> int:

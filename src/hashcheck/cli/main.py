@@ -14,6 +14,7 @@ from pathlib import Path
 
 from hashcheck.admin.actions import ACTIONS
 from hashcheck.admin.outcomes import outcome_of
+from hashcheck.catalog.numbers import whole_number
 from hashcheck.cli.exitcodes import ExitCode
 from hashcheck.cli.extras import missing_extra
 from hashcheck.config import Settings, SettingsError
@@ -32,6 +33,19 @@ class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # type: ignore[override]
         self.print_usage(sys.stderr)
         self.exit(ExitCode.USAGE, f"{self.prog}: error: {message}\n")
+
+
+def _whole(text: str) -> int:
+    """A whole number as every face reads one: ASCII digits only (`int` takes "٣")."""
+    value = whole_number(text)
+    if value is None:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number (digits 0-9)")
+    return value
+
+
+def _budget(text: str) -> int | None:
+    """A client's budget: a whole number (0: no limit), or `default` for the node's."""
+    return None if text == "default" else _whole(text)
 
 
 def _common() -> _Parser:
@@ -122,10 +136,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     scanning.add_argument("--include", action="append", default=[], metavar="GLOB")
     scanning.add_argument("--exclude", action="append", default=[], metavar="GLOB")
-    scanning.add_argument("--min-size", type=int, default=0, metavar="BYTES")
-    scanning.add_argument("--max-size", type=int, metavar="BYTES")
+    scanning.add_argument("--min-size", type=_whole, default=0, metavar="BYTES")
+    scanning.add_argument("--max-size", type=_whole, metavar="BYTES")
     scanning.add_argument("--since", metavar="TIME", help="only files modified at or after (ISO)")
-    scanning.add_argument("--workers", type=int, help="hashing threads")
+    scanning.add_argument("--workers", type=_whole, help="hashing threads")
     scanning.add_argument(
         "--action",
         default="report",
@@ -164,9 +178,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     serve = command("serve", "commands.serve", "run the HTTP service")
     serve.add_argument("--host", help="listen address (HASHCHECK_HOST, default 127.0.0.1)")
-    serve.add_argument("--port", type=int, help="listen port (HASHCHECK_PORT, default 8080)")
+    serve.add_argument("--port", type=_whole, help="listen port (HASHCHECK_PORT, default 8080)")
     serve.add_argument(
-        "--workers", type=int, help="worker processes (HASHCHECK_WORKERS, default 1)"
+        "--workers", type=_whole, help="worker processes (HASHCHECK_WORKERS, default 1)"
     )
     serve.add_argument(
         "--demo", action="store_true", help="set up and serve a demo client and list in ./demo-data"
@@ -199,6 +213,29 @@ def build_parser() -> argparse.ArgumentParser:
     )
     rotate.add_argument("client_id")
     rotate.add_argument("--json", action="store_true")
+    budgets = command(
+        "budgets",
+        "commands.clients_budgets",
+        "set a client's own budgets on every node (a budget not given stays as it is)",
+        csub,
+    )
+    budgets.add_argument("client_id")
+    budgets.add_argument(
+        "--requests-per-second",
+        type=_budget,
+        default=argparse.SUPPRESS,
+        metavar="N|default",
+        help="requests per second on each node; 0: no limit; default: the node's setting",
+    )
+    budgets.add_argument(
+        "--work-per-second",
+        type=_budget,
+        default=argparse.SUPPRESS,
+        metavar="N|default",
+        help="exact-hash lookups per second on each node (a PDQ hash or video frame costs "
+        "1,000); 0: no limit; default: the node's setting",
+    )
+    budgets.add_argument("--json", action="store_true")
     for name, handler, text in (
         ("grant", "commands.clients_grant", "let a client check a list/category"),
         ("revoke", "commands.clients_revoke", "take a grant away"),
@@ -246,7 +283,7 @@ def build_parser() -> argparse.ArgumentParser:
         lsub,
     )
     lthreshold.add_argument("name")
-    lthreshold.add_argument("threshold", type=int)
+    lthreshold.add_argument("threshold", type=_whole)
     lthreshold.add_argument("--json", action="store_true")
     lcoll = command(
         "collisions",
@@ -254,7 +291,7 @@ def build_parser() -> argparse.ArgumentParser:
         "entries that never match because a known-good list has them too",
         lsub,
     )
-    lcoll.add_argument("--limit", type=int, default=1000)
+    lcoll.add_argument("--limit", type=_whole, default=1000)
     lcoll.add_argument("--format", default="table", choices=["table", "json", "csv"])
 
     suppliers = sub.add_parser(
@@ -282,7 +319,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     blist = command("list", "commands.batches_list", "the newest batches first", bsub)
     blist.add_argument("--list", dest="list_name", help="one list")
-    blist.add_argument("--limit", type=int, default=50)
+    blist.add_argument("--limit", type=_whole, default=50)
     blist.add_argument("--format", default="table", choices=["table", "json", "csv"])
     brollback = command(
         "rollback",
@@ -290,7 +327,7 @@ def build_parser() -> argparse.ArgumentParser:
         "remove what an import added (within a second)",
         bsub,
     )
-    brollback.add_argument("batch_id", type=int)
+    brollback.add_argument("batch_id", type=_whole)
     brollback.add_argument("--json", action="store_true")
     bpromote = command(
         "promote",
@@ -298,12 +335,12 @@ def build_parser() -> argparse.ArgumentParser:
         "let a shadow batch's entries answer (two-person rule for below-severe categories)",
         bsub,
     )
-    bpromote.add_argument("batch_id", type=int)
+    bpromote.add_argument("batch_id", type=_whole)
     bpromote.add_argument("--json", action="store_true")
     bshow = command(
         "show", "governing.batches_show", "one batch, with its shadow would-be matches", bsub
     )
-    bshow.add_argument("batch_id", type=int)
+    bshow.add_argument("batch_id", type=_whole)
     bshow.add_argument("--json", action="store_true")
 
     def group(name: str, text: str) -> argparse._SubParsersAction[_Parser]:
@@ -332,7 +369,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--state", choices=["open", "released"]
     )
     hrelease = command("release", "governing.holds_release", "let a held item answer again", holds)
-    hrelease.add_argument("item_id", type=int)
+    hrelease.add_argument("item_id", type=_whole)
 
     itm = group("items", "list items: one file's hashes, its supplier's id and one category")
     ishow = command(
@@ -349,16 +386,16 @@ def build_parser() -> argparse.ArgumentParser:
         "--state", choices=["open", "upheld", "rejected"]
     )
     dshow = command("show", "governing.disputes_show", "one dispute with its notes (JSON)", disp)
-    dshow.add_argument("dispute_id", type=int)
+    dshow.add_argument("dispute_id", type=_whole)
     dcomment = command("comment", "governing.disputes_comment", "add a note to a dispute", disp)
-    dcomment.add_argument("dispute_id", type=int)
+    dcomment.add_argument("dispute_id", type=_whole)
     dcomment.add_argument("text")
     for name, handler, text in (
         ("uphold", "governing.disputes_uphold", "the match was wrong: retract the entry"),
         ("reject", "governing.disputes_reject", "the match stands"),
     ):
         decide = command(name, handler, text, disp)
-        decide.add_argument("dispute_id", type=int)
+        decide.add_argument("dispute_id", type=_whole)
         decide.add_argument("--reason", required=True, help="recorded, and shown to the client")
 
     props = group("proposals", "changes waiting for a second operator (two-person rule)")
@@ -369,7 +406,7 @@ def build_parser() -> argparse.ArgumentParser:
         ("approve", "governing.proposals_approve", "approve and carry out (not your own)"),
         ("reject", "governing.proposals_reject", "turn a proposal down"),
     ):
-        command(name, handler, text, props).add_argument("proposal_id", type=int)
+        command(name, handler, text, props).add_argument("proposal_id", type=_whole)
 
     pol = group("policy", "governance settings shared by every node")
     command(
@@ -496,7 +533,7 @@ def build_parser() -> argparse.ArgumentParser:
     audit.add_argument(
         "--since", help="first day (YYYY-MM-DD) or ISO time (UTC unless it has a zone)"
     )
-    audit.add_argument("--limit", type=int, default=100, help="at most this many (default 100)")
+    audit.add_argument("--limit", type=_whole, default=100, help="at most this many (default 100)")
     audit.add_argument("--format", default="table", choices=["table", "json", "csv"])
     return parser
 

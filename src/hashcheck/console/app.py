@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable, Iterator
 from importlib import resources
 from typing import Any
-from urllib.parse import parse_qsl, urlencode
+from urllib.parse import parse_qsl, unquote, urlencode
 
 import jinja2
 
@@ -115,19 +115,25 @@ _FORMS: tuple[tuple[re.Pattern[str], str, Any, str], ...] = (
     # its dry run: land it active or in shadow, or discard it.
     (re.compile(r"^/console/imports$"), "lists.import", list_imports.land, "imports"),
     (
-        re.compile(r"^/console/clients/([\w.-]{1,64})/(?:disable|enable)$"),
+        re.compile(r"^/console/clients/([^/]{1,600})/(?:disable|enable)$"),
         "clients.disable",
         pages.switch_client,
         "clients",
     ),
     (
-        re.compile(r"^/console/clients/([\w.-]{1,64})/rotate$"),
+        re.compile(r"^/console/clients/([^/]{1,600})/rotate$"),
         "clients.rotate",
         pages.rotate_client,
         "clients",
     ),
     (
-        re.compile(r"^/console/clients/([\w.-]{1,64})/grants$"),
+        re.compile(r"^/console/clients/([^/]{1,600})/budgets$"),
+        "clients.budgets",
+        pages.set_budgets,
+        "clients",
+    ),
+    (
+        re.compile(r"^/console/clients/([^/]{1,600})/grants$"),
         "clients.grant",
         pages.change_grant,
         "clients",
@@ -385,7 +391,8 @@ class Console:
         if not matched:
             raise NotFound(f"no such form: {path[:100]}")
         (_, action, change, back), found = matched[0]
-        key = found.group(1) if found.groups() else ""
+        # The raw path's segment (a client id may hold any character but '/').
+        key = unquote(found.group(1)) if found.groups() else ""
         form = {**form, "path": path}
         try:
             action = _action(action, form)

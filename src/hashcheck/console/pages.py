@@ -21,6 +21,7 @@ from hashcheck.admin import stats as usage
 from hashcheck.admin.clients import describe_grant
 from hashcheck.admin.errors import AdminError
 from hashcheck.admin.operators import Actor, Role
+from hashcheck.catalog.numbers import whole_number
 from hashcheck.console import charts
 from hashcheck.hashes.keyed import Digester
 from hashcheck.hashes.matchid import MatchIds
@@ -348,6 +349,30 @@ def rotate_client(store: Store, actor: Actor, key: str, form: dict[str, str]) ->
         issued.secret,
         key,
     )
+
+
+def set_budgets(store: Store, actor: Actor, key: str, form: dict[str, str]) -> str:
+    """Both budgets as the form shows them: a number (0: no limit), or blank for the node's."""
+    done = admin_clients.set_budgets(
+        store,
+        key,
+        requests_per_second=_budget(form.get("requests_per_second", ""), "requests per second"),
+        work_per_second=_budget(form.get("work_per_second", ""), "work per second"),
+        actor=actor,
+    )
+    if not done.changed:
+        return f"The budgets of {key} were so already."
+    return f"The budgets of {key} are set; every node applies them within a second."
+
+
+def _budget(text: str, what: str) -> int | None:
+    text = text.strip()
+    if not text:
+        return None
+    value = whole_number(text)
+    if value is None:
+        raise AdminError(f"{what}: a whole number (0 for no limit), or blank for the node's")
+    return value
 
 
 def change_grant(store: Store, actor: Actor, key: str, form: dict[str, str]) -> str:

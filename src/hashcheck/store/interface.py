@@ -113,6 +113,17 @@ class Store(abc.ABC):
     def set_client_secret(self, client_id: str, secret_hash: str, *, actor: str) -> None: ...
 
     @abc.abstractmethod
+    def set_client_budgets(
+        self,
+        client_id: str,
+        requests_per_second: int | None,
+        work_per_second: int | None,
+        *,
+        actor: str,
+    ) -> bool:
+        """The client's own budgets (None: the node's); False when they were so already."""
+
+    @abc.abstractmethod
     def add_grant(self, client_id: str, grant: Grant, *, actor: str) -> bool:
         """True if the grant is new."""
 

@@ -215,6 +215,11 @@ MIGRATIONS: list[list[str]] = [
         "INSERT INTO list_sizes (list_id, entries) "
         "SELECT list_id, COUNT(*) FROM entries GROUP BY list_id",
     ],
+    # 15: the operator's budgets for a client on each node (NULL: the node's settings)
+    [
+        "ALTER TABLE clients ADD COLUMN requests_per_second BIGINT",
+        "ALTER TABLE clients ADD COLUMN work_per_second BIGINT",
+    ],
 ]
 
 STANDARD_CATEGORIES = ("baseline", "illegal", "related", "other", "known-good")

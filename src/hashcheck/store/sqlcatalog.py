@@ -190,9 +190,22 @@ class CatalogQueries(SqlBase):
                 )
             )
         rows = self._q(
-            cur, "SELECT id, name, enabled, secret_hash FROM clients ORDER BY id"
+            cur,
+            "SELECT id, name, enabled, secret_hash, requests_per_second, work_per_second "
+            "FROM clients ORDER BY id",
         ).fetchall()
-        return [Client(r[0], r[1], bool(r[2]), r[3], tuple(grants.get(r[0], ()))) for r in rows]
+        return [
+            Client(
+                r[0],
+                r[1],
+                bool(r[2]),
+                r[3],
+                tuple(grants.get(r[0], ())),
+                None if r[4] is None else int(r[4]),
+                None if r[5] is None else int(r[5]),
+            )
+            for r in rows
+        ]
 
     def _require_client(self, cur: Cursor, client_id: str) -> None:
         if self._q(cur, "SELECT 1 FROM clients WHERE id = ?", (client_id,)).fetchone() is None:
@@ -229,6 +242,35 @@ class CatalogQueries(SqlBase):
             self._audit(
                 cur, actor, "client.rotate", client_id, {"before": "secret", "after": "new secret"}
             )
+
+    def set_client_budgets(
+        self,
+        client_id: str,
+        requests_per_second: int | None,
+        work_per_second: int | None,
+        *,
+        actor: str,
+    ) -> bool:
+        with self._tx(write=True) as cur:
+            row = self._q(
+                cur,
+                "SELECT requests_per_second, work_per_second FROM clients WHERE id = ?",
+                (client_id,),
+            ).fetchone()
+            if row is None:
+                raise NotFound(f"no client {client_id!r}")
+            before = {"requests_per_second": row[0], "work_per_second": row[1]}
+            after = {"requests_per_second": requests_per_second, "work_per_second": work_per_second}
+            if before == after:
+                return False
+            self._q(
+                cur,
+                "UPDATE clients SET requests_per_second = ?, work_per_second = ?, updated_at = ? "
+                "WHERE id = ?",
+                (requests_per_second, work_per_second, now_iso(), client_id),
+            )
+            self._audit(cur, actor, "client.budgets", client_id, {"before": before, "after": after})
+            return True
 
     def add_grant(self, client_id: str, grant: Grant, *, actor: str) -> bool:
         with self._tx(write=True) as cur:
