@@ -11,7 +11,6 @@ import json
 import os
 import platform
 import re
-import shutil
 import socket
 import subprocess
 import sys
@@ -38,13 +37,10 @@ CLIENT_SECRET = "bench-secret"  # noqa: S105 - a throwaway credential on loopbac
 
 
 def require_wrk() -> str:
-    path = shutil.which("wrk")
-    if path is None:
-        sys.exit(
-            "wrk (a native HTTP load generator) is needed: apt-get install wrk "
-            "(Debian/Ubuntu), then run the benchmark again"
-        )
-    return path
+    """wrk, the native HTTP load generator: Debian's, installed when missing."""
+    from bench.debian import program
+
+    return program("wrk", "wrk")
 
 
 def machine() -> dict[str, Any]:

@@ -8,15 +8,21 @@ import shutil
 import subprocess
 
 
-def program(name: str, package: str, *, also: tuple[str, ...] = ("/usr/sbin",)) -> str:
-    """The path of ``name``; installs Debian's ``package`` first when it is missing."""
+def program(
+    name: str, package: str, *, also: tuple[str, ...] = ("/usr/sbin",), recommends: bool = True
+) -> str:
+    """The path of ``name``; installs Debian's ``package`` first when it is missing (without
+    the packages it only recommends, unless ``recommends``)."""
     found = shutil.which(name) or next(
         (f"{folder}/{name}" for folder in also if os.access(f"{folder}/{name}", os.X_OK)), None
     )
     if found is not None:
         return found
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    for command in (["apt-get", "update", "-q"], ["apt-get", "install", "-y", "-q", package]):
+    install = ["apt-get", "install", "-y", "-q", package]
+    if not recommends:
+        install.insert(2, "--no-install-recommends")
+    for command in (["apt-get", "update", "-q"], install):
         subprocess.run(command, env=env, check=True, capture_output=True, timeout=900)
     found = shutil.which(name) or next(
         (f"{folder}/{name}" for folder in also if os.access(f"{folder}/{name}", os.X_OK)), None

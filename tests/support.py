@@ -110,6 +110,7 @@ def serve(
     load_timeout: float = 10.0,
     port: int = 0,
     budgets: Budgets | None = None,
+    metrics: bool = False,
 ) -> Generator[ServerThread, None, None]:
     store = deployment.store()
     node = Node(
@@ -120,7 +121,8 @@ def serve(
         store_factory=deployment.store,
         index_dir=index_dir,
     )
-    with ServerThread(HashcheckApp(node, console=console, budgets=budgets), port) as server:
+    app = HashcheckApp(node, console=console, budgets=budgets, metrics=metrics)
+    with ServerThread(app, port) as server:
         assert node.follower.ready.wait(load_timeout), "first snapshot did not load"
         yield server
 

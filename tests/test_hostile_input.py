@@ -361,8 +361,8 @@ def test_slow_and_silent_connections_are_closed(
 
 def test_the_shipped_nginx_keeps_the_same_limits(server: ServerThread, tmp_path: Path) -> None:
     """deploy/nginx/hashcheck.conf in front of a node: an oversized head is refused by nginx
-    itself, a slow head is closed at its deadline (the shipped 10 s shortened to 1 s here), and
-    an ordinary check passes."""
+    itself, a slow head is closed at its deadline (the shipped 10 s shortened to 1 s here), the
+    operator API and the metrics are not passed on, and an ordinary check passes."""
     import socket
 
     from bench import nginx
@@ -379,6 +379,9 @@ def test_the_shipped_nginx_keeps_the_same_limits(server: ServerThread, tmp_path:
     with nginx.running_nginx([server.port], listen, tmp_path / "nginx", faster):
         health = _until_served(listen)
         assert health.startswith(b"HTTP/1.1 200")
+        for private in (b"/metrics", b"/admin/v1/clients"):
+            asked = b"GET " + private + b" HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+            assert _exchange(listen, asked).startswith(b"HTTP/1.1 403")
         big = b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * (1 << 20) + b"\r\n\r\n"
         assert _exchange(listen, big).startswith(b"HTTP/1.1 400")
         many = (

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -46,15 +47,39 @@ def wait_ready(port: int, process: subprocess.Popen[str], deadline: float = 30.0
     pytest.fail("server did not become ready")
 
 
-@pytest.fixture
-def demo(tmp_path: Path) -> Iterator[tuple[int, subprocess.Popen[str]]]:
+HASHCHECK = str(Path(sys.executable).with_name("hashcheck"))
+
+
+def command_env(**extra: str) -> dict[str, str]:
+    """This environment without any hashcheck setting, and with ``extra``."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("HASHCHECK_", "PROMETHEUS"))}
+    return env | extra
+
+
+def run_command(folder: Path, *args: str, **extra: str) -> subprocess.CompletedProcess[str]:
+    """`hashcheck ARGS` run to its end in ``folder``, with only the settings in ``extra``."""
+    return subprocess.run(
+        [HASHCHECK, *args],
+        cwd=folder,
+        env=command_env(**extra),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+@contextlib.contextmanager
+def running_demo(
+    folder: Path, workers: int = 2, **extra: str
+) -> Iterator[tuple[int, subprocess.Popen[str]]]:
+    """`hashcheck serve --demo` in ``folder`` until the block ends (then stopped with
+    SIGINT, if still running): its port and process."""
     port = free_port()
-    executable = Path(sys.executable).with_name("hashcheck")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("HASHCHECK_")}
     process = subprocess.Popen(
-        [str(executable), "serve", "--demo", "--port", str(port), "--workers", "2"],
-        cwd=tmp_path,
-        env=env,
+        [HASHCHECK, "serve", "--demo", "--port", str(port), "--workers", str(workers)],
+        cwd=folder,
+        env=command_env(**extra),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -63,12 +88,19 @@ def demo(tmp_path: Path) -> Iterator[tuple[int, subprocess.Popen[str]]]:
         wait_ready(port, process)
         yield port, process
     finally:
-        process.send_signal(signal.SIGINT)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            raise
+        if process.poll() is None:
+            process.send_signal(signal.SIGINT)
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                raise
+
+
+@pytest.fixture
+def demo(tmp_path: Path) -> Iterator[tuple[int, subprocess.Popen[str]]]:
+    with running_demo(tmp_path) as started:
+        yield started
 
 
 def answered(port: int, body: bytes, auth: str, deadline: float = 30.0) -> bytes:
@@ -123,17 +155,7 @@ def test_demo_serves_what_it_prints(
 
 
 def test_serve_refuses_to_start_without_init(tmp_path: Path) -> None:
-    executable = Path(sys.executable).with_name("hashcheck")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("HASHCHECK_")}
-    result = subprocess.run(
-        [str(executable), "serve", "--port", str(free_port())],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    result = run_command(tmp_path, "serve", "--port", str(free_port()))
     # The default database (hashcheck-data/hashcheck.db) does not exist: no empty one is made.
     assert result.returncode == 7
     assert "hashcheck-data/hashcheck.db" in result.stderr and "hashcheck init" in result.stderr

@@ -1,7 +1,8 @@
-"""Settings: declared once with their environment variable, default and help text.
+"""Settings: declared once with their environment variable, default, range and help text.
 
-Read from `HASHCHECK_*` environment variables; command-line flags override them. A bad
-value stops start-up with a message naming the variable.
+Read from `HASHCHECK_*` environment variables; command-line flags override them. Numbers are
+ASCII digits (and one decimal point for seconds and rates), within the range declared beside
+the setting; a bad value stops start-up with a message naming the variable.
 """
 
 from __future__ import annotations
@@ -9,18 +10,26 @@ from __future__ import annotations
 import dataclasses
 import getpass
 import os
+import re
 import urllib.parse
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+
+from hashcheck.catalog.numbers import whole_number
 
 
 class SettingsError(ValueError):
     pass
 
 
-def _setting(default: Any, help_text: str) -> Any:
-    return dataclasses.field(default=default, metadata={"help": help_text})
+def _setting(
+    default: Any, help_text: str, *, low: float | None = None, high: float | None = None
+) -> Any:
+    """A setting; a number's ``low`` and ``high`` bound it (inclusive)."""
+    return dataclasses.field(
+        default=default, metadata={"help": help_text, "low": low, "high": high}
+    )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -39,34 +48,47 @@ class Settings:
         "again on restart); empty: keep the index in each worker's own memory.",
     )
     host: str = _setting("127.0.0.1", "Address `serve` listens on.")
-    port: int = _setting(8080, "Port `serve` listens on.")
-    workers: int = _setting(1, "Worker processes for `serve`.")
+    port: int = _setting(8080, "Port `serve` listens on.", low=1, high=65535)
+    workers: int = _setting(1, "Worker processes for `serve`.", low=1, high=256)
     trusted_proxies: str = _setting(
         "127.0.0.1",
         "Addresses of the proxies in front of `serve` (comma-separated; `*` for any): the "
         "client address they name in X-Forwarded-For is the one failed sign-ins back off by.",
     )
     client_requests_per_second: float = _setting(
-        0.0, "Requests one client may send a node per second (0: no limit); 10 s of it in a burst."
+        0.0,
+        "Requests one client may send a node per second (0: no limit); 10 s of it in a burst.",
+        low=0,
+        high=1_000_000,
     )
     client_work_per_second: float = _setting(
         1_000_000.0,  # = api.budgets.DEFAULT_WORK_PER_SECOND
         "Work one client may ask of a node per second, in exact lookups (a PDQ hash or video "
         "frame counts 1,000); 10 s of it in a burst, and never less than a full batch. 0: no "
         "limit.",
+        low=0,
+        high=1e12,
     )
     max_connections: int = _setting(
         1000,
         "Open connections (and requests in progress) per worker; beyond it requests are "
         "answered 503 at once.",
+        low=1,
+        high=1_000_000,
     )
     poll_interval: float = _setting(
-        0.25, "Seconds between checks of the store for changes (propagation delay)."
+        0.25,
+        "Seconds between checks of the store for changes (propagation delay).",
+        low=0.01,
+        high=60,
     )
     stats_flush_interval: float = _setting(
-        5.0, "Seconds between writes of usage counters (the most a hard crash can lose)."
+        5.0,
+        "Seconds between writes of usage counters (the most a hard crash can lose).",
+        low=0.1,
+        high=3600,
     )
-    max_batch: int = _setting(10_000, "Most hashes in one POST /v2/check.")
+    max_batch: int = _setting(10_000, "Most hashes in one POST /v2/check.", low=1, high=100_000)
     log_level: str = _setting("info", "Log level: debug, info, warning, error.")
     access_log: bool = _setting(False, "Log one line per request (method, path, status only).")
     actor: str = _setting(
@@ -82,9 +104,21 @@ class Settings:
     admin_api: bool = _setting(
         True, "Serve the operator API under /admin/v1 (operator accounts only) on this node."
     )
-    admin_max_upload_mb: int = _setting(4096, "Largest list file the operator API accepts, MiB.")
+    admin_max_upload_mb: int = _setting(
+        4096, "Largest list file the operator API accepts, MiB.", low=1, high=1 << 20
+    )
     console: bool = _setting(
         False, "Serve the operator's web console under /console/ on this node (off by default)."
+    )
+    metrics: bool = _setting(
+        False,
+        "Count for Prometheus (the `metrics` extra) and serve the node's metrics, summed over "
+        "its workers, at /metrics (off by default).",
+    )
+    metrics_listen: str = _setting(
+        "",
+        "HOST:PORT of a metrics listener of its own (in the `serve` process); empty: /metrics "
+        "on the service's own port. Either way keep it off the public side of the proxy.",
     )
 
     @classmethod
@@ -101,20 +135,23 @@ class Settings:
         return settings
 
     def validate(self) -> None:
-        if not 1 <= self.port <= 65535:
-            raise SettingsError(f"HASHCHECK_PORT must be 1-65535, got {self.port}")
-        if self.workers < 1:
-            raise SettingsError("HASHCHECK_WORKERS must be at least 1")
-        if self.client_requests_per_second < 0 or self.client_work_per_second < 0:
-            raise SettingsError("client budgets must be 0 (no limit) or more")
-        if self.max_connections < 1:
-            raise SettingsError("HASHCHECK_MAX_CONNECTIONS must be at least 1")
-        if self.admin_max_upload_mb < 1:
-            raise SettingsError("HASHCHECK_ADMIN_MAX_UPLOAD_MB must be at least 1")
-        if self.max_batch < 1:
-            raise SettingsError("HASHCHECK_MAX_BATCH must be at least 1")
-        if self.poll_interval <= 0 or self.stats_flush_interval <= 0:
-            raise SettingsError("intervals must be positive")
+        for item in dataclasses.fields(self):
+            low, high = item.metadata.get("low"), item.metadata.get("high")
+            value = getattr(self, item.name)
+            if low is not None and high is not None and not low <= value <= high:
+                raise SettingsError(
+                    f"{env_name(item.name)} must be {_plain(low)} to {_plain(high)}, got "
+                    f"{_plain(value)}"
+                )
+        if self.metrics_listen:
+            host, colon, port = self.metrics_listen.rpartition(":")
+            if not colon or not host or not (port.isascii() and port.isdigit()):
+                raise SettingsError(
+                    "HASHCHECK_METRICS_LISTEN must be HOST:PORT, e.g. 127.0.0.1:9108, got "
+                    f"{self.metrics_listen!r}"
+                )
+            if not 1 <= int(port) <= 65535:
+                raise SettingsError("HASHCHECK_METRICS_LISTEN: the port must be 1-65535")
         if self.log_level not in {"debug", "info", "warning", "error"}:
             raise SettingsError(f"HASHCHECK_LOG_LEVEL {self.log_level!r} is not a log level")
 
@@ -145,15 +182,33 @@ def env_name(field_name: str) -> str:
 
 
 def _convert(name: str, raw: str, default: Any) -> Any:
-    try:
-        if isinstance(default, bool):
-            if raw.lower() in {"1", "true", "yes", "on"}:
-                return True
-            if raw.lower() in {"0", "false", "no", "off"}:
-                return False
-            raise ValueError(raw)
-        if isinstance(default, Path):
-            return Path(raw)
-        return type(default)(raw)
-    except ValueError:
-        raise SettingsError(f"{name}={raw!r} is not a valid {type(default).__name__}") from None
+    if isinstance(default, bool):
+        if raw.lower() in {"1", "true", "yes", "on"}:
+            return True
+        if raw.lower() in {"0", "false", "no", "off"}:
+            return False
+        raise SettingsError(f"{name}={raw!r} is not true or false")
+    if isinstance(default, Path):
+        return Path(raw)
+    if isinstance(default, int):
+        value = whole_number(raw)
+        if value is None:
+            raise SettingsError(f"{name}={raw!r} is not a whole number (digits 0-9)")
+        return value
+    if isinstance(default, float):
+        # Digits and one point: `float` would also take "nan", "inf", "1e999" and "٣".
+        if not _DECIMAL.fullmatch(raw):
+            raise SettingsError(f"{name}={raw!r} is not a number (digits 0-9 and one point)")
+        return float(raw)
+    return raw
+
+
+_DECIMAL = re.compile(r"[0-9]{1,15}(\.[0-9]{1,9})?", re.ASCII)
+
+
+def _plain(number: float) -> str:
+    return (
+        f"{number:,.10g}"
+        if isinstance(number, float) and not number.is_integer()
+        else f"{int(number):,}"
+    )

@@ -9,6 +9,7 @@ import logging
 import sys
 from pathlib import Path
 
+from hashcheck import installed_version
 from hashcheck.admin.setup import open_key
 from hashcheck.api.app import HashcheckApp
 from hashcheck.api.budgets import PERCEPTUAL_COST, Budgets
@@ -33,7 +34,7 @@ def build_node(settings: Settings) -> Node:
         stats_flush_interval=settings.stats_flush_interval,
         store_factory=(
             (lambda: open_store(settings.database_url, create=False))
-            if settings.admin_api or settings.console
+            if settings.admin_api or settings.console or settings.metrics
             else None
         ),
         index_dir=Path(settings.index_dir) if settings.index_dir else None,
@@ -59,4 +60,7 @@ def create_app() -> HashcheckApp:
             settings.client_work_per_second,
             largest_request=settings.max_batch * PERCEPTUAL_COST,
         ),
+        metrics=settings.metrics,
+        metrics_here=not settings.metrics_listen,
+        version=installed_version(),
     )

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import tempfile
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -37,6 +38,7 @@ from hashcheck.api.errors import (
     Unauthorized,
 )
 from hashcheck.api.http import JSON, ClientGone, Receive, Scope, Send, read_body, respond
+from hashcheck.api.metrics import Metrics
 from hashcheck.api.signin import SignIn, source_of
 from hashcheck.auth.basic import parse_basic
 from hashcheck.hashes.keyed import Digester
@@ -47,6 +49,8 @@ from hashcheck.store.interface import Store
 
 PREFIX = "/admin/v1/"
 MAX_JSON = 65_536
+# Where the route a request matched is noted in its scope (the metrics' endpoint name).
+ROUTE_KEY = "hashcheck.route"
 
 
 class AdminApi:
@@ -58,6 +62,7 @@ class AdminApi:
         max_upload: int,
         match_ids: MatchIds | None = None,
         sign_in: SignIn | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self._open_store = open_store
         self._digester = digester
@@ -65,6 +70,7 @@ class AdminApi:
         self._match_ids = match_ids
         self._max_upload = max_upload
         self._sign_in = sign_in or SignIn()
+        self._metrics = metrics
         self._openapi = orjson.dumps(document())
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -81,6 +87,33 @@ class AdminApi:
         if isinstance(found, str):
             raise MethodNotAllowed(found)
         route, params = found
+        scope[ROUTE_KEY] = "/admin/v1" + route.template
+        if route.upload and self._metrics is not None:
+            started = time.monotonic()
+            try:
+                await self._answer(scope, receive, send, route, params)
+            except ApiError as error:
+                self._metrics.imported(_kind(route), error.status, time.monotonic() - started)
+                raise
+            except ClientGone:
+                raise
+            except Exception:
+                self._metrics.imported(_kind(route), 500, time.monotonic() - started)
+                raise
+            self._metrics.imported(_kind(route), 200, time.monotonic() - started)
+            return
+        await self._answer(scope, receive, send, route, params)
+
+    async def _answer(
+        self,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        route: adminroutes.Route,
+        params: tuple[str, ...],
+    ) -> None:
+        path: str = scope["path"]
+        method: str = scope["method"]
         authorization = _header(scope, b"authorization")
         credentials = parse_basic(authorization)
         if authorization is None or credentials is None:
@@ -139,6 +172,10 @@ class AdminApi:
             yield store
         finally:
             store.close()
+
+
+def _kind(route: adminroutes.Route) -> str:
+    return "removal" if route.template.endswith("/removals") else "import"
 
 
 def _header(scope: Scope, name: bytes) -> bytes | None:

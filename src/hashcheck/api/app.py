@@ -10,7 +10,7 @@ import asyncio
 import logging
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, MutableMapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
@@ -18,7 +18,8 @@ import orjson
 from msgspec.json import encode
 
 from hashcheck.api import disputes, legacy, v2
-from hashcheck.api.admin import AdminApi
+from hashcheck.api import metrics as metrics_module
+from hashcheck.api.admin import ROUTE_KEY, AdminApi
 from hashcheck.api.authn import Authenticator
 from hashcheck.api.budgets import DEFAULT_WORK_PER_SECOND, PERCEPTUAL_COST, Budgets
 from hashcheck.api.errors import ApiError, MethodNotAllowed, NotFound, NotReady, TooManyRequests
@@ -50,6 +51,52 @@ PERCEPTUAL_THREADS = 2
 log = logging.getLogger("hashcheck.api")
 
 
+class _Answered:
+    """A request's `send`, noting the status it answers (for the metrics)."""
+
+    __slots__ = ("_send", "status")
+
+    def __init__(self, send: Send) -> None:
+        self._send = send
+        self.status = 0
+
+    async def send(self, message: MutableMapping[str, Any]) -> None:
+        if message["type"] == "http.response.start":
+            self.status = message["status"]
+        await self._send(message)
+
+
+# Endpoints as metrics name them: a bounded set, never a path as sent.
+_NAMED = frozenset(
+    {
+        *legacy.ROUTES,
+        "/v2/check",
+        "/v2/disputes",
+        "/v2/retractions",
+        "/v2/openapi.json",
+        "/healthz",
+        "/readyz",
+        metrics_module.PATH,
+        "/admin/v1/openapi.json",
+    }
+)
+
+
+def endpoint_of(scope: Scope) -> str:
+    path: str = scope["path"]
+    if path in _NAMED:
+        return path
+    if path.startswith("/v2/disputes/"):
+        return "/v2/disputes/{id}"
+    if path.startswith("/admin/v1/"):
+        return str(scope.get(ROUTE_KEY, "/admin/v1/(unknown)"))
+    if path == "/console" or path.startswith("/console/"):
+        return "/console"
+    if path.startswith("/v1/"):
+        return "/v1/(unknown)"
+    return "(unknown)"
+
+
 def _answer(body: bytes) -> tuple[dict[str, Any], dict[str, Any]]:
     # POST answers are not cacheable by default (RFC 9111), so no cache header is sent: each
     # extra header costs the legacy path measurable time in the server's header checks.
@@ -79,13 +126,26 @@ class HashcheckApp:
         admin_api: bool = True,
         console: bool = False,
         budgets: Budgets | None = None,
+        metrics: bool = False,
+        metrics_here: bool = True,
+        version: str = "unknown",
     ) -> None:
+        """``metrics``: count for Prometheus; ``metrics_here``: serve them at /metrics on
+        this app's own port (False: the serve process has a listener of its own)."""
         self.node = node
         self.max_batch = max_batch
         self._budgets = budgets or Budgets(
             work_per_second=DEFAULT_WORK_PER_SECOND, largest_request=max_batch * PERCEPTUAL_COST
         )
         sign_in = SignIn()
+        self._metrics = (
+            None
+            if not metrics
+            else metrics_module.Metrics(node, version, open_store=node.store_factory)
+        )
+        self._metrics_here = metrics_here
+        self._tally = None if self._metrics is None else self._metrics.tally.request
+        self._publishing: asyncio.Task[None] | None = None
         self._admin = (
             None
             if node.store_factory is None or not admin_api
@@ -96,6 +156,7 @@ class HashcheckApp:
                 admin_max_upload,
                 node.match_ids,
                 sign_in,
+                self._metrics,
             )
         )
         self._console = None
@@ -128,6 +189,16 @@ class HashcheckApp:
             return
         if scope["type"] != "http":
             return
+        tally = self._tally
+        if tally is None:
+            await self._http(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = await self._http(scope, receive, send)
+        tally(endpoint_of(scope), status, time.perf_counter() - started)
+
+    async def _http(self, scope: Scope, receive: Receive, send: Send) -> int:
+        """Answer one request; returns the status answered (499: the client left first)."""
         raw = scope.get("raw_path")
         if raw:
             # Routed on the path as sent, as a proxy in front saw it: `/%61dmin/v1/...` is no
@@ -141,16 +212,18 @@ class HashcheckApp:
             target = legacy.ROUTES.get(path)
             if target is not None and scope["method"] == "POST":
                 await self._legacy(scope, receive, send, *target)  # one header pass there
-            else:
-                single_authorization(scope)
-                await self._dispatch(scope, receive, send, path)
+                return 200
+            answered = _Answered(send)
+            single_authorization(scope)
+            await self._dispatch(scope, receive, answered.send, path)
         except ClientGone:
-            return
+            return 499
         except ApiError as error:
             if legacy_path:
                 await respond(send, error.status, error.text_body(), TEXT, error.headers)
             else:
                 await respond(send, error.status, error.json_body(), JSON, error.headers)
+            return error.status
         except Exception:
             log.exception("unexpected error on %s", path)
             body = (
@@ -159,6 +232,8 @@ class HashcheckApp:
                 else ApiError("internal error").json_body()
             )
             await respond(send, 500, body, TEXT if legacy_path else JSON)
+            return 500
+        return answered.status
 
     async def _dispatch(self, scope: Scope, receive: Receive, send: Send, path: str) -> None:
         method = scope["method"]
@@ -187,6 +262,12 @@ class HashcheckApp:
             if method not in ("GET", "HEAD"):
                 raise MethodNotAllowed("GET")
             await self._retractions(scope, send)
+        elif path == metrics_module.PATH and self._metrics is not None and self._metrics_here:
+            if method not in ("GET", "HEAD"):
+                raise MethodNotAllowed("GET")
+            self._metrics.publish()  # this worker's own counts up to now
+            body, content_type = await asyncio.to_thread(self._metrics.exposition)
+            await respond(send, 200, body, content_type.encode())
         elif path in ("/healthz", "/readyz", "/v2/openapi.json"):
             if method not in ("GET", "HEAD"):
                 raise MethodNotAllowed("GET")
@@ -358,16 +439,34 @@ class HashcheckApp:
         )
         await respond(send, 200, encode(ready), JSON)
 
+    async def _publish_metrics(self) -> None:
+        """Once a second, what this worker counted goes where a scrape of any worker sees it
+        (on the event loop, the request path's only other writer)."""
+        assert self._metrics is not None
+        while True:
+            await asyncio.sleep(metrics_module.PUBLISH_EVERY_S)
+            try:
+                self._metrics.publish()
+            except Exception:
+                log.exception("could not publish metrics")
+
     async def _lifespan(self, receive: Receive, send: Send) -> None:
         while True:
             message = await receive()
             if message["type"] == "lifespan.startup":
                 if self._manage_node:
                     self.node.start()
+                if self._metrics is not None:
+                    self._publishing = asyncio.create_task(self._publish_metrics())
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 if self._console is not None:
                     self._console.close()
+                if self._publishing is not None:
+                    self._publishing.cancel()
+                if self._metrics is not None:
+                    self._metrics.publish()
+                    self._metrics.close()
                 if self._manage_node:
                     self.node.stop()
                 await send({"type": "lifespan.shutdown.complete"})

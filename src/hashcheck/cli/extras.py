@@ -17,6 +17,7 @@ EXTRA_OF = {
     "multipart": "console",
     "python_multipart": "console",
     "PIL": "pdq",
+    "prometheus_client": "metrics",
 }
 
 

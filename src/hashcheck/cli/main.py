@@ -12,6 +12,7 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from hashcheck import installed_version
 from hashcheck.admin.actions import ACTIONS
 from hashcheck.admin.outcomes import outcome_of
 from hashcheck.catalog.numbers import whole_number
@@ -59,16 +60,6 @@ def _common() -> _Parser:
     return common
 
 
-def _version() -> str:
-    """The installed distribution's version (what `pip install` put there)."""
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("hashcheck")
-    except PackageNotFoundError:  # run from a source tree that was never installed
-        return "unknown (not installed)"
-
-
 def build_parser() -> argparse.ArgumentParser:
     common = _common()
     parser = _Parser(
@@ -77,7 +68,10 @@ def build_parser() -> argparse.ArgumentParser:
         parents=[common],
     )
     parser.add_argument(
-        "--version", action="version", version=f"hashcheck {_version()}", help="print the version"
+        "--version",
+        action="version",
+        version=f"hashcheck {installed_version()}",
+        help="print the version",
     )
     sub = parser.add_subparsers(
         dest="command", required=True, metavar="COMMAND", parser_class=_Parser

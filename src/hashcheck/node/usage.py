@@ -161,6 +161,11 @@ class UsageFlusher:
         # silently (the counts are kept and tried again, but the statistics, the prevalence
         # alarm and the retraction feeds wait for them).
         self.failures = 0
+        self.failures_total = 0
+        self.last_flushed = 0.0  # time.time() of the last flush the store took; 0: none yet
+        # Hashes checked and matched per list since the start, as written (for metrics).
+        self._totals: dict[tuple[int, str], int] = {}
+        self._totals_lock = threading.Lock()
 
     def flush(self) -> int:
         """Write the counts and match records so far; returns the number of rows written."""
@@ -168,10 +173,25 @@ class UsageFlusher:
             written = self._flush()
         except Exception:
             self.failures += 1
+            self.failures_total += 1
             log.warning("usage flush failed %d time(s) in a row; tried again", self.failures)
             raise
         self.failures = 0
+        self.last_flushed = time.time()
         return written
+
+    def totals_by_list(self) -> dict[tuple[int, str], int]:
+        """(list id, "checked" or "matched") -> hashes written to the store since the start."""
+        with self._totals_lock:
+            return dict(self._totals)
+
+    def _add_totals(self, rows: list[StatRow]) -> None:
+        with self._totals_lock:
+            totals = self._totals
+            for row in rows:
+                for kind, number in (("checked", row.checked), ("matched", row.matched)):
+                    if number:
+                        totals[(row.list_id, kind)] = totals.get((row.list_id, kind), 0) + number
 
     def _flush(self) -> int:
         with self._flush_lock:
@@ -184,6 +204,7 @@ class UsageFlusher:
                     self._counters.restore(rows)
                     self._counters.restore_matches(sightings, shadow)
                     raise
+                self._add_totals(rows)
             if sightings or shadow:
                 try:
                     placed = self._store.record_matches(sightings, shadow)

@@ -1,0 +1,217 @@
+"""Soak (issue 14): half the measured capacity for 30 minutes, legacy and v2 checks mixed,
+with an import and its rollback on the way.
+
+A `hashcheck serve` process (1 worker) on a deployment of 1M entries. First its capacity,
+unpaced, in the same run (wrk, legacy MD5 checks, 10 s); then, minute by minute, two paced
+wrk processes side by side: legacy checks at 9/10 and v2 batches of 10 exact hashes at 1/10
+of half that rate. At a third of the way an import of 10,000 new hashes runs through the CLI,
+at two thirds its batch is rolled back. Each minute records errors (non-2xx answers and socket
+errors: none may be), both p99s, and the server's resident memory. Targets: 0 errors,
+resident memory at the end within 5% of the first minute's, every minute's p99 within 2x of
+the first minute's. Loopback only; it stops by itself. Writes bench/results/soak.json.
+
+    .venv/bin/python -m bench.soak [--minutes 30] [--entries N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from bench.common import (
+    BenchDeployment,
+    WrkResult,
+    children,
+    deploy,
+    hashcheck_server,
+    legacy_bodies,
+    random_md5s,
+    run_wrk,
+    write_result,
+)
+
+CONNECTIONS = 16
+
+
+def resident_mib(pid: int) -> float:
+    """Resident memory of the serve process and its workers, MiB."""
+    total = 0
+    for each in [pid, *children(pid)]:
+        try:
+            status = Path(f"/proc/{each}/status").read_text()
+        except FileNotFoundError:
+            continue
+        line = next(x for x in status.splitlines() if x.startswith("VmRSS:"))
+        total += int(line.split()[1])
+    return total / 1024
+
+
+def v2_bodies(deployment: BenchDeployment) -> list[str]:
+    listed = [raw.hex() for raw in deployment.listed[:500]]
+    unlisted = [raw.hex() for raw in random_md5s(500, seed=77)]
+    mixed = [h for pair in zip(listed, unlisted, strict=True) for h in pair]
+    return [json.dumps({"md5": mixed[i : i + 10]}) for i in range(0, len(mixed) - 10, 10)]
+
+
+def cli(deployment: BenchDeployment, *args: str) -> str:
+    executable = str(Path(sys.executable).with_name("hashcheck"))
+    return subprocess.run(
+        [executable, *args],
+        env={**os.environ, **deployment.env(), "HASHCHECK_ACTOR": "bench"},
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=600,
+    ).stdout
+
+
+def paced(rate: float) -> float:
+    """wrk's pause per connection (ms) for about ``rate`` requests a second in all."""
+    return max(0.0, CONNECTIONS / rate * 1000.0)
+
+
+def minute(
+    base: str, legacy: list[str], v2: list[str], rate: float, scratch: Path
+) -> tuple[WrkResult, WrkResult]:
+    results: dict[str, WrkResult] = {}
+
+    def run(name: str, url: str, bodies: list[str], share: float, kind: str) -> None:
+        folder = scratch / name
+        folder.mkdir(exist_ok=True)
+        results[name] = run_wrk(
+            url,
+            bodies,
+            seconds=60,
+            connections=CONNECTIONS,
+            delay_ms=paced(rate * share),
+            content_type=kind,
+            scratch=folder,
+        )
+
+    threads = [
+        threading.Thread(
+            target=run,
+            args=(
+                "legacy",
+                base + "/v1/check/md5",
+                legacy,
+                0.9,
+                "application/x-www-form-urlencoded",
+            ),
+        ),
+        threading.Thread(target=run, args=("v2", base + "/v2/check", v2, 0.1, "application/json")),
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return results["legacy"], results["v2"]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--minutes", type=int, default=30)
+    parser.add_argument("--entries", type=int, default=1_000_000)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as folder:
+        scratch = Path(folder)
+        deployment = deploy(scratch / "deployment", args.entries)
+        legacy, v2 = legacy_bodies(deployment), v2_bodies(deployment)
+        new_list = scratch / "new.txt"
+        new_list.write_text("".join(raw.hex() + "\n" for raw in random_md5s(10_000, seed=2026)))
+        with hashcheck_server(deployment) as base:
+            server_pid = _server_pid(base)
+            capacity = run_wrk(
+                base + "/v1/check/md5", legacy, seconds=10, connections=CONNECTIONS, scratch=scratch
+            ).requests_per_second
+            rate = capacity / 2
+            print(f"capacity {capacity:,.0f} checks/s; soaking at {rate:,.0f}/s", flush=True)
+            rows: list[dict[str, Any]] = []
+            batch = ""
+            for number in range(1, args.minutes + 1):
+                event = ""
+                if number == args.minutes // 3 + 1:
+                    report = json.loads(
+                        cli(
+                            deployment,
+                            "import",
+                            "bench",
+                            str(new_list),
+                            "--category",
+                            "baseline",
+                            "--json",
+                        )
+                    )
+                    batch = str(report["batch_id"])
+                    event = f"import of 10,000 (batch {batch})"
+                elif number == 2 * args.minutes // 3 + 1 and batch:
+                    cli(deployment, "batches", "rollback", batch)
+                    event = f"rollback of batch {batch}"
+                started = time.monotonic()
+                legacy_result, v2_result = minute(base, legacy, v2, rate, scratch)
+                row = {
+                    "minute": number,
+                    "event": event,
+                    "legacy_rps": round(legacy_result.requests_per_second, 1),
+                    "legacy_p99_ms": legacy_result.p99_ms,
+                    "v2_rps": round(v2_result.requests_per_second, 1),
+                    "v2_p99_ms": v2_result.p99_ms,
+                    "errors": legacy_result.errors + v2_result.errors,
+                    "rss_mib": round(resident_mib(server_pid), 1),
+                    "seconds": round(time.monotonic() - started, 1),
+                }
+                rows.append(row)
+                print(json.dumps(row), flush=True)
+    first, last = rows[0], rows[-1]
+    worst = max(rows, key=lambda r: r["legacy_p99_ms"])
+    drift = last["rss_mib"] / first["rss_mib"] - 1
+    result = {
+        "minutes": args.minutes,
+        "entries": args.entries,
+        "capacity_checks_per_second": round(capacity, 1),
+        "soak_rate_per_second": round(rate, 1),
+        "errors": sum(r["errors"] for r in rows),
+        "rss_first_mib": first["rss_mib"],
+        "rss_last_mib": last["rss_mib"],
+        "rss_drift": round(drift, 4),
+        "legacy_p99_first_ms": first["legacy_p99_ms"],
+        "legacy_p99_worst_ms": worst["legacy_p99_ms"],
+        "legacy_p99_worst_ratio": round(worst["legacy_p99_ms"] / first["legacy_p99_ms"], 2),
+        "v2_p99_worst_ratio": round(max(r["v2_p99_ms"] for r in rows) / first["v2_p99_ms"], 2),
+        "targets": {"errors": 0, "rss_drift_below": 0.05, "p99_ratio_at_most": 2.0},
+        "rows": rows,
+    }
+    print(
+        f"errors {result['errors']}; resident memory {first['rss_mib']} -> {last['rss_mib']} MiB "
+        f"({drift:+.1%}); legacy p99 first {first['legacy_p99_ms']} ms, worst "
+        f"{worst['legacy_p99_ms']} ms (x{result['legacy_p99_worst_ratio']}, minute "
+        f"{worst['minute']}); v2 p99 worst x{result['v2_p99_worst_ratio']}"
+    )
+    write_result("soak", result)
+
+
+def _server_pid(base: str) -> int:
+    """The serve process listening at ``base`` (found by its port on the command line)."""
+    port = base.rsplit(":", 1)[1]
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            command = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if b"serve" in command and port.encode() in command:
+            return int(entry.name)
+    raise RuntimeError(f"no serve process on port {port}")
+
+
+if __name__ == "__main__":
+    main()
