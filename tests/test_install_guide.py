@@ -1,0 +1,420 @@
+"""docs/install.md, run as written: the guide's `sh` blocks install hashcheck into a clean
+virtual environment made by `python3 -m venv` (the wheel built from this working tree, with
+the `server` and `postgres` extras, by pip), under a real system user made for the test, and
+the node it sets up answers real HTTP checks; its backups restore into a new node that answers
+the same, on SQLite and on PostgreSQL; its upgrade steps migrate a database of the first
+schema; and the shipped nginx file terminates TLS.
+
+How the test reads the guide. Every `sh` block has a name, in the comment above it
+(`<!-- install-test: NAME -->`), and `HOW` below says what the test does with each; a block
+without a name, or a name `HOW` does not know, fails the test. Blocks run in `bash -euo
+pipefail` as root, with these substitutions and nothing else:
+
+- Paths move into a folder of the test's own: `/opt/hashcheck`, `/root` (where the operator
+  works: the wheel, the key's backup copy; and the current folder) and `/var/backups/hashcheck`
+  once per test machine; `/etc/hashcheck`, `/etc/systemd/system`, `/var/lib/hashcheck` and
+  `/usr/local/sbin` once per node (a restore's new node has its own). The source checkout
+  `/usr/local/src/hashcheck` is this working tree.
+- The user `hashcheck` is a system user named for this run (`hashcheck-t-...`, so that two
+  runs on one machine do not meet), removed afterwards; it replaces the word `hashcheck`
+  where it names the user or group (after a space or colon, before a space or line end;
+  and the unit's `User=` and `Group=`).
+- Port 8080 is a free loopback port; the client's `CLIENT_ID:SECRET` are the ones
+  `clients add --json` printed; `postgresql://hashcheck@db.internal/hashcheck` (and `db2`
+  for the restore) are the test's PostgreSQL databases, whose `pg_dump` and `pg_restore` are
+  those of the pgserver package; `police-2026-12.txt` is `tests/data/install/police.txt`.
+- `systemctl` lines are not run (no systemd runs the test): `enable --now` and `start`
+  start what the installed unit file says, `ExecStart` as its `User` and `Group` with its
+  `EnvironmentFile`; `stop` sends SIGTERM (`KillSignal`) and waits; `daemon-reload` and
+  `reload nginx` do nothing. `systemd-analyze verify` of the unit is `test_systemd_unit.py`.
+
+pip's cache is the machine's own (PIP_CACHE_DIR), so a second run downloads nothing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import pwd
+import re
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from bench.debian import program
+
+ROOT = Path(__file__).resolve().parent.parent
+GUIDE = ROOT / "docs" / "install.md"
+LIST = ROOT / "tests" / "data" / "install" / "police.txt"
+PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+UNLISTED = "ffffffffffffffffffffffffffffffff"
+
+# What the test does with each block of the guide.
+HOW = {
+    "packages": "checked: every package's program is there (bench.debian installs a missing one)",
+    "user": "run (the user is removed afterwards)",
+    "folders": "run",
+    "venv": "run",
+    "wheel": "run, in this working tree",
+    "install": "run",
+    "env": "run (for PostgreSQL its database URL line names the test's database)",
+    "wrapper": "run",
+    "init": "run",
+    "systemd": "run, systemctl as described above",
+    "ready": "run, once /readyz answers 200",
+    "nginx": "not run (it changes the machine's nginx): test_the_shipped_nginx_terminates_tls",
+    "first-client": "run",
+    "first-check": "run",
+    "backup-sqlite": "run by test_backup_restores_on_a_new_node[sqlite]",
+    "backup-postgres": "run by test_backup_restores_on_a_new_node[postgres]",
+    "backup-key": "run by test_backup_restores_on_a_new_node",
+    "restore-sqlite": "run by test_backup_restores_on_a_new_node[sqlite]",
+    "restore-postgres": "run by test_backup_restores_on_a_new_node[postgres]",
+    "restore-key": "run by test_backup_restores_on_a_new_node",
+    "restore-start": "run by test_backup_restores_on_a_new_node",
+    "upgrade": "run by test_upgrading_migrates_an_old_database",
+}
+# The Debian packages of the guide's first block, and the program each provides.
+PACKAGES = {
+    "python3": "python3",
+    "python3-venv": None,  # `python3 -m venv` itself: the venv block runs it
+    "sqlite3": "sqlite3",
+    "curl": "curl",
+    "nginx": "nginx",
+}
+
+
+def guide_blocks() -> dict[str, str]:
+    text = GUIDE.read_text()
+    named = re.findall(r"<!-- install-test: ([\w-]+) -->\n```sh\n(.*?)```", text, re.S)
+    assert len(named) == text.count("```sh\n"), "an sh block in the guide has no name"
+    blocks = dict(named)
+    assert len(blocks) == len(named), "two blocks of the guide share a name"
+    assert set(blocks) == set(HOW), set(blocks) ^ set(HOW)
+    return blocks
+
+
+BLOCKS = guide_blocks()
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@dataclass
+class Machine:
+    """The test's stand-in for the machine: one folder, one system user, one venv."""
+
+    root: Path
+    user: str
+
+    @property
+    def home(self) -> Path:
+        return self.root / "root"
+
+    @property
+    def venv(self) -> Path:
+        return self.root / "opt" / "hashcheck" / ".venv"
+
+
+@dataclass
+class Node:
+    """One node's own folders and port, the service it runs and what the guide printed."""
+
+    machine: Machine
+    root: Path
+    port: int = field(default_factory=free_port)
+    database_url: str | None = None  # PostgreSQL; SQLite otherwise
+    words: dict[str, str] = field(default_factory=dict)  # CLIENT_ID, SECRET, database URLs
+    service: subprocess.Popen[bytes] | None = None
+
+    def paths(self) -> dict[str, str]:
+        machine = self.machine.root
+        return {
+            "/usr/local/src/hashcheck": str(ROOT),
+            "/opt/hashcheck": f"{machine}/opt/hashcheck",
+            "/var/backups/hashcheck": f"{machine}/var/backups/hashcheck",
+            "/root/": f"{machine}/root/",
+            "/etc/hashcheck": f"{self.root}/etc/hashcheck",
+            "/etc/systemd/system": f"{self.root}/etc/systemd/system",
+            "/var/lib/hashcheck": f"{self.root}/var/lib/hashcheck",
+            "/usr/local/sbin": f"{self.root}/usr/local/sbin",
+        }
+
+    def render(self, text: str) -> str:
+        if self.database_url is not None:
+            text = text.replace(
+                "HASHCHECK_DATABASE_URL=sqlite:////var/lib/hashcheck/hashcheck.db",
+                f"HASHCHECK_DATABASE_URL='{self.database_url}'",
+            )
+        for word, value in self.words.items():
+            text = text.replace(word, value)
+        paths = self.paths()
+        pattern = "|".join(re.escape(p) for p in sorted(paths, key=len, reverse=True))
+        text = re.sub(pattern, lambda m: paths[m.group(0)], text)
+        text = re.sub(r"(?<=[ :])hashcheck(?=[ \n]|$)", self.machine.user, text)
+        return text.replace(":8080", f":{self.port}").replace("=8080", f"={self.port}")
+
+    def environment(self) -> dict[str, str]:
+        env = {
+            "PATH": f"{self.root}/usr/local/sbin:{pg_bin()}:{PATH}",
+            "HOME": str(self.machine.home),
+            "LANG": "C.UTF-8",
+            "PIP_CACHE_DIR": str(Path.home() / ".cache" / "pip"),
+            "PIP_DISABLE_PIP_VERSION_CHECK": "1",
+            "PIP_NO_INPUT": "1",
+        }
+        if "XDG_RUNTIME_DIR" in os.environ:
+            env["XDG_RUNTIME_DIR"] = os.environ["XDG_RUNTIME_DIR"]
+        return env
+
+    def run(self, name: str, *, check: bool = True) -> subprocess.CompletedProcess[str]:
+        """Run the guide's block ``name``: its shell lines in bash, its systemctl lines as
+        described above. The last shell part's result (stdout of all parts)."""
+        parts: list[str] = []
+        for line in BLOCKS[name].splitlines(keepends=True):
+            if line.startswith("systemctl "):
+                parts.append(line)
+            elif parts and not parts[-1].startswith("systemctl "):
+                parts[-1] += line
+            else:
+                parts.append(line)
+        out = ""
+        result = subprocess.CompletedProcess[str]([], 0, "", "")
+        for part in parts:
+            if part.startswith("systemctl "):
+                self.systemctl(part.split()[1:])
+                continue
+            result = subprocess.run(
+                ["bash", "-euo", "pipefail", "-c", self.render(part)],
+                cwd=self.machine.home,
+                env=self.environment(),
+                capture_output=True,
+                text=True,
+                timeout=300,
+                check=False,
+            )
+            out += result.stdout
+            if result.returncode != 0:
+                break
+        result.stdout = out
+        if check:
+            assert result.returncode == 0, f"{name}: {result.stderr}"
+        return result
+
+    # -- the service, as systemd would run it ------------------------------------------
+    def systemctl(self, args: list[str]) -> None:
+        if args[:1] == ["daemon-reload"] or args[-1:] == ["nginx"]:
+            return
+        if args[-1:] != ["hashcheck"]:
+            raise AssertionError(f"the test does not know systemctl {args}")
+        if args[0] == "stop":
+            self.stop()
+        elif args[0] == "start" or args[:2] == ["enable", "--now"]:
+            self.start()
+        else:
+            raise AssertionError(f"the test does not know systemctl {args}")
+
+    def unit(self) -> dict[str, str]:
+        text = (self.root / "etc" / "systemd" / "system" / "hashcheck.service").read_text()
+        unit = dict(re.findall(r"(?m)^(\w+)=(.*)$", self.render(text)))
+        for name in ("User", "Group"):
+            assert unit[name] == "hashcheck"
+            unit[name] = self.machine.user
+        return unit
+
+    def start(self) -> None:
+        unit = self.unit()
+        assert unit["KillSignal"] == "SIGTERM"
+        env = {"PATH": PATH, "LANG": "C.UTF-8"}
+        for line in Path(unit["EnvironmentFile"]).read_text().splitlines():
+            if line.strip() and not line.startswith("#"):
+                name, _, value = line.partition("=")
+                env[name] = value.strip("'\"")
+        user = pwd.getpwnam(unit["User"])
+        assert unit["Group"] == unit["User"]
+        state = self.root / "var" / "lib" / unit["StateDirectory"]
+        assert state.is_dir() and state.stat().st_uid == user.pw_uid
+        self.service = subprocess.Popen(
+            unit["ExecStart"].split(),
+            env=env,
+            user=user.pw_uid,
+            group=user.pw_gid,
+            extra_groups=[],
+            cwd="/",
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+        deadline = time.monotonic() + 60
+        while self.status("/readyz") != 200:
+            if self.service.poll() is not None:
+                raise AssertionError(self.service.stderr.read().decode())  # type: ignore[union-attr]
+            assert time.monotonic() < deadline, "the node did not get ready"
+            time.sleep(0.05)  # a start-up poll: each probe is a real request
+
+    def stop(self) -> None:
+        if self.service is None:
+            return
+        self.service.send_signal(signal.SIGTERM)
+        try:
+            self.service.wait(timeout=30)  # TimeoutStopSec
+        except subprocess.TimeoutExpired:
+            self.service.kill()
+            self.service.wait()
+            raise AssertionError("the node did not stop on SIGTERM") from None
+        finally:
+            if self.service.stderr is not None:
+                self.service.stderr.close()
+            self.service = None
+
+    # -- HTTP ------------------------------------------------------------------------------
+    def status(self, path: str) -> int:
+        try:
+            return httpx.get(f"http://127.0.0.1:{self.port}{path}", timeout=5).status_code
+        except httpx.TransportError:
+            return 0
+
+    def post(self, path: str, body: bytes, client: tuple[str, str]) -> tuple[int, bytes]:
+        response = httpx.post(
+            f"http://127.0.0.1:{self.port}{path}", content=body, auth=client, timeout=10
+        )
+        return response.status_code, response.content
+
+    def until_known(self, client: tuple[str, str]) -> None:
+        """Until the running node answers the client (a new client reaches it within a
+        second): each probe is a real request."""
+        deadline = time.monotonic() + 10
+        while (status := self.post("/v1/check/md5", UNLISTED.encode(), client)[0]) == 401:
+            assert time.monotonic() < deadline, "the node never learnt of the client"
+        assert status == 200
+
+    def answers(self, client: tuple[str, str], hashes: list[str]) -> tuple[list[str], Any]:
+        """The legacy answers to each MD5 and the v2 answer to all of them."""
+        legacy = []
+        for digest in hashes:
+            status, body = self.post("/v1/check/md5", digest.encode(), client)
+            assert status == 200, body
+            legacy.append(body.decode())
+        items = [{"algorithm": "md5", "hash": h} for h in hashes]
+        status, body = self.post("/v2/check", json.dumps({"hashes": items}).encode(), client)
+        assert status == 200, body
+        return legacy, json.loads(body)
+
+
+def pg_bin() -> str:
+    """Where pgserver keeps PostgreSQL's programs (found without importing it)."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("pgserver")
+    assert spec is not None and spec.origin is not None
+    return str(Path(spec.origin).parent / "pginstall" / "bin")
+
+
+@pytest.fixture(scope="module")
+def machine() -> Iterator[Machine]:
+    """The guide's first steps, once: packages there, the system user, the venv with the
+    wheel built from this working tree. The user and every file go afterwards."""
+    for package, name in PACKAGES.items():
+        if name is not None and shutil.which(name, path=PATH) is None:
+            program(name, package)
+    packages = re.search(r"apt-get install -y (.*)", BLOCKS["packages"])
+    assert packages is not None and packages.group(1).split() == list(PACKAGES)
+    root = Path(tempfile.mkdtemp(prefix="hashcheck-install-"))
+    root.chmod(0o755)  # as / is: the service user must reach /opt and /var below it
+    made = Machine(root, "hashcheck-t-" + secrets.token_hex(4))
+    made.home.mkdir(mode=0o700)
+    shutil.copy(LIST, made.home / "police-2026-12.txt")
+    first = Node(made, root / "first")
+    try:
+        first.run("user")
+        for name in ("folders", "venv", "wheel", "install"):
+            result = first.run(name)
+        version = result.stdout.splitlines()[-1]
+        assert version == "hashcheck 0.1.0" == f"hashcheck {project_version()}"
+        assert (made.venv / "bin" / "python").resolve().is_relative_to("/usr")  # Debian's
+        yield made
+    finally:
+        subprocess.run(["userdel", made.user], capture_output=True, check=False, timeout=60)
+        shutil.rmtree(root, ignore_errors=True)
+    with pytest.raises(KeyError):
+        pwd.getpwnam(made.user)
+
+
+def project_version() -> str:
+    import tomllib
+
+    return str(tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"])
+
+
+@contextlib.contextmanager
+def node(machine: Machine, name: str, database_url: str | None = None) -> Iterator[Node]:
+    """A node's folders as a Debian machine has them; its service stopped afterwards."""
+    made = Node(machine, machine.root / name, database_url=database_url)
+    (made.root / "etc" / "systemd" / "system").mkdir(parents=True)
+    (made.root / "usr" / "local" / "sbin").mkdir(parents=True)
+    (made.root / "var" / "lib").mkdir(parents=True)
+    made.root.chmod(0o755)
+    for folder in (made.root / "etc", made.root / "var", made.root / "var" / "lib"):
+        folder.chmod(0o755)
+    try:
+        yield made
+    finally:
+        made.stop()
+
+
+def install_node(made: Node) -> tuple[str, str]:
+    """The guide's steps 2 to 8 on a node: set up, started, a list and a client. The client."""
+    for name in ("folders", "env", "wrapper", "init", "systemd", "ready"):
+        made.run(name)
+    issued = last_json(made.run("first-client").stdout)
+    made.words.update({"CLIENT_ID": issued["client_id"], "SECRET": issued["secret"]})
+    made.until_known((issued["client_id"], issued["secret"]))
+    return issued["client_id"], issued["secret"]
+
+
+def last_json(out: str) -> Any:
+    """The JSON object a command printed last (after its other lines)."""
+    return json.loads(out[out.rindex("\n{") + 1 :] if "\n{" in out else out)
+
+
+def listed() -> list[str]:
+    return LIST.read_text().split()
+
+
+def test_the_guide_installs_a_node_that_answers(machine: Machine) -> None:
+    with node(machine, "a") as first:
+        first.run("folders")
+        first.run("env")
+        first.run("wrapper")
+        first.run("init")
+        user = pwd.getpwnam(machine.user)
+        key = first.root / "etc" / "hashcheck" / "list.key"
+        assert (key.stat().st_uid, key.stat().st_mode & 0o777) == (user.pw_uid, 0o600)
+        assert (first.root / "etc" / "hashcheck").stat().st_mode & 0o777 == 0o750
+        env = first.root / "etc" / "hashcheck" / "hashcheck.env"
+        assert (env.stat().st_uid, env.stat().st_gid) == (0, user.pw_gid)
+        database = first.root / "var" / "lib" / "hashcheck" / "hashcheck.db"
+        assert database.stat().st_uid == user.pw_uid
+        assert database.stat().st_mode & 0o777 == 0o640
+        first.run("systemd")
+        assert json.loads(first.run("ready").stdout)["status"] == "ready"
+        issued = last_json(first.run("first-client").stdout)
+        first.words.update({"CLIENT_ID": issued["client_id"], "SECRET": issued["secret"]})
+        client = (issued["client_id"], issued["secret"])
+        first.until_known(client)
+        assert first.run("first-check").stdout == "truefalse"
+        assert first.answers(client, listed())[0] == ["true"] * 5
+        assert not (first.root / "var" / "lib" / "hashcheck" / "import.txt").exists()
