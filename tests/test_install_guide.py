@@ -362,7 +362,7 @@ def project_version() -> str:
 @contextlib.contextmanager
 def node(machine: Machine, name: str, database_url: str | None = None) -> Iterator[Node]:
     """A node's folders as a Debian machine has them; its service stopped afterwards."""
-    made = Node(machine, machine.root / name, database_url=database_url)
+    made = Node(machine, machine.root / f"{name}-{secrets.token_hex(3)}", database_url=database_url)
     (made.root / "etc" / "systemd" / "system").mkdir(parents=True)
     (made.root / "usr" / "local" / "sbin").mkdir(parents=True)
     (made.root / "var" / "lib").mkdir(parents=True)
@@ -418,3 +418,93 @@ def test_the_guide_installs_a_node_that_answers(machine: Machine) -> None:
         assert first.run("first-check").stdout == "truefalse"
         assert first.answers(client, listed())[0] == ["true"] * 5
         assert not (first.root / "var" / "lib" / "hashcheck" / "import.txt").exists()
+
+
+@pytest.fixture(scope="module")
+def postgres(machine: Machine) -> Iterator[str]:
+    """A PostgreSQL server (pgserver's programs) the service user can reach: the session's
+    server keeps its socket in its data folder (mode 0700), so this one runs as the test's
+    system user with its socket in a folder of its own. The URL of its `postgres` database."""
+    folder = machine.root / "postgres"
+    socket_dir = folder / "socket"
+    socket_dir.mkdir(parents=True)
+    user = pwd.getpwnam(machine.user)
+    for path in (folder, socket_dir):
+        os.chown(path, user.pw_uid, user.pw_gid)
+    as_user = ["runuser", "-u", machine.user, "--"]
+    bin_dir = Path(pg_bin())
+    data = folder / "data"
+    for command in (
+        [bin_dir / "initdb", "-D", data, "-U", "postgres", "--auth=trust", "-E", "UTF8"],
+        [bin_dir / "pg_ctl", "-D", data, "-l", folder / "log", "-w", "-o",
+         f"-h '' -k {socket_dir}", "start"],
+    ):  # fmt: skip
+        subprocess.run([*as_user, *map(str, command)], check=True, capture_output=True, timeout=60)
+    try:
+        yield f"postgresql://postgres@/postgres?host={socket_dir}"
+    finally:
+        subprocess.run(
+            [*as_user, str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop"],
+            capture_output=True,
+            check=False,
+            timeout=60,
+        )
+
+
+def new_database(server: str) -> str:
+    """An empty database on ``server``."""
+    import psycopg
+
+    name = "t_" + secrets.token_hex(6)
+    with psycopg.connect(server, autocommit=True) as conn:
+        conn.execute(f"CREATE DATABASE {name}")
+    base, _, query = server.partition("?")
+    return f"{base.rsplit('/', 1)[0]}/{name}?{query}"
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_backup_restores_on_a_new_node(
+    machine: Machine, backend: str, request: pytest.FixtureRequest
+) -> None:
+    """A backup taken while the node serves, restored with the key file on a new node, gives
+    the same answers (legacy and v2, item numbers and match ids), to the same clients; the
+    restore without the key file, or with another key, is refused (exit 6) and writes no key."""
+    from hashcheck.hashes.keyfile import create_key_file
+
+    source = target = None
+    if backend == "postgres":
+        server = str(request.getfixturevalue("postgres"))
+        source, target = new_database(server), new_database(server)
+    with node(machine, "old", source) as old, node(machine, "new", target) as new:
+        client = install_node(old)
+        hashes = [*listed(), UNLISTED]
+        before = old.answers(client, hashes)
+        assert before[0] == ["true"] * 5 + ["false"]
+        old.words["postgresql://hashcheck@db.internal/hashcheck"] = source or ""
+        old.run(f"backup-{backend}")  # while the node serves
+        old.run("backup-key")
+        assert old.answers(client, hashes) == before
+
+        new.words["postgresql://hashcheck@db2.internal/hashcheck"] = target or ""
+        for name in ("folders", "env", "wrapper", f"restore-{backend}"):
+            new.run(name)
+        key = new.root / "etc" / "hashcheck" / "list.key"
+        recorded = json.loads((old.root / "etc" / "hashcheck" / "list.key").read_text())
+        missing = new.run("restore-start", check=False)
+        assert missing.returncode == 6, missing.stderr
+        assert f"list key {recorded['key_id']!r}" in missing.stderr
+        assert "restore that key file from your backup" in missing.stderr
+        assert not key.exists()  # no new key was written
+        other = create_key_file(key)
+        user = pwd.getpwnam(machine.user)
+        os.chown(key, user.pw_uid, user.pw_gid)
+        wrong = new.run("restore-start", check=False)
+        assert wrong.returncode == 6, wrong.stderr
+        assert f"the list key {other.key_id!r} does not belong to this database" in wrong.stderr
+        assert new.service is None
+        key.unlink()
+
+        new.run("restore-key")
+        new.run("restore-start")
+        assert new.answers(client, hashes) == before
+        assert old.answers(client, hashes) == before
