@@ -508,3 +508,85 @@ def test_backup_restores_on_a_new_node(
         new.run("restore-start")
         assert new.answers(client, hashes) == before
         assert old.answers(client, hashes) == before
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_upgrading_migrates_an_old_database(
+    machine: Machine, backend: str, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A database as the first schema left it (a list, a client with a grant, entries; built
+    by applying only the first migration, as tests/test_supplier_formats.py does) with the
+    node's unit installed as step 6 leaves it: the guide's upgrade steps bring it to the newest
+    schema, and the node answers from its data (legacy true/false, v2 items)."""
+    from hashcheck.admin.setup import KEY_CHECK, KEY_ID
+    from hashcheck.auth.secrets import hash_secret
+    from hashcheck.hashes.algorithms import Algorithm
+    from hashcheck.hashes.keyed import Digester
+    from hashcheck.hashes.keyfile import create_key_file
+    from hashcheck.store import schema, sqlbase
+    from hashcheck.store.open import open_store
+
+    url = new_database(str(request.getfixturevalue("postgres"))) if backend == "postgres" else None
+    with node(machine, "old", url) as made:
+        for name in ("folders", "env", "wrapper"):
+            made.run(name)
+        user = pwd.getpwnam(machine.user)
+        key = create_key_file(made.root / "etc" / "hashcheck" / "list.key")
+        os.chown(made.root / "etc" / "hashcheck" / "list.key", user.pw_uid, user.pw_gid)
+        database = made.root / "var" / "lib" / "hashcheck" / "hashcheck.db"
+        monkeypatch.setattr(sqlbase, "MIGRATIONS", schema.MIGRATIONS[:1])
+        old = open_store(url or f"sqlite:///{database}")
+        assert old.migrate() == 1
+        digester = Digester(key)
+        with old._tx(write=True) as cur:  # type: ignore[attr-defined]
+            q = old._q  # type: ignore[attr-defined]
+            for name, value in ((KEY_ID, key.key_id), (KEY_CHECK, key.self_test_value())):
+                q(cur, "INSERT INTO meta (key, value) VALUES (?, ?)", (name, value))
+            q(cur, "INSERT INTO lists (name, supplier, created_at) VALUES ('police', 'P', 'then')")
+            q(
+                cur,
+                "INSERT INTO clients (id, name, enabled, secret_hash, created_at, updated_at) "
+                "VALUES ('acme', 'Acme hosting', 1, ?, 'then', 'then')",
+                (hash_secret("old-secret"),),
+            )
+            q(cur, "INSERT INTO grants (client_id, list_id, category_id) VALUES ('acme', NULL, 1)")
+            q(
+                cur,
+                "INSERT INTO batches (list_id, kind, source, actor, committed_at, added, "
+                "unchanged) VALUES (1, 'import', 'police.txt', 'op', '2026-01-01T00:00:00+00:00', "
+                "5, 0)",
+            )
+            for digest in listed():
+                q(
+                    cur,
+                    "INSERT INTO entries (list_id, digest, category_id, batch_id) "
+                    "VALUES (1, ?, 1, 1)",
+                    (digester.digest(Algorithm.MD5, bytes.fromhex(digest)),),
+                )
+        old.close()
+        monkeypatch.setattr(sqlbase, "MIGRATIONS", schema.MIGRATIONS)
+        if url is None:
+            for path in database.parent.glob("hashcheck.db*"):
+                os.chown(path, user.pw_uid, user.pw_gid)
+                path.chmod(0o640)
+        unit = made.root / "etc" / "systemd" / "system" / "hashcheck.service"
+        shutil.copy(ROOT / "deploy" / "systemd" / "hashcheck.service", unit)  # as step 6 left it
+
+        out = made.run("upgrade").stdout
+        assert f"database schema is at version {len(schema.MIGRATIONS)}" in out
+        assert out.endswith(f"hashcheck {project_version()}\n")
+        legacy, v2 = made.answers(("acme", "old-secret"), [*listed(), UNLISTED])
+        assert legacy == ["true"] * 5 + ["false"]
+        assert [[m["item"] for m in r["matches"]] for r in v2["results"]] == [
+            [1],
+            [2],
+            [3],
+            [4],
+            [5],
+            [],
+        ]
+        check = open_store(url or f"sqlite:///{database}", create=False)
+        try:
+            assert check.schema_version() == len(schema.MIGRATIONS)
+        finally:
+            check.close()
