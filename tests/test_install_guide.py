@@ -248,6 +248,7 @@ class Node:
         assert unit["Group"] == unit["User"]
         state = self.root / "var" / "lib" / unit["StateDirectory"]
         assert state.is_dir() and state.stat().st_uid == user.pw_uid
+        assert state.stat().st_mode & 0o777 == int(unit["StateDirectoryMode"], 8)
         self.service = subprocess.Popen(
             unit["ExecStart"].split(),
             env=env,
@@ -590,3 +591,54 @@ def test_upgrading_migrates_an_old_database(
             assert check.schema_version() == len(schema.MIGRATIONS)
         finally:
             check.close()
+
+
+def test_the_shipped_nginx_terminates_tls(sqlite_url: str, tmp_path: Path) -> None:
+    """deploy/nginx/hashcheck.conf as step 7 installs it (its certificate paths pointed at a
+    certificate made here) in front of a node: a check over TLS 1.2 or 1.3 is answered, and
+    the node sees plain HTTP."""
+    import ssl
+
+    from bench import nginx
+
+    from tests.support import legacy_post, list_hashes, make_deployment, serve
+
+    certificate, key = tmp_path / "fullchain.pem", tmp_path / "privkey.pem"
+    subprocess.run(
+        [program("openssl", "openssl"), "req", "-x509", "-newkey", "rsa:2048", "-nodes",
+         "-keyout", key, "-out", certificate, "-days", "1", "-subj", "/CN=hashcheck.example.org",
+         "-addext", "subjectAltName=DNS:hashcheck.example.org,IP:127.0.0.1"],
+        check=True, capture_output=True, timeout=60,
+    )  # fmt: skip
+    text = (ROOT / "deploy" / "nginx" / "hashcheck.conf").read_text()
+    assert "ssl_protocols TLSv1.2 TLSv1.3;" in text
+    assert "proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;" in text
+    deployment = make_deployment(sqlite_url, tmp_path)
+    list_hashes(deployment, listed())
+    listen = free_port()
+    context = ssl.create_default_context(cafile=str(certificate))
+    for server in serve(deployment):
+        assert legacy_post(server.port, "/v1/check/md5", listed()[0].encode(), None).status == 401
+        with nginx.running_nginx([server.port], listen, tmp_path / "nginx", tls=(certificate, key)):
+            deadline = time.monotonic() + 20
+            while True:
+                try:
+                    response = httpx.post(
+                        f"https://127.0.0.1:{listen}/v1/check/md5",
+                        content=listed()[0],
+                        auth=(deployment.client_id, deployment.secret),
+                        verify=context,
+                        timeout=10,
+                    )
+                    break
+                except httpx.ConnectError:
+                    assert time.monotonic() < deadline, "nginx did not start"
+                    time.sleep(0.05)  # not listening yet: a start-up poll
+            assert (response.status_code, response.text) == (200, "true")
+            with (
+                socket.create_connection(("127.0.0.1", listen), timeout=10) as raw,
+                context.wrap_socket(raw, server_hostname="hashcheck.example.org") as tls,
+            ):
+                assert tls.version() in {"TLSv1.2", "TLSv1.3"}
+            plain = httpx.get(f"http://127.0.0.1:{listen}/healthz", timeout=10)
+            assert plain.status_code == 400  # TLS only on the port: no plain HTTP
