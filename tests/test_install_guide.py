@@ -403,6 +403,12 @@ def test_the_guide_installs_a_node_that_answers(machine: Machine) -> None:
         first.run("folders")
         first.run("env")
         first.run("wrapper")
+        (first.root / "etc" / "hashcheck").chmod(0o750)  # as if the guide had not opened it
+        refused = first.run("init", check=False)
+        assert refused.returncode == 6, refused.stderr
+        assert refused.stderr.startswith("hashcheck: key file ")
+        assert "cannot be written: Permission denied" in refused.stderr
+        (first.root / "etc" / "hashcheck").chmod(0o770)
         first.run("init")
         user = pwd.getpwnam(machine.user)
         key = first.root / "etc" / "hashcheck" / "list.key"
