@@ -25,8 +25,10 @@ pipefail` as root, with these substitutions and nothing else:
   those of the pgserver package; `police-2026-12.txt` is `tests/data/install/police.txt`.
 - `systemctl` lines are not run (no systemd runs the test): `enable --now` and `start`
   start what the installed unit file says, `ExecStart` as its `User` and `Group` with its
-  `EnvironmentFile`; `stop` sends SIGTERM (`KillSignal`) and waits; `daemon-reload` and
-  `reload nginx` do nothing. `systemd-analyze verify` of the unit is `test_systemd_unit.py`.
+  `EnvironmentFile` (its output in the node's `journal.log`), and wait until each worker
+  has logged that it is ready; `stop` sends SIGTERM (`KillSignal`) and waits;
+  `daemon-reload` and `reload nginx` do nothing. `systemd-analyze verify` of the unit is
+  `test_systemd_unit.py`.
 
 pip's cache is the machine's own (PIP_CACHE_DIR), so a second run downloads nothing.
 """
@@ -72,7 +74,7 @@ HOW = {
     "wrapper": "run",
     "init": "run",
     "systemd": "run, systemctl as described above",
-    "ready": "run, once /readyz answers 200",
+    "ready": "run",
     "nginx": "not run (it changes the machine's nginx): test_the_shipped_nginx_terminates_tls",
     "first-client": "run",
     "first-check": "run",
@@ -252,22 +254,27 @@ class Node:
         state = self.root / "var" / "lib" / unit["StateDirectory"]
         assert state.is_dir() and state.stat().st_uid == user.pw_uid
         assert state.stat().st_mode & 0o777 == int(unit["StateDirectoryMode"], 8)
-        self.service = subprocess.Popen(
-            unit["ExecStart"].split(),
-            env=env,
-            user=user.pw_uid,
-            group=user.pw_gid,
-            extra_groups=[],
-            cwd="/",
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-        )
+        log = self.root / "journal.log"  # what journalctl -u hashcheck would show
+        with log.open("wb") as journal:
+            self.service = subprocess.Popen(
+                unit["ExecStart"].split(),
+                env=env,
+                user=user.pw_uid,
+                group=user.pw_gid,
+                extra_groups=[],
+                cwd="/",
+                stdout=journal,
+                stderr=subprocess.STDOUT,
+            )
+        # Ready when every worker has loaded its index (each logs "ready:" once; until then
+        # the requests it takes answer 503) and /readyz says so.
+        workers = int(env.get("HASHCHECK_WORKERS", "1"))
         deadline = time.monotonic() + 60
-        while self.status("/readyz") != 200:
+        while log.read_text().count("ready: ") < workers or self.status("/readyz") != 200:
             if self.service.poll() is not None:
-                raise AssertionError(self.service.stderr.read().decode())  # type: ignore[union-attr]
-            assert time.monotonic() < deadline, "the node did not get ready"
-            time.sleep(0.05)  # a start-up poll: each probe is a real request
+                raise AssertionError(log.read_text())
+            assert time.monotonic() < deadline, f"the node did not get ready: {log.read_text()}"
+            time.sleep(0.05)  # a start-up poll of the node's own log and /readyz
 
     def stop(self) -> None:
         if self.service is None:
@@ -280,8 +287,6 @@ class Node:
             self.service.wait()
             raise AssertionError("the node did not stop on SIGTERM") from None
         finally:
-            if self.service.stderr is not None:
-                self.service.stderr.close()
             self.service = None
 
     # -- HTTP ------------------------------------------------------------------------------
@@ -296,14 +301,6 @@ class Node:
             f"http://127.0.0.1:{self.port}{path}", content=body, auth=client, timeout=10
         )
         return response.status_code, response.content
-
-    def until_known(self, client: tuple[str, str]) -> None:
-        """Until the running node answers the client (a new client reaches it within a
-        second): each probe is a real request."""
-        deadline = time.monotonic() + 10
-        while (status := self.post("/v1/check/md5", UNLISTED.encode(), client)[0]) == 401:
-            assert time.monotonic() < deadline, "the node never learnt of the client"
-        assert status == 200
 
     def answers(self, client: tuple[str, str], hashes: list[str]) -> tuple[list[str], Any]:
         """The legacy answers to each MD5 and the v2 answer to all of them."""
@@ -380,12 +377,13 @@ def node(machine: Machine, name: str, database_url: str | None = None) -> Iterat
 
 
 def install_node(made: Node) -> tuple[str, str]:
-    """The guide's steps 2 to 8 on a node: set up, started, a list and a client. The client."""
-    for name in ("folders", "env", "wrapper", "init", "systemd", "ready"):
+    """The guide's steps 2 to 7 on a node: set up, a list and a client, started. The client."""
+    for name in ("folders", "env", "wrapper", "init"):
         made.run(name)
     issued = last_json(made.run("first-client").stdout)
     made.words.update({"CLIENT_ID": issued["client_id"], "SECRET": issued["secret"]})
-    made.until_known((issued["client_id"], issued["secret"]))
+    made.run("systemd")
+    made.run("ready")
     return issued["client_id"], issued["secret"]
 
 
@@ -419,12 +417,11 @@ def test_the_guide_installs_a_node_that_answers(machine: Machine) -> None:
         database = first.root / "var" / "lib" / "hashcheck" / "hashcheck.db"
         assert database.stat().st_uid == user.pw_uid
         assert database.stat().st_mode & 0o777 == 0o640
-        first.run("systemd")
-        assert json.loads(first.run("ready").stdout)["status"] == "ready"
         issued = last_json(first.run("first-client").stdout)
         first.words.update({"CLIENT_ID": issued["client_id"], "SECRET": issued["secret"]})
         client = (issued["client_id"], issued["secret"])
-        first.until_known(client)
+        first.run("systemd")
+        assert json.loads(first.run("ready").stdout)["status"] == "ready"
         assert first.run("first-check").stdout == "truefalse"
         assert first.answers(client, listed())[0] == ["true"] * 5
         assert not (first.root / "var" / "lib" / "hashcheck" / "import.txt").exists()
@@ -526,7 +523,7 @@ def test_upgrading_migrates_an_old_database(
 ) -> None:
     """A database as the first schema left it (a list, a client with a grant, entries; built
     by applying only the first migration, as tests/test_supplier_formats.py does) with the
-    node's unit installed as step 6 leaves it: the guide's upgrade steps bring it to the newest
+    node's unit installed as step 7 leaves it: the guide's upgrade steps bring it to the newest
     schema, and the node answers from its data (legacy true/false, v2 items)."""
     from hashcheck.admin.setup import KEY_CHECK, KEY_ID
     from hashcheck.auth.secrets import hash_secret
@@ -580,7 +577,7 @@ def test_upgrading_migrates_an_old_database(
                 os.chown(path, user.pw_uid, user.pw_gid)
                 path.chmod(0o640)
         unit = made.root / "etc" / "systemd" / "system" / "hashcheck.service"
-        shutil.copy(ROOT / "deploy" / "systemd" / "hashcheck.service", unit)  # as step 6 left it
+        shutil.copy(ROOT / "deploy" / "systemd" / "hashcheck.service", unit)  # as step 7 left it
 
         out = made.run("upgrade").stdout
         assert f"database schema is at version {len(schema.MIGRATIONS)}" in out
@@ -603,7 +600,7 @@ def test_upgrading_migrates_an_old_database(
 
 
 def test_the_shipped_nginx_terminates_tls(sqlite_url: str, tmp_path: Path) -> None:
-    """deploy/nginx/hashcheck.conf as step 7 installs it (its certificate paths pointed at a
+    """deploy/nginx/hashcheck.conf as step 9 installs it (its certificate paths pointed at a
     certificate made here) in front of a node: a check over TLS 1.2 or 1.3 is answered, and
     the node sees plain HTTP."""
     import ssl
