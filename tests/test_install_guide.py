@@ -19,10 +19,11 @@ pipefail` as root, with these substitutions and nothing else:
   runs on one machine do not meet), removed afterwards; it replaces the word `hashcheck`
   where it names the user or group (after a space or colon, before a space or line end;
   and the unit's `User=` and `Group=`).
-- Port 8080 is a free loopback port; the client's `CLIENT_ID:SECRET` are the ones
-  `clients add --json` printed; `postgresql://hashcheck@db.internal/hashcheck` (and `db2`
-  for the restore) are the test's PostgreSQL databases, whose `pg_dump` and `pg_restore` are
-  those of the pgserver package; `police-2026-12.txt` is `tests/data/install/police.txt`.
+- Port 8080 is a free loopback port (another one if a process takes it first); the client's
+  `CLIENT_ID:SECRET` are the ones `clients add --json` printed;
+  `postgresql://hashcheck@db.internal/hashcheck` (and `db2` for the restore) are the test's
+  PostgreSQL databases, whose `pg_dump` and `pg_restore` are those of the pgserver package;
+  `police-2026-12.txt` is `tests/data/install/police.txt`.
 - `systemctl` lines are not run (no systemd runs the test): `enable --now` and `start`
   start what the installed unit file says, `ExecStart` as its `User` and `Group` with its
   `EnvironmentFile` (its output in the node's `journal.log`), and wait until each worker
@@ -255,6 +256,21 @@ class Node:
         assert state.is_dir() and state.stat().st_uid == user.pw_uid
         assert state.stat().st_mode & 0o777 == int(unit["StateDirectoryMode"], 8)
         log = self.root / "journal.log"  # what journalctl -u hashcheck would show
+        for _ in range(3):
+            if self._started(unit, env, user, log):
+                return
+            # The free port went to another process first: the guide with another port.
+            taken, self.port = self.port, free_port()
+            env_file = Path(unit["EnvironmentFile"])
+            text = env_file.read_text()
+            env_file.write_text(text.replace(f"_PORT={taken}\n", f"_PORT={self.port}\n"))
+            env["HASHCHECK_PORT"] = str(self.port)
+        raise AssertionError(f"no free port: {log.read_text()}")
+
+    def _started(
+        self, unit: dict[str, str], env: dict[str, str], user: pwd.struct_passwd, log: Path
+    ) -> bool:
+        """Start the service and wait until it is ready; False if its port was taken."""
         with log.open("wb") as journal:
             self.service = subprocess.Popen(
                 unit["ExecStart"].split(),
@@ -272,9 +288,13 @@ class Node:
         deadline = time.monotonic() + 60
         while log.read_text().count("ready: ") < workers or self.status("/readyz") != 200:
             if self.service.poll() is not None:
+                self.service = None
+                if "address already in use" in log.read_text().lower():
+                    return False
                 raise AssertionError(log.read_text())
             assert time.monotonic() < deadline, f"the node did not get ready: {log.read_text()}"
             time.sleep(0.05)  # a start-up poll of the node's own log and /readyz
+        return True
 
     def stop(self) -> None:
         if self.service is None:
@@ -621,30 +641,37 @@ def test_the_shipped_nginx_terminates_tls(sqlite_url: str, tmp_path: Path) -> No
     assert "proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;" in text
     deployment = make_deployment(sqlite_url, tmp_path)
     list_hashes(deployment, listed())
-    listen = free_port()
     context = ssl.create_default_context(cafile=str(certificate))
     for server in serve(deployment):
         assert legacy_post(server.port, "/v1/check/md5", listed()[0].encode(), None).status == 401
-        with nginx.running_nginx([server.port], listen, tmp_path / "nginx", tls=(certificate, key)):
-            deadline = time.monotonic() + 20
-            while True:
-                try:
-                    response = httpx.post(
-                        f"https://127.0.0.1:{listen}/v1/check/md5",
-                        content=listed()[0],
-                        auth=(deployment.client_id, deployment.secret),
-                        verify=context,
-                        timeout=10,
-                    )
-                    break
-                except httpx.ConnectError:
-                    assert time.monotonic() < deadline, "nginx did not start"
-                    time.sleep(0.05)  # not listening yet: a start-up poll
-            assert (response.status_code, response.text) == (200, "true")
-            with (
-                socket.create_connection(("127.0.0.1", listen), timeout=10) as raw,
-                context.wrap_socket(raw, server_hostname="hashcheck.example.org") as tls,
-            ):
-                assert tls.version() in {"TLSv1.2", "TLSv1.3"}
-            plain = httpx.get(f"http://127.0.0.1:{listen}/healthz", timeout=10)
-            assert plain.status_code == 400  # TLS only on the port: no plain HTTP
+        for attempt in range(3):  # a free port another process took first: nginx exits
+            listen = free_port()
+            folder = tmp_path / f"nginx-{attempt}"
+            with nginx.running_nginx([server.port], listen, folder, tls=(certificate, key)) as run:
+                deadline = time.monotonic() + 20
+                response = None
+                while response is None and run.poll() is None:
+                    try:
+                        response = httpx.post(
+                            f"https://127.0.0.1:{listen}/v1/check/md5",
+                            content=listed()[0],
+                            auth=(deployment.client_id, deployment.secret),
+                            verify=context,
+                            timeout=10,
+                        )
+                    except httpx.ConnectError:
+                        assert time.monotonic() < deadline, "nginx did not start"
+                        time.sleep(0.05)  # not listening yet: a start-up poll
+                if response is None:
+                    continue
+                assert (response.status_code, response.text) == (200, "true")
+                with (
+                    socket.create_connection(("127.0.0.1", listen), timeout=10) as raw,
+                    context.wrap_socket(raw, server_hostname="hashcheck.example.org") as tls,
+                ):
+                    assert tls.version() in {"TLSv1.2", "TLSv1.3"}
+                plain = httpx.get(f"http://127.0.0.1:{listen}/healthz", timeout=10)
+                assert plain.status_code == 400  # TLS only on the port: no plain HTTP
+                break
+        else:
+            raise AssertionError(f"nginx did not start: {(folder / 'error.log').read_text()}")
