@@ -20,8 +20,9 @@ def nginx_binary() -> str:
     return program("nginx", "nginx")
 
 
-def render(ports: list[int], listen: int) -> str:
-    """The shipped config with loopback node addresses and a plain-HTTP loopback listener."""
+def render(ports: list[int], listen: int, tls: tuple[Path, Path] | None = None) -> str:
+    """The shipped config with loopback node addresses and a loopback listener: plain HTTP,
+    or with ``tls`` (certificate and key files) TLS as shipped, with those files."""
     text = TEMPLATE.read_text()
     servers = re.findall(r"^\s*server 10\.0\.0\.\d+:8080 (.*);$", text, flags=re.MULTILINE)
     if len(servers) != 3:
@@ -31,17 +32,27 @@ def render(ports: list[int], listen: int) -> str:
     text = text.replace("upstream hashcheck_nodes {\n", "upstream hashcheck_nodes {\n" + upstream)
     if "listen 443 ssl;" not in text:
         raise ValueError("the template's listen line changed; update bench/nginx.py")
-    return text.replace("listen 443 ssl;", f"listen 127.0.0.1:{listen};")
+    if tls is None:
+        text = re.sub(r"(?m)^\s*ssl_.*;\n", "", text)
+        return text.replace("listen 443 ssl;", f"listen 127.0.0.1:{listen};")
+    certificate, key = tls
+    text = re.sub(r"(?m)^(\s*ssl_certificate) .*;$", rf"\1 {certificate};", text)
+    text = re.sub(r"(?m)^(\s*ssl_certificate_key) .*;$", rf"\1 {key};", text)
+    return text.replace("listen 443 ssl;", f"listen 127.0.0.1:{listen} ssl;")
 
 
 @contextlib.contextmanager
 def running_nginx(
-    ports: list[int], listen: int, folder: Path, edit: Callable[[str], str] = lambda text: text
+    ports: list[int],
+    listen: int,
+    folder: Path,
+    edit: Callable[[str], str] = lambda text: text,
+    tls: tuple[Path, Path] | None = None,
 ) -> Iterator[subprocess.Popen[bytes]]:
     """nginx in the foreground with the rendered config (changed by ``edit``: a test that
     shortens a deadline); stopped gracefully afterwards."""
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / "hashcheck.conf").write_text(edit(render(ports, listen)))
+    (folder / "hashcheck.conf").write_text(edit(render(ports, listen, tls)))
     (folder / "nginx.conf").write_text(
         f"daemon off;\nworker_processes 1;\npid {folder}/nginx.pid;\n"
         f"error_log {folder}/error.log warn;\n"

@@ -94,6 +94,15 @@ def test_key_file_roundtrip_and_permissions(tmp_path: Path) -> None:
         create_key_file(path)
 
 
+def test_a_key_file_that_cannot_be_written_is_refused(tmp_path: Path) -> None:
+    """A KeyFileError (exit 6, one line), not an OSError's traceback."""
+    (tmp_path / "file").write_text("")
+    with pytest.raises(KeyFileError, match=r"list\.key cannot be written: "):
+        create_key_file(tmp_path / "file" / "list.key")
+    with pytest.raises(KeyFileError, match=r"list\.key cannot be written: "):
+        create_key_file(tmp_path / "file" / "keys" / "list.key")
+
+
 def test_key_file_refusals(tmp_path: Path) -> None:
     with pytest.raises(KeyFileError, match="not found"):
         read_key_file(tmp_path / "missing.key")

@@ -22,7 +22,6 @@ class KeyFileError(Exception):
 def create_key_file(path: Path) -> ListKey:
     """Write a new random key to ``path`` (mode 0600). Refuses to overwrite an existing file."""
     key = ListKey(key_id="k-" + secrets.token_hex(6), secret=secrets.token_bytes(KEY_BYTES))
-    path.parent.mkdir(parents=True, exist_ok=True)
     body = json.dumps(
         {
             "format": "hashcheck-list-key-1",
@@ -31,9 +30,15 @@ def create_key_file(path: Path) -> ListKey:
         }
     )
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise KeyFileError(f"key file {path} cannot be written: {exc.strerror}") from None
+    try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:
         raise KeyFileError(f"key file {path} already exists; refusing to overwrite it") from None
+    except OSError as exc:  # a folder this user may not write in: say so, not a traceback
+        raise KeyFileError(f"key file {path} cannot be written: {exc.strerror}") from None
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
         handle.write(body + "\n")
     return key
