@@ -39,6 +39,7 @@ from bench.common import (
 )
 
 CONNECTIONS = 16
+LEGACY_SHARE = 0.9  # of the requests; the rest are v2 batches of 10 exact hashes
 
 
 def resident_mib(pid: int) -> float:
@@ -73,47 +74,59 @@ def cli(deployment: BenchDeployment, *args: str) -> str:
     ).stdout
 
 
-def paced(rate: float) -> float:
-    """wrk's pause per connection (ms) for about ``rate`` requests a second in all."""
-    return max(0.0, CONNECTIONS / rate * 1000.0)
-
-
 def minute(
-    base: str, legacy: list[str], v2: list[str], rate: float, scratch: Path
+    base: str,
+    legacy: list[str],
+    v2: list[str],
+    pauses: dict[str, float],
+    scratch: Path,
+    seconds: int = 60,
 ) -> tuple[WrkResult, WrkResult]:
+    """Both paced streams side by side for ``seconds``."""
     results: dict[str, WrkResult] = {}
+    streams = {
+        "legacy": (base + "/v1/check/md5", legacy, "application/x-www-form-urlencoded"),
+        "v2": (base + "/v2/check", v2, "application/json"),
+    }
 
-    def run(name: str, url: str, bodies: list[str], share: float, kind: str) -> None:
+    def run(name: str) -> None:
+        url, bodies, kind = streams[name]
         folder = scratch / name
         folder.mkdir(exist_ok=True)
         results[name] = run_wrk(
             url,
             bodies,
-            seconds=60,
+            seconds=seconds,
             connections=CONNECTIONS,
-            delay_ms=paced(rate * share),
+            delay_ms=pauses[name],
             content_type=kind,
             scratch=folder,
         )
 
-    threads = [
-        threading.Thread(
-            target=run,
-            args=(
-                "legacy",
-                base + "/v1/check/md5",
-                legacy,
-                0.9,
-                "application/x-www-form-urlencoded",
-            ),
-        ),
-        threading.Thread(target=run, args=("v2", base + "/v2/check", v2, 0.1, "application/json")),
-    ]
+    threads = [threading.Thread(target=run, args=(name,)) for name in streams]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
     return results["legacy"], results["v2"]
+
+
+def calibrated(
+    base: str, legacy: list[str], v2: list[str], rate: float, scratch: Path
+) -> dict[str, float]:
+    """Pauses that give each stream its share of ``rate``: wrk waits its pause after each
+    answer, so the answer's own time is taken off by measuring (two 10 s rounds)."""
+    wanted = {"legacy": rate * LEGACY_SHARE, "v2": rate * (1 - LEGACY_SHARE)}
+    pauses = {name: CONNECTIONS / want * 1000.0 for name, want in wanted.items()}
+    for _ in range(2):
+        got = dict(
+            zip(("legacy", "v2"), minute(base, legacy, v2, pauses, scratch, 10), strict=True)
+        )
+        for name, want in wanted.items():
+            cycle = CONNECTIONS / got[name].requests_per_second * 1000.0  # ms per request
+            answer_ms = max(0.0, cycle - pauses[name])
+            pauses[name] = max(0.0, CONNECTIONS / want * 1000.0 - answer_ms)
+    return pauses
 
 
 def main() -> None:
@@ -133,7 +146,12 @@ def main() -> None:
                 base + "/v1/check/md5", legacy, seconds=10, connections=CONNECTIONS, scratch=scratch
             ).requests_per_second
             rate = capacity / 2
-            print(f"capacity {capacity:,.0f} checks/s; soaking at {rate:,.0f}/s", flush=True)
+            pauses = calibrated(base, legacy, v2, rate, scratch)
+            print(
+                f"capacity {capacity:,.0f} checks/s; soaking at {rate:,.0f} requests/s "
+                f"(pauses {pauses['legacy']:.2f} and {pauses['v2']:.2f} ms)",
+                flush=True,
+            )
             rows: list[dict[str, Any]] = []
             batch = ""
             for number in range(1, args.minutes + 1):
@@ -156,7 +174,7 @@ def main() -> None:
                     cli(deployment, "batches", "rollback", batch)
                     event = f"rollback of batch {batch}"
                 started = time.monotonic()
-                legacy_result, v2_result = minute(base, legacy, v2, rate, scratch)
+                legacy_result, v2_result = minute(base, legacy, v2, pauses, scratch)
                 row = {
                     "minute": number,
                     "event": event,
