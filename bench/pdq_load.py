@@ -2,7 +2,7 @@
 
 A `hashcheck serve` process on loopback with 10,000 MD5s and 100,000 PDQ hashes. A client
 sends legacy checks one after another on one connection: first alone (the reference, same
-run), then while 4 other connections each post v2 batches of 10,000 PDQ hashes (the largest
+run), then while 4 other clients each post v2 batches of 10,000 PDQ hashes (the largest
 batch allowed) one after another. Prints and writes the legacy check's median and p99 in both
 phases and how long the PDQ batches took. Perceptual batches are answered on threads of
 their own, one per client at a time (`api.app`); before, they ran on the event loop.
@@ -23,8 +23,8 @@ from pathlib import Path
 import httpx
 
 from bench.auth_flood import basic, checks, p99
-from bench.common import CLIENT_ID, CLIENT_SECRET, deploy, hashcheck_server, write_result
-from hashcheck.admin import importing
+from bench.common import deploy, hashcheck_server, write_result
+from hashcheck.admin import clients, importing
 from hashcheck.hashes.keyed import Digester
 from hashcheck.hashes.keyfile import read_key_file
 from hashcheck.hashes.sealing import Sealer
@@ -44,9 +44,25 @@ def list_pdq(deployment_url: str, key_file: Path, count: int, folder: Path) -> N
         store.close()
 
 
-def pdq_batches(base: str, size: int, stop: threading.Event, took: list[float]) -> None:
+HEAVY = [(f"heavy-{n}", f"heavy-secret-{n}") for n in range(1, 5)]  # loopback only
+
+
+def heavy_clients(deployment_url: str) -> None:
+    """Four more clients: each sends PDQ batches of its own (a client's batches are answered
+    one at a time, so four clients are four batches at once)."""
+    store = open_store(deployment_url)
+    try:
+        for client_id, secret in HEAVY:
+            clients.add_client(store, client_id, actor="bench", client_id=client_id, secret=secret)
+    finally:
+        store.close()
+
+
+def pdq_batches(
+    base: str, size: int, stop: threading.Event, took: list[float], who: tuple[str, str]
+) -> None:
     body = {"hashes": [{"algorithm": "pdq", "hash": os.urandom(32).hex()} for _ in range(size)]}
-    headers = {"Authorization": basic(CLIENT_ID, CLIENT_SECRET)}
+    headers = {"Authorization": basic(*who)}
     with httpx.Client(base_url=base, headers=headers, timeout=300) as client:
         while not stop.is_set():
             started = time.perf_counter()
@@ -65,8 +81,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         deployment = deploy(Path(folder) / "deployment", 10_000)
         list_pdq(deployment.url, deployment.key_file, args.pdq, Path(folder))
-        # One client sends all four: its work budget (HASHCHECK_CLIENT_WORK_PER_SECOND) would
-        # let only one full PDQ batch through every 10 s; lifted here to measure the loop.
+        heavy_clients(deployment.url)
+        # Each client's work budget (HASHCHECK_CLIENT_WORK_PER_SECOND) would let one full PDQ
+        # batch through every 10 s; lifted here to keep all four batches going.
         with hashcheck_server(
             deployment, settings={"HASHCHECK_CLIENT_WORK_PER_SECOND": "0"}
         ) as base:
@@ -75,12 +92,12 @@ def main() -> None:
             stop = threading.Event()
             took: list[float] = []
             heavy = [
-                threading.Thread(target=pdq_batches, args=(base, args.batch, stop, took))
-                for _ in range(4)
+                threading.Thread(target=pdq_batches, args=(base, args.batch, stop, took, who))
+                for who in HEAVY
             ]
             for thread in heavy:
                 thread.start()
-            while not took:  # the first batch is in: all four are under way
+            while not took:  # a first batch is in: all four are under way
                 time.sleep(0.05)  # a start-up poll on the benchmark's own threads
             during = checks(base, args.checks)
             stop.set()

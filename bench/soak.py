@@ -18,11 +18,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +40,7 @@ from bench.common import (
     write_result,
 )
 
-CONNECTIONS = 16
+CONNECTIONS = 16  # of the unpaced capacity run
 LEGACY_SHARE = 0.9  # of the requests; the rest are v2 batches of 10 exact hashes
 
 
@@ -74,11 +76,22 @@ def cli(deployment: BenchDeployment, *args: str) -> str:
     ).stdout
 
 
+@dataclass(frozen=True)
+class Pacing:
+    connections: int
+    pause_ms: int  # wrk takes whole milliseconds: a fraction would be cut off
+
+
+# Whole-millisecond pauses long enough that the answer's own time is a small part of a cycle;
+# the rate is then set by the number of connections.
+PAUSE_MS = {"legacy": 5, "v2": 20}
+
+
 def minute(
     base: str,
     legacy: list[str],
     v2: list[str],
-    pauses: dict[str, float],
+    pacing: dict[str, Pacing],
     scratch: Path,
     seconds: int = 60,
 ) -> tuple[WrkResult, WrkResult]:
@@ -97,8 +110,8 @@ def minute(
             url,
             bodies,
             seconds=seconds,
-            connections=CONNECTIONS,
-            delay_ms=pauses[name],
+            connections=pacing[name].connections,
+            delay_ms=pacing[name].pause_ms,
             content_type=kind,
             scratch=folder,
         )
@@ -113,20 +126,22 @@ def minute(
 
 def calibrated(
     base: str, legacy: list[str], v2: list[str], rate: float, scratch: Path
-) -> dict[str, float]:
-    """Pauses that give each stream its share of ``rate``: wrk waits its pause after each
-    answer, so the answer's own time is taken off by measuring (two 10 s rounds)."""
+) -> dict[str, Pacing]:
+    """Connections that give each stream its share of ``rate``: each connection sends one
+    request per pause plus answer, the answer's time measured (three 10 s rounds)."""
     wanted = {"legacy": rate * LEGACY_SHARE, "v2": rate * (1 - LEGACY_SHARE)}
-    pauses = {name: CONNECTIONS / want * 1000.0 for name, want in wanted.items()}
-    for _ in range(2):
+    pacing = {
+        name: Pacing(max(1, round(want * PAUSE_MS[name] / 1000)), PAUSE_MS[name])
+        for name, want in wanted.items()
+    }
+    for _ in range(3):
         got = dict(
-            zip(("legacy", "v2"), minute(base, legacy, v2, pauses, scratch, 10), strict=True)
+            zip(("legacy", "v2"), minute(base, legacy, v2, pacing, scratch, 10), strict=True)
         )
         for name, want in wanted.items():
-            cycle = CONNECTIONS / got[name].requests_per_second * 1000.0  # ms per request
-            answer_ms = max(0.0, cycle - pauses[name])
-            pauses[name] = max(0.0, CONNECTIONS / want * 1000.0 - answer_ms)
-    return pauses
+            cycle_ms = pacing[name].connections / got[name].requests_per_second * 1000.0
+            pacing[name] = Pacing(max(1, round(want * cycle_ms / 1000)), PAUSE_MS[name])
+    return pacing
 
 
 def main() -> None:
@@ -146,10 +161,9 @@ def main() -> None:
                 base + "/v1/check/md5", legacy, seconds=10, connections=CONNECTIONS, scratch=scratch
             ).requests_per_second
             rate = capacity / 2
-            pauses = calibrated(base, legacy, v2, rate, scratch)
+            pacing = calibrated(base, legacy, v2, rate, scratch)
             print(
-                f"capacity {capacity:,.0f} checks/s; soaking at {rate:,.0f} requests/s "
-                f"(pauses {pauses['legacy']:.2f} and {pauses['v2']:.2f} ms)",
+                f"capacity {capacity:,.0f} checks/s; soaking at {rate:,.0f} requests/s ({pacing})",
                 flush=True,
             )
             rows: list[dict[str, Any]] = []
@@ -174,7 +188,7 @@ def main() -> None:
                     cli(deployment, "batches", "rollback", batch)
                     event = f"rollback of batch {batch}"
                 started = time.monotonic()
-                legacy_result, v2_result = minute(base, legacy, v2, pauses, scratch)
+                legacy_result, v2_result = minute(base, legacy, v2, pacing, scratch)
                 row = {
                     "minute": number,
                     "event": event,
@@ -196,6 +210,10 @@ def main() -> None:
         "entries": args.entries,
         "capacity_checks_per_second": round(capacity, 1),
         "soak_rate_per_second": round(rate, 1),
+        "pacing": {name: p.__dict__ for name, p in pacing.items()},
+        "achieved_share_of_capacity": round(
+            statistics.median(r["legacy_rps"] + r["v2_rps"] for r in rows) / capacity, 3
+        ),
         "errors": sum(r["errors"] for r in rows),
         "rss_first_mib": first["rss_mib"],
         "rss_last_mib": last["rss_mib"],
@@ -208,6 +226,7 @@ def main() -> None:
         "rows": rows,
     }
     print(
+        f"load {result['achieved_share_of_capacity']:.0%} of capacity; "
         f"errors {result['errors']}; resident memory {first['rss_mib']} -> {last['rss_mib']} MiB "
         f"({drift:+.1%}); legacy p99 first {first['legacy_p99_ms']} ms, worst "
         f"{worst['legacy_p99_ms']} ms (x{result['legacy_p99_worst_ratio']}, minute "
