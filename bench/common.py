@@ -172,18 +172,28 @@ def legacy_bodies(deployment: BenchDeployment) -> list[str]:
 
 
 @contextlib.contextmanager
-def hashcheck_server(
+def hashcheck_process(
     deployment: BenchDeployment, workers: int = 1, settings: dict[str, str] | None = None
-) -> Iterator[str]:
-    """A `hashcheck serve` process on a free loopback port; ``settings`` adds environment."""
+) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """A `hashcheck serve` process on a free loopback port, ready: its base URL and the
+    process; ``settings`` adds environment."""
     port = free_port()
     executable = str(Path(sys.executable).with_name("hashcheck"))
     with process(
         [executable, "serve", "--port", str(port), "--workers", str(workers)],
         {**deployment.env(), **(settings or {})},
-    ):
+    ) as proc:
         base = f"http://127.0.0.1:{port}"
         wait_http(base + "/readyz")
+        yield base, proc
+
+
+@contextlib.contextmanager
+def hashcheck_server(
+    deployment: BenchDeployment, workers: int = 1, settings: dict[str, str] | None = None
+) -> Iterator[str]:
+    """`hashcheck_process`, when only its base URL is wanted."""
+    with hashcheck_process(deployment, workers, settings) as (base, _):
         yield base
 
 

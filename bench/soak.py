@@ -33,7 +33,7 @@ from bench.common import (
     WrkResult,
     children,
     deploy,
-    hashcheck_server,
+    hashcheck_process,
     legacy_bodies,
     random_md5s,
     run_wrk,
@@ -155,8 +155,8 @@ def main() -> None:
         legacy, v2 = legacy_bodies(deployment), v2_bodies(deployment)
         new_list = scratch / "new.txt"
         new_list.write_text("".join(raw.hex() + "\n" for raw in random_md5s(10_000, seed=2026)))
-        with hashcheck_server(deployment) as base:
-            server_pid = _server_pid(base)
+        with hashcheck_process(deployment) as (base, server):
+            server_pid = server.pid
             capacity = run_wrk(
                 base + "/v1/check/md5", legacy, seconds=10, connections=CONNECTIONS, scratch=scratch
             ).requests_per_second
@@ -233,21 +233,6 @@ def main() -> None:
         f"{worst['minute']}); v2 p99 worst x{result['v2_p99_worst_ratio']}"
     )
     write_result("soak", result)
-
-
-def _server_pid(base: str) -> int:
-    """The serve process listening at ``base`` (found by its port on the command line)."""
-    port = base.rsplit(":", 1)[1]
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            command = (entry / "cmdline").read_bytes().split(b"\0")
-        except OSError:
-            continue
-        if b"serve" in command and port.encode() in command:
-            return int(entry.name)
-    raise RuntimeError(f"no serve process on port {port}")
 
 
 if __name__ == "__main__":

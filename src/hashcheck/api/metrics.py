@@ -163,8 +163,8 @@ class Metrics:
         )
         self.imports = Counter(
             "hashcheck_imports",
-            "Imports and removals received by this node (admin API, console), by outcome: "
-            "done, refused (4xx), failed (5xx).",
+            "Imports and removals received by this node's admin API, by outcome: done, "
+            "refused (4xx), failed (5xx).",
             ["kind", "outcome"],
             registry=own,
         )
