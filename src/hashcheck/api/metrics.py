@@ -209,7 +209,6 @@ class Metrics:
         node = self.node
         snapshot = node.follower.snapshot
         now = time.time()
-        self.ready.set(0 if snapshot is None else 1)
         if snapshot is not None:
             self.entries.set(len(snapshot.exact))
             self.version.set(snapshot.catalog.version)
@@ -224,6 +223,9 @@ class Metrics:
             self._failures_seen = failures
         flushed = flusher.last_flushed or node.started_at
         self.flush_age.set(max(0.0, now - flushed))
+        # Last: a scrape from another thread (the serve process's own listener, with one
+        # worker) that reads ready 1 reads the index's figures of the same publish.
+        self.ready.set(0 if snapshot is None else 1)
 
     def _usage(self, lists: Mapping[int, Any]) -> None:
         """Hashes checked and matched per list: the flusher's running totals, as deltas."""
