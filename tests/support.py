@@ -111,6 +111,7 @@ def serve(
     port: int = 0,
     budgets: Budgets | None = None,
     metrics: bool = False,
+    perceptual_processes: int = 2,
 ) -> Generator[ServerThread, None, None]:
     store = deployment.store()
     node = Node(
@@ -121,7 +122,13 @@ def serve(
         store_factory=deployment.store,
         index_dir=index_dir,
     )
-    app = HashcheckApp(node, console=console, budgets=budgets, metrics=metrics)
+    app = HashcheckApp(
+        node,
+        console=console,
+        budgets=budgets,
+        metrics=metrics,
+        perceptual_processes=perceptual_processes,
+    )
     with ServerThread(app, port) as server:
         assert node.follower.ready.wait(load_timeout), "first snapshot did not load"
         yield server

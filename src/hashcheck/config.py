@@ -89,6 +89,13 @@ class Settings:
         high=3600,
     )
     max_batch: int = _setting(10_000, "Most hashes in one POST /v2/check.", low=1, high=100_000)
+    perceptual_processes: int = _setting(
+        2,
+        "Processes per worker that search PDQ and vPDQ hashes, at a lower CPU priority than the "
+        "worker; 0 searches on the worker's own threads.",
+        low=0,
+        high=64,
+    )
     log_level: str = _setting("info", "Log level: debug, info, warning, error.")
     access_log: bool = _setting(False, "Log one line per request (method, path, status only).")
     actor: str = _setting(

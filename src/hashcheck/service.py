@@ -43,7 +43,7 @@ def build_node(settings: Settings) -> Node:
 
 def create_app() -> HashcheckApp:
     settings = Settings.from_env()
-    # Perceptual batches run on threads (`api.app`); while they hold the GIL the event loop
+    # What of a perceptual batch runs on threads (`api.app`) holds the GIL; the event loop
     # waits for it up to this long (Python's default is 5 ms, a legacy check's whole budget).
     sys.setswitchinterval(0.001)
     logging.basicConfig(
@@ -63,4 +63,5 @@ def create_app() -> HashcheckApp:
         metrics=settings.metrics,
         metrics_here=not settings.metrics_listen,
         version=installed_version(),
+        perceptual_processes=settings.perceptual_processes,
     )

@@ -12,6 +12,7 @@ import math
 import time
 from collections.abc import Callable, MutableMapping
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from typing import Any, TypeVar
 
 import orjson
@@ -36,6 +37,7 @@ from hashcheck.api.http import (
     single_authorization,
 )
 from hashcheck.api.openapi import document
+from hashcheck.api.perceptual import widest
 from hashcheck.api.signin import SignIn, source_of
 from hashcheck.api.v2models import Alive, Ready
 from hashcheck.catalog.model import ClientView
@@ -43,6 +45,7 @@ from hashcheck.hashes.algorithms import Algorithm
 from hashcheck.index.exact import Hit
 from hashcheck.index.snapshot import Snapshot
 from hashcheck.node.runtime import Node
+from hashcheck.node.searchers import PdqSearchers
 from hashcheck.store.errors import StoreError
 
 _T = TypeVar("_T")
@@ -129,9 +132,11 @@ class HashcheckApp:
         metrics: bool = False,
         metrics_here: bool = True,
         version: str = "unknown",
+        perceptual_processes: int = 2,
     ) -> None:
         """``metrics``: count for Prometheus; ``metrics_here``: serve them at /metrics on
-        this app's own port (False: the serve process has a listener of its own)."""
+        this app's own port (False: the serve process has a listener of its own);
+        ``perceptual_processes``: how many child processes search PDQ hashes (0: threads)."""
         self.node = node
         self.max_batch = max_batch
         self._budgets = budgets or Budgets(
@@ -175,10 +180,12 @@ class HashcheckApp:
             )
         self._manage_node = manage_node
         self._auth = Authenticator(node.credentials)
-        # Perceptual batches are answered on threads of their own, one batch per client at a
-        # time: ten thousand PDQ hashes take seconds, which on the event loop held every
-        # other client's check (a legacy check waited 5-12 s behind two such batches).
+        # Perceptual batches are answered off the event loop, one batch per client at a time:
+        # ten thousand PDQ hashes take seconds, which on the loop held every other client's
+        # check (a legacy check waited 5-12 s behind two such batches). The search itself
+        # runs in processes of lower priority where it can; the rest on threads.
         self._perceptual = ThreadPoolExecutor(PERCEPTUAL_THREADS, thread_name_prefix="perceptual")
+        self._searchers = PdqSearchers(perceptual_processes)
         self._perceptual_turns: dict[str, asyncio.Lock] = {}  # per client id; clients are few
         self._keyed = {a: node.digester.for_algorithm(a) for a in Algorithm}
         self._openapi = orjson.dumps(document(max_batch))
@@ -334,6 +341,11 @@ class HashcheckApp:
         if v2.is_perceptual(items):
             turn = self._perceptual_turns.setdefault(client_id, asyncio.Lock())
             async with turn:
+                found = await self._searchers.search(
+                    snapshot.pdq, v2.perceptual_queries(items), widest(snapshot)
+                )
+                if found is not None:
+                    snapshot = replace(snapshot, pdq=snapshot.pdq.with_found(found))
                 outcome = await asyncio.get_running_loop().run_in_executor(
                     self._perceptual,
                     v2.check,
@@ -460,6 +472,7 @@ class HashcheckApp:
                     self._publishing = asyncio.create_task(self._publish_metrics())
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
+                await asyncio.to_thread(self._searchers.close)
                 if self._console is not None:
                     self._console.close()
                 if self._publishing is not None:

@@ -21,7 +21,7 @@ _Measure = TypeVar("_Measure")
 WouldBe = tuple[int, int]
 
 
-def _widest(snapshot: Snapshot) -> int:
+def widest(snapshot: Snapshot) -> int:
     """The largest threshold of any list: what the index is searched with."""
     return max((item.pdq_threshold for item in snapshot.catalog.lists.values()), default=0)
 
@@ -54,7 +54,7 @@ def pdq_matches(
     first; and the shadow would-be matches."""
     found: list[tuple[Match, int]] = []
     would: list[WouldBe] = []
-    for entry_id, slot, distance in snapshot.pdq.search(bits, _widest(snapshot)):
+    for entry_id, slot, distance in snapshot.pdq.search(bits, widest(snapshot)):
         if distance <= _threshold(snapshot, slot):
             _answer(snapshot, view, entry_id, slot, distance, found, would)
     return found, would
@@ -68,7 +68,7 @@ def video_matches(
     query = words(frames)
     found: list[tuple[Match, Comparison]] = []
     would: list[WouldBe] = []
-    for candidate in snapshot.pdq.video_candidates(frames, _widest(snapshot)):
+    for candidate in snapshot.pdq.video_candidates(frames, widest(snapshot)):
         slot = candidate.slot
         if slot not in view.slots and slot not in view.shadow_slots:
             continue  # not compared: the comparison is the costly part

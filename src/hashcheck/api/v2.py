@@ -287,6 +287,20 @@ def is_perceptual(batch: Batch) -> bool:
     return not _PERCEPTUAL.isdisjoint(batch.algorithms)
 
 
+def perceptual_queries(batch: Batch) -> bytes:
+    """The PDQ hashes a batch searches the perceptual index for, packed: its images' (those
+    of usable quality) and its videos' usable frames, as `check` will search them."""
+    parts: list[bytes] = []
+    for position, name in enumerate(batch.algorithms):
+        if name == PDQ:
+            quality = batch.qualities.get(position)
+            if quality is None or quality >= MIN_PDQ_QUALITY:
+                parts.append(batch.raws[position])
+        elif name == VPDQ:
+            parts.append(batch.videos[position].frames)
+    return b"".join(parts)
+
+
 def check(
     snapshot: Snapshot,
     view: ClientView,

@@ -11,14 +11,15 @@ Pure: built from opened hashes (the follower opens the sealed values), never cha
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
+from functools import cached_property
 from typing import Any, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
 
 from hashcheck.pdq.algorithm import HASH_BYTES
-from hashcheck.pdq.index import PdqIndex
+from hashcheck.pdq.index import Near, PdqIndex
 from hashcheck.pdq.video import Comparison, compare
 
 # (item id, slot, distance)
@@ -48,6 +49,39 @@ class VideoCandidate:
 
 
 @dataclass(frozen=True)
+class Found:
+    """What `PdqIndex.search` answered, elsewhere (another process), for packed ``queries``
+    at ``threshold``: per query ``counts[k]`` hits, their positions and distances in order."""
+
+    threshold: int
+    queries: bytes
+    counts: npt.NDArray[np.int64]
+    positions: npt.NDArray[np.int64]
+    distances: npt.NDArray[np.int64]
+
+    @cached_property
+    def _spans(self) -> dict[bytes, tuple[int, int]]:
+        ends = np.cumsum(self.counts).tolist()
+        starts = [0, *ends[:-1]]
+        queries = self.queries
+        return {
+            queries[k * HASH_BYTES : (k + 1) * HASH_BYTES]: (starts[k], ends[k])
+            for k in range(len(ends))
+        }
+
+    def near(self, query: bytes, threshold: int) -> list[Near] | None:
+        """The search's answer for ``query``, or None if it was not among those searched."""
+        if threshold != self.threshold:
+            return None
+        span = self._spans.get(query)
+        if span is None:
+            return None
+        positions = self.positions[span[0] : span[1]].tolist()
+        distances = self.distances[span[0] : span[1]].tolist()
+        return [Near(p, d) for p, d in zip(positions, distances, strict=True)]
+
+
+@dataclass(frozen=True)
 class PdqEntries:
     index: PdqIndex
     item_ids: npt.NDArray[np.int64]  # per entry: the item it answers for
@@ -55,6 +89,9 @@ class PdqEntries:
     offsets: npt.NDArray[np.int64]  # entry k owns rows offsets[k]:offsets[k + 1]
     videos: npt.NDArray[np.bool_]  # per entry
     owners: npt.NDArray[np.int32]  # per row: the entry it belongs to
+    # The shared-memory folder these arrays are mapped from; "" for a private copy.
+    origin: str = ""
+    found: Found | None = field(default=None, compare=False)
 
     @classmethod
     def build(cls, items: Mapping[int, Perceptual]) -> PdqEntries:
@@ -104,7 +141,7 @@ class PdqEntries:
         }
 
     @classmethod
-    def from_arrays(cls, named: dict[str, npt.NDArray[Any]]) -> PdqEntries:
+    def from_arrays(cls, named: dict[str, npt.NDArray[Any]], origin: str = "") -> PdqEntries:
         return cls(
             PdqIndex.from_arrays(named),
             named["item_ids"],
@@ -112,12 +149,21 @@ class PdqEntries:
             named["offsets"],
             named["videos"],
             named["owners"],
+            origin,
         )
+
+    def with_found(self, found: Found) -> PdqEntries:
+        """The same entries, answering the queries ``found`` holds from it."""
+        return replace(self, found=found)
+
+    def _near(self, bits: bytes, threshold: int) -> list[Near]:
+        known = None if self.found is None else self.found.near(bits, threshold)
+        return self.index.search(bits, threshold) if known is None else known
 
     def search(self, bits: bytes, threshold: int) -> list[PdqHit]:
         """Image entries within ``threshold`` of ``bits``, nearest first."""
         found: list[PdqHit] = []
-        for near in self.index.search(bits, threshold):
+        for near in self._near(bits, threshold):
             owner = int(self.owners[near.position])
             if not self.videos[owner]:
                 found.append((int(self.item_ids[owner]), int(self.slots[owner]), near.distance))
@@ -127,7 +173,7 @@ class PdqEntries:
         """Video entries with a frame within ``threshold`` of any of ``frames`` (packed)."""
         owners: set[int] = set()
         for start in range(0, len(frames), HASH_BYTES):
-            for near in self.index.search(frames[start : start + HASH_BYTES], threshold):
+            for near in self._near(frames[start : start + HASH_BYTES], threshold):
                 owner = int(self.owners[near.position])
                 if self.videos[owner]:
                     owners.add(owner)

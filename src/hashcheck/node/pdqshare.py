@@ -163,7 +163,7 @@ class PdqShare:
             return None
         try:
             named = {file.stem: np.load(file, mmap_mode="r") for file in path.glob("*.npy")}
-            return PdqEntries.from_arrays(named)
+            return PdqEntries.from_arrays(named, origin=str(path))
         except (OSError, ValueError, KeyError) as exc:
             log.warning("cannot use the shared PDQ index %s: %s", path, exc)
             return None
