@@ -19,6 +19,7 @@ from hashcheck.hashes.sealing import Sealer
 from hashcheck.index.exact import EntryBlock, ExactIndex
 from hashcheck.index.perceptual import PdqEntries, Perceptual
 from hashcheck.index.snapshot import Snapshot
+from hashcheck.node.allocator import give_back_freed_memory
 from hashcheck.node.indexfile import Generation, IndexFiles
 from hashcheck.node.pdqshare import PdqShare
 from hashcheck.node.periodic import Periodic
@@ -26,6 +27,7 @@ from hashcheck.store.interface import Store
 from hashcheck.store.records import Changes, EntryRows
 
 log = logging.getLogger("hashcheck.follower")
+TRIM_EVERY = 5.0  # seconds
 
 
 class Follower:
@@ -50,6 +52,8 @@ class Follower:
         self._slot_of: dict[tuple[int, int, int], int] = {}  # Slot fields -> slot index
         self._slots: list[Slot] = []
         self._seen_version = -1
+        self._untrimmed = False  # a snapshot was replaced since memory was last handed back
+        self._trimmed_at = -TRIM_EVERY
         self.last_success: float = 0.0
         self.generation = 0  # of the index files mapped; 0: none
         self.ready = threading.Event()
@@ -73,6 +77,7 @@ class Follower:
         current = self._snapshot
         if current is not None and version == self._seen_version:
             self.last_success = time.time()
+            self._trim_if_due()
             return False
         if current is not None:
             base: ExactIndex | None = current.exact
@@ -97,7 +102,17 @@ class Follower:
                 )
                 exact = self._apply(generation.exact, changes)
             self._publish(exact, changes)
+        self._untrimmed = True
+        self._trim_if_due()
         return True
+
+    def _trim_if_due(self) -> None:
+        # A trim holds the allocator's locks for a few milliseconds under load: after the
+        # snapshot it frees, at most once every TRIM_EVERY seconds, however often changes come.
+        now = time.monotonic()
+        if self._untrimmed and now - self._trimmed_at >= TRIM_EVERY:
+            give_back_freed_memory()
+            self._untrimmed, self._trimmed_at = False, now
 
     def _publish(self, exact: ExactIndex, changes: Changes) -> None:
         self._follow_pdq(exact, changes)
