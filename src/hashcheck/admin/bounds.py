@@ -32,6 +32,11 @@ class ImportBounds:
     max_seconds: float = 3600.0
     folder: str = field(default_factory=tempfile.gettempdir)
 
+    @classmethod
+    def of(cls, max_unpacked_mb: int, reserve_mb: int, max_seconds: float) -> ImportBounds:
+        """From the settings' units (`HASHCHECK_IMPORT_*`)."""
+        return cls(max_unpacked_mb * MIB, reserve_mb * MIB, max_seconds)
+
     def deadline(self) -> Deadline:
         return Deadline(time.monotonic() + self.max_seconds, self.max_seconds)
 

@@ -43,7 +43,7 @@ from hashcheck.formats.entries import (
     Skipped,
     VideoEntry,
 )
-from hashcheck.formats.names import IMPORT_FORMATS
+from hashcheck.formats.names import FORMATS, IMPORT_FORMATS
 from hashcheck.formats.parsers import detect_format, parse
 from hashcheck.formats.pdqlist import parse_pdq
 from hashcheck.formats.vpdqlist import parse_vpdq
@@ -59,6 +59,7 @@ CHUNK = 50_000
 Progress = Callable[[int, int], None]  # (bytes done, bytes in all)
 # The formats an import reads, for the faces that offer a choice (the console's form).
 READABLE_FORMATS: tuple[str, ...] = IMPORT_FORMATS
+REMOVAL_FORMATS: tuple[str, ...] = (*FORMATS, "pdq", "vpdq")
 
 
 @dataclass
@@ -285,8 +286,7 @@ def check_options(
     category id every entry gets (None: the file says)."""
     if fmt not in READABLE_FORMATS:
         raise ImportRejected(
-            f"unknown format {fmt!r}; use one of {', '.join(READABLE_FORMATS)}; "
-            "nothing was changed"
+            f"unknown format {fmt!r}; use one of {', '.join(READABLE_FORMATS)}; nothing was changed"
         )
     hash_list = find_list(store, list_name)
     categories = _supplier_categories(store, hash_list.supplier, category_map)

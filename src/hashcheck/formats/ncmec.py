@@ -51,9 +51,7 @@ def parse_ncmec(stream: BinaryIO) -> Iterator[Item]:
     try:
         # defusedxml: no DTDs, no entity expansion, no external references from a supplier.
         bounded = bounded_records(stream, "record")
-        events = defusedxml.ElementTree.iterparse(
-            bounded, events=("start", "end"), forbid_dtd=True
-        )
+        events = defusedxml.ElementTree.iterparse(bounded, events=("start", "end"), forbid_dtd=True)
         parents: list[ET.Element] = []
         for event, element in events:
             name = _local(element.tag)
