@@ -10,7 +10,6 @@ import contextlib
 import gzip
 import hashlib
 import io
-import socket
 import sqlite3
 import tempfile
 import zipfile
@@ -26,7 +25,6 @@ from hashcheck.admin.bounds import MIB, ImportBounds
 from hashcheck.admin.operators import Actor, Role
 from hashcheck.cli.exitcodes import ExitCode
 from hashcheck.cli.main import main
-from hashcheck.console.uploads import UploadRefused, receive_upload
 from hashcheck.formats.bounded import Bounded, bounded_lines
 from hashcheck.formats.entries import FormatError
 from hashcheck.formats.parsers import parse
@@ -73,9 +71,9 @@ def temporary(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return folder
 
 
-# -- the CLI ------------------------------------------------------------------------------
 @pytest.fixture
-def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, temporary: Path) -> Deployment:
+def deployed(tmp_path: Path) -> Deployment:
+    """A list with one entry on it, and a known-good list."""
     made = make_deployment(f"sqlite:///{tmp_path / 'db.sqlite'}", tmp_path)
     store = made.store()
     try:
@@ -85,6 +83,13 @@ def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, temporary: Path) -> Dep
         store.add_list("nsrl", "NIST", "", actor="t", known_good=True)
     finally:
         store.close()
+    return made
+
+
+# -- the CLI ------------------------------------------------------------------------------
+@pytest.fixture
+def cli(deployed: Deployment, monkeypatch: pytest.MonkeyPatch, temporary: Path) -> Deployment:
+    made = deployed
     monkeypatch.setenv("HASHCHECK_DATABASE_URL", made.url)
     monkeypatch.setenv("HASHCHECK_KEY_FILE", str(made.key_file))
     monkeypatch.setenv("HASHCHECK_ACTOR", "alice")
@@ -182,20 +187,6 @@ def test_a_bounded_import_still_imports_what_fits(cli: Deployment, tmp_path: Pat
 
 # -- the admin API ------------------------------------------------------------------------
 @pytest.fixture
-def deployed(tmp_path: Path) -> Deployment:
-    made = make_deployment(f"sqlite:///{tmp_path / 'api.sqlite'}", tmp_path)
-    store = made.store()
-    try:
-        importing.import_file(
-            store, Digester(made.key), "police", [md5(0)], actor="t", category="baseline"
-        )
-        store.add_list("nsrl", "NIST", "", actor="t", known_good=True)
-    finally:
-        store.close()
-    return made
-
-
-@pytest.fixture
 def server(deployed: Deployment, temporary: Path) -> Iterator[ServerThread]:
     yield from serve(deployed)
 
@@ -272,90 +263,7 @@ def test_the_admin_api_stops_at_each_bound_and_changes_nothing(
     assert list(temporary.iterdir()) == []
 
 
-@pytest.mark.parametrize(
-    ("query", "status", "says"),
-    [
-        ("police/imports?format=excel", 422, "unknown format"),
-        ("police/imports?format=pdq", 422, "needs --category"),
-        ("nsrl/imports?category=baseline", 422, "known-good list"),
-        ("police/imports?category=known-good", 422, "is for known-good lists"),
-        ("police/imports?map=1%3Dnonesuch", 404, "nonesuch"),
-        ("nonesuch/imports", 404, "nonesuch"),
-        ("police/removals?format=excel", 400, "unknown format"),
-    ],
-)
-def test_upload_options_are_checked_before_a_byte_is_read(
-    server: ServerThread, operator: dict[str, str], query: str, status: int, says: str
-) -> None:
-    """A 4 GiB body declared and none of it sent: an answer before the body is an answer
-    given without reading it."""
-    head = (
-        f"POST /admin/v1/lists/{query} HTTP/1.1\r\nHost: x\r\n"
-        f"Authorization: {operator['Authorization']}\r\nContent-Length: {4 << 30}\r\n\r\n"
-    ).encode()
-    with socket.create_connection(("127.0.0.1", server.port), timeout=5) as conn:
-        conn.sendall(head)
-        answer = b""
-        while b"\r\n\r\n" not in answer or says.encode() not in answer:
-            chunk = conn.recv(65536)
-            assert chunk, answer
-            answer += chunk
-    assert answer.startswith(b"HTTP/1.1 %d" % status), answer[:300]
-
-
-# -- the console's form: its options before its file ---------------------------------------
-BOUNDARY = b"----bounds"
-
-
-def form(*parts: tuple[str, str | None, bytes]) -> bytes:
-    body = b""
-    for name, filename, data in parts:
-        disposition = f'form-data; name="{name}"' + (
-            f'; filename="{filename}"' if filename is not None else ""
-        )
-        body += b"--" + BOUNDARY + b"\r\nContent-Disposition: " + disposition.encode()
-        body += b"\r\n\r\n" + data + b"\r\n"
-    return body + b"--" + BOUNDARY + b"--\r\n"
-
-
-def receive(body: bytes, target: Path, check: Any, sent: list[int]) -> Any:
-    """Feed ``body`` to the reader as a client sends it; ``sent`` gets each piece it took."""
-    import asyncio
-
-    pieces = [body[i : i + 4096] for i in range(0, len(body), 4096)]
-
-    async def run() -> Any:
-        messages = iter(pieces)
-
-        async def next_piece() -> dict[str, Any]:
-            piece = next(messages)
-            sent.append(len(piece))
-            return {"type": "http.request", "body": piece, "more_body": piece is not pieces[-1]}
-
-        return await receive_upload(next_piece, BOUNDARY, target, 1 << 30, None, check)
-
-    return asyncio.run(run())
-
-
-def test_the_console_checks_the_form_before_its_file(tmp_path: Path) -> None:
-    seen: list[dict[str, str]] = []
-
-    async def refuse(fields: dict[str, str]) -> None:
-        seen.append(fields)
-        raise UploadRefused("no such list")
-
-    body = form(("list", None, b"nonesuch"), ("file", "big.txt", b"0" * (4 * MIB)))
-    target = tmp_path / "upload"
-    sent: list[int] = []
-    with pytest.raises(UploadRefused, match="no such list"):
-        receive(body, target, refuse, sent)
-    assert seen == [{"list": "nonesuch"}]
-    assert target.read_bytes() == b""  # not a byte of the file kept
-    assert sum(sent) < 64 * 1024  # nor the body read past the file's start
-    with pytest.raises(UploadRefused, match="fields come before its file"):
-        receive(form(("file", "a", b"1"), ("list", None, b"police")), target, None, [])
-
-
+# -- the console's form: its options before its file (the reader: test_console_imports) ----
 def test_the_console_refuses_the_options_an_import_would(deployed: Deployment) -> None:
     from hashcheck.admin.errors import AdminError
     from hashcheck.console.imports import check
