@@ -225,8 +225,17 @@ def form(*parts: tuple[str, str | None, bytes]) -> bytes:
     return body + b"--" + BOUNDARY + b"--\r\n"
 
 
-def read(body: bytes, target: Path, *, limit: int = 1 << 20, chunk: int = 7) -> Any:
-    """Feed ``body`` to the reader in small pieces, as a slow client would send it."""
+def read(
+    body: bytes,
+    target: Path,
+    *,
+    limit: int = 1 << 20,
+    chunk: int = 7,
+    before_file: Any = None,
+    sent: list[int] | None = None,
+) -> Any:
+    """Feed ``body`` to the reader in small pieces, as a slow client would send it; ``sent``
+    gets the size of each piece it took."""
     pieces = [body[i : i + chunk] for i in range(0, len(body), chunk)] or [b""]
 
     async def run() -> Any:
@@ -234,9 +243,11 @@ def read(body: bytes, target: Path, *, limit: int = 1 << 20, chunk: int = 7) -> 
 
         async def receive() -> dict[str, Any]:
             piece = next(messages)
+            if sent is not None:
+                sent.append(len(piece))
             return {"type": "http.request", "body": piece, "more_body": piece is not pieces[-1]}
 
-        return await receive_upload(receive, BOUNDARY, target, limit, None)
+        return await receive_upload(receive, BOUNDARY, target, limit, None, before_file)
 
     return asyncio.run(run())
 
@@ -265,6 +276,7 @@ def test_the_reader_streams_the_file_and_keeps_the_fields(tmp_path: Path) -> Non
         (form(("list", None, b"x" * 5000), ("file", "a", b"1")), "too long"),
         (form(("list", None, b"\xff"), ("file", "a", b"1")), "UTF-8"),
         (form(("file", "a", b"1"))[:-10], "ended early"),
+        (form(("file", "a", b"1"), ("list", None, b"police")), "fields come before its file"),
     ],
 )
 def test_the_reader_refuses_forms_it_does_not_take(
@@ -277,3 +289,20 @@ def test_the_reader_refuses_forms_it_does_not_take(
 def test_the_reader_stops_at_its_limit(tmp_path: Path) -> None:
     with pytest.raises(PayloadTooLarge):
         read(form(("file", "a", b"1" * 5000)), tmp_path / "out", limit=4000)
+
+
+def test_the_reader_shows_the_fields_before_it_keeps_a_byte_of_the_file(tmp_path: Path) -> None:
+    """The console checks its form's options there: a refusal reads no more of the body."""
+    seen: list[dict[str, str]] = []
+
+    async def refuse(fields: dict[str, str]) -> None:
+        seen.append(fields)
+        raise UploadRefused("no such list")
+
+    body = form(("list", None, b"nonesuch"), ("file", "big.txt", b"0" * (4 << 20)))
+    sent: list[int] = []
+    with pytest.raises(UploadRefused, match="no such list"):
+        read(body, tmp_path / "out", limit=8 << 20, chunk=4096, before_file=refuse, sent=sent)
+    assert seen == [{"list": "nonesuch"}]
+    assert (tmp_path / "out").read_bytes() == b""
+    assert sum(sent) < 64 * 1024

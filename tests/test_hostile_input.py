@@ -453,6 +453,10 @@ def deployment_with_two(sqlite_url: str, tmp_path: Path) -> tuple[Deployment, st
         ("?category=baseline&colour=red", 400, "unknown import option"),
         ("?category=baseline&dry_run=perhaps", 400, "true or false"),
         ("?category=nonesuch", 404, "nonesuch"),
+        ("?format=excel", 422, "unknown format"),
+        ("?format=pdq", 422, "needs --category"),
+        ("?category=known-good", 422, "is for known-good lists"),
+        ("?category=baseline&map=1%3Dnonesuch", 404, "nonesuch"),
     ],
 )
 def test_upload_options_are_refused_before_the_upload_is_read(

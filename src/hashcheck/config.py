@@ -114,6 +114,21 @@ class Settings:
     admin_max_upload_mb: int = _setting(
         4096, "Largest list file the operator API accepts, MiB.", low=1, high=1 << 20
     )
+    import_max_unpacked_mb: int = _setting(
+        16384,
+        "Most MiB one imported file may unpack to (gzip, zip, UTF-16); past it the import stops.",
+        low=1,
+        high=1 << 30,
+    )
+    import_temp_reserve_mb: int = _setting(
+        1024,
+        "MiB of the temporary folder's disk an import leaves free; it stops where less would be.",
+        low=0,
+        high=1 << 30,
+    )
+    import_max_seconds: float = _setting(
+        3600.0, "Seconds one import may take before it is stopped.", low=0.01, high=604_800
+    )
     console: bool = _setting(
         False, "Serve the operator's web console under /console/ on this node (off by default)."
     )

@@ -2,6 +2,8 @@
 
 Streams: memory does not grow with the file. Atomic: the store commits all or nothing, and a
 file with invalid lines is refused (unless skipping is allowed) before anything is visible.
+Bounded (`admin.bounds`): an import past its deadline, its unpacked size or the temporary
+disk's reserve stops, and changes nothing.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO, TypeVar
 
+from hashcheck.admin.bounds import Deadline, ImportBounds
 from hashcheck.admin.digesting import PARALLEL_FROM_BYTES, RunDigester
 from hashcheck.admin.errors import ImportRejected
 from hashcheck.admin.names import find_category, find_list
@@ -40,7 +43,7 @@ from hashcheck.formats.entries import (
     Skipped,
     VideoEntry,
 )
-from hashcheck.formats.names import IMPORT_FORMATS
+from hashcheck.formats.names import FORMATS, IMPORT_FORMATS
 from hashcheck.formats.parsers import detect_format, parse
 from hashcheck.formats.pdqlist import parse_pdq
 from hashcheck.formats.vpdqlist import parse_vpdq
@@ -56,6 +59,7 @@ CHUNK = 50_000
 Progress = Callable[[int, int], None]  # (bytes done, bytes in all)
 # The formats an import reads, for the faces that offer a choice (the console's form).
 READABLE_FORMATS: tuple[str, ...] = IMPORT_FORMATS
+REMOVAL_FORMATS: tuple[str, ...] = (*FORMATS, "pdq", "vpdq")
 
 
 @dataclass
@@ -125,10 +129,14 @@ def _refusal(report: ImportReport | RemovalReport | Tally) -> ImportRejected:
     )
 
 
-def _progress_reader(stream: BinaryIO, progress: Progress | None) -> Callable[[], None]:
-    """Progress in bytes of the original file (a gzip's compressed bytes, say)."""
+def _progress_reader(
+    stream: BinaryIO, progress: Progress | None, deadline: Deadline
+) -> Callable[[], None]:
+    """Progress in bytes of the original file (a gzip's compressed bytes, say); the deadline
+    is looked at on every tick (one chunk of records)."""
 
     def tick() -> None:
+        deadline.check()
         if progress is not None and isinstance(stream, Source):
             progress(stream.bytes_read(), stream.size)
 
@@ -177,6 +185,7 @@ def import_file(
     confirm_removals: bool = False,
     dry_run: bool = False,
     source: str | None = None,
+    bounds: ImportBounds | None = None,
 ) -> ImportReport:
     """Import ``path`` (a file, or hex hashes given one by one) into ``list_name``; the batch
     records ``source`` as where it came from (default: the file's name).
@@ -197,32 +206,21 @@ def import_file(
     `Category`, the ICSE `Baseline` flag) translated by the list supplier's stored map and
     ``category_map`` (which wins); without any map such a value must itself name a category.
     A value the map lacks fails the import.
+
+    ``bounds`` (default: `ImportBounds()`) limit the time, unpacked bytes and temporary disk
+    the import may take; past one it raises `ImportLimit` and nothing is changed.
     """
     started = time.monotonic()
-    hash_list = find_list(store, list_name)
-    categories = _supplier_categories(store, hash_list.supplier, category_map)
-    if hash_list.known_good:
-        # A known-good list holds one kind of entry, whatever the file says.
-        if category not in (None, KNOWN_GOOD) or category_column or category_map:
-            raise ImportRejected(
-                f"{list_name} is a known-good list: its entries are all {KNOWN_GOOD!r}; "
-                "give no category; nothing was changed"
-            )
-        if fmt in ("pdq", "vpdq"):
-            raise ImportRejected(
-                f"{list_name} is a known-good list: it holds exact hashes only; nothing was changed"
-            )
-        category = KNOWN_GOOD
-        categories = Categories({}, mapped=True)
-    elif category == KNOWN_GOOD:
-        raise ImportRejected(
-            f"{KNOWN_GOOD!r} is for known-good lists, and {list_name} is not one; "
-            "nothing was changed"
-        )
-    if fmt in ("pdq", "vpdq") and category is None:
-        kind = "vPDQ" if fmt == "vpdq" else "PDQ"
-        raise ImportRejected(f"a {kind} list needs --category; nothing was changed")
-    default_category = None if category is None else find_category(store, category).category_id
+    bounds = bounds or ImportBounds()
+    deadline = bounds.deadline()
+    hash_list, categories, default_category = check_options(
+        store,
+        list_name,
+        fmt=fmt,
+        category=category,
+        category_column=category_column,
+        category_map=category_map,
+    )
     named = source
     source = source or (path.name if isinstance(path, Path) else "command line")
     report = ImportReport(
@@ -232,13 +230,17 @@ def import_file(
         replace=replace,
         dry_run=dry_run,
     )
-    opened = _open(path) if isinstance(path, Path) else io.BytesIO("\n".join(path).encode())
+    opened = (
+        _open(path, bounds, deadline)
+        if isinstance(path, Path)
+        else io.BytesIO("\n".join(path).encode())
+    )
     size = _size(path) if isinstance(path, Path) else 0
     tally = Tally()
     with opened as stream, RunDigester(digester, parallel=size >= PARALLEL_FROM_BYTES) as runs:
-        tick = _progress_reader(stream, progress)
+        tick = _progress_reader(stream, progress, deadline)
         detected = _detect(stream, fmt)
-        items = _parse(stream, detected, columns, category_column)
+        items = _parse(stream, detected, columns, category_column, bounds, deadline)
         builder = RecordBuilder(
             digester,
             runs,
@@ -268,6 +270,49 @@ def import_file(
     report.warnings = _category_warnings(store, hash_list, outcome)
     report.seconds = round(time.monotonic() - started, 3)
     return report
+
+
+def check_options(
+    store: Store,
+    list_name: str,
+    *,
+    fmt: str = "auto",
+    category: str | None = None,
+    category_column: str | None = None,
+    category_map: Mapping[str, str] | None = None,
+) -> tuple[HashList, Categories, int | None]:
+    """Everything about an import that can be refused without its file (the faces ask
+    before they read an upload): the list, its categories as this import maps them, and the
+    category id every entry gets (None: the file says)."""
+    if fmt not in READABLE_FORMATS:
+        raise ImportRejected(
+            f"unknown format {fmt!r}; use one of {', '.join(READABLE_FORMATS)}; nothing was changed"
+        )
+    hash_list = find_list(store, list_name)
+    categories = _supplier_categories(store, hash_list.supplier, category_map)
+    if hash_list.known_good:
+        # A known-good list holds one kind of entry, whatever the file says.
+        if category not in (None, KNOWN_GOOD) or category_column or category_map:
+            raise ImportRejected(
+                f"{list_name} is a known-good list: its entries are all {KNOWN_GOOD!r}; "
+                "give no category; nothing was changed"
+            )
+        if fmt in ("pdq", "vpdq"):
+            raise ImportRejected(
+                f"{list_name} is a known-good list: it holds exact hashes only; nothing was changed"
+            )
+        category = KNOWN_GOOD
+        categories = Categories({}, mapped=True)
+    elif category == KNOWN_GOOD:
+        raise ImportRejected(
+            f"{KNOWN_GOOD!r} is for known-good lists, and {list_name} is not one; "
+            "nothing was changed"
+        )
+    if fmt in ("pdq", "vpdq") and category is None:
+        kind = "vPDQ" if fmt == "vpdq" else "PDQ"
+        raise ImportRejected(f"a {kind} list needs --category; nothing was changed")
+    default = None if category is None else find_category(store, category).category_id
+    return hash_list, categories, default
 
 
 # What a format's errors count in, when not lines.
@@ -352,24 +397,32 @@ def _category_warnings(store: Store, hash_list: HashList, outcome: ImportOutcome
 
 
 @contextlib.contextmanager
-def _open(path: Path) -> Iterator[BinaryIO]:
+def _open(path: Path, bounds: ImportBounds, deadline: Deadline) -> Iterator[BinaryIO]:
     """The file as UTF-8 bytes, unpacked and transcoded as it is read (`admin.sources`)."""
     try:
-        with open_source(path) as source:
+        with open_source(path, bounds, deadline) as source:
             yield source
     except SourceError as exc:
         raise ImportRejected(f"{exc}; nothing was changed") from None
 
 
 def _parse(
-    stream: BinaryIO, fmt: str, columns: Mapping[str, str] | None, category_column: str | None
+    stream: BinaryIO,
+    fmt: str,
+    columns: Mapping[str, str] | None,
+    category_column: str | None,
+    bounds: ImportBounds,
+    deadline: Deadline,
 ) -> Iterator[Item]:
     try:
         if fmt == "nsrl-rds":
             if not isinstance(stream, Source):
                 raise FormatError("an NSRL RDS database is imported from a file")
             # Closed however the import ends: the database connection with it.
-            with as_file(stream) as database, contextlib.closing(parse_rds(database)) as rows:
+            with (
+                as_file(stream, bounds) as database,
+                contextlib.closing(parse_rds(database, bounds, deadline)) as rows,
+            ):
                 yield from rows
             return
         stream.seek(0)
@@ -423,18 +476,22 @@ def remove_file(
     actor: str,
     fmt: str = "auto",
     skip_invalid: bool = False,
+    bounds: ImportBounds | None = None,
 ) -> RemovalReport:
-    """Remove from ``list_name`` every hash listed in ``path`` (categories are ignored)."""
+    """Remove from ``list_name`` every hash listed in ``path`` (categories are ignored),
+    within ``bounds`` as an import is."""
     hash_list = find_list(store, list_name)
     report = RemovalReport(list_name, str(path))
-    with _open(path) as stream:
+    bounds = bounds or ImportBounds()
+    deadline = bounds.deadline()
+    with _open(path, bounds, deadline) as stream:
         entries: Iterable[Item]
         if fmt == "pdq":
             entries = parse_pdq(stream)
         elif fmt == "vpdq":
             entries = parse_vpdq(stream)
         else:
-            entries = _parse(stream, fmt, None, None)
+            entries = _parse(stream, fmt, None, None, bounds, deadline)
         blocks = _refuse_invalid(_removal_blocks(entries, digester, report), report, skip_invalid)
         outcome = store.remove_entries(hash_list.list_id, blocks, source=path.name, actor=actor)
     report.batch_id, report.removed, report.not_found = (

@@ -1,6 +1,7 @@
 """Opening a supplier's file for the parsers: undoes gzip/bzip2/xz, a zip of one list, UTF-16/32
 and CR line endings as they read, into a private temp file (seekable UTF-8, flat memory, nothing
-left on disk). `SourceError` names the file and what to do. Knows no list format.
+left on disk), within the import's bounds (`admin.bounds`: unpacked bytes, the temporary disk's
+reserve, the deadline). `SourceError` names the file and what to do. Knows no list format.
 """
 
 from __future__ import annotations
@@ -12,13 +13,14 @@ import gzip
 import io
 import lzma
 import re
-import shutil
 import tempfile
 import zipfile
 import zlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Protocol
+
+from hashcheck.admin.bounds import Deadline, ImportBounds
 
 _HEAD = 64 * 1024
 _CHUNK = 1 << 20
@@ -89,36 +91,46 @@ class Source(io.BufferedReader):
 
 
 @contextlib.contextmanager
-def open_source(path: Path) -> Iterator[Source]:
+def open_source(
+    path: Path, bounds: ImportBounds | None = None, deadline: Deadline | None = None
+) -> Iterator[Source]:
     """The list in ``path`` as UTF-8 bytes; raises `SourceError` when it cannot be read, on
-    opening or (for a damaged compressed file) while being read."""
+    opening or (for a damaged compressed file) while being read, and `ImportLimit` when
+    unpacking it passes ``bounds`` or ``deadline``."""
     try:
         original = io.FileIO(path, "r")
     except OSError as exc:
         raise SourceError(f"cannot read {path}: {exc.strerror or exc}") from None
     with contextlib.ExitStack() as stack:
         stack.callback(original.close)
-        yield stack.enter_context(_opened(path, original))
+        yield stack.enter_context(_opened(path, original, bounds or ImportBounds(), deadline))
 
 
 @contextlib.contextmanager
-def as_file(source: Source) -> Iterator[Path]:
+def as_file(source: Source, bounds: ImportBounds | None = None) -> Iterator[Path]:
     """The list as a file on disk, for readers that need a path (SQLite: an NSRL RDS
     database, which NIST ships zipped): the original file when nothing was undone, else a
-    private copy removed on exit."""
+    private copy removed on exit, made only if the temporary disk keeps its reserve."""
     if not source.layers:
         yield Path(source.name)
         return
-    with tempfile.TemporaryDirectory(prefix="hashcheck-source-") as folder:
+    bounds = bounds or ImportBounds()
+    size = source.seek(0, io.SEEK_END)  # unpacks it all, within the bounds
+    bounds.check_room(size)
+    with tempfile.TemporaryDirectory(prefix="hashcheck-source-", dir=bounds.folder) as folder:
         copy = Path(folder) / "list"
         source.seek(0)
         with copy.open("wb") as out:
-            shutil.copyfileobj(source, out, _CHUNK)
+            while chunk := source.read(_CHUNK):
+                bounds.check_room(len(chunk))
+                out.write(chunk)
         source.seek(0)
         yield copy
 
 
-def _opened(path: Path, original: io.FileIO) -> Source:
+def _opened(
+    path: Path, original: io.FileIO, bounds: ImportBounds, deadline: Deadline | None
+) -> Source:
     size = _size(original)
     head = _read_upto(original, _HEAD, path)
     inner: _Reader = original
@@ -151,7 +163,7 @@ def _opened(path: Path, original: io.FileIO) -> Source:
     chunks = _chunks(path, inner, head, codec)
     if old_mac:
         chunks = (chunk.replace(b"\r", b"\n") for chunk in chunks)
-    spool = _Spool(chunks, inner)
+    spool = _Spool(chunks, inner, bounds, deadline)
 
     def position() -> int:
         # A zip's directory follows the data: done when the data is, not at the file's end.
@@ -311,13 +323,24 @@ def _guarded(path: Path, read: Callable[[int], bytes], size: int) -> bytes:
 class _Spool(io.RawIOBase):
     """A seekable view of bytes produced once, front to back: what has been produced is
     kept in an anonymous temporary file, so seeking back (detection, VICS's second pass)
-    costs no second decoding."""
+    costs no second decoding. Each chunk is checked against the bounds before it is written:
+    a zip bomb stops at the unpacked bound, or where the disk's reserve begins."""
 
-    def __init__(self, chunks: Iterator[bytes], inner: _Reader) -> None:
+    def __init__(
+        self,
+        chunks: Iterator[bytes],
+        inner: _Reader,
+        bounds: ImportBounds,
+        deadline: Deadline | None,
+    ) -> None:
         super().__init__()
         self._chunks: Iterator[bytes] | None = chunks
         self._inner = inner
-        self._file = tempfile.TemporaryFile(prefix="hashcheck-source-", buffering=0)  # noqa: SIM115
+        self._bounds = bounds
+        self._deadline = deadline
+        self._file = tempfile.TemporaryFile(  # noqa: SIM115
+            prefix="hashcheck-source-", dir=bounds.folder, buffering=0
+        )
         self._written = 0
         self._pos = 0
 
@@ -364,6 +387,10 @@ class _Spool(io.RawIOBase):
         if chunk is None:
             self._chunks = None
             return False
+        self._bounds.check_unpacked(self._written + len(chunk))
+        self._bounds.check_room(len(chunk))
+        if self._deadline is not None:
+            self._deadline.check()
         self._file.seek(self._written)
         view = memoryview(chunk)
         while view:

@@ -19,6 +19,7 @@ from urllib.parse import parse_qsl
 import msgspec
 import orjson
 
+from hashcheck.admin.bounds import MIB, ImportBounds, ImportLimit
 from hashcheck.admin.errors import PermissionDenied
 from hashcheck.admin.operators import Actor
 from hashcheck.admin.outcomes import Outcome, outcome_of
@@ -49,6 +50,7 @@ from hashcheck.store.interface import Store
 
 PREFIX = "/admin/v1/"
 MAX_JSON = 65_536
+_ROOM_EVERY = 4 * MIB
 # Where the route a request matched is noted in its scope (the metrics' endpoint name).
 ROUTE_KEY = "hashcheck.route"
 
@@ -63,8 +65,11 @@ class AdminApi:
         match_ids: MatchIds | None = None,
         sign_in: SignIn | None = None,
         metrics: Metrics | None = None,
+        import_bounds: ImportBounds | None = None,
     ) -> None:
         self._open_store = open_store
+        # What one upload's import may take; the composition root sets it from the settings.
+        self.import_bounds = import_bounds or ImportBounds()
         self._digester = digester
         self._sealer = sealer
         self._match_ids = match_ids
@@ -140,7 +145,8 @@ class AdminApi:
                 status, answer = await _call(lambda: route.handler(request))
         if route.upload:
             with _upload_file(scope, self._max_upload) as target:
-                await _save(receive, target, self._max_upload)  # no store held meanwhile
+                # No store held meanwhile.
+                await _save(receive, target, self._max_upload, self.import_bounds)
                 with self._store() as store:
                     request = self._request(store, actor, params, query, None, target)
                     try:
@@ -159,7 +165,16 @@ class AdminApi:
         upload: Path | None,
     ) -> adminroutes.Request:
         return adminroutes.Request(
-            store, actor, self._digester, self._sealer, params, query, body, upload, self._match_ids
+            store,
+            actor,
+            self._digester,
+            self._sealer,
+            params,
+            query,
+            body,
+            upload,
+            self._match_ids,
+            self.import_bounds,
         )
 
     @contextlib.contextmanager
@@ -229,9 +244,11 @@ def _upload_file(scope: Scope, limit: int) -> Iterator[Path]:
         yield Path(folder) / "upload"
 
 
-async def _save(receive: Receive, target: Path, limit: int) -> None:
-    """Stream the request body into ``target``, refusing it past ``limit`` bytes."""
+async def _save(receive: Receive, target: Path, limit: int, bounds: ImportBounds) -> None:
+    """Stream the request body into ``target``, refusing it past ``limit`` bytes or where
+    the temporary disk's reserve begins (looked at every `_ROOM_EVERY` bytes)."""
     size = 0
+    unchecked = 0
     with target.open("wb") as out:
         while True:
             message = await receive()
@@ -241,6 +258,13 @@ async def _save(receive: Receive, target: Path, limit: int) -> None:
             size += len(chunk)
             if size > limit:
                 raise PayloadTooLarge(f"upload larger than {limit} bytes")
+            unchecked += len(chunk)
+            if unchecked >= _ROOM_EVERY or size == len(chunk):
+                unchecked = 0
+                try:
+                    bounds.check_room(_ROOM_EVERY)
+                except ImportLimit as exc:
+                    raise _http_error(exc) from None
             if chunk:
                 await asyncio.to_thread(out.write, chunk)
             if not message.get("more_body", False):

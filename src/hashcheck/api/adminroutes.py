@@ -29,10 +29,11 @@ from hashcheck.admin import (
 )
 from hashcheck.admin import audit as trail
 from hashcheck.admin import stats as usage
+from hashcheck.admin.bounds import ImportBounds
 from hashcheck.admin.change import Change
 from hashcheck.admin.errors import AdminError, UnknownName
 from hashcheck.admin.importing import ImportReport, RemovalReport
-from hashcheck.admin.names import find_category, find_list
+from hashcheck.admin.names import find_list
 from hashcheck.admin.operators import Actor, Role
 from hashcheck.admin.stats import StatLine
 from hashcheck.api import adminmodels as models
@@ -60,6 +61,7 @@ class Request:
     body: Any  # the route's body model, decoded (None for GET and uploads)
     upload: Path | None = None  # the request body, saved to a file (imports)
     match_ids: MatchIds | None = None  # to read the match ids clients quote
+    bounds: ImportBounds | None = None  # what one import may take (default: the defaults)
 
 
 # (status, JSON-able document)
@@ -338,7 +340,7 @@ _IMPORT_FLAGS = ("shadow", "skip_invalid", "replace", "confirm_removals", "dry_r
 
 def import_options(r: Request) -> None:
     """Everything about an import that can be refused without its file: the options, the
-    list, the category."""
+    format, the list, the category and how they go together."""
     unknown = set(r.query) - IMPORT_OPTIONS
     if unknown:
         raise AdminError(
@@ -347,10 +349,14 @@ def import_options(r: Request) -> None:
     for flag in _IMPORT_FLAGS:
         _flag(r.query, flag)
     importing.column_map("column", _listed(r, "column"))
-    importing.category_map("map", _listed(r, "map"))
-    find_list(r.store, r.params[0])
-    if r.query.get("category"):
-        find_category(r.store, r.query["category"])
+    importing.check_options(
+        r.store,
+        r.params[0],
+        fmt=r.query.get("format", "auto"),
+        category=r.query.get("category") or None,
+        category_column=r.query.get("category_column") or None,
+        category_map=importing.category_map("map", _listed(r, "map")),
+    )
 
 
 def removal_options(r: Request) -> None:
@@ -360,6 +366,11 @@ def removal_options(r: Request) -> None:
             f"unknown removal option {sorted(unknown)[0]!r}; use {', '.join(sorted(REMOVAL_OPTIONS))}"
         )
     _flag(r.query, "skip_invalid")
+    if r.query.get("format", "auto") not in importing.REMOVAL_FORMATS:
+        raise AdminError(
+            f"unknown format {r.query['format']!r}; use one of "
+            f"{', '.join(importing.REMOVAL_FORMATS)}"
+        )
     find_list(r.store, r.params[0])
 
 
@@ -383,6 +394,7 @@ def import_upload(r: Request) -> Answer:
         replace=_flag(r.query, "replace"),
         confirm_removals=_flag(r.query, "confirm_removals"),
         dry_run=_flag(r.query, "dry_run"),
+        bounds=r.bounds,
     )
     document = report.as_dict()
     document["source"] = "upload"  # the temporary file's path means nothing to the caller
@@ -400,6 +412,7 @@ def remove_upload(r: Request) -> Answer:
         actor=r.actor.name,
         fmt=r.query.get("format", "auto"),
         skip_invalid=_flag(r.query, "skip_invalid"),
+        bounds=r.bounds,
     )
     document = report.as_dict()
     document["source"] = "upload"

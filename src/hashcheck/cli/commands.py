@@ -7,6 +7,7 @@ import argparse
 from hashcheck.admin import audit as trail
 from hashcheck.admin import batches, clients, dates, governance, importing, lists, reach, suppliers
 from hashcheck.admin import stats as usage
+from hashcheck.admin.bounds import ImportBounds
 from hashcheck.admin.errors import ImportRejected
 from hashcheck.admin.operators import Role, acting
 from hashcheck.admin.setup import initialise, open_key
@@ -30,6 +31,14 @@ def _as(store: Store, settings: Settings, role: Role = Role.OPERATOR) -> str:
     actor = acting(store, settings.operator)
     actor.require(role, "this change")
     return actor.name
+
+
+def _bounds(settings: Settings) -> ImportBounds:
+    return ImportBounds.of(
+        settings.import_max_unpacked_mb,
+        settings.import_temp_reserve_mb,
+        settings.import_max_seconds,
+    )
 
 
 def init(args: argparse.Namespace, settings: Settings) -> int:
@@ -250,6 +259,7 @@ def import_(args: argparse.Namespace, settings: Settings) -> int:
                 replace=args.replace,
                 confirm_removals=args.confirm_removals,
                 dry_run=args.dry_run,
+                bounds=_bounds(settings),
             )
         finally:
             bar.finish()
@@ -320,6 +330,7 @@ def remove(args: argparse.Namespace, settings: Settings) -> int:
                 actor=_as(store, settings),
                 fmt=args.format,
                 skip_invalid=args.skip_invalid,
+                bounds=_bounds(settings),
             )
         else:
             report = importing.remove_hashes(

@@ -21,6 +21,7 @@ from urllib.parse import parse_qsl, unquote, urlencode
 import jinja2
 
 from hashcheck.admin.actions import ACTIONS
+from hashcheck.admin.bounds import ImportBounds
 from hashcheck.admin.errors import AdminError
 from hashcheck.admin.operators import Actor, Role
 from hashcheck.admin.outcomes import outcome_of
@@ -159,12 +160,15 @@ class Console:
         match_ids: MatchIds,
         sealer: Sealer,
         max_upload: int,
+        import_bounds: ImportBounds | None = None,
     ) -> None:
         self._open_store = open_store
         self._digester = digester
         self._match_ids = match_ids
         self._max_upload = max_upload
-        self._tools = list_imports.ImportTools(HeldUploads(), digester, sealer)
+        self._tools = list_imports.ImportTools(
+            HeldUploads(), digester, sealer, import_bounds or ImportBounds()
+        )
         self._sessions = Sessions(key)
         self._sign_in = sign_in
         self._pages = jinja2.Environment(
@@ -320,14 +324,20 @@ class Console:
         length = _header(scope, b"content-length")
         declared = int(length) if length is not None and length.isdigit() else None
         fields: dict[str, str] = {}
+
+        async def before_file(sent: dict[str, str]) -> None:
+            """The form's safety token and options, before its file is read."""
+            fields.update(sent)
+            if not self._sessions.csrf_ok(session, sent.get("csrf", "")):
+                raise _Page(403, "refused.html", **common, message=_STALE_FORM)
+            await _run(lambda: list_imports.check(store, actor, sent))
+
         try:
             try:
                 received = await receive_upload(
-                    receive, boundary, target, self._max_upload, declared
+                    receive, boundary, target, self._max_upload, declared, before_file
                 )
                 fields = received.fields
-                if not self._sessions.csrf_ok(session, fields.get("csrf", "")):
-                    raise _Page(403, "refused.html", **common, message=_STALE_FORM)
                 await _run(
                     lambda: list_imports.dry_run(
                         store, actor, self._tools, token, received.filename, received.size, fields

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from hashcheck.admin import importing
+from hashcheck.admin.bounds import ImportBounds
 from hashcheck.admin.errors import AdminError
 from hashcheck.admin.operators import Actor, Role
 from hashcheck.console.held import Held, HeldUploads
@@ -33,6 +34,7 @@ class ImportTools:
     held: HeldUploads
     digester: Digester
     sealer: Sealer
+    bounds: ImportBounds
 
 
 def page(store: Store, actor: Actor, query: dict[str, str], tools: ImportTools) -> dict[str, Any]:
@@ -71,6 +73,21 @@ def options_of(fields: dict[str, str]) -> dict[str, Any]:
     return chosen
 
 
+def check(store: Store, actor: Actor, fields: dict[str, str]) -> None:
+    """Refuse, before the file is read, the form whose options no file could make right."""
+    actor.require(Role.OPERATOR, "importing a list")
+    options = options_of(fields)
+    importing.column_map("column", _pairs(options["column"]))
+    importing.check_options(
+        store,
+        options["list"],
+        fmt=options["format"] or "auto",
+        category=options["category"] or None,
+        category_column=options["category_column"] or None,
+        category_map=importing.category_map("map", _pairs(options["map"])),
+    )
+
+
 def _run(
     store: Store,
     actor: Actor,
@@ -100,6 +117,7 @@ def _run(
         confirm_removals=options["confirm_removals"],
         dry_run=dry_run,
         source=source,
+        bounds=tools.bounds,
     )
 
 

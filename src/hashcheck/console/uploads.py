@@ -8,6 +8,7 @@ may send them, is the console's. Never holds the file in memory.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -51,10 +52,17 @@ def boundary_of(content_type: bytes | None) -> bytes | None:
 
 
 async def receive_upload(
-    receive: Receive, boundary: bytes, target: Path, limit: int, declared: int | None
+    receive: Receive,
+    boundary: bytes,
+    target: Path,
+    limit: int,
+    declared: int | None,
+    before_file: Callable[[dict[str, str]], Awaitable[None]] | None = None,
 ) -> Received:
     """Stream the form into ``target`` (its one file part) and return the rest; refuse a
-    form with no file, two files, more than ``limit`` bytes, or malformed parts."""
+    form with no file, two files, a field after the file, more than ``limit`` bytes, or
+    malformed parts. ``before_file`` sees the fields before a byte of the file is kept: what
+    it raises refuses the form unread (the console's form puts its file last)."""
     if declared is not None and declared > limit:
         raise PayloadTooLarge(f"the upload is larger than {limit:,} bytes")
     received = Received()
@@ -64,6 +72,7 @@ async def receive_upload(
     header_value = bytearray()
     problems: list[str] = []
     ended: list[bool] = []  # the closing boundary was read
+    checked = before_file is None
 
     def on_part_begin() -> None:
         nonlocal current
@@ -92,6 +101,8 @@ async def receive_upload(
                 problems.append("the form carries one file, in its file field")
             else:
                 received.filename = Path(current.filename.replace("\\", "/")).name[:200] or "upload"
+        elif received.filename:
+            problems.append("the form's fields come before its file")
         elif len(received.fields) >= MAX_FIELDS:
             problems.append("the form has too many fields")
 
@@ -143,6 +154,9 @@ async def receive_upload(
                 raise UploadRefused("the form's upload is malformed; nothing was kept") from None
             if problems:
                 raise UploadRefused(f"{problems[0]}; nothing was kept")
+            if not checked and received.filename and before_file is not None:
+                checked = True
+                await before_file(dict(received.fields))
             if pending:
                 data = b"".join(pending)
                 pending.clear()

@@ -14,6 +14,7 @@ from typing import BinaryIO
 import defusedxml
 import defusedxml.ElementTree
 
+from hashcheck.formats.bounded import bounded_records
 from hashcheck.formats.entries import (
     Deletion,
     FormatError,
@@ -49,7 +50,8 @@ def parse_ncmec(stream: BinaryIO) -> Iterator[Item]:
     depth = 0
     try:
         # defusedxml: no DTDs, no entity expansion, no external references from a supplier.
-        events = defusedxml.ElementTree.iterparse(stream, events=("start", "end"), forbid_dtd=True)
+        bounded = bounded_records(stream, "record")
+        events = defusedxml.ElementTree.iterparse(bounded, events=("start", "end"), forbid_dtd=True)
         parents: list[ET.Element] = []
         for event, element in events:
             name = _local(element.tag)
@@ -63,6 +65,7 @@ def parse_ncmec(stream: BinaryIO) -> Iterator[Item]:
             parents.pop()
             if name in _ENTRIES or name in _DELETIONS:
                 item += 1
+                bounded.mark()
                 yield from _record(item, name, element)
                 # Keeps memory flat on large files: the record, and its place in its parent.
                 element.clear()

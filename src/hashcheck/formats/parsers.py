@@ -3,6 +3,7 @@
 Every parser reads a binary stream of UTF-8 bytes (`hashcheck.admin.sources` undoes
 compression and UTF-16 first), streams it (memory does not grow with the file) and yields the
 items of `hashcheck.formats.entries`. No storage, no keyed digests: that is the importer's job.
+A line (or a JSON or XML record) longer than its bound (`formats.bounded`) is refused.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import csv
 from collections.abc import Iterator, Mapping
 from typing import BinaryIO
 
+from hashcheck.formats.bounded import bounded_lines
 from hashcheck.formats.csvlist import PDQ_COLUMN, hash_column_kind, parse_csv, sniff_delimiter
 from hashcheck.formats.entries import (
     Deletion,
@@ -116,15 +118,15 @@ def parse(
         stream.seek(0)
         _refuse_binary(head)
     if fmt == "plain":
-        return parse_plain(stream)
+        return parse_plain(bounded_lines(stream))
     if fmt == "md5sum":
-        return parse_md5sum(stream)
+        return parse_md5sum(bounded_lines(stream))
     if fmt == "hashdeep":
-        return parse_hashdeep(stream)
+        return parse_hashdeep(bounded_lines(stream))
     if fmt == "csv":
-        return parse_csv(stream, columns, category_column)
+        return parse_csv(bounded_lines(stream), columns, category_column)
     if fmt == "icse":
-        return parse_icse(stream)
+        return parse_icse(bounded_lines(stream))
     if fmt == "vics":
         return parse_vics(stream)
     if fmt == "ncmec":

@@ -10,6 +10,7 @@ import re
 from collections.abc import Iterator
 from typing import BinaryIO
 
+from hashcheck.formats.bounded import bounded_lines
 from hashcheck.formats.entries import LineError, PdqEntry, Skipped
 
 HEX_LENGTH = 64
@@ -35,7 +36,7 @@ SIGNAL_NAME = "pdq"  # ThreatExchange's `<signal type> <hash>` lines
 
 def parse_pdq(stream: BinaryIO) -> Iterator[PdqEntry | LineError | Skipped]:
     first = True
-    for number, raw_line in enumerate(stream, start=1):
+    for number, raw_line in enumerate(bounded_lines(stream), start=1):
         try:
             line = raw_line.decode("utf-8-sig" if number == 1 else "utf-8").strip()
         except UnicodeDecodeError:

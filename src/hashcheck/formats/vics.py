@@ -11,6 +11,7 @@ from typing import Any, BinaryIO
 
 import ijson
 
+from hashcheck.formats.bounded import bounded_records
 from hashcheck.formats.entries import FormatError, LineError, ParsedEntry, Skipped
 from hashcheck.hashes.algorithms import Algorithm, InvalidHash, parse_hex
 
@@ -53,8 +54,10 @@ def parse_vics(stream: BinaryIO) -> Iterator[ParsedEntry | LineError | Skipped]:
         else:
             raise FormatError('not a VICS hash set: no "value" list')
         _rewind(stream)
-        for media in ijson.items(stream, "value.item", use_float=True):
+        bounded = bounded_records(stream, "item")
+        for media in ijson.items(bounded, "value.item", use_float=True):
             item += 1
+            bounded.mark()
             yield from _media(item, media)
     except ijson.JSONError as exc:
         raise FormatError(

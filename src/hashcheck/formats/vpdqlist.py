@@ -13,6 +13,7 @@ from typing import BinaryIO
 import ijson
 import orjson
 
+from hashcheck.formats.bounded import bounded_lines, bounded_records
 from hashcheck.formats.entries import FormatError, LineError, Skipped, VideoEntry
 from hashcheck.pdq.video import BadFeature, parse_feature, usable_frames
 
@@ -52,9 +53,11 @@ def _document_start(stream: BinaryIO) -> int | None:
 
 def _document(stream: BinaryIO) -> Iterator[_Item]:
     item = 0
+    bounded = bounded_records(stream, "item", _MAX_BYTES + (1 << 20))
     try:
-        for video in ijson.items(stream, "item"):
+        for video in ijson.items(bounded, "item"):
             item += 1
+            bounded.mark()
             yield _video(item, video, "item")
     except ijson.JSONError as exc:
         raise FormatError(
@@ -65,7 +68,8 @@ def _document(stream: BinaryIO) -> Iterator[_Item]:
 def _lines(stream: BinaryIO) -> Iterator[_Item]:
     block: list[bytes] = []
     size = depth = start = 0
-    for number, raw_line in enumerate(stream, start=1):
+    # A line holds one video at most (a longer one is refused below, by its size).
+    for number, raw_line in enumerate(bounded_lines(stream, _MAX_BYTES + (1 << 20)), start=1):
         line = raw_line.strip()
         if number == 1 and line.startswith(b"\xef\xbb\xbf"):
             line = line[3:]
