@@ -14,6 +14,7 @@ from typing import Any
 import uvicorn
 
 from hashcheck.admin import clients
+from hashcheck.admin.bounds import ImportBounds
 from hashcheck.admin.setup import initialise
 from hashcheck.api.app import HashcheckApp
 from hashcheck.api.budgets import Budgets
@@ -112,6 +113,7 @@ def serve(
     budgets: Budgets | None = None,
     metrics: bool = False,
     perceptual_processes: int = 2,
+    import_bounds: ImportBounds | None = None,
 ) -> Generator[ServerThread, None, None]:
     store = deployment.store()
     node = Node(
@@ -128,6 +130,7 @@ def serve(
         budgets=budgets,
         metrics=metrics,
         perceptual_processes=perceptual_processes,
+        import_bounds=import_bounds,
     )
     with ServerThread(app, port) as server:
         assert node.follower.ready.wait(load_timeout), "first snapshot did not load"

@@ -8,6 +8,7 @@ from __future__ import annotations
 import random
 import signal
 import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
@@ -226,3 +227,27 @@ def test_a_scrape_sums_every_worker_and_nothing_is_left_behind(
     process.send_signal(signal.SIGTERM)  # as systemd stops it
     assert process.wait(timeout=30) in (0, -signal.SIGTERM)  # a clean stop, either way
     assert list(temp.glob("hashcheck-metrics-*")) == []
+
+
+_SCRAPE_BESIDE_A_NEW_FILE = """
+import os, sys
+os.environ["PROMETHEUS_MULTIPROC_DIR"] = sys.argv[1]
+from prometheus_client import CollectorRegistry, Counter
+Counter("hashcheck_probe", "A count.", registry=CollectorRegistry()).inc(7)
+# A worker starting this moment: its file is open, not yet sized.
+open(os.path.join(sys.argv[1], "counter_999999.db"), "wb").close()
+from hashcheck.api.metrics import exposition_registry, render
+print(render(exposition_registry())[0].decode())
+"""
+
+
+def test_a_scrape_beside_a_worker_making_its_file_answers(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", _SCRAPE_BESIDE_A_NEW_FILE, str(tmp_path)],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert value(samples(done.stdout), "hashcheck_probe_total") == 7

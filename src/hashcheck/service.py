@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 from hashcheck import installed_version
+from hashcheck.admin.bounds import ImportBounds
 from hashcheck.admin.setup import open_key
 from hashcheck.api.app import HashcheckApp
 from hashcheck.api.budgets import PERCEPTUAL_COST, Budgets
@@ -64,4 +65,9 @@ def create_app() -> HashcheckApp:
         metrics_here=not settings.metrics_listen,
         version=installed_version(),
         perceptual_processes=settings.perceptual_processes,
+        import_bounds=ImportBounds.of(
+            settings.import_max_unpacked_mb,
+            settings.import_temp_reserve_mb,
+            settings.import_max_seconds,
+        ),
     )

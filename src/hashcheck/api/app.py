@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 import orjson
 from msgspec.json import encode
 
+from hashcheck.admin.bounds import ImportBounds
 from hashcheck.api import disputes, legacy, v2
 from hashcheck.api import metrics as metrics_module
 from hashcheck.api.admin import ROUTE_KEY, AdminApi
@@ -133,10 +134,12 @@ class HashcheckApp:
         metrics_here: bool = True,
         version: str = "unknown",
         perceptual_processes: int = 2,
+        import_bounds: ImportBounds | None = None,
     ) -> None:
         """``metrics``: count for Prometheus; ``metrics_here``: serve them at /metrics on
         this app's own port (False: the serve process has a listener of its own);
-        ``perceptual_processes``: how many child processes search PDQ hashes (0: threads)."""
+        ``perceptual_processes``: how many child processes search PDQ hashes (0: threads);
+        ``import_bounds``: what one import through the admin API or the console may take."""
         self.node = node
         self.max_batch = max_batch
         self._budgets = budgets or Budgets(
@@ -162,6 +165,7 @@ class HashcheckApp:
                 node.match_ids,
                 sign_in,
                 self._metrics,
+                import_bounds,
             )
         )
         self._console = None
@@ -177,6 +181,7 @@ class HashcheckApp:
                 node.match_ids,
                 node.sealer,
                 admin_max_upload,
+                import_bounds,
             )
         self._manage_node = manage_node
         self._auth = Authenticator(node.credentials)

@@ -262,11 +262,37 @@ def _add_to_histogram(child: Any, cells: list[float]) -> None:
 
 def exposition_registry() -> CollectorRegistry:
     """A registry that reads every worker's files in the metrics folder."""
-    from prometheus_client import CollectorRegistry, multiprocess
+    from prometheus_client import CollectorRegistry
 
     registry = CollectorRegistry()
-    multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+    registry.register(_WorkersFiles())
     return registry
+
+
+class _WorkersFiles:
+    """prometheus_client's multiprocess collector, without the files still being made: a
+    worker opens its file empty and sizes it the next moment, and a scrape that read it in
+    between failed (a 500, seen as a worker started). An empty file holds no counts."""
+
+    def __init__(self) -> None:
+        from prometheus_client import multiprocess
+
+        folder = os.environ.get("PROMETHEUS_MULTIPROC_DIR", "")
+        self._inner = multiprocess.MultiProcessCollector(None, folder)  # type: ignore[no-untyped-call]
+        self._folder = Path(folder)
+
+    def describe(self) -> list[Any]:
+        return []
+
+    def collect(self) -> Iterator[Any]:
+        files = []
+        for path in self._folder.glob("*.db"):
+            try:
+                if path.stat().st_size > 0:
+                    files.append(str(path))
+            except FileNotFoundError:
+                continue  # a stopped worker's live gauges, removed meanwhile
+        return iter(self._inner.merge(files, accumulate=True))
 
 
 def render(registry: CollectorRegistry) -> tuple[bytes, str]:
