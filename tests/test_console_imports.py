@@ -306,3 +306,26 @@ def test_the_reader_shows_the_fields_before_it_keeps_a_byte_of_the_file(tmp_path
     assert seen == [{"list": "nonesuch"}]
     assert (tmp_path / "out").read_bytes() == b""
     assert sum(sent) < 64 * 1024
+
+
+def test_a_landed_console_import_is_counted_in_the_metrics(
+    deployment: Deployment, olga: tuple[str, str], tmp_path: Path
+) -> None:
+    from tests.test_metrics import samples, scrape, value
+
+    good = tmp_path / "good.txt"
+    good.write_text(md5("y") + "\n")
+    for server in serve(deployment, console=True, metrics=True):
+        with browser(scripts=False) as context:
+            page = context.new_page()
+            sign_in(page, server.base, olga)
+            choose(page, good, category="related")
+            page.get_by_role("button", name="Upload and check (dry run)").click()
+            found = samples(scrape(server.base)[0])
+            # A dry run imports nothing: only landing counts.
+            assert value(found, "hashcheck_imports_total", kind="import", outcome="done") == 0
+            page.get_by_role("button", name="Land in shadow").click()
+            expect(page.get_by_role("status").first).to_contain_text("in shadow")
+        found = samples(scrape(server.base)[0])
+        assert value(found, "hashcheck_imports_total", kind="import", outcome="done") == 1
+        assert value(found, "hashcheck_import_duration_seconds_count", kind="import") == 1

@@ -182,6 +182,7 @@ class HashcheckApp:
                 node.sealer,
                 admin_max_upload,
                 import_bounds,
+                self._metrics,
             )
         self._manage_node = manage_node
         self._auth = Authenticator(node.credentials)

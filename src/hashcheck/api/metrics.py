@@ -163,14 +163,15 @@ class Metrics:
         )
         self.imports = Counter(
             "hashcheck_imports",
-            "Imports and removals received by this node's admin API, by outcome: done, "
-            "refused (4xx), failed (5xx).",
+            "Imports and removals received by this node's admin API, and imports landed in "
+            "its console, by outcome: done, refused (4xx), failed (5xx).",
             ["kind", "outcome"],
             registry=own,
         )
         self.import_seconds = Histogram(
             "hashcheck_import_duration_seconds",
-            "How long imports and removals received by this node took, upload included.",
+            "How long imports and removals received by this node took (the admin API's with "
+            "their upload, the console's landing of an upload it holds).",
             ["kind"],
             buckets=IMPORT_BUCKETS,
             registry=own,
@@ -292,7 +293,7 @@ class _WorkersFiles:
                     files.append(str(path))
             except FileNotFoundError:
                 continue  # a stopped worker's live gauges, removed meanwhile
-        return iter(self._inner.merge(files, accumulate=True))
+        return iter(self._inner.merge(files, accumulate=True))  # type: ignore[no-untyped-call]
 
 
 def render(registry: CollectorRegistry) -> tuple[bytes, str]:

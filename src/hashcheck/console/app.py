@@ -15,7 +15,7 @@ import re
 import time
 from collections.abc import Callable, Iterator
 from importlib import resources
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, unquote, urlencode
 
 import jinja2
@@ -39,6 +39,9 @@ from hashcheck.hashes.sealing import Sealer
 from hashcheck.store import errors as store_errors
 from hashcheck.store.interface import Store
 from hashcheck.store.records import OperatorRecord
+
+if TYPE_CHECKING:
+    from hashcheck.api.metrics import Metrics
 
 log = logging.getLogger("hashcheck.console")
 
@@ -161,8 +164,11 @@ class Console:
         sealer: Sealer,
         max_upload: int,
         import_bounds: ImportBounds | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
+        """``metrics``: where landed imports are counted, beside the admin API's."""
         self._open_store = open_store
+        self._metrics = metrics
         self._digester = digester
         self._match_ids = match_ids
         self._max_upload = max_upload
@@ -363,6 +369,25 @@ class Console:
             return
         await self._redirect(send, f"{PREFIX}imports?{urlencode({'held': token})}")
 
+    async def _land(self, store: Store, actor: Actor, form: dict[str, str]) -> str:
+        """Land a held upload, counted as an import in the metrics (its upload and dry run
+        came before: the time is the import's own)."""
+        started = time.monotonic()
+        status = 500
+        try:
+            answer: str = await _run(lambda: list_imports.land(store, actor, form, self._tools))
+        except Exception as exc:
+            outcome = outcome_of(exc)
+            if outcome is not None:
+                status = outcome.http_status
+            raise
+        else:
+            status = 200
+            return answer
+        finally:
+            if self._metrics is not None:
+                self._metrics.imported("import", status, time.monotonic() - started)
+
     async def _form_again(
         self,
         send: Send,
@@ -408,7 +433,7 @@ class Console:
             action = _action(action, form)
             actor.require(ACTIONS[action].role, f"this change ({action})")
             if change is list_imports.land:
-                answer = await _run(lambda: change(store, actor, form, self._tools))
+                answer = await self._land(store, actor, form)
             else:
                 answer = await _run(lambda: change(store, actor, key, form))
         except Exception as exc:
