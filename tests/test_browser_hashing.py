@@ -10,11 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import subprocess
-import threading
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from functools import partial
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -29,90 +25,13 @@ from hashcheck.pdq.videofiles import video_features
 from tests.browser import browser
 from tests.browser_modules import STATIC
 from tests.pdq_reference import DATA, EXPECTED
-
-# The page's own policy will be at least this strict: the modules must work under it.
-POLICY = (
-    "default-src 'none'; script-src 'self'; worker-src 'self'; media-src blob:; "
-    "connect-src 'none'; img-src 'self' blob:; base-uri 'none'; form-action 'none'"
-)
-
-PAGE = """<!doctype html>
-<html lang="en"><meta charset="utf-8"><title>hashing harness</title>
-<input type="file" id="files" multiple>
-<script type="module" src="/harness.js"></script>
-</html>
-"""
-
-HARNESS = """
-import { hashFiles } from "/static/hashing.js";
-
-const input = document.getElementById("files");
-input.addEventListener("change", async () => {
-  const progress = [];
-  const started = performance.now();
-  try {
-    const results = await hashFiles(input.files, { progress: (step) => progress.push(step) });
-    window.hashed = { results, progress, ms: performance.now() - started };
-  } catch (error) {
-    window.hashed = { error: String(error && error.stack ? error.stack : error) };
-  }
-  document.body.dataset.hashed = "yes";
-});
-"""
-
-
-@dataclass
-class Seen:
-    """Every request the loopback server received: method, path, and its body's headers."""
-
-    requests: list[tuple[str, str, str | None, str | None]] = field(default_factory=list)
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-
-class Handler(SimpleHTTPRequestHandler):
-    seen: Seen
-
-    def parse_request(self) -> bool:
-        parsed = super().parse_request()
-        if parsed:
-            with self.seen.lock:
-                self.seen.requests.append(
-                    (
-                        self.command,
-                        self.path,
-                        self.headers.get("Content-Length"),
-                        self.headers.get("Transfer-Encoding"),
-                    )
-                )
-        return parsed
-
-    def end_headers(self) -> None:
-        self.send_header("Content-Security-Policy", POLICY)
-        self.send_header("Cache-Control", "no-store")
-        super().end_headers()
-
-    def log_message(self, format: str, *args: Any) -> None:
-        """Quiet: the requests are recorded in `seen`."""
+from tests.submit_harness import Made, Seen, harness_site, hash_in_browser
 
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Seen]]:
-    """The harness and the static modules on a loopback port, in a thread."""
-    folder = tmp_path_factory.mktemp("harness")
-    (folder / "index.html").write_text(PAGE)
-    (folder / "harness.js").write_text(HARNESS)
-    (folder / "static").symlink_to(STATIC, target_is_directory=True)
-    seen = Seen()
-    handler = type("Recording", (Handler,), {"seen": seen})
-    server = ThreadingHTTPServer(("127.0.0.1", 0), partial(handler, directory=str(folder)))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}", seen
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=10)
+    with harness_site(tmp_path_factory.mktemp("harness")) as served:
+        yield served
 
 
 @pytest.fixture(scope="module")
@@ -158,27 +77,11 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 @pytest.fixture(scope="module")
 def hashed(
     site: tuple[str, Seen], files: dict[str, Path]
-) -> Iterator[
-    tuple[dict[str, dict[str, Any]], dict[str, Any], list[tuple[str, str, bytes | None]]]
-]:
-    """What the page answered, per file name; the whole answer; every request the browser
-    saw (method, URL, body)."""
-    base, _ = site
-    requests: list[tuple[str, str, bytes | None]] = []
+) -> tuple[dict[str, dict[str, Any]], dict[str, Any], list[Made]]:
+    """What the page answered, per file name; the whole answer; every request it made."""
     with browser() as context:
-        page = context.new_page()
-        page.on("request", lambda r: requests.append((r.method, r.url, r.post_data_buffer)))
-        errors: list[str] = []
-        page.on("pageerror", lambda error: errors.append(str(error)))
-        page.goto(base + "/")
-        page.set_input_files("#files", list(files.values()))
-        # (A selector, not a function: the policy forbids the eval a function wait needs.)
-        page.wait_for_selector("body[data-hashed]", state="attached", timeout=90_000)
-        answer = page.evaluate("window.hashed")
-        page.close()
-    assert errors == []
-    assert "error" not in answer, answer.get("error")
-    yield {r["name"]: r for r in answer["results"]}, answer, requests
+        answer, made = hash_in_browser(context, site[0], list(files.values()))
+    return {r["name"]: r for r in answer["results"]}, answer, made
 
 
 def test_exact_hashes_equal_hashlib(
@@ -253,7 +156,7 @@ def test_progress_is_reported(
 
 
 def test_no_request_carries_file_content(
-    hashed: tuple[Any, Any, list[tuple[str, str, bytes | None]]],
+    hashed: tuple[Any, Any, list[Made]],
     site: tuple[str, Seen],
     files: dict[str, Path],
 ) -> None:
@@ -265,8 +168,7 @@ def test_no_request_carries_file_content(
         # The object URL a <video> reads the picked file from is the browser's own memory.
         assert url.startswith((base + "/", f"blob:{base}/")), url
     static = {"/static/" + path.name for path in STATIC.glob("*.js")}
-    with seen.lock:
-        at_server = list(seen.requests)
+    at_server = seen.received()
     paths = {path for _, path, _, _ in at_server}
     assert (
         {"/", "/harness.js", "/static/hasher.js"}
