@@ -1,0 +1,1 @@
+"""The public self-submission page and its browser-side hashing."""
