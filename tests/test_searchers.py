@@ -96,13 +96,17 @@ def answered(found: Found, queries: bytes) -> list[list[tuple[int, int]]]:
     return answers
 
 
-def spawned_children() -> set[int]:
-    """This process's children that are search processes (not multiprocessing's tracker)."""
+def children_of(pid: int | str = "self") -> set[int]:
+    """Every child process of ``pid``, whichever of its threads started it."""
     pids: set[int] = set()
-    for task in Path("/proc/self/task").iterdir():
-        with (task / "children").open() as listed:
-            pids.update(int(p) for p in listed.read().split())
-    return {p for p in pids if b"spawn_main" in command_line(p)}
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        pids.update(int(p) for p in (task / "children").read_text().split())
+    return pids
+
+
+def spawned_children(pid: int | str = "self") -> set[int]:
+    """The children of ``pid`` that are search processes (not multiprocessing's tracker)."""
+    return {p for p in children_of(pid) if b"spawn_main" in command_line(p)}
 
 
 def command_line(pid: int) -> bytes:
@@ -254,11 +258,8 @@ def test_processes_die_with_their_worker(tmp_path: Path) -> None:
     try:
         assert worker.stdout is not None
         assert worker.stdout.readline().strip() == "searched"
-        children: set[int] = set()
-        for task in Path(f"/proc/{worker.pid}/task").iterdir():
-            children.update(int(p) for p in (task / "children").read_text().split())
-        searchers = {p for p in children if b"spawn_main" in command_line(p)}
-        assert len(searchers) == 2
+        children = children_of(worker.pid)
+        assert len(spawned_children(worker.pid)) == 2
         worker.kill()  # SIGKILL: no shutdown code runs in the worker
         worker.wait(timeout=20)
         # Every process it started goes with it (multiprocessing's tracker too).

@@ -347,11 +347,12 @@ class HashcheckApp:
         if v2.is_perceptual(items):
             turn = self._perceptual_turns.setdefault(client_id, asyncio.Lock())
             async with turn:
-                found = await self._searchers.search(
-                    snapshot.pdq, v2.perceptual_queries(items), widest(snapshot)
-                )
-                if found is not None:
-                    snapshot = replace(snapshot, pdq=snapshot.pdq.with_found(found))
+                if self._searchers.usable(snapshot.pdq):  # else no queries to gather
+                    found = await self._searchers.search(
+                        snapshot.pdq, v2.perceptual_queries(items), widest(snapshot)
+                    )
+                    if found is not None:
+                        snapshot = replace(snapshot, pdq=snapshot.pdq.with_found(found))
                 outcome = await asyncio.get_running_loop().run_in_executor(
                     self._perceptual,
                     v2.check,

@@ -146,14 +146,10 @@ def _search(origin: str, queries: bytes, threshold: int) -> Answer:
             _opened.popitem(last=False)
     else:
         _opened.move_to_end(origin)
-    counts: list[int] = []
-    positions: list[int] = []
-    distances: list[int] = []
-    for start in range(0, len(queries), HASH_BYTES):
-        near = index.search(queries[start : start + HASH_BYTES], threshold)
-        counts.append(len(near))
-        positions.extend(n.position for n in near)
-        distances.extend(n.distance for n in near)
+    answers = index.search_many(queries, threshold)
+    counts = [len(near) for near in answers]
+    positions = [n.position for near in answers for n in near]
+    distances = [n.distance for near in answers for n in near]
     return (
         np.array(counts, dtype=np.int64),
         np.array(positions, dtype=np.int64),
