@@ -16,7 +16,7 @@ import uvicorn
 from hashcheck.admin import clients
 from hashcheck.admin.bounds import ImportBounds
 from hashcheck.admin.setup import initialise
-from hashcheck.api.app import HashcheckApp
+from hashcheck.api.app import HashcheckApp, SubmissionLimits
 from hashcheck.api.budgets import Budgets
 from hashcheck.api.edge import EdgeHttpProtocol
 from hashcheck.hashes.keyed import ListKey
@@ -114,6 +114,8 @@ def serve(
     metrics: bool = False,
     perceptual_processes: int = 2,
     import_bounds: ImportBounds | None = None,
+    checks: bool = True,
+    submissions: SubmissionLimits | None = None,
 ) -> Generator[ServerThread, None, None]:
     store = deployment.store()
     node = Node(
@@ -131,6 +133,8 @@ def serve(
         metrics=metrics,
         perceptual_processes=perceptual_processes,
         import_bounds=import_bounds,
+        checks=checks,
+        submissions=submissions,
     )
     with ServerThread(app, port) as server:
         assert node.follower.ready.wait(load_timeout), "first snapshot did not load"

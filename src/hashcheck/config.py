@@ -132,6 +132,29 @@ class Settings:
     console: bool = _setting(
         False, "Serve the operator's web console under /console/ on this node (off by default)."
     )
+    checks: bool = _setting(
+        True,
+        "Serve the check API (the legacy /v1 paths, /v2/check, disputes, retractions) on this "
+        "node; off for a node that serves only self-submission.",
+    )
+    submissions: bool = _setting(
+        False,
+        "Serve self-submission on this node: the public page /submit/ and /v2/submissions "
+        "(no sign-in; off by default).",
+    )
+    submissions_per_source_per_hour: float = _setting(
+        20.0,
+        "Submissions one address may make per hour (all at once if it likes); held in memory "
+        "only. 0: no limit.",
+        low=0,
+        high=1_000_000,
+    )
+    submissions_per_second: float = _setting(
+        100.0,
+        "Submissions this node takes per second from everyone together; 0: no limit.",
+        low=0,
+        high=1_000_000,
+    )
     metrics: bool = _setting(
         False,
         "Count for Prometheus (the `metrics` extra) and serve the node's metrics, summed over "

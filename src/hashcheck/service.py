@@ -12,7 +12,7 @@ from pathlib import Path
 from hashcheck import installed_version
 from hashcheck.admin.bounds import ImportBounds
 from hashcheck.admin.setup import open_key
-from hashcheck.api.app import HashcheckApp
+from hashcheck.api.app import HashcheckApp, SubmissionLimits
 from hashcheck.api.budgets import PERCEPTUAL_COST, Budgets
 from hashcheck.config import Settings
 from hashcheck.node.runtime import Node
@@ -70,4 +70,10 @@ def create_app() -> HashcheckApp:
             settings.import_temp_reserve_mb,
             settings.import_max_seconds,
         ),
+        checks=settings.checks,
+        submissions=SubmissionLimits(
+            settings.submissions_per_source_per_hour, settings.submissions_per_second
+        )
+        if settings.submissions
+        else None,
     )

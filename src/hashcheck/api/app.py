@@ -12,7 +12,7 @@ import math
 import time
 from collections.abc import Callable, MutableMapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
 import orjson
@@ -21,6 +21,7 @@ from msgspec.json import encode
 from hashcheck.admin.bounds import ImportBounds
 from hashcheck.api import disputes, legacy, v2
 from hashcheck.api import metrics as metrics_module
+from hashcheck.api import submissions as submissions_module
 from hashcheck.api.admin import ROUTE_KEY, AdminApi
 from hashcheck.api.authn import Authenticator
 from hashcheck.api.budgets import DEFAULT_WORK_PER_SECOND, PERCEPTUAL_COST, Budgets
@@ -52,6 +53,15 @@ from hashcheck.store.errors import StoreError
 _T = TypeVar("_T")
 PERCEPTUAL_THREADS = 2
 
+
+@dataclass(frozen=True)
+class SubmissionLimits:
+    """Flood limits of the public submission route (0: off)."""
+
+    per_source_per_hour: float = 20.0
+    per_second: float = 100.0
+
+
 log = logging.getLogger("hashcheck.api")
 
 
@@ -82,6 +92,8 @@ _NAMED = frozenset(
         "/readyz",
         metrics_module.PATH,
         "/admin/v1/openapi.json",
+        submissions_module.PATH,
+        submissions_module.PLATFORMS_PATH,
     }
 )
 
@@ -92,6 +104,10 @@ def endpoint_of(scope: Scope) -> str:
         return path
     if path.startswith("/v2/disputes/"):
         return "/v2/disputes/{id}"
+    if path.startswith("/v2/submissions/"):
+        return "/v2/submissions/{case}"
+    if path == "/submit" or path.startswith("/submit/"):
+        return "/submit"
     if path.startswith("/admin/v1/"):
         return str(scope.get(ROUTE_KEY, "/admin/v1/(unknown)"))
     if path == "/console" or path.startswith("/console/"):
@@ -135,12 +151,18 @@ class HashcheckApp:
         version: str = "unknown",
         perceptual_processes: int = 2,
         import_bounds: ImportBounds | None = None,
+        checks: bool = True,
+        submissions: SubmissionLimits | None = None,
     ) -> None:
         """``metrics``: count for Prometheus; ``metrics_here``: serve them at /metrics on
         this app's own port (False: the serve process has a listener of its own);
         ``perceptual_processes``: how many child processes search PDQ hashes (0: threads);
-        ``import_bounds``: what one import through the admin API or the console may take."""
+        ``import_bounds``: what one import through the admin API or the console may take;
+        ``checks``: serve the check API (legacy paths, /v2/check, disputes, retractions);
+        ``submissions``: serve self-submission (`/v2/submissions`, `/submit/`) with these
+        flood limits (None: not on this node)."""
         self.node = node
+        self._checks = checks
         self.max_batch = max_batch
         self._budgets = budgets or Budgets(
             work_per_second=DEFAULT_WORK_PER_SECOND, largest_request=max_batch * PERCEPTUAL_COST
@@ -184,6 +206,17 @@ class HashcheckApp:
                 import_bounds,
                 self._metrics,
             )
+        self._submissions = None
+        if submissions is not None and node.store_factory is not None:
+            self._submissions = submissions_module.SubmissionsApi(
+                node.store_factory,
+                node.digester,
+                node.sealer,
+                node.submission_pepper,
+                lambda: node.follower.snapshot,
+                per_source_per_hour=submissions.per_source_per_hour,
+                per_second=submissions.per_second,
+            )
         self._manage_node = manage_node
         self._auth = Authenticator(node.credentials)
         # Perceptual batches are answered off the event loop, one batch per client at a time:
@@ -222,7 +255,7 @@ class HashcheckApp:
         legacy_path = path.startswith("/v1/")
         try:
             # The hot path first, without a detour through the general dispatcher.
-            target = legacy.ROUTES.get(path)
+            target = legacy.ROUTES.get(path) if self._checks else None
             if target is not None and scope["method"] == "POST":
                 await self._legacy(scope, receive, send, *target)  # one header pass there
                 return 200
@@ -250,20 +283,21 @@ class HashcheckApp:
 
     async def _dispatch(self, scope: Scope, receive: Receive, send: Send, path: str) -> None:
         method = scope["method"]
-        target = legacy.route(path)
+        checks = self._checks
+        target = legacy.route(path) if checks else None
         if target is not None:
             if method != "POST":
                 raise MethodNotAllowed("POST")
             await self._legacy(scope, receive, send, *target)
-        elif path == "/v2/check":
+        elif path == "/v2/check" and checks:
             if method != "POST":
                 raise MethodNotAllowed("POST")
             await self._v2_check(scope, receive, send)
-        elif path == "/v2/disputes":
+        elif path == "/v2/disputes" and checks:
             if method != "POST":
                 raise MethodNotAllowed("POST")
             await self._dispute(scope, receive, send)
-        elif path.startswith("/v2/disputes/"):
+        elif path.startswith("/v2/disputes/") and checks:
             if method not in ("GET", "HEAD"):
                 raise MethodNotAllowed("GET")
             await self._dispute_status(scope, send, path[len("/v2/disputes/") :])
@@ -271,7 +305,12 @@ class HashcheckApp:
             await self._admin(scope, receive, send)
         elif (path == "/console" or path.startswith("/console/")) and self._console is not None:
             await self._console(scope, receive, send)
-        elif path == "/v2/retractions":
+        elif self._submissions is not None and (
+            path in (submissions_module.PATH, submissions_module.PLATFORMS_PATH)
+            or path.startswith(submissions_module.PATH + "/")
+        ):
+            await self._submissions(scope, receive, send)
+        elif path == "/v2/retractions" and checks:
             if method not in ("GET", "HEAD"):
                 raise MethodNotAllowed("GET")
             await self._retractions(scope, send)
@@ -480,6 +519,8 @@ class HashcheckApp:
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 await asyncio.to_thread(self._searchers.close)
+                if self._submissions is not None:
+                    await asyncio.to_thread(self._submissions.close)
                 if self._console is not None:
                     self._console.close()
                 if self._publishing is not None:

@@ -177,3 +177,84 @@ class Ready(Struct, kw_only=True):
             "kept in memory and tried again at every flush; above 0 the node is degraded"
         ),
     ] = 0
+
+
+# -- self-submission (no authentication on POST; case number and PIN as Basic otherwise) ----
+MAX_SUBMITTED_FILES = 100
+
+
+class SubmittedHashes(Struct, kw_only=True, forbid_unknown_fields=True):
+    """The hashes of one file, computed on the submitter's device: never a file name, size or
+    anything else about it."""
+
+    md5: Annotated[Hex, Meta(description="MD5 of the file's bytes")]
+    sha1: Annotated[Hex, Meta(description="SHA-1 of the file's bytes")]
+    sha256: Annotated[Hex, Meta(description="SHA-256 of the file's bytes")]
+    pdq: Annotated[Hex, Meta(description="images: PDQ hash, 64 hex")] | UnsetType = UNSET
+    pdq_quality: (
+        Annotated[int, Meta(ge=0, le=100, description="with pdq: its quality, at least 50")]
+        | UnsetType
+    ) = UNSET
+    frames: (
+        Annotated[
+            list[str],
+            Meta(
+                min_length=1,
+                max_length=MAX_FRAMES_PER_VIDEO,
+                description='videos: "hex,quality,seconds" per frame, one a second',
+            ),
+        ]
+        | UnsetType
+    ) = UNSET
+
+
+class SubmissionRequest(Struct, kw_only=True, forbid_unknown_fields=True):
+    nonce: Annotated[
+        str,
+        Meta(
+            pattern=r"^[A-Za-z0-9_-]{16,64}$",
+            description="a random id the page makes for this submission; sent again, it is "
+            "refused as a replay (409)",
+        ),
+    ]
+    files: Annotated[list[SubmittedHashes], Meta(min_length=1, max_length=MAX_SUBMITTED_FILES)]
+
+
+class SubmissionReceived(Struct, kw_only=True):
+    """Shown once: the PIN is not kept in a form that can be shown again."""
+
+    case: Annotated[str, Meta(description="the case number, e.g. 7KQM4-XRD2P")]
+    pin: Annotated[str, Meta(description="the PIN, shown only now")]
+    state: Annotated[str, one_of("received")]
+    files: int
+
+
+class SubmittedFileState(Struct, kw_only=True):
+    file: Annotated[int, Meta(description="position of the file in the submission, from 0")]
+    state: Annotated[str, one_of("received", "active", "rejected", "withdrawn")]
+    note: str | UnsetType = UNSET
+
+
+class SubmissionState(Struct, kw_only=True):
+    case: str
+    state: Annotated[str, one_of("received", "active", "rejected", "withdrawn")]
+    received: Annotated[str, Meta(description="the hour it arrived (UTC)")]
+    files: list[SubmittedFileState]
+    platforms_matched: (
+        Annotated[
+            int,
+            Meta(
+                description="only where the operator allows it: how many participating "
+                "platforms were answered a match on this case's hashes (never which)"
+            ),
+        ]
+        | UnsetType
+    ) = UNSET
+
+
+class Platform(Struct, kw_only=True):
+    name: str
+
+
+class Platforms(Struct, kw_only=True):
+    platforms: list[Platform]

@@ -43,6 +43,9 @@ class HashList:
     known_good: bool = False  # an allowlist: its hashes never match, on any list
     enabled: bool = True  # a disabled list matches for nobody (known-good lists always apply)
     pdq_threshold: int = 31  # PDQ matches up to this Hamming distance
+    # Granted only by name: a grant of every list (list None) does not cover it (the
+    # self-submitted list, which no client checks unless the operator says so).
+    explicit_grant: bool = False
 
 
 @dataclass(frozen=True)
@@ -52,10 +55,10 @@ class Grant:
     list_id: int | None
     category_id: int | None
 
-    def covers(self, list_id: int, category_id: int) -> bool:
-        return (self.list_id is None or self.list_id == list_id) and (
-            self.category_id is None or self.category_id == category_id
-        )
+    def covers(self, list_id: int, category_id: int, *, explicit: bool = False) -> bool:
+        """``explicit``: the list is granted by name only (`HashList.explicit_grant`)."""
+        named = self.list_id == list_id if explicit else self.list_id in (None, list_id)
+        return named and (self.category_id is None or self.category_id == category_id)
 
 
 @dataclass(frozen=True)
@@ -68,6 +71,9 @@ class Client:
     # The operator's budgets for this client on each node (None: the node's settings).
     requests_per_second: int | None = None
     work_per_second: int | None = None
+    # The name under which the client agreed to be listed as a participating platform on the
+    # public self-submission pages (None: not listed).
+    public_name: str | None = None
 
 
 @dataclass(frozen=True)
@@ -167,11 +173,14 @@ def _view(
     live: list[int],
     shadow: list[int],
 ) -> ClientView:
+    def covers(grant: Grant, list_id: int, category_id: int) -> bool:
+        return grant.covers(list_id, category_id, explicit=lists[list_id].explicit_grant)
+
     def granted(indexes: list[int]) -> frozenset[int]:
         return frozenset(
             index
             for index in indexes
-            if any(g.covers(slots[index].list_id, slots[index].category_id) for g in client.grants)
+            if any(covers(g, slots[index].list_id, slots[index].category_id) for g in client.grants)
         )
 
     checked_lists = sorted(
@@ -180,7 +189,7 @@ def _view(
         if not hash_list.known_good
         and hash_list.enabled
         and any(
-            g.covers(list_id, cat.category_id)
+            covers(g, list_id, cat.category_id)
             for g in client.grants
             for cat in categories.values()
             if cat.enabled

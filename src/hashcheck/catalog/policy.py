@@ -60,6 +60,18 @@ SETTINGS: tuple[Setting, ...] = (
         "percentage of the list's items off is refused unless the operator confirms it "
         "(`--confirm-removals`): a truncated export must not empty a list.",
     ),
+    Setting(
+        "submission-feedback",
+        "false",
+        "Whether a self-submitter who looks up a case is told how many participating platforms "
+        "were answered a match on its hashes (a count only, never which): `true` or `false`.",
+    ),
+    Setting(
+        "submission-duplicate-cases",
+        "3",
+        "The review queue flags a self-submitted item that more than this many other cases "
+        "hold as well (one ordinary image sent in by many to get it blocked).",
+    ),
 )
 DEFAULTS = {s.name: s.default for s in SETTINGS}
 
@@ -72,6 +84,8 @@ class Policy:
     hold_legacy_answer: bool
     retention_days: int
     replace_max_removed_percent: float = 5.0
+    submission_feedback: bool = False
+    submission_duplicate_cases: int = 3
 
     @classmethod
     def parse(cls, stored: Mapping[str, str]) -> Policy:
@@ -82,10 +96,14 @@ class Policy:
                 "prevalence-clients", values["prevalence-clients"], 1_000_000
             ),
             prevalence_hours=_positive("prevalence-hours", values["prevalence-hours"], 24 * 366),
-            hold_legacy_answer=_answer(values["hold-legacy-answer"]),
+            hold_legacy_answer=_answer("hold-legacy-answer", values["hold-legacy-answer"]),
             retention_days=_positive("match-retention-days", values["match-retention-days"], 3660),
             replace_max_removed_percent=_percent(
                 "replace-max-removed-percent", values["replace-max-removed-percent"]
+            ),
+            submission_feedback=_answer("submission-feedback", values["submission-feedback"]),
+            submission_duplicate_cases=_positive(
+                "submission-duplicate-cases", values["submission-duplicate-cases"], 1_000_000
             ),
         )
 
@@ -139,7 +157,7 @@ def _percent(name: str, text: str) -> float:
     return number
 
 
-def _answer(text: str) -> bool:
+def _answer(name: str, text: str) -> bool:
     if text in ("true", "false"):
         return text == "true"
-    raise PolicyError(f"hold-legacy-answer must be true or false, got {text!r}")
+    raise PolicyError(f"{name} must be true or false, got {text[:40]!r}")

@@ -21,6 +21,7 @@ from hashcheck.store.records import (
     ImportOutcome,
     ItemChange,
     ItemRecord,
+    NewSubmission,
     NodeStatus,
     OperatorRecord,
     ProposalRecord,
@@ -29,6 +30,7 @@ from hashcheck.store.records import (
     ShadowRow,
     Sighting,
     StatRow,
+    SubmissionRecord,
 )
 
 # Entries to import: a category id and the keyed digests of that category, packed (16 bytes
@@ -406,3 +408,34 @@ class Store(abc.ABC):
         secret_hash: str | None = None,
         role: str | None = None,
     ) -> None: ...
+
+    # -- self-submission -------------------------------------------------------------------
+    @abc.abstractmethod
+    def add_submission(self, submission: NewSubmission) -> SubmissionRecord:
+        """Store a case with all its files' hashes as held items of the self-submitted list
+        (created with the first case), or nothing: Conflict for a nonce seen before (a
+        replay), AlreadyExists for a case number in use."""
+
+    @abc.abstractmethod
+    def submission(self, case_number: str) -> SubmissionRecord: ...
+
+    @abc.abstractmethod
+    def submissions(self, state: str | None = None, limit: int = 100) -> list[SubmissionRecord]:
+        """Cases oldest first, of one state or all."""
+
+    @abc.abstractmethod
+    def decide_submission(
+        self,
+        case_number: str,
+        *,
+        activate: bool,
+        reason: str,
+        actor: str,
+        leave_out: Iterable[int] = (),
+    ) -> SubmissionRecord:
+        """Activate a received case (but the items ``leave_out`` names) or reject a received
+        or active one; items no live case holds leave the list, with retractions."""
+
+    @abc.abstractmethod
+    def withdraw_submission(self, case_number: str) -> SubmissionRecord:
+        """The submitter withdraws the case (idempotent)."""

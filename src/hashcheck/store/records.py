@@ -277,3 +277,47 @@ class OperatorRecord:
     enabled: bool
     secret_hash: str = field(repr=False)
     created_by: str | None = None  # the account that created it; None: made at set-up
+
+
+@dataclass(frozen=True)
+class SubmittedFile:
+    """One file of a new self-submission: its hashes as (algorithm name, keyed digest,
+    sealed perceptual hash or None), and what the screen found (empty: nothing). A file whose
+    finding starts with `known-good` is kept as a record only: none of its hashes is stored."""
+
+    file_no: int
+    hashes: tuple[tuple[str, bytes, bytes | None], ...]
+    finding: str = ""
+
+
+@dataclass(frozen=True)
+class NewSubmission:
+    case_number: str
+    pin_hash: str
+    nonce: str  # the page's random id for this submission: a replay of it is refused
+    received_at: str  # to the hour, on purpose (see docs/self-submission.md)
+    files: tuple[SubmittedFile, ...]
+
+
+@dataclass(frozen=True)
+class SubmissionFileRecord:
+    file_no: int
+    item_id: int | None  # None: nothing stored (a known-good file)
+    algorithms: str  # comma-separated, of the hashes stored under this item for the file
+    finding: str
+    left_out: bool  # the operator rejected this file while activating the rest
+    item_state: str  # held | active | removed | none
+    other_cases: int  # other cases holding the same item (duplicates across cases)
+    matched_clients: int  # distinct clients answered a match on the item
+
+
+@dataclass(frozen=True)
+class SubmissionRecord:
+    case_number: str
+    pin_hash: str = field(repr=False)
+    state: str = "received"  # received | active | rejected | withdrawn
+    received_at: str = ""
+    decided_by: str | None = None
+    decided_at: str | None = None
+    reason: str = ""
+    files: tuple[SubmissionFileRecord, ...] = ()

@@ -220,9 +220,33 @@ MIGRATIONS: list[list[str]] = [
         "ALTER TABLE clients ADD COLUMN requests_per_second BIGINT",
         "ALTER TABLE clients ADD COLUMN work_per_second BIGINT",
     ],
+    # 16: self-submission. A list a wildcard grant does not cover (it is granted by name
+    # only); cases (a number, a slow hash of the PIN, no personal data) and which items each
+    # case's files are; and a public name for clients that agree to be listed as
+    # participating platforms
+    [
+        "ALTER TABLE lists ADD COLUMN explicit_grant INTEGER NOT NULL DEFAULT 0",
+        """CREATE TABLE submissions (
+            id {pk}, case_number TEXT NOT NULL UNIQUE, pin_hash TEXT NOT NULL,
+            nonce TEXT NOT NULL UNIQUE, state TEXT NOT NULL, received_at TEXT NOT NULL,
+            decided_by TEXT, decided_at TEXT, reason TEXT NOT NULL DEFAULT '')""",
+        "CREATE INDEX submissions_state ON submissions (state, id)",
+        """CREATE TABLE submission_items (
+            case_id BIGINT NOT NULL REFERENCES submissions(id), file_no BIGINT NOT NULL,
+            item_id BIGINT, algorithms TEXT NOT NULL, finding TEXT NOT NULL,
+            left_out INTEGER NOT NULL DEFAULT 0)""",
+        "CREATE INDEX submission_items_case ON submission_items (case_id)",
+        "CREATE INDEX submission_items_item ON submission_items (item_id)",
+        "ALTER TABLE clients ADD COLUMN public_name TEXT",
+    ],
 ]
 
 STANDARD_CATEGORIES = ("baseline", "illegal", "related", "other", "known-good")
 KNOWN_GOOD = "known-good"
 # The known-good list that upheld disputes add their hashes to (created when first needed).
 DISPUTED_LIST = "disputed"
+# Self-submission (created when the first case arrives): the list, and the categories of its
+# items while they wait for review (answered `review`) and once the operator activated them.
+SELF_SUBMITTED_LIST = "self-submitted"
+HELD_CATEGORY = "self-submitted-held"
+ACTIVE_CATEGORY = "self-submitted"

@@ -1,7 +1,7 @@
 """The complete SQL store both backends build on: catalog, entries, usage statistics, audit.
 
 The parts live in `sqlbase` (transactions, schema, meta), `sqlcatalog`, `sqlentries` and
-`sqlgovernance`; this module adds statistics and the audit log and names the whole.
+`sqlgovernance`, `sqlsubmissions`; this module adds statistics and the audit log and names the whole.
 """
 
 from __future__ import annotations
@@ -11,12 +11,12 @@ from typing import Any
 
 from hashcheck.store.records import AuditRecord, NodeStatus, StatRow
 from hashcheck.store.sqlbase import STAGE_ROW, Cursor
-from hashcheck.store.sqlgovernance import GovernanceQueries
+from hashcheck.store.sqlsubmissions import SubmissionQueries
 
 __all__ = ["STAGE_ROW", "Cursor", "SqlStore"]
 
 
-class SqlStore(GovernanceQueries):
+class SqlStore(SubmissionQueries):
     # -- statistics and audit ------------------------------------------------------------
     def add_stats(self, rows: Iterable[StatRow]) -> None:
         params = [(r.client_id, r.list_id, r.day, r.checked, r.matched) for r in rows]

@@ -78,11 +78,12 @@ class CatalogQueries(SqlBase):
     def _lists(self, cur: Cursor) -> list[HashList]:
         rows = self._q(
             cur,
-            "SELECT id, name, supplier, description, known_good, enabled, pdq_threshold "
-            "FROM lists ORDER BY id",
+            "SELECT id, name, supplier, description, known_good, enabled, pdq_threshold, "
+            "explicit_grant FROM lists ORDER BY id",
         ).fetchall()
         return [
-            HashList(int(r[0]), r[1], r[2], r[3], bool(r[4]), bool(r[5]), int(r[6])) for r in rows
+            HashList(int(r[0]), r[1], r[2], r[3], bool(r[4]), bool(r[5]), int(r[6]), bool(r[7]))
+            for r in rows
         ]
 
     def set_pdq_threshold(self, list_id: int, threshold: int, *, actor: str) -> bool:
@@ -191,8 +192,8 @@ class CatalogQueries(SqlBase):
             )
         rows = self._q(
             cur,
-            "SELECT id, name, enabled, secret_hash, requests_per_second, work_per_second "
-            "FROM clients ORDER BY id",
+            "SELECT id, name, enabled, secret_hash, requests_per_second, work_per_second, "
+            "public_name FROM clients ORDER BY id",
         ).fetchall()
         return [
             Client(
@@ -203,6 +204,7 @@ class CatalogQueries(SqlBase):
                 tuple(grants.get(r[0], ())),
                 None if r[4] is None else int(r[4]),
                 None if r[5] is None else int(r[5]),
+                r[6],
             )
             for r in rows
         ]

@@ -1,0 +1,280 @@
+"""The self-submission routes: `POST /v2/submissions` (no authentication), and `GET` and
+`DELETE /v2/submissions/{case}` with the case number and PIN as HTTP Basic credentials;
+`GET /v2/platforms`, the participating platforms.
+
+Nothing about the caller is kept: no address is stored or logged (flood limits hold keyed
+fingerprints in memory, `submit.limits`), answers carry `Cache-Control: no-store`. A wrong PIN
+and an unknown case number get the same answer after the same slow hash, and failures back
+off per source and per case (`auth.throttle`). Store work runs on one thread of its own with
+a connection of its own; slow hashing on two others, so checks on the event loop go on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+import math
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar
+
+import msgspec
+
+from hashcheck.api.errors import (
+    BadRequest,
+    Conflict,
+    MethodNotAllowed,
+    NotFound,
+    NotReady,
+    TooManyRequests,
+)
+from hashcheck.api.http import JSON, Receive, Scope, Send, auth_and_length, read_body, respond
+from hashcheck.api.signin import source_of
+from hashcheck.api.v2models import (
+    Platform,
+    Platforms,
+    SubmissionReceived,
+    SubmissionRequest,
+    SubmissionState,
+    SubmittedFileState,
+)
+from hashcheck.auth.basic import parse_basic
+from hashcheck.auth.throttle import SignInThrottle
+from hashcheck.hashes.keyed import Digester
+from hashcheck.hashes.sealing import Sealer
+from hashcheck.index.snapshot import Snapshot
+from hashcheck.store.errors import AlreadyExists, StoreError
+from hashcheck.store.errors import Conflict as StoreConflict
+from hashcheck.store.errors import NotFound as StoreNotFound
+from hashcheck.store.interface import Store
+from hashcheck.store.records import NewSubmission, SubmissionRecord
+from hashcheck.submit import cases, intake
+from hashcheck.submit.limits import FloodLimit
+
+log = logging.getLogger("hashcheck.submissions")
+_T = TypeVar("_T")
+
+PATH = "/v2/submissions"
+PLATFORMS_PATH = "/v2/platforms"
+# 100 files of exact hashes and a PDQ hash take about 25 KB; videos' frames the rest.
+MAX_BODY = 4 << 20
+NO_STORE = [(b"cache-control", b"no-store")]
+_DECODE = msgspec.json.Decoder(SubmissionRequest)
+_UNKNOWN = "no case with this number and PIN"
+_FILE_STATES = {"held": "received", "active": "active", "none": "rejected"}
+
+
+class SubmissionsApi:
+    def __init__(
+        self,
+        open_store: Callable[[], Store],
+        digester: Digester,
+        sealer: Sealer,
+        pepper: bytes,
+        snapshot: Callable[[], Snapshot | None],
+        *,
+        per_source_per_hour: float,
+        per_second: float,
+    ) -> None:
+        self._open_store = open_store
+        self._store: Store | None = None
+        self._digester = digester
+        self._sealer = sealer
+        self._pepper = pepper
+        self._snapshot = snapshot
+        self._limit = FloodLimit(per_source_per_hour, per_second)
+        self._throttle = SignInThrottle()
+        self._writer = ThreadPoolExecutor(1, thread_name_prefix="submissions-store")
+        self._hashing = ThreadPoolExecutor(2, thread_name_prefix="submissions-pin")
+
+    def close(self) -> None:
+        self._hashing.shutdown()
+        self._writer.submit(self._close_store).result()
+        self._writer.shutdown()
+
+    def _close_store(self) -> None:
+        if self._store is not None:
+            self._store.close()
+            self._store = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path: str = scope["path"]
+        method = scope["method"]
+        if path == PATH:
+            if method != "POST":
+                raise MethodNotAllowed("POST")
+            await self._submit(scope, receive, send)
+        elif path == PLATFORMS_PATH:
+            if method not in ("GET", "HEAD"):
+                raise MethodNotAllowed("GET")
+            await respond(send, 200, self.platforms_body(), JSON)
+        else:
+            if method not in ("GET", "HEAD", "DELETE"):
+                raise MethodNotAllowed("GET, DELETE")
+            await self._case(scope, send, path[len(PATH) + 1 :], withdraw=method == "DELETE")
+
+    def platforms_body(self) -> bytes:
+        snapshot = self._snapshot()
+        if snapshot is None:
+            raise NotReady("the service is starting; try again shortly")
+        names = sorted(
+            {
+                c.public_name
+                for c in snapshot.catalog.clients.values()
+                if c.public_name and c.enabled
+            }
+        )
+        return msgspec.json.encode(Platforms(platforms=[Platform(name=n) for n in names]))
+
+    # -- POST ------------------------------------------------------------------------------
+    async def _submit(self, scope: Scope, receive: Receive, send: Send) -> None:
+        wait = self._limit.wait(source_of(scope), time.monotonic())
+        if wait > 0:
+            seconds = max(1, math.ceil(wait))
+            raise TooManyRequests(
+                f"too many submissions from here just now; try again in {seconds} s",
+                retry_after=seconds,
+            )
+        _, length = auth_and_length(scope)
+        body = await read_body(scope, receive, MAX_BODY, length)
+        try:
+            request = _DECODE.decode(body)
+        except msgspec.ValidationError as exc:
+            raise BadRequest(str(exc)) from None
+        except msgspec.DecodeError:
+            raise BadRequest("the body is not valid JSON") from None
+        snapshot = self._snapshot()
+        if snapshot is None:
+            raise NotReady("the service is starting; try again shortly")
+        loop = asyncio.get_running_loop()
+        try:
+            screened, case_number, pin, pin_hash = await loop.run_in_executor(
+                self._hashing, self._prepare, request, snapshot
+            )
+        except intake.Refused as exc:
+            raise BadRequest(str(exc)) from None
+        received_at = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:00Z")
+        for _ in range(3):
+            submission = NewSubmission(
+                case_number, pin_hash, request.nonce, received_at, screened.files
+            )
+            try:
+                await self._in_store(self._adder(submission))
+                break
+            except AlreadyExists:
+                # A case number drawn twice (one in 2^50): draw again, with its own PIN hash.
+                case_number, pin = cases.new_case_number(), cases.new_pin()
+                pin_hash = await loop.run_in_executor(
+                    self._hashing, cases.hash_pin, self._pepper, case_number, pin
+                )
+            except StoreConflict:
+                raise Conflict(
+                    "this submission was received already; look it up with the case number "
+                    "and PIN you were shown"
+                ) from None
+        else:
+            raise NotReady("could not store the submission; try again")
+        answer = SubmissionReceived(
+            case=case_number, pin=pin, state="received", files=len(screened.files)
+        )
+        await respond(send, 201, msgspec.json.encode(answer), JSON, NO_STORE)
+
+    def _adder(self, submission: NewSubmission) -> Callable[[], SubmissionRecord]:
+        return lambda: self._require_store().add_submission(submission)
+
+    def _prepare(
+        self, request: SubmissionRequest, snapshot: Snapshot
+    ) -> tuple[intake.Screened, str, str, str]:
+        screened = intake.screen(request, self._digester, self._sealer, snapshot)
+        case_number, pin = cases.new_case_number(), cases.new_pin()
+        return screened, case_number, pin, cases.hash_pin(self._pepper, case_number, pin)
+
+    # -- GET and DELETE {case} ---------------------------------------------------------------
+    async def _case(self, scope: Scope, send: Send, text: str, *, withdraw: bool) -> None:
+        authorization, _ = auth_and_length(scope)
+        credentials = parse_basic(authorization)
+        if credentials is None:
+            raise BadRequest(
+                "give the case number and PIN as HTTP Basic credentials (case number as the "
+                "user name, PIN as the password)"
+            )
+        case_number = cases.read_case_number(credentials[0])
+        pin = cases.read_pin(credentials[1])
+        in_path = cases.read_case_number(text)
+        if in_path is None or case_number is None or in_path != case_number:
+            raise BadRequest("the case number in the path and in the credentials differ")
+        source = source_of(scope)
+        wait = self._throttle.wait(case_number, source, time.monotonic())
+        if wait > 0:
+            seconds = math.ceil(wait)
+            raise TooManyRequests(
+                f"too many wrong PINs from here; try again in {seconds} s", retry_after=seconds
+            )
+        record = await self._in_store(lambda: self._find(case_number))
+        stored = record.pin_hash if record is not None else cases.DECOY
+        ok = await asyncio.get_running_loop().run_in_executor(
+            self._hashing, cases.verify_pin, self._pepper, case_number, pin or "", stored
+        )
+        if record is None or pin is None or not ok:
+            self._throttle.failed(case_number, source, time.monotonic())
+            raise NotFound(_UNKNOWN)
+        self._throttle.succeeded(case_number, source)
+        if withdraw:
+            record = await self._in_store(
+                lambda: self._require_store().withdraw_submission(case_number)
+            )
+        await respond(send, 200, self._state_body(record), JSON, NO_STORE)
+
+    def _find(self, case_number: str) -> SubmissionRecord | None:
+        try:
+            return self._require_store().submission(case_number)
+        except StoreNotFound:
+            return None
+
+    def _state_body(self, record: SubmissionRecord) -> bytes:
+        snapshot = self._snapshot()
+        feedback = snapshot is not None and snapshot.catalog.policy.submission_feedback
+        files: dict[int, SubmittedFileState] = {}
+        for line in record.files:
+            state = _file_state(record.state, line.item_state, line.left_out)
+            note = (
+                "a known, ordinary image: not kept"
+                if line.finding.startswith("known-good")
+                else msgspec.UNSET
+            )
+            # A file whose hashes became more than one item is as far as its least one.
+            if line.file_no not in files or state != "active":
+                files[line.file_no] = SubmittedFileState(file=line.file_no, state=state, note=note)
+        answer = SubmissionState(
+            case=record.case_number,
+            state=record.state,
+            received=record.received_at,
+            files=[files[k] for k in sorted(files)],
+        )
+        if feedback:
+            answer.platforms_matched = max((f.matched_clients for f in record.files), default=0)
+        return msgspec.json.encode(answer)
+
+    def _require_store(self) -> Store:
+        if self._store is None:
+            self._store = self._open_store()
+        return self._store
+
+    async def _in_store(self, work: Callable[[], _T]) -> _T:
+        try:
+            return await asyncio.get_running_loop().run_in_executor(self._writer, work)
+        except StoreError as exc:
+            if isinstance(exc, AlreadyExists | StoreConflict | StoreNotFound):
+                raise
+            log.warning("submission store request failed: %s", exc)
+            raise NotReady("the service cannot store submissions just now; try again") from None
+
+
+def _file_state(case_state: str, item_state: str, left_out: bool) -> str:
+    if case_state == "withdrawn":
+        return "withdrawn"
+    if case_state == "rejected" or left_out or item_state in ("none", "removed"):
+        return "rejected"
+    return _FILE_STATES.get(item_state, "received")
