@@ -12,14 +12,19 @@ from hashcheck.api.v2models import (
     CheckResponse,
     Dispute,
     DisputeRequest,
+    Platforms,
     Ready,
     Retractions,
+    SubmissionReceived,
+    SubmissionRequest,
+    SubmissionState,
 )
 
 # Every client call authenticates first: these it may answer before anything else.
 _CLIENT_ERRORS = {
     401: "missing or wrong credentials",
     403: "client disabled",
+    404: "the check API is not served on this node (HASHCHECK_CHECKS off)",
     503: "index not loaded yet, or the store cannot be reached",
 }
 
@@ -64,7 +69,19 @@ def document(max_batch: int) -> dict[str, Any]:
         # SHA-256 is this service's extension of the wire protocol, without a test endpoint.
         for algorithm in (("md5", "sha1") if test else ("md5", "sha1", "sha256"))
     }
-    types = (CheckRequest, CheckResponse, DisputeRequest, Dispute, Retractions, Ready, Alive)
+    types = (
+        CheckRequest,
+        CheckResponse,
+        DisputeRequest,
+        Dispute,
+        Retractions,
+        Ready,
+        Alive,
+        SubmissionRequest,
+        SubmissionReceived,
+        SubmissionState,
+        Platforms,
+    )
     of, named = schema.components(types)
     # The batch limit is the node's setting, not the model's.
     named["CheckRequest"]["properties"]["hashes"].update(minItems=1, maxItems=max_batch)
@@ -157,6 +174,7 @@ def document(max_batch: int) -> dict[str, Any]:
                     ),
                 }
             },
+            **_submissions(of),
             "/healthz": {
                 "get": {
                     "summary": "Liveness",
@@ -181,5 +199,65 @@ def document(max_batch: int) -> dict[str, Any]:
                     "responses": schema.answers({200: ("OpenAPI 3.1", {"type": "object"})}, {}),
                 }
             },
+        },
+    }
+
+
+def _submissions(of: dict[Any, Any]) -> dict[str, Any]:
+    """Self-submission (served where `HASHCHECK_SUBMISSIONS` is on; elsewhere 404)."""
+    case = {"name": "case", "in": "path", "required": True, "schema": {"type": "string"}}
+    pin = "the case number as the Basic user name, the PIN as the password"
+    looked_up = {
+        400: "no or malformed credentials, or another case number than the path's",
+        404: "no case with this number and PIN (unknown and wrong alike), or not served here",
+        429: "too many wrong PINs from here (Retry-After)",
+        503: "the store cannot be reached",
+    }
+    return {
+        "/v2/submissions": {
+            "post": {
+                "summary": "Submit the hashes of one's own images (no authentication)",
+                "requestBody": {"required": True, "content": schema.content(of[SubmissionRequest])},
+                "responses": schema.answers(
+                    {201: ("The case number and the PIN, shown once", of[SubmissionReceived])},
+                    {
+                        400: "malformed body or hash (the message names the file)",
+                        404: "self-submission is not served on this node",
+                        409: "a replay: this nonce was received already",
+                        413: "body too large",
+                        429: "too many submissions from here or to this node (Retry-After)",
+                        503: "the service is starting, or the store cannot be reached",
+                    },
+                ),
+            }
+        },
+        "/v2/submissions/{case}": {
+            "get": {
+                "summary": "A case's state",
+                "description": pin,
+                "security": [{"basic": []}],
+                "parameters": [case],
+                "responses": schema.answers(
+                    {200: ("The case and each file's state", of[SubmissionState])}, looked_up
+                ),
+            },
+            "delete": {
+                "summary": "Withdraw a case: its hashes leave the list",
+                "description": pin,
+                "security": [{"basic": []}],
+                "parameters": [case],
+                "responses": schema.answers(
+                    {200: ("The case, withdrawn", of[SubmissionState])}, looked_up
+                ),
+            },
+        },
+        "/v2/platforms": {
+            "get": {
+                "summary": "Participating platforms that agreed to be listed",
+                "responses": schema.answers(
+                    {200: ("Their public names", of[Platforms])},
+                    {404: "not served here", 503: "the service is starting"},
+                ),
+            }
         },
     }

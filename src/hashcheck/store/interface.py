@@ -126,6 +126,11 @@ class Store(abc.ABC):
         """The client's own budgets (None: the node's); False when they were so already."""
 
     @abc.abstractmethod
+    def set_client_public_name(self, client_id: str, name: str | None, *, actor: str) -> bool:
+        """The name under which the client agreed to be listed as a participating platform
+        (None: not listed); False when it was so already."""
+
+    @abc.abstractmethod
     def add_grant(self, client_id: str, grant: Grant, *, actor: str) -> bool:
         """True if the grant is new."""
 

@@ -274,6 +274,23 @@ class CatalogQueries(SqlBase):
             self._audit(cur, actor, "client.budgets", client_id, {"before": before, "after": after})
             return True
 
+    def set_client_public_name(self, client_id: str, name: str | None, *, actor: str) -> bool:
+        with self._tx(write=True) as cur:
+            row = self._q(
+                cur, "SELECT public_name FROM clients WHERE id = ?", (client_id,)
+            ).fetchone()
+            if row is None:
+                raise NotFound(f"no client {client_id!r}")
+            if row[0] == name:
+                return False
+            self._q(
+                cur,
+                "UPDATE clients SET public_name = ?, updated_at = ? WHERE id = ?",
+                (name, now_iso(), client_id),
+            )
+            self._audit(cur, actor, "client.listed", client_id, {"before": row[0], "after": name})
+            return True
+
     def add_grant(self, client_id: str, grant: Grant, *, actor: str) -> bool:
         with self._tx(write=True) as cur:
             return self._add_grant(cur, client_id, grant, actor)
