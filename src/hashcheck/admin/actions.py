@@ -122,6 +122,28 @@ ACTIONS: dict[str, Action] = {
         ("POST", "/disputes/{dispute_id}/reject"),
         console="disputes/{dispute_id}",
     ),
+    # self-submission: the review queue and the participating platforms
+    "submissions.list": Action(
+        VIEW, "submissions list", ("GET", "/submissions"), console="submissions"
+    ),
+    "submissions.show": Action(
+        VIEW, "submissions show", ("GET", "/submissions/{case}"), console="submissions"
+    ),
+    "submissions.activate": Action(
+        OPERATE,
+        "submissions activate",
+        ("POST", "/submissions/{case}/activate"),
+        console="submissions/{case}",
+    ),
+    "submissions.reject": Action(
+        OPERATE,
+        "submissions reject",
+        ("POST", "/submissions/{case}/reject"),
+        console="submissions/{case}",
+    ),
+    "clients.public-name": Action(
+        OPERATE, "clients public-name", ("PUT", "/clients/{client_id}/public-name")
+    ),
     # the two-person rule and the policy
     "proposals.list": Action(VIEW, "proposals list", ("GET", "/proposals"), console="proposals"),
     "proposals.approve": Action(

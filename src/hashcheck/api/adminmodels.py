@@ -71,6 +71,21 @@ class Decision(Request):
     reason: Annotated[Text, Meta(description="why: shown to the client with the decision")]
 
 
+class CaseDecision(Request):
+    reason: Annotated[str, Meta(max_length=2000, description="why (kept with the case)")] = ""
+    leave_out: Annotated[
+        list[Annotated[int, Meta(ge=1)]],
+        Meta(max_length=100, description="activation only: items of the case to let go"),
+    ] = []
+
+
+class PublicName(Request):
+    name: Annotated[
+        str | None,
+        Meta(description="the name the client agreed to be listed under; null: not listed"),
+    ]
+
+
 class PolicyValue(Request):
     value: Text
 
@@ -290,6 +305,34 @@ class Hold(Answer):
     since: str
     decided_by: str | None
     reason: str
+
+
+class CaseFile(Answer):
+    file: Annotated[int, Meta(description="position of the file in the submission, from 0")]
+    item: Annotated[int | None, Meta(description="the item it became; null: nothing stored")]
+    hashes: list[str]
+    item_state: Annotated[str, one_of("held", "active", "removed", "none")]
+    left_out: bool
+    other_cases: Annotated[int, Meta(description="other live cases holding the same item")]
+    matched_clients: Annotated[int, Meta(description="clients answered a match on the item")]
+    flags: list[str]
+
+
+class Case(Answer):
+    case: str
+    state: Annotated[str, one_of("received", "active", "rejected", "withdrawn")]
+    received: Annotated[str, Meta(description="the hour it arrived (UTC)")]
+    decided_by: str | None
+    decided_at: str | None
+    reason: str
+    flagged: bool
+    files: list[CaseFile]
+
+
+class Listed(Answer):
+    client_id: str
+    public_name: str | None
+    changed: bool
 
 
 class Released(Answer):

@@ -25,6 +25,7 @@ from hashcheck.admin import (
     lists,
     operators,
     reach,
+    submissions,
     suppliers,
 )
 from hashcheck.admin import audit as trail
@@ -497,6 +498,41 @@ def _decide_dispute(upheld: bool) -> Handler:
     return handler
 
 
+def list_cases(r: Request) -> Answer:
+    found = submissions.queue(r.store, state=r.query.get("state", "received"), actor=r.actor)
+    return 200, [submissions.case_dict(r.store, c) for c in found]
+
+
+def show_case(r: Request) -> Answer:
+    return 200, submissions.case_dict(
+        r.store, submissions.show(r.store, r.params[0], actor=r.actor)
+    )
+
+
+def _decide_case(activate: bool) -> Handler:
+    def handler(r: Request) -> Answer:
+        body: models.CaseDecision = r.body
+        if activate:
+            record = submissions.activate(
+                r.store, r.params[0], reason=body.reason, leave_out=body.leave_out, actor=r.actor
+            )
+        else:
+            if body.leave_out:
+                raise AdminError("leave_out is for activation; a rejection lets every file go")
+            record = submissions.reject(r.store, r.params[0], reason=body.reason, actor=r.actor)
+        return 200, submissions.case_dict(r.store, record)
+
+    return handler
+
+
+def list_client_publicly(r: Request) -> Answer:
+    body: models.PublicName = r.body
+    client_id = r.params[0]
+    changed = submissions.list_publicly(r.store, client_id, body.name, actor=r.actor)
+    listed = next(c for c in r.store.clients() if c.client_id == client_id)
+    return 200, {"client_id": client_id, "public_name": listed.public_name, "changed": changed}
+
+
 def list_proposals(r: Request) -> Answer:
     found = governance.proposals(r.store, state=r.query.get("state"), actor=r.actor)
     return 200, found
@@ -838,6 +874,45 @@ ROUTES: tuple[Route, ...] = (
         "Disputes, newest first",
         {200: list[models.Dispute]},
         query=_state("open", "upheld", "rejected"),
+    ),
+    _route(
+        "GET",
+        "/submissions",
+        list_cases,
+        "Self-submitted cases, oldest first (received: the review queue)",
+        {200: list[models.Case]},
+        query=_state("received", "active", "rejected", "withdrawn"),
+    ),
+    _route(
+        "GET",
+        "/submissions/{case}",
+        show_case,
+        "One case: its files, their items, duplicates across cases, the screen's findings",
+        {200: models.Case},
+    ),
+    _route(
+        "POST",
+        "/submissions/{case}/activate",
+        _decide_case(True),
+        "Activate a received case: its items answer remove (but those left out)",
+        {200: models.Case},
+        body=models.CaseDecision,
+    ),
+    _route(
+        "POST",
+        "/submissions/{case}/reject",
+        _decide_case(False),
+        "Reject a case: items no other live case holds leave the list",
+        {200: models.Case},
+        body=models.CaseDecision,
+    ),
+    _route(
+        "PUT",
+        "/clients/{client_id}/public-name",
+        list_client_publicly,
+        "List the client as a participating platform (or, with null, no longer)",
+        {200: models.Listed},
+        body=models.PublicName,
     ),
     _route(
         "GET",

@@ -103,7 +103,10 @@ class Policy:
             ),
             submission_feedback=_answer("submission-feedback", values["submission-feedback"]),
             submission_duplicate_cases=_positive(
-                "submission-duplicate-cases", values["submission-duplicate-cases"], 1_000_000
+                "submission-duplicate-cases",
+                values["submission-duplicate-cases"],
+                1_000_000,
+                least=0,
             ),
         )
 
@@ -138,12 +141,14 @@ def _severities(text: str) -> frozenset[Severity]:
     return frozenset(chosen)
 
 
-def _positive(name: str, text: str, most: int) -> int:
-    """1 to ``most``: a value past it would pass here and fail every use (a window of 10^20
-    hours made every statistics flush fail, silently)."""
-    number = whole_number(text.strip(), low=1, high=most)
+def _positive(name: str, text: str, most: int, *, least: int = 1) -> int:
+    """``least`` (1) to ``most``: a value past it would pass here and fail every use (a window
+    of 10^20 hours made every statistics flush fail, silently)."""
+    number = whole_number(text.strip(), low=least, high=most)
     if number is None:
-        raise PolicyError(f"{name} must be a whole number from 1 to {most:,}, got {text[:40]!r}")
+        raise PolicyError(
+            f"{name} must be a whole number from {least} to {most:,}, got {text[:40]!r}"
+        )
     return number
 
 

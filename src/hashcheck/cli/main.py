@@ -230,6 +230,16 @@ def build_parser() -> argparse.ArgumentParser:
         "1,000); 0: no limit; default: the node's setting",
     )
     budgets.add_argument("--json", action="store_true")
+    public = command(
+        "public-name",
+        "reviewing.clients_public_name",
+        "list a client as a participating platform on the public self-submission page",
+        csub,
+    )
+    public.add_argument("client_id")
+    named = public.add_mutually_exclusive_group(required=True)
+    named.add_argument("--name", help="the name the client agreed to be listed under")
+    named.add_argument("--unlisted", action="store_true", help="no longer list it")
     for name, handler, text in (
         ("grant", "commands.clients_grant", "let a client check a list/category"),
         ("revoke", "commands.clients_revoke", "take a grant away"),
@@ -391,6 +401,42 @@ def build_parser() -> argparse.ArgumentParser:
         decide = command(name, handler, text, disp)
         decide.add_argument("dispute_id", type=_whole)
         decide.add_argument("--reason", required=True, help="recorded, and shown to the client")
+
+    subs = group("submissions", "self-submitted cases: the review queue")
+    listing(subs, "reviewing.submissions_list", "cases, oldest first").add_argument(
+        "--state",
+        default="received",
+        choices=["received", "active", "rejected", "withdrawn", "all"],
+        help="default: received (the queue)",
+    )
+    sshow = command(
+        "show",
+        "reviewing.submissions_show",
+        "one case: files, items, duplicates across cases, the screen's findings (JSON)",
+        subs,
+    )
+    sshow.add_argument("case")
+    sact = command(
+        "activate",
+        "reviewing.submissions_activate",
+        "activate a received case: its items answer remove to clients granted the list",
+        subs,
+    )
+    sact.add_argument("case")
+    sact.add_argument("--reason", default="", help="kept with the case")
+    sact.add_argument(
+        "--leave-out",
+        type=_whole,
+        action="append",
+        default=[],
+        metavar="ITEM",
+        help="an item of the case to let go (repeatable)",
+    )
+    srej = command(
+        "reject", "reviewing.submissions_reject", "reject a case: its items leave the list", subs
+    )
+    srej.add_argument("case")
+    srej.add_argument("--reason", default="", help="kept with the case")
 
     props = group("proposals", "changes waiting for a second operator (two-person rule)")
     listing(props, "governing.proposals_list", "proposals, newest first").add_argument(

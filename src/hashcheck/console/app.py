@@ -70,6 +70,7 @@ _PAGES: dict[str, tuple[str, str, Any]] = {
     "": ("lists.list", "overview.html", pages.overview),
     "proposals": ("proposals.list", "proposals.html", pages.proposals),
     "decisions": ("disputes.list", "decisions.html", pages.decisions),
+    "submissions": ("submissions.list", "submissions.html", pages.submission_queue),
     "batches": ("batches.list", "batches.html", pages.batches),
     "items": ("items.show", "items.html", pages.item_lookup),
     "audit": ("audit", "audit.html", pages.audit_page),
@@ -113,6 +114,12 @@ _FORMS: tuple[tuple[re.Pattern[str], str, Any, str], ...] = (
         "disputes.{verdict}",
         pages.decide_dispute,
         "decisions",
+    ),
+    (
+        re.compile(r"^/console/submissions/([0-9A-Z]{5}-[0-9A-Z]{5})$"),
+        "submissions.{verdict}",
+        pages.decide_submission,
+        "submissions",
     ),
     (re.compile(r"^/console/clients/new$"), "clients.add", pages.add_client, "clients"),
     # An upload (multipart) is received by the console itself; this is the decision after

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from hashcheck.admin import audit, disputes, governance, items, lists
+from hashcheck.admin import audit, disputes, governance, items, lists, submissions
 from hashcheck.admin import batches as admin_batches
 from hashcheck.admin import clients as admin_clients
 from hashcheck.admin import operators as accounts
@@ -258,6 +258,35 @@ def decide_dispute(store: Store, actor: Actor, key: str, form: dict[str, str]) -
             "every hash, and its clients are told."
         )
     return f"Dispute {record.dispute_id} rejected: the match stands."
+
+
+def submission_queue(store: Store, actor: Actor, query: dict[str, str]) -> dict[str, Any]:
+    """Self-submitted cases of one state (received: the review queue), each shown whole."""
+    state = query.get("state", "received")
+    chosen = None if state == "all" else state
+    found = submissions.queue(store, state=chosen, actor=actor)
+    return {
+        "cases": [submissions.case_dict(store, c) for c in found],
+        "state": state,
+        "states": (*submissions.STATES, "all"),
+    }
+
+
+def decide_submission(store: Store, actor: Actor, key: str, form: dict[str, str]) -> str:
+    verdict = form.get("verdict", "")
+    reason = form.get("reason", "")
+    if verdict == "activate":
+        leave_out = [int(v) for k, v in form.items() if k.startswith("leave-") and v.isdigit()]
+        record = submissions.activate(store, key, reason=reason, leave_out=leave_out, actor=actor)
+        kept = sum(1 for f in record.files if f.item_state == "active")
+        return (
+            f"Case {record.case_number} activated: {kept} item(s) answer remove to the clients "
+            "granted the self-submitted list."
+        )
+    if verdict == "reject":
+        record = submissions.reject(store, key, reason=reason, actor=actor)
+        return f"Case {record.case_number} rejected: its items left the list."
+    raise AdminError("choose activate or reject")
 
 
 @dataclass(frozen=True)
