@@ -217,6 +217,12 @@ class HashcheckApp:
                 per_source_per_hour=submissions.per_source_per_hour,
                 per_second=submissions.per_second,
             )
+        self._submit_pages = None
+        if self._submissions is not None:
+            # Imported here: a node without self-submission needs no Jinja2.
+            from hashcheck.submit.page import SubmitPages
+
+            self._submit_pages = SubmitPages(self._submissions)
         self._manage_node = manage_node
         self._auth = Authenticator(node.credentials)
         # Perceptual batches are answered off the event loop, one batch per client at a time:
@@ -310,6 +316,8 @@ class HashcheckApp:
             or path.startswith(submissions_module.PATH + "/")
         ):
             await self._submissions(scope, receive, send)
+        elif self._submit_pages is not None and (path == "/submit" or path.startswith("/submit/")):
+            await self._submit_pages(scope, receive, send)
         elif path == "/v2/retractions" and checks:
             if method not in ("GET", "HEAD"):
                 raise MethodNotAllowed("GET")

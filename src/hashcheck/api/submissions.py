@@ -116,17 +116,16 @@ class SubmissionsApi:
             await self._case(scope, send, path[len(PATH) + 1 :], withdraw=method == "DELETE")
 
     def platforms_body(self) -> bytes:
+        names = self.platform_names()
+        return msgspec.json.encode(Platforms(platforms=[Platform(name=n) for n in names]))
+
+    def platform_names(self) -> list[str]:
+        """The public names of the enabled clients that agreed to be listed."""
         snapshot = self._snapshot()
         if snapshot is None:
             raise NotReady("the service is starting; try again shortly")
-        names = sorted(
-            {
-                c.public_name
-                for c in snapshot.catalog.clients.values()
-                if c.public_name and c.enabled
-            }
-        )
-        return msgspec.json.encode(Platforms(platforms=[Platform(name=n) for n in names]))
+        clients = snapshot.catalog.clients.values()
+        return sorted({c.public_name for c in clients if c.public_name and c.enabled})
 
     # -- POST ------------------------------------------------------------------------------
     async def _submit(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -200,32 +199,44 @@ class SubmissionsApi:
                 "give the case number and PIN as HTTP Basic credentials (case number as the "
                 "user name, PIN as the password)"
             )
-        case_number = cases.read_case_number(credentials[0])
-        pin = cases.read_pin(credentials[1])
-        in_path = cases.read_case_number(text)
-        if in_path is None or case_number is None or in_path != case_number:
+        if cases.read_case_number(text) != cases.read_case_number(credentials[0]):
             raise BadRequest("the case number in the path and in the credentials differ")
-        source = source_of(scope)
-        wait = self._throttle.wait(case_number, source, time.monotonic())
+        record = await self.case(
+            source_of(scope), credentials[0], credentials[1], withdraw=withdraw
+        )
+        await respond(send, 200, self._state_body(record), JSON, NO_STORE)
+
+    async def case(
+        self, source: str, case_text: str, pin_text: str, *, withdraw: bool
+    ) -> SubmissionRecord:
+        """The case behind a case number and PIN as typed (withdrawn first if asked); raises
+        404 for an unknown case and a wrong PIN alike, after the same slow hash, and 429
+        after repeated failures from ``source``."""
+        case_number = cases.read_case_number(case_text)
+        pin = cases.read_pin(pin_text)
+        throttled = case_number or "?"
+        wait = self._throttle.wait(throttled, source, time.monotonic())
         if wait > 0:
             seconds = math.ceil(wait)
             raise TooManyRequests(
                 f"too many wrong PINs from here; try again in {seconds} s", retry_after=seconds
             )
-        record = await self._in_store(lambda: self._find(case_number))
+        record = (
+            None if case_number is None else await self._in_store(lambda: self._find(case_number))
+        )
         stored = record.pin_hash if record is not None else cases.DECOY
         ok = await asyncio.get_running_loop().run_in_executor(
-            self._hashing, cases.verify_pin, self._pepper, case_number, pin or "", stored
+            self._hashing, cases.verify_pin, self._pepper, case_number or "", pin or "", stored
         )
-        if record is None or pin is None or not ok:
-            self._throttle.failed(case_number, source, time.monotonic())
+        if record is None or case_number is None or pin is None or not ok:
+            self._throttle.failed(throttled, source, time.monotonic())
             raise NotFound(_UNKNOWN)
         self._throttle.succeeded(case_number, source)
         if withdraw:
             record = await self._in_store(
                 lambda: self._require_store().withdraw_submission(case_number)
             )
-        await respond(send, 200, self._state_body(record), JSON, NO_STORE)
+        return record
 
     def _find(self, case_number: str) -> SubmissionRecord | None:
         try:
@@ -234,6 +245,10 @@ class SubmissionsApi:
             return None
 
     def _state_body(self, record: SubmissionRecord) -> bytes:
+        return msgspec.json.encode(self.state(record))
+
+    def state(self, record: SubmissionRecord) -> SubmissionState:
+        """The case as its submitter may see it."""
         snapshot = self._snapshot()
         feedback = snapshot is not None and snapshot.catalog.policy.submission_feedback
         files: dict[int, SubmittedFileState] = {}
@@ -255,7 +270,7 @@ class SubmissionsApi:
         )
         if feedback:
             answer.platforms_matched = max((f.matched_clients for f in record.files), default=0)
-        return msgspec.json.encode(answer)
+        return answer
 
     def _require_store(self) -> Store:
         if self._store is None:
