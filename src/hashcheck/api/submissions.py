@@ -12,9 +12,12 @@ a connection of its own; slow hashing on two others, so checks on the event loop
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import logging
 import math
+import os
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -60,6 +63,7 @@ PATH = "/v2/submissions"
 PLATFORMS_PATH = "/v2/platforms"
 # 100 files of exact hashes and a PDQ hash take about 25 KB; videos' frames the rest.
 MAX_BODY = 4 << 20
+HASHING_NICE = 10
 NO_STORE = [(b"cache-control", b"no-store")]
 _DECODE = msgspec.json.Decoder(SubmissionRequest)
 _UNKNOWN = "no case with this number and PIN"
@@ -87,7 +91,11 @@ class SubmissionsApi:
         self._limit = FloodLimit(per_source_per_hour, per_second)
         self._throttle = SignInThrottle()
         self._writer = ThreadPoolExecutor(1, thread_name_prefix="submissions-store")
-        self._hashing = ThreadPoolExecutor(2, thread_name_prefix="submissions-pin")
+        # The slow PIN hashes (and the screen's keying) run at a lower CPU priority, as the
+        # PDQ searches do: a node's checks come first when the cores are busy.
+        self._hashing = ThreadPoolExecutor(
+            2, thread_name_prefix="submissions-pin", initializer=_lower_priority
+        )
 
     def close(self) -> None:
         self._hashing.shutdown()
@@ -285,6 +293,12 @@ class SubmissionsApi:
                 raise
             log.warning("submission store request failed: %s", exc)
             raise NotReady("the service cannot store submissions just now; try again") from None
+
+
+def _lower_priority() -> None:
+    """This thread only (Linux nice values are per thread); where it cannot, as it is."""
+    with contextlib.suppress(OSError, AttributeError):
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), HASHING_NICE)
 
 
 def _file_state(case_state: str, item_state: str, left_out: bool) -> str:
