@@ -15,8 +15,8 @@ p99 in both phases. Loopback only; it stops by itself.
 from __future__ import annotations
 
 import argparse
-import multiprocessing
 import hashlib
+import multiprocessing
 import os
 import statistics
 import tempfile
