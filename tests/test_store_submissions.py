@@ -152,6 +152,7 @@ def test_activation_withdrawal_and_rejection_act_on_whole_items(store: Store) ->
 
     # The operator rejects A after all: every item leaves, the client's match is retracted.
     assert store.submission("CASE-A").files[1].matched_clients == 1
+    assert store.submission("CASE-A").matched_clients == 1
     rejected = store.decide_submission("CASE-A", activate=False, reason="not genuine", actor="op")
     assert rejected.state == "rejected" and set(states(rejected).values()) == {"removed"}
     assert entries_of(store) == {}

@@ -129,6 +129,14 @@ def test_a_case_from_submission_to_withdrawal(
     within_deadline(lambda: actions(server, deployment, photo["md5"]), ["remove"], 5)
     assert look_up(server, case, pin)[1]["state"] == "active"
 
+    # With the operator's leave, the submitter learns how many platforms matched (a count).
+    store = deployment.store()
+    try:
+        store.set_policy("submission-feedback", "true", actor="op")
+    finally:
+        store.close()
+    within_deadline(lambda: look_up(server, case, pin)[1].get("platforms_matched"), 1, 10)
+
     status, withdrawn, _ = look_up(server, case, pin, method="DELETE")
     assert status == 200 and withdrawn["state"] == "withdrawn"
     assert {f["state"] for f in withdrawn["files"]} == {"withdrawn"}

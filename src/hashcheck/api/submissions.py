@@ -277,7 +277,7 @@ class SubmissionsApi:
             files=[files[k] for k in sorted(files)],
         )
         if feedback:
-            answer.platforms_matched = max((f.matched_clients for f in record.files), default=0)
+            answer.platforms_matched = record.matched_clients
         return answer
 
     def _require_store(self) -> Store:

@@ -148,7 +148,9 @@ class Retraction(Struct, kw_only=True):
     match_id: str
     item: Annotated[int, Meta(description="the item retracted: every hash of it, every day")]
     list_name: str | None = field(name="list")
-    reason: Annotated[str, one_of("removed", "rolled-back", "dispute-upheld")]
+    reason: Annotated[
+        str, one_of("removed", "rolled-back", "dispute-upheld", "withdrawn", "rejected")
+    ]
     retracted_at: str
 
 

@@ -214,7 +214,7 @@ class RetractionRecord:
     entry_id: int
     day: int
     list_id: int
-    reason: str  # removed | rolled-back | dispute-upheld
+    reason: str  # removed | rolled-back | dispute-upheld | withdrawn | rejected (self-submitted)
     at: str
 
 
@@ -321,3 +321,4 @@ class SubmissionRecord:
     decided_at: str | None = None
     reason: str = ""
     files: tuple[SubmissionFileRecord, ...] = ()
+    matched_clients: int = 0  # distinct clients answered a match on any of the case's items

@@ -253,6 +253,13 @@ class SubmissionQueries(GovernanceQueries):
             "WHERE f.case_id = ? ORDER BY f.file_no, f.item_id",
             (case_id,),
         ).fetchall()
+        matched = self._q(
+            cur,
+            "SELECT COUNT(DISTINCT m.client_id) FROM sightings m WHERE m.answered = 1 AND "
+            "m.entry_id IN (SELECT item_id FROM submission_items WHERE case_id = ? "
+            "AND item_id IS NOT NULL)",
+            (case_id,),
+        ).fetchone()[0]
         return SubmissionRecord(
             str(row[1]),
             str(row[2]),
@@ -274,6 +281,7 @@ class SubmissionQueries(GovernanceQueries):
                 )
                 for f in files
             ),
+            int(matched or 0),
         )
 
     # -- decisions -------------------------------------------------------------------------
@@ -314,7 +322,7 @@ class SubmissionQueries(GovernanceQueries):
                 "WHERE id = ?",
                 (after, actor, now_iso(), reason, case_id),
             )
-            self._settle(cur, items, actor, "rejected after review")
+            self._settle(cur, items, actor, "rejected")
             self._audit(
                 cur,
                 actor,
