@@ -39,6 +39,7 @@ class Follower:
         sealer: Sealer | None = None,
         pdq_share: PdqShare | None = None,
     ) -> None:
+        self._refreshing = threading.Lock()
         self._store = store
         self._files = files
         # Perceptual hashes, opened: entry id -> its PDQ hash or video frame hashes, and its
@@ -72,7 +73,14 @@ class Follower:
         return self._snapshot
 
     def refresh(self) -> bool:
-        """Apply whatever changed since the last call; True if a new snapshot was published."""
+        """Apply whatever changed since the last call; True if a new snapshot was published.
+
+        One refresh at a time: a second caller (a test, an operator tool) waits, so that a
+        refresh that read older changes can never publish after one that read newer ones."""
+        with self._refreshing:
+            return self._refresh()
+
+    def _refresh(self) -> bool:
         version = self._store.version()
         current = self._snapshot
         if current is not None and version == self._seen_version:
