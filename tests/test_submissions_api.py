@@ -195,6 +195,13 @@ def test_a_wrong_pin_reads_as_an_unknown_case_and_backs_off(server: ServerThread
         (json.dumps(a_body({**a_file(), "md5": "abc"})).encode(), 400, "files[0].md5"),
         (json.dumps(a_body(a_file(), {**a_file(), "sha1": "g" * 40})).encode(), 400, "files[1]"),
         (json.dumps(a_body({**a_file(), "md5": "²" * 32})).encode(), 400, "md5"),
+        # Of the right length with blanks inside: fewer bytes than a hash, never taken as one.
+        (json.dumps(a_body({**a_file(), "md5": "00 11 " + "2" * 26})).encode(), 400, "md5"),
+        (
+            json.dumps(a_body(a_file(pdq="00 11 " + "a" * 58, pdq_quality=90))).encode(),
+            400,
+            "files[0].pdq",
+        ),
         (json.dumps(a_body(a_file(""))).encode(), 400, "empty file"),
         (json.dumps(a_body(a_file(pdq="a" * 64, pdq_quality=12))).encode(), 400, "quality 12"),
         (json.dumps(a_body(a_file(pdq="a" * 64))).encode(), 400, "pdq_quality"),

@@ -169,6 +169,10 @@ def parse_hex(text: str) -> bytes:
     if len(text) != HEX_LENGTH:
         raise ValueError(f"a PDQ hash is {HEX_LENGTH} hex characters")
     try:
-        return bytes.fromhex(text)
+        bits = bytes.fromhex(text)
     except ValueError:
         raise ValueError("a PDQ hash is hex") from None
+    # fromhex skips whitespace between pairs: "aa bb ..." of the right length is short.
+    if len(bits) != HASH_BYTES:
+        raise ValueError("a PDQ hash is hex")
+    return bits

@@ -13,15 +13,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from hashcheck.api.v2models import SubmissionRequest, SubmittedHashes
-from hashcheck.hashes.algorithms import EMPTY_FILE_DIGESTS, Algorithm
+from hashcheck.hashes.algorithms import EMPTY_FILE_DIGESTS, Algorithm, InvalidHash, parse_hex
 from hashcheck.hashes.keyed import Digester
 from hashcheck.hashes.sealing import Sealer
 from hashcheck.index.snapshot import Snapshot
 from hashcheck.pdq.algorithm import MIN_QUALITY
+from hashcheck.pdq.algorithm import parse_hex as parse_pdq
 from hashcheck.pdq.video import BadFeature, parse_feature, usable_frames
 from hashcheck.store.records import SubmittedFile
-
-PDQ_HEX = 64
 
 
 class Refused(ValueError):
@@ -63,12 +62,18 @@ def _keyed(
         (Algorithm.SHA1, submitted.sha1),
         (Algorithm.SHA256, submitted.sha256),
     ):
-        raw = _hex(text, algorithm.hex_length, f"{where}.{algorithm.value}")
+        try:
+            raw = parse_hex(text, algorithm)
+        except InvalidHash as exc:
+            raise Refused(f"{where}.{algorithm.value}: {exc}") from None
         if raw in EMPTY_FILE_DIGESTS:
             raise Refused(f"{where} is an empty file: there is nothing to submit")
         hashes.append((algorithm.value, digester.digest(algorithm, raw), None))
     if isinstance(submitted.pdq, str):
-        bits = _hex(submitted.pdq, PDQ_HEX, f"{where}.pdq")
+        try:
+            bits = parse_pdq(submitted.pdq)
+        except ValueError as exc:
+            raise Refused(f"{where}.pdq: {exc}") from None
         quality = submitted.pdq_quality
         if not isinstance(quality, int):
             raise Refused(f"{where}.pdq_quality is missing: give the PDQ hash's quality")
@@ -91,16 +96,6 @@ def _keyed(
             digest = digester.vpdq(frames)
             hashes.append(("vpdq", digest, sealer.seal_video(digest, frames)))
     return tuple(hashes)
-
-
-def _hex(text: str, length: int, where: str) -> bytes:
-    value = text.strip()
-    if len(value) != length or not value.isascii():
-        raise Refused(f"{where} must be {length} hex characters")
-    try:
-        return bytes.fromhex(value)
-    except ValueError:
-        raise Refused(f"{where} must be {length} hex characters") from None
 
 
 def _finding(hashes: tuple[tuple[str, bytes, bytes | None], ...], snapshot: Snapshot) -> str:
