@@ -33,9 +33,12 @@ class _Bucket:
 
 
 class Bucket:
-    def __init__(self, rate: float, capacity: float) -> None:
+    def __init__(self, rate: float, capacity: float, *, most_keys: int | None = None) -> None:
+        """``most_keys``: keep at most so many keys, forgetting the least recently used
+        (which can only let that key in sooner); None for keys that are few (clients)."""
         self.limit = Limit(rate, capacity)
-        self._by_client: dict[str, _Bucket] = {}  # clients are few: no eviction needed
+        self._most_keys = most_keys
+        self._by_client: dict[str, _Bucket] = {}
 
     def wait(self, client_id: str, cost: float, now: float, limit: Limit | None = None) -> float:
         """Seconds until ``cost`` fits (0: taken now); ``limit`` is the client's own, when
@@ -43,9 +46,17 @@ class Bucket:
         limit = limit or self.limit
         if limit.rate <= 0:
             return 0.0
-        bucket = self._by_client.get(client_id)
+        if self._most_keys is None:
+            bucket = self._by_client.get(client_id)
+        else:
+            bucket = self._by_client.pop(client_id, None)  # re-inserted below: newest last
+            if bucket is not None:
+                self._by_client[client_id] = bucket
         if bucket is None:
             bucket = self._by_client[client_id] = _Bucket(limit.capacity, now, limit)
+            if self._most_keys is not None:
+                while len(self._by_client) > self._most_keys:
+                    del self._by_client[next(iter(self._by_client))]
         elif bucket.limit != limit:
             bucket.limit = limit
             bucket.tokens = min(bucket.tokens, limit.capacity)
