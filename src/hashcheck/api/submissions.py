@@ -67,7 +67,6 @@ HASHING_NICE = 10
 NO_STORE = [(b"cache-control", b"no-store")]
 _DECODE = msgspec.json.Decoder(SubmissionRequest)
 _UNKNOWN = "no case with this number and PIN"
-_FILE_STATES = {"held": "received", "active": "active", "none": "rejected"}
 
 
 class SubmissionsApi:
@@ -157,13 +156,15 @@ class SubmissionsApi:
             raise NotReady("the service is starting; try again shortly")
         loop = asyncio.get_running_loop()
         try:
-            screened, case_number, pin, pin_hash = await loop.run_in_executor(
-                self._hashing, self._prepare, request, snapshot
+            screened = await loop.run_in_executor(
+                self._hashing, intake.screen, request, self._digester, self._sealer, snapshot
             )
         except intake.Refused as exc:
             raise BadRequest(str(exc)) from None
         received_at = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:00Z")
         for _ in range(3):
+            # A case number drawn twice (one in 2^50) is drawn again, with a PIN of its own.
+            case_number, pin, pin_hash = await loop.run_in_executor(self._hashing, self._drawn)
             submission = NewSubmission(
                 case_number, pin_hash, request.nonce, received_at, screened.files
             )
@@ -171,11 +172,7 @@ class SubmissionsApi:
                 await self._in_store(self._adder(submission))
                 break
             except AlreadyExists:
-                # A case number drawn twice (one in 2^50): draw again, with its own PIN hash.
-                case_number, pin = cases.new_case_number(), cases.new_pin()
-                pin_hash = await loop.run_in_executor(
-                    self._hashing, cases.hash_pin, self._pepper, case_number, pin
-                )
+                continue
             except StoreConflict:
                 raise Conflict(
                     "this submission was received already; look it up with the case number "
@@ -191,12 +188,10 @@ class SubmissionsApi:
     def _adder(self, submission: NewSubmission) -> Callable[[], SubmissionRecord]:
         return lambda: self._require_store().add_submission(submission)
 
-    def _prepare(
-        self, request: SubmissionRequest, snapshot: Snapshot
-    ) -> tuple[intake.Screened, str, str, str]:
-        screened = intake.screen(request, self._digester, self._sealer, snapshot)
+    def _drawn(self) -> tuple[str, str, str]:
+        """A new case number, its PIN and the PIN's slow hash."""
         case_number, pin = cases.new_case_number(), cases.new_pin()
-        return screened, case_number, pin, cases.hash_pin(self._pepper, case_number, pin)
+        return case_number, pin, cases.hash_pin(self._pepper, case_number, pin)
 
     # -- GET and DELETE {case} ---------------------------------------------------------------
     async def _case(self, scope: Scope, send: Send, text: str, *, withdraw: bool) -> None:
@@ -306,4 +301,4 @@ def _file_state(case_state: str, item_state: str, left_out: bool) -> str:
         return "withdrawn"
     if case_state == "rejected" or left_out or item_state in ("none", "removed"):
         return "rejected"
-    return _FILE_STATES.get(item_state, "received")
+    return "active" if item_state == "active" else "received"

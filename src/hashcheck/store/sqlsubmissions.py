@@ -381,6 +381,7 @@ class SubmissionQueries(GovernanceQueries):
         held if only received ones do, off the list if none does."""
         list_id, held, active = self._submission_setup(cur)
         rewrite: list[tuple[int, int, int]] = []
+        before: dict[int, int] = {}  # the category of each item rewritten, for its history
         doomed: list[int] = []
         for item in sorted(items):
             row = self._q(cur, "SELECT state, category_id FROM items WHERE id = ?", (item,))
@@ -406,19 +407,12 @@ class SubmissionQueries(GovernanceQueries):
                 doomed.append(item)
             elif int(found[1]) != wanted:
                 rewrite.append((item, item, wanted))
+                before[item] = int(found[1])
         if not (rewrite or doomed):
             return
         batch_id = self._new_batch(cur, list_id, "submission-review", why, actor)
         moved = 0
         if rewrite:
-            before = {
-                item: int(
-                    self._q(cur, "SELECT category_id FROM items WHERE id = ?", (item,)).fetchone()[
-                        0
-                    ]
-                )
-                for item, _, _ in rewrite
-            }
             moved = self._rewrite_items(cur, rewrite, batch_id)
             for item, _, category in rewrite:
                 self._q(

@@ -18,7 +18,7 @@ import jinja2
 from hashcheck.api.errors import ApiError, MethodNotAllowed, NotFound, PayloadTooLarge
 from hashcheck.api.http import Receive, Scope, Send, read_body, respond
 from hashcheck.api.signin import source_of
-from hashcheck.api.submissions import SubmissionsApi
+from hashcheck.api.submissions import NO_STORE, SubmissionsApi
 from hashcheck.submit import texts
 
 PREFIX = "/submit/"
@@ -38,7 +38,6 @@ SECURITY = [
     (b"x-frame-options", b"DENY"),
     (b"permissions-policy", b"camera=(), microphone=(), geolocation=(), interest-cohort=()"),
 ]
-_NO_STORE = [(b"cache-control", b"no-store")]
 _STATIC = ("digests.js", "pdq.js", "hasher.js", "frames.js", "hashing.js", "page.js", "submit.css")
 _ERRORS = {404: "not_found", 429: "slow_down", 400: "bad_form"}
 
@@ -129,7 +128,7 @@ class SubmitPages:
             error=context.pop("error", ""),
             **context,
         )
-        await respond(send, status, page.encode(), HTML, [*SECURITY, *_NO_STORE])
+        await respond(send, status, page.encode(), HTML, [*SECURITY, *NO_STORE])
 
 
 def _header(scope: Scope, name: bytes) -> str:
