@@ -101,6 +101,13 @@ def test_the_console_shows_the_queue_and_decides_cases(
             case_a = page.get_by_role("article").filter(has_text="Case AAAAA-AAAAA")
             expect(case_a).to_contain_text("flagged")
             expect(case_a.get_by_role("row").nth(1)).to_contain_text("held by 1 other cases")
+            leave = case_a.get_by_label(f"Leave out item {own_item} of case AAAAA-AAAAA")
+            # A tampered form (a Unicode digit for the item) is refused in words, not a 500.
+            leave.evaluate("box => { box.value = '\u00b2'; box.checked = true; }")
+            page.get_by_role("button", name="Activate case AAAAA-AAAAA").click()
+            expect(page.get_by_role("alert")).to_contain_text("named by its number")
+            assert item_states(deployment, "AAAAA-AAAAA") == ["held", "held"]
+            case_a = page.get_by_role("article").filter(has_text="Case AAAAA-AAAAA")
             case_a.get_by_label(f"Leave out item {own_item} of case AAAAA-AAAAA").check()
             case_a.get_by_label("Why you decide so").fill("a genuine case")
             page.get_by_role("button", name="Activate case AAAAA-AAAAA").click()

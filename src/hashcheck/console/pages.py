@@ -276,7 +276,10 @@ def decide_submission(store: Store, actor: Actor, key: str, form: dict[str, str]
     verdict = form.get("verdict", "")
     reason = form.get("reason", "")
     if verdict == "activate":
-        leave_out = [int(v) for k, v in form.items() if k.startswith("leave-") and v.isdigit()]
+        chosen = [whole_number(v) for k, v in form.items() if k.startswith("leave-")]
+        leave_out = [item for item in chosen if item is not None]
+        if len(leave_out) != len(chosen):
+            raise AdminError("an item to leave out is named by its number")
         record = submissions.activate(store, key, reason=reason, leave_out=leave_out, actor=actor)
         kept = sum(1 for f in record.files if f.item_state == "active")
         return (
