@@ -330,6 +330,35 @@ def test_request_heads_are_bounded(server: ServerThread, head: bytes, status: in
     assert answer.count(b"HTTP/1.1 ") == 1
 
 
+def test_a_client_still_sending_after_a_refusal_reads_the_refusal(server: ServerThread) -> None:
+    """The head is refused at its first 24 KiB while the client goes on sending 8 MiB: the
+    node reads and drops the rest instead of closing on unread bytes (which resets the
+    connection, often before the client has read the 431)."""
+    import socket
+    import threading
+
+    head = b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * (8 << 20) + b"\r\n\r\n"
+    for _ in range(3):
+        with socket.create_connection(("127.0.0.1", server.port), timeout=10) as conn:
+            failures: list[OSError] = []
+
+            def send(conn: socket.socket = conn, failures: list[OSError] = failures) -> None:
+                try:
+                    conn.sendall(head)
+                except OSError as failure:
+                    failures.append(failure)
+
+            sender = threading.Thread(target=send)
+            sender.start()
+            received = b""
+            with contextlib.suppress(ConnectionResetError):
+                while chunk := conn.recv(65536):
+                    received += chunk
+            sender.join()
+        assert received.startswith(b"HTTP/1.1 431"), received[:200]
+        assert not failures, failures
+
+
 def test_slow_and_silent_connections_are_closed(
     server: ServerThread, deployed: Deployment, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -15,6 +15,10 @@ write (`onewrite`), and what a node refuses before any request reaches the app.
   (slowloris, silent connections); so is a body that sends nothing for `BODY_IDLE_SECONDS`
   while the node is waiting for it. Idle keep-alive connections are uvicorn's
   `timeout_keep_alive`; the cap on connections per worker is its `limit_concurrency` (503).
+- **Lingering close.** A refusal is written, the sending side shut, and what the client is
+  still sending read and dropped for at most `LINGER_SECONDS` and `LINGER_BYTES` before the
+  connection closes. Closing a socket with unread bytes sends a reset, which can destroy the
+  refusal before the client has read it: the client would see a broken connection, not 431.
 
 Parses no HTTP itself and knows nothing of the app.
 """
@@ -32,6 +36,8 @@ MAX_HEADERS = 100
 MAX_HEAD = 24 * 1024  # the request line and 16 KiB of headers
 HEAD_SECONDS = 10.0
 BODY_IDLE_SECONDS = 30.0
+LINGER_SECONDS = 5.0
+LINGER_BYTES = 16 * 1024 * 1024
 _REASONS = {400: "Bad Request", 408: "Request Timeout", 414: "URI Too Long"}
 _REASONS[431] = "Request Header Fields Too Large"
 
@@ -43,6 +49,7 @@ class EdgeHttpProtocol(OneWriteHttpToolsProtocol):
     _header_count = 0
     _parsed_a_part = False  # a head or a message was completed by the bytes being parsed
     _timer: asyncio.TimerHandle | None = None
+    _lingered = 0
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
@@ -54,7 +61,11 @@ class EdgeHttpProtocol(OneWriteHttpToolsProtocol):
 
     def data_received(self, data: bytes) -> None:
         if self._refused:
-            return  # after a refusal nothing more on this connection is read
+            # After a refusal what still arrives is dropped unparsed, up to a bound.
+            self._lingered += len(data)
+            if self._lingered > LINGER_BYTES:
+                self.transport.close()
+            return
         self._parsed_a_part = False
         super().data_received(data)
         if self._refused:
@@ -150,4 +161,13 @@ class EdgeHttpProtocol(OneWriteHttpToolsProtocol):
             f"\r\ncontent-length: {len(body)}\r\nconnection: close\r\n\r\n".encode()
             + body
         )
-        self.transport.close()
+        if not self.transport.can_write_eof():
+            self.transport.close()
+            return
+        self.transport.write_eof()
+        cycle: Any = self.cycle
+        if cycle is not None:  # an app waiting for the body hears now that none will come
+            cycle.disconnected = True
+            cycle.message_event.set()
+        self.transport.resume_reading()  # a paused body must drain too, or the reset comes
+        self._timer = self.loop.call_later(LINGER_SECONDS, self.transport.close)
