@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from hashcheck.pdq.index import MAX_INDEXED_THRESHOLD, PdqIndex, brute_force, words
+from hashcheck.pdq.index import MAX_INDEXED_THRESHOLD, SCAN_UP_TO, PdqIndex, brute_force, words
 
 
 def flip(query: bytes, bits: list[int]) -> bytes:
@@ -43,7 +43,8 @@ def test_every_planted_near_duplicate_is_found_and_none_beyond(seed: int) -> Non
         assert all(near.distance <= 31 for near in found)
 
 
-def test_worst_case_spread_of_differences() -> None:
+@pytest.mark.parametrize("background", [1000, SCAN_UP_TO + 1000], ids=["scanned", "probed"])
+def test_worst_case_spread_of_differences(background: int) -> None:
     """31 differing bits spread so that 15 chunks differ in 2 bits and one in 1: only that
     one chunk leads to the entry, and it must."""
     query = bytes(range(32))
@@ -53,9 +54,27 @@ def test_worst_case_spread_of_differences() -> None:
         bits += [base, base + 1] if chunk != 7 else [base]
     assert len(bits) == 31
     planted = flip(query, bits)
-    index = PdqIndex.from_packed(np.random.default_rng(9).bytes(32 * 1000) + planted)
-    (near,) = [n for n in index.search(query, 31) if n.position == 1000]
+    index = PdqIndex.from_packed(np.random.default_rng(9).bytes(32 * background) + planted)
+    (near,) = [n for n in index.search(query, 31) if n.position == background]
     assert near.distance == 31
+
+
+@pytest.mark.parametrize("size", [SCAN_UP_TO, SCAN_UP_TO + 1])
+def test_small_indexes_are_scanned_large_ones_probed_with_the_same_answers(size: int) -> None:
+    """Up to SCAN_UP_TO hashes no chunk tables are built (a scan is faster); the arrays an
+    index is shared as, read back, answer as the index itself did."""
+    rng = np.random.default_rng(size)
+    packed = rng.bytes(32 * size)
+    index = PdqIndex.from_packed(packed)
+    named = index.arrays()
+    assert ("values0" in named) == (size > SCAN_UP_TO)
+    again = PdqIndex.from_arrays(named)
+    stored = words(packed)
+    for position in rng.choice(size, size=20, replace=False).tolist():
+        query = flip(packed[32 * position : 32 * position + 32], [5, 90, 140, 201])
+        expected = brute_force(stored, query, 31)
+        assert position in {n.position for n in expected}
+        assert index.search(query, 31) == expected == again.search(query, 31)
 
 
 def test_thresholds_above_31_scan_everything() -> None:

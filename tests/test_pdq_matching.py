@@ -344,3 +344,108 @@ def test_perceptual_batches_are_answered_off_the_event_loop(
     v2_check(server, deployment, [{"algorithm": "md5", "hash": "0" * 32}])
     loop_thread = server.thread.name
     assert answered_on[0].startswith("perceptual") and answered_on[1] == loop_thread
+
+
+def test_changes_are_answered_at_once_and_folded_into_a_new_shared_state_later(
+    deployment: Deployment, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An addition or a removal is answered from layers over the shared state at the next
+    refresh (no rebuild); the layers are folded into a new shared state once they are due:
+    old enough, or large enough. Answers are the same before and after the fold."""
+    from hashcheck.node import follower as following
+    from hashcheck.node.runtime import Node
+
+    monkeypatch.setattr(following, "PDQ_FOLD_AFTER", 3600.0)
+    store = deployment.store()
+    (batch,) = [b for b in store.batches() if b.kind == "import"]
+    node = Node(store, deployment.key, index_dir=tmp_path / "index")
+    try:
+        node.follower.refresh()
+        first = node.follower.snapshot
+        assert first is not None and first.pdq.origin and first.pdq.recent is None
+        built = first.pdq.origin
+
+        def search(text: str) -> list[int]:
+            snapshot = node.follower.snapshot
+            assert snapshot is not None
+            return [d for _, _, d in snapshot.pdq.search(bytes.fromhex(text), 31)]
+
+        newcomer = PDQ_OF["wee.jpg"]
+        source = tmp_path / "more.txt"
+        source.write_text(newcomer + "\n")
+        digester, sealer = Digester(deployment.key), Sealer(deployment.key)
+        importing.import_pdq_file(
+            store, digester, sealer, "police", source, actor="t", category="baseline"
+        )
+        node.follower.refresh()
+        added = node.follower.snapshot
+        assert added is not None and added.pdq.origin == built  # not rebuilt
+        assert len(added.pdq) == 4 and search(newcomer) == [0]
+
+        store.rollback_batch(batch.batch_id, actor="t")
+        node.follower.refresh()
+        removed = node.follower.snapshot
+        assert removed is not None and removed.pdq.origin == built
+        assert len(removed.pdq) == 1 and search(ORIGINAL) == [] and search(newcomer) == [0]
+
+        monkeypatch.setattr(following, "PDQ_FOLD_AFTER", 0.0)
+        node.follower.refresh()  # nothing new in the store: the layers are due all the same
+        folded = node.follower.snapshot
+        assert folded is not None and folded.pdq.origin not in ("", built)
+        assert folded.pdq.recent is None and not folded.pdq.removed
+        assert len(folded.pdq) == 1 and search(ORIGINAL) == [] and search(newcomer) == [0]
+        states = [p for p in Path(folded.pdq.origin).parent.iterdir() if p.is_dir()]
+        assert [str(p) for p in states] == [folded.pdq.origin]  # the old state is gone
+
+        monkeypatch.setattr(following, "PDQ_FOLD_AFTER", 3600.0)
+        monkeypatch.setattr(following, "PDQ_LAYER_ENTRIES", 0)
+        source.write_text(ORIGINAL + "\n")
+        importing.import_pdq_file(
+            store, digester, sealer, "police", source, actor="t", category="baseline"
+        )
+        node.follower.refresh()
+        large = node.follower.snapshot
+        assert large is not None and large.pdq.recent is None
+        assert large.pdq.origin not in ("", folded.pdq.origin) and search(ORIGINAL) == [0]
+    finally:
+        node.stop()
+        store.close()
+
+
+def test_layers_answer_as_one_state_built_from_the_same_entries() -> None:
+    """Searching a state with entries added and removed over it gives what a state built
+    from the remaining entries gives: images and videos, nearest first, none removed."""
+    import numpy as np
+
+    from hashcheck.index.perceptual import PdqEntries, Perceptual
+
+    rng = np.random.default_rng(5)
+    query = rng.bytes(32)
+
+    def near(bits: int) -> bytes:
+        return bytes.fromhex(flipped(query.hex(), bits))
+
+    items = {entry: Perceptual(near(entry), entry % 3, False, 100 + entry) for entry in range(1, 9)}
+    items[9] = Perceptual(near(4) + rng.bytes(32), 1, True, 109)
+    items[10] = Perceptual(near(2) + near(6), 2, True, 110)
+    built = PdqEntries.build({k: v for k, v in items.items() if k <= 7 or k == 9})
+    added = {k: v for k, v in items.items() if k in (8, 10)}
+    gone = {3, 9}
+    positions = sorted(k for k in items if k <= 7 or k == 9)
+    layered = built.with_layers(
+        PdqEntries.build(added), frozenset(positions.index(k) for k in gone)
+    )
+    whole = PdqEntries.build({k: v for k, v in items.items() if k not in gone})
+    assert len(layered) == len(whole) == 8
+    assert layered.video_count == whole.video_count == 1
+    for threshold in (0, 3, 6, 31):
+        assert sorted(layered.search(query, threshold), key=lambda h: (h[2], h[0])) == sorted(
+            whole.search(query, threshold), key=lambda h: (h[2], h[0])
+        )
+        assert [d for _, _, d in layered.search(query, threshold)] == sorted(
+            d for _, _, d in whole.search(query, threshold)
+        )
+        frames = near(1) + near(5)
+        assert [(c.item_id, c.slot) for c in layered.video_candidates(frames, threshold)] == [
+            (c.item_id, c.slot) for c in whole.video_candidates(frames, threshold)
+        ]

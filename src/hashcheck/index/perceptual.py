@@ -5,6 +5,11 @@ Every stored hash is a row of one `PdqIndex`; an image entry owns one row, a vid
 rows of its frames (contiguous). Image queries see image rows only; a video query collects
 the videos owning a near frame and compares each whole, the vPDQ way.
 
+A state can carry two layers over it, so that a change is published without rebuilding (and
+re-sharing) the whole index: the entries added since it was built (`recent`, small, private
+to the worker, scanned) and the positions of its entries removed since (`removed`, never
+answered). The follower folds them into a new state now and then.
+
 Pure: built from opened hashes (the follower opens the sealed values), never changed after.
 """
 
@@ -92,6 +97,8 @@ class PdqEntries:
     # The shared-memory folder these arrays are mapped from; "" for a private copy.
     origin: str = ""
     found: Found | None = field(default=None, compare=False)
+    recent: PdqEntries | None = None  # entries added since this state was built
+    removed: frozenset[int] = frozenset()  # entries (positions) of this state removed since
 
     @classmethod
     def build(cls, items: Mapping[int, Perceptual]) -> PdqEntries:
@@ -124,11 +131,25 @@ class PdqEntries:
         return cls.build({})
 
     def __len__(self) -> int:
-        return len(self.item_ids)
+        """Entries answered: this state's, less those removed, and the recent ones."""
+        recent = 0 if self.recent is None else len(self.recent)
+        return len(self.item_ids) - len(self.removed) + recent
 
     @property
     def video_count(self) -> int:
-        return int(self.videos.sum())
+        videos = int(self.videos.sum()) - sum(1 for k in self.removed if self.videos[k])
+        return videos + (0 if self.recent is None else self.recent.video_count)
+
+    def with_layers(self, recent: PdqEntries | None, removed: frozenset[int]) -> PdqEntries:
+        """This state, with ``recent`` added to it and the entries at ``removed`` gone."""
+        if recent is not None and (recent.recent is not None or recent.removed):
+            raise ValueError("the recent entries are one plain state")
+        return replace(
+            self,
+            recent=recent if recent is not None and len(recent) else None,
+            removed=removed,
+            found=None,
+        )
 
     def arrays(self) -> dict[str, npt.NDArray[Any]]:
         return {
@@ -153,7 +174,8 @@ class PdqEntries:
         )
 
     def with_found(self, found: Found) -> PdqEntries:
-        """The same entries, answering the queries ``found`` holds from it."""
+        """The same entries, answering the queries ``found`` holds from this state (the
+        recent entries are searched here)."""
         return replace(self, found=found)
 
     def _near(self, bits: bytes, threshold: int) -> list[Near]:
@@ -163,10 +185,15 @@ class PdqEntries:
     def search(self, bits: bytes, threshold: int) -> list[PdqHit]:
         """Image entries within ``threshold`` of ``bits``, nearest first."""
         found: list[PdqHit] = []
+        removed = self.removed
         for near in self._near(bits, threshold):
             owner = int(self.owners[near.position])
-            if not self.videos[owner]:
+            if not self.videos[owner] and owner not in removed:
                 found.append((int(self.item_ids[owner]), int(self.slots[owner]), near.distance))
+        if self.recent is not None:
+            added = self.recent.search(bits, threshold)
+            if added:
+                found = sorted(found + added, key=lambda hit: hit[2])  # stable: nearest first
         return found
 
     def video_candidates(self, frames: bytes, threshold: int) -> list[VideoCandidate]:
@@ -177,11 +204,12 @@ class PdqEntries:
                 owner = int(self.owners[near.position])
                 if self.videos[owner]:
                     owners.add(owner)
+        recent = [] if self.recent is None else self.recent.video_candidates(frames, threshold)
         return [
             VideoCandidate(
                 int(self.item_ids[owner]),
                 int(self.slots[owner]),
                 self.index.hashes[self.offsets[owner] : self.offsets[owner + 1]],
             )
-            for owner in sorted(owners)
-        ]
+            for owner in sorted(owners - self.removed)
+        ] + recent

@@ -1,8 +1,11 @@
 """Follows the store's change feed and publishes a new immutable snapshot after each change.
 
 Runs off the request path. Applies changes incrementally (no full rebuild after the first
-load); compacts the index delta in this thread when it grows. Keeps serving the last good
-snapshot when the store is unreachable.
+load); compacts the index delta in this thread when it grows. The perceptual index is rebuilt
+(and shared with the node's other workers) only when its layers of recent changes pass
+`PDQ_LAYER_ENTRIES` or are `PDQ_FOLD_AFTER` seconds old: rebuilt on every change, a stream of
+small additions (self-submissions) cost the node's checks milliseconds of interpreter time
+several times a second. Keeps serving the last good snapshot when the store is unreachable.
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from dataclasses import replace
 
 import numpy as np
 
@@ -28,6 +32,8 @@ from hashcheck.store.records import Changes, EntryRows
 
 log = logging.getLogger("hashcheck.follower")
 TRIM_EVERY = 5.0  # seconds
+PDQ_LAYER_ENTRIES = 4096  # added or removed perceptual entries kept beside the built state
+PDQ_FOLD_AFTER = 2.0  # seconds: the longest a change stays in a layer
 
 
 class Follower:
@@ -48,6 +54,13 @@ class Follower:
         self._pdq_items: dict[int, Perceptual] = {}
         self._pdq_cursor = 0
         self._pdq = PdqEntries.empty()
+        # The last built (shared) perceptual state, the entry ids it holds by position, and
+        # the layers over it: entries added since, and positions of its entries removed since.
+        self._pdq_built = PdqEntries.empty()
+        self._pdq_built_ids = np.empty(0, dtype=np.int64)
+        self._pdq_added: dict[int, Perceptual] = {}
+        self._pdq_removed: set[int] = set()
+        self._pdq_layered_at: float | None = None  # when the oldest layered change came
         self._pdq_share = pdq_share
         self._snapshot: Snapshot | None = None
         self._slot_of: dict[tuple[int, int, int], int] = {}  # Slot fields -> slot index
@@ -85,6 +98,8 @@ class Follower:
         current = self._snapshot
         if current is not None and version == self._seen_version:
             self.last_success = time.time()
+            if self._fold_pdq_if_due():
+                self._snapshot = replace(current, pdq=self._pdq)
             self._trim_if_due()
             return False
         if current is not None:
@@ -150,22 +165,53 @@ class Follower:
             self.ready.set()
 
     def _follow_pdq(self, exact: ExactIndex, changes: Changes) -> None:
-        """Open the hashes of new perceptual entries (images and videos), drop removed ones,
-        and rebuild the perceptual index when anything changed (such lists are small)."""
+        """Open the hashes of new perceptual entries (images and videos) and drop removed
+        ones: into the layers over the built state, or a new built state when they are due."""
         changed = False
         for entry_id in changes.removed_ids:
-            changed |= self._pdq_items.pop(entry_id, None) is not None
+            if self._pdq_items.pop(entry_id, None) is None:
+                continue
+            changed = True
+            if self._pdq_added.pop(entry_id, None) is None:
+                position = int(np.searchsorted(self._pdq_built_ids, entry_id))
+                self._pdq_removed.add(position)
         if changes.pdq and self._sealer is not None:
             for entry_id, digest, sealed, item_id in changes.pdq:
+                if entry_id in self._pdq_items:
+                    continue  # an entry's hashes never change
                 slot = next((s for i, s in exact.lookup(digest) if i == item_id), None)
                 if slot is None:
                     continue  # not in this snapshot (removed meanwhile)
                 hashes, video = self._sealer.open_perceptual(digest, sealed)
-                self._pdq_items[entry_id] = Perceptual(hashes, slot, video, item_id)
+                opened = Perceptual(hashes, slot, video, item_id)
+                self._pdq_items[entry_id] = self._pdq_added[entry_id] = opened
                 changed = True
         self._pdq_cursor = max(self._pdq_cursor, changes.entries_cursor)
-        if changed:
-            self._pdq = self._pdq_index()
+        if not changed:
+            return
+        if self._pdq_layered_at is None:
+            self._pdq_layered_at = time.monotonic()
+        if not self._fold_pdq_if_due(first=self._snapshot is None):
+            recent = PdqEntries.build(self._pdq_added) if self._pdq_added else None
+            self._pdq = self._pdq_built.with_layers(recent, frozenset(self._pdq_removed))
+
+    def _fold_pdq_if_due(self, *, first: bool = False) -> bool:
+        """Build a new perceptual state from every entry if the layers are due; True if so.
+        The first load is built at once."""
+        since = self._pdq_layered_at
+        if since is None:
+            return False
+        large = max(len(self._pdq_added), len(self._pdq_removed)) > PDQ_LAYER_ENTRIES
+        if not (first or large or time.monotonic() - since >= PDQ_FOLD_AFTER):
+            return False
+        self._pdq_built = self._pdq = self._pdq_index()
+        self._pdq_built_ids = np.fromiter(
+            sorted(self._pdq_items), dtype=np.int64, count=len(self._pdq_items)
+        )
+        self._pdq_added.clear()
+        self._pdq_removed.clear()
+        self._pdq_layered_at = None
+        return True
 
     def _pdq_index(self) -> PdqEntries:
         """One copy for all the node's workers when shared memory is available."""

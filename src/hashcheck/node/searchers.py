@@ -139,7 +139,8 @@ def _search(origin: str, queries: bytes, threshold: int) -> Answer:
     index = _opened.get(origin)
     if index is None:
         folder = Path(origin)
-        named = {name: np.load(folder / f"{name}.npy", mmap_mode="r") for name in _INDEX_FILES}
+        present = [name for name in _INDEX_FILES if (folder / f"{name}.npy").exists()]
+        named = {name: np.load(folder / f"{name}.npy", mmap_mode="r") for name in present}
         index = PdqIndex.from_arrays(named)
         _opened[origin] = index
         while len(_opened) > _OPEN_STATES:
