@@ -89,9 +89,11 @@ class SubmissionsApi:
         self._snapshot = snapshot
         self._limit = FloodLimit(per_source_per_hour, per_second)
         self._throttle = SignInThrottle()
-        self._writer = ThreadPoolExecutor(1, thread_name_prefix="submissions-store")
-        # The slow PIN hashes (and the screen's keying) run at a lower CPU priority, as the
-        # PDQ searches do: a node's checks come first when the cores are busy.
+        # The slow PIN hashes, the screen's keying and the store's writes run at a lower CPU
+        # priority, as the PDQ searches do: a node's checks come first when the cores are busy.
+        self._writer = ThreadPoolExecutor(
+            1, thread_name_prefix="submissions-store", initializer=_lower_priority
+        )
         self._hashing = ThreadPoolExecutor(
             2, thread_name_prefix="submissions-pin", initializer=_lower_priority
         )
@@ -156,15 +158,18 @@ class SubmissionsApi:
             raise NotReady("the service is starting; try again shortly")
         loop = asyncio.get_running_loop()
         try:
-            screened = await loop.run_in_executor(
-                self._hashing, intake.screen, request, self._digester, self._sealer, snapshot
+            # One hop off the loop for both: each hop wakes the loop that the checks run on.
+            screened, drawn = await loop.run_in_executor(
+                self._hashing, self._screened_and_drawn, request, snapshot
             )
         except intake.Refused as exc:
             raise BadRequest(str(exc)) from None
         received_at = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:00Z")
-        for _ in range(3):
+        for attempt in range(3):
             # A case number drawn twice (one in 2^50) is drawn again, with a PIN of its own.
-            case_number, pin, pin_hash = await loop.run_in_executor(self._hashing, self._drawn)
+            if attempt:
+                drawn = await loop.run_in_executor(self._hashing, self._drawn)
+            case_number, pin, pin_hash = drawn
             submission = NewSubmission(
                 case_number, pin_hash, request.nonce, received_at, screened.files
             )
@@ -187,6 +192,12 @@ class SubmissionsApi:
 
     def _adder(self, submission: NewSubmission) -> Callable[[], SubmissionRecord]:
         return lambda: self._require_store().add_submission(submission)
+
+    def _screened_and_drawn(
+        self, request: SubmissionRequest, snapshot: Snapshot
+    ) -> tuple[intake.Screened, tuple[str, str, str]]:
+        screened = intake.screen(request, self._digester, self._sealer, snapshot)
+        return screened, self._drawn()
 
     def _drawn(self) -> tuple[str, str, str]:
         """A new case number, its PIN and the PIN's slow hash."""
