@@ -253,6 +253,32 @@ def test_a_replay_is_refused_and_the_first_case_stands(
         store.close()
 
 
+def test_a_writer_process_that_dies_costs_one_answer_and_keeps_nothing_half(
+    server: ServerThread, deployment: Deployment
+) -> None:
+    """New cases are written by a process of the worker's own. Killed, it costs the case it
+    was sent a 503 (nothing of that case kept: the submitter tries again), and the next case
+    is written by a new process."""
+    import signal
+
+    received(server, a_body(a_file()))
+    assert server.app.submissions is not None
+    writer = server.app.submissions.writer_process
+    (pid,) = writer.process_ids
+    os.kill(pid, signal.SIGKILL)
+    lost = a_file()
+    status, answer, _ = submit(server, a_body(lost))
+    assert status == 503 and "try again" in answer["error"]["message"]
+    case, _ = received(server, a_body(lost))
+    assert writer.process_ids and writer.process_ids != [pid]
+    store = deployment.store()
+    try:
+        cases = store.submissions()
+        assert len(cases) == 2 and case in {c.case_number for c in cases}
+    finally:
+        store.close()
+
+
 def test_files_on_a_known_good_list_are_rejected_at_once(
     server: ServerThread, deployment: Deployment
 ) -> None:

@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import sys
 from pathlib import Path
@@ -34,7 +35,8 @@ def build_node(settings: Settings) -> Node:
         poll_interval=settings.poll_interval,
         stats_flush_interval=settings.stats_flush_interval,
         store_factory=(
-            (lambda: open_store(settings.database_url, create=False))
+            # A partial, not a lambda: a process of the node's opens the store with it too.
+            functools.partial(open_store, settings.database_url, create=False)
             if settings.admin_api or settings.console or settings.metrics
             else None
         ),

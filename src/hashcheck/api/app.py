@@ -235,6 +235,11 @@ class HashcheckApp:
         self._keyed = {a: node.digester.for_algorithm(a) for a in Algorithm}
         self._openapi = orjson.dumps(document(max_batch))
 
+    @property
+    def submissions(self) -> submissions_module.SubmissionsApi | None:
+        """The self-submission routes, where this node serves them."""
+        return self._submissions
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
             await self._lifespan(receive, send)

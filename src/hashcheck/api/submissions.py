@@ -5,8 +5,9 @@
 Nothing about the caller is kept: no address is stored or logged (flood limits hold keyed
 fingerprints in memory, `submit.limits`), answers carry `Cache-Control: no-store`. A wrong PIN
 and an unknown case number get the same answer after the same slow hash, and failures back
-off per source and per case (`auth.throttle`). Store work runs on one thread of its own with
-a connection of its own; slow hashing on two others, so checks on the event loop go on.
+off per source and per case (`auth.throttle`). New cases are written by a process of its own
+(`submit.writer`); lookups and withdrawals run on one thread with a connection of its own,
+slow hashing on two others, so checks on the event loop go on.
 """
 
 from __future__ import annotations
@@ -55,6 +56,7 @@ from hashcheck.store.interface import Store
 from hashcheck.store.records import NewSubmission, SubmissionRecord
 from hashcheck.submit import cases, intake
 from hashcheck.submit.limits import FloodLimit
+from hashcheck.submit.writer import CaseWriter, StoreUnavailable
 
 log = logging.getLogger("hashcheck.submissions")
 _T = TypeVar("_T")
@@ -63,7 +65,6 @@ PATH = "/v2/submissions"
 PLATFORMS_PATH = "/v2/platforms"
 # 100 files of exact hashes and a PDQ hash take about 25 KB; videos' frames the rest.
 MAX_BODY = 4 << 20
-HASHING_NICE = 10
 NO_STORE = [(b"cache-control", b"no-store")]
 _DECODE = msgspec.json.Decoder(SubmissionRequest)
 _UNKNOWN = "no case with this number and PIN"
@@ -89,16 +90,22 @@ class SubmissionsApi:
         self._snapshot = snapshot
         self._limit = FloodLimit(per_source_per_hour, per_second)
         self._throttle = SignInThrottle()
-        # The slow PIN hashes, the screen's keying and the store's writes run at a lower CPU
-        # priority, as the PDQ searches do: a node's checks come first when the cores are busy.
-        self._writer = ThreadPoolExecutor(
-            1, thread_name_prefix="submissions-store", initializer=_lower_priority
-        )
+        # New cases, the frequent write, from a process of its own (`submit.writer`); lookups
+        # and withdrawals on this worker's store thread; the screen's keying on a thread of
+        # its own. The slow PIN hashes hold no interpreter lock and run only when a core is
+        # otherwise idle (SCHED_IDLE): at nice +10 a hash still kept a check waiting for the
+        # rest of its time slice (a few ms). Threads that hold the lock keep the worker's
+        # priority: one descheduled while holding it would keep the event loop waiting.
+        self.writer_process = CaseWriter(open_store)
+        self._writer = ThreadPoolExecutor(1, thread_name_prefix="submissions-store")
+        self._screening = ThreadPoolExecutor(1, thread_name_prefix="submissions-screen")
         self._hashing = ThreadPoolExecutor(
-            2, thread_name_prefix="submissions-pin", initializer=_lower_priority
+            2, thread_name_prefix="submissions-pin", initializer=_idle_priority
         )
 
     def close(self) -> None:
+        self.writer_process.close()
+        self._screening.shutdown()
         self._hashing.shutdown()
         self._writer.submit(self._close_store).result()
         self._writer.shutdown()
@@ -158,26 +165,25 @@ class SubmissionsApi:
             raise NotReady("the service is starting; try again shortly")
         loop = asyncio.get_running_loop()
         try:
-            # One hop off the loop for both: each hop wakes the loop that the checks run on.
-            screened, drawn = await loop.run_in_executor(
-                self._hashing, self._screened_and_drawn, request, snapshot
+            screened = await loop.run_in_executor(
+                self._screening, intake.screen, request, self._digester, self._sealer, snapshot
             )
         except intake.Refused as exc:
             raise BadRequest(str(exc)) from None
         received_at = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:00Z")
-        for attempt in range(3):
+        for _ in range(3):
             # A case number drawn twice (one in 2^50) is drawn again, with a PIN of its own.
-            if attempt:
-                drawn = await loop.run_in_executor(self._hashing, self._drawn)
-            case_number, pin, pin_hash = drawn
+            case_number, pin, pin_hash = await loop.run_in_executor(self._hashing, self._drawn)
             submission = NewSubmission(
                 case_number, pin_hash, request.nonce, received_at, screened.files
             )
             try:
-                await self._in_store(self._adder(submission))
+                await self.writer_process.add(submission)
                 break
             except AlreadyExists:
                 continue
+            except StoreUnavailable:
+                raise NotReady("the service cannot store submissions just now; try again") from None
             except StoreConflict:
                 raise Conflict(
                     "this submission was received already; look it up with the case number "
@@ -189,15 +195,6 @@ class SubmissionsApi:
             case=case_number, pin=pin, state="received", files=len(screened.files)
         )
         await respond(send, 201, msgspec.json.encode(answer), JSON, NO_STORE)
-
-    def _adder(self, submission: NewSubmission) -> Callable[[], SubmissionRecord]:
-        return lambda: self._require_store().add_submission(submission)
-
-    def _screened_and_drawn(
-        self, request: SubmissionRequest, snapshot: Snapshot
-    ) -> tuple[intake.Screened, tuple[str, str, str]]:
-        screened = intake.screen(request, self._digester, self._sealer, snapshot)
-        return screened, self._drawn()
 
     def _drawn(self) -> tuple[str, str, str]:
         """A new case number, its PIN and the PIN's slow hash."""
@@ -301,10 +298,15 @@ class SubmissionsApi:
             raise NotReady("the service cannot store submissions just now; try again") from None
 
 
-def _lower_priority() -> None:
-    """This thread only (Linux nice values are per thread); where it cannot, as it is."""
+def _idle_priority() -> None:
+    """This thread only (Linux scheduling policies are per thread): SCHED_IDLE, else nice
+    +19; where neither can be had, as it is."""
+    thread = threading.get_native_id()
     with contextlib.suppress(OSError, AttributeError):
-        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), HASHING_NICE)
+        os.sched_setscheduler(thread, os.SCHED_IDLE, os.sched_param(0))
+        return
+    with contextlib.suppress(OSError, AttributeError):
+        os.setpriority(os.PRIO_PROCESS, thread, 19)
 
 
 def _file_state(case_state: str, item_state: str, left_out: bool) -> str:
