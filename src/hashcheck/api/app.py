@@ -19,7 +19,7 @@ import orjson
 from msgspec.json import encode
 
 from hashcheck.admin.bounds import ImportBounds
-from hashcheck.api import disputes, legacy, v2
+from hashcheck.api import actions, disputes, legacy, v2
 from hashcheck.api import metrics as metrics_module
 from hashcheck.api import submissions as submissions_module
 from hashcheck.api.admin import ROUTE_KEY, AdminApi
@@ -86,6 +86,7 @@ _NAMED = frozenset(
         *legacy.ROUTES,
         "/v2/check",
         "/v2/disputes",
+        actions.PATH,
         "/v2/retractions",
         "/v2/openapi.json",
         "/healthz",
@@ -308,6 +309,10 @@ class HashcheckApp:
             if method != "POST":
                 raise MethodNotAllowed("POST")
             await self._dispute(scope, receive, send)
+        elif path == actions.PATH and checks:
+            if method != "POST":
+                raise MethodNotAllowed("POST")
+            await self._action(scope, receive, send)
         elif path.startswith("/v2/disputes/") and checks:
             if method not in ("GET", "HEAD"):
                 raise MethodNotAllowed("GET")
@@ -470,6 +475,16 @@ class HashcheckApp:
             lambda: disputes.open_dispute(node.store, node.match_ids, client_id, match_id, reason)
         )
         await respond(send, 201, disputes.dispute_body(record, node.match_ids, snapshot), JSON)
+
+    async def _action(self, scope: Scope, receive: Receive, send: Send) -> None:
+        _, view = await self._client(scope)
+        _, length = auth_and_length(scope)
+        body = await read_body(scope, receive, actions.MAX_BODY, length)
+        node = self.node
+        new = actions.parse_action(body, node.match_ids, view.client.client_id, time.time())
+        kept, created = await self._in_store(lambda: actions.record(node.store, new))
+        answer = actions.answer_body(kept, node.match_ids, repeated=not created)
+        await respond(send, 201 if created else 200, answer, JSON)
 
     async def _dispute_status(self, scope: Scope, send: Send, text_id: str) -> None:
         snapshot, view = await self._client(scope)

@@ -7,6 +7,8 @@ from typing import Any
 
 from hashcheck.api import schema
 from hashcheck.api.v2models import (
+    ActionAnswer,
+    ActionRequest,
     Alive,
     CheckRequest,
     CheckResponse,
@@ -74,6 +76,8 @@ def document(max_batch: int) -> dict[str, Any]:
         CheckResponse,
         DisputeRequest,
         Dispute,
+        ActionRequest,
+        ActionAnswer,
         Retractions,
         Ready,
         Alive,
@@ -128,6 +132,35 @@ def document(max_batch: int) -> dict[str, Any]:
                             400: "malformed body, or not a match id issued to this client",
                             404: "no such match",
                             410: "the match was retracted already",
+                            413: "body too large",
+                        },
+                    ),
+                }
+            },
+            "/v2/actions": {
+                "post": {
+                    "summary": "Say what this client did about a match, and when",
+                    "description": (
+                        "Kept once per match and action: a repeat is answered 200 with the "
+                        "first record. Kept in the store before the answer; while the store "
+                        "cannot be reached the answer is 503 and nothing is kept."
+                    ),
+                    "security": [{"basic": []}],
+                    "requestBody": {
+                        "required": True,
+                        "content": schema.content(of[ActionRequest]),
+                    },
+                    "responses": schema.answers(
+                        {
+                            201: ("The action, kept", of[ActionAnswer]),
+                            200: ("This action on this match was kept already", of[ActionAnswer]),
+                        },
+                        {
+                            **_CLIENT_ERRORS,
+                            400: "malformed body; a time in the future, before the match or "
+                            "without a time zone; kept_after_review without a reason",
+                            404: "no such match for this client (also another client's match id)",
+                            410: "the match is older than the match records are kept",
                             413: "body too large",
                         },
                     ),

@@ -127,6 +127,49 @@ class DisputeRequest(Struct, kw_only=True, forbid_unknown_fields=True):
     ]
 
 
+ClientActionName = Annotated[
+    str,
+    one_of("removed", "blocked_at_upload", "quarantined", "kept_after_review", "reported"),
+]
+
+
+class ActionRequest(Struct, kw_only=True, forbid_unknown_fields=True):
+    """What the client did about a match: name it by its match id (or, for the client's
+    latest match of an item, by the item)."""
+
+    match_id: Annotated[str, Meta(min_length=1, description="from a /v2/check answer")] | (
+        UnsetType
+    ) = UNSET
+    item: (
+        Annotated[int, Meta(ge=1, le=2**63 - 1, description="instead of match_id")] | UnsetType
+    ) = UNSET
+    action: ClientActionName
+    reason: Annotated[
+        str,
+        Meta(max_length=MAX_REASON, description="why; required for kept_after_review"),
+    ] = ""
+    at: (
+        Annotated[
+            str, Meta(description="when it was done: ISO 8601 with a time zone; now if left out")
+        ]
+        | UnsetType
+    ) = UNSET
+
+
+class ActionAnswer(Struct, kw_only=True):
+    action_id: int
+    match_id: str
+    item: int
+    action: ClientActionName
+    reason: str
+    at: Annotated[str, Meta(description="when the client did it (UTC)")]
+    recorded_at: Annotated[str, Meta(description="when the service kept it (UTC)")]
+    matched_at: (
+        Annotated[str, Meta(description="the day's first match, once the node recorded it")] | None
+    )
+    repeated: Annotated[bool, Meta(description="this action on this match was kept already")]
+
+
 class Note(Struct, kw_only=True):
     at: str
     text: str

@@ -72,8 +72,16 @@ SETTINGS: tuple[Setting, ...] = (
         "The review queue flags a self-submitted item that more than this many other cases "
         "hold as well (one ordinary image sent in by many to get it blocked).",
     ),
+    Setting(
+        "takedown-deadline-hours",
+        "24",
+        "Hours a client has to act on a hit answered `remove` (or on a notice) before it counts "
+        "as overdue: 24 under the Dutch notice-and-takedown code; the regulator (ATKM) may order "
+        "12 or 1. A client's own agreement can set another (`hashcheck clients deadline`).",
+    ),
 )
 DEFAULTS = {s.name: s.default for s in SETTINGS}
+MAX_DEADLINE_HOURS = 24 * 366
 
 
 @dataclass(frozen=True)
@@ -86,6 +94,7 @@ class Policy:
     replace_max_removed_percent: float = 5.0
     submission_feedback: bool = False
     submission_duplicate_cases: int = 3
+    takedown_deadline_hours: int = 24
 
     @classmethod
     def parse(cls, stored: Mapping[str, str]) -> Policy:
@@ -107,6 +116,9 @@ class Policy:
                 values["submission-duplicate-cases"],
                 1_000_000,
                 least=0,
+            ),
+            takedown_deadline_hours=_positive(
+                "takedown-deadline-hours", values["takedown-deadline-hours"], MAX_DEADLINE_HOURS
             ),
         )
 

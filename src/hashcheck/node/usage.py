@@ -83,11 +83,12 @@ class UsageCounters:
         day_number = self._day_number
         sightings = self._sightings
         for entry_id in entries:
-            cell = sightings.setdefault((entry_id, client_id, day_number), [stamp, 0])
+            # [last seen, answered, first seen]
+            cell = sightings.setdefault((entry_id, client_id, day_number), [stamp, 0, stamp])
             cell[0] = stamp
             cell[1] |= answered
         for entry_id, batch_id in shadowed:
-            sightings.setdefault((entry_id, client_id, day_number), [stamp, 0])[0] = stamp
+            sightings.setdefault((entry_id, client_id, day_number), [stamp, 0, stamp])[0] = stamp
             key = (client_id, batch_id, day)
             self._shadow[key] = self._shadow.get(key, 0) + 1
 
@@ -96,18 +97,23 @@ class UsageCounters:
             sightings, self._sightings = self._sightings, {}
             shadow, self._shadow = self._shadow, {}
         return (
-            [Sighting(e, c, d, cell[0], bool(cell[1])) for (e, c, d), cell in sightings.items()],
+            [
+                Sighting(e, c, d, cell[0], bool(cell[1]), cell[2])
+                for (e, c, d), cell in sightings.items()
+            ],
             [ShadowRow(c, b, day, n) for (c, b, day), n in shadow.items()],
         )
 
     def restore_matches(self, sightings: Iterable[Sighting], shadow: Iterable[ShadowRow]) -> None:
         with self._lock:
             for s in sightings:
+                first = s.first_seen or s.last_seen
                 cell = self._sightings.setdefault(
-                    (s.entry_id, s.client_id, s.day), [s.last_seen, 0]
+                    (s.entry_id, s.client_id, s.day), [s.last_seen, 0, first]
                 )
                 cell[0] = max(cell[0], s.last_seen)
                 cell[1] |= int(s.answered)
+                cell[2] = min(cell[2], first)
             for row in shadow:
                 key = (row.client_id, row.batch_id, row.day)
                 self._shadow[key] = self._shadow.get(key, 0) + row.matched

@@ -12,6 +12,7 @@ from typing import Any
 
 from hashcheck.catalog.model import Category, Client, Grant, HashList, Severity
 from hashcheck.store.records import (
+    ActionRecord,
     AuditRecord,
     BatchRecord,
     Changes,
@@ -21,6 +22,7 @@ from hashcheck.store.records import (
     ImportOutcome,
     ItemChange,
     ItemRecord,
+    NewAction,
     NewSubmission,
     NodeStatus,
     OperatorRecord,
@@ -444,3 +446,16 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def withdraw_submission(self, case_number: str) -> SubmissionRecord:
         """The submitter withdraws the case (idempotent)."""
+
+    # -- takedown timing -------------------------------------------------------------------
+    @abc.abstractmethod
+    def record_action(self, new: NewAction) -> tuple[ActionRecord, bool]:
+        """Keep what a client did about a match, once per match and action: (the action
+        kept, whether it is new). NotFound for a match the client never had, Gone for one
+        past the match records' retention, Invalid for a time before the match."""
+
+    @abc.abstractmethod
+    def actions(
+        self, client_id: str | None = None, *, since: int = 0, limit: int = 1000
+    ) -> list[ActionRecord]:
+        """Actions recorded at or after ``since`` (Unix time), oldest first."""

@@ -184,6 +184,7 @@ class Sighting:
     day: int  # days since 1970-01-01, UTC (the day in the match id)
     last_seen: int  # Unix time
     answered: bool  # the client was told (False: a shadow would-be match, or held and false)
+    first_seen: int = 0  # Unix time of the day's first match (0: as last_seen)
 
 
 @dataclass(frozen=True)
@@ -322,3 +323,29 @@ class SubmissionRecord:
     reason: str = ""
     files: tuple[SubmissionFileRecord, ...] = ()
     matched_clients: int = 0  # distinct clients answered a match on any of the case's items
+
+
+@dataclass(frozen=True)
+class NewAction:
+    """What a client says it did about one of its matches (the item, on the match's day)."""
+
+    client_id: str
+    item_id: int
+    day: int | None  # the match's day; None: the client's latest match of the item
+    action: str  # a `catalog.takedown.ClientAction` value
+    reason: str
+    acted_at: int  # Unix time
+
+
+@dataclass(frozen=True)
+class ActionRecord:
+    action_id: int
+    client_id: str
+    item_id: int
+    day: int
+    action: str
+    reason: str
+    acted_at: int  # Unix time, as the client said
+    recorded_at: int  # Unix time, when the service kept it
+    matched_at: int | None  # the day's first match, when the node's record of it has arrived
+    notice_id: int | None

@@ -239,6 +239,28 @@ MIGRATIONS: list[list[str]] = [
         "CREATE INDEX submission_items_item ON submission_items (item_id)",
         "ALTER TABLE clients ADD COLUMN public_name TEXT",
     ],
+    # 17: takedown timing. When a client first matched an item on a day (the clock of a hit);
+    # what clients say they did about their hits, once per match and action; the operator's
+    # notices to clients; and a client's own deadline where an agreement says so (NULL: the
+    # policy's)
+    [
+        "ALTER TABLE sightings ADD COLUMN first_seen BIGINT NOT NULL DEFAULT 0",
+        "UPDATE sightings SET first_seen = last_seen",
+        "CREATE INDEX sightings_client ON sightings (client_id, day)",
+        """CREATE TABLE actions (
+            id {pk}, client_id TEXT NOT NULL, item_id BIGINT NOT NULL, day BIGINT NOT NULL,
+            action TEXT NOT NULL, reason TEXT NOT NULL DEFAULT '', acted_at BIGINT NOT NULL,
+            recorded_at BIGINT NOT NULL, notice_id BIGINT)""",
+        "CREATE UNIQUE INDEX actions_once ON actions (client_id, item_id, day, action)",
+        "CREATE INDEX actions_time ON actions (acted_at)",
+        """CREATE TABLE notices (
+            id {pk}, client_id TEXT NOT NULL, item_id BIGINT NOT NULL, url TEXT,
+            issued_at BIGINT NOT NULL, deadline_at BIGINT NOT NULL, issued_by TEXT NOT NULL,
+            state TEXT NOT NULL, acknowledged_at BIGINT, closed_at BIGINT)""",
+        "CREATE INDEX notices_client ON notices (client_id, state, id)",
+        "CREATE INDEX notices_time ON notices (issued_at)",
+        "ALTER TABLE clients ADD COLUMN takedown_deadline_hours BIGINT",
+    ],
 ]
 
 STANDARD_CATEGORIES = ("baseline", "illegal", "related", "other", "known-good")

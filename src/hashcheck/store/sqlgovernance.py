@@ -90,14 +90,27 @@ class GovernanceQueries(EntryQueries):
                 return []
             cur.executemany(
                 self._sql(
-                    "INSERT INTO sightings (entry_id, client_id, day, last_seen, answered) "
-                    "VALUES (?, ?, ?, ?, ?) ON CONFLICT (entry_id, client_id, day) DO UPDATE SET "
+                    "INSERT INTO sightings (entry_id, client_id, day, last_seen, answered, "
+                    "first_seen) VALUES (?, ?, ?, ?, ?, ?) "
+                    "ON CONFLICT (entry_id, client_id, day) DO UPDATE SET "
                     "last_seen = CASE WHEN excluded.last_seen > sightings.last_seen "
                     "THEN excluded.last_seen ELSE sightings.last_seen END, "
+                    "first_seen = CASE WHEN excluded.first_seen < sightings.first_seen "
+                    "THEN excluded.first_seen ELSE sightings.first_seen END, "
                     "answered = CASE WHEN excluded.answered = 1 THEN 1 "
                     "ELSE sightings.answered END"
                 ),
-                [(s.entry_id, s.client_id, s.day, s.last_seen, int(s.answered)) for s in seen],
+                [
+                    (
+                        s.entry_id,
+                        s.client_id,
+                        s.day,
+                        s.last_seen,
+                        int(s.answered),
+                        s.first_seen or s.last_seen,
+                    )
+                    for s in seen
+                ],
             )
             policy = Policy.parse(self._policies(cur))
             self._late_retractions(cur, [s for s in seen if s.answered])

@@ -659,11 +659,13 @@ class ImportQueries(ItemQueries):
         )
         self._q(
             cur,
-            "INSERT INTO sightings (entry_id, client_id, day, last_seen, answered) "
-            "SELECT ?, client_id, day, last_seen, answered FROM sightings WHERE entry_id = ? "
-            "ON CONFLICT (entry_id, client_id, day) DO UPDATE SET "
+            "INSERT INTO sightings (entry_id, client_id, day, last_seen, answered, first_seen) "
+            "SELECT ?, client_id, day, last_seen, answered, first_seen FROM sightings "
+            "WHERE entry_id = ? ON CONFLICT (entry_id, client_id, day) DO UPDATE SET "
             "last_seen = CASE WHEN excluded.last_seen > sightings.last_seen "
             "THEN excluded.last_seen ELSE sightings.last_seen END, "
+            "first_seen = CASE WHEN excluded.first_seen < sightings.first_seen "
+            "THEN excluded.first_seen ELSE sightings.first_seen END, "
             "answered = CASE WHEN excluded.answered = 1 THEN 1 ELSE sightings.answered END",
             (into, merged),
         )

@@ -20,7 +20,7 @@ from hashcheck.store.records import (
 )
 from hashcheck.store.schema import ACTIVE_CATEGORY, HELD_CATEGORY, SELF_SUBMITTED_LIST
 from hashcheck.store.sqlbase import IN_CHUNK, Cursor, now_iso
-from hashcheck.store.sqlgovernance import GovernanceQueries
+from hashcheck.store.sqltakedown import TakedownQueries
 
 # The actor that audit records of the submitters' own actions name: never anything about them.
 SUBMITTER = "submitter"
@@ -28,7 +28,7 @@ LIVE = ("received", "active")
 _STATES = ("received", "active", "rejected", "withdrawn")
 
 
-class SubmissionQueries(GovernanceQueries):
+class SubmissionQueries(TakedownQueries):
     def add_submission(self, submission: NewSubmission) -> SubmissionRecord:
         with self._tx(write=True) as cur:
             if self._q(

@@ -1,0 +1,110 @@
+"""`POST /v2/actions`: a client says what it did about one of its matches (removed it,
+blocked it at upload, quarantined it, kept it after review, reported it) and when.
+
+Kept once per match and action (a repeat answers the first record, 200); written to the store
+before the answer, so an answered action is never lost (an unreachable store is a 503, and the
+client sends it again). A match id is accepted only from the client it was issued to; no
+submitted hash is involved anywhere.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+
+import msgspec
+
+from hashcheck.api.errors import BadRequest, Gone, NotFound
+from hashcheck.api.v2models import ActionAnswer, ActionRequest
+from hashcheck.catalog.takedown import CLOCK_SKEW_SECONDS, NEEDS_REASON, ClientAction
+from hashcheck.hashes.matchid import MatchIds
+from hashcheck.store.errors import Gone as StoreGone
+from hashcheck.store.errors import Invalid
+from hashcheck.store.errors import NotFound as StoreNotFound
+from hashcheck.store.interface import Store
+from hashcheck.store.records import ActionRecord, NewAction
+
+PATH = "/v2/actions"
+MAX_BODY = 8192
+_REQUEST = msgspec.json.Decoder(ActionRequest)
+_NO_MATCH = "no match with this id for this client"
+
+
+def parse_action(body: bytes, match_ids: MatchIds, client_id: str, now: float) -> NewAction:
+    """The action a body describes, checked against everything known without the store."""
+    try:
+        request = _REQUEST.decode(body)
+    except msgspec.ValidationError as exc:
+        raise BadRequest(f'{exc} (give {{"match_id": ..., "action": ..., "at": ...}})') from None
+    except msgspec.DecodeError:
+        raise BadRequest("body is not valid JSON") from None
+    has_match = isinstance(request.match_id, str)
+    if has_match == isinstance(request.item, int):
+        raise BadRequest("name the match by match_id or by item, one of the two")
+    day: int | None = None
+    if isinstance(request.match_id, str):
+        ref = match_ids.read(request.match_id, client_id)
+        if ref is None:
+            raise NotFound(_NO_MATCH)  # another client's id reads as none at all
+        item_id, day = ref.item_id, ref.day_number
+    else:
+        assert isinstance(request.item, int)
+        item_id = request.item
+    try:
+        action = ClientAction(request.action)
+    except ValueError:
+        allowed = ", ".join(a.value for a in ClientAction)
+        raise BadRequest(f"action: {request.action[:40]!r} is not one of {allowed}") from None
+    reason = request.reason.strip()
+    if action in NEEDS_REASON and not reason:
+        raise BadRequest(f"{action.value} needs a reason: why the file was kept")
+    acted_at = _time(request.at, now)
+    return NewAction(client_id, item_id, day, action.value, reason, acted_at)
+
+
+def record(store: Store, new: NewAction) -> tuple[ActionRecord, bool]:
+    try:
+        return store.record_action(new)
+    except StoreNotFound as exc:
+        raise NotFound(_NO_MATCH if new.day is not None else str(exc)) from None
+    except StoreGone as exc:
+        raise Gone(str(exc)) from None
+    except Invalid as exc:
+        raise BadRequest(str(exc)) from None
+
+
+def answer_body(kept: ActionRecord, match_ids: MatchIds, *, repeated: bool) -> bytes:
+    return msgspec.json.encode(
+        ActionAnswer(
+            action_id=kept.action_id,
+            match_id=match_ids.issue(kept.item_id, kept.day, kept.client_id),
+            item=kept.item_id,
+            action=kept.action,
+            reason=kept.reason,
+            at=_iso(kept.acted_at),
+            recorded_at=_iso(kept.recorded_at),
+            matched_at=None if kept.matched_at is None else _iso(kept.matched_at),
+            repeated=repeated,
+        )
+    )
+
+
+def _time(text: object, now: float) -> int:
+    if not isinstance(text, str):
+        return int(now)
+    try:
+        when = dt.datetime.fromisoformat(text) if text.isascii() else None
+    except ValueError:
+        when = None
+    if when is None:
+        raise BadRequest(f"at: {text[:40]!r} is not an ISO 8601 time (2026-11-30T14:05:00Z)")
+    if when.tzinfo is None:
+        raise BadRequest("at: give the time zone (Z for UTC, or an offset such as +01:00)")
+    stamp = when.timestamp()
+    if stamp > now + CLOCK_SKEW_SECONDS:
+        raise BadRequest("at: the action's time is in the future")
+    return int(min(stamp, now))
+
+
+def _iso(stamp: int) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(stamp))
