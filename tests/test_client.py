@@ -274,6 +274,38 @@ def test_disputes_and_retractions_through_both_clients(
     assert asyncio.run(scenario()) == (1, "upheld", cursor)
 
 
+def test_actions_through_both_clients(server: ServerThread, deployment: Deployment) -> None:
+    import datetime as dt
+
+    with client(server, deployment) as api:
+        (result,) = api.check([("md5", LISTED)])
+        (match,) = result.matches
+        kept = api.report_action(match.match_id, "removed")
+        assert (kept.action, kept.match_id, kept.repeated) == ("removed", match.match_id, False)
+        assert api.report_action(match.match_id, "removed").action_id == kept.action_id
+        with pytest.raises(ValueError, match="reason"):
+            api.report_action(match.match_id, "kept_after_review")
+        with pytest.raises(ValueError, match="one of"):
+            api.report_action(match.match_id, "deleted")
+        with pytest.raises(ValueError, match="time zone"):
+            api.report_action(match.match_id, "reported", at=dt.datetime(2026, 11, 30))
+        with pytest.raises(Unanswered, match="HTTP 404") as missing:
+            api.report_action("m1_" + "a" * 30, "removed")
+        assert missing.value.status == 404
+        later = dt.datetime.now(dt.UTC)
+        reported = api.report_action(match.match_id, "reported", at=later)
+        assert reported.action == "reported" and not reported.repeated
+
+    async def scenario() -> tuple[str, bool]:
+        async with AsyncHashcheckClient(
+            server.base, deployment.client_id, deployment.secret
+        ) as aio:
+            again = await aio.report_action(match.match_id, "reported", at=later)
+            return again.action, again.repeated
+
+    assert asyncio.run(scenario()) == ("reported", True)
+
+
 def test_server_commands_in_a_client_only_install_name_the_extra(tmp_path: Path) -> None:
     """No traceback: the command says which part of hashcheck to install (exit 15)."""
     program = (

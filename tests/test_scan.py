@@ -224,6 +224,13 @@ def test_quarantine_then_restore_from_the_retraction_feed(
     assert record["original"] == str(tree / "a.jpg") and record["matches"][0]["match_id"]
     assert (vault / record["stored"]).read_bytes() == LISTED
     assert oct(vault.stat().st_mode & 0o777) == "0o700"
+    # The service was told, for its takedown timing: this match, quarantined.
+    store = deployment.store()
+    try:
+        (told,) = store.actions(deployment.client_id)
+    finally:
+        store.close()
+    assert (told.action, told.item_id) == ("quarantined", record["matches"][0]["item"])
     # The operator rolls the list's batch back: the match is retracted for this client.
     server.app.node.flusher.flush()
     store = deployment.store()
@@ -237,6 +244,24 @@ def test_quarantine_then_restore_from_the_retraction_feed(
     # Nothing is left to restore, and the feed's cursor moved on.
     assert main(["restore", "--quarantine", str(vault), "--retracted"]) == ExitCode.OK
     assert (vault / "retractions.cursor").read_text() != "0"
+
+
+def test_a_hoster_can_keep_its_quarantines_to_itself(
+    server: ServerThread,
+    deployment: Deployment,
+    tree: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    vault = tmp_path / "quarantine"
+    args = ["--action", "quarantine", "--quarantine", str(vault), "--no-report-actions"]
+    code, _ = scan(monkeypatch, server.base, deployment, str(tree), *args)
+    assert code == ExitCode.MATCHES and not (tree / "a.jpg").exists()
+    store = deployment.store()
+    try:
+        assert store.actions() == []
+    finally:
+        store.close()
 
 
 def test_watch_checks_files_as_they_arrive(

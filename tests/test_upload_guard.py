@@ -19,7 +19,14 @@ from bench.debian import program
 
 from hashcheck.client import AsyncHashcheckClient
 from hashcheck.client.guard import GuardMiddleware, UploadGuard
-from tests.support import Deployment, ServerThread, list_hashes, make_deployment, serve
+from tests.support import (
+    Deployment,
+    ServerThread,
+    another_client,
+    list_hashes,
+    make_deployment,
+    serve,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 LISTED = b"bytes of a listed file\n"
@@ -168,3 +175,56 @@ def test_the_php_example(server: ServerThread, deployment: Deployment, tmp_path:
     assert check(clean, server.base, secret="wrong") == (2, "unchecked")  # 401
     assert check(clean, f"http://127.0.0.1:{closed_port()}") == (2, "unchecked")
     assert check(tmp_path / "missing.bin", server.base) == (2, "unchecked")
+
+
+def test_a_blocked_upload_is_reported_after_its_answer_unless_turned_off(
+    server: ServerThread, deployment: Deployment
+) -> None:
+    """The guards tell the service which matches they blocked at upload (its takedown
+    timing), after deciding and without delaying the answer; a hoster can turn that off."""
+    import asyncio
+
+    from hashcheck.client import HashcheckClient
+    from hashcheck.client.uploads import UploadReader
+    from hashcheck.client.wsgiguard import SyncUploadGuard
+
+    credentials = (deployment.client_id, deployment.secret)
+
+    def actions(client_id: str = deployment.client_id) -> list[tuple[str, int]]:
+        store = deployment.store()
+        try:
+            return [(a.action, a.item_id) for a in store.actions(client_id)]
+        finally:
+            store.close()
+
+    async def asgi_guard(report: bool) -> int:
+        async with AsyncHashcheckClient(server.base, *credentials) as client:
+            guard = UploadGuard(client, report_actions=report)
+            decided = await guard.decide(b"holiday photo")
+            assert decided.allowed
+            decided = await guard.decide(LISTED)
+            await guard.reported()
+        assert decided.status == 422
+        (item,) = {m.item for r in decided.results for m in r.matches}
+        assert item is not None
+        return item
+
+    item = asyncio.run(asgi_guard(report=False))
+    assert actions() == []
+    assert asyncio.run(asgi_guard(report=True)) == item
+    assert actions() == [("blocked_at_upload", item)]
+
+    other = another_client(deployment)  # the WSGI guard of another hoster
+    server.app.node.follower.refresh()
+    with HashcheckClient(server.base, *other) as client:
+        reader = UploadReader(None)
+        reader.feed(LISTED)
+        parts = reader.finish()
+        guard = SyncUploadGuard(client)
+        try:
+            assert guard.decide_parts(parts).status == 422
+        finally:
+            guard.close()
+            reader.close()
+    assert actions() == [("blocked_at_upload", item)]
+    assert actions(other[0]) == [("blocked_at_upload", item)]

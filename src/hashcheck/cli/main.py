@@ -149,6 +149,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     scanning.add_argument("--quarantine", type=Path, metavar="DIR", help="the quarantine folder")
     scanning.add_argument(
+        "--no-report-actions",
+        action="store_true",
+        help="do not tell the service which matches --action quarantine quarantined (it "
+        "measures how fast hits are acted on)",
+    )
+    scanning.add_argument(
         "--watch",
         action="store_true",
         help="keep watching the one folder given and check files as they arrive (until "

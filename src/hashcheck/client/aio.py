@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 from collections.abc import Iterable
 from pathlib import Path
 from types import TracebackType
@@ -12,7 +13,7 @@ import httpx
 
 from hashcheck.client import protocol
 from hashcheck.client.files import FileHashes, hash_file
-from hashcheck.client.protocol import CredentialsRefused, Dispute, Unanswered
+from hashcheck.client.protocol import ActionReceipt, CredentialsRefused, Dispute, Unanswered
 from hashcheck.client.queries import Query, normalise
 from hashcheck.client.results import Result, indeterminate
 from hashcheck.client.verdicts import Verdict, verdict
@@ -113,6 +114,18 @@ class AsyncHashcheckClient:
         body = protocol.dispute_body(match_id, reason)
         response = await self._send("POST", "/v2/disputes", json=body)
         return self._dispute(response, "opening the dispute")
+
+    async def report_action(
+        self, match_id: str, action: str, *, reason: str = "", at: dt.datetime | None = None
+    ) -> ActionReceipt:
+        """Tell the service what was done about a match (its `match_id` from a check answer):
+        one of `protocol.ACTIONS`, when (now if ``at`` is None). Safe to repeat: the service
+        keeps it once per match and action. Raises `Unanswered` when it was not kept."""
+        body = protocol.action_body(match_id, action, reason=reason, at=at)
+        response = await self._send("POST", "/v2/actions", json=body)
+        if isinstance(response, str):
+            raise Unanswered(f"reporting the action: {response}")
+        return protocol.read_action(response.status_code, response.content)
 
     async def dispute(self, dispute_id: int) -> Dispute:
         """A dispute this client opened: its state and the operator's notes."""

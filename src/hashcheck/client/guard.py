@@ -7,7 +7,8 @@ Flask, Django, ...) read the body of the requests they are told to guard as it s
 rejects the upload (422); a body that is not the multipart it claims is refused (400); when
 the service cannot answer, the guard fails closed (503, "try again") unless configured to fail
 open. `UploadGuard.decide(data)` checks bytes already in hand. Never sends the file, only its
-hashes.
+hashes. A rejected upload's matches are reported to the service as `blocked_at_upload` (its
+takedown timing), after the answer and never delaying it, unless ``report_actions=False``.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from hashcheck.client.aio import AsyncHashcheckClient
 from hashcheck.client.multipart import MalformedUpload
 from hashcheck.client.protocol import CredentialsRefused
 from hashcheck.client.queries import Query
-from hashcheck.client.results import Outcome, Result
+from hashcheck.client.results import Outcome, Result, match_ids_of
 from hashcheck.client.uploads import Part, UploadReader
 from hashcheck.client.verdicts import verdict
 
@@ -77,6 +78,13 @@ def decision(
     return Decision(True, 200, f"not checked, accepted (fail open): {reason}", kept)
 
 
+def blocked_match_ids(decided: Decision) -> tuple[str, ...]:
+    """The match ids of an upload the decision rejects for a match (none otherwise)."""
+    if decided.allowed or decided.status != 422:
+        return ()
+    return match_ids_of(m for r in decided.results if r.matched for m in r.matches)
+
+
 def refused(exc: CredentialsRefused, *, fail_closed: bool) -> Decision:
     # Every upload is affected until the credentials are fixed: said loudly in the log.
     log.error("hashcheck upload guard: %s", exc)
@@ -86,9 +94,17 @@ def refused(exc: CredentialsRefused, *, fail_closed: bool) -> Decision:
 
 
 class UploadGuard:
-    def __init__(self, client: AsyncHashcheckClient, *, fail_closed: bool = True) -> None:
+    def __init__(
+        self,
+        client: AsyncHashcheckClient,
+        *,
+        fail_closed: bool = True,
+        report_actions: bool = True,
+    ) -> None:
         self._client = client
         self.fail_closed = fail_closed
+        self.report_actions = report_actions
+        self._reporting: set[asyncio.Task[None]] = set()  # held until done: not collected
 
     async def decide(self, data: bytes, content_type: str | None = None) -> Decision:
         """The decision on a body already in memory (a raw body, or a multipart one)."""
@@ -108,7 +124,25 @@ class UploadGuard:
             results = await self._client.check(asked)
         except CredentialsRefused as exc:
             return refused(exc, fail_closed=self.fail_closed)
-        return decision(parts, asked, results, fail_closed=self.fail_closed)
+        decided = decision(parts, asked, results, fail_closed=self.fail_closed)
+        blocked = blocked_match_ids(decided)
+        if blocked and self.report_actions:
+            task = asyncio.get_running_loop().create_task(self._report(blocked))
+            self._reporting.add(task)
+            task.add_done_callback(self._reporting.discard)
+        return decided
+
+    async def _report(self, match_ids: Sequence[str]) -> None:
+        for match_id in match_ids:
+            try:
+                await self._client.report_action(match_id, "blocked_at_upload")
+            except Exception as exc:  # the upload was refused all the same; the log says why
+                log.warning("hashcheck upload guard: a blocked upload was not reported: %s", exc)
+
+    async def reported(self) -> None:
+        """Wait for the reports of blocked uploads still being sent (a graceful stop)."""
+        while self._reporting:
+            await asyncio.gather(*self._reporting, return_exceptions=True)
 
 
 class GuardMiddleware:

@@ -8,6 +8,7 @@ indeterminate, never clean.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import random
 from dataclasses import dataclass
@@ -268,6 +269,64 @@ def read_dispute(status: int, content: bytes, wanted: str) -> Dispute:
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise Unanswered(f"{wanted}: unexpected answer from the service: {exc!r}") from None
+
+
+# What a client can say it did about a match (`POST /v2/actions`).
+ACTIONS = ("removed", "blocked_at_upload", "quarantined", "kept_after_review", "reported")
+
+
+@dataclass(frozen=True)
+class ActionReceipt:
+    """An action the service kept (``repeated``: it had kept it already; the first stands)."""
+
+    action_id: int
+    match_id: str
+    item: int
+    action: str
+    reason: str
+    at: str
+    recorded_at: str
+    matched_at: str | None
+    repeated: bool
+
+
+def action_body(
+    match_id: str, action: str, *, reason: str = "", at: dt.datetime | None = None
+) -> dict[str, str]:
+    if not match_id.strip():
+        raise ValueError("say which match: its match_id from a check answer")
+    if action not in ACTIONS:
+        raise ValueError(f"action must be one of {', '.join(ACTIONS)}, not {action!r}")
+    if action == "kept_after_review" and not reason.strip():
+        raise ValueError("kept_after_review needs a reason: why the file was kept")
+    if len(reason) > 2000:
+        raise ValueError("a reason has at most 2,000 characters")
+    body = {"match_id": match_id.strip(), "action": action}
+    if reason.strip():
+        body["reason"] = reason
+    if at is not None:
+        if at.tzinfo is None:
+            raise ValueError("give the action's time with its time zone")
+        body["at"] = at.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return body
+
+
+def read_action(status: int, content: bytes) -> ActionReceipt:
+    document = _answer(status, content, "reporting the action", (200, 201))
+    try:
+        return ActionReceipt(
+            action_id=int(document["action_id"]),
+            match_id=str(document["match_id"]),
+            item=int(document["item"]),
+            action=str(document["action"]),
+            reason=str(document["reason"]),
+            at=str(document["at"]),
+            recorded_at=str(document["recorded_at"]),
+            matched_at=document["matched_at"],
+            repeated=bool(document["repeated"]),
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise Unanswered(f"reporting the action: unexpected answer: {exc!r}") from None
 
 
 def read_retractions(status: int, content: bytes) -> tuple[list[dict[str, Any]], int, bool]:

@@ -4,6 +4,7 @@ same methods (a test holds them to it)."""
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 from collections.abc import Iterable
 from pathlib import Path
@@ -14,7 +15,7 @@ import httpx
 
 from hashcheck.client import protocol
 from hashcheck.client.files import FileHashes, hash_file
-from hashcheck.client.protocol import CredentialsRefused, Dispute, Unanswered
+from hashcheck.client.protocol import ActionReceipt, CredentialsRefused, Dispute, Unanswered
 from hashcheck.client.queries import Query, normalise
 from hashcheck.client.results import Result, indeterminate
 from hashcheck.client.verdicts import Verdict, verdict
@@ -109,6 +110,18 @@ class HashcheckClient:
         body = protocol.dispute_body(match_id, reason)
         response = self._send("POST", "/v2/disputes", json=body)
         return self._dispute(response, "opening the dispute")
+
+    def report_action(
+        self, match_id: str, action: str, *, reason: str = "", at: dt.datetime | None = None
+    ) -> ActionReceipt:
+        """Tell the service what was done about a match (its `match_id` from a check answer):
+        one of `protocol.ACTIONS`, when (now if ``at`` is None). Safe to repeat: the service
+        keeps it once per match and action. Raises `Unanswered` when it was not kept."""
+        body = protocol.action_body(match_id, action, reason=reason, at=at)
+        response = self._send("POST", "/v2/actions", json=body)
+        if isinstance(response, str):
+            raise Unanswered(f"reporting the action: {response}")
+        return protocol.read_action(response.status_code, response.content)
 
     def dispute(self, dispute_id: int) -> Dispute:
         """A dispute this client opened: its state and the operator's notes."""

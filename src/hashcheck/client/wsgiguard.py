@@ -2,15 +2,19 @@
 the ASGI `GuardMiddleware` (`hashcheck.client.guard`), with the synchronous client.
 
 The body is read from ``wsgi.input`` as it streams (spooled to disk, memory flat), every part
-checked; the app then reads the same body from the spooled copy. Never sends the file.
+checked; the app then reads the same body from the spooled copy. Never sends the file. A
+rejected upload's matches are reported as `blocked_at_upload` from a thread of the guard's own,
+after the answer, unless ``report_actions=False``.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from hashcheck.client.guard import Decision, decision, queries_of, refused
+from hashcheck.client.guard import Decision, blocked_match_ids, decision, queries_of, refused
 from hashcheck.client.multipart import MalformedUpload
 from hashcheck.client.protocol import CredentialsRefused
 from hashcheck.client.sync import HashcheckClient
@@ -20,13 +24,18 @@ Environ = dict[str, Any]
 StartResponse = Callable[..., Any]
 WsgiApp = Callable[[Environ, StartResponse], Iterable[bytes]]
 READ_CHUNK = 1 << 18
+log = logging.getLogger("hashcheck.guard")
 _REASONS = {400: "Bad Request", 413: "Content Too Large", 422: "Unprocessable Content"}
 
 
 class SyncUploadGuard:
-    def __init__(self, client: HashcheckClient, *, fail_closed: bool = True) -> None:
+    def __init__(
+        self, client: HashcheckClient, *, fail_closed: bool = True, report_actions: bool = True
+    ) -> None:
         self._client = client
         self.fail_closed = fail_closed
+        self.report_actions = report_actions
+        self._reporter = ThreadPoolExecutor(1, thread_name_prefix="hashcheck-guard-report")
 
     def decide_parts(self, parts: Sequence[Part]) -> Decision:
         asked = queries_of(parts)
@@ -34,7 +43,22 @@ class SyncUploadGuard:
             results = self._client.check(asked)
         except CredentialsRefused as exc:
             return refused(exc, fail_closed=self.fail_closed)
-        return decision(parts, asked, results, fail_closed=self.fail_closed)
+        decided = decision(parts, asked, results, fail_closed=self.fail_closed)
+        blocked = blocked_match_ids(decided)
+        if blocked and self.report_actions:
+            self._reporter.submit(self._report, blocked)
+        return decided
+
+    def _report(self, match_ids: Sequence[str]) -> None:
+        for match_id in match_ids:
+            try:
+                self._client.report_action(match_id, "blocked_at_upload")
+            except Exception as exc:  # the upload was refused all the same; the log says why
+                log.warning("hashcheck upload guard: a blocked upload was not reported: %s", exc)
+
+    def close(self) -> None:
+        """Send the reports of blocked uploads still waiting, then stop the thread."""
+        self._reporter.shutdown(wait=True)
 
 
 class WsgiGuard:
