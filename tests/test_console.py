@@ -457,6 +457,44 @@ def test_the_overview_tells_silent_and_lagging_nodes_apart(deployment: Deploymen
     }
 
 
+def test_a_client_s_takedown_deadline_is_set_on_its_page(
+    console: ServerThread, deployment: Deployment, accounts: dict[str, str], context: BrowserContext
+) -> None:
+    page = context.new_page()
+    sign_in(page, console.base, "olga", accounts["olga"])
+    page.goto(console.base + "/console/clients")
+    button = page.get_by_role("button", name="Set deadline of acme")
+    form = page.locator("form").filter(has=button)
+    expect(form).to_contain_text("blank: the policy's, 24 hours")
+    form.get_by_label("Hours to act on a hit or notice").fill("0")
+    button.click()
+    expect(page.get_by_role("alert")).to_contain_text("1 to 8,784 hours")
+    page.locator("form").filter(has=button).get_by_label("Hours to act on a hit or notice").fill(
+        "99999999999999999999"  # digits (the field takes only digits), too many
+    )
+    button.click()
+    expect(page.get_by_role("alert")).to_contain_text("a whole number of hours")
+    page.locator("form").filter(has=button).get_by_label("Hours to act on a hit or notice").fill(
+        "12"
+    )
+    button.click()
+    expect(page.get_by_role("status")).to_contain_text("acme now has 12 hours")
+    form = page.locator("form").filter(has=button)
+    expect(form.get_by_label("Hours to act on a hit or notice")).to_have_value("12")
+    form.get_by_label("Hours to act on a hit or notice").fill("")
+    button.click()
+    expect(page.get_by_role("status")).to_contain_text(
+        "24 hours to act on a hit or notice (the policy's)"
+    )
+    store = deployment.store()
+    try:
+        mine = next(c for c in store.clients() if c.client_id == "acme")
+        assert mine.takedown_deadline_hours is None
+        assert len(store.audit_log(action="client.deadline")) == 2
+    finally:
+        store.close()
+
+
 def test_a_client_s_budgets_are_set_on_its_page_whatever_its_id(
     console: ServerThread, deployment: Deployment, accounts: dict[str, str], context: BrowserContext
 ) -> None:

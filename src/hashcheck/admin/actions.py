@@ -141,6 +141,12 @@ ACTIONS: dict[str, Action] = {
         ("POST", "/submissions/{case}/reject"),
         console="submissions/{case}",
     ),
+    "clients.deadline": Action(
+        OPERATE,
+        "clients deadline",
+        ("PUT", "/clients/{client_id}/takedown-deadline"),
+        console="clients/{client_id}/deadline",
+    ),
     "clients.public-name": Action(
         OPERATE, "clients public-name", ("PUT", "/clients/{client_id}/public-name")
     ),

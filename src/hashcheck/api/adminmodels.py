@@ -15,6 +15,7 @@ from msgspec import UNSET, Meta, Struct, UnsetType, field
 
 from hashcheck.admin.clients import MOST_REQUESTS_PER_SECOND, MOST_WORK_PER_SECOND
 from hashcheck.api.v2models import one_of
+from hashcheck.catalog.policy import MAX_DEADLINE_HOURS
 
 # A name or text that is not blank (surrounding blanks are dropped by the route).
 Text = Annotated[str, Meta(pattern=r"\S")]
@@ -86,6 +87,10 @@ class PublicName(Request):
     ]
 
 
+class Deadline(Request):
+    hours: Annotated[int, Meta(ge=1, le=MAX_DEADLINE_HOURS, description="the hours to act")] | None
+
+
 class PolicyValue(Request):
     value: Text
 
@@ -155,6 +160,9 @@ class Client(Reach):
     grants: list[str]
     requests_per_second: RequestsPerSecond
     work_per_second: WorkPerSecond
+    takedown_deadline_hours: Annotated[
+        int | None, Meta(description="its agreement's hours to act on a hit; null: the policy's")
+    ]
 
 
 class Budgets(Request):
@@ -327,6 +335,13 @@ class Case(Answer):
     reason: str
     flagged: bool
     files: list[CaseFile]
+
+
+class ClientDeadline(Answer):
+    client_id: str
+    agreed_hours: Annotated[int | None, Meta(description="the client's own; null: the policy's")]
+    hours: Annotated[int, Meta(description="what applies")]
+    changed: bool
 
 
 class Listed(Answer):

@@ -27,6 +27,7 @@ from hashcheck.admin import (
     reach,
     submissions,
     suppliers,
+    takedown,
 )
 from hashcheck.admin import audit as trail
 from hashcheck.admin import stats as usage
@@ -166,6 +167,7 @@ def list_clients(r: Request) -> Answer:
             "grants": list(line.grants),
             "requests_per_second": line.client.requests_per_second,
             "work_per_second": line.client.work_per_second,
+            "takedown_deadline_hours": line.client.takedown_deadline_hours,
             **line.reach.as_dict(),
         }
         for line in clients.listing(r.store, actor=r.actor)
@@ -523,6 +525,11 @@ def _decide_case(activate: bool) -> Handler:
         return 200, submissions.case_dict(r.store, record)
 
     return handler
+
+
+def set_client_deadline(r: Request) -> Answer:
+    body: models.Deadline = r.body
+    return 200, takedown.set_deadline(r.store, r.params[0], body.hours, actor=r.actor).as_dict()
 
 
 def list_client_publicly(r: Request) -> Answer:
@@ -905,6 +912,14 @@ ROUTES: tuple[Route, ...] = (
         "Reject a case: items no other live case holds leave the list",
         {200: models.Case},
         body=models.CaseDecision,
+    ),
+    _route(
+        "PUT",
+        "/clients/{client_id}/takedown-deadline",
+        set_client_deadline,
+        "The hours a client has to act on a hit or notice (null: the policy's); audited",
+        {200: models.ClientDeadline},
+        body=models.Deadline,
     ),
     _route(
         "PUT",

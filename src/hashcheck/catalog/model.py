@@ -74,6 +74,8 @@ class Client:
     # The name under which the client agreed to be listed as a participating platform on the
     # public self-submission pages (None: not listed).
     public_name: str | None = None
+    # The hours its agreement gives it to act on a hit or notice (None: the policy's).
+    takedown_deadline_hours: int | None = None
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,17 @@ from __future__ import annotations
 import argparse
 
 from hashcheck.admin import audit as trail
-from hashcheck.admin import batches, clients, dates, governance, importing, lists, reach, suppliers
+from hashcheck.admin import (
+    batches,
+    clients,
+    dates,
+    governance,
+    importing,
+    lists,
+    reach,
+    suppliers,
+    takedown,
+)
 from hashcheck.admin import stats as usage
 from hashcheck.admin.bounds import ImportBounds
 from hashcheck.admin.errors import ImportRejected
@@ -100,6 +110,7 @@ def clients_list(args: argparse.Namespace, settings: Settings) -> int:
                         "grants": "; ".join(line.grants) or "(nothing)",
                         "requests_per_second": line.client.requests_per_second,
                         "work_per_second": line.client.work_per_second,
+                        "takedown_deadline_hours": line.client.takedown_deadline_hours,
                         **line.reach.as_dict(),
                     }
                     for line in found
@@ -156,6 +167,25 @@ def clients_budgets(args: argparse.Namespace, settings: Settings) -> int:
         say(
             f"client {done.client_id}: {_rate(done.requests_per_second)} requests and "
             f"{_rate(done.work_per_second)} work per second on each node"
+            + ("" if done.changed else " (unchanged)")
+        )
+    return ExitCode.OK
+
+
+def clients_deadline(args: argparse.Namespace, settings: Settings) -> int:
+    with opened_store(settings) as store:
+        done = takedown.set_deadline(
+            store,
+            args.client_id,
+            None if args.policy else args.hours,
+            actor=acting(store, settings.operator),
+        )
+    if args.json:
+        say(as_json(done.as_dict()))
+    else:
+        whose = "the policy's" if done.agreed is None else "its agreement's"
+        say(
+            f"client {done.client_id}: {done.hours} hours to act on a hit or notice ({whose})"
             + ("" if done.changed else " (unchanged)")
         )
     return ExitCode.OK

@@ -236,6 +236,19 @@ def build_parser() -> argparse.ArgumentParser:
         "1,000); 0: no limit; default: the node's setting",
     )
     budgets.add_argument("--json", action="store_true")
+    deadline = command(
+        "deadline",
+        "commands.clients_deadline",
+        "the hours a client has to act on a hit or notice, where its agreement says so",
+        csub,
+    )
+    deadline.add_argument("client_id")
+    given = deadline.add_mutually_exclusive_group(required=True)
+    given.add_argument("--hours", type=_whole, help="the hours its agreement gives it")
+    given.add_argument(
+        "--policy", action="store_true", help="the policy's takedown-deadline-hours again"
+    )
+    deadline.add_argument("--json", action="store_true")
     public = command(
         "public-name",
         "reviewing.clients_public_name",

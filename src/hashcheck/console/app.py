@@ -144,6 +144,12 @@ _FORMS: tuple[tuple[re.Pattern[str], str, Any, str], ...] = (
         "clients",
     ),
     (
+        re.compile(r"^/console/clients/([^/]{1,600})/deadline$"),
+        "clients.deadline",
+        pages.set_deadline,
+        "clients",
+    ),
+    (
         re.compile(r"^/console/clients/([^/]{1,600})/grants$"),
         "clients.grant",
         pages.change_grant,

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from hashcheck.admin import audit, disputes, governance, items, lists, submissions
+from hashcheck.admin import audit, disputes, governance, items, lists, submissions, takedown
 from hashcheck.admin import batches as admin_batches
 from hashcheck.admin import clients as admin_clients
 from hashcheck.admin import operators as accounts
@@ -22,6 +22,7 @@ from hashcheck.admin.clients import describe_grant
 from hashcheck.admin.errors import AdminError
 from hashcheck.admin.operators import Actor, Role
 from hashcheck.catalog.numbers import whole_number
+from hashcheck.catalog.policy import Policy
 from hashcheck.console import charts
 from hashcheck.hashes.keyed import Digester
 from hashcheck.hashes.matchid import MatchIds
@@ -349,7 +350,8 @@ def clients(store: Store, actor: Actor, query: dict[str, str]) -> dict[str, Any]
                 ],
             }
         )
-    return {"clients": shown, "categories": categories}
+    deadline = Policy.parse(store.policies()).takedown_deadline_hours
+    return {"clients": shown, "categories": categories, "policy_deadline": deadline}
 
 
 def add_client(store: Store, actor: Actor, key: str, form: dict[str, str]) -> Shown:
@@ -395,6 +397,19 @@ def set_budgets(store: Store, actor: Actor, key: str, form: dict[str, str]) -> s
     if not done.changed:
         return f"The budgets of {key} were so already."
     return f"The budgets of {key} are set; every node applies them within a second."
+
+
+def set_deadline(store: Store, actor: Actor, key: str, form: dict[str, str]) -> str:
+    """The client's takedown deadline as the form shows it: hours, or blank for the policy's."""
+    text = form.get("hours", "").strip()
+    hours = None if not text else whole_number(text)
+    if text and hours is None:
+        raise AdminError("hours: a whole number of hours, or blank for the policy's")
+    done = takedown.set_deadline(store, key, hours, actor=actor)
+    whose = "the policy's" if done.agreed is None else "its agreement's"
+    if not done.changed:
+        return f"The takedown deadline of {key} was so already: {done.hours} hours ({whose})."
+    return f"{key} now has {done.hours} hours to act on a hit or notice ({whose})."
 
 
 def _budget(text: str, what: str) -> int | None:

@@ -133,6 +133,11 @@ class Store(abc.ABC):
         (None: not listed); False when it was so already."""
 
     @abc.abstractmethod
+    def set_client_deadline(self, client_id: str, hours: int | None, *, actor: str) -> bool:
+        """The hours the client's agreement gives it to act on a hit or notice (None: the
+        policy's `takedown-deadline-hours`); False when it was so already. Audited."""
+
+    @abc.abstractmethod
     def add_grant(self, client_id: str, grant: Grant, *, actor: str) -> bool:
         """True if the grant is new."""
 

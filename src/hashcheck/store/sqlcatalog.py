@@ -193,7 +193,7 @@ class CatalogQueries(SqlBase):
         rows = self._q(
             cur,
             "SELECT id, name, enabled, secret_hash, requests_per_second, work_per_second, "
-            "public_name FROM clients ORDER BY id",
+            "public_name, takedown_deadline_hours FROM clients ORDER BY id",
         ).fetchall()
         return [
             Client(
@@ -205,6 +205,7 @@ class CatalogQueries(SqlBase):
                 None if r[4] is None else int(r[4]),
                 None if r[5] is None else int(r[5]),
                 r[6],
+                None if r[7] is None else int(r[7]),
             )
             for r in rows
         ]
@@ -289,6 +290,26 @@ class CatalogQueries(SqlBase):
                 (name, now_iso(), client_id),
             )
             self._audit(cur, actor, "client.listed", client_id, {"before": row[0], "after": name})
+            return True
+
+    def set_client_deadline(self, client_id: str, hours: int | None, *, actor: str) -> bool:
+        with self._tx(write=True) as cur:
+            row = self._q(
+                cur, "SELECT takedown_deadline_hours FROM clients WHERE id = ?", (client_id,)
+            ).fetchone()
+            if row is None:
+                raise NotFound(f"no client {client_id!r}")
+            before = None if row[0] is None else int(row[0])
+            if before == hours:
+                return False
+            self._q(
+                cur,
+                "UPDATE clients SET takedown_deadline_hours = ?, updated_at = ? WHERE id = ?",
+                (hours, now_iso(), client_id),
+            )
+            self._audit(
+                cur, actor, "client.deadline", client_id, {"before": before, "after": hours}
+            )
             return True
 
     def add_grant(self, client_id: str, grant: Grant, *, actor: str) -> bool:
