@@ -457,6 +457,53 @@ def test_the_overview_tells_silent_and_lagging_nodes_apart(deployment: Deploymen
     }
 
 
+def test_notices_are_issued_listed_and_withdrawn_on_their_page(
+    console: ServerThread, deployment: Deployment, accounts: dict[str, str], context: BrowserContext
+) -> None:
+    noticed = hashlib.md5(b"noticed", usedforsecurity=False).digest()
+    digester = Digester(deployment.key)
+    store = deployment.store()
+    try:
+        importing.import_file(
+            store, digester, "police", [noticed.hex()], actor="t", category="baseline"
+        )
+        keyed = digester.digest(Algorithm.MD5, noticed)
+        (item,) = [i.item_id for i in store.find_items(digests=[keyed])]
+    finally:
+        store.close()
+    page = context.new_page()
+    sign_in(page, console.base, "olga", accounts["olga"])
+    page.goto(console.base + "/console/notices")
+    expect(page.get_by_text("No notice here.")).to_be_visible()
+    page.get_by_label("Client").select_option("acme")
+    page.get_by_label("Item number").fill(str(item + 1000))
+    page.get_by_role("button", name="Issue the notice").click()
+    expect(page.get_by_role("alert")).to_contain_text(f"no item {item + 1000}")
+    expect(page.get_by_label("Item number")).to_have_value(str(item + 1000))  # kept as typed
+    page.get_by_label("Item number").fill(str(item))
+    page.get_by_label("Where it was found (optional)").fill("https://files.example/u/1.jpg")
+    page.get_by_role("button", name="Issue the notice").click()
+    expect(page.get_by_role("status")).to_contain_text("Notice 1 to acme: act by")
+    row = page.get_by_role("row").filter(has_text="https://files.example/u/1.jpg")
+    expect(row).to_contain_text("open")
+    page.get_by_role("button", name="Withdraw notice 1").click()
+    expect(page.get_by_role("status")).to_contain_text("Notice 1 to acme withdrawn")
+    expect(page.get_by_text("No notice here.")).to_be_visible()
+    page.get_by_label("Show").select_option("withdrawn")
+    page.get_by_role("button", name="Show", exact=True).click()
+    expect(
+        page.get_by_role("row").filter(has_text="https://files.example/u/1.jpg")
+    ).to_contain_text("withdrawn")
+    store = deployment.store()
+    try:
+        assert [r.action for r in store.audit_log(action="notice")] == [
+            "notice.withdraw",
+            "notice.issue",
+        ]
+    finally:
+        store.close()
+
+
 def test_a_client_s_takedown_deadline_is_set_on_its_page(
     console: ServerThread, deployment: Deployment, accounts: dict[str, str], context: BrowserContext
 ) -> None:

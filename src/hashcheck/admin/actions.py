@@ -147,6 +147,14 @@ ACTIONS: dict[str, Action] = {
         ("PUT", "/clients/{client_id}/takedown-deadline"),
         console="clients/{client_id}/deadline",
     ),
+    "notices.issue": Action(OPERATE, "notices issue", ("POST", "/notices"), console="notices/new"),
+    "notices.list": Action(VIEW, "notices list", ("GET", "/notices"), console="notices"),
+    "notices.withdraw": Action(
+        OPERATE,
+        "notices withdraw",
+        ("POST", "/notices/{notice_id}/withdraw"),
+        console="notices/{notice_id}/withdraw",
+    ),
     "clients.public-name": Action(
         OPERATE, "clients public-name", ("PUT", "/clients/{client_id}/public-name")
     ),

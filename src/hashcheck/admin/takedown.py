@@ -1,11 +1,14 @@
 """The operator's side of takedown timing: a client's own deadline where its agreement says
-so. One service function per operator action; every face (CLI, admin API, console) calls
-these. Holds no HTTP and no SQL.
+so, and notices to clients about items (with where the operator found them, when it knows).
+One service function per operator action; every face (CLI, admin API, console) calls these.
+Holds no HTTP and no SQL.
 """
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from hashcheck.admin.errors import AdminError
 from hashcheck.admin.operators import Actor, Role
@@ -13,6 +16,10 @@ from hashcheck.catalog.policy import MAX_DEADLINE_HOURS, Policy
 from hashcheck.catalog.takedown import deadline_hours, valid_deadline
 from hashcheck.store.errors import NotFound
 from hashcheck.store.interface import Store
+from hashcheck.store.records import NoticeRecord
+
+MAX_URL = 2000
+NOTICE_STATES = ("open", "acknowledged", "removed", "withdrawn")
 
 
 @dataclass(frozen=True)
@@ -50,3 +57,75 @@ def deadline_of(store: Store, client_id: str, *, changed: bool = False) -> Clien
     policy = Policy.parse(store.policies())
     agreed = client.takedown_deadline_hours
     return ClientDeadline(client_id, agreed, deadline_hours(policy, agreed), changed)
+
+
+@dataclass(frozen=True)
+class IssuedNotice:
+    notice: NoticeRecord
+    new: bool  # False: the client's live notice about the item, issued earlier
+
+
+def issue_notice(
+    store: Store, client_id: str, item_id: int, *, url: str | None = None, actor: Actor
+) -> IssuedNotice:
+    """A notice to ``client_id`` about the item, due after the client's deadline; the live
+    one it has about the item already, if any. Refused for an item no longer on its list
+    (there is nothing to take down). Audited."""
+    actor.require(Role.OPERATOR, "issuing a notice")
+    if url is not None:
+        url = _url(url)
+    hours = deadline_of(store, client_id).hours
+    notice, new = store.issue_notice(client_id, item_id, url, hours, actor=actor.name)
+    return IssuedNotice(notice, new)
+
+
+def withdraw_notice(store: Store, notice_id: int, *, actor: Actor) -> NoticeRecord:
+    """Take a live notice back (issued to the wrong client, say). Audited."""
+    actor.require(Role.OPERATOR, "withdrawing a notice")
+    return store.withdraw_notice(notice_id, actor=actor.name)
+
+
+def notices(
+    store: Store, *, client_id: str | None = None, state: str = "live", actor: Actor
+) -> list[NoticeRecord]:
+    """Notices oldest first: `live` (open and acknowledged), `all`, or one state."""
+    actor.require(Role.VIEWER, "reading notices")
+    if state == "live":
+        states: tuple[str, ...] = NOTICE_STATES[:2]
+    elif state == "all":
+        states = NOTICE_STATES
+    elif state in NOTICE_STATES:
+        states = (state,)
+    else:
+        raise AdminError(f"state: live, all, or one of {', '.join(NOTICE_STATES)}")
+    return store.notices(client_id, states=states, limit=10_000)
+
+
+def notice_dict(notice: NoticeRecord) -> dict[str, object]:
+    return {
+        "notice_id": notice.notice_id,
+        "client_id": notice.client_id,
+        "item": notice.item_id,
+        "url": notice.url,
+        "issued_at": _iso(notice.issued_at),
+        "deadline": _iso(notice.deadline_at),
+        "issued_by": notice.issued_by,
+        "state": notice.state,
+        "acknowledged_at": None if notice.acknowledged_at is None else _iso(notice.acknowledged_at),
+        "closed_at": None if notice.closed_at is None else _iso(notice.closed_at),
+    }
+
+
+def _url(text: str) -> str:
+    text = text.strip()
+    try:
+        parts = urlsplit(text) if text.isprintable() and len(text) <= MAX_URL else None
+    except ValueError:  # a bracketed host that is no address, say
+        parts = None
+    if parts is None or parts.scheme not in ("http", "https") or not parts.netloc:
+        raise AdminError(f"a URL is http:// or https://, at most {MAX_URL:,} characters")
+    return text
+
+
+def _iso(stamp: int) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(stamp))

@@ -1,5 +1,6 @@
 """`POST /v2/actions`: a client says what it did about one of its matches (removed it,
-blocked it at upload, quarantined it, kept it after review, reported it) and when.
+blocked it at upload, quarantined it, kept it after review, reported it) and when; and the
+operator's notices to it (`GET /v2/notices`, `POST /v2/notices/{id}/acknowledge`).
 
 Kept once per match and action (a repeat answers the first record, 200); written to the store
 before the answer, so an answered action is never lost (an unreachable store is a 503, and the
@@ -11,18 +12,20 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+from urllib.parse import parse_qs
 
 import msgspec
 
 from hashcheck.api.errors import BadRequest, Gone, NotFound
-from hashcheck.api.v2models import ActionAnswer, ActionRequest
+from hashcheck.api.v2models import ActionAnswer, ActionRequest, Notice, Notices
+from hashcheck.catalog.numbers import whole_number
 from hashcheck.catalog.takedown import CLOCK_SKEW_SECONDS, NEEDS_REASON, ClientAction
 from hashcheck.hashes.matchid import MatchIds
 from hashcheck.store.errors import Gone as StoreGone
 from hashcheck.store.errors import Invalid
 from hashcheck.store.errors import NotFound as StoreNotFound
 from hashcheck.store.interface import Store
-from hashcheck.store.records import ActionRecord, NewAction
+from hashcheck.store.records import ActionRecord, NewAction, NoticeRecord
 
 PATH = "/v2/actions"
 MAX_BODY = 8192
@@ -38,18 +41,22 @@ def parse_action(body: bytes, match_ids: MatchIds, client_id: str, now: float) -
         raise BadRequest(f'{exc} (give {{"match_id": ..., "action": ..., "at": ...}})') from None
     except msgspec.DecodeError:
         raise BadRequest("body is not valid JSON") from None
-    has_match = isinstance(request.match_id, str)
-    if has_match == isinstance(request.item, int):
-        raise BadRequest("name the match by match_id or by item, one of the two")
+    named = [isinstance(v, str | int) for v in (request.match_id, request.item, request.notice)]
+    if sum(named) != 1:
+        raise BadRequest("name the match by match_id, by item or by notice, one of the three")
     day: int | None = None
+    notice_id: int | None = None
+    item_id = 0
     if isinstance(request.match_id, str):
         ref = match_ids.read(request.match_id, client_id)
         if ref is None:
             raise NotFound(_NO_MATCH)  # another client's id reads as none at all
         item_id, day = ref.item_id, ref.day_number
-    else:
-        assert isinstance(request.item, int)
+    elif isinstance(request.item, int):
         item_id = request.item
+    else:
+        assert isinstance(request.notice, int)
+        notice_id = request.notice
     try:
         action = ClientAction(request.action)
     except ValueError:
@@ -59,7 +66,7 @@ def parse_action(body: bytes, match_ids: MatchIds, client_id: str, now: float) -
     if action in NEEDS_REASON and not reason:
         raise BadRequest(f"{action.value} needs a reason: why the file was kept")
     acted_at = _time(request.at, now)
-    return NewAction(client_id, item_id, day, action.value, reason, acted_at)
+    return NewAction(client_id, item_id, day, action.value, reason, acted_at, notice_id)
 
 
 def record(store: Store, new: NewAction) -> tuple[ActionRecord, bool]:
@@ -84,8 +91,62 @@ def answer_body(kept: ActionRecord, match_ids: MatchIds, *, repeated: bool) -> b
             at=_iso(kept.acted_at),
             recorded_at=_iso(kept.recorded_at),
             matched_at=None if kept.matched_at is None else _iso(kept.matched_at),
+            notice=kept.notice_id,
             repeated=repeated,
         )
+    )
+
+
+NOTICES_PATH = "/v2/notices"
+_LIVE = ("open", "acknowledged")
+_EVERY = ("open", "acknowledged", "removed", "withdrawn")
+
+
+def notice_states(query: bytes) -> tuple[str, ...]:
+    """`?state=live` (the default: open and acknowledged), `all`, or one state."""
+    values = parse_qs(query.decode("latin-1"), keep_blank_values=True).get("state", ["live"])
+    if len(values) != 1:
+        raise BadRequest("give state once")
+    state = values[0]
+    if state == "live":
+        return _LIVE
+    if state == "all":
+        return _EVERY
+    if state in _EVERY:
+        return (state,)
+    raise BadRequest(f"state: live, all, or one of {', '.join(_EVERY)}; not {state[:40]!r}")
+
+
+def notices_body(found: list[NoticeRecord]) -> bytes:
+    return msgspec.json.encode(Notices(notices=[_notice(n) for n in found]))
+
+
+def notice_body(found: NoticeRecord) -> bytes:
+    return msgspec.json.encode(_notice(found))
+
+
+def acknowledge(store: Store, client_id: str, text_id: str) -> NoticeRecord:
+    notice_id = whole_number(text_id, low=1)
+    if notice_id is None:
+        raise NotFound("no such notice for this client")
+    try:
+        return store.acknowledge_notice(client_id, notice_id)
+    except StoreNotFound as exc:
+        raise NotFound(str(exc)) from None
+    except StoreGone as exc:
+        raise Gone(str(exc)) from None
+
+
+def _notice(found: NoticeRecord) -> Notice:
+    return Notice(
+        notice_id=found.notice_id,
+        item=found.item_id,
+        url=found.url,
+        issued_at=_iso(found.issued_at),
+        deadline=_iso(found.deadline_at),
+        state=found.state,
+        acknowledged_at=None if found.acknowledged_at is None else _iso(found.acknowledged_at),
+        closed_at=None if found.closed_at is None else _iso(found.closed_at),
     )
 
 

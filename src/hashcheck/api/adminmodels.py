@@ -375,6 +375,29 @@ class Dispute(Answer):
     notes: list[DisputeNote]
 
 
+class NoticeBody(Request):
+    client_id: Annotated[str, Meta(min_length=1, max_length=200)]
+    item: Annotated[int, Meta(ge=1, le=2**63 - 1)]
+    url: Annotated[str, Meta(max_length=2000, description="where it was found")] | None = None
+
+
+class Notice(Answer):
+    notice_id: int
+    client_id: str
+    item: int
+    url: str | None
+    issued_at: str
+    deadline: str
+    issued_by: Annotated[str, Meta(description="an operator, or rule:remove-matches")]
+    state: Annotated[str, one_of("open", "acknowledged", "removed", "withdrawn")]
+    acknowledged_at: str | None
+    closed_at: str | None
+
+
+class IssuedNotice(Notice):
+    new: Annotated[bool, Meta(description="false: the client's live notice, issued earlier")]
+
+
 class Delivery(Answer):
     at: str
     batch: int

@@ -464,6 +464,27 @@ def list_disputes(r: Request) -> Answer:
     return 200, [disputes.dispute_dict(d, names) for d in found]
 
 
+def issue_notice(r: Request) -> Answer:
+    body: models.NoticeBody = r.body
+    done = takedown.issue_notice(r.store, body.client_id, body.item, url=body.url, actor=r.actor)
+    return (201 if done.new else 200), {**takedown.notice_dict(done.notice), "new": done.new}
+
+
+def list_notices(r: Request) -> Answer:
+    found = takedown.notices(
+        r.store,
+        client_id=r.query.get("client"),
+        state=r.query.get("state") or "live",
+        actor=r.actor,
+    )
+    return 200, [takedown.notice_dict(n) for n in found]
+
+
+def withdraw_notice(r: Request) -> Answer:
+    notice = takedown.withdraw_notice(r.store, int(r.params[0]), actor=r.actor)
+    return 200, takedown.notice_dict(notice)
+
+
 def find_items(r: Request) -> Answer:
     query = r.query.get("q", "")
     found = items.find(
@@ -633,7 +654,7 @@ def rotate_operator(r: Request) -> Answer:
     return 200, {"name": r.params[0], "secret": secret}
 
 
-NUMERIC_PARAMETERS = {"batch_id", "dispute_id", "proposal_id", "item_id"}
+NUMERIC_PARAMETERS = {"batch_id", "dispute_id", "proposal_id", "item_id", "notice_id"}
 
 
 def _route(
@@ -881,6 +902,32 @@ ROUTES: tuple[Route, ...] = (
         "Disputes, newest first",
         {200: list[models.Dispute]},
         query=_state("open", "upheld", "rejected"),
+    ),
+    _route(
+        "POST",
+        "/notices",
+        issue_notice,
+        "Tell a client to act on an item by its deadline (its live notice, if it has one)",
+        {201: models.IssuedNotice, 200: models.IssuedNotice},
+        body=models.NoticeBody,
+    ),
+    _route(
+        "GET",
+        "/notices",
+        list_notices,
+        "Notices, oldest first (default: live, i.e. open and acknowledged)",
+        {200: list[models.Notice]},
+        query=(
+            Query("client"),
+            Query("state", ("live", "open", "acknowledged", "removed", "withdrawn", "all")),
+        ),
+    ),
+    _route(
+        "POST",
+        "/notices/{notice_id}/withdraw",
+        withdraw_notice,
+        "Take a live notice back",
+        {200: models.Notice},
     ),
     _route(
         "GET",

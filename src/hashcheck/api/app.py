@@ -87,6 +87,7 @@ _NAMED = frozenset(
         "/v2/check",
         "/v2/disputes",
         actions.PATH,
+        actions.NOTICES_PATH,
         "/v2/retractions",
         "/v2/openapi.json",
         "/healthz",
@@ -105,6 +106,8 @@ def endpoint_of(scope: Scope) -> str:
         return path
     if path.startswith("/v2/disputes/"):
         return "/v2/disputes/{id}"
+    if path.startswith("/v2/notices/"):
+        return "/v2/notices/{id}/acknowledge"
     if path.startswith("/v2/submissions/"):
         return "/v2/submissions/{case}"
     if path == "/submit" or path.startswith("/submit/"):
@@ -313,6 +316,17 @@ class HashcheckApp:
             if method != "POST":
                 raise MethodNotAllowed("POST")
             await self._action(scope, receive, send)
+        elif path == actions.NOTICES_PATH and checks:
+            if method not in ("GET", "HEAD"):
+                raise MethodNotAllowed("GET")
+            await self._notices(scope, send)
+        elif path.startswith(actions.NOTICES_PATH + "/") and checks:
+            text_id, slash, verb = path[len(actions.NOTICES_PATH) + 1 :].partition("/")
+            if not slash or verb != "acknowledge":
+                raise NotFound("no such resource")
+            if method != "POST":
+                raise MethodNotAllowed("POST")
+            await self._acknowledge(scope, send, text_id)
         elif path.startswith("/v2/disputes/") and checks:
             if method not in ("GET", "HEAD"):
                 raise MethodNotAllowed("GET")
@@ -485,6 +499,19 @@ class HashcheckApp:
         kept, created = await self._in_store(lambda: actions.record(node.store, new))
         answer = actions.answer_body(kept, node.match_ids, repeated=not created)
         await respond(send, 201 if created else 200, answer, JSON)
+
+    async def _notices(self, scope: Scope, send: Send) -> None:
+        _, view = await self._client(scope)
+        states = actions.notice_states(scope.get("query_string", b""))
+        store, client_id = self.node.store, view.client.client_id
+        found = await self._in_store(lambda: store.notices(client_id, states=states))
+        await respond(send, 200, actions.notices_body(found), JSON)
+
+    async def _acknowledge(self, scope: Scope, send: Send, text_id: str) -> None:
+        _, view = await self._client(scope)
+        store, client_id = self.node.store, view.client.client_id
+        found = await self._in_store(lambda: actions.acknowledge(store, client_id, text_id))
+        await respond(send, 200, actions.notice_body(found), JSON)
 
     async def _dispute_status(self, scope: Scope, send: Send, text_id: str) -> None:
         snapshot, view = await self._client(scope)

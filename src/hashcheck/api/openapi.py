@@ -14,6 +14,8 @@ from hashcheck.api.v2models import (
     CheckResponse,
     Dispute,
     DisputeRequest,
+    Notice,
+    Notices,
     Platforms,
     Ready,
     Retractions,
@@ -78,6 +80,8 @@ def document(max_batch: int) -> dict[str, Any]:
         Dispute,
         ActionRequest,
         ActionAnswer,
+        Notice,
+        Notices,
         Retractions,
         Ready,
         Alive,
@@ -159,9 +163,66 @@ def document(max_batch: int) -> dict[str, Any]:
                             **_CLIENT_ERRORS,
                             400: "malformed body; a time in the future, before the match or "
                             "without a time zone; kept_after_review without a reason",
-                            404: "no such match for this client (also another client's match id)",
-                            410: "the match is older than the match records are kept",
+                            404: "no such match or notice for this client (also another "
+                            "client's match id)",
+                            410: "the match is older than the match records are kept, or the "
+                            "notice was withdrawn",
                             413: "body too large",
+                        },
+                    ),
+                }
+            },
+            "/v2/notices": {
+                "get": {
+                    "summary": "The operator's notices to this client",
+                    "description": (
+                        "Act on each by its deadline and say so with POST /v2/actions "
+                        '(`{"notice": ID, "action": "removed"}`): an action that takes the '
+                        "item down closes the notice."
+                    ),
+                    "security": [{"basic": []}],
+                    "parameters": [
+                        {
+                            "name": "state",
+                            "in": "query",
+                            "required": False,
+                            "schema": {
+                                "enum": [
+                                    "live",
+                                    "all",
+                                    "open",
+                                    "acknowledged",
+                                    "removed",
+                                    "withdrawn",
+                                ]
+                            },
+                            "description": "live (default): open and acknowledged",
+                        }
+                    ],
+                    "responses": schema.answers(
+                        {200: ("Oldest first", of[Notices])},
+                        {**_CLIENT_ERRORS, 400: "an unknown state"},
+                    ),
+                }
+            },
+            "/v2/notices/{notice_id}/acknowledge": {
+                "post": {
+                    "summary": "Say that this client read a notice",
+                    "security": [{"basic": []}],
+                    "parameters": [
+                        {
+                            "name": "notice_id",
+                            "in": "path",
+                            "required": True,
+                            "schema": {"type": "integer"},
+                        }
+                    ],
+                    "responses": schema.answers(
+                        {200: ("The notice, acknowledged", of[Notice])},
+                        {
+                            **_CLIENT_ERRORS,
+                            404: "no such notice of this client",
+                            410: "the operator withdrew the notice",
                         },
                     ),
                 }

@@ -143,6 +143,10 @@ class ActionRequest(Struct, kw_only=True, forbid_unknown_fields=True):
     item: (
         Annotated[int, Meta(ge=1, le=2**63 - 1, description="instead of match_id")] | UnsetType
     ) = UNSET
+    notice: (
+        Annotated[int, Meta(ge=1, le=2**63 - 1, description="instead of match_id: a notice's id")]
+        | UnsetType
+    ) = UNSET
     action: ClientActionName
     reason: Annotated[
         str,
@@ -156,6 +160,23 @@ class ActionRequest(Struct, kw_only=True, forbid_unknown_fields=True):
     ) = UNSET
 
 
+class Notice(Struct, kw_only=True):
+    """The operator's notice about an item: act on it (and say so) by ``deadline``."""
+
+    notice_id: int
+    item: Annotated[int, Meta(description="the list item, as in a check answer's matches")]
+    url: Annotated[str | None, Meta(description="where the operator found it, if it knows")]
+    issued_at: Annotated[str, Meta(description="the clock runs from here (UTC)")]
+    deadline: Annotated[str, Meta(description="act by then (UTC)")]
+    state: Annotated[str, one_of("open", "acknowledged", "removed", "withdrawn")]
+    acknowledged_at: str | None
+    closed_at: str | None
+
+
+class Notices(Struct, kw_only=True):
+    notices: list[Notice]
+
+
 class ActionAnswer(Struct, kw_only=True):
     action_id: int
     match_id: str
@@ -167,6 +188,7 @@ class ActionAnswer(Struct, kw_only=True):
     matched_at: (
         Annotated[str, Meta(description="the day's first match, once the node recorded it")] | None
     )
+    notice: Annotated[int | None, Meta(description="the notice this action answers, if any")]
     repeated: Annotated[bool, Meta(description="this action on this match was kept already")]
 
 

@@ -79,6 +79,12 @@ SETTINGS: tuple[Setting, ...] = (
         "as overdue: 24 under the Dutch notice-and-takedown code; the regulator (ATKM) may order "
         "12 or 1. A client's own agreement can set another (`hashcheck clients deadline`).",
     ),
+    Setting(
+        "takedown-notices",
+        "manual",
+        "`manual`: the operator issues notices (`hashcheck notices issue`); `remove-matches`: "
+        "every hit answered `remove` also gets a notice at once, with the client's deadline.",
+    ),
 )
 DEFAULTS = {s.name: s.default for s in SETTINGS}
 MAX_DEADLINE_HOURS = 24 * 366
@@ -95,6 +101,7 @@ class Policy:
     submission_feedback: bool = False
     submission_duplicate_cases: int = 3
     takedown_deadline_hours: int = 24
+    automatic_notices: bool = False
 
     @classmethod
     def parse(cls, stored: Mapping[str, str]) -> Policy:
@@ -120,6 +127,7 @@ class Policy:
             takedown_deadline_hours=_positive(
                 "takedown-deadline-hours", values["takedown-deadline-hours"], MAX_DEADLINE_HOURS
             ),
+            automatic_notices=_notices(values["takedown-notices"]),
         )
 
     def needs_two(self, severity: Severity) -> bool:
@@ -172,6 +180,12 @@ def _percent(name: str, text: str) -> float:
     if not 0 <= number <= 100:  # also refuses NaN
         raise PolicyError(f"{name} must be a number from 0 to 100, got {text!r}")
     return number
+
+
+def _notices(text: str) -> bool:
+    if text in ("manual", "remove-matches"):
+        return text == "remove-matches"
+    raise PolicyError(f"takedown-notices must be manual or remove-matches, got {text[:40]!r}")
 
 
 def _answer(name: str, text: str) -> bool:

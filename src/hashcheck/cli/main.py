@@ -457,6 +457,29 @@ def build_parser() -> argparse.ArgumentParser:
     srej.add_argument("case")
     srej.add_argument("--reason", default="", help="kept with the case")
 
+    ntc = group("notices", "notices to clients about items, each with its deadline")
+    nissue = command(
+        "issue",
+        "takedown.notices_issue",
+        "tell a client to act on an item by its deadline (its live notice, if it has one)",
+        ntc,
+    )
+    nissue.add_argument("client_id")
+    nissue.add_argument("item_id", type=_whole)
+    nissue.add_argument("--url", help="where the item was found, when known")
+    nissue.add_argument("--json", action="store_true")
+    nlist = listing(ntc, "takedown.notices_list", "notices, oldest first")
+    nlist.add_argument("--client", dest="client_id")
+    nlist.add_argument(
+        "--state",
+        default="live",
+        choices=["live", "open", "acknowledged", "removed", "withdrawn", "all"],
+        help="default: live (open and acknowledged)",
+    )
+    nwd = command("withdraw", "takedown.notices_withdraw", "take a live notice back", ntc)
+    nwd.add_argument("notice_id", type=_whole)
+    nwd.add_argument("--json", action="store_true")
+
     props = group("proposals", "changes waiting for a second operator (two-person rule)")
     listing(props, "governing.proposals_list", "proposals, newest first").add_argument(
         "--state", choices=["open", "approved", "rejected"]

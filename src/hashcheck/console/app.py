@@ -71,6 +71,7 @@ _PAGES: dict[str, tuple[str, str, Any]] = {
     "proposals": ("proposals.list", "proposals.html", pages.proposals),
     "decisions": ("disputes.list", "decisions.html", pages.decisions),
     "submissions": ("submissions.list", "submissions.html", pages.submission_queue),
+    "notices": ("notices.list", "notices.html", pages.notices_page),
     "batches": ("batches.list", "batches.html", pages.batches),
     "items": ("items.show", "items.html", pages.item_lookup),
     "audit": ("audit", "audit.html", pages.audit_page),
@@ -122,6 +123,13 @@ _FORMS: tuple[tuple[re.Pattern[str], str, Any, str], ...] = (
         "submissions",
     ),
     (re.compile(r"^/console/clients/new$"), "clients.add", pages.add_client, "clients"),
+    (re.compile(r"^/console/notices/new$"), "notices.issue", pages.issue_notice, "notices"),
+    (
+        re.compile(r"^/console/notices/(\d{1,18})/withdraw$"),
+        "notices.withdraw",
+        pages.withdraw_notice,
+        "notices",
+    ),
     # An upload (multipart) is received by the console itself; this is the decision after
     # its dry run: land it active or in shadow, or discard it.
     (re.compile(r"^/console/imports$"), "lists.import", list_imports.land, "imports"),

@@ -399,6 +399,49 @@ def set_budgets(store: Store, actor: Actor, key: str, form: dict[str, str]) -> s
     return f"The budgets of {key} are set; every node applies them within a second."
 
 
+def notices_page(store: Store, actor: Actor, query: dict[str, str]) -> dict[str, Any]:
+    """Notices of one state (default: live), with the clients an operator may issue one to."""
+    state = query.get("state") or "live"
+    if state not in ("live", "all", *takedown.NOTICE_STATES):
+        state = "live"
+    found = takedown.notices(store, state=state, actor=actor)
+    now = time.time()
+    shown = [
+        {
+            **takedown.notice_dict(n),
+            "overdue": n.state in ("open", "acknowledged") and n.deadline_at < now,
+        }
+        for n in reversed(found)
+    ]
+    clients = [c.client_id for c in store.clients()]
+    return {"notices": shown, "state": state, "clients": clients}
+
+
+def issue_notice(store: Store, actor: Actor, key: str, form: dict[str, str]) -> str:
+    item = whole_number(form.get("item", "").strip(), low=1)
+    if item is None:
+        raise AdminError("item: the item's number (a whole number)")
+    done = takedown.issue_notice(
+        store,
+        form.get("client_id", ""),
+        item,
+        url=form.get("url", "").strip() or None,
+        actor=actor,
+    )
+    shown = takedown.notice_dict(done.notice)
+    if not done.new:
+        return (
+            f"{shown['client_id']} has notice {shown['notice_id']} about item {shown['item']} "
+            f"already, due {shown['deadline']}: nothing new issued."
+        )
+    return f"Notice {shown['notice_id']} to {shown['client_id']}: act by {shown['deadline']}."
+
+
+def withdraw_notice(store: Store, actor: Actor, key: str, form: dict[str, str]) -> str:
+    notice = takedown.withdraw_notice(store, int(key), actor=actor)
+    return f"Notice {notice.notice_id} to {notice.client_id} withdrawn."
+
+
 def set_deadline(store: Store, actor: Actor, key: str, form: dict[str, str]) -> str:
     """The client's takedown deadline as the form shows it: hours, or blank for the policy's."""
     text = form.get("hours", "").strip()

@@ -25,6 +25,7 @@ from hashcheck.store.records import (
     NewAction,
     NewSubmission,
     NodeStatus,
+    NoticeRecord,
     OperatorRecord,
     ProposalRecord,
     RemovalOutcome,
@@ -464,3 +465,32 @@ class Store(abc.ABC):
         self, client_id: str | None = None, *, since: int = 0, limit: int = 1000
     ) -> list[ActionRecord]:
         """Actions recorded at or after ``since`` (Unix time), oldest first."""
+
+    @abc.abstractmethod
+    def issue_notice(
+        self, client_id: str, item_id: int, url: str | None, deadline_hours: int, *, actor: str
+    ) -> tuple[NoticeRecord, bool]:
+        """A notice to the client about the item, due in ``deadline_hours``; or the live
+        one it has: (notice, new?). Gone for a retracted item. Audited."""
+
+    @abc.abstractmethod
+    def notice(self, notice_id: int) -> NoticeRecord: ...
+
+    @abc.abstractmethod
+    def notices(
+        self,
+        client_id: str | None = None,
+        *,
+        states: tuple[str, ...] = ("open", "acknowledged"),
+        since: int = 0,
+        limit: int = 1000,
+    ) -> list[NoticeRecord]:
+        """Notices of ``states`` issued at or after ``since`` (Unix time), oldest first."""
+
+    @abc.abstractmethod
+    def acknowledge_notice(self, client_id: str, notice_id: int) -> NoticeRecord:
+        """The client read its notice; NotFound for another's, Gone for a withdrawn one."""
+
+    @abc.abstractmethod
+    def withdraw_notice(self, notice_id: int, *, actor: str) -> NoticeRecord:
+        """The operator takes a live notice back; Conflict for a closed one. Audited."""

@@ -335,6 +335,7 @@ class NewAction:
     action: str  # a `catalog.takedown.ClientAction` value
     reason: str
     acted_at: int  # Unix time
+    notice_id: int | None = None  # the notice acted on (its item is the match's)
 
 
 @dataclass(frozen=True)
@@ -349,3 +350,19 @@ class ActionRecord:
     recorded_at: int  # Unix time, when the service kept it
     matched_at: int | None  # the day's first match, when the node's record of it has arrived
     notice_id: int | None
+
+
+@dataclass(frozen=True)
+class NoticeRecord:
+    """The operator's notice to a client about an item: act on it by ``deadline_at``."""
+
+    notice_id: int
+    client_id: str
+    item_id: int
+    url: str | None
+    issued_at: int  # Unix time: the clock runs from here
+    deadline_at: int
+    issued_by: str  # an operator, or `rule:remove-matches` for the automatic rule
+    state: str  # open | acknowledged | removed | withdrawn
+    acknowledged_at: int | None
+    closed_at: int | None

@@ -114,11 +114,15 @@ class GovernanceQueries(EntryQueries):
             )
             policy = Policy.parse(self._policies(cur))
             self._late_retractions(cur, [s for s in seen if s.answered])
+            self._after_matches(cur, seen, policy)
             self._forget_old(cur, policy.retention_days)
             placed = self._prevalence(cur, sorted({s.entry_id for s in seen}), policy)
             if placed:
                 self._bump_version(cur)
         return placed
+
+    def _after_matches(self, cur: Cursor, seen: list[Sighting], policy: Policy) -> None:
+        """What a subclass does with new match records, in their transaction."""
 
     def _existing(self, cur: Cursor, entry_ids: list[int]) -> set[int]:
         """Which of the items ``entry_ids`` are on a list now, or live on in the item they
