@@ -504,6 +504,40 @@ def test_notices_are_issued_listed_and_withdrawn_on_their_page(
         store.close()
 
 
+def test_the_takedown_report_page_shows_the_month_with_names_or_without(
+    console: ServerThread, deployment: Deployment, accounts: dict[str, str], context: BrowserContext
+) -> None:
+    listed = hashlib.md5(b"reported", usedforsecurity=False).digest()
+    digester = Digester(deployment.key)
+    store = deployment.store()
+    try:
+        importing.import_file(
+            store, digester, "police", [listed.hex()], actor="t", category="baseline"
+        )
+        (item,) = [
+            i.item_id for i in store.find_items(digests=[digester.digest(Algorithm.MD5, listed)])
+        ]
+        now = int(time.time())
+        store.record_matches([Sighting(item, "acme", now // 86400, now, True)], [])
+    finally:
+        store.close()
+    page = context.new_page()
+    sign_in(page, console.base, "vera", accounts["vera"])  # a viewer may read it
+    page.get_by_role("link", name="Takedown").click()
+    month = time.strftime("%Y-%m", time.gmtime())
+    expect(page.get_by_label("Month (YYYY-MM)")).to_have_value(month)
+    figures = page.get_by_role("table").first
+    expect(figures.get_by_role("row").filter(has_text="acme")).to_contain_text("1")
+    expect(page.locator("svg.bars title").first).to_contain_text("acted on within 1 h")
+    page.get_by_label("Publishable (client names left out)").check()
+    page.get_by_role("button", name="Show").click()
+    expect(figures.get_by_role("row").filter(has_text="client 1")).to_be_visible()
+    expect(page.get_by_role("main")).not_to_contain_text("acme")
+    page.get_by_label("Month (YYYY-MM)").fill("2026-13")
+    page.get_by_role("button", name="Show").click()
+    expect(page.get_by_role("alert")).to_contain_text("YYYY-MM")
+
+
 def test_a_client_s_takedown_deadline_is_set_on_its_page(
     console: ServerThread, deployment: Deployment, accounts: dict[str, str], context: BrowserContext
 ) -> None:

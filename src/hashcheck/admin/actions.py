@@ -147,6 +147,9 @@ ACTIONS: dict[str, Action] = {
         ("PUT", "/clients/{client_id}/takedown-deadline"),
         console="clients/{client_id}/deadline",
     ),
+    "reports.takedown": Action(
+        VIEW, "report takedown", ("GET", "/reports/takedown"), console="reports/takedown"
+    ),
     "notices.issue": Action(OPERATE, "notices issue", ("POST", "/notices"), console="notices/new"),
     "notices.list": Action(VIEW, "notices list", ("GET", "/notices"), console="notices"),
     "notices.withdraw": Action(

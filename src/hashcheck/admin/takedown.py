@@ -6,14 +6,17 @@ Holds no HTTP and no SQL.
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlsplit
 
 from hashcheck.admin.errors import AdminError
 from hashcheck.admin.operators import Actor, Role
 from hashcheck.catalog.policy import MAX_DEADLINE_HOURS, Policy
 from hashcheck.catalog.takedown import deadline_hours, valid_deadline
+from hashcheck.catalog.takedownreport import compute
 from hashcheck.store.errors import NotFound
 from hashcheck.store.interface import Store
 from hashcheck.store.records import NoticeRecord
@@ -29,7 +32,7 @@ class ClientDeadline:
     hours: int  # what applies
     changed: bool
 
-    def as_dict(self) -> dict[str, object]:
+    def as_dict(self) -> dict[str, Any]:
         return {
             "client_id": self.client_id,
             "agreed_hours": self.agreed,
@@ -101,7 +104,7 @@ def notices(
     return store.notices(client_id, states=states, limit=10_000)
 
 
-def notice_dict(notice: NoticeRecord) -> dict[str, object]:
+def notice_dict(notice: NoticeRecord) -> dict[str, Any]:
     return {
         "notice_id": notice.notice_id,
         "client_id": notice.client_id,
@@ -129,3 +132,86 @@ def _url(text: str) -> str:
 
 def _iso(stamp: int) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(stamp))
+
+
+CLOCK = (
+    "from the operator's notice where one was issued about the hit, otherwise from the "
+    "client's first match of the item that month"
+)
+
+
+def month_days(month: str) -> tuple[int, int]:
+    """The first and last day (days since 1970) of ``month`` (YYYY-MM)."""
+    try:
+        first = dt.date.fromisoformat(f"{month}-01") if len(month) == 7 else None
+    except ValueError:
+        first = None
+    if first is None or not month.isascii() or month[4] != "-":
+        raise AdminError(f"a month is YYYY-MM (2026-11), not {month[:20]!r}")
+    following = dt.date(first.year + first.month // 12, first.month % 12 + 1, 1)
+    epoch = dt.date(1970, 1, 1)
+    return (first - epoch).days, (following - epoch).days - 1
+
+
+def report(
+    store: Store,
+    month: str,
+    *,
+    client_id: str | None = None,
+    publishable: bool = False,
+    with_names: bool = False,
+    actor: Actor,
+) -> dict[str, Any]:
+    """The month's takedown figures, overall and per client. ``publishable`` leaves client
+    names out (`client 1`, `client 2`, ... by hits) unless ``with_names``."""
+    actor.require(Role.VIEWER, "reading the takedown report")
+    first_day, last_day = month_days(month)
+    return build_report(store, month, first_day, last_day, client_id, publishable, with_names)
+
+
+def client_report(store: Store, month: str, client_id: str) -> dict[str, Any]:
+    """What a client may see of the month: its own figures only."""
+    first_day, last_day = month_days(month)
+    return build_report(store, month, first_day, last_day, client_id, False, True)
+
+
+def build_report(
+    store: Store,
+    month: str,
+    first_day: int,
+    last_day: int,
+    client_id: str | None,
+    publishable: bool,
+    with_names: bool,
+) -> dict[str, Any]:
+    policy = Policy.parse(store.policies())
+    known = {c.client_id: c for c in store.clients()}
+    if client_id is not None and client_id not in known:
+        raise NotFound(f"no client {client_id!r}")
+    agreed = {
+        c.client_id: c.takedown_deadline_hours
+        for c in known.values()
+        if c.takedown_deadline_hours is not None
+    }
+    rows = store.takedown_hits(first_day, last_day, client_id)
+    overall, per_client = compute(rows, agreed, policy.takedown_deadline_hours, int(time.time()))
+    ordered = sorted(per_client.items(), key=lambda kv: (-kv[1].hits, kv[0]))
+    clients = []
+    for number, (cid, figures) in enumerate(ordered, 1):
+        named = with_names or not publishable
+        clients.append(
+            {
+                "client": cid if named else f"client {number}",
+                **({"name": known[cid].name} if named and cid in known else {}),
+                "deadline_hours": deadline_hours(policy, agreed.get(cid)),
+                **figures.as_dict(),
+            }
+        )
+    return {
+        "month": month,
+        "clock": CLOCK,
+        "deadline_hours": policy.takedown_deadline_hours,
+        "publishable": publishable,
+        "overall": overall.as_dict(),
+        "clients": clients,
+    }

@@ -1,6 +1,7 @@
 """`POST /v2/actions`: a client says what it did about one of its matches (removed it,
 blocked it at upload, quarantined it, kept it after review, reported it) and when; and the
-operator's notices to it (`GET /v2/notices`, `POST /v2/notices/{id}/acknowledge`).
+operator's notices to it (`GET /v2/notices`, `POST /v2/notices/{id}/acknowledge`); and its
+own takedown figures (`GET /v2/report?month=`), never another client's.
 
 Kept once per match and action (a repeat answers the first record, 200); written to the store
 before the answer, so an answered action is never lost (an unreachable store is a 503, and the
@@ -16,8 +17,16 @@ from urllib.parse import parse_qs
 
 import msgspec
 
+from hashcheck.admin import takedown
+from hashcheck.admin.errors import AdminError
 from hashcheck.api.errors import BadRequest, Gone, NotFound
-from hashcheck.api.v2models import ActionAnswer, ActionRequest, Notice, Notices
+from hashcheck.api.v2models import (
+    ActionAnswer,
+    ActionRequest,
+    Notice,
+    Notices,
+    TakedownReport,
+)
 from hashcheck.catalog.numbers import whole_number
 from hashcheck.catalog.takedown import CLOCK_SKEW_SECONDS, NEEDS_REASON, ClientAction
 from hashcheck.hashes.matchid import MatchIds
@@ -98,6 +107,27 @@ def answer_body(kept: ActionRecord, match_ids: MatchIds, *, repeated: bool) -> b
 
 
 NOTICES_PATH = "/v2/notices"
+REPORT_PATH = "/v2/report"
+
+
+def report_month(query: bytes, now: float) -> str:
+    """`?month=YYYY-MM`; this month when left out."""
+    values = parse_qs(query.decode("latin-1"), keep_blank_values=True).get("month")
+    if values is None:
+        return time.strftime("%Y-%m", time.gmtime(now))
+    if len(values) != 1:
+        raise BadRequest("give month once")
+    return values[0]
+
+
+def report_body(store: Store, month: str, client_id: str) -> bytes:
+    try:
+        found = takedown.client_report(store, month, client_id)
+    except AdminError as exc:
+        raise BadRequest(str(exc)) from None
+    return msgspec.json.encode(msgspec.convert(found, TakedownReport))
+
+
 _LIVE = ("open", "acknowledged")
 _EVERY = ("open", "acknowledged", "removed", "withdrawn")
 

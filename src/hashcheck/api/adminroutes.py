@@ -39,6 +39,7 @@ from hashcheck.admin.names import find_list
 from hashcheck.admin.operators import Actor, Role
 from hashcheck.admin.stats import StatLine
 from hashcheck.api import adminmodels as models
+from hashcheck.api import v2models
 from hashcheck.api.errors import BadRequest
 from hashcheck.catalog.model import Grant
 from hashcheck.catalog.numbers import whole_number
@@ -485,6 +486,24 @@ def withdraw_notice(r: Request) -> Answer:
     return 200, takedown.notice_dict(notice)
 
 
+def takedown_report(r: Request) -> Answer:
+    month = r.query.get("month")
+    if not month:
+        raise AdminError("give the month: ?month=YYYY-MM")
+    publishable = r.query.get("publishable") == "true"
+    with_names = r.query.get("with_names") == "true"
+    if with_names and not publishable:
+        raise AdminError("with_names goes with publishable=true")
+    return 200, takedown.report(
+        r.store,
+        month,
+        client_id=r.query.get("client"),
+        publishable=publishable,
+        with_names=with_names,
+        actor=r.actor,
+    )
+
+
 def find_items(r: Request) -> Answer:
     query = r.query.get("q", "")
     found = items.find(
@@ -902,6 +921,19 @@ ROUTES: tuple[Route, ...] = (
         "Disputes, newest first",
         {200: list[models.Dispute]},
         query=_state("open", "upheld", "rejected"),
+    ),
+    _route(
+        "GET",
+        "/reports/takedown",
+        takedown_report,
+        "A month's hits and how fast clients acted on them, per client and overall",
+        {200: v2models.TakedownReport},
+        query=(
+            Query("month"),
+            Query("client"),
+            Query("publishable", ("true", "false")),
+            Query("with_names", ("true", "false")),
+        ),
     ),
     _route(
         "POST",

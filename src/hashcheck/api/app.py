@@ -88,6 +88,7 @@ _NAMED = frozenset(
         "/v2/disputes",
         actions.PATH,
         actions.NOTICES_PATH,
+        actions.REPORT_PATH,
         "/v2/retractions",
         "/v2/openapi.json",
         "/healthz",
@@ -316,6 +317,10 @@ class HashcheckApp:
             if method != "POST":
                 raise MethodNotAllowed("POST")
             await self._action(scope, receive, send)
+        elif path == actions.REPORT_PATH and checks:
+            if method not in ("GET", "HEAD"):
+                raise MethodNotAllowed("GET")
+            await self._report(scope, send)
         elif path == actions.NOTICES_PATH and checks:
             if method not in ("GET", "HEAD"):
                 raise MethodNotAllowed("GET")
@@ -499,6 +504,13 @@ class HashcheckApp:
         kept, created = await self._in_store(lambda: actions.record(node.store, new))
         answer = actions.answer_body(kept, node.match_ids, repeated=not created)
         await respond(send, 201 if created else 200, answer, JSON)
+
+    async def _report(self, scope: Scope, send: Send) -> None:
+        _, view = await self._client(scope)
+        month = actions.report_month(scope.get("query_string", b""), time.time())
+        store, client_id = self.node.store, view.client.client_id
+        body = await self._in_store(lambda: actions.report_body(store, month, client_id))
+        await respond(send, 200, body, JSON)
 
     async def _notices(self, scope: Scope, send: Send) -> None:
         _, view = await self._client(scope)

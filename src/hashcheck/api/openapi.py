@@ -22,6 +22,7 @@ from hashcheck.api.v2models import (
     SubmissionReceived,
     SubmissionRequest,
     SubmissionState,
+    TakedownReport,
 )
 
 # Every client call authenticates first: these it may answer before anything else.
@@ -82,6 +83,7 @@ def document(max_batch: int) -> dict[str, Any]:
         ActionAnswer,
         Notice,
         Notices,
+        TakedownReport,
         Retractions,
         Ready,
         Alive,
@@ -169,6 +171,25 @@ def document(max_batch: int) -> dict[str, Any]:
                             "notice was withdrawn",
                             413: "body too large",
                         },
+                    ),
+                }
+            },
+            "/v2/report": {
+                "get": {
+                    "summary": "This client's own takedown figures for a month",
+                    "security": [{"basic": []}],
+                    "parameters": [
+                        {
+                            "name": "month",
+                            "in": "query",
+                            "required": False,
+                            "schema": {"type": "string", "pattern": "^[0-9]{4}-[0-9]{2}$"},
+                            "description": "YYYY-MM (UTC); this month when left out",
+                        }
+                    ],
+                    "responses": schema.answers(
+                        {200: ("Its figures only (overall is its own too)", of[TakedownReport])},
+                        {**_CLIENT_ERRORS, 400: "not a month"},
                     ),
                 }
             },

@@ -325,3 +325,51 @@ class Platform(Struct, kw_only=True):
 
 class Platforms(Struct, kw_only=True):
     platforms: list[Platform]
+
+
+class ActedWithin(Struct, kw_only=True):
+    """Shares of the hits (0 to 1; null without hits) acted on within each window."""
+
+    h1: float | None = field(name="1h")
+    h12: float | None = field(name="12h")
+    h24: float | None = field(name="24h")
+    deadline: float | None
+
+
+class NoticeCounts(Struct, kw_only=True):
+    issued: int
+    removed_in_time: int
+    removed_late: int
+    withdrawn: int
+    open: int
+    overdue: int
+
+
+class TakedownFigures(Struct, kw_only=True):
+    hits: Annotated[int, Meta(description="first matches of an item answered remove")]
+    acted_on: int
+    acted_within: ActedWithin
+    median_hours_to_action: float | None
+    p90_hours_to_action: float | None
+    overdue: Annotated[int, Meta(description="not acted on within the deadline")]
+    unanswered: Annotated[int, Meta(description="no action reported at all")]
+    reappeared: Annotated[
+        int, Meta(description="matched again after removal, or after the deadline")
+    ]
+    timed_from_notice: int
+    notices: NoticeCounts
+
+
+class ClientTakedownFigures(TakedownFigures, kw_only=True):
+    client: str
+    name: str | UnsetType = UNSET
+    deadline_hours: int
+
+
+class TakedownReport(Struct, kw_only=True):
+    month: str
+    clock: Annotated[str, Meta(description="where each hit's clock starts")]
+    deadline_hours: Annotated[int, Meta(description="the policy's takedown-deadline-hours")]
+    publishable: bool
+    overall: TakedownFigures
+    clients: list[ClientTakedownFigures]

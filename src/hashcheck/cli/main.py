@@ -609,6 +609,24 @@ def build_parser() -> argparse.ArgumentParser:
     stats.add_argument("--since", help="first day, YYYY-MM-DD (UTC); anything else is refused")
     stats.add_argument("--format", default="table", choices=["table", "json", "csv"])
 
+    rpt = group("report", "reports for the operator and the regulator")
+    rtk = command(
+        "takedown",
+        "takedown.report_takedown",
+        "a month's hits and how fast clients acted on them: per client and overall",
+        rpt,
+    )
+    rtk.add_argument("--month", required=True, help="YYYY-MM (UTC)")
+    rtk.add_argument("--client", dest="client_id", help="one client only")
+    rtk.add_argument("--format", default="table", choices=["table", "csv", "json", "html"])
+    rtk.add_argument(
+        "--publishable",
+        action="store_true",
+        help="client names left out (client 1, client 2, ... by hits)",
+    )
+    rtk.add_argument("--with-names", action="store_true", help="with --publishable: keep them")
+    rtk.add_argument("--output", type=Path, metavar="FILE", help="write here, not to stdout")
+
     audit = command("audit", "commands.audit", "who changed what and when, newest first")
     audit.add_argument("--actor", help="one operator")
     audit.add_argument("--action", help="an action or its prefix, e.g. client or list.import")

@@ -72,6 +72,7 @@ _PAGES: dict[str, tuple[str, str, Any]] = {
     "decisions": ("disputes.list", "decisions.html", pages.decisions),
     "submissions": ("submissions.list", "submissions.html", pages.submission_queue),
     "notices": ("notices.list", "notices.html", pages.notices_page),
+    "reports/takedown": ("reports.takedown", "takedown.html", pages.takedown_page),
     "batches": ("batches.list", "batches.html", pages.batches),
     "items": ("items.show", "items.html", pages.item_lookup),
     "audit": ("audit", "audit.html", pages.audit_page),

@@ -13,7 +13,16 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from hashcheck.admin import audit, disputes, governance, items, lists, submissions, takedown
+from hashcheck.admin import (
+    audit,
+    disputes,
+    governance,
+    items,
+    lists,
+    submissions,
+    takedown,
+    takedownhtml,
+)
 from hashcheck.admin import batches as admin_batches
 from hashcheck.admin import clients as admin_clients
 from hashcheck.admin import operators as accounts
@@ -397,6 +406,27 @@ def set_budgets(store: Store, actor: Actor, key: str, form: dict[str, str]) -> s
     if not done.changed:
         return f"The budgets of {key} were so already."
     return f"The budgets of {key} are set; every node applies them within a second."
+
+
+def takedown_page(store: Store, actor: Actor, query: dict[str, str]) -> dict[str, Any]:
+    """A month's takedown report (default: this month) as tables and bars; the same as
+    `hashcheck report takedown`, which also writes it as a printable HTML file."""
+    month = query.get("month") or time.strftime("%Y-%m", time.gmtime())
+    publishable = query.get("publishable") == "on"
+    try:
+        found = takedown.report(store, month, publishable=publishable, actor=actor)
+    except AdminError as exc:
+        return {"month": month[:7], "report": None, "publishable": publishable, "error": str(exc)}
+    rows = [("all clients", found["overall"])]
+    clients = [(str(c["client"]), c) for c in found["clients"]]
+    return {
+        "month": month,
+        "publishable": publishable,
+        "report": found,
+        "figures": takedownhtml.figures_table(rows + clients),
+        "bars": takedownhtml.bars(rows + clients),
+        "notices": takedownhtml.notices_table(rows + clients),
+    }
 
 
 def notices_page(store: Store, actor: Actor, query: dict[str, str]) -> dict[str, Any]:

@@ -11,6 +11,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from hashcheck.catalog.model import Category, Client, Grant, HashList, Severity
+from hashcheck.catalog.takedownreport import HitRow
 from hashcheck.store.records import (
     ActionRecord,
     AuditRecord,
@@ -465,6 +466,13 @@ class Store(abc.ABC):
         self, client_id: str | None = None, *, since: int = 0, limit: int = 1000
     ) -> list[ActionRecord]:
         """Actions recorded at or after ``since`` (Unix time), oldest first."""
+
+    @abc.abstractmethod
+    def takedown_hits(
+        self, first_day: int, last_day: int, client_id: str | None = None
+    ) -> list[HitRow]:
+        """Each client's hits of those days (first match of an item answered `remove`), with
+        its actions about the item and the operator's latest notice about it."""
 
     @abc.abstractmethod
     def issue_notice(

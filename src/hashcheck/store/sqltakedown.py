@@ -13,6 +13,7 @@ from typing import Any
 
 from hashcheck.catalog.policy import Policy
 from hashcheck.catalog.takedown import TAKEN_DOWN
+from hashcheck.catalog.takedownreport import HitRow
 from hashcheck.store.errors import Conflict, Gone, Invalid, NotFound
 from hashcheck.store.records import ActionRecord, NewAction, NoticeRecord, Sighting
 from hashcheck.store.sqlbase import IN_CHUNK, Cursor
@@ -281,6 +282,61 @@ class TakedownQueries(GovernanceQueries):
         ).fetchone()
         return None if row is None else _notice(row)
 
+    # -- the report ------------------------------------------------------------------------
+    def takedown_hits(
+        self, first_day: int, last_day: int, client_id: str | None = None
+    ) -> list[HitRow]:
+        """Each client's hits of the days ``first_day`` to ``last_day``: its first match of an
+        item answered `remove` (an item on its list now, of a severe category), with the
+        client's actions about the item and the operator's latest notice about it."""
+        where = ""
+        params: list[Any] = [first_day, last_day]
+        if client_id is not None:
+            where = "AND s.client_id = ? "
+            params.append(client_id)
+        since, until = first_day * 86400, (last_day + 1) * 86400
+        down = ", ".join(f"'{a}'" for a in sorted(_TAKEN_DOWN))
+        with self._tx(write=False) as cur:
+            rows = self._q(
+                cur,
+                "WITH severe AS (SELECT id FROM categories WHERE severity = 'severe'), "
+                "hits AS (SELECT s.client_id, s.entry_id AS item_id, MIN(s.first_seen) AS start, "
+                "MAX(s.last_seen) AS last FROM sightings s "
+                f"WHERE s.answered = 1 AND s.day BETWEEN ? AND ? {where}"
+                "AND EXISTS (SELECT 1 FROM entries e WHERE e.item_id = s.entry_id "
+                "AND e.category_id IN (SELECT id FROM severe)) "
+                "GROUP BY s.client_id, s.entry_id), "
+                "acts AS (SELECT a.client_id, a.item_id, MIN(a.acted_at) AS any_at, "
+                f"MIN(CASE WHEN a.action IN ({down}) THEN a.acted_at END) AS down_at, "
+                "MIN(CASE WHEN a.action IN ('removed', 'quarantined') THEN a.acted_at END) "
+                "AS removed_at FROM actions a JOIN hits h ON h.client_id = a.client_id "
+                "AND h.item_id = a.item_id WHERE a.day >= ? GROUP BY a.client_id, a.item_id), "
+                "latest AS (SELECT n.client_id, n.item_id, MAX(n.id) AS id FROM notices n "
+                "JOIN hits h ON h.client_id = n.client_id AND h.item_id = n.item_id "
+                "WHERE n.issued_at >= ? AND n.issued_at < ? GROUP BY n.client_id, n.item_id) "
+                "SELECT h.client_id, h.item_id, h.start, h.last, a.any_at, a.down_at, "
+                "a.removed_at, n.issued_at, n.deadline_at, n.state FROM hits h "
+                "LEFT JOIN acts a ON a.client_id = h.client_id AND a.item_id = h.item_id "
+                "LEFT JOIN latest l ON l.client_id = h.client_id AND l.item_id = h.item_id "
+                "LEFT JOIN notices n ON n.id = l.id",
+                [*params, first_day, since, until],
+            ).fetchall()
+        return [
+            HitRow(
+                str(r[0]),
+                int(r[1]),
+                int(r[2]),
+                int(r[3]),
+                _maybe(r[4]),
+                _maybe(r[5]),
+                _maybe(r[6]),
+                _maybe(r[7]),
+                _maybe(r[8]),
+                None if r[9] is None else str(r[9]),
+            )
+            for r in rows
+        ]
+
     def actions(
         self, client_id: str | None = None, *, since: int = 0, limit: int = 1000
     ) -> list[ActionRecord]:
@@ -346,3 +402,7 @@ def _notice(row: Any) -> NoticeRecord:
         None if row[8] is None else int(row[8]),
         None if row[9] is None else int(row[9]),
     )
+
+
+def _maybe(value: Any) -> int | None:
+    return None if value is None else int(value)
