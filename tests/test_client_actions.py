@@ -116,7 +116,7 @@ def test_bad_actions_get_a_defined_answer_and_keep_nothing(
         ({"match_id": match_id, "action": "deleted"}, 400, "action"),
         ({"match_id": match_id, "action": "kept_after_review"}, 400, "reason"),
         ({"match_id": match_id, "action": "kept_after_review", "reason": "  "}, 400, "reason"),
-        ({"action": "removed"}, 400, "match_id or by item"),
+        ({"action": "removed"}, 400, "one of the three"),
         ({"match_id": match_id, "item": match["item"], "action": "removed"}, 400, "one of"),
         ({"match_id": match_id, "action": "removed", "at": iso(now + 3600)}, 400, "future"),
         ({"match_id": match_id, "action": "removed", "at": iso(now - 3 * 86400)}, 400, "before"),

@@ -20,6 +20,7 @@ from hashcheck.admin.operators import Actor, Role
 from hashcheck.catalog.takedownreport import HitRow, compute
 from hashcheck.cli.exitcodes import ExitCode
 from hashcheck.hashes.keyed import Digester
+from hashcheck.store.open import open_store
 from hashcheck.store.records import NewAction
 from tests.http_client import call
 from tests.support import Deployment, ServerThread, another_client, make_deployment, serve, v2_check
@@ -232,3 +233,53 @@ def test_months_are_read_strictly() -> None:
     for bad in ("2026-00", "2026-13", "26-11", "2026/11", "2026-11-01", "²⁰²⁶-11"):
         with pytest.raises(AdminError, match="YYYY-MM"):
             takedown.month_days(bad)
+
+
+def test_the_database_s_figures_are_the_reference_s_on_random_months(
+    store_url: str, tmp_path: Path
+) -> None:
+    """The store counts the report in SQL (10M records must take seconds); the pure module
+    counts it hit by hit. On a random month (clients with their own deadlines, notices in
+    every state, actions before and after deadlines and notices) both say the same."""
+    import numpy as np
+    from bench import takedown as generator
+    from bench.common import deploy
+
+    from hashcheck.catalog.takedownreport import Figures
+
+    month, first_day = generator.month_of(time.time())
+    deployment = deploy(
+        tmp_path / "d", 400, url=store_url if not store_url.startswith("sqlite") else None
+    )
+    url = deployment.url
+    items = np.array(generator.item_ids(url), dtype=np.int64)
+    data = generator.generated(6000, 12, items, 700, first_day, seed=5)
+    if url.startswith("sqlite"):
+        generator.fill_sqlite(Path(url.removeprefix("sqlite:///")), data, 12)
+    else:
+        generator.fill_postgres(url, data, 12)
+    store = open_store(url)
+    try:
+        with store._lock, store._begin(write=True) as cur:  # type: ignore[attr-defined]
+            # Notices in every state, some overdue; two clients with agreements of their own.
+            cur.execute("UPDATE notices SET state = 'removed' WHERE id % 4 = 1")
+            cur.execute("UPDATE notices SET state = 'withdrawn' WHERE id % 4 = 2")
+            cur.execute(
+                "UPDATE notices SET state = 'acknowledged', deadline_at = issued_at + 60 WHERE id % 4 = 3"
+            )
+            cur.execute("UPDATE clients SET takedown_deadline_hours = 1 WHERE id = 'c0001'")
+            cur.execute("UPDATE clients SET takedown_deadline_hours = 48 WHERE id = 'c0002'")
+        first, last = takedown.month_days(month)
+        now = (last + 1) * 86400 + 3600
+        counted = store.takedown_figures(first, last, None, 24, now)
+        rows = store.takedown_hits(first, last)
+        agreed = {"c0001": 1, "c0002": 48}
+        overall, clients = compute(rows, agreed, 24, now)
+        assert len(rows) > 1000 and overall.acted > 300 and overall.notices["issued"] > 20
+        assert set(counted) == set(clients)
+        for client, found in counted.items():
+            assert Figures.from_counts(*found).as_dict() == clients[client].as_dict(), client
+        one = store.takedown_figures(first, last, "c0001", 24, now)
+        assert list(one) == ["c0001"] and one["c0001"][0] == counted["c0001"][0]
+    finally:
+        store.close()

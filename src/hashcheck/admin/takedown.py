@@ -16,7 +16,7 @@ from hashcheck.admin.errors import AdminError
 from hashcheck.admin.operators import Actor, Role
 from hashcheck.catalog.policy import MAX_DEADLINE_HOURS, Policy
 from hashcheck.catalog.takedown import deadline_hours, valid_deadline
-from hashcheck.catalog.takedownreport import compute
+from hashcheck.catalog.takedownreport import Figures
 from hashcheck.store.errors import NotFound
 from hashcheck.store.interface import Store
 from hashcheck.store.records import NoticeRecord
@@ -193,8 +193,13 @@ def build_report(
         for c in known.values()
         if c.takedown_deadline_hours is not None
     }
-    rows = store.takedown_hits(first_day, last_day, client_id)
-    overall, per_client = compute(rows, agreed, policy.takedown_deadline_hours, int(time.time()))
+    counted = store.takedown_figures(
+        first_day, last_day, client_id, policy.takedown_deadline_hours, int(time.time())
+    )
+    per_client = {cid: Figures.from_counts(*found) for cid, found in counted.items()}
+    overall = Figures()
+    for figures in per_client.values():
+        overall.merged(figures)
     ordered = sorted(per_client.items(), key=lambda kv: (-kv[1].hits, kv[0]))
     clients = []
     for number, (cid, figures) in enumerate(ordered, 1):

@@ -18,6 +18,24 @@ from typing import Any
 import numpy as np
 
 WITHIN_HOURS = (1, 12, 24)
+# The counts the store computes in the database, in its columns' order (`from_counts`).
+COUNTS = (
+    "hits",
+    "acted",
+    "within_1h",
+    "within_12h",
+    "within_24h",
+    "within_deadline",
+    "overdue",
+    "unanswered",
+    "reappeared",
+    "notices_issued",
+    "notices_removed_in_time",
+    "notices_removed_late",
+    "notices_withdrawn",
+    "notices_open",
+    "notices_overdue",
+)
 
 
 @dataclass(frozen=True)
@@ -54,6 +72,39 @@ class Figures:
         )
     )
     _seconds: list[int] = field(default_factory=list, repr=False)
+
+    @classmethod
+    def from_counts(cls, counts: Mapping[str, int], seconds: Iterable[int]) -> Figures:
+        """The figures of counts the database made (`COUNTS`) and the seconds to action."""
+        figures = cls(
+            hits=counts["hits"],
+            acted=counts["acted"],
+            within={f"{h}h": counts[f"within_{h}h"] for h in WITHIN_HOURS},
+            within_deadline=counts["within_deadline"],
+            overdue=counts["overdue"],
+            unanswered=counts["unanswered"],
+            reappeared=counts["reappeared"],
+            clock_notice=counts["notices_issued"],
+        )
+        for key in figures.notices:
+            figures.notices[key] = counts[f"notices_{key}"]
+        figures._seconds.extend(seconds)
+        return figures
+
+    def merged(self, other: Figures) -> None:
+        """Add ``other``'s hits to these (the overall figures are the clients' together)."""
+        self.hits += other.hits
+        self.acted += other.acted
+        for key in self.within:
+            self.within[key] += other.within[key]
+        self.within_deadline += other.within_deadline
+        self.overdue += other.overdue
+        self.unanswered += other.unanswered
+        self.reappeared += other.reappeared
+        self.clock_notice += other.clock_notice
+        for key in self.notices:
+            self.notices[key] += other.notices[key]
+        self._seconds.extend(other._seconds)
 
     def as_dict(self) -> dict[str, Any]:
         seconds = np.asarray(self._seconds, dtype=np.int64)

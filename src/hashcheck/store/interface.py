@@ -475,6 +475,18 @@ class Store(abc.ABC):
         its actions about the item and the operator's latest notice about it."""
 
     @abc.abstractmethod
+    def takedown_figures(
+        self,
+        first_day: int,
+        last_day: int,
+        client_id: str | None,
+        default_hours: int,
+        now: int,
+    ) -> dict[str, tuple[dict[str, int], list[int]]]:
+        """Per client, the month's report counts (`catalog.takedownreport.COUNTS`) and the
+        seconds to action of each hit acted on, computed in the database."""
+
+    @abc.abstractmethod
     def issue_notice(
         self, client_id: str, item_id: int, url: str | None, deadline_hours: int, *, actor: str
     ) -> tuple[NoticeRecord, bool]:

@@ -47,6 +47,7 @@ class SqlBase(Store):
     PK: str
     KEY: str
     BLOB: str
+    MONTH_OF_DAY: str
 
     def __init__(self) -> None:
         self._lock = threading.RLock()
@@ -173,7 +174,12 @@ class SqlBase(Store):
                         for guard in self._append_only(statement.split()[1]):
                             cur.execute(guard)
                         continue
-                    self._q(cur, statement.format(pk=self.PK, key=self.KEY, blob=self.BLOB))
+                    self._q(
+                        cur,
+                        statement.format(
+                            pk=self.PK, key=self.KEY, blob=self.BLOB, month=self.MONTH_OF_DAY
+                        ),
+                    )
                 self._q(cur, "UPDATE schema_version SET version = ?", (number,))
             return len(MIGRATIONS)
 

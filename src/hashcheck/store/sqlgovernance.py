@@ -8,6 +8,8 @@ acts on every hash of a file at once.
 
 from __future__ import annotations
 
+import datetime as dt
+import functools
 import json
 import time
 from collections.abc import Iterable
@@ -33,6 +35,13 @@ from hashcheck.store.sqlentries import EntryQueries
 SYSTEM_PREVALENCE = "system:prevalence"
 # Why a client's match was retracted, by the kind of batch that tombstoned the entry.
 _REASON_OF_KIND = {"removal": "removed", "import": "removed", "rollback": "rolled-back"}
+
+
+@functools.cache
+def month_of(day: int) -> int:
+    """The first day (days since 1970) of the month ``day`` is in."""
+    date = dt.date(1970, 1, 1) + dt.timedelta(days=day)
+    return (date.replace(day=1) - dt.date(1970, 1, 1)).days
 
 
 class GovernanceQueries(EntryQueries):
@@ -112,8 +121,31 @@ class GovernanceQueries(EntryQueries):
                     for s in seen
                 ],
             )
+            answered = [s for s in seen if s.answered]
+            if answered:
+                cur.executemany(
+                    self._sql(
+                        "INSERT INTO hit_months (month, client_id, item_id, first_seen, "
+                        "last_seen) VALUES (?, ?, ?, ?, ?) "
+                        "ON CONFLICT (month, client_id, item_id) DO UPDATE SET "
+                        "first_seen = CASE WHEN excluded.first_seen < hit_months.first_seen "
+                        "THEN excluded.first_seen ELSE hit_months.first_seen END, "
+                        "last_seen = CASE WHEN excluded.last_seen > hit_months.last_seen "
+                        "THEN excluded.last_seen ELSE hit_months.last_seen END"
+                    ),
+                    [
+                        (
+                            month_of(s.day),
+                            s.client_id,
+                            s.entry_id,
+                            s.first_seen or s.last_seen,
+                            s.last_seen,
+                        )
+                        for s in answered
+                    ],
+                )
             policy = Policy.parse(self._policies(cur))
-            self._late_retractions(cur, [s for s in seen if s.answered])
+            self._late_retractions(cur, answered)
             self._after_matches(cur, seen, policy)
             self._forget_old(cur, policy.retention_days)
             placed = self._prevalence(cur, sorted({s.entry_id for s in seen}), policy)
@@ -181,6 +213,7 @@ class GovernanceQueries(EntryQueries):
     def _forget_old(self, cur: Cursor, retention_days: int) -> None:
         cutoff_day = int(time.time() // 86400) - retention_days
         self._q(cur, "DELETE FROM sightings WHERE day < ?", (cutoff_day,))
+        self._q(cur, "DELETE FROM hit_months WHERE month < ?", (month_of(cutoff_day),))
         self._q(cur, "DELETE FROM retractions WHERE day < ?", (cutoff_day,))
 
     def _prevalence(self, cur: Cursor, entry_ids: list[int], policy: Policy) -> list[HoldRecord]:

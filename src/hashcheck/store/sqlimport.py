@@ -671,6 +671,17 @@ class ImportQueries(ItemQueries):
         )
         self._q(
             cur,
+            "INSERT INTO hit_months (month, client_id, item_id, first_seen, last_seen) "
+            "SELECT month, client_id, ?, first_seen, last_seen FROM hit_months "
+            "WHERE item_id = ? ON CONFLICT (month, client_id, item_id) DO UPDATE SET "
+            "first_seen = CASE WHEN excluded.first_seen < hit_months.first_seen "
+            "THEN excluded.first_seen ELSE hit_months.first_seen END, "
+            "last_seen = CASE WHEN excluded.last_seen > hit_months.last_seen "
+            "THEN excluded.last_seen ELSE hit_months.last_seen END",
+            (into, merged),
+        )
+        self._q(
+            cur,
             "INSERT INTO holds (entry_id, list_id, reason, state, created_at, clients) "
             "SELECT ?, list_id, reason, state, created_at, clients FROM holds "
             "WHERE entry_id = ? AND state = 'open' ON CONFLICT (entry_id) DO NOTHING",

@@ -19,6 +19,10 @@ class SqliteStore(SqlStore):
     # The row id itself: one tree, not a table and an index.
     KEY = "INTEGER PRIMARY KEY"
     BLOB = "BLOB"
+    # The first day (days since 1970) of the month of the column `day`.
+    MONTH_OF_DAY = (
+        "CAST(julianday(date(day * 86400, 'unixepoch', 'start of month')) - 2440587.5 AS INTEGER)"
+    )
 
     def __init__(self, path: Path) -> None:
         super().__init__()

@@ -13,7 +13,7 @@ from typing import Any
 
 from hashcheck.catalog.policy import Policy
 from hashcheck.catalog.takedown import TAKEN_DOWN
-from hashcheck.catalog.takedownreport import HitRow
+from hashcheck.catalog.takedownreport import COUNTS, HitRow
 from hashcheck.store.errors import Conflict, Gone, Invalid, NotFound
 from hashcheck.store.records import ActionRecord, NewAction, NoticeRecord, Sighting
 from hashcheck.store.sqlbase import IN_CHUNK, Cursor
@@ -34,7 +34,30 @@ _ACTION_COLUMNS = (
 )
 
 
-AUTOMATIC = "rule:remove-matches"  # who issued a notice the automatic rule issued
+AUTOMATIC = "rule:remove-matches"
+# The report's counts per client, over the month's hits (see `catalog.takedownreport`).
+_FIGURES = (
+    "SELECT client_id, COUNT(*), COUNT(any_at), "
+    "SUM(CASE WHEN any_at <= start + 3600 THEN 1 ELSE 0 END), "
+    "SUM(CASE WHEN any_at <= start + 43200 THEN 1 ELSE 0 END), "
+    "SUM(CASE WHEN any_at <= start + 86400 THEN 1 ELSE 0 END), "
+    "SUM(CASE WHEN any_at IS NOT NULL AND "
+    "(CASE WHEN any_at > start THEN any_at ELSE start END) <= deadline THEN 1 ELSE 0 END), "
+    "SUM(CASE WHEN (any_at IS NOT NULL AND (CASE WHEN any_at > start THEN any_at ELSE start END) "
+    "> deadline) OR (any_at IS NULL AND ? > deadline) THEN 1 ELSE 0 END), "
+    "SUM(CASE WHEN any_at IS NULL THEN 1 ELSE 0 END), "
+    "SUM(CASE WHEN (removed_at IS NOT NULL AND last > removed_at) "
+    "OR (down_at IS NULL AND last > deadline) THEN 1 ELSE 0 END), "
+    "COUNT(noticed), "
+    "SUM(CASE WHEN nstate = 'removed' AND down_at IS NOT NULL AND down_at <= deadline "
+    "THEN 1 ELSE 0 END), "
+    "SUM(CASE WHEN nstate = 'removed' AND NOT (down_at IS NOT NULL AND down_at <= deadline) "
+    "THEN 1 ELSE 0 END), "
+    "SUM(CASE WHEN nstate = 'withdrawn' THEN 1 ELSE 0 END), "
+    "SUM(CASE WHEN nstate IN ('open', 'acknowledged') THEN 1 ELSE 0 END), "
+    "SUM(CASE WHEN nstate IN ('open', 'acknowledged') AND ? > deadline THEN 1 ELSE 0 END) "
+    "FROM report_hits GROUP BY client_id"
+)  # who issued a notice the automatic rule issued
 
 
 class TakedownQueries(GovernanceQueries):
@@ -283,44 +306,49 @@ class TakedownQueries(GovernanceQueries):
         return None if row is None else _notice(row)
 
     # -- the report ------------------------------------------------------------------------
+    def _hits_sql(self, client_id: str | None, default_hours: int) -> tuple[str, list[Any]]:
+        """A SELECT of the month's hits (parameters: the month's first day, the first day
+        again, the month's start and end in Unix time): per hit its client, latest match,
+        first action (any; taking down; removing), the latest notice's state and time, and
+        its clock's start and deadline."""
+        down = ", ".join(f"'{a}'" for a in sorted(_TAKEN_DOWN))
+        only = "AND m.client_id = ? " if client_id is not None else ""
+        sql = (
+            "WITH h AS (SELECT m.client_id, m.item_id, m.first_seen AS matched, "
+            "m.last_seen AS last FROM hit_months m WHERE m.month = ? "
+            f"{only}AND EXISTS (SELECT 1 FROM entries e WHERE e.item_id = m.item_id "
+            "AND e.category_id IN (SELECT id FROM categories WHERE severity = 'severe'))), "
+            "a AS (SELECT client_id, item_id, MIN(acted_at) AS any_at, "
+            f"MIN(CASE WHEN action IN ({down}) THEN acted_at END) AS down_at, "
+            "MIN(CASE WHEN action IN ('removed', 'quarantined') THEN acted_at END) AS removed_at "
+            "FROM actions WHERE day >= ? GROUP BY client_id, item_id), "
+            "n AS (SELECT client_id, item_id, MAX(id) AS id FROM notices "
+            "WHERE issued_at >= ? AND issued_at < ? GROUP BY client_id, item_id) "
+            "SELECT h.client_id, h.item_id, h.matched, h.last, a.any_at, a.down_at, "
+            "a.removed_at, x.issued_at AS noticed, x.deadline_at AS notice_deadline, "
+            "x.state AS nstate, COALESCE(x.issued_at, h.matched) AS start, "
+            "COALESCE(x.deadline_at, COALESCE(x.issued_at, h.matched) "
+            "+ COALESCE(c.takedown_deadline_hours, ?) * 3600) AS deadline "
+            "FROM h JOIN clients c ON c.id = h.client_id "
+            "LEFT JOIN a ON a.client_id = h.client_id AND a.item_id = h.item_id "
+            "LEFT JOIN n ON n.client_id = h.client_id AND n.item_id = h.item_id "
+            "LEFT JOIN notices x ON x.id = n.id"
+        )
+        return sql, [default_hours] if client_id is None else [client_id, default_hours]
+
+    def _hit_params(self, first_day: int, last_day: int, extra: list[Any]) -> list[Any]:
+        # The client filter (if any) follows the month; the default hours come last.
+        *client, hours = extra
+        return [first_day, *client, first_day, first_day * 86400, (last_day + 1) * 86400, hours]
+
     def takedown_hits(
         self, first_day: int, last_day: int, client_id: str | None = None
     ) -> list[HitRow]:
-        """Each client's hits of the days ``first_day`` to ``last_day``: its first match of an
-        item answered `remove` (an item on its list now, of a severe category), with the
-        client's actions about the item and the operator's latest notice about it."""
-        where = ""
-        params: list[Any] = [first_day, last_day]
-        if client_id is not None:
-            where = "AND s.client_id = ? "
-            params.append(client_id)
-        since, until = first_day * 86400, (last_day + 1) * 86400
-        down = ", ".join(f"'{a}'" for a in sorted(_TAKEN_DOWN))
+        """Each client's hits of the month from ``first_day`` to ``last_day``, one row each
+        (the report's figures are `takedown_figures`; this is their reference)."""
+        sql, extra = self._hits_sql(client_id, 24)
         with self._tx(write=False) as cur:
-            rows = self._q(
-                cur,
-                "WITH severe AS (SELECT id FROM categories WHERE severity = 'severe'), "
-                "hits AS (SELECT s.client_id, s.entry_id AS item_id, MIN(s.first_seen) AS start, "
-                "MAX(s.last_seen) AS last FROM sightings s "
-                f"WHERE s.answered = 1 AND s.day BETWEEN ? AND ? {where}"
-                "AND EXISTS (SELECT 1 FROM entries e WHERE e.item_id = s.entry_id "
-                "AND e.category_id IN (SELECT id FROM severe)) "
-                "GROUP BY s.client_id, s.entry_id), "
-                "acts AS (SELECT a.client_id, a.item_id, MIN(a.acted_at) AS any_at, "
-                f"MIN(CASE WHEN a.action IN ({down}) THEN a.acted_at END) AS down_at, "
-                "MIN(CASE WHEN a.action IN ('removed', 'quarantined') THEN a.acted_at END) "
-                "AS removed_at FROM actions a JOIN hits h ON h.client_id = a.client_id "
-                "AND h.item_id = a.item_id WHERE a.day >= ? GROUP BY a.client_id, a.item_id), "
-                "latest AS (SELECT n.client_id, n.item_id, MAX(n.id) AS id FROM notices n "
-                "JOIN hits h ON h.client_id = n.client_id AND h.item_id = n.item_id "
-                "WHERE n.issued_at >= ? AND n.issued_at < ? GROUP BY n.client_id, n.item_id) "
-                "SELECT h.client_id, h.item_id, h.start, h.last, a.any_at, a.down_at, "
-                "a.removed_at, n.issued_at, n.deadline_at, n.state FROM hits h "
-                "LEFT JOIN acts a ON a.client_id = h.client_id AND a.item_id = h.item_id "
-                "LEFT JOIN latest l ON l.client_id = h.client_id AND l.item_id = h.item_id "
-                "LEFT JOIN notices n ON n.id = l.id",
-                [*params, first_day, since, until],
-            ).fetchall()
+            rows = self._q(cur, sql, self._hit_params(first_day, last_day, extra)).fetchall()
         return [
             HitRow(
                 str(r[0]),
@@ -336,6 +364,35 @@ class TakedownQueries(GovernanceQueries):
             )
             for r in rows
         ]
+
+    def takedown_figures(
+        self,
+        first_day: int,
+        last_day: int,
+        client_id: str | None,
+        default_hours: int,
+        now: int,
+    ) -> dict[str, tuple[dict[str, int], list[int]]]:
+        """Per client: the month's counts (`catalog.takedownreport.COUNTS`) and the seconds
+        to action of each hit acted on, computed in the database."""
+        sql, extra = self._hits_sql(client_id, default_hours)
+        params = self._hit_params(first_day, last_day, extra)
+        counted: dict[str, tuple[dict[str, int], list[int]]] = {}
+        with self._lock, self._begin(write=True) as cur:
+            self._q(cur, "DROP TABLE IF EXISTS report_hits")
+            self._q(cur, f"CREATE TEMP TABLE report_hits AS {sql}", params)
+            try:
+                for row in self._q(cur, _FIGURES, [now, now]).fetchall():
+                    counted[str(row[0])] = (dict(zip(COUNTS, map(int, row[1:]), strict=True)), [])
+                for client, seconds in self._q(
+                    cur,
+                    "SELECT client_id, CASE WHEN any_at > start THEN any_at - start ELSE 0 END "
+                    "FROM report_hits WHERE any_at IS NOT NULL",
+                ).fetchall():
+                    counted[str(client)][1].append(int(seconds))
+            finally:
+                self._q(cur, "DROP TABLE report_hits")
+        return counted
 
     def actions(
         self, client_id: str | None = None, *, since: int = 0, limit: int = 1000

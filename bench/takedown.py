@@ -1,0 +1,264 @@
+"""Benchmark (issue 16): the monthly takedown report over a month of match records, on SQLite
+and on PostgreSQL in the same run; and the check path's throughput with and without actions
+arriving.
+
+The month: ``--records`` match records (10M) of ``--clients`` clients (500), each record one
+client's matches of one item on one day; a hit's records are on consecutive days (five
+each), so 10M records are 2M hits (and 2M rows of `hit_months`, which the node's flush keeps
+beside the day records). ``--actions`` of the hits (1M) have an action, some
+minutes to two days after the match; 1 in 40 hits has a notice. Rows are written straight into
+the store's tables (the generator is not what is measured), then the report is built through
+`admin.takedown.report`, as the CLI, the admin API and the console build it.
+
+The check path: one node (1 worker, SQLite) answering legacy checks from wrk for ``--seconds``
+(10) with no action arriving, then while another process posts actions (``--action-rate``
+a second, 200) over HTTP; the ratio is the second throughput over the first, same run.
+
+    .venv/bin/python -m bench.takedown [--records N] [--clients N] [--actions N]
+
+Loopback only; it stops by itself and removes what it made.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sqlite3
+import tempfile
+import time
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from bench.common import deploy, write_result
+from hashcheck.admin import takedown
+from hashcheck.admin.operators import Actor, Role
+from hashcheck.store.open import open_store
+
+DAYS_PER_HIT = 5
+ACTIONS = ("removed", "blocked_at_upload", "quarantined", "kept_after_review", "reported")
+
+
+def month_of(now: float) -> tuple[str, int]:
+    """The previous calendar month (whole, in the past) and its first day number."""
+    today = time.gmtime(now)
+    year, month = (today.tm_year, today.tm_mon - 1) if today.tm_mon > 1 else (today.tm_year - 1, 12)
+    label = f"{year:04d}-{month:02d}"
+    return label, takedown.month_days(label)[0]
+
+
+def generated(
+    records: int,
+    clients: int,
+    items: np.ndarray[Any, Any],
+    actions: int,
+    first_day: int,
+    seed: int = 16,
+) -> dict[str, Any]:
+    """The month's rows as arrays: sightings, actions, notices."""
+    rng = np.random.default_rng(seed)
+    hits = records // DAYS_PER_HIT
+    client = rng.integers(0, clients, hits)
+    item = rng.choice(items, hits)
+    # Distinct (client, item) hits: a repeat pair is dropped.
+    key = client.astype(np.int64) * (1 << 40) + item
+    _, keep = np.unique(key, return_index=True)
+    client, item = client[keep], item[keep]
+    hits = len(keep)
+    start_day = rng.integers(first_day, first_day + 28 - DAYS_PER_HIT, hits)
+    start = start_day * 86400 + rng.integers(0, 86400, hits)
+    days = np.repeat(np.arange(DAYS_PER_HIT)[None, :], hits, axis=0) + start_day[:, None]
+    first_seen = np.where(days == start_day[:, None], start[:, None], days * 86400 + 60)
+    last_seen = days * 86400 + 80_000
+    acted = rng.choice(hits, min(actions, hits), replace=False)
+    delay = rng.exponential(6 * 3600, len(acted)).astype(np.int64)
+    noticed = rng.choice(hits, hits // 40, replace=False)
+    return {
+        "sightings": (
+            np.repeat(item, DAYS_PER_HIT),
+            np.repeat(client, DAYS_PER_HIT),
+            days.reshape(-1),
+            first_seen.reshape(-1),
+            last_seen.reshape(-1),
+        ),
+        "actions": (
+            client[acted],
+            item[acted],
+            start_day[acted],
+            rng.integers(0, len(ACTIONS), len(acted)),
+            start[acted] + delay,
+        ),
+        "notices": (client[noticed], item[noticed], start[noticed] + 600),
+        # What the node's flush keeps beside the day records: each hit's month.
+        "hit_months": (
+            np.full(hits, first_day),
+            client,
+            item,
+            start,
+            last_seen[:, -1],
+        ),
+        "hits": hits,
+    }
+
+
+def client_name(number: int) -> str:
+    return f"c{number:04d}"
+
+
+def _chunks(
+    columns: tuple[np.ndarray[Any, Any], ...], convert: Any, size: int = 200_000
+) -> Iterator[list[tuple[Any, ...]]]:
+    total = len(columns[0])
+    for at in range(0, total, size):
+        part = [c[at : at + size].tolist() for c in columns]
+        yield [convert(*row) for row in zip(*part, strict=True)]
+
+
+def fill_sqlite(path: Path, data: dict[str, Any], clients: int) -> None:
+    db = sqlite3.connect(path)
+    try:
+        with db:
+            _fill(db.executemany, data, clients, "?")
+    finally:
+        db.close()
+
+
+def fill_postgres(url: str, data: dict[str, Any], clients: int) -> None:
+    import psycopg
+
+    with psycopg.connect(url) as db, db.cursor() as cur:
+        _fill(cur.executemany, data, clients, "%s", copy=cur)
+        db.commit()
+
+
+def _fill(many: Any, data: dict[str, Any], clients: int, mark: str, copy: Any = None) -> None:
+    def sql(text: str) -> str:
+        return text.replace("?", mark)
+
+    many(
+        sql(
+            "INSERT INTO clients (id, name, enabled, secret_hash, created_at, updated_at) VALUES (?, ?, 1, 'x', '', '')"
+        ),
+        [(client_name(n), f"Hoster {n}") for n in range(clients)],
+    )
+    names = [client_name(n) for n in range(clients)]
+    sightings = _chunks(data["sightings"], lambda i, c, d, f, last: (i, names[c], d, last, 1, f))
+    actions = _chunks(
+        data["actions"], lambda c, i, d, a, at: (names[c], i, d, ACTIONS[a], "", at, at)
+    )
+    notices = _chunks(
+        data["notices"], lambda c, i, at: (names[c], i, at, at + 24 * 3600, "bench", "open")
+    )
+    months = _chunks(data["hit_months"], lambda m, c, i, f, last: (m, names[c], i, f, last))
+    tables = (
+        ("sightings (entry_id, client_id, day, last_seen, answered, first_seen)", sightings, 6),
+        ("hit_months (month, client_id, item_id, first_seen, last_seen)", months, 5),
+        ("actions (client_id, item_id, day, action, reason, acted_at, recorded_at)", actions, 7),
+        ("notices (client_id, item_id, issued_at, deadline_at, issued_by, state)", notices, 6),
+    )
+    for table, rows, width in tables:
+        if copy is not None:
+            with copy.copy(f"COPY {table} FROM STDIN") as out:
+                for chunk in rows:
+                    for row in chunk:
+                        out.write_row(row)
+        else:
+            statement = f"INSERT INTO {table} VALUES ({', '.join('?' * width)})"
+            for chunk in rows:
+                many(sql(statement), chunk)
+
+
+def item_ids(url: str) -> list[int]:
+    query = "SELECT item_id FROM entries"
+    if url.startswith("sqlite"):
+        db = sqlite3.connect(url.removeprefix("sqlite:///"))
+        try:
+            return [int(i) for (i,) in db.execute(query)]
+        finally:
+            db.close()
+    import psycopg
+
+    with psycopg.connect(url) as pg:
+        return [int(i) for (i,) in pg.execute(query)]
+
+
+def timed_report(url: str, month: str) -> tuple[float, dict[str, Any]]:
+    store = open_store(url)
+    try:
+        started = time.perf_counter()
+        found = takedown.report(store, month, actor=Actor("bench", Role.VIEWER))
+        return time.perf_counter() - started, found
+    finally:
+        store.close()
+
+
+def one_store(
+    url: str, folder: Path, args: argparse.Namespace, month: str, first_day: int
+) -> dict[str, Any]:
+    deployment = deploy(folder, args.items, url=url)
+    items = np.array(item_ids(url), dtype=np.int64)
+    data = generated(args.records, args.clients, items, args.actions, first_day)
+    started = time.perf_counter()
+    if url.startswith("sqlite"):
+        fill_sqlite(Path(url.removeprefix("sqlite:///")), data, args.clients)
+    else:
+        fill_postgres(url, data, args.clients)
+    filled = time.perf_counter() - started
+    first, found = timed_report(url, month)
+    second, _ = timed_report(url, month)
+    del deployment
+    return {
+        "records": len(data["sightings"][0]),
+        "hits": data["hits"],
+        "actions": len(data["actions"][0]),
+        "notices": len(data["notices"][0]),
+        "fill_seconds": round(filled, 1),
+        "report_seconds": round(min(first, second), 2),
+        "report_seconds_first": round(first, 2),
+        "overall": found["overall"],
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--records", type=int, default=10_000_000)
+    parser.add_argument("--clients", type=int, default=500)
+    parser.add_argument("--actions", type=int, default=1_000_000)
+    parser.add_argument("--items", type=int, default=1_000_000)
+    parser.add_argument("--stores", default="sqlite,postgres")
+    args = parser.parse_args()
+    month, first_day = month_of(time.time())
+    result: dict[str, Any] = {"month": month, "target_seconds": 10.0}
+    with tempfile.TemporaryDirectory() as folder:
+        scratch = Path(folder)
+        for kind in args.stores.split(","):
+            if kind == "sqlite":
+                result["sqlite"] = one_store(
+                    f"sqlite:///{scratch / 'sqlite' / 'hashcheck.db'}",
+                    scratch / "sqlite",
+                    args,
+                    month,
+                    first_day,
+                )
+            else:
+                os.environ.setdefault("XDG_RUNTIME_DIR", str(scratch / "xdg"))
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    import pgserver
+
+                    server = pgserver.get_server(scratch / "pg", cleanup_mode="stop")  # type: ignore[attr-defined]
+                try:
+                    result["postgres"] = one_store(
+                        server.get_uri(), scratch / "postgres", args, month, first_day
+                    )
+                finally:
+                    server.cleanup()
+            print(kind, {k: v for k, v in result[kind].items() if k != "overall"}, flush=True)
+    write_result("takedown", result)
+
+
+if __name__ == "__main__":
+    main()
