@@ -253,6 +253,8 @@ MIGRATIONS: list[list[str]] = [
             recorded_at BIGINT NOT NULL, notice_id BIGINT)""",
         "CREATE UNIQUE INDEX actions_once ON actions (client_id, item_id, day, action)",
         "CREATE INDEX actions_time ON actions (acted_at)",
+        # The report reads a client's actions about an item from the index alone.
+        "CREATE INDEX actions_timing ON actions (client_id, item_id, day, action, acted_at)",
         """CREATE TABLE notices (
             id {pk}, client_id TEXT NOT NULL, item_id BIGINT NOT NULL, url TEXT,
             issued_at BIGINT NOT NULL, deadline_at BIGINT NOT NULL, issued_by TEXT NOT NULL,
@@ -260,6 +262,10 @@ MIGRATIONS: list[list[str]] = [
         "CREATE INDEX notices_client ON notices (client_id, state, id)",
         "CREATE INDEX notices_time ON notices (issued_at)",
         "ALTER TABLE clients ADD COLUMN takedown_deadline_hours BIGINT",
+        # An item's category from the index alone (the report asks it of every hit): the
+        # item index gains the category; rebuilt once, minutes at 100M entries.
+        "CREATE INDEX entries_item_category ON entries (item_id, category_id)",
+        "DROP INDEX entries_item",
         # Each client's answered matches of an item per month (the month's first day): the
         # monthly report reads these, a fifth of the day records, kept beside them.
         """CREATE TABLE hit_months (
