@@ -13,14 +13,13 @@ from typing import Any
 
 import pytest
 
-from hashcheck.admin import importing
-from hashcheck.hashes.keyed import Digester
 from hashcheck.store.records import NewAction, Sighting
 from tests.http_client import call
 from tests.support import (
     Deployment,
     ServerThread,
     another_client,
+    list_hashes,
     make_deployment,
     serve,
     v2_check,
@@ -41,13 +40,7 @@ def iso(stamp: float) -> str:
 @pytest.fixture
 def deployment(store_url: str, tmp_path: Path) -> Deployment:
     deployed = make_deployment(store_url, tmp_path)
-    store = deployed.store()
-    try:
-        importing.import_file(
-            store, Digester(deployed.key), "police", LISTED, actor="t", category="baseline"
-        )
-    finally:
-        store.close()
+    list_hashes(deployed, LISTED)
     return deployed
 
 

@@ -14,17 +14,24 @@ from typing import Any
 
 import pytest
 
-from hashcheck.admin import importing, operators, takedown
+from hashcheck.admin import operators, takedown
 from hashcheck.admin.errors import AdminError, PermissionDenied
 from hashcheck.admin.operators import Actor, Role
 from hashcheck.catalog.policy import validate
 from hashcheck.cli.exitcodes import ExitCode
-from hashcheck.hashes.keyed import Digester
 from hashcheck.store.errors import Conflict, Gone, NotFound
 from hashcheck.store.records import Sighting
 from hashcheck.store.sqltakedown import AUTOMATIC
 from tests.http_client import call
-from tests.support import Deployment, ServerThread, another_client, make_deployment, serve, v2_check
+from tests.support import (
+    Deployment,
+    ServerThread,
+    another_client,
+    list_hashes,
+    make_deployment,
+    serve,
+    v2_check,
+)
 from tests.test_cli import run
 
 OPERATOR = Actor("olga", Role.OPERATOR)
@@ -40,13 +47,7 @@ LISTED = [md5(f"listed {n}") for n in range(3)]
 @pytest.fixture
 def deployment(store_url: str, tmp_path: Path) -> Deployment:
     deployed = make_deployment(store_url, tmp_path)
-    store = deployed.store()
-    try:
-        importing.import_file(
-            store, Digester(deployed.key), "police", LISTED, actor="t", category="baseline"
-        )
-    finally:
-        store.close()
+    list_hashes(deployed, LISTED)
     return deployed
 
 
