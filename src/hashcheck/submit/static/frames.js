@@ -37,10 +37,24 @@ function once(target, ok, failed) {
   });
 }
 
+// Chromium may fire "seeked" before the frame it landed on is the one drawImage reads, and
+// then a second's frame is hashed from the second before. Where the browser can say when a
+// frame is presented (requestVideoFrameCallback, for a video in the document) the page waits
+// for it too; a browser that never says is waited for FRAME_WAIT_MS at most, as before.
+const FRAME_WAIT_MS = 1000;
+
 async function seek(video, seconds) {
   const seeked = once(video, "seeked", "error");
+  const presented =
+    typeof video.requestVideoFrameCallback === "function"
+      ? new Promise((resolve) => {
+          video.requestVideoFrameCallback(() => resolve());
+          setTimeout(resolve, FRAME_WAIT_MS);
+        })
+      : Promise.resolve();
   video.currentTime = seconds;
   await seeked;
+  await presented;
 }
 
 // A stream without a duration in its header (some WebM): seeking far past the end makes the
@@ -83,6 +97,18 @@ export async function videoFrames(file, hashFrame, { maxFrames = MAX_FRAMES, pro
   video.muted = true;
   video.preload = "auto";
   video.playsInline = true;
+  // In the document (a frame is presented only there), out of sight and out of the way.
+  Object.assign(video.style, {
+    position: "fixed",
+    left: "0",
+    top: "0",
+    width: "2px",
+    height: "2px",
+    opacity: "0",
+    pointerEvents: "none",
+  });
+  video.setAttribute("aria-hidden", "true");
+  document.body.append(video);
   const url = URL.createObjectURL(file);
   try {
     const loaded = once(video, "loadeddata", "error");
@@ -127,6 +153,7 @@ export async function videoFrames(file, hashFrame, { maxFrames = MAX_FRAMES, pro
   } finally {
     video.removeAttribute("src");
     video.load();
+    video.remove();
     URL.revokeObjectURL(url);
   }
 }
