@@ -93,15 +93,18 @@ def notices(
 ) -> list[NoticeRecord]:
     """Notices oldest first: `live` (open and acknowledged), `all`, or one state."""
     actor.require(Role.VIEWER, "reading notices")
+    return store.notices(client_id, states=notice_states(state), limit=10_000)
+
+
+def notice_states(state: str) -> tuple[str, ...]:
+    """The states a choice names: `live` (open and acknowledged), `all`, or one state."""
     if state == "live":
-        states: tuple[str, ...] = NOTICE_STATES[:2]
-    elif state == "all":
-        states = NOTICE_STATES
-    elif state in NOTICE_STATES:
-        states = (state,)
-    else:
-        raise AdminError(f"state: live, all, or one of {', '.join(NOTICE_STATES)}")
-    return store.notices(client_id, states=states, limit=10_000)
+        return NOTICE_STATES[:2]
+    if state == "all":
+        return NOTICE_STATES
+    if state in NOTICE_STATES:
+        return (state,)
+    raise AdminError(f"state: live, all, or one of {', '.join(NOTICE_STATES)}; not {state[:40]!r}")
 
 
 def notice_dict(notice: NoticeRecord) -> dict[str, Any]:
@@ -110,12 +113,12 @@ def notice_dict(notice: NoticeRecord) -> dict[str, Any]:
         "client_id": notice.client_id,
         "item": notice.item_id,
         "url": notice.url,
-        "issued_at": _iso(notice.issued_at),
-        "deadline": _iso(notice.deadline_at),
+        "issued_at": iso(notice.issued_at),
+        "deadline": iso(notice.deadline_at),
         "issued_by": notice.issued_by,
         "state": notice.state,
-        "acknowledged_at": None if notice.acknowledged_at is None else _iso(notice.acknowledged_at),
-        "closed_at": None if notice.closed_at is None else _iso(notice.closed_at),
+        "acknowledged_at": None if notice.acknowledged_at is None else iso(notice.acknowledged_at),
+        "closed_at": None if notice.closed_at is None else iso(notice.closed_at),
     }
 
 
@@ -130,7 +133,8 @@ def _url(text: str) -> str:
     return text
 
 
-def _iso(stamp: int) -> str:
+def iso(stamp: int) -> str:
+    """Unix time as the faces show it: ISO 8601, UTC, to the second."""
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(stamp))
 
 

@@ -97,9 +97,9 @@ def answer_body(kept: ActionRecord, match_ids: MatchIds, *, repeated: bool) -> b
             item=kept.item_id,
             action=kept.action,
             reason=kept.reason,
-            at=_iso(kept.acted_at),
-            recorded_at=_iso(kept.recorded_at),
-            matched_at=None if kept.matched_at is None else _iso(kept.matched_at),
+            at=takedown.iso(kept.acted_at),
+            recorded_at=takedown.iso(kept.recorded_at),
+            matched_at=None if kept.matched_at is None else takedown.iso(kept.matched_at),
             notice=kept.notice_id,
             repeated=repeated,
         )
@@ -128,23 +128,15 @@ def report_body(store: Store, month: str, client_id: str) -> bytes:
     return msgspec.json.encode(msgspec.convert(found, TakedownReport))
 
 
-_LIVE = ("open", "acknowledged")
-_EVERY = ("open", "acknowledged", "removed", "withdrawn")
-
-
 def notice_states(query: bytes) -> tuple[str, ...]:
     """`?state=live` (the default: open and acknowledged), `all`, or one state."""
     values = parse_qs(query.decode("latin-1"), keep_blank_values=True).get("state", ["live"])
     if len(values) != 1:
         raise BadRequest("give state once")
-    state = values[0]
-    if state == "live":
-        return _LIVE
-    if state == "all":
-        return _EVERY
-    if state in _EVERY:
-        return (state,)
-    raise BadRequest(f"state: live, all, or one of {', '.join(_EVERY)}; not {state[:40]!r}")
+    try:
+        return takedown.notice_states(values[0])
+    except AdminError as exc:
+        raise BadRequest(str(exc)) from None
 
 
 def notices_body(found: list[NoticeRecord]) -> bytes:
@@ -168,16 +160,8 @@ def acknowledge(store: Store, client_id: str, text_id: str) -> NoticeRecord:
 
 
 def _notice(found: NoticeRecord) -> Notice:
-    return Notice(
-        notice_id=found.notice_id,
-        item=found.item_id,
-        url=found.url,
-        issued_at=_iso(found.issued_at),
-        deadline=_iso(found.deadline_at),
-        state=found.state,
-        acknowledged_at=None if found.acknowledged_at is None else _iso(found.acknowledged_at),
-        closed_at=None if found.closed_at is None else _iso(found.closed_at),
-    )
+    # The operator's view less what is the operator's own (the client, who issued it).
+    return msgspec.convert(takedown.notice_dict(found), Notice)
 
 
 def _time(text: object, now: float) -> int:
@@ -195,7 +179,3 @@ def _time(text: object, now: float) -> int:
     if stamp > now + CLOCK_SKEW_SECONDS:
         raise BadRequest("at: the action's time is in the future")
     return int(min(stamp, now))
-
-
-def _iso(stamp: int) -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(stamp))

@@ -432,8 +432,10 @@ def takedown_page(store: Store, actor: Actor, query: dict[str, str]) -> dict[str
 def notices_page(store: Store, actor: Actor, query: dict[str, str]) -> dict[str, Any]:
     """Notices of one state (default: live), with the clients an operator may issue one to."""
     state = query.get("state") or "live"
-    if state not in ("live", "all", *takedown.NOTICE_STATES):
-        state = "live"
+    try:
+        takedown.notice_states(state)
+    except AdminError:
+        state = "live"  # an address typed by hand: the default list, not an error page
     found = takedown.notices(store, state=state, actor=actor)
     now = time.time()
     shown = [

@@ -306,11 +306,13 @@ class TakedownQueries(GovernanceQueries):
         return None if row is None else _notice(row)
 
     # -- the report ------------------------------------------------------------------------
-    def _hits_sql(self, client_id: str | None, default_hours: int) -> tuple[str, list[Any]]:
-        """A SELECT of the month's hits (parameters: the month's first day, the first day
-        again, the month's start and end in Unix time): per hit its client, latest match,
-        first action (any; taking down; removing), the latest notice's state and time, and
-        its clock's start and deadline."""
+    @staticmethod
+    def _hits_sql(
+        first_day: int, last_day: int, client_id: str | None, default_hours: int
+    ) -> tuple[str, list[Any]]:
+        """A SELECT of the month's hits and its parameters: per hit its client, latest
+        match, first action (any; taking down; removing), the latest notice's state and
+        time, and its clock's start and deadline."""
         down = ", ".join(f"'{a}'" for a in sorted(_TAKEN_DOWN))
         only = "AND m.client_id = ? " if client_id is not None else ""
         sql = (
@@ -334,21 +336,18 @@ class TakedownQueries(GovernanceQueries):
             "LEFT JOIN n ON n.client_id = h.client_id AND n.item_id = h.item_id "
             "LEFT JOIN notices x ON x.id = n.id"
         )
-        return sql, [default_hours] if client_id is None else [client_id, default_hours]
-
-    def _hit_params(self, first_day: int, last_day: int, extra: list[Any]) -> list[Any]:
-        # The client filter (if any) follows the month; the default hours come last.
-        *client, hours = extra
-        return [first_day, *client, first_day, first_day * 86400, (last_day + 1) * 86400, hours]
+        client = [] if client_id is None else [client_id]
+        month = [first_day * 86400, (last_day + 1) * 86400]
+        return sql, [first_day, *client, first_day, *month, default_hours]
 
     def takedown_hits(
         self, first_day: int, last_day: int, client_id: str | None = None
     ) -> list[HitRow]:
         """Each client's hits of the month from ``first_day`` to ``last_day``, one row each
         (the report's figures are `takedown_figures`; this is their reference)."""
-        sql, extra = self._hits_sql(client_id, 24)
+        sql, params = self._hits_sql(first_day, last_day, client_id, 24)
         with self._tx(write=False) as cur:
-            rows = self._q(cur, sql, self._hit_params(first_day, last_day, extra)).fetchall()
+            rows = self._q(cur, sql, params).fetchall()
         return [
             HitRow(
                 str(r[0]),
@@ -375,8 +374,7 @@ class TakedownQueries(GovernanceQueries):
     ) -> dict[str, tuple[dict[str, int], list[int]]]:
         """Per client: the month's counts (`catalog.takedownreport.COUNTS`) and the seconds
         to action of each hit acted on, computed in the database."""
-        sql, extra = self._hits_sql(client_id, default_hours)
-        params = self._hit_params(first_day, last_day, extra)
+        sql, params = self._hits_sql(first_day, last_day, client_id, default_hours)
         counted: dict[str, tuple[dict[str, int], list[int]]] = {}
         with self._lock, self._begin(write=True) as cur:
             self._q(cur, "DROP TABLE IF EXISTS report_hits")
