@@ -256,18 +256,32 @@ def test_a_replay_is_refused_and_the_first_case_stands(
 def test_a_writer_process_that_dies_costs_one_answer_and_keeps_nothing_half(
     server: ServerThread, deployment: Deployment
 ) -> None:
-    """New cases are written by a process of the worker's own. Killed, it costs the case it
-    was sent a 503 (nothing of that case kept: the submitter tries again), and the next case
-    is written by a new process."""
+    """New cases are made and written by a process of the worker's own. Killed while it holds
+    a case, it costs that case a 503 (nothing of it kept: the submitter tries again), and the
+    next case is written by a new process."""
     import signal
+    import sqlite3
+    import threading
 
     received(server, a_body(a_file()))
     assert server.app.submissions is not None
     writer = server.app.submissions.writer_process
     (pid,) = writer.process_ids
-    os.kill(pid, signal.SIGKILL)
+    # The case waits in the process for the store's write lock, held here.
+    lock = sqlite3.connect(deployment.url.removeprefix("sqlite:///"), isolation_level=None)
+    lock.execute("BEGIN IMMEDIATE")
     lost = a_file()
-    status, answer, _ = submit(server, a_body(lost))
+    answers: list[tuple[int, Any, dict[str, str]]] = []
+    sending = threading.Thread(target=lambda: answers.append(submit(server, a_body(lost))))
+    sending.start()
+    try:
+        within_deadline(lambda: writer.in_flight, 1, 10)
+        os.kill(pid, signal.SIGKILL)
+        sending.join(timeout=30)
+    finally:
+        lock.rollback()
+        lock.close()
+    ((status, answer, _),) = answers
     assert status == 503 and "try again" in answer["error"]["message"]
     case, _ = received(server, a_body(lost))
     assert writer.process_ids and writer.process_ids != [pid]

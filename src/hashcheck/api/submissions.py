@@ -13,12 +13,9 @@ slow hashing on two others, so checks on the event loop go on.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import datetime as dt
 import logging
 import math
-import os
-import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -53,10 +50,10 @@ from hashcheck.store.errors import AlreadyExists, StoreError
 from hashcheck.store.errors import Conflict as StoreConflict
 from hashcheck.store.errors import NotFound as StoreNotFound
 from hashcheck.store.interface import Store
-from hashcheck.store.records import NewSubmission, SubmissionRecord
+from hashcheck.store.records import SubmissionRecord
 from hashcheck.submit import cases, intake
 from hashcheck.submit.limits import FloodLimit
-from hashcheck.submit.writer import CaseWriter, StoreUnavailable
+from hashcheck.submit.writer import CaseWriter, StoreUnavailable, idle_priority
 
 log = logging.getLogger("hashcheck.submissions")
 _T = TypeVar("_T")
@@ -68,6 +65,7 @@ MAX_BODY = 4 << 20
 NO_STORE = [(b"cache-control", b"no-store")]
 _DECODE = msgspec.json.Decoder(SubmissionRequest)
 _UNKNOWN = "no case with this number and PIN"
+INLINE_FILES = 8
 
 
 class SubmissionsApi:
@@ -90,17 +88,18 @@ class SubmissionsApi:
         self._snapshot = snapshot
         self._limit = FloodLimit(per_source_per_hour, per_second)
         self._throttle = SignInThrottle()
-        # New cases, the frequent write, from a process of its own (`submit.writer`); lookups
-        # and withdrawals on this worker's store thread; the screen's keying on a thread of
-        # its own. The slow PIN hashes hold no interpreter lock and run only when a core is
-        # otherwise idle (SCHED_IDLE): at nice +10 a hash still kept a check waiting for the
-        # rest of its time slice (a few ms). Threads that hold the lock keep the worker's
-        # priority: one descheduled while holding it would keep the event loop waiting.
-        self.writer_process = CaseWriter(open_store)
+        # New cases, the frequent write, are made and stored by a process of their own
+        # (`submit.writer`); lookups and withdrawals run on this worker's store thread; a large
+        # submission's screen on a thread of its own. The slow hash of a PIN being checked
+        # holds no interpreter lock and runs only when a core is otherwise idle (SCHED_IDLE):
+        # at nice +10 a hash still kept a check waiting for the rest of its time slice. Threads
+        # that hold the lock keep the worker's priority: one descheduled while holding it
+        # would keep the event loop waiting.
+        self.writer_process = CaseWriter(open_store, pepper)
         self._writer = ThreadPoolExecutor(1, thread_name_prefix="submissions-store")
         self._screening = ThreadPoolExecutor(1, thread_name_prefix="submissions-screen")
         self._hashing = ThreadPoolExecutor(
-            2, thread_name_prefix="submissions-pin", initializer=_idle_priority
+            2, thread_name_prefix="submissions-pin", initializer=idle_priority
         )
 
     def close(self) -> None:
@@ -163,43 +162,31 @@ class SubmissionsApi:
         snapshot = self._snapshot()
         if snapshot is None:
             raise NotReady("the service is starting; try again shortly")
-        loop = asyncio.get_running_loop()
         try:
-            screened = await loop.run_in_executor(
-                self._screening, intake.screen, request, self._digester, self._sealer, snapshot
-            )
+            if _screened_inline(request):
+                screened = intake.screen(request, self._digester, self._sealer, snapshot)
+            else:
+                screened = await asyncio.get_running_loop().run_in_executor(
+                    self._screening, intake.screen, request, self._digester, self._sealer, snapshot
+                )
         except intake.Refused as exc:
             raise BadRequest(str(exc)) from None
         received_at = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:00Z")
-        for _ in range(3):
-            # A case number drawn twice (one in 2^50) is drawn again, with a PIN of its own.
-            case_number, pin, pin_hash = await loop.run_in_executor(self._hashing, self._drawn)
-            submission = NewSubmission(
-                case_number, pin_hash, request.nonce, received_at, screened.files
+        try:
+            case_number, pin = await self.writer_process.add(
+                request.nonce, received_at, screened.files
             )
-            try:
-                await self.writer_process.add(submission)
-                break
-            except AlreadyExists:
-                continue
-            except StoreUnavailable:
-                raise NotReady("the service cannot store submissions just now; try again") from None
-            except StoreConflict:
-                raise Conflict(
-                    "this submission was received already; look it up with the case number "
-                    "and PIN you were shown"
-                ) from None
-        else:
-            raise NotReady("could not store the submission; try again")
+        except StoreUnavailable:
+            raise NotReady("the service cannot store submissions just now; try again") from None
+        except StoreConflict:
+            raise Conflict(
+                "this submission was received already; look it up with the case number "
+                "and PIN you were shown"
+            ) from None
         answer = SubmissionReceived(
             case=case_number, pin=pin, state="received", files=len(screened.files)
         )
         await respond(send, 201, msgspec.json.encode(answer), JSON, NO_STORE)
-
-    def _drawn(self) -> tuple[str, str, str]:
-        """A new case number, its PIN and the PIN's slow hash."""
-        case_number, pin = cases.new_case_number(), cases.new_pin()
-        return case_number, pin, cases.hash_pin(self._pepper, case_number, pin)
 
     # -- GET and DELETE {case} ---------------------------------------------------------------
     async def _case(self, scope: Scope, send: Send, text: str, *, withdraw: bool) -> None:
@@ -298,15 +285,11 @@ class SubmissionsApi:
             raise NotReady("the service cannot store submissions just now; try again") from None
 
 
-def _idle_priority() -> None:
-    """This thread only (Linux scheduling policies are per thread): SCHED_IDLE, else nice
-    +19; where neither can be had, as it is."""
-    thread = threading.get_native_id()
-    with contextlib.suppress(OSError, AttributeError):
-        os.sched_setscheduler(thread, os.SCHED_IDLE, os.sched_param(0))
-        return
-    with contextlib.suppress(OSError, AttributeError):
-        os.setpriority(os.PRIO_PROCESS, thread, 19)
+def _screened_inline(request: SubmissionRequest) -> bool:
+    """Whether the screen is cheap enough for the event loop: a few files of exact and PDQ
+    hashes take tens of microseconds (less than a hop to a thread and back), a case of video
+    frames or a hundred files milliseconds."""
+    return len(request.files) <= INLINE_FILES and not any(f.frames for f in request.files)
 
 
 def _file_state(case_state: str, item_state: str, left_out: bool) -> str:
