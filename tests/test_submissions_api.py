@@ -136,6 +136,20 @@ def test_a_case_from_submission_to_withdrawal(
     finally:
         store.close()
     within_deadline(lambda: look_up(server, case, pin)[1].get("platforms_matched"), 1, 10)
+    assert look_up(server, case, pin)[1]["platforms_acted"] == 0
+    # The platform says it took the file down: the submitter reads it as a count too, and
+    # reviewing and keeping it is not taking it down.
+    auth = (deployment.client_id, deployment.secret)
+    (result,) = v2_check(server, deployment, [{"algorithm": "md5", "hash": photo["md5"]}])[
+        "results"
+    ]
+    (match,) = result["matches"]
+    kept = {"match_id": match["match_id"], "action": "kept_after_review", "reason": "art"}
+    assert call(server.base, "/v2/actions", kept, auth=auth)[0] == 201
+    assert look_up(server, case, pin)[1]["platforms_acted"] == 0
+    removed = {"match_id": match["match_id"], "action": "removed"}
+    assert call(server.base, "/v2/actions", removed, auth=auth)[0] == 201
+    assert look_up(server, case, pin)[1]["platforms_acted"] == 1
 
     status, withdrawn, _ = look_up(server, case, pin, method="DELETE")
     assert status == 200 and withdrawn["state"] == "withdrawn"

@@ -268,6 +268,7 @@ class SubmissionsApi:
         )
         if feedback:
             answer.platforms_matched = record.matched_clients
+            answer.platforms_acted = record.acted_clients
         return answer
 
     def _require_store(self) -> Store:

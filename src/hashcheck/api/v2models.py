@@ -317,6 +317,17 @@ class SubmissionState(Struct, kw_only=True):
         ]
         | UnsetType
     ) = UNSET
+    platforms_acted: (
+        Annotated[
+            int,
+            Meta(
+                description="only where the operator allows it: how many participating "
+                "platforms reported taking a file of this case down (removed, blocked at "
+                "upload or quarantined; never which)"
+            ),
+        ]
+        | UnsetType
+    ) = UNSET
 
 
 class Platform(Struct, kw_only=True):

@@ -323,6 +323,7 @@ class SubmissionRecord:
     reason: str = ""
     files: tuple[SubmissionFileRecord, ...] = ()
     matched_clients: int = 0  # distinct clients answered a match on any of the case's items
+    acted_clients: int = 0  # distinct clients that reported taking any of them down
 
 
 @dataclass(frozen=True)

@@ -276,6 +276,8 @@ MIGRATIONS: list[list[str]] = [
             SELECT {month}, client_id, entry_id, MIN(first_seen), MAX(last_seen)
             FROM sightings WHERE answered = 1 GROUP BY {month}, client_id, entry_id""",
     ],
+    # 18: a self-submitted case's lookup counts the platforms that took its items down.
+    ["CREATE INDEX actions_item ON actions (item_id, action, client_id)"],
 ]
 
 STANDARD_CATEGORIES = ("baseline", "illegal", "related", "other", "known-good")

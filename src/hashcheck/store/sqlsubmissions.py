@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
+from hashcheck.catalog.takedown import TAKEN_DOWN
 from hashcheck.store.errors import AlreadyExists, Conflict, NotFound
 from hashcheck.store.records import (
     NewSubmission,
@@ -260,6 +261,14 @@ class SubmissionQueries(TakedownQueries):
             "AND item_id IS NOT NULL)",
             (case_id,),
         ).fetchone()[0]
+        taken_down = sorted(action.value for action in TAKEN_DOWN)
+        acted = self._q(
+            cur,
+            "SELECT COUNT(DISTINCT a.client_id) FROM actions a WHERE a.action IN "
+            f"({', '.join('?' for _ in taken_down)}) AND a.item_id IN (SELECT item_id FROM "
+            "submission_items WHERE case_id = ? AND item_id IS NOT NULL)",
+            (*taken_down, case_id),
+        ).fetchone()[0]
         return SubmissionRecord(
             str(row[1]),
             str(row[2]),
@@ -282,6 +291,7 @@ class SubmissionQueries(TakedownQueries):
                 for f in files
             ),
             int(matched or 0),
+            int(acted or 0),
         )
 
     # -- decisions -------------------------------------------------------------------------
