@@ -24,6 +24,7 @@ Loopback only; it stops by itself and removes what it made.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import multiprocessing
 import os
 import sqlite3
@@ -40,7 +41,7 @@ from bench.common import (
     CLIENT_ID,
     CLIENT_SECRET,
     deploy,
-    hashcheck_server,
+    hashcheck_process,
     legacy_bodies,
     run_wrk,
     write_result,
@@ -253,9 +254,52 @@ def post_actions(base: str, match_ids: list[str], rate: float, stop: Any, counts
                 time.sleep(ahead)
             match_id = match_ids[number % len(match_ids)]
             action = ACTIONS[(number // len(match_ids)) % 3]  # removed, blocked, quarantined
-            answer = client.post("/v2/actions", json={"match_id": match_id, "action": action})
+            if os.environ.get("PROBE_BAD"):
+                answer = client.post(
+                    "/v2/actions", json={"match_id": match_id, "action": "nothing"}
+                )
+            else:
+                answer = client.post("/v2/actions", json={"match_id": match_id, "action": action})
             counts[0 if answer.status_code in (200, 201) else 1] += 1
             number += 1
+
+
+def worker_seconds(pid: int) -> float:
+    """CPU seconds the worker process has run, all its threads (the scheduler's own count)."""
+    total = 0
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        with contextlib.suppress(OSError):
+            total += int((task / "schedstat").read_text().split()[0])
+    return total / 1e9
+
+
+def worker_costs(
+    base: str, pid: int, url: str, bodies: list[str], match_ids: list[str], scratch: Path
+) -> dict[str, Any]:
+    """The worker's CPU per legacy check (wrk, 32 connections) and per action recorded (one
+    connection, each a new action), in the same run: a measure the machine's drift in speed
+    does not move as it moves throughput."""
+    import httpx
+
+    before = worker_seconds(pid)
+    checked = run_wrk(url, bodies, seconds=3, connections=32, scratch=scratch)
+    check_cpu = worker_seconds(pid) - before
+    kept = 0
+    auth = (CLIENT_ID, CLIENT_SECRET)
+    with httpx.Client(base_url=base, auth=auth, timeout=30) as client:
+        before = worker_seconds(pid)
+        for number in range(len(match_ids) * 3):  # removed, blocked, quarantined
+            match_id = match_ids[number % len(match_ids)]
+            action = ACTIONS[number // len(match_ids)]
+            answer = client.post("/v2/actions", json={"match_id": match_id, "action": action})
+            kept += answer.status_code == 201
+        action_cpu = worker_seconds(pid) - before
+    return {
+        "check_us": round(check_cpu / checked.requests * 1e6, 1),
+        "checks_cores": round(check_cpu / 3, 3),
+        "action_us": round(action_cpu / max(kept, 1) * 1e6, 1),
+        "actions_measured": kept,
+    }
 
 
 def check_path(args: argparse.Namespace, scratch: Path) -> dict[str, Any]:
@@ -263,21 +307,31 @@ def check_path(args: argparse.Namespace, scratch: Path) -> dict[str, Any]:
 
     deployment = deploy(scratch / "checks", 100_000)
     bodies = legacy_bodies(deployment)
-    with hashcheck_server(deployment) as base:
-        listed = [raw.hex() for raw in deployment.listed[:500]]
+    with hashcheck_process(deployment) as (base, process):
+        listed = [raw.hex() for raw in deployment.listed[:1000]]
         answer = httpx.post(
             base + "/v2/check", json={"md5": listed}, auth=(CLIENT_ID, CLIENT_SECRET), timeout=60
         ).json()
         match_ids = [r["matches"][0]["match_id"] for r in answer["results"]]
+        measured, sent = match_ids[:500], match_ids[500:]
         url = base + "/v1/check/md5"
         run_wrk(url, bodies, seconds=2, connections=32, scratch=scratch)
+        costs = worker_costs(base, process.pid, url, bodies, measured, scratch)
+        print("worker CPU", costs, flush=True)
         context = multiprocessing.get_context("spawn")
+
+        def without() -> float:
+            measured = run_wrk(url, bodies, seconds=args.seconds, connections=32, scratch=scratch)
+            return measured.requests_per_second
+
+        # Each round with actions is set against the rounds without on either side of it,
+        # which cancels drift that is steady over a round's length.
         rounds = []
+        before = without()
         for _ in range(args.rounds):
-            without = run_wrk(url, bodies, seconds=args.seconds, connections=32, scratch=scratch)
             stop, counts = context.Event(), context.Array("l", 2)
             sender = context.Process(
-                target=post_actions, args=(base, match_ids, args.action_rate, stop, counts)
+                target=post_actions, args=(base, sent, args.action_rate, stop, counts)
             )
             sender.start()
             try:
@@ -285,19 +339,27 @@ def check_path(args: argparse.Namespace, scratch: Path) -> dict[str, Any]:
             finally:
                 stop.set()
                 sender.join(timeout=60)
+            after = without()
+            reference = (before + after) / 2
             rounds.append(
                 {
-                    "without_rps": round(without.requests_per_second),
+                    "without_rps": [round(before), round(after)],
                     "with_rps": round(during.requests_per_second),
-                    "ratio": round(during.requests_per_second / without.requests_per_second, 4),
+                    "ratio": round(during.requests_per_second / reference, 4),
                     "actions_kept": counts[0],
                     "actions_refused": counts[1],
-                    "errors": without.errors + during.errors,
+                    "actions_per_second": round(counts[0] / args.seconds, 1),
+                    "errors": during.errors,
                 }
             )
             print("check path round", rounds[-1], flush=True)
+            before = after
+    rate = float(np.median([r["actions_per_second"] for r in rounds]))
     return {
         "action_rate": args.action_rate,
+        "worker_cpu": costs,
+        # The share of the worker's time that actions at the rate reached take from checks.
+        "cpu_share_of_actions": round(rate * costs["action_us"] / 1e6 / costs["checks_cores"], 5),
         "rounds": rounds,
         "median_ratio": float(np.median([r["ratio"] for r in rounds])),
         "target_ratio_at_least": 0.98,
@@ -311,8 +373,8 @@ def main() -> None:
     parser.add_argument("--actions", type=int, default=1_000_000)
     parser.add_argument("--items", type=int, default=1_000_000)
     parser.add_argument("--stores", default="sqlite,postgres")
-    parser.add_argument("--seconds", type=int, default=6, help="per check-path measurement")
-    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--seconds", type=int, default=4, help="per check-path measurement")
+    parser.add_argument("--rounds", type=int, default=15)
     parser.add_argument("--action-rate", type=float, default=20.0)
     parser.add_argument("--no-check-path", action="store_true")
     args = parser.parse_args()
@@ -320,7 +382,7 @@ def main() -> None:
     result: dict[str, Any] = {"month": month, "target_seconds": 10.0}
     with tempfile.TemporaryDirectory() as folder:
         scratch = Path(folder)
-        for kind in args.stores.split(","):
+        for kind in filter(None, args.stores.split(",")):
             if kind == "sqlite":
                 result["sqlite"] = one_store(
                     f"sqlite:///{scratch / 'sqlite' / 'hashcheck.db'}",
@@ -345,7 +407,14 @@ def main() -> None:
             print(kind, {k: v for k, v in result[kind].items() if k != "overall"}, flush=True)
         if not args.no_check_path:
             result["check_path"] = check_path(args, scratch)
-            print("check path: median ratio", result["check_path"]["median_ratio"], flush=True)
+            found = result["check_path"]
+            print(
+                f"check path: median ratio {found['median_ratio']}; an action costs the worker "
+                f"{found['worker_cpu']['action_us']} µs of CPU, a check "
+                f"{found['worker_cpu']['check_us']} µs: at the rate reached, actions take "
+                f"{found['cpu_share_of_actions']:.2%} of the worker's time from checks",
+                flush=True,
+            )
     write_result("takedown", result)
 
 

@@ -6,14 +6,17 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import sqlite3
+import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from hashcheck.store.records import NewAction, Sighting
+from hashcheck.store.records import Sighting
 from tests.http_client import call
 from tests.support import (
     Deployment,
@@ -23,6 +26,7 @@ from tests.support import (
     make_deployment,
     serve,
     v2_check,
+    within_deadline,
 )
 
 
@@ -170,21 +174,58 @@ def test_an_expired_match_is_gone_and_an_action_survives_a_restart(
         assert status == 200 and again["action_id"] == kept["action_id"]
 
 
-def test_while_the_store_is_down_an_action_is_refused_not_dropped(
-    server: ServerThread, deployment: Deployment, monkeypatch: pytest.MonkeyPatch
+def test_an_action_whose_writer_is_lost_is_refused_not_dropped(
+    server: ServerThread, deployment: Deployment
 ) -> None:
-    from hashcheck.store.errors import Unavailable
+    """Actions are written by a store process of the worker's own. While the store is locked
+    (here by another connection, as a long migration would) the action waits in that
+    process; the process killed, the action is answered 503, nothing of it kept, and sent
+    again it is written by a new process as a new action."""
+    import os
+    import signal
 
     auth = (deployment.client_id, deployment.secret)
     match = matched(server, deployment, LISTED[2])
-    store = server.app.node.store
-
-    def down(new: NewAction) -> Any:
-        raise Unavailable("connection refused")
-
-    monkeypatch.setattr(store, "record_action", down)
-    status, answer, _ = act(server, auth, match_id=match["match_id"], action="removed")
+    # A first action starts the process.
+    assert act(server, auth, match_id=match["match_id"], action="reported")[0] == 201
+    writes = server.app.client_store
+    assert writes is not None
+    (pid,) = writes.process_ids
+    answers: list[tuple[int, Any, dict[str, str]]] = []
+    with _store_locked(deployment.url):
+        sending = threading.Thread(
+            target=lambda: answers.append(
+                act(server, auth, match_id=match["match_id"], action="removed")
+            )
+        )
+        sending.start()
+        within_deadline(lambda: writes.in_flight, 1, 10)
+        os.kill(pid, signal.SIGKILL)
+        sending.join(timeout=30)
+    ((status, answer, _),) = answers
     assert status == 503 and "try again" in answer["error"]["message"]
-    monkeypatch.undo()
     status, kept, _ = act(server, auth, match_id=match["match_id"], action="removed")
     assert status == 201 and kept["repeated"] is False
+    assert writes.process_ids and writes.process_ids != [pid]
+
+
+@contextmanager
+def _store_locked(url: str) -> Iterator[None]:
+    """The store locked against writers by a transaction of the test's own."""
+    if url.startswith("sqlite"):
+        lock = sqlite3.connect(url.removeprefix("sqlite:///"), isolation_level=None)
+        lock.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        finally:
+            lock.rollback()
+            lock.close()
+        return
+    import psycopg
+
+    with psycopg.connect(url) as pg:
+        pg.execute("LOCK TABLE actions IN ACCESS EXCLUSIVE MODE")
+        try:
+            yield
+        finally:
+            pg.rollback()

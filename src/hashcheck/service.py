@@ -34,12 +34,8 @@ def build_node(settings: Settings) -> Node:
         key,
         poll_interval=settings.poll_interval,
         stats_flush_interval=settings.stats_flush_interval,
-        store_factory=(
-            # A partial, not a lambda: a process of the node's opens the store with it too.
-            functools.partial(open_store, settings.database_url, create=False)
-            if settings.admin_api or settings.console or settings.metrics
-            else None
-        ),
+        # A partial, not a lambda: the node's store processes open the store with it too.
+        store_factory=functools.partial(open_store, settings.database_url, create=False),
         index_dir=Path(settings.index_dir) if settings.index_dir else None,
     )
 

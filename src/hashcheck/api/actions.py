@@ -34,6 +34,7 @@ from hashcheck.store.errors import Gone as StoreGone
 from hashcheck.store.errors import Invalid
 from hashcheck.store.errors import NotFound as StoreNotFound
 from hashcheck.store.interface import Store
+from hashcheck.store.process import StoreProcess
 from hashcheck.store.records import ActionRecord, NewAction, NoticeRecord
 
 PATH = "/v2/actions"
@@ -78,15 +79,18 @@ def parse_action(body: bytes, match_ids: MatchIds, client_id: str, now: float) -
     return NewAction(client_id, item_id, day, action.value, reason, acted_at, notice_id)
 
 
-def record(store: Store, new: NewAction) -> tuple[ActionRecord, bool]:
+async def record(store: StoreProcess, new: NewAction) -> tuple[ActionRecord, bool]:
+    """Keep ``new`` through the node's store process (`store.process`): on the worker's own
+    threads, each action's transaction cost the event loop several times its CPU time."""
     try:
-        return store.record_action(new)
+        kept: tuple[ActionRecord, bool] = await store.call("record_action", new)
     except StoreNotFound as exc:
         raise NotFound(_NO_MATCH if new.day is not None else str(exc)) from None
     except StoreGone as exc:
         raise Gone(str(exc)) from None
     except Invalid as exc:
         raise BadRequest(str(exc)) from None
+    return kept
 
 
 def answer_body(kept: ActionRecord, match_ids: MatchIds, *, repeated: bool) -> bytes:

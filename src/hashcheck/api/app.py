@@ -49,6 +49,7 @@ from hashcheck.index.snapshot import Snapshot
 from hashcheck.node.runtime import Node
 from hashcheck.node.searchers import PdqSearchers
 from hashcheck.store.errors import StoreError
+from hashcheck.store.process import StoreProcess
 
 _T = TypeVar("_T")
 PERCEPTUAL_THREADS = 2
@@ -229,6 +230,9 @@ class HashcheckApp:
 
             self._submit_pages = SubmitPages(self._submissions)
         self._manage_node = manage_node
+        # Clients' actions are written by a store process of this worker's own, started at
+        # the first one (`store.process`).
+        self._client_store: StoreProcess | None = None
         self._auth = Authenticator(node.credentials)
         # Perceptual batches are answered off the event loop, one batch per client at a time:
         # ten thousand PDQ hashes take seconds, which on the loop held every other client's
@@ -495,13 +499,30 @@ class HashcheckApp:
         )
         await respond(send, 201, disputes.dispute_body(record, node.match_ids, snapshot), JSON)
 
+    @property
+    def client_store(self) -> StoreProcess | None:
+        """The store process that writes clients' actions, once one was written."""
+        return self._client_store
+
+    def _client_writes(self) -> StoreProcess:
+        if self._client_store is None:
+            factory = self.node.store_factory
+            if factory is None:
+                raise NotReady("this node cannot record actions: it has no store to open")
+            self._client_store = StoreProcess(factory, "client-writes")
+        return self._client_store
+
     async def _action(self, scope: Scope, receive: Receive, send: Send) -> None:
         _, view = await self._client(scope)
         _, length = auth_and_length(scope)
         body = await read_body(scope, receive, actions.MAX_BODY, length)
         node = self.node
         new = actions.parse_action(body, node.match_ids, view.client.client_id, time.time())
-        kept, created = await self._in_store(lambda: actions.record(node.store, new))
+        try:
+            kept, created = await actions.record(self._client_writes(), new)
+        except StoreError as exc:
+            log.warning("store request failed: %s", exc)
+            raise NotReady("the store cannot be reached; try again shortly") from None
         answer = actions.answer_body(kept, node.match_ids, repeated=not created)
         await respond(send, 201 if created else 200, answer, JSON)
 
@@ -586,6 +607,8 @@ class HashcheckApp:
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 await asyncio.to_thread(self._searchers.close)
+                if self._client_store is not None:
+                    await asyncio.to_thread(self._client_store.close)
                 if self._submissions is not None:
                     await asyncio.to_thread(self._submissions.close)
                 if self._console is not None:

@@ -50,10 +50,11 @@ from hashcheck.store.errors import AlreadyExists, StoreError
 from hashcheck.store.errors import Conflict as StoreConflict
 from hashcheck.store.errors import NotFound as StoreNotFound
 from hashcheck.store.interface import Store
+from hashcheck.store.process import idle_priority
 from hashcheck.store.records import SubmissionRecord
 from hashcheck.submit import cases, intake
 from hashcheck.submit.limits import FloodLimit
-from hashcheck.submit.writer import CaseWriter, StoreUnavailable, idle_priority
+from hashcheck.submit.writer import CaseWriter, StoreUnavailable
 
 log = logging.getLogger("hashcheck.submissions")
 _T = TypeVar("_T")
