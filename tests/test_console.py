@@ -529,6 +529,14 @@ def test_the_takedown_report_page_shows_the_month_with_names_or_without(
     figures = page.get_by_role("table").first
     expect(figures.get_by_role("row").filter(has_text="acme")).to_contain_text("1")
     expect(page.locator("svg.bars title").first).to_contain_text("acted on within 1 h")
+    hits = figures.get_by_role("row").filter(has_text="acme").locator("td").first
+    assert hits.evaluate("cell => getComputedStyle(cell).textAlign") == "right"
+    # Nothing acted on: every bar is empty, and its scale is drawn behind it all the same.
+    shares = page.locator("svg.bars rect:has(title)")
+    scales = page.locator("svg.bars rect[fill='#e2e8f0']")
+    assert shares.count() >= 4 and scales.count() == shares.count()
+    assert {r.get_attribute("width") for r in shares.all()} == {"0.0"}
+    assert {r.get_attribute("width") for r in scales.all()} == {"240"}
     page.get_by_label("Publishable (client names left out)").check()
     page.get_by_role("button", name="Show").click()
     expect(figures.get_by_role("row").filter(has_text="client 1")).to_be_visible()

@@ -126,6 +126,11 @@ def bars(rows: list[tuple[str, dict[str, Any]]]) -> str:
             length = 0.0 if share is None else float(share) * _BAR_WIDTH
             title = f"{name}: {_percent(share)} acted on within {label}"
             shapes.append(f'<text x="120" y="{y + 12}">{label}</text>')
+            # The whole scale behind each bar, so that none (0%) still reads as a bar.
+            shapes.append(
+                f'<rect x="200" y="{y + 2}" width="{_BAR_WIDTH}" height="{line - 6}" '
+                'fill="#e2e8f0"/>'
+            )
             shapes.append(
                 f'<rect x="200" y="{y + 2}" width="{length:.1f}" height="{line - 6}" '
                 f'fill="#2b6cb0"><title>{escape(title)}</title></rect>'
