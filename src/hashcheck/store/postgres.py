@@ -10,13 +10,47 @@ import contextlib
 import time
 from collections.abc import Iterator
 
+import numpy as np
+import numpy.typing as npt
 import psycopg
 import psycopg.errors
 
-from hashcheck.store.errors import Unavailable
+from hashcheck.store.errors import StoreError, Unavailable
+from hashcheck.store.records import EntryRows
 from hashcheck.store.sql import Cursor, SqlStore
 
 CHANNEL = "hashcheck_changes"
+# A bulk read's rows in PostgreSQL's binary COPY format: a field count, then each field's
+# length and value (network byte order); every entry has the same 82 bytes when its digest
+# is 16 bytes and no field is NULL, which the reader checks.
+_ROW = np.dtype(
+    [
+        ("fields", ">i2"),
+        ("id_length", ">i4"),
+        ("id", ">i8"),
+        ("digest_length", ">i4"),
+        ("digest", "S16"),
+        ("list_length", ">i4"),
+        ("list_id", ">i8"),
+        ("category_length", ">i4"),
+        ("category_id", ">i8"),
+        ("batch_length", ">i4"),
+        ("batch_id", ">i8"),
+        ("item_length", ">i4"),
+        ("item_id", ">i8"),
+    ]
+)
+_LENGTHS = {
+    "fields": 6,
+    "id_length": 8,
+    "digest_length": 16,
+    "list_length": 8,
+    "category_length": 8,
+    "batch_length": 8,
+    "item_length": 8,
+}
+_COPY_HEADER = 19  # signature (11), flags (4), header extension length (4, zero here)
+_COPY_ROWS = 200_000  # rows turned into columns at a time
 
 
 class PostgresStore(SqlStore):
@@ -81,6 +115,53 @@ class PostgresStore(SqlStore):
         except psycopg.OperationalError as exc:
             raise Unavailable(f"lost the connection to PostgreSQL: {exc}") from None
 
+    def _read_entries(self, cur: Cursor, after: int) -> tuple[EntryRows, int]:
+        """The entries after ``after`` in bulk: `COPY ... (FORMAT binary)`, whose rows are
+        fixed-size records that numpy reads as columns, not a Python tuple per row."""
+        assert isinstance(cur, psycopg.Cursor)
+        statement = (
+            "COPY (SELECT id::bigint, digest, list_id::bigint, category_id::bigint, "
+            "batch_id::bigint, item_id::bigint FROM entries WHERE id > %s ORDER BY id) "
+            "TO STDOUT (FORMAT binary)"
+        )
+        chunks: list[npt.NDArray[np.void]] = []
+        pending = bytearray()
+        header = True
+        with cur.copy(statement, (after,)) as copy:
+            for data in copy:
+                pending += data
+                if header and len(pending) >= _COPY_HEADER:
+                    if pending[:11] != b"PGCOPY\n\xff\r\n\x00":
+                        raise StoreError("PostgreSQL sent a COPY stream this reader does not know")
+                    del pending[:_COPY_HEADER]
+                    header = False
+                whole = (len(pending) // _ROW.itemsize) * _ROW.itemsize
+                if not header and whole >= _COPY_ROWS * _ROW.itemsize:
+                    chunks.append(_records(bytes(pending[:whole])))
+                    del pending[:whole]
+        if header or pending[-2:] != b"\xff\xff" or (len(pending) - 2) % _ROW.itemsize:
+            raise StoreError(
+                f"the entries after id {after} could not be read in bulk: a row is not the "
+                "size of an entry (a digest not 16 bytes, or an empty field)"
+            )
+        if len(pending) > 2:
+            chunks.append(_records(bytes(pending[:-2])))
+        if not chunks:
+            empty = np.empty(0, dtype=np.int64)
+            return EntryRows(b"", empty, empty, empty, empty, empty), after
+        rows = np.concatenate(chunks)
+        return (
+            EntryRows(
+                rows["digest"].tobytes(),
+                _column(rows, "id"),
+                _column(rows, "list_id"),
+                _column(rows, "category_id"),
+                _column(rows, "batch_id"),
+                _column(rows, "item_id"),
+            ),
+            int(rows["id"][-1]),
+        )
+
     def _create_staging(self, cur: Cursor) -> None:
         cur.execute("DROP TABLE IF EXISTS staging")
         cur.execute(
@@ -119,3 +200,19 @@ class PostgresStore(SqlStore):
 
     def _is_unique_violation(self, exc: Exception) -> bool:
         return isinstance(exc, psycopg.errors.UniqueViolation)
+
+
+def _column(rows: npt.NDArray[np.void], name: str) -> npt.NDArray[np.int64]:
+    return np.ascontiguousarray(rows[name], dtype=np.int64)
+
+
+def _records(data: bytes) -> npt.NDArray[np.void]:
+    """Fixed-size COPY rows as a record array, each checked to be an entry's shape."""
+    rows = np.frombuffer(data, dtype=_ROW)
+    for field, expected in _LENGTHS.items():
+        if not bool(np.all(rows[field] == expected)):
+            raise StoreError(
+                "the entries could not be read in bulk: a row is not the shape of an entry "
+                f"({field} is not {expected}; a digest not 16 bytes, or an empty field)"
+            )
+    return rows

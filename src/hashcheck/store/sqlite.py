@@ -7,10 +7,22 @@ import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
-from hashcheck.store.errors import Unavailable
+import numpy as np
+import numpy.typing as npt
+
+from hashcheck.store.errors import StoreError, Unavailable
+from hashcheck.store.records import EntryRows
 from hashcheck.store.sql import STAGE_ROW, Cursor, SqlStore
 
 BUSY_TIMEOUT_MS = 30_000
+# Entries a bulk read takes per statement (`_read_entries`): about 13 MB of text a chunk.
+BULK_ROWS = 200_000
+_BULK = (
+    "SELECT max(id), count(*), total(length(digest)), group_concat(digest, ''), "
+    "group_concat(id), group_concat(list_id), group_concat(category_id), "
+    "group_concat(batch_id), group_concat(item_id) "
+    "FROM (SELECT * FROM entries WHERE id > ? ORDER BY id LIMIT ?)"
+)
 
 
 class SqliteStore(SqlStore):
@@ -62,6 +74,46 @@ class SqliteStore(SqlStore):
             cur.execute("COMMIT")
         finally:
             cur.close()
+
+    def _read_entries(self, cur: Cursor, after: int) -> tuple[EntryRows, int]:
+        """The entries after ``after`` in bulk: each statement answers a chunk's digests and
+        each number column as one value (concatenated in SQLite's own C), not a Python tuple
+        per row; twice as fast, a cold start at 100M entries being mostly this read."""
+        connection = self._conn
+        text_factory = connection.text_factory
+        connection.text_factory = bytes  # the concatenated digests are not text
+        digests: list[bytes] = []
+        columns: list[list[npt.NDArray[np.int64]]] = [[], [], [], [], []]
+        last = after
+        try:
+            while True:
+                top, count, length, joined, *numbers = cur.execute(
+                    _BULK, (last, BULK_ROWS)
+                ).fetchone()
+                if top is None:
+                    break
+                if int(length) != 16 * count or len(joined) != 16 * count:
+                    raise StoreError(
+                        f"the entries after id {last} hold a digest that is not 16 bytes: "
+                        "the database is damaged"
+                    )
+                digests.append(joined)
+                for column, text in zip(columns, numbers, strict=True):
+                    values = np.fromstring(text, dtype=np.int64, sep=",")
+                    if len(values) != count:
+                        raise StoreError(
+                            f"the entries after id {last} hold an empty or unreadable number: "
+                            "the database is damaged"
+                        )
+                    column.append(values)
+                last = int(top)
+        finally:
+            connection.text_factory = text_factory
+        empty = np.empty(0, dtype=np.int64)
+        ids, lists, categories, batches, items = (
+            np.concatenate(c) if c else empty for c in columns
+        )
+        return EntryRows(b"".join(digests), ids, lists, categories, batches, items), last
 
     def _create_staging(self, cur: Cursor) -> None:
         cur.execute("DROP TABLE IF EXISTS temp.staging")
