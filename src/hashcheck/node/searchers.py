@@ -15,12 +15,8 @@ grants or HTTP: mapping positions to items is the caller's (`index.perceptual`).
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import ctypes
 import logging
 import multiprocessing
-import os
-import signal
 import threading
 from collections import OrderedDict
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -33,6 +29,7 @@ import numpy.typing as npt
 from hashcheck.index.perceptual import Found, PdqEntries
 from hashcheck.pdq.algorithm import HASH_BYTES
 from hashcheck.pdq.index import CHUNKS, PdqIndex
+from hashcheck.store.process import as_child
 
 log = logging.getLogger("hashcheck.searchers")
 
@@ -42,7 +39,6 @@ SMALLEST_SHARE = 64
 # A child maps only the state it searched last: an older one's pages, removed from shared
 # memory when a newer one was written, are freed once no process maps them.
 _OPEN_STATES = 1
-_PR_SET_PDEATHSIG = 1
 _INDEX_FILES = (
     "hashes",
     *(f"{kind}{c}" for c in range(CHUNKS) for kind in ("values", "positions", "buckets")),
@@ -122,13 +118,7 @@ class PdqSearchers:
 
 def _child_start() -> None:
     """In each child: lower priority, die with the worker, leave Ctrl-C to the parent."""
-    os.nice(NICENESS)
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    with contextlib.suppress(OSError, AttributeError):
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-    if os.getppid() == 1:  # the worker died before the above took hold
-        os._exit(1)
+    as_child(NICENESS)
 
 
 _opened: OrderedDict[str, PdqIndex] = OrderedDict()

@@ -204,16 +204,21 @@ def idle_priority() -> None:
 # -- the child ------------------------------------------------------------------------------
 
 
-def _child_main(sock: socket.socket, open_store: Callable[[], Store]) -> None:
-    """In the child: lower priority, die with the parent, leave Ctrl-C to the parent; then
-    make calls until the parent closes the socket."""
-    os.nice(NICENESS)
+def as_child(niceness: int) -> None:
+    """In a worker's child process (this one's and `node.searchers`'): lower priority, die
+    with the worker, leave Ctrl-C to the worker."""
+    os.nice(niceness)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     with contextlib.suppress(OSError, AttributeError):
         libc = ctypes.CDLL(None, use_errno=True)
         libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-    if os.getppid() == 1:  # the parent died before the above took hold
+    if os.getppid() == 1:  # the worker died before the above took hold
         os._exit(1)
+
+
+def _child_main(sock: socket.socket, open_store: Callable[[], Store]) -> None:
+    """In the child: as a child; then make calls until the parent closes the socket."""
+    as_child(NICENESS)
     _Child(sock, open_store).run()
 
 
