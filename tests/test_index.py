@@ -8,7 +8,7 @@ import random
 import numpy as np
 import pytest
 
-from hashcheck.index.exact import EntryBlock, ExactIndex, Hit
+from hashcheck.index.exact import EntryBlock, ExactIndex, Hit, sorted_order
 
 
 def block(entries: list[tuple[bytes, int, int]]) -> EntryBlock:
@@ -115,3 +115,18 @@ def test_single_lookup_does_not_touch_the_whole_array() -> None:
     finally:
         tracemalloc.stop()
     assert peak < 100_000, peak  # a float64 copy of the column would be 1.6 MB
+
+
+def test_the_sorted_order_is_lexsort_s_with_ties_on_either_half() -> None:
+    """The index's sort (first half, then only the tied runs on all keys) orders exactly as
+    sorting on both halves and the entry id: digests on several lists, halves that meet."""
+    rng = np.random.default_rng(7)
+    for count, copies in ((1, 0), (2, 1), (1000, 300), (50_000, 5_000)):
+        hi = rng.integers(0, 2**63, count, dtype=np.int64).astype(np.uint64)
+        lo = rng.integers(0, 2**63, count, dtype=np.int64).astype(np.uint64)
+        source, target = rng.integers(0, count, copies), rng.integers(0, count, copies)
+        hi[target] = hi[source]  # the first half met
+        lo[target[: copies // 2]] = lo[source[: copies // 2]]  # the whole digest, half of them
+        ids = np.arange(count, dtype=np.int64)
+        expected = np.lexsort((ids, lo, hi))
+        assert np.array_equal(sorted_order(hi, lo, ids), expected), count

@@ -59,6 +59,21 @@ def split_digests(packed: bytes) -> tuple[U64, U64]:
     return pairs[:, 0].copy(), pairs[:, 1].copy()
 
 
+def sorted_order(hi: U64, lo: U64, entry_ids: I64) -> I64:
+    """The order of digests by (hi, lo), equal digests by entry id: what `np.lexsort` gives,
+    four times as fast at 10M. Keyed digests are uniform, so sorting on the first half alone
+    leaves ties only where a digest is on several lists (or, rarely, two halves meet); only
+    those runs are sorted again on all three keys."""
+    order = np.argsort(hi)
+    ranked = hi[order]
+    tied = np.flatnonzero(ranked[1:] == ranked[:-1])
+    if len(tied):
+        runs = np.union1d(tied, tied + 1)  # positions, in sorted order, of runs of one hi
+        members = order[runs]
+        order[runs] = members[np.lexsort((entry_ids[members], lo[members], hi[members]))]
+    return order.astype(np.int64, copy=False)
+
+
 class ExactIndex:
     """Sorted base arrays, the delta of recently added entries, and a set of removed entry ids.
 
@@ -106,7 +121,7 @@ class ExactIndex:
     @classmethod
     def build(cls, block: EntryBlock) -> ExactIndex:
         hi, lo = split_digests(block.digests)
-        order = np.lexsort((lo, hi))
+        order = sorted_order(hi, lo, block.entry_ids)
         return cls(
             hi[order], lo[order], block.entry_ids[order], block.slots[order], block.item_ids[order]
         )
