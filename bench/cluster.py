@@ -28,7 +28,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import warnings
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +38,7 @@ from bench.common import (
     children,
     deploy,
     free_port,
+    postgres_server,
     random_md5s,
     run_wrk,
     wait_http,
@@ -141,13 +141,7 @@ def main() -> None:
     results: dict[str, Any] = {"entries": args.entries, "seconds": args.seconds}
     with tempfile.TemporaryDirectory() as folder:
         scratch = Path(folder)
-        os.environ.setdefault("XDG_RUNTIME_DIR", str(scratch / "xdg"))
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            import pgserver
-
-            server = pgserver.get_server(scratch / "pg", cleanup_mode="stop")  # type: ignore[attr-defined]
-        try:
+        with postgres_server(scratch / "pg") as server:
             deployment = deploy(scratch / "deployment", args.entries, url=server.get_uri())
             nodes = [start_node(deployment, scratch / f"index-{n}") for n in range(3)]
             try:
@@ -212,8 +206,6 @@ def main() -> None:
                 for _, process in nodes:
                     process.terminate()
                     process.wait(timeout=60)
-        finally:
-            server.cleanup()
     report(results)
     write_result("cluster", results)
 

@@ -5,18 +5,22 @@ Benchmarks use loopback addresses only, bounded durations, and stop what they st
 
 from __future__ import annotations
 
+import atexit
 import base64
 import contextlib
 import json
 import os
 import platform
 import re
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -293,3 +297,23 @@ def run_wrk(
     errors += int(non_2xx.group(1)) if non_2xx else 0
     assert p50 and p99, output
     return WrkResult(rps, _ms(*p50.groups()), _ms(*p99.groups()), total, errors)
+
+
+@contextlib.contextmanager
+def postgres_server(folder: Path) -> Iterator[Any]:
+    """A PostgreSQL server (pgserver) with its data in ``folder``, stopped at the end. Its
+    runtime folder, where pgserver writes a lock file (again at interpreter exit), is removed
+    after everything else at exit: a benchmark leaves nothing behind."""
+    runtime = tempfile.mkdtemp(prefix="hashcheck-bench-runtime-")
+    # Registered before pgserver registers its own: exit handlers run last first.
+    atexit.register(shutil.rmtree, runtime, True)
+    os.environ.setdefault("XDG_RUNTIME_DIR", runtime)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        import pgserver
+
+        server = pgserver.get_server(folder, cleanup_mode="stop")  # type: ignore[attr-defined]
+    try:
+        yield server
+    finally:
+        server.cleanup()

@@ -30,12 +30,10 @@ import argparse
 import contextlib
 import json
 import multiprocessing
-import os
 import socket
 import sqlite3
 import tempfile
 import time
-import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -49,6 +47,7 @@ from bench.common import (
     deploy,
     hashcheck_process,
     legacy_bodies,
+    postgres_server,
     run_wrk,
     write_result,
 )
@@ -428,18 +427,10 @@ def main() -> None:
                     first_day,
                 )
             else:
-                os.environ.setdefault("XDG_RUNTIME_DIR", str(scratch / "xdg"))
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore")
-                    import pgserver
-
-                    server = pgserver.get_server(scratch / "pg", cleanup_mode="stop")  # type: ignore[attr-defined]
-                try:
+                with postgres_server(scratch / "pg") as server:
                     result["postgres"] = one_store(
                         server.get_uri(), scratch / "postgres", args, month, first_day
                     )
-                finally:
-                    server.cleanup()
             print(kind, {k: v for k, v in result[kind].items() if k != "overall"}, flush=True)
         if len(result) > 2:
             write_result("takedown", result)
