@@ -70,8 +70,10 @@ def test_the_bulk_read_gives_what_reading_row_by_row_gives(
             confirm_removals=True,
         )
         assert isinstance(store, SqlStore)
-        # Many chunks, a short last one.
+        # Many chunks, a short last one; on SQLite over three connections.
         monkeypatch.setattr(sqlite_store, "BULK_ROWS", 97)
+        monkeypatch.setattr(sqlite_store, "PARALLEL_ROWS", 200)
+        monkeypatch.setattr(sqlite_store, "READERS", 3)
         monkeypatch.setattr(postgres_store, "_COPY_ROWS", 97)
         bulk = store.changes_since(0, 0).added
         reference = row_by_row(store)
@@ -134,3 +136,29 @@ def damage(url: str) -> None:
     with psycopg.connect(url, autocommit=True) as pg:
         pg.execute("ALTER TABLE entries DISABLE TRIGGER USER")
         pg.execute(last.format("'\\x00'::bytea"))
+
+
+def test_a_range_read_apart_is_used_only_from_the_same_version(
+    sqlite_url: str, tmp_path: Path
+) -> None:
+    """A range read on a connection of its own counts only if that connection sees the
+    version the reader's snapshot has; else (a write came between) the range is read again
+    from the snapshot."""
+    deployment = make_deployment(sqlite_url, tmp_path)
+    store = deployment.store()
+    try:
+        importing.import_file(
+            store,
+            Digester(deployment.key),
+            "police",
+            md5s("v", 10),
+            actor="t",
+            category="baseline",
+        )
+        assert isinstance(store, sqlite_store.SqliteStore)
+        version = str(store.version())
+        found = store._read_apart(0, 10**9, version)
+        assert found is not None and sum(len(d) for d in found[0]) == 16 * 10
+        assert store._read_apart(0, 10**9, version + "0") is None
+    finally:
+        store.close()

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import contextlib
+import itertools
+import os
 import sqlite3
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -21,8 +24,47 @@ _BULK = (
     "SELECT max(id), count(*), total(length(digest)), group_concat(digest, ''), "
     "group_concat(id), group_concat(list_id), group_concat(category_id), "
     "group_concat(batch_id), group_concat(item_id) "
-    "FROM (SELECT * FROM entries WHERE id > ? ORDER BY id LIMIT ?)"
+    "FROM (SELECT * FROM entries WHERE id > ? AND id <= ? ORDER BY id LIMIT ?)"
 )
+# Connections a large read is split over, and the entries that make each worth its start.
+READERS = max(1, min(4, os.cpu_count() or 1))
+PARALLEL_ROWS = 1_000_000
+# A range's packed digests and its five number columns, chunk by chunk.
+_Chunk = tuple[list[bytes], list[list[npt.NDArray[np.int64]]]]
+
+
+def _read_range(connection: sqlite3.Connection, cur: Cursor, lo: int, hi: int) -> _Chunk:
+    """Entries ``lo < id <= hi``, a statement per `BULK_ROWS` of them."""
+    text_factory = connection.text_factory
+    connection.text_factory = bytes  # the concatenated digests are not text
+    digests: list[bytes] = []
+    columns: list[list[npt.NDArray[np.int64]]] = [[], [], [], [], []]
+    last = lo
+    try:
+        while True:
+            top, count, length, joined, *numbers = cur.execute(
+                _BULK, (last, hi, BULK_ROWS)
+            ).fetchone()
+            if top is None:
+                break
+            if int(length) != 16 * count or len(joined) != 16 * count:
+                raise StoreError(
+                    f"the entries after id {last} hold a digest that is not 16 bytes: "
+                    "the database is damaged"
+                )
+            digests.append(joined)
+            for column, text in zip(columns, numbers, strict=True):
+                values = np.fromstring(text, dtype=np.int64, sep=",")
+                if len(values) != count:
+                    raise StoreError(
+                        f"the entries after id {last} hold an empty or unreadable number: "
+                        "the database is damaged"
+                    )
+                column.append(values)
+            last = int(top)
+    finally:
+        connection.text_factory = text_factory
+    return digests, columns
 
 
 class SqliteStore(SqlStore):
@@ -78,42 +120,46 @@ class SqliteStore(SqlStore):
     def _read_entries(self, cur: Cursor, after: int) -> tuple[EntryRows, int]:
         """The entries after ``after`` in bulk: each statement answers a chunk's digests and
         each number column as one value (concatenated in SQLite's own C), not a Python tuple
-        per row; twice as fast, a cold start at 100M entries being mostly this read."""
-        connection = self._conn
-        text_factory = connection.text_factory
-        connection.text_factory = bytes  # the concatenated digests are not text
-        digests: list[bytes] = []
-        columns: list[list[npt.NDArray[np.int64]]] = [[], [], [], [], []]
-        last = after
-        try:
-            while True:
-                top, count, length, joined, *numbers = cur.execute(
-                    _BULK, (last, BULK_ROWS)
-                ).fetchone()
-                if top is None:
-                    break
-                if int(length) != 16 * count or len(joined) != 16 * count:
-                    raise StoreError(
-                        f"the entries after id {last} hold a digest that is not 16 bytes: "
-                        "the database is damaged"
-                    )
-                digests.append(joined)
-                for column, text in zip(columns, numbers, strict=True):
-                    values = np.fromstring(text, dtype=np.int64, sep=",")
-                    if len(values) != count:
-                        raise StoreError(
-                            f"the entries after id {last} hold an empty or unreadable number: "
-                            "the database is damaged"
-                        )
-                    column.append(values)
-                last = int(top)
-        finally:
-            connection.text_factory = text_factory
-        empty = np.empty(0, dtype=np.int64)
+        per row; twice as fast, a cold start at 100M entries being mostly this read. A large
+        read is split by id over connections of its own on other threads (SQLite's work
+        holds no interpreter lock), each checked to read the same version of the store."""
+        count, top = cur.execute(
+            "SELECT count(*), max(id) FROM entries WHERE id > ?", (after,)
+        ).fetchone()
+        if not count:
+            empty = np.empty(0, dtype=np.int64)
+            return EntryRows(b"", empty, empty, empty, empty, empty), after
+        parts = min(READERS, max(1, int(count) // PARALLEL_ROWS))
+        bounds = [after + (int(top) - after) * k // parts for k in range(parts)] + [int(top)]
+        ranges = list(itertools.pairwise(bounds))
+        version = cur.execute("SELECT value FROM meta WHERE key = 'version'").fetchone()[0]
+        with ThreadPoolExecutor(max(1, parts - 1)) as helpers:
+            others = [helpers.submit(self._read_apart, lo, hi, version) for lo, hi in ranges[1:]]
+            chunks = [_read_range(self._conn, cur, *ranges[0])]
+            for (lo, hi), other in zip(ranges[1:], others, strict=True):
+                found = other.result()
+                # Another version (a write came between): that range from this snapshot.
+                chunks.append(found if found is not None else _read_range(self._conn, cur, lo, hi))
+        digests = b"".join(d for chunk in chunks for d in chunk[0])
         ids, lists, categories, batches, items = (
-            np.concatenate(c) if c else empty for c in columns
+            np.concatenate([c for chunk in chunks for c in chunk[1][k]]) for k in range(5)
         )
-        return EntryRows(b"".join(digests), ids, lists, categories, batches, items), last
+        return EntryRows(digests, ids, lists, categories, batches, items), int(top)
+
+    def _read_apart(self, lo: int, hi: int, version: object) -> _Chunk | None:
+        """Entries ``lo < id <= hi`` on a connection of their own, if it reads ``version``."""
+        connection = sqlite3.connect(
+            self.path, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000
+        )
+        try:
+            apart = connection.cursor()
+            apart.execute("BEGIN")
+            seen = apart.execute("SELECT value FROM meta WHERE key = 'version'").fetchone()[0]
+            if seen != version:
+                return None
+            return _read_range(connection, apart, lo, hi)
+        finally:
+            connection.close()
 
     def _create_staging(self, cur: Cursor) -> None:
         cur.execute("DROP TABLE IF EXISTS temp.staging")
