@@ -1,16 +1,19 @@
-"""Benchmark (d): import rate from a plain list of 10M (and 1M) MD5 hashes into SQLite.
+"""Benchmark (d): import rate from a plain list of 10M (and 1M) MD5 hashes into SQLite (and,
+with ``--stores sqlite postgres``, into PostgreSQL in the same run: issue 17).
 
 Each size runs in a fresh process: generate the file, import it into a fresh database with
 the same function `hashcheck import` uses, and report hashes/s and peak resident memory.
 The reference, in the same run: the keyed digest alone over the same number of hashes (the
 part no importer can skip). Writes bench/results/import_rate.json.
 
-    .venv/bin/python -m bench.import_rate [--sizes 1000000 10000000]
+    .venv/bin/python -m bench.import_rate [--sizes 1000000 10000000] [--stores sqlite postgres]
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import itertools
 import json
 import resource
 import subprocess
@@ -21,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.common import write_result
+from bench.common import postgres_server, write_result
 from hashcheck.admin import importing
 from hashcheck.admin.setup import initialise
 from hashcheck.hashes.algorithms import Algorithm
@@ -37,13 +40,17 @@ def write_list(path: Path, count: int) -> None:
             handle.write(b"\n".join(hexed[i : i + 32] for i in range(0, len(hexed), 32)) + b"\n")
 
 
-def one_size(count: int) -> dict[str, float]:
+def one_size(count: int, kind: str) -> dict[str, float | str]:
     """Runs in its own process; prints one JSON line."""
-    with tempfile.TemporaryDirectory() as folder:
+    with tempfile.TemporaryDirectory() as folder, contextlib.ExitStack() as stack:
         scratch = Path(folder)
         source = scratch / "list.txt"
         write_list(source, count)
-        store = open_store(f"sqlite:///{scratch / 'hashcheck.db'}")
+        if kind == "postgres":
+            url = stack.enter_context(postgres_server(scratch / "pg")).get_uri()
+        else:
+            url = f"sqlite:///{scratch / 'hashcheck.db'}"
+        store = open_store(url)
         key, _ = initialise(store, scratch / "list.key")
         store.add_list("bench", "benchmark", "", actor="bench")
         digester = Digester(key)
@@ -62,6 +69,7 @@ def one_size(count: int) -> dict[str, float]:
     assert report.added == count, report
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     return {
+        "store": kind,
         "entries": count,
         "seconds": round(seconds, 2),
         "hashes_per_second": round(count / seconds),
@@ -74,15 +82,16 @@ def one_size(count: int) -> dict[str, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--sizes", type=int, nargs="+", default=[1_000_000, 10_000_000])
+    parser.add_argument("--stores", nargs="+", default=["sqlite"], choices=["sqlite", "postgres"])
     parser.add_argument("--one", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:
-        print(json.dumps(one_size(args.one)))
+        print(json.dumps(one_size(args.one, args.stores[0])))
         return
     rows = []
-    for size in args.sizes:
+    for kind, size in itertools.product(args.stores, args.sizes):
         output = subprocess.run(
-            [sys.executable, "-m", "bench.import_rate", "--one", str(size)],
+            [sys.executable, "-m", "bench.import_rate", "--one", str(size), "--stores", kind],
             capture_output=True,
             text=True,
             check=True,
@@ -91,11 +100,13 @@ def main() -> None:
         row = json.loads(output.strip().splitlines()[-1])
         rows.append(row)
         print(
-            f"{row['entries']:>11,} hashes in {row['seconds']:.1f}s: {row['hashes_per_second']:,} hashes/s "
+            f"{kind:>8}: {row['entries']:>11,} hashes in {row['seconds']:.1f}s: {row['hashes_per_second']:,} hashes/s "
             f"(keyed digest alone {row['keyed_digest_alone_hashes_per_second']:,}/s, "
             f"ratio {row['ratio_to_digest_alone']}), peak RSS {row['peak_rss_mb']} MB"
         )
-    write_result("import_rate", {"runs": rows, "target_hashes_per_second": 500_000})
+    # SQLite alone is figure (d); with PostgreSQL beside it, issue 17's comparison.
+    name = "import_rate" if args.stores == ["sqlite"] else "import_rate_stores"
+    write_result(name, {"runs": rows, "target_hashes_per_second": 500_000})
 
 
 if __name__ == "__main__":
