@@ -169,18 +169,6 @@ class PostgresStore(SqlStore):
             "digests BYTEA, ref TEXT, value TEXT, bare INTEGER)"
         )
 
-    def _stage(
-        self, cur: Cursor, rows: list[tuple[int, int, int, bytes, str | None, str | None, int]]
-    ) -> None:
-        """A delivery's staged rows by `COPY`, not an INSERT each: several times as fast for
-        a large first delivery (the rest of an import is set operations in the server)."""
-        assert isinstance(cur, psycopg.Cursor)
-        with cur.copy(
-            "COPY staging (rec, category_id, n, digests, ref, value, bare) FROM STDIN"
-        ) as copy:
-            for row in rows:
-                copy.write_row(row)
-
     def _expanded(self) -> str:
         return (
             "SELECT substr(s.digests, k.i * 16 + 1, 16) AS d, s.category_id AS c, "
