@@ -388,11 +388,13 @@ class ImportQueries(ItemQueries):
         self._q(cur, "SAVEPOINT first_delivery")
         try:
             item = "? + ROW_NUMBER() OVER (ORDER BY d) - 1" if numbered_here else "? + r"
+            # No ON CONFLICT: a hash the file repeats is a unique violation, which takes the
+            # general path below; PostgreSQL's speculative inserts took 40% of this statement.
             self._q(
                 cur,
                 "INSERT INTO entries (list_id, digest, category_id, batch_id, item_id) "
-                f"SELECT ?, d, c, ?, {item} FROM ({self._expanded()}) s WHERE 1 = 1 "
-                f"{'' if presorted else 'ORDER BY d'} ON CONFLICT (list_id, digest) DO NOTHING",
+                f"SELECT ?, d, c, ?, {item} FROM ({self._expanded()}) s "
+                f"{'' if presorted else 'ORDER BY d'}",
                 (list_id, batch_id, base),
             )
             if max(cur.rowcount, 0) != total:
