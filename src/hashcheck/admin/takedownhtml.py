@@ -135,7 +135,7 @@ def bars(rows: list[tuple[str, dict[str, Any]]]) -> str:
                 f'<rect x="200" y="{y + 2}" width="{length:.1f}" height="{line - 6}" '
                 f'fill="#2b6cb0"><title>{escape(title)}</title></rect>'
             )
-            shapes.append(f'<text x="{205 + length:.1f}" y="{y + 12}">{_percent(share)}</text>')
+            shapes.append(f'<text x="{206 + _BAR_WIDTH}" y="{y + 12}">{_percent(share)}</text>')
             y += line
         y += 14
     return (
