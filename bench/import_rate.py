@@ -40,7 +40,19 @@ def write_list(path: Path, count: int) -> None:
             handle.write(b"\n".join(hexed[i : i + 32] for i in range(0, len(hexed), 32)) + b"\n")
 
 
-def one_size(count: int, kind: str) -> dict[str, float | str]:
+def changed_list(source: Path, target: Path, changed: int) -> None:
+    """``source`` with its first ``changed`` hashes replaced by new ones."""
+    rng = np.random.default_rng(changed + 7)
+    fresh = rng.bytes(16 * changed).hex()
+    with source.open("rb") as read, target.open("wb") as write:
+        for number, line in enumerate(read):
+            if number < changed:
+                write.write(fresh[32 * number : 32 * number + 32].encode() + b"\n")
+            else:
+                write.write(line)
+
+
+def one_size(count: int, kind: str, replace: float = 0.0) -> dict[str, float | str]:
     """Runs in its own process; prints one JSON line."""
     with tempfile.TemporaryDirectory() as folder, contextlib.ExitStack() as stack:
         scratch = Path(folder)
@@ -65,6 +77,29 @@ def one_size(count: int, kind: str) -> dict[str, float | str]:
             store, digester, "bench", source, actor="bench", category="baseline"
         )
         seconds = time.perf_counter() - started
+        replaced: dict[str, float] = {}
+        if replace:
+            # The supplier's next complete delivery, a share of its items changed.
+            changed = int(count * replace)
+            changed_list(source, scratch / "changed.txt", changed)
+            started = time.perf_counter()
+            again = importing.import_file(
+                store,
+                digester,
+                "bench",
+                scratch / "changed.txt",
+                actor="bench",
+                category="baseline",
+                replace=True,
+                confirm_removals=True,
+            )
+            replaced = {
+                "replace_changed_items": changed,
+                "replace_seconds": round(time.perf_counter() - started, 2),
+                "replace_added": again.added,
+                "replace_removed": again.removed,
+            }
+            assert again.added == changed and again.removed == changed, again
         store.close()
     assert report.added == count, report
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
@@ -76,6 +111,7 @@ def one_size(count: int, kind: str) -> dict[str, float | str]:
         "keyed_digest_alone_hashes_per_second": round(digest_rate),
         "ratio_to_digest_alone": round(count / seconds / digest_rate, 3),
         "peak_rss_mb": round(peak / 2**20, 1),
+        **replaced,
     }
 
 
@@ -83,15 +119,21 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--sizes", type=int, nargs="+", default=[1_000_000, 10_000_000])
     parser.add_argument("--stores", nargs="+", default=["sqlite"], choices=["sqlite", "postgres"])
+    parser.add_argument(
+        "--replace", type=float, default=0.0, help="then a --replace delivery, this share changed"
+    )
     parser.add_argument("--one", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:
-        print(json.dumps(one_size(args.one, args.stores[0])))
+        print(json.dumps(one_size(args.one, args.stores[0], args.replace)))
         return
     rows = []
     for kind, size in itertools.product(args.stores, args.sizes):
         output = subprocess.run(
-            [sys.executable, "-m", "bench.import_rate", "--one", str(size), "--stores", kind],
+            [
+                *(sys.executable, "-m", "bench.import_rate", "--one", str(size)),
+                *("--stores", kind, "--replace", str(args.replace)),
+            ],
             capture_output=True,
             text=True,
             check=True,
@@ -106,6 +148,8 @@ def main() -> None:
         )
     # SQLite alone is figure (d); with PostgreSQL beside it, issue 17's comparison.
     name = "import_rate" if args.stores == ["sqlite"] else "import_rate_stores"
+    if args.replace:
+        name = "import_replace"
     write_result(name, {"runs": rows, "target_hashes_per_second": 500_000})
 
 
