@@ -44,6 +44,7 @@ from bench.common import (
     CLIENT_ID,
     CLIENT_SECRET,
     authorization,
+    children,
     deploy,
     hashcheck_process,
     legacy_bodies,
@@ -292,13 +293,10 @@ def worker_seconds(pid: int) -> float:
 def store_processes(pid: int) -> list[int]:
     """The worker's child processes started by `store.process` (multiprocessing's spawn)."""
     found = []
-    for entry in Path("/proc").iterdir():
-        with contextlib.suppress(OSError, ValueError, IndexError):
-            if not entry.name.isdigit():
-                continue
-            parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-            if parent == pid and b"spawn_main" in (entry / "cmdline").read_bytes():
-                found.append(int(entry.name))
+    for child in children(pid):
+        with contextlib.suppress(OSError):
+            if b"spawn_main" in Path(f"/proc/{child}/cmdline").read_bytes():
+                found.append(child)
     return found
 
 

@@ -10,7 +10,7 @@ import asyncio
 import logging
 import math
 import time
-from collections.abc import Callable, MutableMapping
+from collections.abc import Awaitable, Callable, MutableMapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import Any, TypeVar
@@ -232,7 +232,11 @@ class HashcheckApp:
         self._manage_node = manage_node
         # Clients' actions are written by a store process of this worker's own, started at
         # the first one (`store.process`).
-        self._client_store: StoreProcess | None = None
+        self._client_store = (
+            None
+            if node.store_factory is None
+            else StoreProcess(node.store_factory, "client-writes")
+        )
         self._auth = Authenticator(node.credentials)
         # Perceptual batches are answered off the event loop, one batch per client at a time:
         # ten thousand PDQ hashes take seconds, which on the loop held every other client's
@@ -480,8 +484,12 @@ class HashcheckApp:
 
     async def _in_store(self, work: Callable[[], _T]) -> _T:
         """Run store work off the event loop; an unreachable store is a 503, never a 500."""
+        return await self._store_answer(asyncio.to_thread(work))
+
+    async def _store_answer(self, answer: Awaitable[_T]) -> _T:
+        """The store's answer; an unreachable store is a 503, never a 500."""
         try:
-            return await asyncio.to_thread(work)
+            return await answer
         except StoreError as exc:
             log.warning("store request failed: %s", exc)
             raise NotReady("the store cannot be reached; try again shortly") from None
@@ -501,15 +509,7 @@ class HashcheckApp:
 
     @property
     def client_store(self) -> StoreProcess | None:
-        """The store process that writes clients' actions, once one was written."""
-        return self._client_store
-
-    def _client_writes(self) -> StoreProcess:
-        if self._client_store is None:
-            factory = self.node.store_factory
-            if factory is None:
-                raise NotReady("this node cannot record actions: it has no store to open")
-            self._client_store = StoreProcess(factory, "client-writes")
+        """The store process that writes clients' actions (its process starts at the first)."""
         return self._client_store
 
     async def _action(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -518,11 +518,9 @@ class HashcheckApp:
         body = await read_body(scope, receive, actions.MAX_BODY, length)
         node = self.node
         new = actions.parse_action(body, node.match_ids, view.client.client_id, time.time())
-        try:
-            kept, created = await actions.record(self._client_writes(), new)
-        except StoreError as exc:
-            log.warning("store request failed: %s", exc)
-            raise NotReady("the store cannot be reached; try again shortly") from None
+        if self._client_store is None:
+            raise NotReady("this node cannot record actions: it has no store to open")
+        kept, created = await self._store_answer(actions.record(self._client_store, new))
         answer = actions.answer_body(kept, node.match_ids, repeated=not created)
         await respond(send, 201 if created else 200, answer, JSON)
 

@@ -132,7 +132,7 @@ class SqliteStore(SqlStore):
         parts = min(READERS, max(1, int(count) // PARALLEL_ROWS))
         bounds = [after + (int(top) - after) * k // parts for k in range(parts)] + [int(top)]
         ranges = list(itertools.pairwise(bounds))
-        version = cur.execute("SELECT value FROM meta WHERE key = 'version'").fetchone()[0]
+        version = self._read_version(cur)
         with ThreadPoolExecutor(max(1, parts - 1)) as helpers:
             others = [helpers.submit(self._read_apart, lo, hi, version) for lo, hi in ranges[1:]]
             chunks = [_read_range(self._conn, cur, *ranges[0])]
@@ -146,7 +146,7 @@ class SqliteStore(SqlStore):
         )
         return EntryRows(digests, ids, lists, categories, batches, items), int(top)
 
-    def _read_apart(self, lo: int, hi: int, version: object) -> _Chunk | None:
+    def _read_apart(self, lo: int, hi: int, version: int) -> _Chunk | None:
         """Entries ``lo < id <= hi`` on a connection of their own, if it reads ``version``."""
         connection = sqlite3.connect(
             self.path, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000
@@ -154,8 +154,7 @@ class SqliteStore(SqlStore):
         try:
             apart = connection.cursor()
             apart.execute("BEGIN")
-            seen = apart.execute("SELECT value FROM meta WHERE key = 'version'").fetchone()[0]
-            if seen != version:
+            if self._read_version(apart) != version:
                 return None
             return _read_range(connection, apart, lo, hi)
         finally:
