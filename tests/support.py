@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 import socket
 import threading
 import time
@@ -280,3 +281,15 @@ def v2_check(server: ServerThread, deployment: Deployment, items: list[dict[str,
     )
     assert status == 200, body
     return body
+
+
+def md5_hex(text: str) -> str:
+    """The MD5 of ``text``, as a list or a client gives it."""
+    return hashlib.md5(text.encode(), usedforsecurity=False).hexdigest()
+
+
+def md5_match(server: ServerThread, deployment: Deployment, md5: str) -> dict[str, Any]:
+    """The one match (v2) the deployment's client is answered for ``md5``."""
+    (result,) = v2_check(server, deployment, [{"algorithm": "md5", "hash": md5}])["results"]
+    (match,) = result["matches"]
+    return dict(match)

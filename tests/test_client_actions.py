@@ -5,7 +5,6 @@ kind of bad input; refused (never accepted and dropped) while the store cannot b
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import sqlite3
 import threading
 import time
@@ -24,17 +23,13 @@ from tests.support import (
     another_client,
     list_hashes,
     make_deployment,
+    md5_hex,
+    md5_match,
     serve,
-    v2_check,
     within_deadline,
 )
 
-
-def md5(text: str) -> str:
-    return hashlib.md5(text.encode(), usedforsecurity=False).hexdigest()
-
-
-LISTED = [md5(f"listed {n}") for n in range(3)]
+LISTED = [md5_hex(f"listed {n}") for n in range(3)]
 
 
 def iso(stamp: float) -> str:
@@ -53,12 +48,6 @@ def server(deployment: Deployment) -> Iterator[ServerThread]:
     yield from serve(deployment, stats_flush_interval=3600)
 
 
-def matched(server: ServerThread, deployment: Deployment, digest: str) -> dict[str, Any]:
-    (result,) = v2_check(server, deployment, [{"algorithm": "md5", "hash": digest}])["results"]
-    (match,) = result["matches"]
-    return dict(match)
-
-
 def act(
     server: ServerThread, auth: tuple[str, str], **body: Any
 ) -> tuple[int, Any, dict[str, str]]:
@@ -69,7 +58,7 @@ def test_an_action_is_kept_once_per_match_and_read_against_the_match_record(
     server: ServerThread, deployment: Deployment
 ) -> None:
     auth = (deployment.client_id, deployment.secret)
-    match = matched(server, deployment, LISTED[0])
+    match = md5_match(server, deployment, LISTED[0])
     # Right after the match the node has not yet written its record of it: the match id's
     # day is what is known, and the action is kept all the same.
     status, kept, _ = act(server, auth, match_id=match["match_id"], action="quarantined")
@@ -104,7 +93,7 @@ def test_bad_actions_get_a_defined_answer_and_keep_nothing(
     server: ServerThread, deployment: Deployment
 ) -> None:
     auth = (deployment.client_id, deployment.secret)
-    match = matched(server, deployment, LISTED[1])
+    match = md5_match(server, deployment, LISTED[1])
     match_id = match["match_id"]
     now = time.time()
     cases: list[tuple[dict[str, Any], int, str]] = [
@@ -156,7 +145,7 @@ def test_an_expired_match_is_gone_and_an_action_survives_a_restart(
     auth = (deployment.client_id, deployment.secret)
     today = int(time.time() // 86400)
     for server in serve(deployment):
-        item = matched(server, deployment, LISTED[0])["item"]
+        item = md5_match(server, deployment, LISTED[0])["item"]
         store = deployment.store()
         try:  # a match record of yesterday, as a node would have written it
             yesterday_at = int(time.time()) - 86400
@@ -185,7 +174,7 @@ def test_an_action_whose_writer_is_lost_is_refused_not_dropped(
     import signal
 
     auth = (deployment.client_id, deployment.secret)
-    match = matched(server, deployment, LISTED[2])
+    match = md5_match(server, deployment, LISTED[2])
     # A first action starts the process.
     assert act(server, auth, match_id=match["match_id"], action="reported")[0] == 201
     writes = server.app.client_store

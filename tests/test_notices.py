@@ -5,7 +5,6 @@ re-appearance; a defined answer for every kind of bad input."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 import time
 from collections.abc import Iterator
@@ -29,19 +28,16 @@ from tests.support import (
     another_client,
     list_hashes,
     make_deployment,
+    md5_hex,
+    md5_match,
     serve,
-    v2_check,
 )
 from tests.test_cli import run
 
 OPERATOR = Actor("olga", Role.OPERATOR)
 
 
-def md5(text: str) -> str:
-    return hashlib.md5(text.encode(), usedforsecurity=False).hexdigest()
-
-
-LISTED = [md5(f"listed {n}") for n in range(3)]
+LISTED = [md5_hex(f"listed {n}") for n in range(3)]
 
 
 @pytest.fixture
@@ -57,8 +53,7 @@ def server(deployment: Deployment) -> Iterator[ServerThread]:
 
 
 def item_of(server: ServerThread, deployment: Deployment, digest: str) -> int:
-    (result,) = v2_check(server, deployment, [{"algorithm": "md5", "hash": digest}])["results"]
-    return int(result["matches"][0]["item"])
+    return int(md5_match(server, deployment, digest)["item"])
 
 
 def notices(server: ServerThread, auth: tuple[str, str], state: str = "") -> Any:
@@ -108,8 +103,7 @@ def test_a_notice_from_issue_to_removal(server: ServerThread, deployment: Deploy
         second = takedown.issue_notice(store, "acme", item, actor=OPERATOR).notice
     finally:
         store.close()
-    (result,) = v2_check(server, deployment, [{"algorithm": "md5", "hash": LISTED[1]}])["results"]
-    match_id = result["matches"][0]["match_id"]
+    match_id = md5_match(server, deployment, LISTED[1])["match_id"]
     status, kept, _ = call(
         server.base, "/v2/actions", {"match_id": match_id, "action": "quarantined"}, auth=auth
     )

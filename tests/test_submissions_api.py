@@ -27,6 +27,7 @@ from tests.support import (
     another_client,
     legacy_post,
     make_deployment,
+    md5_match,
     serve,
     v2_check,
     within_deadline,
@@ -140,10 +141,7 @@ def test_a_case_from_submission_to_withdrawal(
     # The platform says it took the file down: the submitter reads it as a count too, and
     # reviewing and keeping it is not taking it down.
     auth = (deployment.client_id, deployment.secret)
-    (result,) = v2_check(server, deployment, [{"algorithm": "md5", "hash": photo["md5"]}])[
-        "results"
-    ]
-    (match,) = result["matches"]
+    match = md5_match(server, deployment, photo["md5"])
     kept = {"match_id": match["match_id"], "action": "kept_after_review", "reason": "art"}
     assert call(server.base, "/v2/actions", kept, auth=auth)[0] == 201
     assert look_up(server, case, pin)[1]["platforms_acted"] == 0

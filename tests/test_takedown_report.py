@@ -5,7 +5,6 @@ admin API, a client's own `GET /v2/report` and a publishable version without nam
 
 from __future__ import annotations
 
-import hashlib
 import json
 import time
 from collections.abc import Iterator
@@ -28,8 +27,9 @@ from tests.support import (
     another_client,
     list_hashes,
     make_deployment,
+    md5_hex,
+    md5_match,
     serve,
-    v2_check,
 )
 from tests.test_cli import run
 
@@ -107,11 +107,7 @@ def test_the_figures_of_hand_made_hits() -> None:
     assert empty["median_hours_to_action"] is None
 
 
-def md5(text: str) -> str:
-    return hashlib.md5(text.encode(), usedforsecurity=False).hexdigest()
-
-
-LISTED = [md5(f"listed {n}") for n in range(4)]
+LISTED = [md5_hex(f"listed {n}") for n in range(4)]
 
 
 @pytest.fixture
@@ -140,8 +136,7 @@ def test_the_report_end_to_end_on_every_face(
     server.app.node.follower.refresh()
     items = []
     for digest in LISTED[:3]:
-        (result,) = v2_check(server, deployment, [{"algorithm": "md5", "hash": digest}])["results"]
-        items.append(int(result["matches"][0]["item"]))
+        items.append(int(md5_match(server, deployment, digest)["item"]))
     call(server.base, "/v2/check", {"md5": [LISTED[3]]}, auth=other)
     server.app.node.flusher.flush()
     store = deployment.store()
