@@ -214,6 +214,29 @@ def authorization() -> str:
     return "Basic " + base64.b64encode(f"{CLIENT_ID}:{CLIENT_SECRET}".encode()).decode()
 
 
+def post_request(host: str, path: str, body: bytes, headers: dict[str, str] | None = None) -> bytes:
+    """One HTTP/1.1 POST of a JSON body, made beforehand, for `exchange`."""
+    lines = "".join(f"{name}: {value}\r\n" for name, value in (headers or {}).items())
+    return (
+        f"POST {path} HTTP/1.1\r\nHost: {host}\r\n{lines}Content-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n"
+    ).encode() + body
+
+
+def exchange(connection: socket.socket, reader: Any, request: bytes) -> tuple[int, bytes]:
+    """Send one prepared request on a kept-alive connection and read its answer (status,
+    body). A load sender's own CPU shares this machine's two cores with the node it loads:
+    an HTTP client library's took more than the node's work it was meant to cause."""
+    connection.sendall(request)
+    status = int(reader.readline().split()[1])
+    length = 0
+    while (line := reader.readline()) not in (b"\r\n", b""):
+        name, _, value = line.partition(b":")
+        if name.lower() == b"content-length":
+            length = int(value)
+    return status, reader.read(length)
+
+
 WRK_SCRIPT = r"""
 local bodies = {}
 local i = 0

@@ -16,8 +16,10 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import json
 import multiprocessing
 import os
+import socket
 import statistics
 import tempfile
 import threading
@@ -25,10 +27,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-import httpx
-
 from bench.auth_flood import checks, p99
-from bench.common import deploy, hashcheck_server, write_result
+from bench.common import deploy, exchange, hashcheck_server, post_request, write_result
 
 CONNECTIONS = 8
 SETTINGS = {
@@ -58,18 +58,24 @@ def submit(
     base: str, count: int, done: list[float], lock: threading.Lock, every: float = 0.0
 ) -> None:
     """Post ``count`` submissions on one connection, one each ``every`` seconds (0: as fast
-    as they are answered); each answer's time goes to ``done``."""
-    with httpx.Client(base_url=base, timeout=60) as client:
+    as they are answered); each answer's time goes to ``done``. The requests are made
+    beforehand and sent over a plain socket (`bench.common.exchange`)."""
+    host, port = base.removeprefix("http://").split(":")
+    requests = [
+        post_request(f"{host}:{port}", "/v2/submissions", json.dumps(a_submission()).encode())
+        for _ in range(count)
+    ]
+    with socket.create_connection((host, int(port)), timeout=60) as connection:
+        reader = connection.makefile("rb")
         start = time.perf_counter()
-        for number in range(count):
+        for number, request in enumerate(requests):
             # Pacing the load itself (an open-loop sender), not waiting for the server.
             ahead = start + number * every - time.perf_counter()
             if ahead > 0:
                 time.sleep(ahead)
-            body = a_submission()
-            answer = client.post("/v2/submissions", json=body)
-            if answer.status_code != 201:
-                raise RuntimeError(f"a submission was answered {answer.status_code}")
+            status, _ = exchange(connection, reader, request)
+            if status != 201:
+                raise RuntimeError(f"a submission was answered {status}")
             with lock:
                 done.append(time.perf_counter())
 

@@ -46,8 +46,10 @@ from bench.common import (
     authorization,
     children,
     deploy,
+    exchange,
     hashcheck_process,
     legacy_bodies,
+    post_request,
     postgres_server,
     run_wrk,
     write_result,
@@ -246,9 +248,8 @@ def one_store(
 
 def post_actions(base: str, match_ids: list[str], rate: float, stop: Any, counts: Any) -> None:
     """In a process of its own: actions at ``rate`` a second until ``stop`` is set (new ones
-    first, then repeats, as retries would be). Over a plain socket with the requests made
-    beforehand: an HTTP client library's own CPU, on this machine's two cores, took more from
-    the checks than the node's work for the actions."""
+    first, then repeats, as retries would be), over a plain socket with the requests made
+    beforehand (`bench.common.exchange`)."""
     host, port = base.removeprefix("http://").split(":")
     requests = []
     for number in range(len(match_ids) * 6):
@@ -256,9 +257,7 @@ def post_actions(base: str, match_ids: list[str], rate: float, stop: Any, counts
         action = ACTIONS[(number // len(match_ids)) % 3]  # removed, blocked, quarantined
         body = json.dumps({"match_id": match_id, "action": action}).encode()
         requests.append(
-            b"POST /v2/actions HTTP/1.1\r\nHost: %s\r\nAuthorization: %s\r\n"
-            b"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n%s"
-            % (host.encode(), authorization().encode(), len(body), body)
+            post_request(f"{host}:{port}", "/v2/actions", body, {"Authorization": authorization()})
         )
     every = 1.0 / rate
     with socket.create_connection((host, int(port)), timeout=30) as connection:
@@ -269,14 +268,7 @@ def post_actions(base: str, match_ids: list[str], rate: float, stop: Any, counts
             ahead = started + number * every - time.perf_counter()
             if ahead > 0:
                 time.sleep(ahead)
-            connection.sendall(requests[number % len(requests)])
-            status = int(reader.readline().split()[1])
-            length = 0
-            while (line := reader.readline()) not in (b"\r\n", b""):
-                name, _, value = line.partition(b":")
-                if name.lower() == b"content-length":
-                    length = int(value)
-            reader.read(length)
+            status, _ = exchange(connection, reader, requests[number % len(requests)])
             counts[0 if status in (200, 201) else 1] += 1
             number += 1
 
