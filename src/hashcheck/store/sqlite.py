@@ -94,6 +94,10 @@ class SqliteStore(SqlStore):
             self._conn.execute("PRAGMA foreign_keys = ON")
             self._conn.execute("PRAGMA temp_store = FILE")
             self._conn.execute("PRAGMA cache_size = -131072")
+            # The import's work tables live in the temp schema, whose cache is its own (2 MiB
+            # unless set): a delivery's joins against them then read their file page by page,
+            # and a --replace of 1M items took 36 s instead of 21 s (bench.import_rate --replace).
+            self._conn.execute("PRAGMA temp.cache_size = -262144")
             # Let the sorter of large imports use a second core.
             self._conn.execute("PRAGMA threads = 2")
         except (sqlite3.Error, OSError) as exc:
