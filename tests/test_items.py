@@ -324,6 +324,43 @@ def test_one_hash_items_of_the_same_file_merge_on_redelivery(store: Store, keyed
     assert (item.ref, item.category_id, len(item.hashes)) == ("id-1", illegal, 2)
 
 
+@pytest.mark.parametrize("replace", [False, True])
+@pytest.mark.parametrize("ref", [None, "id-7"])
+def test_a_file_delivered_again_with_a_hash_more_keeps_it_on_the_same_item(
+    store: Store, keyed: Digester, replace: bool, ref: str | None
+) -> None:
+    """Same category, one hash more: the record counts as unchanged (category and value are),
+    and its new hash joins its item, not lost by the set-wise path for unchanged records.
+    With a file beside it that is delivered again as it was."""
+    list_id = next(h.list_id for h in store.lists() if h.name == "police")
+    baseline = category_id(store, "baseline")
+    md5_digest, sha1_digest = file_of(keyed, "grown")
+    other = file_of(keyed, "as it was")
+    store.import_records(
+        list_id,
+        [[record(0, baseline, [md5_digest], ref, None), record(1, baseline, other, None, None)]],
+        source="first",
+        actor="t",
+    )
+    (before,) = store.find_items(digests=[md5_digest])
+    again = store.import_records(
+        list_id,
+        [
+            [
+                record(0, baseline, [md5_digest, sha1_digest], ref, None),
+                record(1, baseline, other, None, None),
+            ]
+        ],
+        source="second",
+        actor="t",
+        replace=replace,
+    )
+    assert (again.unchanged, again.hashes_added, again.removed) == (2, 1, 0)
+    (item,) = store.find_items(digests=[sha1_digest])
+    assert item.item_id == before.item_id and len(item.hashes) == 2
+    assert [i.item_id for i in store.find_items(digests=[md5_digest])] == [before.item_id]
+
+
 def test_an_item_is_found_by_match_id_hash_and_supplier_id_on_every_face(
     server: ServerThread, deployment: Deployment, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -540,15 +540,21 @@ class ImportQueries(ItemQueries):
         return total - found
 
     def _resolve(self, cur: Cursor, list_id: int) -> None:
-        """imp_t (r, item): the known items each record names, by supplier id or by hash."""
-        self._q(cur, "CREATE TEMP TABLE imp_t (r BIGINT NOT NULL, item BIGINT NOT NULL)")
+        """imp_t (r, item, found): the known items each record names, by supplier id or by
+        hash, and how many of the record's hashes are that item's entries."""
         self._q(
             cur,
-            "INSERT INTO imp_t (r, item) SELECT r, item FROM ("
-            "SELECT x.r AS r, e.item_id AS item FROM imp_x x JOIN entries e "
+            "CREATE TEMP TABLE imp_t (r BIGINT NOT NULL, item BIGINT NOT NULL, "
+            "found BIGINT NOT NULL)",
+        )
+        self._q(
+            cur,
+            "INSERT INTO imp_t (r, item, found) SELECT r, item, SUM(n) FROM ("
+            "SELECT x.r AS r, e.item_id AS item, 1 AS n FROM imp_x x JOIN entries e "
             f"ON e.list_id = ? AND e.digest = x.d WHERE x.c <> {REMOVE} "
-            "UNION SELECT q.r AS r, i.id AS item FROM imp_r q JOIN items i ON i.list_id = ? "
-            f"AND i.ref = q.ref WHERE q.c <> {REMOVE} AND i.state <> 'merged') AS k",
+            "UNION ALL SELECT q.r AS r, i.id AS item, 0 AS n FROM imp_r q JOIN items i "
+            f"ON i.list_id = ? AND i.ref = q.ref WHERE q.c <> {REMOVE} AND i.state <> 'merged'"
+            ") AS k GROUP BY r, item",
             (list_id, list_id),
         )
         self._q(cur, "CREATE INDEX imp_t_r ON imp_t (r)")
@@ -556,18 +562,21 @@ class ImportQueries(ItemQueries):
 
     def _plain_unchanged(self, cur: Cursor, list_id: int, batch_id: int, plan: _Plan) -> int:
         """Records that name exactly one active item, with the same category and value,
-        every hash already its own: the bulk of a re-delivery, done set-wise."""
+        every hash already its own: the bulk of a re-delivery, done set-wise.
+
+        A record naming one item only has all its hashes that are on the list under that item
+        (imp_t holds every item any of them is under), so "every hash its own" is "as many
+        found as the record has": counts, not a lookup of each hash again."""
         self._q(cur, "CREATE TEMP TABLE imp_same (r BIGINT PRIMARY KEY, item BIGINT NOT NULL)")
         self._q(
             cur,
             "INSERT INTO imp_same (r, item) SELECT o.r, o.item FROM "
-            "(SELECT r, MIN(item) AS item FROM imp_t GROUP BY r HAVING COUNT(*) = 1) o "
+            "(SELECT r, MIN(item) AS item, SUM(found) AS found FROM imp_t GROUP BY r "
+            "HAVING COUNT(*) = 1) o "
             "JOIN imp_r q ON q.r = o.r JOIN items i ON i.id = o.item "
+            "LEFT JOIN (SELECT r, COUNT(*) AS n FROM imp_x GROUP BY r) h ON h.r = o.r "
             f"WHERE i.state = 'active' AND q.c = i.category_id AND {self._same('q.v', 'i.value')} "
-            "AND (q.ref IS NULL OR q.ref = i.ref) AND NOT EXISTS (SELECT 1 FROM imp_x x "
-            "WHERE x.r = o.r AND NOT EXISTS (SELECT 1 FROM entries e WHERE e.list_id = ? "
-            "AND e.digest = x.d AND e.item_id = o.item))",
-            (list_id,),
+            "AND (q.ref IS NULL OR q.ref = i.ref) AND o.found = COALESCE(h.n, 0)",
         )
         same = max(cur.rowcount, 0)
         self._q(cur, "CREATE INDEX imp_same_item ON imp_same (item)")
