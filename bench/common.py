@@ -228,7 +228,10 @@ def exchange(connection: socket.socket, reader: Any, request: bytes) -> tuple[in
     body). A load sender's own CPU shares this machine's two cores with the node it loads:
     an HTTP client library's took more than the node's work it was meant to cause."""
     connection.sendall(request)
-    status = int(reader.readline().split()[1])
+    first = reader.readline().split()
+    if len(first) < 2 or not first[1].isdigit():
+        raise RuntimeError(f"the node answered no HTTP status line: {first!r}")
+    status = int(first[1])
     length = 0
     while (line := reader.readline()) not in (b"\r\n", b""):
         name, _, value = line.partition(b":")
