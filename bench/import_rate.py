@@ -145,6 +145,7 @@ def main() -> None:
             f"{kind:>8}: {row['entries']:>11,} hashes in {row['seconds']:.1f}s: {row['hashes_per_second']:,} hashes/s "
             f"(keyed digest alone {row['keyed_digest_alone_hashes_per_second']:,}/s, "
             f"ratio {row['ratio_to_digest_alone']}), peak RSS {row['peak_rss_mb']} MB"
+            + (f"; --replace: {row['replace_seconds']} s" if "replace_seconds" in row else "")
         )
     # SQLite alone is figure (d); with PostgreSQL beside it, issue 17's comparison.
     name = "import_rate" if args.stores == ["sqlite"] else "import_rate_stores"

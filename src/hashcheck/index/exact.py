@@ -61,7 +61,7 @@ def split_digests(packed: bytes) -> tuple[U64, U64]:
 
 def sorted_order(hi: U64, lo: U64, entry_ids: I64) -> I64:
     """The order of digests by (hi, lo), equal digests by entry id: what `np.lexsort` gives,
-    four times as fast at 10M. Keyed digests are uniform, so sorting on the first half alone
+    2.8 times as fast at 10M. Keyed digests are uniform, so sorting on the first half alone
     leaves ties only where a digest is on several lists (or, rarely, two halves meet); only
     those runs are sorted again on all three keys."""
     order = np.argsort(hi)

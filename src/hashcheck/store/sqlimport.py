@@ -235,7 +235,7 @@ class ImportQueries(ItemQueries):
         self._dedupe(cur, plan)
         not_found = self._resolve_deletions(cur, list_id, plan)
         self._resolve(cur, list_id)
-        plan.unchanged += self._plain_unchanged(cur, list_id, batch_id, plan)
+        plan.unchanged += self._plain_unchanged(cur, batch_id)
         self._decide(cur, list_id, plan)
         if shadow:
             _refuse_shadow_changes(plan, replace)
@@ -560,7 +560,7 @@ class ImportQueries(ItemQueries):
         self._q(cur, "CREATE INDEX imp_t_r ON imp_t (r)")
         self._analyze(cur, "imp_t")
 
-    def _plain_unchanged(self, cur: Cursor, list_id: int, batch_id: int, plan: _Plan) -> int:
+    def _plain_unchanged(self, cur: Cursor, batch_id: int) -> int:
         """Records that name exactly one active item, with the same category and value,
         every hash already its own: the bulk of a re-delivery, done set-wise.
 
