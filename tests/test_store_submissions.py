@@ -106,6 +106,44 @@ def test_a_case_that_fails_halfway_leaves_nothing(store: Store) -> None:
     assert all(h.name != SELF_SUBMITTED_LIST for h in store.lists()) or not entries_of(store)
 
 
+def test_cases_stored_together_keep_or_refuse_each_case_whole(store: Store) -> None:
+    """One transaction for several cases (the writer's group commit): a replay, a case
+    number in use and a case that fails halfway are each rolled back alone, the cases
+    around them kept with all their hashes, in one change."""
+    store.add_submission(a_case("CASE-0", a_file(0, os.urandom(16)), nonce="seen"))
+    version = store.version()
+    broken = os.urandom(16)
+    outcomes = store.add_submissions(
+        [
+            a_case("CASE-A", a_file(0, os.urandom(16), os.urandom(16))),
+            a_case("CASE-B", a_file(0, os.urandom(16)), nonce="seen"),
+            a_case("CASE-C", a_file(0, os.urandom(16)), a_file(1, broken, broken)),
+            a_case("CASE-0", a_file(0, os.urandom(16))),
+            a_case("CASE-D", a_file(0, os.urandom(16)), nonce="CASE-A"),
+            a_case("CASE-E", a_file(0, os.urandom(16)), a_file(1, broken)),
+        ]
+    )
+    assert [type(o).__name__ for o in outcomes] == [
+        "NoneType",
+        "Conflict",
+        "Unavailable",
+        "AlreadyExists",
+        "Conflict",  # a replay of a case earlier in the same transaction
+        "NoneType",
+    ]
+    assert store.version() == version + 1
+    assert [s.case_number for s in store.submissions()] == ["CASE-0", "CASE-A", "CASE-E"]
+    kept = {c: store.submission(c) for c in ("CASE-A", "CASE-E")}
+    assert [f.algorithms for f in kept["CASE-A"].files] == ["md5,sha1"]
+    # CASE-C was rolled back whole: the digest it had before it failed is CASE-E's own item.
+    assert len(entries_of(store)) == 1 + 1 + 2
+    list_id = next(h.list_id for h in store.lists() if h.name == SELF_SUBMITTED_LIST)
+    assert store.entry_count(list_id) == 1 + 2 + 2
+    assert kept["CASE-E"].files[1].item_state == "held"
+    with pytest.raises(NotFound):
+        store.submission("CASE-C")
+
+
 def test_known_good_files_are_recorded_but_never_stored(store: Store) -> None:
     record = store.add_submission(
         a_case("CASE-K", a_file(0, os.urandom(16), finding="known-good: nsrl"))

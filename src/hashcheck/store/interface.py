@@ -12,6 +12,7 @@ from typing import Any
 
 from hashcheck.catalog.model import Category, Client, Grant, HashList, Severity
 from hashcheck.catalog.takedownreport import HitRow
+from hashcheck.store.errors import StoreError
 from hashcheck.store.records import (
     ActionRecord,
     AuditRecord,
@@ -429,6 +430,12 @@ class Store(abc.ABC):
         """Store a case with all its files' hashes as held items of the self-submitted list
         (created with the first case), or nothing: Conflict for a nonce seen before (a
         replay), AlreadyExists for a case number in use."""
+
+    @abc.abstractmethod
+    def add_submissions(self, submissions: Sequence[NewSubmission]) -> list[StoreError | None]:
+        """Store several cases in one transaction, each as `add_submission` would or not at
+        all: per case, None when it was stored, else why not (`Conflict`, `AlreadyExists`,
+        or `Unavailable` for a case that failed). Raises only when none could be stored."""
 
     @abc.abstractmethod
     def submission(self, case_number: str) -> SubmissionRecord: ...

@@ -7,7 +7,9 @@ loop more than the call itself (17 client actions a second took 4% of a node's c
 CPU time 1.2%). Here the worker's loop only writes the call to a socket and reads back its
 result: no thread of the worker takes part. In the child the calls run one at a time on one
 thread at nice +10; a call may first prepare its arguments on threads that run only on a core
-otherwise idle (SCHED_IDLE: a slow hash that must not delay a check).
+otherwise idle (SCHED_IDLE: a slow hash that must not delay a check). Calls of a grouped
+operation that wait together are made as one (a group commit: a commit writes every page it
+touched to the log, 1.1 ms with 64 KiB pages, while a self-submitted case is 0.3 ms of rows).
 
 Owns that process's lifetime (started at the first call, stopped with the caller; the child
 dies with its parent, and one that dies fails the calls it held with `StoreUnavailable` and is
@@ -26,12 +28,15 @@ import logging
 import multiprocessing
 import os
 import pickle
+import queue
 import signal
 import socket
 import struct
 import threading
+from collections import deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from multiprocessing.process import BaseProcess
 from typing import Any
 
@@ -41,6 +46,7 @@ from hashcheck.store.interface import Store
 log = logging.getLogger("hashcheck.store")
 NICENESS = 10
 IDLE_THREADS = 2
+GROUP = 32  # calls of a grouped operation made together at most
 STOP_SECONDS = 10.0
 _PR_SET_PDEATHSIG = 1
 _FRAME = struct.Struct("!I")
@@ -81,17 +87,26 @@ class StoreProcess:
         self._closed = False
 
     async def call(
-        self, operation: Operation, *args: Any, prepare: Callable[..., Any] | None = None
+        self,
+        operation: Operation,
+        *args: Any,
+        prepare: Callable[..., Any] | None = None,
+        grouped: bool = False,
     ) -> Any:
         """``operation`` made in the child: ``store.<operation>(*args)`` for a name, else
         ``operation(store, *args)``; with ``prepare``, on ``prepare(*args)`` instead of
-        ``args`` (a tuple), worked out first on an idle-priority thread."""
+        ``args`` (a tuple), worked out first on an idle-priority thread. A ``grouped``
+        operation is a function made as ``operation(store, [args, ...])`` for the calls
+        waiting together, answering each call's result in order (an exception instance: that
+        call's failure)."""
         stream = await self._started()
         number = next(self._numbers)
         answer: asyncio.Future[tuple[str, Any]] = asyncio.get_running_loop().create_future()
         self._waiting[number] = answer
         try:
-            frame = pickle.dumps((number, operation, args, prepare), pickle.HIGHEST_PROTOCOL)
+            frame = pickle.dumps(
+                (number, operation, args, prepare, grouped), pickle.HIGHEST_PROTOCOL
+            )
             stream.write(_FRAME.pack(len(frame)) + frame)
             await stream.drain()
             kind, value = await answer
@@ -222,6 +237,14 @@ def _child_main(sock: socket.socket, open_store: Callable[[], Store]) -> None:
     _Child(sock, open_store).run()
 
 
+@dataclass(frozen=True)
+class _Call:
+    number: int
+    operation: Operation
+    args: tuple[Any, ...]
+    grouped: bool
+
+
 class _Child:
     def __init__(self, sock: socket.socket, open_store: Callable[[], Store]) -> None:
         self._sock = sock
@@ -229,60 +252,112 @@ class _Child:
         self._sending = threading.Lock()
         self._open_store = open_store
         self._store: Store | None = None
-        self._storing = ThreadPoolExecutor(1)
+        self._calls: queue.SimpleQueue[_Call | None] = queue.SimpleQueue()
+        self._waiting: deque[_Call] = deque()  # taken from the queue, not yet made
         # Started here, so that it takes this thread's priority, not an idle thread's.
-        self._storing.submit(lambda: None).result()
+        self._storing = threading.Thread(target=self._make_calls, name="store-calls")
+        self._storing.start()
         self._preparing = ThreadPoolExecutor(IDLE_THREADS, initializer=idle_priority)
 
     def run(self) -> None:
         try:
             while (head := self._input.read(_FRAME.size)) and len(head) == _FRAME.size:
                 (length,) = _FRAME.unpack(head)
-                number, operation, args, prepare = pickle.loads(self._input.read(length))  # noqa: S301
+                number, operation, args, prepare, grouped = pickle.loads(  # noqa: S301
+                    self._input.read(length)
+                )
                 if prepare is None:
-                    self._storing.submit(self._make, number, operation, args)
+                    self._calls.put(_Call(number, operation, args, grouped))
                 else:
-                    self._preparing.submit(self._prepare, number, operation, args, prepare)
+                    self._preparing.submit(
+                        self._prepare, _Call(number, operation, args, grouped), prepare
+                    )
         finally:
             self._preparing.shutdown()
-            self._storing.shutdown()
+            self._calls.put(None)
+            self._storing.join()
             if self._store is not None:
                 with contextlib.suppress(Exception):
                     self._store.close()
             self._sock.close()
 
-    def _prepare(
-        self, number: int, operation: Operation, args: tuple[Any, ...], prepare: Callable[..., Any]
-    ) -> None:
+    def _prepare(self, call: _Call, prepare: Callable[..., Any]) -> None:
         try:
-            prepared = prepare(*args)
-            self._storing.submit(self._make, number, operation, prepared)
-        except Exception as exc:  # a stopped pool at the end: answered, never left waiting
-            self._reply(number, "failed", f"cannot prepare the call: {exc}")
+            prepared = prepare(*call.args)
+        except Exception as exc:  # answered, never left waiting
+            self._reply(call.number, "failed", f"cannot prepare the call: {exc}")
+            return
+        self._calls.put(_Call(call.number, call.operation, prepared, call.grouped))
 
-    def _make(self, number: int, operation: Operation, args: tuple[Any, ...]) -> None:
+    def _make_calls(self) -> None:
+        """The one thread that makes store calls, in the order they arrived, but that the
+        calls of a grouped operation waiting together are made as one."""
+        waiting = self._waiting
+        stopping = False
+        while waiting or not stopping:
+            while len(waiting) < GROUP and not stopping:
+                try:
+                    call = self._calls.get(block=not waiting)
+                except queue.Empty:
+                    break
+                if call is None:
+                    stopping = True
+                else:
+                    waiting.append(call)
+            if not waiting:
+                continue
+            first = waiting.popleft()
+            group = [first]
+            if first.grouped:
+                group += [c for c in waiting if c.grouped and c.operation is first.operation]
+                group = group[:GROUP]
+                for call in group[1:]:
+                    waiting.remove(call)
+            self._make(group)
+
+    @property
+    def waiting(self) -> int:
+        """Calls received and not yet made."""
+        return self._calls.qsize() + len(self._waiting)
+
+    def _make(self, calls: list[_Call]) -> None:
+        """Make one call, or a group of calls of one grouped operation as one, and answer
+        each (an exception instance in a group's results is that call's failure); all with
+        the failure of the whole when it fails."""
+        first = calls[0]
         try:
             store = self._connected()
-            if isinstance(operation, str):
-                value = getattr(store, operation)(*args)
+            if not first.grouped:
+                results = [_made(store, first.operation, first.args)]
+            elif callable(first.operation):
+                results = list(first.operation(store, [c.args for c in calls]))
             else:
-                value = operation(store, *args)
-        except tuple(_REFUSALS.values()) as exc:
-            self._reply(number, type(exc).__name__, str(exc))
-            return
-        except errors.StoreError as exc:
+                raise TypeError("a grouped operation is a function")
+            if len(results) != len(calls):
+                raise RuntimeError(f"{len(results)} results for {len(calls)} calls")
+        except Exception as exc:
+            if not isinstance(exc, tuple(_REFUSALS.values())):
+                self._failed(exc)
+            results = [exc] * len(calls)
+        for call, result in zip(calls, results, strict=True):
+            if isinstance(result, tuple(_REFUSALS.values())):
+                self._reply(call.number, type(result).__name__, str(result))
+            elif isinstance(result, errors.StoreError):
+                self._reply(call.number, "failed", str(result))
+            elif isinstance(result, Exception):
+                self._reply(call.number, "failed", f"{type(result).__name__}: {result}")
+            else:
+                self._reply(call.number, "ok", result)
+
+    def _failed(self, exc: Exception) -> None:
+        if isinstance(exc, errors.StoreError):
             # The connection may be what failed: the next call opens a new one.
             failed, self._store = self._store, None
             if failed is not None:
                 with contextlib.suppress(Exception):
                     failed.close()
-            self._reply(number, "failed", str(exc))
-            return
-        except Exception as exc:
-            log.exception("a store call failed")
-            self._reply(number, "failed", f"{type(exc).__name__}: {exc}")
-            return
-        self._reply(number, "ok", value)
+        else:
+            log.error("a store call failed", exc_info=exc)
 
     def _connected(self) -> Store:
         if self._store is None:
@@ -296,3 +371,9 @@ class _Child:
         frame = pickle.dumps((number, kind, value), pickle.HIGHEST_PROTOCOL)
         with self._sending, contextlib.suppress(OSError):
             self._sock.sendall(_FRAME.pack(len(frame)) + frame)
+
+
+def _made(store: Store, operation: Operation, args: tuple[Any, ...]) -> Any:
+    if isinstance(operation, str):
+        return getattr(store, operation)(*args)
+    return operation(store, *args)

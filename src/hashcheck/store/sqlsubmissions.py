@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 from hashcheck.catalog.takedown import TAKEN_DOWN
-from hashcheck.store.errors import AlreadyExists, Conflict, NotFound
+from hashcheck.store.errors import AlreadyExists, Conflict, NotFound, StoreError, Unavailable
 from hashcheck.store.records import (
     NewSubmission,
     SubmissionFileRecord,
@@ -31,48 +31,71 @@ _STATES = ("received", "active", "rejected", "withdrawn")
 
 class SubmissionQueries(TakedownQueries):
     def add_submission(self, submission: NewSubmission) -> SubmissionRecord:
+        (refused,) = self.add_submissions([submission])
+        if refused is not None:
+            raise refused
+        return self.submission(submission.case_number)
+
+    def add_submissions(self, submissions: Sequence[NewSubmission]) -> list[StoreError | None]:
+        """Several cases in one transaction (a group commit: a case is a few rows, while a
+        commit writes each page it touched to the log), each whole or not at all: a case
+        that is refused or fails is rolled back to its own savepoint and the others kept."""
+        outcomes: list[StoreError | None] = []
         with self._tx(write=True) as cur:
-            if self._q(
-                cur, "SELECT 1 FROM submissions WHERE nonce = ?", (submission.nonce,)
-            ).fetchone():
-                raise Conflict("this submission was received already")
-            if self._q(
-                cur, "SELECT 1 FROM submissions WHERE case_number = ?", (submission.case_number,)
-            ).fetchone():
-                raise AlreadyExists("case number in use")
-            list_id, held, _ = self._submission_setup(cur)
-            self._q(
-                cur,
-                "INSERT INTO submissions (case_number, pin_hash, nonce, state, received_at) "
-                "VALUES (?, ?, ?, 'received', ?)",
-                (
-                    submission.case_number,
-                    submission.pin_hash,
-                    submission.nonce,
-                    submission.received_at,
-                ),
-            )
-            case_id = self._case_id(cur, submission.case_number)
-            batch_id = self._new_batch(
-                cur, list_id, "submission", f"case {submission.case_number}", SUBMITTER
-            )
-            added, shared = self._store_files(cur, list_id, held, batch_id, case_id, submission)
-            self._finish_batch(cur, batch_id, added, shared, [held])
-            self._audit(
-                cur,
-                SUBMITTER,
-                "submission.add",
+            for submission in submissions:
+                self._q(cur, "SAVEPOINT one_case")
+                try:
+                    self._add_case(cur, submission)
+                except Exception as exc:  # every failure is this case's outcome, kept
+                    # A failure that leaves no savepoint to return to fails the transaction.
+                    self._q(cur, "ROLLBACK TO one_case")
+                    outcomes.append(exc if isinstance(exc, StoreError) else _failed(exc))
+                else:
+                    outcomes.append(None)
+                self._q(cur, "RELEASE one_case")
+        return outcomes
+
+    def _add_case(self, cur: Cursor, submission: NewSubmission) -> None:
+        if self._q(
+            cur, "SELECT 1 FROM submissions WHERE nonce = ?", (submission.nonce,)
+        ).fetchone():
+            raise Conflict("this submission was received already")
+        if self._q(
+            cur, "SELECT 1 FROM submissions WHERE case_number = ?", (submission.case_number,)
+        ).fetchone():
+            raise AlreadyExists("case number in use")
+        list_id, held, _ = self._submission_setup(cur)
+        self._q(
+            cur,
+            "INSERT INTO submissions (case_number, pin_hash, nonce, state, received_at) "
+            "VALUES (?, ?, ?, 'received', ?)",
+            (
                 submission.case_number,
-                {
-                    "files": len(submission.files),
-                    "hashes_added": added,
-                    "hashes_known": shared,
-                    "known_good_files": sum(
-                        f.finding.startswith("known-good") for f in submission.files
-                    ),
-                },
-            )
-            return self._submission(cur, submission.case_number)
+                submission.pin_hash,
+                submission.nonce,
+                submission.received_at,
+            ),
+        )
+        case_id = self._case_id(cur, submission.case_number)
+        batch_id = self._new_batch(
+            cur, list_id, "submission", f"case {submission.case_number}", SUBMITTER
+        )
+        added, shared = self._store_files(cur, list_id, held, batch_id, case_id, submission)
+        self._finish_batch(cur, batch_id, added, shared, [held])
+        self._audit(
+            cur,
+            SUBMITTER,
+            "submission.add",
+            submission.case_number,
+            {
+                "files": len(submission.files),
+                "hashes_added": added,
+                "hashes_known": shared,
+                "known_good_files": sum(
+                    f.finding.startswith("known-good") for f in submission.files
+                ),
+            },
+        )
 
     def _store_files(
         self,
@@ -450,3 +473,9 @@ def _item_state(item_id: object, state: object, category: object) -> str:
     if state != "active":
         return "removed"
     return "active" if category == ACTIVE_CATEGORY else "held"
+
+
+def _failed(exc: Exception) -> StoreError:
+    """A case's failure that is not a refusal (a constraint the case broke), as the store's
+    own error: it was not stored, and it is no reason to refuse the cases beside it."""
+    return Unavailable(f"the case could not be stored: {type(exc).__name__}: {exc}")

@@ -7,7 +7,9 @@ Python; on the worker's threads both took turns with the event loop for the inte
 the cores. Here the worker's event loop sends the screened case and reads back its number
 and PIN. In the process the case number and PIN are drawn and the PIN hashed on a thread that
 runs only on a core otherwise idle, then the case is stored at nice +10 (it holds the store's
-write lock, so it must not wait for idle time).
+write lock, so it must not wait for idle time), together with the cases that wait beside it
+in one transaction (`Store.add_submissions`): a commit cost 1.1 ms of writing pages, a case
+0.3 ms of rows.
 
 Owns what a case is made of on its way: its keyed digests and sealed hashes one way, its case
 number and PIN the other. Nothing of the submitter crosses. Reads, and the rare withdrawal,
@@ -20,7 +22,7 @@ import contextlib
 import functools
 from collections.abc import Callable
 
-from hashcheck.store.errors import AlreadyExists
+from hashcheck.store.errors import AlreadyExists, StoreError
 from hashcheck.store.interface import Store
 from hashcheck.store.process import StoreProcess, StoreUnavailable
 from hashcheck.store.records import NewSubmission, SubmittedFile
@@ -45,7 +47,7 @@ class CaseWriter:
         for _ in range(DRAWS):
             with contextlib.suppress(AlreadyExists):
                 stored: tuple[str, str] = await self._process.call(
-                    _store, nonce, received_at, files, prepare=self._draw
+                    _store, nonce, received_at, files, prepare=self._draw, grouped=True
                 )
                 return stored
         raise StoreUnavailable("could not draw a free case number")
@@ -72,7 +74,13 @@ def _drawn(
     return NewSubmission(case_number, pin_hash, nonce, received_at, files), pin
 
 
-def _store(store: Store, submission: NewSubmission, pin: str) -> tuple[str, str]:
-    """In the store process: the case in one transaction."""
-    store.add_submission(submission)
-    return submission.case_number, pin
+def _store(
+    store: Store, calls: list[tuple[NewSubmission, str]]
+) -> list[tuple[str, str] | StoreError]:
+    """In the store process: the cases waiting together in one transaction, each whole or
+    not at all; each call's case number and PIN, or why its case was not stored."""
+    refusals = store.add_submissions([submission for submission, _ in calls])
+    return [
+        (submission.case_number, pin) if refused is None else refused
+        for (submission, pin), refused in zip(calls, refusals, strict=True)
+    ]
