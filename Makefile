@@ -7,7 +7,7 @@ UV := $(TOOLS)/bin/uv
 VENV := .venv
 UV_VERSION := 0.13.9
 
-.PHONY: run test lint typecheck pytest bench setup clean
+.PHONY: run test lint typecheck pytest bench bench-quick setup clean
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
@@ -18,6 +18,11 @@ $(VENV)/.synced: $(UV) pyproject.toml uv.lock
 	touch $@
 
 setup: $(VENV)/.synced
+
+# The benchmarks' references (HMA's PDQ index over faiss) as well.
+$(VENV)/.bench-synced: $(VENV)/.synced
+	$(UV) sync --locked --all-extras --group bench
+	touch $@
 
 run: setup
 	$(VENV)/bin/hashcheck serve --demo
@@ -33,6 +38,10 @@ pytest: setup
 	$(VENV)/bin/pytest
 
 test: lint typecheck pytest
+
+# Every benchmark at small sizes, in a few minutes; results to a temporary folder.
+bench-quick: $(VENV)/.bench-synced
+	$(VENV)/bin/python -m bench.quick
 
 clean:
 	rm -rf $(TOOLS) $(VENV)

@@ -73,7 +73,7 @@ SPEED_PAGE = (
 )
 
 
-def make_files(folder: Path, images: int) -> tuple[list[Path], Path]:
+def make_files(folder: Path, images: int, video_seconds: int) -> tuple[list[Path], Path]:
     with Image.open(DATA / "aaa-orig.jpg") as original:
         photo = original.convert("RGB").resize((4032, 3024), Image.Resampling.BICUBIC)
     paths = []
@@ -85,7 +85,7 @@ def make_files(folder: Path, images: int) -> tuple[list[Path], Path]:
         paths.append(folder / f"photo-{number:03}.jpg")
         copy.save(paths[-1], quality=90)
     video = folder / "minute.mp4"
-    source = "testsrc2=size=1280x720:rate=30:duration=60"
+    source = f"testsrc2=size=1280x720:rate=30:duration={video_seconds}"
     encode = ["-c:v", "libx264", "-pix_fmt", "yuv420p", "-preset", "veryfast"]
     ffmpeg = program("ffmpeg", "ffmpeg")
     make = [ffmpeg, "-nostdin", "-v", "error", "-y", "-f", "lavfi", "-i", source, *encode]
@@ -106,13 +106,14 @@ def cli_seconds(*args: str) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--images", type=int, default=100)
+    parser.add_argument("--video-seconds", type=int, default=60)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="hashcheck-browser-bench-") as temporary:
         folder = Path(temporary)
         (folder / "node").mkdir()
         node = run_node(folder / "node", NODE_DRIVER)
         (folder / "files").mkdir()
-        images, video = make_files(folder / "files", args.images)
+        images, video = make_files(folder / "files", args.images, args.video_seconds)
         (folder / "site").mkdir()
         pages = {"speed.html": SPEED_PAGE, "speed.js": PAGE_DRIVER}
         with harness_site(folder / "site", pages) as (base, _), browser() as context:
@@ -131,7 +132,7 @@ def main() -> None:
         "image_size": "4032x3024 JPEG",
         "page_images_per_s": round(args.images / (pictures["ms"] / 1000), 2),
         "cli_images_per_s": round(args.images / cli_images, 2),
-        "video": "60 s 1280x720 H.264 30 fps",
+        "video": f"{args.video_seconds} s 1280x720 H.264 30 fps",
         "page_video_s": round(film["ms"] / 1000, 2),
         "page_video_frames": len(clip.get("vpdq", [])),
         "cli_video_s": round(cli_video, 2),

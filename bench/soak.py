@@ -148,6 +148,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--minutes", type=int, default=30)
     parser.add_argument("--entries", type=int, default=1_000_000)
+    parser.add_argument(
+        "--minute-seconds", type=int, default=60, help="how long a 'minute' lasts (a quick run)"
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
         scratch = Path(folder)
@@ -188,7 +191,9 @@ def main() -> None:
                     cli(deployment, "batches", "rollback", batch)
                     event = f"rollback of batch {batch}"
                 started = time.monotonic()
-                legacy_result, v2_result = minute(base, legacy, v2, pacing, scratch)
+                legacy_result, v2_result = minute(
+                    base, legacy, v2, pacing, scratch, args.minute_seconds
+                )
                 row = {
                     "minute": number,
                     "event": event,

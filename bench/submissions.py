@@ -216,17 +216,33 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
         deployment = deploy(Path(folder) / "deployment", 10_000)
-        with hashcheck_server(deployment, settings=SETTINGS) as base:
+        other = deploy(Path(folder) / "elsewhere", 10_000, seed=2)
+        with (
+            hashcheck_server(deployment, settings=SETTINGS) as base,
+            hashcheck_server(other, settings=SETTINGS) as elsewhere,
+        ):
             checks(base, 300)  # signed in and warm
-            submit(base, 20, [], threading.Lock())  # the list and its categories exist
+            for node in (base, elsewhere):
+                submit(node, 20, [], threading.Lock())  # the list and its categories exist
             answered, seconds, _ = run(base, args.submissions, 0.0)
             phases = {}
-            for name, rate in (("steady", args.check_rate), ("back_to_back", 0.0)):
+            # The last phase is the machine's share: the same submissions into a node of
+            # its own (own store, own files) on the same cores, the checked node idle.
+            for name, rate, target in (
+                ("steady", args.check_rate, base),
+                ("back_to_back", 0.0, base),
+                ("steady_submissions_elsewhere", args.check_rate, elsewhere),
+            ):
                 quiet = stopped_after(base, rate, args.checks)
                 running = checking(base, rate)
-                paced, paced_seconds, waits = run(base, args.submissions, args.rate)
+                paced, paced_seconds, waits = run(target, args.submissions, args.rate)
                 phases[name] = figures(rate, quiet, stopped(running), paced / paced_seconds, waits)
     capacity = answered / seconds
+    # What the node itself adds to the checks' tail, over what the same load costs them on
+    # this machine when another node takes it.
+    own_share = (
+        phases["steady"]["during_p99_ms"] / phases["steady_submissions_elsewhere"]["during_p99_ms"]
+    )
     result = {
         "hashes_per_submission": 10,
         "connections": CONNECTIONS,
@@ -235,6 +251,7 @@ def main() -> None:
         "paced_rate_asked": args.rate,
         "paced_submissions": args.submissions,
         **phases,
+        "ratio_p99_steady_to_submissions_elsewhere": round(own_share, 2),
         "targets": {
             "submissions_per_second_at_least": 200,
             "p99_ratio_at_most": 2.0,
@@ -253,8 +270,13 @@ def main() -> None:
             f"{figure['submission_answer_p99_ms']} ms); "
             f"checks alone: median {figure['quiet_median_ms']} ms, p99 "
             f"{figure['quiet_p99_ms']} ms; during: median {figure['during_median_ms']} ms, "
-            f"p99 {figure['during_p99_ms']} ms (ratio {figure['ratio_p99_during_to_quiet']})"
+            f"p99 {figure['during_p99_ms']} ms (ratio {figure['ratio_p99_during_to_quiet']}), "
+            f"slowest {figure['during_max_ms']} ms"
         )
+    print(
+        f"the node's own share: steady checks' p99 beside its submissions over beside another "
+        f"node's: {own_share:.2f}"
+    )
     write_result("submissions", result)
 
 
@@ -285,6 +307,7 @@ def figures(
         "during_checks": len(during),
         "during_median_ms": round(statistics.median(during), 3),
         "during_p99_ms": round(p99(during), 3),
+        "during_max_ms": round(max(during), 1),
         "ratio_p99_during_to_quiet": round(p99(during) / p99(quiet), 2),
     }
 

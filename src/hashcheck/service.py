@@ -20,7 +20,9 @@ from hashcheck.node.runtime import Node
 from hashcheck.store.open import open_store
 
 
-def build_node(settings: Settings) -> Node:
+def build_node(settings: Settings, *, serving: bool = False) -> Node:
+    """``serving``: for `hashcheck serve`'s worker process (`create_app`), which hosts
+    nothing else."""
     # A node never creates its database: a wrong path must not look like an empty list.
     store = open_store(settings.database_url, create=False)
     try:
@@ -37,6 +39,7 @@ def build_node(settings: Settings) -> Node:
         # A partial, not a lambda: the node's store processes open the store with it too.
         store_factory=functools.partial(open_store, settings.database_url, create=False),
         index_dir=Path(settings.index_dir) if settings.index_dir else None,
+        settle_heap=serving,
     )
 
 
@@ -49,7 +52,7 @@ def create_app() -> HashcheckApp:
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     return HashcheckApp(
-        build_node(settings),
+        build_node(settings, serving=True),
         max_batch=settings.max_batch,
         admin_max_upload=settings.admin_max_upload_mb * 1024 * 1024,
         admin_api=settings.admin_api,

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import replace
 
 import numpy as np
@@ -44,8 +45,12 @@ class Follower:
         files: IndexFiles | None = None,
         sealer: Sealer | None = None,
         pdq_share: PdqShare | None = None,
+        on_first_load: Callable[[], None] | None = None,
     ) -> None:
+        """``on_first_load``: called once, after the first snapshot is published and before
+        the node says it is ready."""
         self._refreshing = threading.Lock()
+        self._on_first_load = on_first_load
         self._store = store
         self._files = files
         # Perceptual hashes, opened: entry id -> its PDQ hash or video frame hashes, and its
@@ -156,6 +161,8 @@ class Follower:
         self._seen_version = records.version
         self.last_success = time.time()
         if not self.ready.is_set():
+            if self._on_first_load is not None:
+                self._on_first_load()
             log.info(
                 "ready: %d entries, index version %d, index files generation %d",
                 len(exact),

@@ -19,6 +19,7 @@ from hashcheck.auth.cache import CredentialCache
 from hashcheck.hashes.keyed import Digester, ListKey, derived_key
 from hashcheck.hashes.matchid import MatchIds
 from hashcheck.hashes.sealing import Sealer
+from hashcheck.node import heap
 from hashcheck.node.follower import Follower
 from hashcheck.node.indexfile import IndexFiles
 from hashcheck.node.pdqshare import PdqShare, share_folder
@@ -39,7 +40,10 @@ class Node:
         stats_flush_interval: float = 5.0,
         store_factory: Callable[[], Store] | None = None,
         index_dir: Path | None = None,
+        settle_heap: bool = False,
     ) -> None:
+        """``settle_heap``: keep the heap as first loaded out of garbage collection
+        (`node.heap`): only in a process that serves and hosts nothing else."""
         self.store = store
         # Opens a further connection to the same store, for work that must not wait behind
         # (or hold up) the follower's: the operator API. None: this node has none.
@@ -57,7 +61,14 @@ class Node:
         # Where this node's workers share their PDQ index in memory; None: nowhere.
         self.pdq_share = share
         self.sealer = Sealer(key)
-        self.follower = Follower(store, poll_interval, files, self.sealer, share)
+        self.follower = Follower(
+            store,
+            poll_interval,
+            files,
+            self.sealer,
+            share,
+            on_first_load=heap.settle_heap if settle_heap else None,
+        )
         self.counters = UsageCounters()
         self.flusher = UsageFlusher(self.counters, store, stats_flush_interval, self.status)
         self.credentials = CredentialCache()
