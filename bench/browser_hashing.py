@@ -7,7 +7,7 @@ in one pick, then the video; `hashcheck hash` (and `--video`) does the same file
 the same Chromium and in Node: the digests' MB/s and the PDQ of 12 megapixels of pixels
 (no decoding). Prints and writes bench/results/browser_hashing.json.
 
-    .venv/bin/python -m bench.browser_hashing [--images N]
+    .venv/bin/python -m bench.browser_hashing [--images N] [--video-seconds S]
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ run), then after each of ``--rounds`` imports of 10,000 new hashes through the C
 rollbacks. The soak (`bench.soak`) saw one step of ~16 MiB at its first import that never
 went away; this shows whether an import leaves memory behind, in a few minutes.
 
-    .venv/bin/python -m bench.import_memory [--entries N] [--rounds N]
+    .venv/bin/python -m bench.import_memory [--entries N] [--rounds N] [--load-seconds S]
 """
 
 from __future__ import annotations
@@ -76,6 +76,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--entries", type=int, default=1_000_000)
     parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--load-seconds", type=float, default=LOAD_SECONDS, help="per step")
     args = parser.parse_args()
     rows: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory() as folder:
@@ -87,7 +88,7 @@ def main() -> None:
         with hashcheck_process(deployment) as (base, server):
 
             def step(name: str) -> None:
-                checks = load(base, hexes, LOAD_SECONDS)
+                checks = load(base, hexes, args.load_seconds)
                 row = {"after": name, "checks": checks, **memory(server.pid)}
                 rows.append(row)
                 print(json.dumps(row), flush=True)
@@ -106,7 +107,7 @@ def main() -> None:
     result = {
         "entries": args.entries,
         "rounds": args.rounds,
-        "load_seconds_per_step": LOAD_SECONDS,
+        "load_seconds_per_step": args.load_seconds,
         "rss_reference_mib": reference["rss"],
         "rss_last_mib": last["rss"],
         "rss_most_mib": max(r["rss"] for r in rows),

@@ -28,7 +28,7 @@ QUICK: dict[str, tuple[str, ...]] = {
     "cluster": ("--entries", "10000", "--seconds", "1", "--changes", "5"),
     "console": ("--items", "20000"),
     "console_overhead": ("--entries", "10000", "--seconds", "1", "--rounds", "1"),
-    "import_memory": ("--entries", "20000", "--rounds", "1"),
+    "import_memory": ("--entries", "20000", "--rounds", "1", "--load-seconds", "3"),
     "import_rate": ("--sizes", "20000", "--stores", "sqlite", "postgres"),
     "instructions": ("--checks", "50", "--pdq-size", "5000", "--queries", "8"),
     "items": ("--items", "20000"),

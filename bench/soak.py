@@ -10,7 +10,7 @@ errors: none may be), both p99s, and the server's resident memory. Targets: 0 er
 resident memory at the end within 5% of the first minute's, every minute's p99 within 2x of
 the first minute's. Loopback only; it stops by itself. Writes bench/results/soak.json.
 
-    .venv/bin/python -m bench.soak [--minutes 30] [--entries N]
+    .venv/bin/python -m bench.soak [--minutes 30] [--entries N] [--minute-seconds S]
 """
 
 from __future__ import annotations
@@ -125,10 +125,10 @@ def minute(
 
 
 def calibrated(
-    base: str, legacy: list[str], v2: list[str], rate: float, scratch: Path
+    base: str, legacy: list[str], v2: list[str], rate: float, scratch: Path, seconds: int = 10
 ) -> dict[str, Pacing]:
     """Connections that give each stream its share of ``rate``: each connection sends one
-    request per pause plus answer, the answer's time measured (three 10 s rounds)."""
+    request per pause plus answer, the answer's time measured (three rounds of ``seconds``)."""
     wanted = {"legacy": rate * LEGACY_SHARE, "v2": rate * (1 - LEGACY_SHARE)}
     pacing = {
         name: Pacing(max(1, round(want * PAUSE_MS[name] / 1000)), PAUSE_MS[name])
@@ -136,7 +136,7 @@ def calibrated(
     }
     for _ in range(3):
         got = dict(
-            zip(("legacy", "v2"), minute(base, legacy, v2, pacing, scratch, 10), strict=True)
+            zip(("legacy", "v2"), minute(base, legacy, v2, pacing, scratch, seconds), strict=True)
         )
         for name, want in wanted.items():
             cycle_ms = pacing[name].connections / got[name].requests_per_second * 1000.0
@@ -160,11 +160,17 @@ def main() -> None:
         new_list.write_text("".join(raw.hex() + "\n" for raw in random_md5s(10_000, seed=2026)))
         with hashcheck_process(deployment) as (base, server):
             server_pid = server.pid
+            # The capacity and the calibration take 10 s each, less in a quick run.
+            measure = min(10, args.minute_seconds)
             capacity = run_wrk(
-                base + "/v1/check/md5", legacy, seconds=10, connections=CONNECTIONS, scratch=scratch
+                base + "/v1/check/md5",
+                legacy,
+                seconds=measure,
+                connections=CONNECTIONS,
+                scratch=scratch,
             ).requests_per_second
             rate = capacity / 2
-            pacing = calibrated(base, legacy, v2, rate, scratch)
+            pacing = calibrated(base, legacy, v2, rate, scratch, measure)
             print(
                 f"capacity {capacity:,.0f} checks/s; soaking at {rate:,.0f} requests/s ({pacing})",
                 flush=True,
