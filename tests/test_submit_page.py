@@ -153,3 +153,25 @@ def test_the_page_speaks_dutch_and_lists_the_platforms(
     )
     with urllib.request.urlopen(request, timeout=10) as answer:  # noqa: S310
         assert "Voorkom dat" in answer.read().decode()
+
+
+def test_the_page_answers_a_proof_of_work_when_the_node_asks_for_one(
+    deployment: Deployment, tmp_path: Path
+) -> None:
+    text = tmp_path / "notes.txt"
+    text.write_bytes(b"one more file of words\n" * 10)
+    bodies: list[tuple[str, bytes]] = []
+    for server in serve(deployment, submissions=SubmissionLimits(0, 0, proof_bits=14)):
+        with browser() as context:
+            page = context.new_page()
+            page.on("request", lambda r: bodies.append((r.url, _body(r))))
+            page.goto(server.base + "/submit/")
+            page.get_by_label("Choose photos and videos").set_input_files([str(text)])
+            page.get_by_role("button", name="Send the fingerprints").click()
+            expect(page.locator("#case-number")).not_to_be_empty()
+    urls = [url for url, _ in bodies]
+    assert any(url.endswith("/v2/submission-challenge") for url in urls)
+    (submission,) = [json.loads(b) for url, b in bodies if url.endswith("/v2/submissions")]
+    proof = submission["proof"]
+    answer = hashlib.sha256(bytes.fromhex(proof["challenge"]) + proof["counter"].to_bytes(8, "big"))
+    assert int.from_bytes(answer.digest(), "big") >> (256 - 14) == 0

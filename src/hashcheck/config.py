@@ -155,6 +155,14 @@ class Settings:
         low=0,
         high=1_000_000,
     )
+    submissions_proof_bits: int = _setting(
+        0,
+        "Proof of work asked of each new case, in leading zero bits of a SHA-256 the "
+        "submitter's device must find (18: a fraction of a second in the page). Turn it on "
+        "when a flood from many addresses spends the node's budget; 0: none.",
+        low=0,
+        high=28,
+    )
     metrics: bool = _setting(
         False,
         "Count for Prometheus (the `metrics` extra) and serve the node's metrics, summed over "

@@ -73,7 +73,9 @@ def create_app() -> HashcheckApp:
         ),
         checks=settings.checks,
         submissions=SubmissionLimits(
-            settings.submissions_per_source_per_hour, settings.submissions_per_second
+            settings.submissions_per_source_per_hour,
+            settings.submissions_per_second,
+            settings.submissions_proof_bits,
         )
         if settings.submissions
         else None,

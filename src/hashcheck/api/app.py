@@ -50,6 +50,7 @@ from hashcheck.node.runtime import Node
 from hashcheck.node.searchers import PdqSearchers
 from hashcheck.store.errors import StoreError
 from hashcheck.store.process import StoreProcess
+from hashcheck.submit.proof import ProofOfWork
 
 _T = TypeVar("_T")
 PERCEPTUAL_THREADS = 2
@@ -61,6 +62,7 @@ class SubmissionLimits:
 
     per_source_per_hour: float = 20.0
     per_second: float = 100.0
+    proof_bits: int = 0  # leading zero bits of a proof of work per case (`submit.proof`)
 
 
 log = logging.getLogger("hashcheck.api")
@@ -98,6 +100,7 @@ _NAMED = frozenset(
         "/admin/v1/openapi.json",
         submissions_module.PATH,
         submissions_module.PLATFORMS_PATH,
+        submissions_module.CHALLENGE_PATH,
     }
 )
 
@@ -222,6 +225,7 @@ class HashcheckApp:
                 lambda: node.follower.snapshot,
                 per_source_per_hour=submissions.per_source_per_hour,
                 per_second=submissions.per_second,
+                proof=ProofOfWork(node.proof_key, submissions.proof_bits),
             )
         self._submit_pages = None
         if self._submissions is not None:
@@ -349,7 +353,12 @@ class HashcheckApp:
         elif (path == "/console" or path.startswith("/console/")) and self._console is not None:
             await self._console(scope, receive, send)
         elif self._submissions is not None and (
-            path in (submissions_module.PATH, submissions_module.PLATFORMS_PATH)
+            path
+            in (
+                submissions_module.PATH,
+                submissions_module.PLATFORMS_PATH,
+                submissions_module.CHALLENGE_PATH,
+            )
             or path.startswith(submissions_module.PATH + "/")
         ):
             await self._submissions(scope, receive, send)

@@ -19,6 +19,7 @@ from hashcheck.api.v2models import (
     Platforms,
     Ready,
     Retractions,
+    SubmissionChallenge,
     SubmissionReceived,
     SubmissionRequest,
     SubmissionState,
@@ -90,6 +91,7 @@ def document(max_batch: int) -> dict[str, Any]:
         SubmissionRequest,
         SubmissionReceived,
         SubmissionState,
+        SubmissionChallenge,
         Platforms,
     )
     of, named = schema.components(types)
@@ -337,6 +339,8 @@ def _submissions(of: dict[Any, Any]) -> dict[str, Any]:
                     {201: ("The case number and the PIN, shown once", of[SubmissionReceived])},
                     {
                         400: "malformed body or hash (the message names the file)",
+                        403: "this node asks for a proof of work and it was missing, wrong, "
+                        "expired or used (the message says which)",
                         404: "self-submission is not served on this node",
                         409: "a replay: this nonce was received already",
                         413: "body too large",
@@ -365,6 +369,15 @@ def _submissions(of: dict[Any, Any]) -> dict[str, Any]:
                     {200: ("The case, withdrawn", of[SubmissionState])}, looked_up
                 ),
             },
+        },
+        "/v2/submission-challenge": {
+            "get": {
+                "summary": "A challenge for a submission's proof of work (bits 0: none needed)",
+                "responses": schema.answers(
+                    {200: ("The challenge and its difficulty", of[SubmissionChallenge])},
+                    {404: "not served here"},
+                ),
+            }
         },
         "/v2/platforms": {
             "get": {

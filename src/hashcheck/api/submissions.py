@@ -1,6 +1,7 @@
 """The self-submission routes: `POST /v2/submissions` (no authentication), and `GET` and
 `DELETE /v2/submissions/{case}` with the case number and PIN as HTTP Basic credentials;
-`GET /v2/platforms`, the participating platforms.
+`GET /v2/platforms`, the participating platforms; `GET /v2/submission-challenge`, a proof of
+work's challenge (`submit.proof`) for a node that asks for one.
 
 Nothing about the caller is kept: no address is stored or logged (flood limits hold keyed
 fingerprints in memory, `submit.limits`), answers carry `Cache-Control: no-store`. A wrong PIN
@@ -26,6 +27,7 @@ import msgspec
 from hashcheck.api.errors import (
     BadRequest,
     Conflict,
+    Forbidden,
     MethodNotAllowed,
     NotFound,
     NotReady,
@@ -36,6 +38,7 @@ from hashcheck.api.signin import source_of
 from hashcheck.api.v2models import (
     Platform,
     Platforms,
+    SubmissionChallenge,
     SubmissionReceived,
     SubmissionRequest,
     SubmissionState,
@@ -54,6 +57,7 @@ from hashcheck.store.process import idle_priority
 from hashcheck.store.records import SubmissionRecord
 from hashcheck.submit import cases, intake
 from hashcheck.submit.limits import FloodLimit
+from hashcheck.submit.proof import LIFETIME_S, ProofBusy, ProofOfWork, ProofRefused
 from hashcheck.submit.writer import CaseWriter, StoreUnavailable
 
 log = logging.getLogger("hashcheck.submissions")
@@ -61,6 +65,7 @@ _T = TypeVar("_T")
 
 PATH = "/v2/submissions"
 PLATFORMS_PATH = "/v2/platforms"
+CHALLENGE_PATH = "/v2/submission-challenge"
 # 100 files of exact hashes and a PDQ hash take about 25 KB; videos' frames the rest.
 MAX_BODY = 4 << 20
 NO_STORE = [(b"cache-control", b"no-store")]
@@ -80,8 +85,11 @@ class SubmissionsApi:
         *,
         per_source_per_hour: float,
         per_second: float,
+        proof: ProofOfWork | None = None,
     ) -> None:
+        """``proof``: what a new case must answer (None: nothing)."""
         self._open_store = open_store
+        self._proof = proof or ProofOfWork(b"", 0)
         self._store: Store | None = None
         self._digester = digester
         self._sealer = sealer
@@ -126,10 +134,22 @@ class SubmissionsApi:
             if method not in ("GET", "HEAD"):
                 raise MethodNotAllowed("GET")
             await respond(send, 200, self.platforms_body(), JSON)
+        elif path == CHALLENGE_PATH:
+            if method not in ("GET", "HEAD"):
+                raise MethodNotAllowed("GET")
+            await respond(send, 200, self.challenge_body(), JSON, NO_STORE)
         else:
             if method not in ("GET", "HEAD", "DELETE"):
                 raise MethodNotAllowed("GET, DELETE")
             await self._case(scope, send, path[len(PATH) + 1 :], withdraw=method == "DELETE")
+
+    def challenge_body(self) -> bytes:
+        answer = SubmissionChallenge(
+            challenge=self._proof.challenge(time.time()),
+            bits=self._proof.bits,
+            expires_in=LIFETIME_S,
+        )
+        return msgspec.json.encode(answer)
 
     def platforms_body(self) -> bytes:
         names = self.platform_names()
@@ -160,6 +180,17 @@ class SubmissionsApi:
             raise BadRequest(str(exc)) from None
         except msgspec.DecodeError:
             raise BadRequest("the body is not valid JSON") from None
+        proof = request.proof or None
+        try:
+            self._proof.check(
+                None if proof is None else proof.challenge,
+                None if proof is None else proof.counter,
+                time.time(),
+            )
+        except ProofRefused as exc:
+            raise Forbidden(str(exc)) from None
+        except ProofBusy as exc:
+            raise TooManyRequests(str(exc), retry_after=5) from None
         snapshot = self._snapshot()
         if snapshot is None:
             raise NotReady("the service is starting; try again shortly")

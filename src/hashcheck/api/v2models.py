@@ -275,6 +275,29 @@ class SubmittedHashes(Struct, kw_only=True, forbid_unknown_fields=True):
     ) = UNSET
 
 
+class SubmissionProof(Struct, kw_only=True, forbid_unknown_fields=True):
+    """The answer to a challenge of `GET /v2/submission-challenge`."""
+
+    challenge: Annotated[str, Meta(pattern=r"^[0-9a-f]{80}$", description="as it was given")]
+    counter: Annotated[
+        int,
+        Meta(
+            ge=0,
+            le=2**53 - 1,  # what a browser counts exactly
+            description="SHA-256 of the challenge's bytes and this as 8 bytes, big-endian, "
+            "starts with the challenge's `bits` zero bits",
+        ),
+    ]
+
+
+class SubmissionChallenge(Struct, kw_only=True):
+    """What a submission must answer when `bits` is above 0 (else nothing is needed)."""
+
+    challenge: Annotated[str, Meta(description="80 hex digits")]
+    bits: Annotated[int, Meta(description="leading zero bits the answer's hash must have")]
+    expires_in: Annotated[int, Meta(description="seconds the challenge may be answered in")]
+
+
 class SubmissionRequest(Struct, kw_only=True, forbid_unknown_fields=True):
     nonce: Annotated[
         str,
@@ -285,6 +308,7 @@ class SubmissionRequest(Struct, kw_only=True, forbid_unknown_fields=True):
         ),
     ]
     files: Annotated[list[SubmittedHashes], Meta(min_length=1, max_length=MAX_SUBMITTED_FILES)]
+    proof: SubmissionProof | UnsetType = UNSET  # needed when the node asks for proof of work
 
 
 class SubmissionReceived(Struct, kw_only=True):

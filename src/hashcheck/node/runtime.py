@@ -52,6 +52,7 @@ class Node:
         self.match_ids = MatchIds(key)
         self.console_key = derived_key(key, b"console sessions")
         self.submission_pepper = derived_key(key, b"submission pins")
+        self.proof_key = derived_key(key, b"submission proofs")
         files = share = None
         if index_dir is not None:
             identity = _identity(store, key)

@@ -38,7 +38,16 @@ SECURITY = [
     (b"x-frame-options", b"DENY"),
     (b"permissions-policy", b"camera=(), microphone=(), geolocation=(), interest-cohort=()"),
 ]
-_STATIC = ("digests.js", "pdq.js", "hasher.js", "frames.js", "hashing.js", "page.js", "submit.css")
+_STATIC = (
+    "digests.js",
+    "pdq.js",
+    "hasher.js",
+    "frames.js",
+    "hashing.js",
+    "proof.js",
+    "page.js",
+    "submit.css",
+)
 _ERRORS = {404: "not_found", 429: "slow_down", 400: "bad_form"}
 
 

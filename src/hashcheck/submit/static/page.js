@@ -102,6 +102,29 @@ input.addEventListener("change", async () => {
   send.disabled = prepared.length === 0;
 });
 
+const QUIET = { credentials: "omit", cache: "no-store", referrerPolicy: "no-referrer" };
+
+// The answer to the node's proof-of-work challenge (proof.js, in a worker of its own), or
+// undefined when the node asks for none.
+async function proof() {
+  const answer = await fetch("/v2/submission-challenge", QUIET);
+  if (answer.status !== 200) throw new Error(`challenge: ${answer.status}`);
+  const { challenge, bits } = await answer.json();
+  if (bits === 0) return undefined;
+  const worker = new Worker(new URL("./proof.js", import.meta.url), { type: "module" });
+  try {
+    const found = await new Promise((resolve, reject) => {
+      worker.addEventListener("message", ({ data }) => resolve(data));
+      worker.addEventListener("error", (event) => reject(new Error(event.message || "proof failed")));
+      worker.postMessage({ challenge, bits });
+    });
+    if (found.error !== undefined) throw new Error(found.error);
+    return { challenge, counter: found.counter };
+  } finally {
+    worker.terminate();
+  }
+}
+
 function nonce() {
   const bytes = new Uint8Array(16);
   crypto.getRandomValues(bytes);
@@ -113,13 +136,14 @@ send.addEventListener("click", async () => {
   send.textContent = t.sending;
   say("");
   try {
+    const submission = { nonce: nonce(), files: prepared };
+    const answered = await proof();
+    if (answered !== undefined) submission.proof = answered;
     const answer = await fetch("/v2/submissions", {
       method: "POST",
       headers: { "content-type": "application/json" },
-      body: JSON.stringify({ nonce: nonce(), files: prepared }),
-      credentials: "omit",
-      cache: "no-store",
-      referrerPolicy: "no-referrer",
+      body: JSON.stringify(submission),
+      ...QUIET,
     });
     const body = await answer.json();
     if (answer.status !== 201) {
