@@ -173,5 +173,8 @@ def test_the_page_answers_a_proof_of_work_when_the_node_asks_for_one(
     assert any(url.endswith("/v2/submission-challenge") for url in urls)
     (submission,) = [json.loads(b) for url, b in bodies if url.endswith("/v2/submissions")]
     proof = submission["proof"]
-    answer = hashlib.sha256(bytes.fromhex(proof["challenge"]) + proof["counter"].to_bytes(8, "big"))
+    message = (
+        bytes.fromhex(proof["challenge"]) + hashlib.sha256(submission["nonce"].encode()).digest()
+    )
+    answer = hashlib.sha256(message + proof["counter"].to_bytes(8, "big"))
     assert int.from_bytes(answer.digest(), "big") >> (256 - 14) == 0

@@ -161,7 +161,7 @@ class Settings:
         "submitter's device must find (18: a fraction of a second in the page). Turn it on "
         "when a flood from many addresses spends the node's budget; 0: none.",
         low=0,
-        high=28,
+        high=24,
     )
     metrics: bool = _setting(
         False,

@@ -165,13 +165,11 @@ class SubmissionsApi:
 
     # -- POST ------------------------------------------------------------------------------
     async def _submit(self, scope: Scope, receive: Receive, send: Send) -> None:
-        wait = self._limit.wait(source_of(scope), time.monotonic())
-        if wait > 0:
-            seconds = max(1, math.ceil(wait))
-            raise TooManyRequests(
-                f"too many submissions from here just now; try again in {seconds} s",
-                retry_after=seconds,
-            )
+        # With proof of work on, only a request that carries a good answer takes from the
+        # budgets: else a flood from many addresses spent them with no work at all.
+        proving = self._proof.bits > 0
+        if not proving:
+            self._take_budget(scope)
         _, length = auth_and_length(scope)
         body = await read_body(scope, receive, MAX_BODY, length)
         try:
@@ -180,17 +178,20 @@ class SubmissionsApi:
             raise BadRequest(str(exc)) from None
         except msgspec.DecodeError:
             raise BadRequest("the body is not valid JSON") from None
-        proof = request.proof or None
-        try:
-            self._proof.check(
-                None if proof is None else proof.challenge,
-                None if proof is None else proof.counter,
-                time.time(),
-            )
-        except ProofRefused as exc:
-            raise Forbidden(str(exc)) from None
-        except ProofBusy as exc:
-            raise TooManyRequests(str(exc), retry_after=5) from None
+        if proving:
+            proof = request.proof or None
+            try:
+                self._proof.check(
+                    None if proof is None else proof.challenge,
+                    None if proof is None else proof.counter,
+                    request.nonce,
+                    time.time(),
+                )
+            except ProofRefused as exc:
+                raise Forbidden(str(exc)) from None
+            except ProofBusy as exc:
+                raise TooManyRequests(str(exc), retry_after=5) from None
+            self._take_budget(scope)
         snapshot = self._snapshot()
         if snapshot is None:
             raise NotReady("the service is starting; try again shortly")
@@ -219,6 +220,16 @@ class SubmissionsApi:
             case=case_number, pin=pin, state="received", files=len(screened.files)
         )
         await respond(send, 201, msgspec.json.encode(answer), JSON, NO_STORE)
+
+    def _take_budget(self, scope: Scope) -> None:
+        wait = self._limit.wait(source_of(scope), time.monotonic())
+        if wait > 0:
+            seconds = max(1, math.ceil(wait))
+            raise TooManyRequests(
+                f"too many submissions just now, from here or to this service; try again in "
+                f"{seconds} s",
+                retry_after=seconds,
+            )
 
     # -- GET and DELETE {case} ---------------------------------------------------------------
     async def _case(self, scope: Scope, send: Send, text: str, *, withdraw: bool) -> None:

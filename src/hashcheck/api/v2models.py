@@ -284,8 +284,8 @@ class SubmissionProof(Struct, kw_only=True, forbid_unknown_fields=True):
         Meta(
             ge=0,
             le=2**53 - 1,  # what a browser counts exactly
-            description="SHA-256 of the challenge's bytes and this as 8 bytes, big-endian, "
-            "starts with the challenge's `bits` zero bits",
+            description="SHA-256 of the challenge's 40 bytes, the SHA-256 of the nonce and "
+            "this as 8 bytes, big-endian, starts with the challenge's `bits` zero bits",
         ),
     ]
 

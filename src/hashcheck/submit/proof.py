@@ -4,28 +4,34 @@ that took the sender's device some work to find.
 
 The per-address and per-node limits (`submit.limits`) bound what a flood costs the node, but
 a flood from many addresses can spend the node's whole budget, and real people then wait.
-With proof on, each case costs its sender about 2^bits SHA-256 hashes (18 bits: a fraction
-of a second in the page's worker, hours of one core for a flood of 10,000 cases), and the
-node one hash to check it.
+With proof on, each case costs its sender about 2^bits SHA-256 hashes (18 bits: about 0.1 s
+in the page's worker here; a flood of 10,000 cases about 16 minutes of one core at the
+page's speed, less with native code), and the node two hashes to check it; a request
+without a good answer takes nothing from the node's budget.
 
 A challenge is the time it was issued, 16 random bytes and a tag over both under a key
 derived from the list key, so every node of a deployment checks any node's challenges
-without sharing state; the answer is a counter such that SHA-256(challenge || counter as 8
-bytes, big-endian) starts with ``bits`` zero bits. A challenge answers once per node (held
-in memory until it expires) and for `LIFETIME_S`. Owns no I/O and no clock of its own.
+without sharing state. The answer is a counter such that
+SHA-256(challenge || SHA-256(the case's nonce) || counter as 8 bytes, big-endian) starts with
+``bits`` zero bits: bound to the nonce, which the store takes once, one answer makes at most
+one case in the whole deployment. A challenge answers once per worker process (held in
+memory until it expires, so that a replay is refused before it costs anything) and for
+`LIFETIME_S`. Owns no I/O and no clock of its own.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import secrets
 import struct
 from collections import OrderedDict
 
 LIFETIME_S = 300
 SKEW_S = 30  # nodes' clocks may differ this much
-MAX_BITS = 28
+MAX_BITS = 24  # 2^24 hashes: seconds in a browser, well inside the lifetime on a slow phone
+_HEX = re.compile(r"[0-9a-f]{80}")
 _ISSUED = struct.Struct(">Q")
 _TAG_BYTES = 16
 _CHALLENGE_BYTES = _ISSUED.size + 16 + _TAG_BYTES
@@ -54,9 +60,9 @@ class ProofOfWork:
         body = _ISSUED.pack(int(now)) + secrets.token_bytes(16)
         return (body + self._tag(body)).hex()
 
-    def check(self, challenge: str | None, counter: int | None, now: float) -> None:
-        """Accept the answer, or raise `ProofRefused` (or `ProofBusy`); nothing is needed
-        when bits is 0. Marks the challenge used."""
+    def check(self, challenge: str | None, counter: int | None, nonce: str, now: float) -> None:
+        """Accept the answer for the case of ``nonce``, or raise `ProofRefused` (or
+        `ProofBusy`); nothing is needed when bits is 0. Marks the challenge used."""
         if self.bits == 0:
             return
         if challenge is None or counter is None:
@@ -64,10 +70,7 @@ class ProofOfWork:
                 "this node asks for a proof of work: get a challenge from "
                 "GET /v2/submission-challenge and send its answer as `proof`"
             )
-        try:
-            raw = bytes.fromhex(challenge)
-        except ValueError:
-            raw = b""
+        raw = bytes.fromhex(challenge) if _HEX.fullmatch(challenge) else b""
         body, tag = raw[:-_TAG_BYTES], raw[-_TAG_BYTES:]
         if len(raw) != _CHALLENGE_BYTES or not hmac.compare_digest(tag, self._tag(body)):
             raise ProofRefused("the proof's challenge was not issued by this service")
@@ -76,8 +79,7 @@ class ProofOfWork:
             raise ProofRefused("the proof's challenge has expired: get a new one")
         if not 0 <= counter < 1 << 64:
             raise ProofRefused("the proof's counter must be 0 to 2^64 - 1")
-        digest = hashlib.sha256(raw + counter.to_bytes(8, "big")).digest()
-        if int.from_bytes(digest, "big") >> (256 - self.bits):
+        if not _answers(raw, nonce, counter, self.bits):
             raise ProofRefused(f"the proof's hash does not start with {self.bits} zero bits")
         self._forget_expired(now)
         if raw in self._used:
@@ -96,13 +98,16 @@ class ProofOfWork:
         return hmac.new(self._key, b"proof of work\0" + body, hashlib.sha256).digest()[:_TAG_BYTES]
 
 
-def solve(challenge: str, bits: int) -> int:
-    """The smallest counter that answers ``challenge`` (for tests and tools; the page has its
-    own, `static/proof.js`)."""
+def _answers(raw: bytes, nonce: str, counter: int, bits: int) -> bool:
+    message = raw + hashlib.sha256(nonce.encode()).digest() + counter.to_bytes(8, "big")
+    return not int.from_bytes(hashlib.sha256(message).digest(), "big") >> (256 - bits)
+
+
+def solve(challenge: str, bits: int, nonce: str) -> int:
+    """The smallest counter that answers ``challenge`` for ``nonce`` (for tests and tools;
+    the page has its own, `static/proof.js`)."""
     raw = bytes.fromhex(challenge)
     counter = 0
-    while int.from_bytes(hashlib.sha256(raw + counter.to_bytes(8, "big")).digest(), "big") >> (
-        256 - bits
-    ):
+    while not _answers(raw, nonce, counter, bits):
         counter += 1
     return counter

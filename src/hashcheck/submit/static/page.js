@@ -106,7 +106,7 @@ const QUIET = { credentials: "omit", cache: "no-store", referrerPolicy: "no-refe
 
 // The answer to the node's proof-of-work challenge (proof.js, in a worker of its own), or
 // undefined when the node asks for none.
-async function proof() {
+async function proof(nonce) {
   const answer = await fetch("/v2/submission-challenge", QUIET);
   if (answer.status !== 200) throw new Error(`challenge: ${answer.status}`);
   const { challenge, bits } = await answer.json();
@@ -116,7 +116,7 @@ async function proof() {
     const found = await new Promise((resolve, reject) => {
       worker.addEventListener("message", ({ data }) => resolve(data));
       worker.addEventListener("error", (event) => reject(new Error(event.message || "proof failed")));
-      worker.postMessage({ challenge, bits });
+      worker.postMessage({ challenge, bits, nonce });
     });
     if (found.error !== undefined) throw new Error(found.error);
     return { challenge, counter: found.counter };
@@ -137,7 +137,7 @@ send.addEventListener("click", async () => {
   say("");
   try {
     const submission = { nonce: nonce(), files: prepared };
-    const answered = await proof();
+    const answered = await proof(submission.nonce);
     if (answered !== undefined) submission.proof = answered;
     const answer = await fetch("/v2/submissions", {
       method: "POST",
