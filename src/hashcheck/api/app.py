@@ -98,9 +98,7 @@ _NAMED = frozenset(
         "/readyz",
         metrics_module.PATH,
         "/admin/v1/openapi.json",
-        submissions_module.PATH,
-        submissions_module.PLATFORMS_PATH,
-        submissions_module.CHALLENGE_PATH,
+        *submissions_module.PATHS,
     }
 )
 
@@ -352,15 +350,7 @@ class HashcheckApp:
             await self._admin(scope, receive, send)
         elif (path == "/console" or path.startswith("/console/")) and self._console is not None:
             await self._console(scope, receive, send)
-        elif self._submissions is not None and (
-            path
-            in (
-                submissions_module.PATH,
-                submissions_module.PLATFORMS_PATH,
-                submissions_module.CHALLENGE_PATH,
-            )
-            or path.startswith(submissions_module.PATH + "/")
-        ):
+        elif self._submissions is not None and submissions_module.serves(path):
             await self._submissions(scope, receive, send)
         elif self._submit_pages is not None and (path == "/submit" or path.startswith("/submit/")):
             await self._submit_pages(scope, receive, send)

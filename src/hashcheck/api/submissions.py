@@ -66,12 +66,18 @@ _T = TypeVar("_T")
 PATH = "/v2/submissions"
 PLATFORMS_PATH = "/v2/platforms"
 CHALLENGE_PATH = "/v2/submission-challenge"
+PATHS = (PATH, PLATFORMS_PATH, CHALLENGE_PATH)  # and PATH/{case}
 # 100 files of exact hashes and a PDQ hash take about 25 KB; videos' frames the rest.
 MAX_BODY = 4 << 20
 NO_STORE = [(b"cache-control", b"no-store")]
 _DECODE = msgspec.json.Decoder(SubmissionRequest)
 _UNKNOWN = "no case with this number and PIN"
 INLINE_FILES = 8
+
+
+def serves(path: str) -> bool:
+    """Whether ``path`` is one of these routes."""
+    return path in PATHS or path.startswith(PATH + "/")
 
 
 class SubmissionsApi:
