@@ -1,12 +1,21 @@
 """The PDQ index finds every stored hash within the threshold and none beyond: planted
-near-duplicates at every distance from 0 to 31 (and just past it), against a full scan."""
+near-duplicates at every distance from 0 to 31 (and just past it), the spreads of differences
+that leave one way in, every threshold the probes cover, families of near-duplicates, and
+batches, against a full scan."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from hashcheck.pdq.index import MAX_INDEXED_THRESHOLD, SCAN_UP_TO, PdqIndex, brute_force, words
+from hashcheck.pdq.index import (
+    ARRAY_NAMES,
+    MAX_INDEXED_THRESHOLD,
+    SCAN_UP_TO,
+    PdqIndex,
+    brute_force,
+    words,
+)
 
 
 def flip(query: bytes, bits: list[int]) -> bytes:
@@ -43,20 +52,80 @@ def test_every_planted_near_duplicate_is_found_and_none_beyond(seed: int) -> Non
         assert all(near.distance <= 31 for near in found)
 
 
+SPREADS = {
+    # 31 bits: seven pairs of chunks differ in 2 + 2 bits, one in 2 + 1. Only the chunk with
+    # 1 leads to the entry (its pair may differ in 3), and it must.
+    "one chunk within a bit": [2, 2] * 7 + [2, 1],
+    # The pair within 3 differs in one chunk only: the other, exact, chunk leads to it.
+    "one pair, all in one chunk": [2, 2] * 7 + [3, 0],
+    # 15 chunks differ in 2 bits, one in 1 (the earlier layout's worst case).
+    "spread evenly": [2] * 7 + [1] + [2] * 8,
+}
+
+
+@pytest.mark.parametrize("spread", SPREADS.values(), ids=SPREADS.keys())
 @pytest.mark.parametrize("background", [1000, SCAN_UP_TO + 1000], ids=["scanned", "probed"])
-def test_worst_case_spread_of_differences(background: int) -> None:
-    """31 differing bits spread so that 15 chunks differ in 2 bits and one in 1: only that
-    one chunk leads to the entry, and it must."""
+def test_worst_case_spreads_of_differences(spread: list[int], background: int) -> None:
     query = bytes(range(32))
-    bits = []
-    for chunk in range(16):
-        base = chunk * 16
-        bits += [base, base + 1] if chunk != 7 else [base]
+    bits = [chunk * 16 + k for chunk, flipped in enumerate(spread) for k in range(flipped)]
     assert len(bits) == 31
     planted = flip(query, bits)
-    index = PdqIndex.from_packed(np.random.default_rng(9).bytes(32 * background) + planted)
-    (near,) = [n for n in index.search(query, 31) if n.position == background]
-    assert near.distance == 31
+    beyond = flip(query, [*bits, 250 if 250 not in bits else 251])  # 32: not found
+    index = PdqIndex.from_packed(np.random.default_rng(9).bytes(32 * background) + planted + beyond)
+    found = {n.position: n.distance for n in index.search(query, 31)}
+    assert found.get(background) == 31
+    assert background + 1 not in found
+    assert index.search(query, 32)[-1].distance == 32
+
+
+def test_every_threshold_the_probes_cover_answers_as_a_scan() -> None:
+    rng = np.random.default_rng(11)
+    query = rng.bytes(32)
+    extra = [
+        flip(query, rng.choice(256, size=distance, replace=False).tolist())
+        for distance in range(0, 80)
+        for _ in range(3)
+    ]
+    packed = rng.bytes(32 * (SCAN_UP_TO + 5000)) + b"".join(extra)
+    index = PdqIndex.from_packed(packed)
+    stored = words(packed)
+    for threshold in [*range(0, MAX_INDEXED_THRESHOLD + 2), 90, 255, 256, -1]:
+        expected = brute_force(stored, query, threshold)
+        assert index.search(query, threshold) == expected, threshold
+    assert MAX_INDEXED_THRESHOLD == 63
+
+
+def test_families_of_near_duplicates_and_batches_answer_as_a_scan(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Real lists hold families (re-encoded copies): many entries share most chunks, so the
+    buckets are uneven and a query near a family finds many. Batches, split into several
+    rounds of probes, answer query by query as single searches do."""
+    rng = np.random.default_rng(12)
+    rows: list[bytes] = []
+    bases = [rng.bytes(32) for _ in range(300)]
+    for number, base in enumerate(bases):
+        for _ in range(1 + (number % 7) * 10):
+            rows.append(
+                flip(base, rng.choice(256, size=int(rng.integers(0, 20)), replace=False).tolist())
+            )
+    rows += [rng.bytes(32) for _ in range(5000)]
+    packed = b"".join(rows)
+    index = PdqIndex.from_packed(packed)
+    stored = words(packed)
+    queries = [flip(base, rng.choice(256, size=8, replace=False).tolist()) for base in bases[:60]]
+    queries += [rng.bytes(32) for _ in range(20)] + [queries[0]]  # and a repeated query
+    expected = [brute_force(stored, query, 31) for query in queries]
+    assert sum(len(found) for found in expected) > 1000  # families answer with many each
+    assert [index.search(query, 31) for query in queries] == expected
+    assert index.search_many(b"".join(queries), 31) == expected
+    counts, positions, distances = index.search_arrays(b"".join(queries), 31)
+    assert counts.tolist() == [len(found) for found in expected]
+    assert positions.tolist() == [near.position for found in expected for near in found]
+    assert distances.tolist() == [near.distance for found in expected for near in found]
+    # A few queries a round, and a query alone over the bound.
+    monkeypatch.setattr("hashcheck.pdq.index._SLOTS_AT_ONCE", 100)
+    assert index.search_many(b"".join(queries), 31) == expected
 
 
 @pytest.mark.parametrize("size", [SCAN_UP_TO, SCAN_UP_TO + 1])
@@ -67,7 +136,7 @@ def test_small_indexes_are_scanned_large_ones_probed_with_the_same_answers(size:
     packed = rng.bytes(32 * size)
     index = PdqIndex.from_packed(packed)
     named = index.arrays()
-    assert ("values0" in named) == (size > SCAN_UP_TO)
+    assert set(named) == (set(ARRAY_NAMES) if size > SCAN_UP_TO else {"hashes"})
     again = PdqIndex.from_arrays(named)
     stored = words(packed)
     for position in rng.choice(size, size=20, replace=False).tolist():
@@ -77,16 +146,22 @@ def test_small_indexes_are_scanned_large_ones_probed_with_the_same_answers(size:
         assert index.search(query, 31) == expected == again.search(query, 31)
 
 
-def test_thresholds_above_31_scan_everything() -> None:
+def test_bad_queries_and_arrays_are_refused() -> None:
     rng = np.random.default_rng(4)
-    packed = rng.bytes(32 * 500)
+    packed = rng.bytes(32 * (SCAN_UP_TO + 2))
     index = PdqIndex.from_packed(packed)
     query = rng.bytes(32)
-    assert index.search(query, 100) == brute_force(words(packed), query, 100)
-    assert MAX_INDEXED_THRESHOLD == 31
     assert index.search_many(query * 2, 10) == [index.search(query, 10)] * 2
+    assert index.search_many(b"", 31) == []
+    with pytest.raises(ValueError, match="32-byte"):
+        index.search_many(query + b"x", 31)
     with pytest.raises(ValueError, match="uint64"):
         PdqIndex(np.zeros((3, 2), dtype=np.uint64))
+    named = index.arrays()
+    with pytest.raises(ValueError, match="do not fit"):
+        PdqIndex.from_arrays({**named, "hashes": named["hashes"][:-1]})
+    with pytest.raises(KeyError):
+        PdqIndex.from_arrays({"hashes": named["hashes"]})
 
 
 def test_empty_and_single_entry_indexes() -> None:

@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from hashcheck.index.perceptual import PdqEntries, Perceptual
+from hashcheck.pdq.index import LAYOUT
 
 log = logging.getLogger("hashcheck.pdqshare")
 # The folder's owner and mode are checked before use (`_locked`): another user cannot plant it.
@@ -132,8 +133,9 @@ class PdqShare:
 
     @staticmethod
     def key_of(items: dict[int, Perceptual]) -> str:
-        # An entry's hashes never change, so its id, slot and kind name the content.
-        content = hashlib.sha256()
+        # An entry's hashes never change, so its id, slot and kind name the content; the
+        # index's layout is named too (another version's arrays are not this one's).
+        content = hashlib.sha256(LAYOUT.encode())
         for entry_id in sorted(items):
             item = items[entry_id]
             content.update(f"{entry_id}:{item.slot}:{int(item.video)};".encode())

@@ -28,7 +28,7 @@ import numpy.typing as npt
 
 from hashcheck.index.perceptual import Found, PdqEntries
 from hashcheck.pdq.algorithm import HASH_BYTES
-from hashcheck.pdq.index import CHUNKS, PdqIndex
+from hashcheck.pdq.index import ARRAY_NAMES, PdqIndex
 from hashcheck.store.process import as_child
 
 log = logging.getLogger("hashcheck.searchers")
@@ -39,10 +39,7 @@ SMALLEST_SHARE = 64
 # A child maps only the state it searched last: an older one's pages, removed from shared
 # memory when a newer one was written, are freed once no process maps them.
 _OPEN_STATES = 1
-_INDEX_FILES = (
-    "hashes",
-    *(f"{kind}{c}" for c in range(CHUNKS) for kind in ("values", "positions", "buckets")),
-)
+_INDEX_FILES = ARRAY_NAMES
 
 # (per query: how many found; their positions; their distances), in the index's order
 Answer = tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64]]
@@ -137,12 +134,4 @@ def _search(origin: str, queries: bytes, threshold: int) -> Answer:
             _opened.popitem(last=False)
     else:
         _opened.move_to_end(origin)
-    answers = index.search_many(queries, threshold)
-    counts = [len(near) for near in answers]
-    positions = [n.position for near in answers for n in near]
-    distances = [n.distance for near in answers for n in near]
-    return (
-        np.array(counts, dtype=np.int64),
-        np.array(positions, dtype=np.int64),
-        np.array(distances, dtype=np.int64),
-    )
+    return index.search_arrays(queries, threshold)
