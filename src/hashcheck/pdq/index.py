@@ -89,18 +89,22 @@ class PdqIndex:
         self._starts = np.empty((0, 0), dtype=np.int64)
         if count <= SCAN_UP_TO:
             return  # scanned: no tables
-        columns = np.ascontiguousarray(self._hashes.view(np.uint16).reshape(count, CHUNKS).T)
+        chunks = self._hashes.view(np.uint16).reshape(count, CHUNKS)
         self._positions = np.empty((CHUNKS, count), dtype=np.uint32)
         self._companions = np.empty((CHUNKS, count), dtype=np.uint16)
         self._starts = np.empty((CHUNKS, CHUNK_VALUES + 1), dtype=np.int64)
-        for chunk in range(CHUNKS):
-            column = columns[chunk]
-            order = np.argsort(column, kind="stable")  # a radix sort for 16-bit keys
-            self._positions[chunk] = order
-            self._companions[chunk] = columns[_PARTNER[chunk]][order]
-            self._starts[chunk, 0] = chunk * count  # into the flattened tables
-            np.cumsum(np.bincount(column, minlength=CHUNK_VALUES), out=self._starts[chunk, 1:])
-            self._starts[chunk, 1:] += chunk * count
+        for pair in range(PAIRS):
+            # Two columns at a time, not all 16: a 100M build stays within its tables' size.
+            columns = {c: np.ascontiguousarray(chunks[:, c]) for c in (2 * pair, 2 * pair + 1)}
+            for chunk, column in columns.items():
+                order = np.argsort(column, kind="stable")  # a radix sort for 16-bit keys
+                self._positions[chunk] = order
+                self._companions[chunk] = columns[int(_PARTNER[chunk])][order]
+                del order
+                self._starts[chunk, 0] = chunk * count  # into the flattened tables
+                counts = np.bincount(column, minlength=CHUNK_VALUES)
+                np.cumsum(counts, out=self._starts[chunk, 1:])
+                self._starts[chunk, 1:] += chunk * count
 
     @classmethod
     def from_packed(cls, packed: bytes) -> PdqIndex:
