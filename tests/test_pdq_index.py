@@ -170,3 +170,20 @@ def test_empty_and_single_entry_indexes() -> None:
     one = PdqIndex.from_packed(bytes(32))
     assert [n.distance for n in one.search(flip(bytes(32), [3, 77, 200]), 31)] == [3]
     assert one.search(flip(bytes(32), list(range(32))), 31) == []
+
+
+def test_four_byte_positions_answer_as_three_byte_ones(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Above 2**24 hashes positions take 4 bytes; the same answers either way."""
+    rng = np.random.default_rng(13)
+    packed = rng.bytes(32 * (SCAN_UP_TO + 3000))
+    queries = [flip(packed[32 * p : 32 * p + 32], [1, 100, 200]) for p in range(0, 3000, 150)]
+    narrow = PdqIndex.from_packed(packed)
+    monkeypatch.setattr("hashcheck.pdq.index.THREE_BYTE_POSITIONS_UP_TO", 1000)
+    wide = PdqIndex.from_packed(packed)
+    assert narrow.arrays()["positions"].shape[2] == 3 and wide.arrays()["positions"].shape[2] == 4
+    expected = [brute_force(words(packed), query, 31) for query in queries]
+    assert narrow.search_many(b"".join(queries), 31) == expected
+    assert wide.search_many(b"".join(queries), 31) == expected
+    assert PdqIndex.from_arrays(wide.arrays()).search_many(b"".join(queries), 31) == expected
+    with pytest.raises(ValueError, match="do not fit"):
+        PdqIndex.from_arrays(narrow.arrays())  # 3-byte tables where 4 are due

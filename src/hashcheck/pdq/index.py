@@ -7,8 +7,8 @@ and within that pair one chunk differs in at most ⌊⌊d/8⌋/2⌋ bits. So at 
 candidates are the entries that, in some chunk, differ from the query in at most 1 bit (17
 values a chunk, 272 buckets a query) *and* whose other chunk of the pair brings the pair's
 difference to at most 3. Per chunk the index keeps the entries grouped by the chunk's value
-(a bucket per value, found by one lookup), each with its position and the value of its pair's
-other chunk beside it: the pair test reads those 2 bytes in bucket order, not the stored hash,
+(a bucket per value, found by one lookup), each with its position (3 bytes up to 16.7M hashes)
+and the value of its pair's other chunk beside it: the pair test reads those 2 bytes in bucket order, not the stored hash,
 so only ~1% of a random bucket's entries cost a look at the hash itself (one cache miss), and
 the exact distance check decides. Entries near the query pass both tests in several chunks;
 they are counted once.
@@ -40,6 +40,7 @@ SCAN_UP_TO = 2_048  # measured: scan 70 µs, probes 85 µs at 2,000; 116 against
 # that a state written by another version is never read as this one.
 ARRAY_NAMES = ("hashes", "positions", "companions", "starts")
 LAYOUT = "pdq-index-2: 16x16-bit chunks, pair companions"
+THREE_BYTE_POSITIONS_UP_TO = 1 << 24
 # Buckets' entries examined at once by a batch: temporary arrays of a few MB, which stay in
 # cache (4M at once was slower per query than single searches).
 _SLOTS_AT_ONCE = 500_000
@@ -84,13 +85,14 @@ class PdqIndex:
             raise ValueError("at most 2**32 - 1 hashes in one index")
         self._hashes = np.ascontiguousarray(hashes, dtype=np.uint64)
         count = len(self._hashes)
-        self._positions = np.empty((0, 0), dtype=np.uint32)
+        self._positions = np.empty((0, 0, 0), dtype=np.uint8)
         self._companions = np.empty((0, 0), dtype=np.uint16)
         self._starts = np.empty((0, 0), dtype=np.int64)
         if count <= SCAN_UP_TO:
             return  # scanned: no tables
         chunks = self._hashes.view(np.uint16).reshape(count, CHUNKS)
-        self._positions = np.empty((CHUNKS, count), dtype=np.uint32)
+        width = _position_bytes(count)
+        self._positions = np.empty((CHUNKS, count, width), dtype=np.uint8)
         self._companions = np.empty((CHUNKS, count), dtype=np.uint16)
         self._starts = np.empty((CHUNKS, CHUNK_VALUES + 1), dtype=np.int64)
         for pair in range(PAIRS):
@@ -98,7 +100,9 @@ class PdqIndex:
             columns = {c: np.ascontiguousarray(chunks[:, c]) for c in (2 * pair, 2 * pair + 1)}
             for chunk, column in columns.items():
                 order = np.argsort(column, kind="stable")  # a radix sort for 16-bit keys
-                self._positions[chunk] = order
+                self._positions[chunk] = (
+                    order.astype("<u4").view(np.uint8).reshape(-1, 4)[:, :width]
+                )
                 self._companions[chunk] = columns[int(_PARTNER[chunk])][order]
                 del order
                 self._starts[chunk, 0] = chunk * count  # into the flattened tables
@@ -130,13 +134,14 @@ class PdqIndex:
             index._companions = named["companions"]
             index._starts = named["starts"]
             if (
-                index._positions.shape != (CHUNKS, count)
+                index._positions.shape != (CHUNKS, count, _position_bytes(count))
+                or index._positions.dtype != np.uint8
                 or index._companions.shape != (CHUNKS, count)
                 or index._starts.shape != (CHUNKS, CHUNK_VALUES + 1)
             ):
                 raise ValueError("the index's tables do not fit its hashes")
         else:
-            index._positions = np.empty((0, 0), dtype=np.uint32)
+            index._positions = np.empty((0, 0, 0), dtype=np.uint8)
             index._companions = np.empty((0, 0), dtype=np.uint16)
             index._starts = np.empty((0, 0), dtype=np.int64)
         return index
@@ -249,7 +254,7 @@ class PdqIndex:
         )
         passed = np.flatnonzero(passing)  # ~1% of a random bucket: cheaper found than spread
         probe_of = np.searchsorted(ends, passed, side="right")
-        candidates = self._positions.reshape(-1).take(slots[passed]).astype(np.int64)
+        candidates = self._positions_at(slots[passed])
         query_of = probe_of // per_query + first
         stored = _rows(self._hashes).take(candidates).view(np.uint64).reshape(-1, 4)
         bits = np.bitwise_count(stored ^ targets[query_of])
@@ -263,8 +268,23 @@ class PdqIndex:
         _, once = np.unique(query_of * len(self._hashes) + candidates, return_index=True)
         return query_of[once], candidates[once], distances[once]
 
+    def _positions_at(self, slots: I64) -> I64:
+        width = self._positions.shape[2]
+        taken = self._positions.reshape(-1).view(np.dtype((np.void, width))).take(slots)
+        if width == 4:
+            return taken.view("<u4").astype(np.int64)
+        widened = np.zeros((len(slots), 4), dtype=np.uint8)
+        widened[:, :width] = taken.view(np.uint8).reshape(-1, width)
+        return widened.view("<u4").reshape(-1).astype(np.int64)
+
 
 _NONE: I64 = np.empty(0, dtype=np.int64)
+
+
+def _position_bytes(count: int) -> int:
+    """Bytes a position takes in the tables: 3 up to 2**24 hashes (a quarter less memory
+    at 10M; only the ~1% of a bucket that passes the pair test is widened), else 4."""
+    return 3 if count <= THREE_BYTE_POSITIONS_UP_TO else 4
 
 
 def _rows(hashes: U64) -> npt.NDArray[np.void]:
