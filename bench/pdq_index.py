@@ -186,7 +186,7 @@ def theirs(
         index = PDQIndex(entries=zip(hexes, range(len(hexes)), strict=True))
         hash_index = index.index
     else:
-        hash_index = PDQFlatHashIndex()
+        hash_index = PDQFlatHashIndex()  # type: ignore[no-untyped-call]
         hash_index.add(hexes, range(len(hexes)))
     build = time.perf_counter() - started
     memory = resident() - before

@@ -39,7 +39,7 @@ QUICK: dict[str, tuple[str, ...]] = {
     "memory": ("--sizes", "20000"),
     "metrics_overhead": ("--entries", "10000", "--seconds", "1", "--rounds", "1"),
     "node_memory": ("--entries", "20000", "--workers", "1", "2"),
-    "pdq_index": ("--sizes", "20000"),
+    "pdq_index": ("--sizes", "20000", "--alone-sizes", "40000", "--flat-queries", "10"),
     "pdq_load": ("--checks", "100", "--batch", "100", "--pdq", "2000"),
     "scan": ("--small", "500", "--large", "2", "--large-mib", "4"),
     "soak": ("--minutes", "3", "--entries", "10000", "--minute-seconds", "2"),

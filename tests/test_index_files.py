@@ -4,6 +4,7 @@ compacted into new generations, and never used for another store or key."""
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -92,19 +93,78 @@ def test_workers_map_one_generation_and_follow_changes(
     assert restarted.snapshot.exact.delta_size == 5
 
 
-def test_files_of_another_key_or_a_newer_store_are_not_used(store: Store, tmp_path: Path) -> None:
+def test_files_of_another_key_or_a_newer_store_are_not_used(
+    store: Store, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     digests = add(store, 100)
     node(store, tmp_path).follower.refresh()
     other_key = ListKey("k-other", os.urandom(32))
     stranger = Node(store, other_key, index_dir=tmp_path / "index").follower
     stranger.refresh()
     assert stranger.generation == 2  # built its own, never mapped the other key's
+    assert "belong to another store or list key" in caplog.text
     # The store goes back in time (restored from an older backup): files are not trusted.
     store.set_meta("version", "1")
     again = node(store, tmp_path).follower
     again.refresh()
     assert again.generation == 3
     assert again.snapshot is not None and again.snapshot.exact.lookup(digests[0])
+
+
+def _truncate(folder: Path) -> None:
+    column = np.load(folder / "ids.npy")
+    np.save(folder / "ids.npy", column[:-1])
+
+
+def _disorder(folder: Path) -> None:
+    column = np.load(folder / "hi.npy")
+    np.save(folder / "hi.npy", column[::-1].copy())
+
+
+def _wrong_type(folder: Path) -> None:
+    column = np.load(folder / "slots.npy")
+    np.save(folder / "slots.npy", column.astype(np.int64))
+
+
+def _foreign_slot(folder: Path) -> None:
+    column = np.load(folder / "slots.npy")
+    column[3] = 999
+    np.save(folder / "slots.npy", column)
+
+
+def _cut_short(folder: Path) -> None:
+    data = (folder / "lo.npy").read_bytes()
+    (folder / "lo.npy").write_bytes(data[: len(data) // 2])
+
+
+DAMAGE = {
+    "a column shorter than the rest": (_truncate, "not 100 of int64"),
+    "digests out of order": (_disorder, "not in order"),
+    "a column of another type": (_wrong_type, "not 100 of uint16"),
+    "a slot the meta does not have": (_foreign_slot, "names a slot"),
+    "a file cut short": (_cut_short, "cannot use index files"),
+}
+
+
+@pytest.mark.parametrize("damage", DAMAGE.values(), ids=DAMAGE.keys())
+def test_damaged_index_files_are_not_used(
+    damage: tuple[Callable[[Path], None], str],
+    store: Store,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Files that would answer wrongly (a missed digest reads as clean) are refused with the
+    reason logged, and the node builds a new generation from the store."""
+    digests = add(store, 100)
+    node(store, tmp_path).follower.refresh()
+    spoil, reason = damage
+    spoil(tmp_path / "index" / "gen-1")
+    again = node(store, tmp_path).follower
+    again.refresh()
+    assert again.generation == 2
+    assert reason in caplog.text
+    assert again.snapshot is not None and len(again.snapshot.exact) == 100
+    assert all(again.snapshot.exact.lookup(digest) for digest in digests)
 
 
 def test_without_an_index_dir_nothing_is_written(store: Store, tmp_path: Path) -> None:

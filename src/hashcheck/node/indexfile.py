@@ -95,17 +95,22 @@ class IndexFiles:
         path = self.folder / f"{_PREFIX}{number}"
         try:
             meta = json.loads((path / "meta.json").read_text())
-            if meta.get("format") != FORMAT or meta.get("identity") != self.identity:
+            if meta.get("format") != FORMAT:
+                log.warning("index files %s are of another format; ignoring them", path)
+                return None
+            if meta.get("identity") != self.identity:
+                log.warning(
+                    "index files %s belong to another store or list key; ignoring them", path
+                )
                 return None
             if int(meta["store_version"]) > store_version:
                 log.warning("index files %s are newer than the store; ignoring them", path)
                 return None
             columns = [np.load(path / f"{name}.npy", mmap_mode="r") for name in _COLUMNS]
-        except (OSError, ValueError, KeyError) as exc:
+            _check(columns, int(meta["entries"]), len(meta["slots"]))
+        except (OSError, ValueError, KeyError, TypeError) as exc:
             log.warning("cannot use index files %s: %s", path, exc)
             return None
-        for column in columns:
-            _prefault(column)
         hi, lo, ids, slots, items = columns
         return Generation(
             number,
@@ -157,6 +162,28 @@ class IndexFiles:
         if opened is None:
             raise OSError(f"index files {final} could not be read back")
         return opened
+
+
+_DTYPES = (np.uint64, np.uint64, np.int64, np.uint16, np.int64)
+
+
+def _check(columns: list[npt.NDArray[Any]], entries: int, slots: int) -> None:
+    """Refuses columns that would answer wrongly: of another length or type than the meta
+    says, digests out of order (a lookup bisects them), or slots the meta does not have.
+    Reading them this way also faults their pages in (no stall inside a request later)."""
+    for name, column, dtype in zip(_COLUMNS, columns, _DTYPES, strict=True):
+        if column.ndim != 1 or column.dtype != dtype or len(column) != entries:
+            raise ValueError(
+                f"{name}.npy is {column.dtype}{list(column.shape)}, not {entries} of "
+                f"{np.dtype(dtype)}"
+            )
+    hi, lo, ids, slot_column, items = columns
+    if entries > 1 and bool(np.any(hi[1:] < hi[:-1])):
+        raise ValueError("hi.npy is not in order")
+    if entries and int(slot_column.max()) >= slots:
+        raise ValueError("slots.npy names a slot the meta does not have")
+    for column in (lo, ids, items):
+        _prefault(column)
 
 
 def _prefault(column: npt.NDArray[Any]) -> None:

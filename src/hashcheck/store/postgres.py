@@ -127,18 +127,28 @@ class PostgresStore(SqlStore):
         chunks: list[npt.NDArray[np.void]] = []
         pending = bytearray()
         header = True
-        with cur.copy(statement, (after,)) as copy:
-            for data in copy:
-                pending += data
-                if header and len(pending) >= _COPY_HEADER:
-                    if pending[:11] != b"PGCOPY\n\xff\r\n\x00":
-                        raise StoreError("PostgreSQL sent a COPY stream this reader does not know")
-                    del pending[:_COPY_HEADER]
-                    header = False
-                whole = (len(pending) // _ROW.itemsize) * _ROW.itemsize
-                if not header and whole >= _COPY_ROWS * _ROW.itemsize:
-                    chunks.append(_records(bytes(pending[:whole])))
-                    del pending[:whole]
+        try:
+            with cur.copy(statement, (after,)) as copy:
+                for data in copy:
+                    pending += data
+                    if header and len(pending) >= _COPY_HEADER:
+                        if pending[:11] != b"PGCOPY\n\xff\r\n\x00":
+                            raise StoreError(
+                                "PostgreSQL sent a COPY stream this reader does not know"
+                            )
+                        del pending[:_COPY_HEADER]
+                        header = False
+                    whole = (len(pending) // _ROW.itemsize) * _ROW.itemsize
+                    if not header and whole >= _COPY_ROWS * _ROW.itemsize:
+                        chunks.append(_records(bytes(pending[:whole])))
+                        del pending[:whole]
+        except psycopg.OperationalError:
+            raise  # a lost connection: Unavailable, from _begin
+        except psycopg.Error as exc:
+            # The server ended the COPY partway: what was read so far is dropped with it.
+            raise StoreError(
+                f"the entries after id {after} could not be read in bulk: {exc}"
+            ) from None
         if header or pending[-2:] != b"\xff\xff" or (len(pending) - 2) % _ROW.itemsize:
             raise StoreError(
                 f"the entries after id {after} could not be read in bulk: a row is not the "
