@@ -29,6 +29,7 @@ QUICK: dict[str, tuple[str, ...]] = {
     "auth_flood": ("--attempts", "200", "--checks", "200"),
     "browser_hashing": ("--images", "3", "--video-seconds", "3"),
     "cluster": ("--entries", "10000", "--seconds", "1", "--changes", "5"),
+    "cold_start": ("--entries", "20000"),
     "console": ("--items", "10000"),
     "console_overhead": ("--entries", "10000", "--seconds", "1", "--rounds", "1"),
     "import_memory": ("--entries", "20000", "--rounds", "1", "--load-seconds", "3"),

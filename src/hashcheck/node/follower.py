@@ -310,7 +310,11 @@ class Follower:
             hit = shadow_ids[position] == rows.batch_ids
             rank[hit] = position[hit] + 1
         keys = (rows.list_ids << 40) | (rows.category_ids << 16) | rank
-        unique, inverse = np.unique(keys, return_inverse=True)
+        # Rows come in id order, a delivery's in one long run of one key: the distinct keys
+        # of the runs, not a sort of every row (at 100M rows a sort took seconds).
+        starts = np.flatnonzero(np.concatenate(([True], keys[1:] != keys[:-1])))
+        unique, run_inverse = np.unique(keys[starts], return_inverse=True)
+        lengths = np.diff(np.append(starts, len(keys)))
         mapping = np.empty(len(unique), dtype=np.uint16)
         for position_in_unique, key in enumerate(unique.tolist()):
             batch_rank = key & 0xFFFF
@@ -327,7 +331,8 @@ class Follower:
                 self._slots.append(Slot(*fields))
                 self._slot_of[fields] = slot
             mapping[position_in_unique] = slot
-        return EntryBlock(rows.digests, rows.entry_ids, mapping[inverse.reshape(-1)], rows.item_ids)
+        slots = np.repeat(mapping[run_inverse.reshape(-1)], lengths)
+        return EntryBlock(rows.digests, rows.entry_ids, slots, rows.item_ids)
 
     @property
     def last_error(self) -> str | None:

@@ -7,11 +7,11 @@ and within that pair one chunk differs in at most ⌊⌊d/8⌋/2⌋ bits. So at 
 candidates are the entries that, in some chunk, differ from the query in at most 1 bit (17
 values a chunk, 272 buckets a query) *and* whose other chunk of the pair brings the pair's
 difference to at most 3. Per chunk the index keeps the entries grouped by the chunk's value
-(a bucket per value, found by one lookup), each with its position (3 bytes up to 16.7M hashes)
-and the value of its pair's other chunk beside it: the pair test reads those 2 bytes in bucket order, not the stored hash,
-so only ~1% of a random bucket's entries cost a look at the hash itself (one cache miss), and
-the exact distance check decides. Entries near the query pass both tests in several chunks;
-they are counted once.
+(a bucket per value, found by one lookup), each with its position (3 bytes up to 16.7M
+hashes) and the value of its pair's other chunk beside it: the pair test reads those 2 bytes
+in bucket order, not the stored hash, so only a fraction of a percent of a random bucket's
+entries cost a look at the hash itself (one cache miss), and the exact distance check
+decides. Entries near the query pass both tests in several chunks; they are counted once.
 
 Thresholds up to `MAX_INDEXED_THRESHOLD` are probed (up to 3 bits a chunk); above it, and in
 an index of at most `SCAN_UP_TO` hashes, the search is a full scan (about 20 ns a hash; below
@@ -252,7 +252,7 @@ class PdqIndex:
         passing = np.bitwise_count(companions ^ np.repeat(partners, lengths)) <= np.repeat(
             allowed, lengths
         )
-        passed = np.flatnonzero(passing)  # ~1% of a random bucket: cheaper found than spread
+        passed = np.flatnonzero(passing)  # few: cheaper found than spread
         probe_of = np.searchsorted(ends, passed, side="right")
         candidates = self._positions_at(slots[passed])
         query_of = probe_of // per_query + first
@@ -283,7 +283,7 @@ _NONE: I64 = np.empty(0, dtype=np.int64)
 
 def _position_bytes(count: int) -> int:
     """Bytes a position takes in the tables: 3 up to 2**24 hashes (a quarter less memory
-    at 10M; only the ~1% of a bucket that passes the pair test is widened), else 4."""
+    at 10M; only the few entries that pass the pair test are widened), else 4."""
     return 3 if count <= THREE_BYTE_POSITIONS_UP_TO else 4
 
 
