@@ -23,7 +23,7 @@ WouldBe = tuple[int, int]
 
 def widest(snapshot: Snapshot) -> int:
     """The largest threshold of any list: what the index is searched with."""
-    return max((item.pdq_threshold for item in snapshot.catalog.lists.values()), default=0)
+    return snapshot.catalog.widest_pdq_threshold
 
 
 def _threshold(snapshot: Snapshot, slot: int) -> int:

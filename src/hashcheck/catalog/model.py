@@ -9,6 +9,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from hashcheck.catalog.policy import Policy
 from hashcheck.catalog.severity import Severity
@@ -112,6 +113,12 @@ class Catalog:
     # Entries on hold (prevalence alarm) and why; answered `review`, see Policy.
     holds: Mapping[int, str] = field(default_factory=dict)
     policy: Policy = field(default_factory=lambda: Policy.parse({}))
+
+    @cached_property
+    def widest_pdq_threshold(self) -> int:
+        """The largest PDQ threshold of any list: what the perceptual index is searched with
+        (asked once per query of a batch, so worked out once per catalog)."""
+        return max((item.pdq_threshold for item in self.lists.values()), default=0)
 
     @classmethod
     def build(

@@ -81,6 +81,8 @@ class Found:
         span = self._spans.get(query)
         if span is None:
             return None
+        if span[0] == span[1]:
+            return []  # most queries of a batch: nothing near
         positions = self.positions[span[0] : span[1]].tolist()
         distances = self.distances[span[0] : span[1]].tolist()
         return [Near(p, d) for p, d in zip(positions, distances, strict=True)]
