@@ -118,8 +118,9 @@ def test_single_lookup_does_not_touch_the_whole_array() -> None:
 
 
 def test_the_sorted_order_is_lexsort_s_with_ties_on_either_half() -> None:
-    """The index's sort (first half, then only the tied runs on all keys) orders exactly as
-    sorting on both halves and the entry id: digests on several lists, halves that meet."""
+    """The index's sort (first half's high bits, then only the tied runs on all keys) orders
+    exactly as sorting on both halves and the entry id: digests on several lists, halves that
+    meet, halves alike but in their low bits."""
     rng = np.random.default_rng(7)
     for count, copies in ((1, 0), (2, 1), (1000, 300), (50_000, 5_000)):
         hi = rng.integers(0, 2**63, count, dtype=np.int64).astype(np.uint64)
@@ -128,5 +129,12 @@ def test_the_sorted_order_is_lexsort_s_with_ties_on_either_half() -> None:
         hi[target] = hi[source]  # the first half met
         lo[target[: copies // 2]] = lo[source[: copies // 2]]  # the whole digest, half of them
         ids = np.arange(count, dtype=np.int64)
+        expected = np.lexsort((ids, lo, hi))
+        assert np.array_equal(sorted_order(hi, lo, ids), expected), count
+        # First halves alike in their high bits, apart only in the low bits that the sort's
+        # keys give to the row's position; and ids not in row order.
+        near = rng.integers(0, count, copies)
+        hi[near] = hi[source] ^ rng.integers(1, 1 << 12, copies, dtype=np.int64).astype(np.uint64)
+        ids = rng.permutation(count).astype(np.int64)
         expected = np.lexsort((ids, lo, hi))
         assert np.array_equal(sorted_order(hi, lo, ids), expected), count

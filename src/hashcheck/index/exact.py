@@ -61,17 +61,32 @@ def split_digests(packed: bytes) -> tuple[U64, U64]:
 
 def sorted_order(hi: U64, lo: U64, entry_ids: I64) -> I64:
     """The order of digests by (hi, lo), equal digests by entry id: what `np.lexsort` gives,
-    2.8 times as fast at 10M. Keyed digests are uniform, so sorting on the first half alone
-    leaves ties only where a digest is on several lists (or, rarely, two halves meet); only
-    those runs are sorted again on all three keys."""
-    order = np.argsort(hi)
-    ranked = hi[order]
-    tied = np.flatnonzero(ranked[1:] == ranked[:-1])
+    several times as fast. Keyed digests are uniform, so a plain sort of one uint64 key per
+    row does nearly all of it: the first half's high bits with the row's position in the low
+    bits (a sort of values, which numpy vectorises, not an indirect argsort: 0.09 s against
+    0.74 s for 10M here). Ties on those high bits are rare (a digest on several lists, or two
+    digests alike in their first 37 bits at 100M); only those runs are sorted again on all
+    three keys."""
+    count = len(hi)
+    bits = max(1, (count - 1).bit_length())
+    mask = np.uint64((1 << bits) - 1)
+    # Two arrays of N in all, each reused: a fresh large array costs more in page faults
+    # here than the sort itself.
+    keys = hi & ~mask
+    scratch = np.arange(count, dtype=np.uint64)
+    keys |= scratch
+    keys.sort()
+    # Neighbours with the same high bits differ only below them.
+    np.bitwise_xor(keys[1:], keys[:-1], out=scratch[:-1])
+    tied = np.flatnonzero(scratch[:-1] <= mask)
+    del scratch
+    keys &= mask
+    order = keys.view(np.int64)  # positions, below 2**63
     if len(tied):
-        runs = np.union1d(tied, tied + 1)  # positions, in sorted order, of runs of one hi
+        runs = np.union1d(tied, tied + 1)  # positions, in sorted order, of runs of one key
         members = order[runs]
         order[runs] = members[np.lexsort((entry_ids[members], lo[members], hi[members]))]
-    return order.astype(np.int64, copy=False)
+    return order
 
 
 class ExactIndex:
