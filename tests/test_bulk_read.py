@@ -78,7 +78,7 @@ def test_the_bulk_read_gives_what_reading_row_by_row_gives(
         monkeypatch.setattr(sqlite_store, "BULK_ROWS", 97)
         monkeypatch.setattr(sqlite_store, "PARALLEL_ROWS", 200)
         monkeypatch.setattr(sqlite_store, "READERS", 3)
-        monkeypatch.setattr(postgres_store, "_COPY_ROWS", 97)
+        monkeypatch.setattr(postgres_store, "BULK_IDS", 97)
         bulk = store.changes_since(0, 0).added
         reference = row_by_row(store)
     finally:
@@ -204,7 +204,7 @@ class _Said(logging.Handler):
 FAULTS = [
     ("a damaged row partway", "sqlite"),
     ("a damaged row partway", "postgres"),
-    ("the server aborting the COPY partway", "postgres"),
+    ("the server ending the read partway", "postgres"),
     ("the connection lost partway", "postgres"),
 ]
 
@@ -231,18 +231,18 @@ def test_a_bulk_read_failing_partway_leaves_the_node_not_ready_until_repaired(
     finally:
         store.close()
     monkeypatch.setattr(sqlite_store, "BULK_ROWS", 97)
-    monkeypatch.setattr(postgres_store, "_COPY_ROWS", 97)
-    # Counts the COPY rows turned into columns (the real function runs): some are, before
-    # the failure, so the failure is partway.
+    monkeypatch.setattr(postgres_store, "BULK_IDS", 97)
+    # Counts the entries each range read gave (the real function runs): some ranges are
+    # read before the failure, so the failure is partway.
     converted: list[int] = []
-    records = postgres_store._records
+    read_chunk = postgres_store._read_chunk
 
-    def counted(data: bytes) -> Any:
-        rows = records(data)
-        converted.append(len(rows))
-        return rows
+    def counted(cur: Any, lo: int, hi: int) -> Any:
+        found = read_chunk(cur, lo, hi)
+        converted.append(0 if found is None else len(found[1][0]))
+        return found
 
-    monkeypatch.setattr(postgres_store, "_records", counted)
+    monkeypatch.setattr(postgres_store, "_read_chunk", counted)
     fault_at, repair, said = inject(fault, store_url)
     auth = f"{deployment.client_id}:{deployment.secret}"
     header = "Basic " + base64.b64encode(auth.encode()).decode()
@@ -288,8 +288,7 @@ def inject(fault: str, url: str) -> tuple[int, Callable[[], None], str]:
     import psycopg
 
     # The entries, read through a view that fails (or stalls) at the 500th row while the
-    # `fault` flag is set. Sorts are off and the view is ordered, so the rows stream in id
-    # order from the index (a sort would evaluate every row before sending the first).
+    # `fault` flag is set; the ranges before it are read first.
     with psycopg.connect(url, autocommit=True) as pg:
         target = pg.execute(f"SELECT {middle}").fetchone()
         assert target is not None
@@ -300,22 +299,22 @@ def inject(fault: str, url: str) -> tuple[int, Callable[[], None], str]:
                 "WHERE table_name = 'entries' ORDER BY ordinal_position"
             ).fetchall()
         ]
-        # Only the bulk read's COPY meets the fault (the view is read by other statements).
-        when = f"id = {target[0]} AND (SELECT active FROM fault) AND current_query() LIKE 'COPY%'"
-        if fault == "the server aborting the COPY partway":
+        # Only the bulk read meets the fault (the view is read by other statements).
+        when = (
+            f"id = {target[0]} AND (SELECT active FROM fault) "
+            "AND current_query() LIKE '%string_agg%'"
+        )
+        if fault == "the server ending the read partway":
             broken = f"list_id / (CASE WHEN {when} THEN 0 ELSE 1 END)"
             said = "could not be read in bulk: division by zero"
         else:
             broken = f"CASE WHEN {when} THEN list_id + length(pg_sleep(60)::text) ELSE list_id END"
             said = "lost the connection to PostgreSQL"
         chosen = ", ".join(f"{broken} AS list_id" if c == "list_id" else c for c in columns)
-        name = pg.execute("SELECT current_database()").fetchone()
-        assert name is not None
-        pg.execute(f'ALTER DATABASE "{name[0]}" SET enable_sort = off')
         pg.execute("CREATE TABLE fault (active BOOLEAN)")
         pg.execute("INSERT INTO fault VALUES (true)")
         pg.execute("ALTER TABLE entries RENAME TO stored_entries")
-        pg.execute(f"CREATE VIEW entries AS SELECT {chosen} FROM stored_entries ORDER BY id")
+        pg.execute(f"CREATE VIEW entries AS SELECT {chosen} FROM stored_entries")
 
     def lift() -> None:
         run_sql(url, "UPDATE fault SET active = false")
