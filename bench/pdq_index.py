@@ -186,7 +186,8 @@ def theirs(
         index = PDQIndex(entries=zip(hexes, range(len(hexes)), strict=True))
         hash_index = index.index
     else:
-        hash_index = PDQFlatHashIndex()  # type: ignore[no-untyped-call]
+        flat: Any = PDQFlatHashIndex  # untyped where threatexchange is installed
+        hash_index = flat()
         hash_index.add(hexes, range(len(hexes)))
     build = time.perf_counter() - started
     memory = resident() - before

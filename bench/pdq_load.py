@@ -64,13 +64,19 @@ def heavy_clients(deployment_url: str) -> None:
         store.close()
 
 
-def pdq_batches(base: str, size: int, stop: Any, took: Any, who: tuple[str, str]) -> None:
+SENDING_S = 900  # a sender stops by itself after this, whatever became of the benchmark
+
+
+def pdq_batches(
+    base: str, size: int, stop: Any, took: Any, who: tuple[str, str], deadline: float
+) -> None:
     """In a process of its own (its JSON work must not share the checker's interpreter):
-    batches one after another until ``stop`` is set; each one's seconds go to ``took``."""
+    batches one after another until ``stop`` is set or ``deadline`` (monotonic) passes; each
+    one's seconds go to ``took``."""
     body = {"hashes": [{"algorithm": "pdq", "hash": os.urandom(32).hex()} for _ in range(size)]}
     headers = {"Authorization": basic(*who)}
     with httpx.Client(base_url=base, headers=headers, timeout=300) as client:
-        while not stop.is_set():
+        while not stop.is_set() and time.monotonic() < deadline:
             started = time.perf_counter()
             answer = client.post("/v2/check", json=body)
             if answer.status_code != 200:
@@ -102,7 +108,12 @@ def main() -> None:
             stop = context.Event()
             done = context.Queue()
             heavy = [
-                context.Process(target=pdq_batches, args=(base, args.batch, stop, done, who))
+                # Daemons: they go when this process ends, and stop by themselves at a deadline.
+                context.Process(
+                    target=pdq_batches,
+                    args=(base, args.batch, stop, done, who, time.monotonic() + SENDING_S),
+                    daemon=True,
+                )
                 for who in HEAVY
             ]
             for process in heavy:
