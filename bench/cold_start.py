@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import os
 import shutil
 import tempfile
 import time
@@ -28,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from bench.common import postgres_server, write_result
+from bench.common import BenchDeployment, postgres_server, write_result
 from bench.node_memory import start
 from hashcheck.admin.setup import initialise
 from hashcheck.store.open import open_store
@@ -100,13 +99,7 @@ def measure(kind: str, entries: int, reference_rows: int) -> dict[str, Any]:
         folder = Path(name)
         with store_url(kind, folder) as url:
             built = build(url, folder, entries)
-            env = {
-                **os.environ,
-                "HASHCHECK_DATABASE_URL": url,
-                "HASHCHECK_KEY_FILE": str(folder / "list.key"),
-                "HASHCHECK_INDEX_DIR": str(folder / "index"),
-                "HASHCHECK_LOG_LEVEL": "warning",
-            }
+            env = BenchDeployment(folder, url, folder / "list.key", []).env()
             shutil.rmtree(folder / "index", ignore_errors=True)
             first = start(env, 1)
             restart = start(env, 1)

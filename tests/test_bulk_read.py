@@ -5,7 +5,6 @@ answering."""
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import logging
 import sqlite3
@@ -29,7 +28,7 @@ from hashcheck.store import sqlite as sqlite_store
 from hashcheck.store.errors import StoreError
 from hashcheck.store.records import EntryRows
 from hashcheck.store.sql import SqlStore
-from tests.support import Deployment, ServerThread, legacy_post, make_deployment
+from tests.support import Deployment, ServerThread, basic, legacy_post, make_deployment
 
 
 def md5s(seed: str, count: int) -> list[str]:
@@ -90,11 +89,10 @@ def test_the_bulk_read_gives_what_reading_row_by_row_gives(
         assert getattr(bulk, name).dtype == np.int64
 
 
-def test_a_damaged_entry_leaves_the_node_not_ready(
-    store_url: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
-) -> None:
-    deployment: Deployment = make_deployment(store_url, tmp_path)
-    listed = md5s("listed", 50)
+def listed_deployment(store_url: str, tmp_path: Path, count: int) -> tuple[Deployment, list[str]]:
+    """A deployment whose police list holds ``count`` MD5s (returned, in delivery order)."""
+    deployment = make_deployment(store_url, tmp_path)
+    listed = md5s("listed", count)
     store = deployment.store()
     try:
         importing.import_file(
@@ -102,6 +100,13 @@ def test_a_damaged_entry_leaves_the_node_not_ready(
         )
     finally:
         store.close()
+    return deployment, listed
+
+
+def test_a_damaged_entry_leaves_the_node_not_ready(
+    store_url: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    deployment, listed = listed_deployment(store_url, tmp_path, 50)
     # A row whose digest is not 16 bytes, as a damaged disk or a hand edit would leave it.
     damage(store_url)
     with pytest.raises(StoreError, match="16 bytes"):
@@ -115,8 +120,7 @@ def test_a_damaged_entry_leaves_the_node_not_ready(
         with pytest.raises(urllib.error.HTTPError) as refused:
             urllib.request.urlopen(f"{server.base}/readyz", timeout=5)  # noqa: S310 (loopback)
         assert refused.value.code == 503
-        auth = f"{deployment.client_id}:{deployment.secret}"
-        header = "Basic " + base64.b64encode(auth.encode()).decode()
+        header = basic(deployment.client_id, deployment.secret)
         answer = legacy_post(server.port, "/v1/check/md5", listed[0].encode(), header)
         assert answer.status == 503 and answer.body not in (b"true", b"false")
     assert any("16 bytes" in record.getMessage() for record in caplog.records)
@@ -221,15 +225,7 @@ def test_a_bulk_read_failing_partway_leaves_the_node_not_ready_until_repaired(
     check answered, not even for an entry read before the failure), says why, and is ready
     with every entry once the fault is gone."""
     store_url = str(request.getfixturevalue(f"{kind}_url"))
-    deployment: Deployment = make_deployment(store_url, tmp_path)
-    listed = md5s("listed", 1000)
-    store = deployment.store()
-    try:
-        importing.import_file(
-            store, Digester(deployment.key), "police", listed, actor="t", category="baseline"
-        )
-    finally:
-        store.close()
+    deployment, listed = listed_deployment(store_url, tmp_path, 1000)
     monkeypatch.setattr(sqlite_store, "BULK_ROWS", 97)
     monkeypatch.setattr(postgres_store, "BULK_IDS", 97)
     # Counts the entries each range read gave (the real function runs): some ranges are
@@ -244,8 +240,7 @@ def test_a_bulk_read_failing_partway_leaves_the_node_not_ready_until_repaired(
 
     monkeypatch.setattr(postgres_store, "_read_chunk", counted)
     fault_at, repair, said = inject(fault, store_url)
-    auth = f"{deployment.client_id}:{deployment.secret}"
-    header = "Basic " + base64.b64encode(auth.encode()).decode()
+    header = basic(deployment.client_id, deployment.secret)
     listener = _Said(said)
     logging.getLogger("hashcheck").addHandler(listener)
     node = Node(deployment.store(), deployment.key, poll_interval=0.05, stats_flush_interval=60)

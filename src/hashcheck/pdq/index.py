@@ -85,9 +85,7 @@ class PdqIndex:
             raise ValueError("at most 2**32 - 1 hashes in one index")
         self._hashes = np.ascontiguousarray(hashes, dtype=np.uint64)
         count = len(self._hashes)
-        self._positions = np.empty((0, 0, 0), dtype=np.uint8)
-        self._companions = np.empty((0, 0), dtype=np.uint16)
-        self._starts = np.empty((0, 0), dtype=np.int64)
+        self._positions, self._companions, self._starts = _NO_TABLES
         if count <= SCAN_UP_TO:
             return  # scanned: no tables
         chunks = self._hashes.view(np.uint16).reshape(count, CHUNKS)
@@ -141,9 +139,7 @@ class PdqIndex:
             ):
                 raise ValueError("the index's tables do not fit its hashes")
         else:
-            index._positions = np.empty((0, 0, 0), dtype=np.uint8)
-            index._companions = np.empty((0, 0), dtype=np.uint16)
-            index._starts = np.empty((0, 0), dtype=np.int64)
+            index._positions, index._companions, index._starts = _NO_TABLES
         return index
 
     def __len__(self) -> int:
@@ -279,6 +275,12 @@ class PdqIndex:
 
 
 _NONE: I64 = np.empty(0, dtype=np.int64)
+# A scanned index's tables (positions, companions, bucket starts): none.
+_NO_TABLES = (
+    np.empty((0, 0, 0), dtype=np.uint8),
+    np.empty((0, 0), dtype=np.uint16),
+    np.empty((0, 0), dtype=np.int64),
+)
 
 
 def _position_bytes(count: int) -> int:
